@@ -1,0 +1,246 @@
+/* The advisory's formulas and its text and JSON renderings. */
+#include "advisory.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "memsweep/defaults.h"
+
+/* Absorbs floating-point error in usable / basis * factor before flooring. */
+#define WORKERS_EPSILON 1e-9
+
+void ms_machine_init(ms_machine_t *m, int have_mem_total, unsigned long long mem_total_kb,
+                     long long reserve_mb, double safety_factor)
+{
+    memset(m, 0, sizeof *m);
+    m->have_mem_total = have_mem_total;
+    m->reserve_mb = reserve_mb;
+    m->safety_factor = safety_factor;
+    if (have_mem_total) {
+        m->mem_total_mb = (long long)(mem_total_kb / 1024ULL);
+        m->usable_mb = m->mem_total_mb - reserve_mb;
+        if (m->usable_mb < 0)
+            m->usable_mb = 0;
+    }
+}
+
+long long ms_advisory_workers(long long usable_mb, double basis_mb, double safety_factor)
+{
+    double w;
+
+    if (!(basis_mb > 0.0))
+        return -1;
+    w = floor((double)usable_mb / basis_mb * safety_factor + WORKERS_EPSILON);
+    if (w < 0.0)
+        return 0;
+    if (w > 9.0e18)
+        return (long long)9.0e18;
+    return (long long)w;
+}
+
+const char *ms_basis_name(ms_basis_t basis)
+{
+    switch (basis) {
+    case MS_BASIS_P95_PEAK:
+        return "p95_peak";
+    case MS_BASIS_P95_END:
+        return "p95_end";
+    case MS_BASIS_MEAN_END:
+        return "mean_end";
+    case MS_BASIS_NONE:
+        break;
+    }
+    return "none";
+}
+
+void ms_advisory_compute(const ms_machine_t *m, const ms_run_counts_t *counts,
+                         double *end_mb, size_t n_end, double *peak_mb, size_t n_peak,
+                         ms_advisory_t *out)
+{
+    double basis_value = 0.0;
+
+    memset(out, 0, sizeof *out);
+    out->machine = *m;
+    out->counts = *counts;
+    out->have_end = ms_stats_summarize(end_mb, n_end, &out->end_mb) == 0;
+    out->have_peak = ms_stats_summarize(peak_mb, n_peak, &out->peak_mb) == 0;
+
+    /* The conservative basis: p95 of peaks, else p95 of ends, else the mean end. */
+    if (out->have_peak && out->peak_mb.p95 > 0.0) {
+        out->basis = MS_BASIS_P95_PEAK;
+        basis_value = out->peak_mb.p95;
+    } else if (out->have_end && out->end_mb.p95 > 0.0) {
+        out->basis = MS_BASIS_P95_END;
+        basis_value = out->end_mb.p95;
+    } else if (out->have_end && out->end_mb.mean > 0.0) {
+        out->basis = MS_BASIS_MEAN_END;
+        basis_value = out->end_mb.mean;
+    }
+
+    if (m->have_mem_total) {
+        long long w;
+        if (out->have_end &&
+            (w = ms_advisory_workers(m->usable_mb, out->end_mb.mean, m->safety_factor)) >= 0) {
+            out->have_aggressive = 1;
+            out->aggressive = w;
+        }
+        if (out->basis != MS_BASIS_NONE &&
+            (w = ms_advisory_workers(m->usable_mb, basis_value, m->safety_factor)) >= 0) {
+            out->have_conservative = 1;
+            out->conservative = w;
+        }
+    }
+    out->warn_divergence = out->have_peak && out->have_end && out->end_mb.mean > 0.0 &&
+                           out->peak_mb.max > MS_DIVERGENCE_RATIO * out->end_mb.mean;
+    out->warn_no_fit = (out->have_aggressive && out->aggressive == 0) ||
+                       (out->have_conservative && out->conservative == 0);
+}
+
+void ms_advisory_write_pre(FILE *f, const ms_machine_t *m)
+{
+    fputs("Pre-run Memory Advisory\n", f);
+    if (!m->have_mem_total) {
+        fputs("MemTotal unavailable (/proc/meminfo could not be read); "
+              "capacity figures omitted.\n",
+              f);
+        return;
+    }
+    fprintf(f, "MemTotal_MB: %lld\n", m->mem_total_mb);
+    fprintf(f, "Reserve_MB: %lld\n", m->reserve_mb);
+    fprintf(f, "Usable_MB: %lld\n", m->usable_mb);
+    fprintf(f, "SafetyFactor: %g\n", m->safety_factor);
+}
+
+static const char *const divergence_text =
+    "MaxPeakRSS_MB is more than 1.2x MeanRSS_End_MB; prefer the conservative "
+    "recommendation and consider staggering worker starts.";
+static const char *const no_fit_text =
+    "a single worker does not fit in Usable_MB at this safety factor "
+    "(recommendation 0); add memory, lower the reserve or shrink the workload.";
+static const char *const no_runs_text =
+    "no run has a memory sample; no statistics or recommendation.";
+static const char *const no_mem_text =
+    "MemTotal unknown; recommendations omitted (see --mem-total-mb).";
+
+void ms_advisory_write_post(FILE *f, const ms_advisory_t *a)
+{
+    fputs("Post-run Observed Advisory\n", f);
+    if (a->have_end) {
+        fprintf(f, "MeanRSS_End_MB: %.1f\n", a->end_mb.mean);
+        fprintf(f, "MedianRSS_End_MB: %.1f\n", a->end_mb.median);
+        fprintf(f, "P95RSS_End_MB: %.1f\n", a->end_mb.p95);
+        fprintf(f, "MaxRSS_End_MB: %.1f\n", a->end_mb.max);
+    }
+    if (a->have_peak) {
+        fprintf(f, "MeanPeakRSS_MB: %.1f\n", a->peak_mb.mean);
+        fprintf(f, "P95PeakRSS_MB: %.1f\n", a->peak_mb.p95);
+        fprintf(f, "MaxPeakRSS_MB: %.1f\n", a->peak_mb.max);
+    }
+    fprintf(f, "SafetyFactor: %g\n", a->machine.safety_factor);
+    if (a->have_aggressive)
+        fprintf(f, "RecommendedMaxWorkers_Aggressive: %lld\n", a->aggressive);
+    if (a->have_conservative)
+        fprintf(f, "RecommendedMaxWorkers_Conservative: %lld\n", a->conservative);
+
+    fprintf(f, "RunsTotal: %zu\n", a->counts.total);
+    fprintf(f, "RunsIncluded: %zu\n", a->counts.included);
+    fprintf(f, "RunsFailed: %zu\n", a->counts.failed);
+    fprintf(f, "RunsExcluded: %zu\n", a->counts.excluded);
+    if (a->have_conservative)
+        fprintf(f, "ConservativeBasis: %s\n", ms_basis_name(a->basis));
+    if (!a->have_end && !a->have_peak)
+        fprintf(f, "Note: %s\n", no_runs_text);
+    else if (!a->machine.have_mem_total)
+        fprintf(f, "Note: %s\n", no_mem_text);
+    if (a->warn_divergence)
+        fprintf(f, "Warning: %s\n", divergence_text);
+    if (a->warn_no_fit)
+        fprintf(f, "Warning: %s\n", no_fit_text);
+}
+
+static void json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s != '\0'; s++) {
+        const unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+static void json_key(FILE *f, int *first, const char *key)
+{
+    fputs(*first ? "{" : ",", f);
+    *first = 0;
+    json_string(f, key);
+    fputc(':', f);
+}
+
+static void json_mb(FILE *f, int *first, const char *key, double v)
+{
+    json_key(f, first, key);
+    fprintf(f, "%.1f", v);
+}
+
+static void json_int(FILE *f, int *first, const char *key, long long v)
+{
+    json_key(f, first, key);
+    fprintf(f, "%lld", v);
+}
+
+void ms_advisory_write_json(FILE *f, const ms_advisory_t *a)
+{
+    const ms_machine_t *m = &a->machine;
+    int first = 1;
+    int nwarn = 0;
+
+    json_key(f, &first, "MemTotalAvailable");
+    fputs(m->have_mem_total ? "true" : "false", f);
+    if (m->have_mem_total) {
+        json_int(f, &first, "MemTotal_MB", m->mem_total_mb);
+        json_int(f, &first, "Reserve_MB", m->reserve_mb);
+        json_int(f, &first, "Usable_MB", m->usable_mb);
+    }
+    if (a->have_end) {
+        json_mb(f, &first, "MeanRSS_End_MB", a->end_mb.mean);
+        json_mb(f, &first, "MedianRSS_End_MB", a->end_mb.median);
+        json_mb(f, &first, "P95RSS_End_MB", a->end_mb.p95);
+        json_mb(f, &first, "MaxRSS_End_MB", a->end_mb.max);
+    }
+    if (a->have_peak) {
+        json_mb(f, &first, "MeanPeakRSS_MB", a->peak_mb.mean);
+        json_mb(f, &first, "P95PeakRSS_MB", a->peak_mb.p95);
+        json_mb(f, &first, "MaxPeakRSS_MB", a->peak_mb.max);
+    }
+    json_key(f, &first, "SafetyFactor");
+    fprintf(f, "%g", m->safety_factor);
+    if (a->have_aggressive)
+        json_int(f, &first, "RecommendedMaxWorkers_Aggressive", a->aggressive);
+    if (a->have_conservative)
+        json_int(f, &first, "RecommendedMaxWorkers_Conservative", a->conservative);
+    json_int(f, &first, "RunsTotal", (long long)a->counts.total);
+    json_int(f, &first, "RunsIncluded", (long long)a->counts.included);
+    json_int(f, &first, "RunsFailed", (long long)a->counts.failed);
+    json_int(f, &first, "RunsExcluded", (long long)a->counts.excluded);
+    if (a->have_conservative) {
+        json_key(f, &first, "ConservativeBasis");
+        json_string(f, ms_basis_name(a->basis));
+    }
+    json_key(f, &first, "Warnings");
+    fputc('[', f);
+    if (a->warn_divergence) {
+        json_string(f, divergence_text);
+        nwarn++;
+    }
+    if (a->warn_no_fit) {
+        if (nwarn++ > 0)
+            fputc(',', f);
+        json_string(f, no_fit_text);
+    }
+    fputs("]}\n", f);
+}

@@ -1,0 +1,92 @@
+/*
+ * The memory advisory: the formulas and the exact text format of memory_advisory.txt
+ * (docs/advisory.md). Pure computation plus rendering to a FILE; no database access, so
+ * the launcher and the analyzer share one implementation and unit tests can feed it
+ * fixed figures.
+ */
+#ifndef MS_ANALYZER_ADVISORY_H
+#define MS_ANALYZER_ADVISORY_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "stats.h"
+
+/* The machine the advice is for. MB means MiB throughout. */
+typedef struct ms_machine {
+    int have_mem_total;      /* 0 when MemTotal could not be read */
+    long long mem_total_mb;  /* floor(MemTotal kB / 1024) */
+    long long reserve_mb;    /* subtracted before any division */
+    long long usable_mb;     /* max(0, mem_total_mb - reserve_mb) */
+    double safety_factor;    /* multiplier on the theoretical capacity */
+} ms_machine_t;
+
+/* Basis of the conservative recommendation, best first. */
+typedef enum ms_basis {
+    MS_BASIS_NONE = 0,
+    MS_BASIS_P95_PEAK,
+    MS_BASIS_P95_END,
+    MS_BASIS_MEAN_END
+} ms_basis_t;
+
+/* Per-run counts reported after the specification's lines. */
+typedef struct ms_run_counts {
+    size_t total;    /* runs recorded in the database */
+    size_t included; /* runs with at least one memory sample */
+    size_t failed;   /* runs whose status is not ok (failed, killed, timeout, ...) */
+    size_t excluded; /* runs without any memory sample */
+} ms_run_counts_t;
+
+/* Every figure of the post-run section. */
+typedef struct ms_advisory {
+    ms_machine_t machine;
+    ms_run_counts_t counts;
+    int have_end;            /* at least one run has an end RSS */
+    int have_peak;           /* at least one run has a peak RSS */
+    ms_summary_t end_mb;     /* end RSS over included runs, MiB */
+    ms_summary_t peak_mb;    /* peak RSS over included runs, MiB */
+    int have_aggressive;
+    long long aggressive;    /* floor(usable / mean_end * safety) */
+    int have_conservative;
+    long long conservative;  /* floor(usable / basis * safety) */
+    ms_basis_t basis;
+    int warn_divergence;     /* max peak > MS_DIVERGENCE_RATIO x mean end */
+    int warn_no_fit;         /* a recommendation is 0: one worker does not fit */
+} ms_advisory_t;
+
+/*
+ * Fills *m from MemTotal in kB (have_mem_total 0 when unknown), a reserve and a safety
+ * factor, deriving mem_total_mb and usable_mb as the specification says.
+ */
+void ms_machine_init(ms_machine_t *m, int have_mem_total, unsigned long long mem_total_kb,
+                     long long reserve_mb, double safety_factor);
+
+/*
+ * Recommended worker count floor((usable_mb / basis_mb) * safety_factor), or -1 when
+ * basis_mb is not positive. A tiny tolerance keeps an exact integer result from rounding
+ * down through floating-point error.
+ */
+long long ms_advisory_workers(long long usable_mb, double basis_mb, double safety_factor);
+
+/* Name of a basis as printed: "p95_peak", "p95_end", "mean_end" or "none". */
+const char *ms_basis_name(ms_basis_t basis);
+
+/*
+ * Computes the post-run advisory from per-run figures in MiB. end_mb has n_end values
+ * and peak_mb n_peak values (the included runs that have each figure); both arrays are
+ * sorted in place. counts is copied into the result.
+ */
+void ms_advisory_compute(const ms_machine_t *m, const ms_run_counts_t *counts,
+                         double *end_mb, size_t n_end, double *peak_mb, size_t n_peak,
+                         ms_advisory_t *out);
+
+/* Writes the pre-run section exactly as specified (or its fallback message). */
+void ms_advisory_write_pre(FILE *f, const ms_machine_t *m);
+
+/* Writes the post-run section: the specification's lines, then memsweep's own lines. */
+void ms_advisory_write_post(FILE *f, const ms_advisory_t *a);
+
+/* Writes both sections as one JSON object keyed by the same field names, and a newline. */
+void ms_advisory_write_json(FILE *f, const ms_advisory_t *a);
+
+#endif

@@ -1,0 +1,108 @@
+/* Messages, clocks, number parsing and /proc/meminfo for the memsweep subcommands. */
+#include "cli_util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "memsweep/procfs.h"
+
+void ms_cli_error(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("memsweep: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+void ms_cli_usage_error(const char *sub, const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("memsweep: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    if (sub != NULL)
+        fprintf(stderr, "Try 'memsweep %s --help'.\n", sub);
+    else
+        fputs("Try 'memsweep --help'.\n", stderr);
+}
+
+static int64_t clock_ns(clockid_t id)
+{
+    struct timespec ts;
+
+    if (clock_gettime(id, &ts) != 0)
+        abort(); /* Both clocks always exist on Linux. */
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+int64_t ms_now_ns(void)
+{
+    return clock_ns(CLOCK_REALTIME);
+}
+
+int64_t ms_mono_ns(void)
+{
+    return clock_ns(CLOCK_MONOTONIC);
+}
+
+int ms_read_mem_total_kb(unsigned long long *kb)
+{
+    char buf[8192];
+    ssize_t n;
+    int fd = open("/proc/meminfo", O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0)
+        return -errno;
+    n = read(fd, buf, sizeof buf);
+    if (n < 0) {
+        int err = -errno;
+        close(fd);
+        return err;
+    }
+    close(fd);
+    if (ms_procfs_kb_field(buf, (size_t)n, "MemTotal:", kb) != 0)
+        return -EINVAL;
+    return 0;
+}
+
+int ms_parse_ll(const char *text, long long min, long long max, long long *out)
+{
+    char *end;
+    long long v;
+
+    if (text == NULL || *text == '\0')
+        return -EINVAL;
+    errno = 0;
+    v = strtoll(text, &end, 10);
+    if (errno != 0 || *end != '\0' || end == text || v < min || v > max)
+        return -EINVAL;
+    *out = v;
+    return 0;
+}
+
+int ms_parse_double(const char *text, double min, double max, double *out)
+{
+    char *end;
+    double v;
+
+    if (text == NULL || *text == '\0')
+        return -EINVAL;
+    errno = 0;
+    v = strtod(text, &end);
+    if (errno != 0 || *end != '\0' || end == text || !isfinite(v) || v < min || v > max)
+        return -EINVAL;
+    *out = v;
+    return 0;
+}

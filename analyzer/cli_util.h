@@ -1,0 +1,35 @@
+/* Small helpers shared by the memsweep subcommands: messages, clocks, /proc/meminfo. */
+#ifndef MS_ANALYZER_CLI_UTIL_H
+#define MS_ANALYZER_CLI_UTIL_H
+
+#include <stdint.h>
+
+/* Prints "memsweep: <message>" and a newline to stderr. */
+void ms_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Prints "memsweep: <message>" and "Try 'memsweep --help'." (or 'memsweep SUB --help'
+ * when sub is not NULL) to stderr. Callers then exit with status 2.
+ */
+void ms_cli_usage_error(const char *sub, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Nanoseconds since the Unix epoch (CLOCK_REALTIME). */
+int64_t ms_now_ns(void);
+
+/* Nanoseconds on CLOCK_MONOTONIC, for measuring durations. */
+int64_t ms_mono_ns(void);
+
+/* MemTotal from /proc/meminfo in kB. Returns 0, or a negative errno code. */
+int ms_read_mem_total_kb(unsigned long long *kb);
+
+/*
+ * Parses a whole decimal integer in [min, max]. Returns 0, or -EINVAL when text is not
+ * such a number.
+ */
+int ms_parse_ll(const char *text, long long min, long long max, long long *out);
+
+/* Parses a finite decimal number in [min, max]. Returns 0 or -EINVAL. */
+int ms_parse_double(const char *text, double min, double max, double *out);
+
+#endif

@@ -1,0 +1,637 @@
+/*
+ * Reading a sweep database and reducing each run to its end and peak RSS.
+ *
+ * A run is a tree of processes (a shell wrapper, the worker, its children). The run's RSS
+ * at time t is the sum of the latest sample of every process alive at t. Its peak is the
+ * largest such sum, and never less than any one process's kernel VmHWM. Its end RSS is
+ * the run's RSS just before a process exits, at the exit where that is largest: for a
+ * single process that is the RSS at its exit, and a wrapper shell that outlives the
+ * worker it started cannot hide the worker's footprint.
+ *
+ * Samples are read in one sequential scan and folded into per-process figures. Only runs
+ * whose processes overlap in time need a time-ordered merge; they are read again through
+ * the samples_by_proc index, one run at a time, which keeps memory bounded by the
+ * largest run rather than by the database.
+ */
+#include "sweepread.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "memsweep/defaults.h"
+#include "memsweep/schema.h"
+
+/* Per-process figures folded from the samples scan. */
+typedef struct proc_fold {
+    long long proc_id;
+    size_t run_index;
+    long long pid;
+    int64_t started_ns;
+    int64_t ended_ns;       /* as recorded; 0 when NULL */
+    int64_t eff_end_ns;     /* ended_ns, or the next image's start after exec, or last sample */
+    unsigned long long col_hwm_kb;
+    unsigned long long col_end_rss_kb;
+    int have_col_end_rss;
+    size_t n_samples;
+    int64_t first_t;
+    int64_t last_t;
+    unsigned long long last_rss;
+    unsigned long long max_rss;
+    unsigned long long max_hwm;
+} proc_fold_t;
+
+/* One event of a time-ordered merge: a sample of a process, or its exit. */
+typedef struct merge_event {
+    int64_t t;
+    size_t proc;   /* index into the run's process list */
+    int is_exit;
+    unsigned long long rss;
+} merge_event_t;
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err == NULL || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+int ms_sweep_open(const char *path, sqlite3 **out, char *err, size_t errlen)
+{
+    struct stat st;
+    char *dbpath = NULL;
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st_app = NULL;
+    long long app_id = 0, version = 0;
+    int rc = 0;
+
+    *out = NULL;
+    if (stat(path, &st) != 0) {
+        rc = -errno;
+        set_err(err, errlen, "%s: %s", path, strerror(errno));
+        goto out;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        size_t n = strlen(path) + sizeof(MS_DB_FILE) + 2;
+        dbpath = malloc(n);
+        if (dbpath == NULL) {
+            rc = -ENOMEM;
+            set_err(err, errlen, "%s: %s", path, strerror(ENOMEM));
+            goto out;
+        }
+        snprintf(dbpath, n, "%s/%s", path, MS_DB_FILE);
+        if (stat(dbpath, &st) != 0) {
+            rc = -ENOENT;
+            set_err(err, errlen, "%s: no %s in this directory", path, MS_DB_FILE);
+            goto out;
+        }
+    } else {
+        dbpath = strdup(path);
+        if (dbpath == NULL) {
+            rc = -ENOMEM;
+            set_err(err, errlen, "%s: %s", path, strerror(ENOMEM));
+            goto out;
+        }
+    }
+    if (!S_ISREG(st.st_mode)) {
+        rc = -EINVAL;
+        set_err(err, errlen, "%s: not a regular file", dbpath);
+        goto out;
+    }
+    if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        rc = -EIO;
+        set_err(err, errlen, "%s: %s", dbpath, db ? sqlite3_errmsg(db) : "cannot open");
+        goto out;
+    }
+    sqlite3_busy_timeout(db, MS_BUSY_TIMEOUT_MS);
+    if (sqlite3_prepare_v2(db, "SELECT (SELECT application_id FROM pragma_application_id),"
+                               " (SELECT user_version FROM pragma_user_version)",
+                           -1, &st_app, NULL) != SQLITE_OK ||
+        sqlite3_step(st_app) != SQLITE_ROW) {
+        rc = -EINVAL;
+        set_err(err, errlen, "%s: not a memsweep database (%s)", dbpath, sqlite3_errmsg(db));
+        goto out;
+    }
+    app_id = sqlite3_column_int64(st_app, 0);
+    version = sqlite3_column_int64(st_app, 1);
+    if (app_id != MS_APPLICATION_ID || version < 1) {
+        rc = -EINVAL;
+        set_err(err, errlen, "%s: not a memsweep database", dbpath);
+        goto out;
+    }
+    if (version > MS_SCHEMA_VERSION) {
+        rc = -EPROTONOSUPPORT;
+        set_err(err, errlen,
+                "%s: schema version %lld is newer than this memsweep reads (%d); "
+                "upgrade memsweep",
+                dbpath, version, MS_SCHEMA_VERSION);
+        goto out;
+    }
+    *out = db;
+    db = NULL;
+out:
+    sqlite3_finalize(st_app);
+    if (db != NULL)
+        sqlite3_close(db);
+    free(dbpath);
+    return rc;
+}
+
+void ms_sweep_free(ms_sweep_data_t *d)
+{
+    free(d->runs);
+    memset(d, 0, sizeof *d);
+}
+
+static int cmp_proc_id(const void *a, const void *b)
+{
+    const proc_fold_t *x = a, *y = b;
+    return (x->proc_id > y->proc_id) - (x->proc_id < y->proc_id);
+}
+
+/* Processes sorted by (run_index, started_ns, proc_id), as indexes into the fold array. */
+typedef struct proc_order {
+    size_t run_index;
+    int64_t started_ns;
+    long long proc_id;
+    size_t fold;
+} proc_order_t;
+
+static int cmp_order(const void *a, const void *b)
+{
+    const proc_order_t *x = a, *y = b;
+    if (x->run_index != y->run_index)
+        return (x->run_index > y->run_index) - (x->run_index < y->run_index);
+    if (x->started_ns != y->started_ns)
+        return (x->started_ns > y->started_ns) - (x->started_ns < y->started_ns);
+    return (x->proc_id > y->proc_id) - (x->proc_id < y->proc_id);
+}
+
+static int cmp_event(const void *a, const void *b)
+{
+    const merge_event_t *x = a, *y = b;
+    if (x->t != y->t)
+        return (x->t > y->t) - (x->t < y->t);
+    /* At the same instant a sample counts before an exit, so the exit sees it. */
+    return x->is_exit - y->is_exit;
+}
+
+static size_t find_run(const ms_run_mem_t *runs, size_t n, long long run_id)
+{
+    size_t lo = 0, hi = n;
+    /* runs are sorted by run_id for this lookup. */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (runs[mid].run_id < run_id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return (lo < n && runs[lo].run_id == run_id) ? lo : SIZE_MAX;
+}
+
+static proc_fold_t *find_proc(proc_fold_t *procs, size_t n, long long proc_id)
+{
+    proc_fold_t key;
+    key.proc_id = proc_id;
+    return bsearch(&key, procs, n, sizeof *procs, cmp_proc_id);
+}
+
+static int cmp_run_seq(const void *a, const void *b)
+{
+    const ms_run_mem_t *x = a, *y = b;
+    if (x->seq != y->seq)
+        return (x->seq > y->seq) - (x->seq < y->seq);
+    return (x->run_id > y->run_id) - (x->run_id < y->run_id);
+}
+
+static unsigned long long umax(unsigned long long a, unsigned long long b)
+{
+    return a > b ? a : b;
+}
+
+/* The time-ordered merge for a run whose processes overlap. */
+static int merge_run(sqlite3 *db, sqlite3_stmt *st_proc_samples, proc_fold_t *procs,
+                     const proc_order_t *order, size_t count, ms_run_mem_t *run)
+{
+    merge_event_t *ev = NULL;
+    unsigned long long *cur = NULL;
+    size_t n_ev = 0, cap = 0;
+    unsigned long long sum = 0, peak = 0, end = 0;
+    int rc = 0;
+
+    (void)db;
+    cur = calloc(count, sizeof *cur);
+    if (cur == NULL)
+        return -ENOMEM;
+    for (size_t i = 0; i < count; i++) {
+        const proc_fold_t *p = &procs[order[i].fold];
+        if (p->n_samples == 0)
+            continue;
+        sqlite3_reset(st_proc_samples);
+        sqlite3_bind_int64(st_proc_samples, 1, p->proc_id);
+        for (;;) {
+            int s = sqlite3_step(st_proc_samples);
+            if (s == SQLITE_DONE)
+                break;
+            if (s != SQLITE_ROW) {
+                rc = -EIO;
+                goto out;
+            }
+            if (sqlite3_column_type(st_proc_samples, 1) == SQLITE_NULL ||
+                sqlite3_column_int64(st_proc_samples, 1) < 0)
+                continue;
+            if (n_ev + 2 > cap) {
+                size_t ncap = cap ? cap * 2 : 1024;
+                merge_event_t *nev = realloc(ev, ncap * sizeof *ev);
+                if (nev == NULL) {
+                    rc = -ENOMEM;
+                    goto out;
+                }
+                ev = nev;
+                cap = ncap;
+            }
+            ev[n_ev].t = sqlite3_column_int64(st_proc_samples, 0);
+            ev[n_ev].proc = i;
+            ev[n_ev].is_exit = 0;
+            ev[n_ev].rss = (unsigned long long)sqlite3_column_int64(st_proc_samples, 1);
+            n_ev++;
+        }
+        if (n_ev + 1 > cap) {
+            size_t ncap = cap ? cap * 2 : 1024;
+            merge_event_t *nev = realloc(ev, ncap * sizeof *ev);
+            if (nev == NULL) {
+                rc = -ENOMEM;
+                goto out;
+            }
+            ev = nev;
+            cap = ncap;
+        }
+        ev[n_ev].t = p->eff_end_ns;
+        ev[n_ev].proc = i;
+        ev[n_ev].is_exit = 1;
+        ev[n_ev].rss = 0;
+        n_ev++;
+    }
+    if (n_ev > 1)
+        qsort(ev, n_ev, sizeof *ev, cmp_event);
+    for (size_t k = 0; k < n_ev; k++) {
+        const merge_event_t *e = &ev[k];
+        if (e->is_exit) {
+            end = umax(end, sum);
+            sum -= cur[e->proc];
+            cur[e->proc] = 0;
+        } else {
+            sum = sum - cur[e->proc] + e->rss;
+            cur[e->proc] = e->rss;
+            peak = umax(peak, sum);
+        }
+    }
+    run->peak_kb = umax(run->peak_kb, peak);
+    run->end_kb = end;
+out:
+    free(ev);
+    free(cur);
+    return rc;
+}
+
+int ms_sweep_read(sqlite3 *db, ms_sweep_data_t *out, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    sqlite3_stmt *st_ps = NULL;
+    proc_fold_t *procs = NULL;
+    proc_order_t *order = NULL;
+    size_t n_procs = 0, cap_procs = 0;
+    size_t cap_runs = 0;
+    int in_tx = 0;
+    int rc = 0;
+    int s;
+
+    memset(out, 0, sizeof *out);
+    out->info.reserve_mb = MS_DEFAULT_RESERVE_MB;
+    out->info.safety_factor = MS_DEFAULT_SAFETY_FACTOR;
+    out->info.interval_ms = MS_DEFAULT_INTERVAL_MS;
+
+    /* One read transaction: a consistent snapshot even while a sweep is writing. */
+    if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+        goto sql_error;
+    in_tx = 1;
+
+    if (sqlite3_prepare_v2(db,
+                           "SELECT sweep_id, mem_total_kb, reserve_mb, safety_factor,"
+                           " interval_ms, hostname FROM sweeps ORDER BY sweep_id LIMIT 1",
+                           -1, &st, NULL) != SQLITE_OK)
+        goto sql_error;
+    s = sqlite3_step(st);
+    if (s == SQLITE_ROW) {
+        out->info.sweep_id = sqlite3_column_int64(st, 0);
+        if (sqlite3_column_type(st, 1) != SQLITE_NULL && sqlite3_column_int64(st, 1) > 0) {
+            out->info.have_mem_total = 1;
+            out->info.mem_total_kb = (unsigned long long)sqlite3_column_int64(st, 1);
+        }
+        if (sqlite3_column_type(st, 2) != SQLITE_NULL)
+            out->info.reserve_mb = sqlite3_column_int64(st, 2);
+        if (sqlite3_column_type(st, 3) != SQLITE_NULL)
+            out->info.safety_factor = sqlite3_column_double(st, 3);
+        if (sqlite3_column_type(st, 4) != SQLITE_NULL)
+            out->info.interval_ms = sqlite3_column_int64(st, 4);
+        if (sqlite3_column_text(st, 5) != NULL)
+            snprintf(out->info.hostname, sizeof out->info.hostname, "%s",
+                     (const char *)sqlite3_column_text(st, 5));
+    } else if (s != SQLITE_DONE) {
+        goto sql_error;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+
+    /* Runs, sorted by run_id for lookups; re-sorted by seq at the end. */
+    if (sqlite3_prepare_v2(db, "SELECT run_id, seq, status FROM runs ORDER BY run_id", -1,
+                           &st, NULL) != SQLITE_OK)
+        goto sql_error;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        ms_run_mem_t *r;
+        if (out->n_runs == cap_runs) {
+            size_t ncap = cap_runs ? cap_runs * 2 : 256;
+            ms_run_mem_t *nr = realloc(out->runs, ncap * sizeof *nr);
+            if (nr == NULL) {
+                rc = -ENOMEM;
+                set_err(err, errlen, "out of memory");
+                goto out;
+            }
+            out->runs = nr;
+            cap_runs = ncap;
+        }
+        r = &out->runs[out->n_runs++];
+        memset(r, 0, sizeof *r);
+        r->run_id = sqlite3_column_int64(st, 0);
+        r->seq = sqlite3_column_int64(st, 1);
+        snprintf(r->status, sizeof r->status, "%s",
+                 sqlite3_column_text(st, 2) ? (const char *)sqlite3_column_text(st, 2)
+                                            : MS_STATUS_RUNNING);
+    }
+    if (s != SQLITE_DONE)
+        goto sql_error;
+    sqlite3_finalize(st);
+    st = NULL;
+
+    if (sqlite3_prepare_v2(db,
+                           "SELECT proc_id, run_id, pid, started_ns, ended_ns, hwm_kb,"
+                           " end_rss_kb FROM processes ORDER BY proc_id",
+                           -1, &st, NULL) != SQLITE_OK)
+        goto sql_error;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        proc_fold_t *p;
+        size_t ri = find_run(out->runs, out->n_runs, sqlite3_column_int64(st, 1));
+        if (ri == SIZE_MAX)
+            continue; /* A process of no known run cannot be attributed. */
+        if (n_procs == cap_procs) {
+            size_t ncap = cap_procs ? cap_procs * 2 : 256;
+            proc_fold_t *np = realloc(procs, ncap * sizeof *np);
+            if (np == NULL) {
+                rc = -ENOMEM;
+                set_err(err, errlen, "out of memory");
+                goto out;
+            }
+            procs = np;
+            cap_procs = ncap;
+        }
+        p = &procs[n_procs++];
+        memset(p, 0, sizeof *p);
+        p->proc_id = sqlite3_column_int64(st, 0);
+        p->run_index = ri;
+        p->pid = sqlite3_column_int64(st, 2);
+        p->started_ns = sqlite3_column_int64(st, 3);
+        p->ended_ns = sqlite3_column_type(st, 4) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 4);
+        if (sqlite3_column_type(st, 5) != SQLITE_NULL && sqlite3_column_int64(st, 5) > 0)
+            p->col_hwm_kb = (unsigned long long)sqlite3_column_int64(st, 5);
+        if (sqlite3_column_type(st, 6) != SQLITE_NULL && sqlite3_column_int64(st, 6) >= 0) {
+            p->have_col_end_rss = 1;
+            p->col_end_rss_kb = (unsigned long long)sqlite3_column_int64(st, 6);
+        }
+        out->runs[ri].n_processes++;
+    }
+    if (s != SQLITE_DONE)
+        goto sql_error;
+    sqlite3_finalize(st);
+    st = NULL;
+
+    /* One sequential scan of every sample, folded per process. */
+    if (sqlite3_prepare_v2(db, "SELECT proc_id, t_ns, rss_kb, hwm_kb FROM samples", -1, &st,
+                           NULL) != SQLITE_OK)
+        goto sql_error;
+    {
+        proc_fold_t *last = NULL;
+        while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+            const long long proc_id = sqlite3_column_int64(st, 0);
+            const int64_t t = sqlite3_column_int64(st, 1);
+            long long rss, hwm;
+            proc_fold_t *p = (last != NULL && last->proc_id == proc_id)
+                                 ? last
+                                 : find_proc(procs, n_procs, proc_id);
+            if (p == NULL || sqlite3_column_type(st, 2) == SQLITE_NULL)
+                continue;
+            last = p;
+            rss = sqlite3_column_int64(st, 2);
+            hwm = sqlite3_column_int64(st, 3);
+            if (rss < 0)
+                continue;
+            if (p->n_samples == 0 || t < p->first_t)
+                p->first_t = t;
+            if (p->n_samples == 0 || t >= p->last_t) {
+                p->last_t = t;
+                p->last_rss = (unsigned long long)rss;
+            }
+            p->n_samples++;
+            p->max_rss = umax(p->max_rss, (unsigned long long)rss);
+            if (hwm > 0)
+                p->max_hwm = umax(p->max_hwm, (unsigned long long)hwm);
+        }
+        if (s != SQLITE_DONE)
+            goto sql_error;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+
+    /* Order each run's processes by start time to find exec successors and overlaps. */
+    order = malloc((n_procs ? n_procs : 1) * sizeof *order);
+    if (order == NULL) {
+        rc = -ENOMEM;
+        set_err(err, errlen, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n_procs; i++) {
+        order[i].run_index = procs[i].run_index;
+        order[i].started_ns = procs[i].started_ns;
+        order[i].proc_id = procs[i].proc_id;
+        order[i].fold = i;
+    }
+    qsort(order, n_procs, sizeof *order, cmp_order);
+
+    if (sqlite3_prepare_v2(db, "SELECT t_ns, rss_kb FROM samples WHERE proc_id = ?", -1,
+                           &st_ps, NULL) != SQLITE_OK)
+        goto sql_error;
+
+    for (size_t i = 0; i < n_procs;) {
+        const size_t ri = order[i].run_index;
+        ms_run_mem_t *run = &out->runs[ri];
+        size_t j = i;
+        int overlap = 0;
+        int64_t max_end = INT64_MIN;
+
+        while (j < n_procs && order[j].run_index == ri)
+            j++;
+
+        /* Effective end of each process: recorded exit, else exec into a new image (a
+         * later row with the same pid), else its last sample. */
+        for (size_t k = i; k < j; k++) {
+            proc_fold_t *p = &procs[order[k].fold];
+            if (p->ended_ns > 0) {
+                p->eff_end_ns = p->ended_ns;
+            } else {
+                p->eff_end_ns = p->n_samples ? p->last_t : p->started_ns;
+                for (size_t m = k + 1; m < j; m++) {
+                    const proc_fold_t *q = &procs[order[m].fold];
+                    if (q->pid == p->pid) {
+                        p->eff_end_ns = q->started_ns;
+                        break;
+                    }
+                }
+            }
+            if (p->n_samples && p->last_t > p->eff_end_ns)
+                p->eff_end_ns = p->last_t;
+        }
+        for (size_t k = i; k < j; k++) {
+            const proc_fold_t *p = &procs[order[k].fold];
+            if (p->n_samples == 0)
+                continue;
+            run->n_samples += p->n_samples;
+            run->peak_kb = umax(run->peak_kb, umax(p->max_rss, umax(p->max_hwm, p->col_hwm_kb)));
+            if (p->started_ns < max_end && p->first_t < max_end)
+                overlap = 1;
+            if (p->eff_end_ns > max_end)
+                max_end = p->eff_end_ns;
+        }
+        if (run->n_samples > 0) {
+            if (overlap) {
+                rc = merge_run(db, st_ps, procs, &order[i], j - i, run);
+                if (rc != 0) {
+                    if (rc == -ENOMEM) {
+                        set_err(err, errlen, "out of memory");
+                        goto out;
+                    }
+                    goto sql_error;
+                }
+            } else {
+                /* One process alive at a time: the end is the largest exit RSS. */
+                for (size_t k = i; k < j; k++) {
+                    const proc_fold_t *p = &procs[order[k].fold];
+                    if (p->n_samples == 0)
+                        continue;
+                    run->end_kb = umax(run->end_kb, p->last_rss);
+                }
+            }
+        }
+        i = j;
+    }
+
+    qsort(out->runs, out->n_runs, sizeof *out->runs, cmp_run_seq);
+    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    in_tx = 0;
+    goto out;
+
+sql_error:
+    rc = -EIO;
+    set_err(err, errlen, "%s: %s", sqlite3_db_filename(db, "main"), sqlite3_errmsg(db));
+out:
+    sqlite3_finalize(st);
+    sqlite3_finalize(st_ps);
+    if (in_tx)
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    free(procs);
+    free(order);
+    if (rc != 0)
+        ms_sweep_free(out);
+    return rc;
+}
+
+void ms_advise_opts_init(ms_advise_opts_t *o)
+{
+    o->mem_total_mb = -1;
+    o->reserve_mb = MS_DEFAULT_RESERVE_MB;
+    o->safety_factor = MS_DEFAULT_SAFETY_FACTOR;
+}
+
+int ms_sweep_advise(const ms_sweep_data_t *d, const ms_advise_opts_t *o, ms_advisory_t *out)
+{
+    ms_machine_t m;
+    ms_run_counts_t counts;
+    double *end_mb = NULL, *peak_mb = NULL;
+    size_t n = 0;
+
+    memset(&counts, 0, sizeof counts);
+    if (o->mem_total_mb >= 0)
+        ms_machine_init(&m, 1, (unsigned long long)o->mem_total_mb * 1024ULL, o->reserve_mb,
+                        o->safety_factor);
+    else
+        ms_machine_init(&m, d->info.have_mem_total, d->info.mem_total_kb, o->reserve_mb,
+                        o->safety_factor);
+
+    end_mb = malloc((d->n_runs ? d->n_runs : 1) * sizeof *end_mb);
+    peak_mb = malloc((d->n_runs ? d->n_runs : 1) * sizeof *peak_mb);
+    if (end_mb == NULL || peak_mb == NULL) {
+        free(end_mb);
+        free(peak_mb);
+        return -ENOMEM;
+    }
+    counts.total = d->n_runs;
+    for (size_t i = 0; i < d->n_runs; i++) {
+        const ms_run_mem_t *r = &d->runs[i];
+        if (strcmp(r->status, MS_STATUS_OK) != 0)
+            counts.failed++;
+        if (r->n_samples == 0) {
+            counts.excluded++;
+            continue;
+        }
+        counts.included++;
+        end_mb[n] = (double)r->end_kb / 1024.0;
+        peak_mb[n] = (double)r->peak_kb / 1024.0;
+        n++;
+    }
+    ms_advisory_compute(&m, &counts, end_mb, n, peak_mb, n, out);
+    free(end_mb);
+    free(peak_mb);
+    return 0;
+}
+
+int ms_advise_db(const char *db_path, ms_advisory_t *out, char *err, size_t errlen)
+{
+    sqlite3 *db = NULL;
+    ms_sweep_data_t d;
+    ms_advise_opts_t o;
+    int rc;
+
+    rc = ms_sweep_open(db_path, &db, err, errlen);
+    if (rc != 0)
+        return rc;
+    rc = ms_sweep_read(db, &d, err, errlen);
+    sqlite3_close(db);
+    if (rc != 0)
+        return rc;
+    ms_advise_opts_init(&o);
+    rc = ms_sweep_advise(&d, &o, out);
+    if (rc != 0)
+        set_err(err, errlen, "%s: %s", db_path, strerror(-rc));
+    ms_sweep_free(&d);
+    return rc;
+}

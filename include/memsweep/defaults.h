@@ -1,0 +1,37 @@
+/*
+ * Default constants of the advisory and of sampling. The advisory's formulas and the two
+ * sizing constants come from the advisory specification (docs/advisory.md); they are
+ * deliberately not launcher flags, but `memsweep advise` can recompute advice for other
+ * values.
+ */
+#ifndef MS_MEMSWEEP_DEFAULTS_H
+#define MS_MEMSWEEP_DEFAULTS_H
+
+/* Multiplier applied to usable memory / per-worker memory, leaving headroom. */
+#define MS_DEFAULT_SAFETY_FACTOR 0.85
+
+/* Memory kept back for the OS, the launcher and the page cache, in MiB. */
+#define MS_DEFAULT_RESERVE_MB 1024
+
+/* Period of the shim's sampler thread, in milliseconds. */
+#define MS_DEFAULT_INTERVAL_MS 500
+
+/* Accepted range for the sampling period, in milliseconds. */
+#define MS_MIN_INTERVAL_MS 1
+#define MS_MAX_INTERVAL_MS 3600000
+
+/* A peak above this multiple of the mean end RSS triggers the divergence warning. */
+#define MS_DIVERGENCE_RATIO 1.2
+
+/* Default parent of sweep directories created by `memsweep run`. */
+#define MS_DEFAULT_OUTPUT_DIR "results/memsweep"
+
+/* File names inside a sweep directory. */
+#define MS_ADVISORY_FILE "memory_advisory.txt"
+#define MS_DB_FILE "memsweep.db"
+#define MS_LOG_DIR "logs"
+
+/* SQLite busy timeout used by every writer, in milliseconds. */
+#define MS_BUSY_TIMEOUT_MS 10000
+
+#endif

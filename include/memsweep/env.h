@@ -1,0 +1,29 @@
+/*
+ * Environment variables read by the preload shim. Together with the database schema
+ * these are the whole contract between the shim and the rest of memsweep: the launcher
+ * sets them for each worker, and anyone may set them by hand to measure a program
+ * without the launcher.
+ */
+#ifndef MS_MEMSWEEP_ENV_H
+#define MS_MEMSWEEP_ENV_H
+
+/* Path of the sweep database. Unset or empty: the shim stays inert and silent. */
+#define MS_ENV_DB "MEMSWEEP_DB"
+
+/*
+ * runs.run_id of the run this process belongs to. Set by the launcher. When it is unset
+ * the shim creates a run row of its own and exports the new id to the process's
+ * environment, so that the program's children join the same run.
+ */
+#define MS_ENV_RUN_ID "MEMSWEEP_RUN_ID"
+
+/* Period of the sampler thread in milliseconds (default MS_DEFAULT_INTERVAL_MS). */
+#define MS_ENV_INTERVAL_MS "MEMSWEEP_INTERVAL_MS"
+
+/* "1": the shim explains what it does on stderr. Anything else: it says nothing. */
+#define MS_ENV_DEBUG "MEMSWEEP_DEBUG"
+
+/* The dynamic loader's preload list, which the launcher prepends the shim to. */
+#define MS_ENV_LD_PRELOAD "LD_PRELOAD"
+
+#endif

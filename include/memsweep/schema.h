@@ -1,0 +1,86 @@
+/*
+ * The sweep database: memsweep's public, versioned contract (documented in
+ * docs/schema.md). The shim writes processes and samples, the launcher writes sweeps and
+ * runs, the analyzer only reads. Anything that changes a column's meaning bumps
+ * MS_SCHEMA_VERSION; readers refuse a database whose user_version is newer than theirs.
+ */
+#ifndef MS_MEMSWEEP_SCHEMA_H
+#define MS_MEMSWEEP_SCHEMA_H
+
+/* PRAGMA application_id of every memsweep database: "MSWP" in ASCII. */
+#define MS_APPLICATION_ID 0x4D535750
+
+/* PRAGMA user_version written by this version of memsweep. */
+#define MS_SCHEMA_VERSION 1
+
+/*
+ * Creates every table and index. Idempotent, so that the launcher and any number of
+ * shims started without a launcher can all run it inside BEGIN IMMEDIATE. Times are
+ * nanoseconds since the Unix epoch (CLOCK_REALTIME); sizes are KiB as the kernel
+ * reports them.
+ */
+#define MS_SCHEMA_SQL                                                                  \
+    "CREATE TABLE IF NOT EXISTS sweeps("                                               \
+    " sweep_id INTEGER PRIMARY KEY,"                                                   \
+    " started_ns INTEGER NOT NULL,"                                                    \
+    " finished_ns INTEGER,"                                                            \
+    " hostname TEXT,"                                                                  \
+    " mem_total_kb INTEGER,"                                                           \
+    " reserve_mb INTEGER NOT NULL,"                                                    \
+    " safety_factor REAL NOT NULL,"                                                    \
+    " interval_ms INTEGER NOT NULL,"                                                   \
+    " jobs INTEGER,"                                                                   \
+    " argv TEXT,"                                                                      \
+    " planned_runs INTEGER,"                                                           \
+    " origin TEXT NOT NULL DEFAULT 'launcher');"                                       \
+    "CREATE TABLE IF NOT EXISTS runs("                                                 \
+    " run_id INTEGER PRIMARY KEY,"                                                     \
+    " sweep_id INTEGER NOT NULL REFERENCES sweeps(sweep_id),"                          \
+    " seq INTEGER NOT NULL,"                                                           \
+    " label TEXT,"                                                                     \
+    " command TEXT,"                                                                   \
+    " started_ns INTEGER,"                                                             \
+    " finished_ns INTEGER,"                                                            \
+    " exit_code INTEGER,"                                                              \
+    " term_signal INTEGER,"                                                            \
+    " status TEXT NOT NULL DEFAULT 'running' CHECK(status IN"                          \
+    "  ('ok','failed','killed','timeout','interrupted','running')));"                  \
+    "CREATE TABLE IF NOT EXISTS processes("                                            \
+    " proc_id INTEGER PRIMARY KEY,"                                                    \
+    " run_id INTEGER NOT NULL REFERENCES runs(run_id),"                                \
+    " pid INTEGER NOT NULL,"                                                           \
+    " ppid INTEGER,"                                                                   \
+    " exe TEXT,"                                                                       \
+    " cmdline TEXT,"                                                                   \
+    " started_ns INTEGER NOT NULL,"                                                    \
+    " ended_ns INTEGER,"                                                               \
+    " hwm_kb INTEGER,"                                                                 \
+    " end_rss_kb INTEGER);"                                                            \
+    "CREATE TABLE IF NOT EXISTS samples("                                              \
+    " proc_id INTEGER NOT NULL REFERENCES processes(proc_id),"                         \
+    " t_ns INTEGER NOT NULL,"                                                          \
+    " rss_kb INTEGER NOT NULL,"                                                        \
+    " hwm_kb INTEGER,"                                                                 \
+    " kind TEXT NOT NULL);"                                                            \
+    "CREATE INDEX IF NOT EXISTS runs_by_sweep ON runs(sweep_id, seq);"                 \
+    "CREATE INDEX IF NOT EXISTS processes_by_run ON processes(run_id, started_ns);"    \
+    "CREATE INDEX IF NOT EXISTS samples_by_proc ON samples(proc_id, t_ns);"
+
+/* samples.kind values. Later versions add kinds; readers must accept unknown ones. */
+#define MS_KIND_START "start" /* taken when the shim starts in a process image */
+#define MS_KIND_TICK "tick"   /* taken by the sampler thread every interval */
+#define MS_KIND_END "end"     /* taken when the process exits normally */
+
+/* runs.status values. */
+#define MS_STATUS_OK "ok"                   /* exited with status 0 */
+#define MS_STATUS_FAILED "failed"           /* non-zero exit, or could not be started */
+#define MS_STATUS_KILLED "killed"           /* died from a signal memsweep did not send */
+#define MS_STATUS_TIMEOUT "timeout"         /* killed by memsweep after --timeout */
+#define MS_STATUS_INTERRUPTED "interrupted" /* stopped because the sweep was interrupted */
+#define MS_STATUS_RUNNING "running"         /* not finished (or its recorder died) */
+
+/* sweeps.origin values. */
+#define MS_ORIGIN_LAUNCHER "launcher" /* created by memsweep run */
+#define MS_ORIGIN_SHIM "shim"         /* created by a shim running without the launcher */
+
+#endif

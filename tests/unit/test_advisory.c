@@ -1,0 +1,242 @@
+/* Unit tests for analyzer/advisory.c: the specification's formulas and exact format. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "advisory.h"
+
+/* Renders with one of the writers into a malloc'd string. */
+static char *render(void (*post)(FILE *, const ms_advisory_t *),
+                    void (*pre)(FILE *, const ms_machine_t *), const ms_advisory_t *a,
+                    const ms_machine_t *m)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    if (post != NULL)
+        post(f, a);
+    else
+        pre(f, m);
+    fclose(f);
+    return buf;
+}
+
+static void test_machine_from_spec_example(void **state)
+{
+    ms_machine_t m;
+    (void)state;
+    /* The specification's example: 11940 MB total, 1024 reserve, 10916 usable. The kB
+     * value is not a multiple of 1024, to check the MB figure is floored. */
+    ms_machine_init(&m, 1, 11940ULL * 1024 + 1023, 1024, 0.85);
+    assert_int_equal(m.mem_total_mb, 11940);
+    assert_int_equal(m.usable_mb, 10916);
+}
+
+static void test_usable_never_negative(void **state)
+{
+    ms_machine_t m;
+    (void)state;
+    ms_machine_init(&m, 1, 512ULL * 1024, 1024, 0.85);
+    assert_int_equal(m.mem_total_mb, 512);
+    assert_int_equal(m.usable_mb, 0);
+}
+
+static void test_workers_spec_example(void **state)
+{
+    (void)state;
+    /* Worked example of the specification: both recommendations are 6. */
+    assert_int_equal(ms_advisory_workers(10916, 1406.7, 0.85), 6);
+    assert_int_equal(ms_advisory_workers(10916, 1532.2, 0.85), 6);
+    /* 10916 / 1000 * 0.85 = 9.2786 */
+    assert_int_equal(ms_advisory_workers(10916, 1000.0, 0.85), 9);
+    /* Exactly an integer in real arithmetic: 1000 / 100 * 0.7 = 7, not 6. */
+    assert_int_equal(ms_advisory_workers(1000, 100.0, 0.7), 7);
+    assert_int_equal(ms_advisory_workers(1000, 0.0, 0.85), -1);
+    assert_int_equal(ms_advisory_workers(0, 10.0, 0.85), 0);
+}
+
+static void test_pre_section_exact(void **state)
+{
+    ms_machine_t m;
+    char *text;
+    (void)state;
+    ms_machine_init(&m, 1, 11940ULL * 1024, 1024, 0.85);
+    text = render(NULL, ms_advisory_write_pre, NULL, &m);
+    assert_string_equal(text, "Pre-run Memory Advisory\n"
+                              "MemTotal_MB: 11940\n"
+                              "Reserve_MB: 1024\n"
+                              "Usable_MB: 10916\n"
+                              "SafetyFactor: 0.85\n");
+    free(text);
+}
+
+static void test_pre_section_fallback(void **state)
+{
+    ms_machine_t m;
+    char *text;
+    (void)state;
+    ms_machine_init(&m, 0, 0, 1024, 0.85);
+    text = render(NULL, ms_advisory_write_pre, NULL, &m);
+    assert_non_null(strstr(text, "Pre-run Memory Advisory\n"));
+    assert_non_null(strstr(text, "MemTotal unavailable"));
+    assert_null(strstr(text, "Usable_MB"));
+    free(text);
+}
+
+/* Four included runs (one failed), one excluded run. */
+static void compute_example(ms_advisory_t *a, int have_mem)
+{
+    ms_machine_t m;
+    ms_run_counts_t c = {.total = 5, .included = 4, .failed = 1, .excluded = 1};
+    double end[] = {1300.0, 1000.0, 1200.0, 1100.0};
+    double peak[] = {2000.0, 1000.0, 1600.0, 1500.0};
+
+    ms_machine_init(&m, have_mem, 11940ULL * 1024, 1024, 0.85);
+    ms_advisory_compute(&m, &c, end, 4, peak, 4, a);
+}
+
+static void test_post_section_exact(void **state)
+{
+    ms_advisory_t a;
+    char *text;
+    (void)state;
+    compute_example(&a, 1);
+    assert_int_equal(a.aggressive, 8);    /* 10916 / 1150 * 0.85 = 8.07 */
+    assert_int_equal(a.conservative, 4);  /* 10916 / 1940 * 0.85 = 4.78 */
+    assert_int_equal(a.basis, MS_BASIS_P95_PEAK);
+    assert_true(a.warn_divergence);       /* 2000 > 1.2 * 1150 */
+    assert_false(a.warn_no_fit);
+    text = render(ms_advisory_write_post, NULL, &a, NULL);
+    assert_string_equal(text,
+                        "Post-run Observed Advisory\n"
+                        "MeanRSS_End_MB: 1150.0\n"
+                        "MedianRSS_End_MB: 1150.0\n"
+                        "P95RSS_End_MB: 1285.0\n"
+                        "MaxRSS_End_MB: 1300.0\n"
+                        "MeanPeakRSS_MB: 1525.0\n"
+                        "P95PeakRSS_MB: 1940.0\n"
+                        "MaxPeakRSS_MB: 2000.0\n"
+                        "SafetyFactor: 0.85\n"
+                        "RecommendedMaxWorkers_Aggressive: 8\n"
+                        "RecommendedMaxWorkers_Conservative: 4\n"
+                        "RunsTotal: 5\n"
+                        "RunsIncluded: 4\n"
+                        "RunsFailed: 1\n"
+                        "RunsExcluded: 1\n"
+                        "ConservativeBasis: p95_peak\n"
+                        "Warning: MaxPeakRSS_MB is more than 1.2x MeanRSS_End_MB; prefer the "
+                        "conservative recommendation and consider staggering worker starts.\n");
+    free(text);
+}
+
+static void test_post_without_memtotal_omits_recommendations(void **state)
+{
+    ms_advisory_t a;
+    char *text;
+    (void)state;
+    compute_example(&a, 0);
+    assert_false(a.have_aggressive);
+    assert_false(a.have_conservative);
+    text = render(ms_advisory_write_post, NULL, &a, NULL);
+    assert_non_null(strstr(text, "MeanRSS_End_MB: 1150.0\n"));
+    assert_null(strstr(text, "RecommendedMaxWorkers"));
+    assert_non_null(strstr(text, "Note: MemTotal unknown"));
+    free(text);
+}
+
+static void test_basis_falls_back_to_end(void **state)
+{
+    ms_machine_t m;
+    ms_advisory_t a;
+    ms_run_counts_t c = {.total = 2, .included = 2};
+    double end[] = {100.0, 300.0};
+    (void)state;
+    ms_machine_init(&m, 1, 2048ULL * 1024, 1024, 0.85);
+    ms_advisory_compute(&m, &c, end, 2, NULL, 0, &a);
+    assert_int_equal(a.basis, MS_BASIS_P95_END);
+    /* p95 of {100, 300} = 290; 1024 / 290 * 0.85 = 3.0 */
+    assert_int_equal(a.conservative, 3);
+    assert_int_equal(a.aggressive, 4); /* 1024 / 200 * 0.85 = 4.35 */
+    assert_false(a.have_peak);
+}
+
+static void test_no_fit_warning(void **state)
+{
+    ms_machine_t m;
+    ms_advisory_t a;
+    ms_run_counts_t c = {.total = 1, .included = 1};
+    double end[] = {5000.0};
+    double peak[] = {6000.0};
+    char *text;
+    (void)state;
+    ms_machine_init(&m, 1, 4096ULL * 1024, 1024, 0.85);
+    ms_advisory_compute(&m, &c, end, 1, peak, 1, &a);
+    assert_int_equal(a.conservative, 0);
+    assert_true(a.warn_no_fit);
+    assert_false(a.warn_divergence); /* 6000 = 1.2 x 5000 exactly: not more than */
+    text = render(ms_advisory_write_post, NULL, &a, NULL);
+    assert_non_null(strstr(text, "RecommendedMaxWorkers_Conservative: 0\n"));
+    assert_non_null(strstr(text, "Warning: a single worker does not fit"));
+    free(text);
+}
+
+static void test_no_runs(void **state)
+{
+    ms_machine_t m;
+    ms_advisory_t a;
+    ms_run_counts_t c = {.total = 2, .failed = 2, .excluded = 2};
+    char *text;
+    (void)state;
+    ms_machine_init(&m, 1, 8192ULL * 1024, 1024, 0.85);
+    ms_advisory_compute(&m, &c, NULL, 0, NULL, 0, &a);
+    text = render(ms_advisory_write_post, NULL, &a, NULL);
+    assert_null(strstr(text, "MeanRSS_End_MB"));
+    assert_null(strstr(text, "Recommended"));
+    assert_non_null(strstr(text, "RunsExcluded: 2\n"));
+    assert_non_null(strstr(text, "Note: no run has a memory sample"));
+    free(text);
+}
+
+static void test_json(void **state)
+{
+    ms_advisory_t a;
+    char *text;
+    (void)state;
+    compute_example(&a, 1);
+    text = render(ms_advisory_write_json, NULL, &a, NULL);
+    assert_int_equal(text[0], '{');
+    assert_non_null(strstr(text, "\"MemTotal_MB\":11940,"));
+    assert_non_null(strstr(text, "\"Usable_MB\":10916,"));
+    assert_non_null(strstr(text, "\"P95PeakRSS_MB\":1940.0,"));
+    assert_non_null(strstr(text, "\"RecommendedMaxWorkers_Aggressive\":8,"));
+    assert_non_null(strstr(text, "\"RecommendedMaxWorkers_Conservative\":4,"));
+    assert_non_null(strstr(text, "\"ConservativeBasis\":\"p95_peak\""));
+    assert_non_null(strstr(text, "\"Warnings\":[\"MaxPeakRSS_MB is more"));
+    assert_string_equal(text + strlen(text) - 3, "]}\n");
+    free(text);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_machine_from_spec_example),
+        cmocka_unit_test(test_usable_never_negative),
+        cmocka_unit_test(test_workers_spec_example),
+        cmocka_unit_test(test_pre_section_exact),
+        cmocka_unit_test(test_pre_section_fallback),
+        cmocka_unit_test(test_post_section_exact),
+        cmocka_unit_test(test_post_without_memtotal_omits_recommendations),
+        cmocka_unit_test(test_basis_falls_back_to_end),
+        cmocka_unit_test(test_no_fit_warning),
+        cmocka_unit_test(test_no_runs),
+        cmocka_unit_test(test_json),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
