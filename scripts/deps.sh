@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs the Debian packages memsweep needs to build and test, if any is missing.
+set -euo pipefail
+packages=(cmake gcc make pkg-config libsqlite3-dev libunwind-dev libcmocka-dev
+          sqlite3 python3 time)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "memsweep: installing ${missing[*]}" >&2
+sudo=()
+[ "$(id -u)" -eq 0 ] || sudo=(sudo)
+"${sudo[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
