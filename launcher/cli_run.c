@@ -1,0 +1,582 @@
+/* `memsweep run`: option parsing and the sequence of a sweep (see cli_run.h). */
+#include "cli_run.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "advisory.h"
+#include "cli_util.h"
+#include "memsweep/defaults.h"
+#include "memsweep/version.h"
+#include "params.h"
+#include "rundb.h"
+#include "supervise.h"
+#include "sweepdir.h"
+#include "sweepread.h"
+
+#define SUB "run"
+#define SHIM_NAME "libmemsweep.so"
+
+#define EXIT_USAGE 2
+#define EXIT_INTERRUPTED 130
+
+/* Longest accepted --timeout, in seconds: keeps the deadline in 64-bit nanoseconds. */
+#define MAX_TIMEOUT_S 1e9
+
+enum {
+    OPT_TIMEOUT = 256,
+    OPT_INTERVAL,
+    OPT_PRELOAD,
+    OPT_COMMANDS,
+};
+
+static const struct option long_opts[] = {
+    {"jobs", required_argument, NULL, 'j'},
+    {"output", required_argument, NULL, 'o'},
+    {"param", required_argument, NULL, 'P'},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"interval-ms", required_argument, NULL, OPT_INTERVAL},
+    {"preload", required_argument, NULL, OPT_PRELOAD},
+    {"commands", required_argument, NULL, OPT_COMMANDS},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
+};
+
+/* '+': the first non-option starts COMMAND, whose own options are left alone. */
+static const char short_opts[] = "+:j:o:P:hV";
+
+/* Everything the command line says. */
+typedef struct run_opts {
+    long long jobs;          /* 0: the number of online CPUs */
+    const char *output;
+    ms_params_t params;
+    double timeout_s;        /* 0: none */
+    long long interval_ms;
+    const char *preload;
+    const char *commands;
+} run_opts_t;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: memsweep run [OPTION]... [--] COMMAND [ARG]...\n"
+            "  or:  memsweep run [OPTION]... --commands FILE\n"
+            "Run every combination of the parameters (or every line of FILE), measure the\n"
+            "memory of each worker, and write the sweep's memory advisory.\n"
+            "\n"
+            "  -P, --param NAME=VALUES  a sweep parameter, repeatable; VALUES is a,b,c or\n"
+            "                           an integer range START..END or START..END:STEP;\n"
+            "                           the first parameter varies slowest\n"
+            "      --commands FILE      run each line of FILE with /bin/sh -c, skipping\n"
+            "                           blank lines and lines starting with #\n"
+            "  -j, --jobs N             run at most N workers at once (default: the number\n"
+            "                           of online CPUs)\n"
+            "  -o, --output DIR         create the sweep directory in DIR\n"
+            "                           (default: " MS_DEFAULT_OUTPUT_DIR ")\n"
+            "      --timeout SEC        stop a run after SEC seconds: SIGTERM to its\n"
+            "                           process group, SIGKILL %d s later\n"
+            "      --interval-ms MS     sampling period of the workers, %d..%d\n"
+            "                           (default: %d)\n"
+            "      --preload PATH       the shim to preload (default: " SHIM_NAME "\n"
+            "                           next to memsweep or in its library directory)\n"
+            "  -h, --help               print this help and exit\n"
+            "  -V, --version            print the version and exit\n"
+            "\n"
+            "In COMMAND and its arguments, {NAME} is replaced by the value of parameter\n"
+            "NAME and {run} by the run's number; other braces are kept as they are.\n"
+            "Arguments are executed directly, without a shell.\n"
+            "\n"
+            "The sweep directory DIR/sweep_YYYYMMDD-HHMMSS/ holds " MS_DB_FILE ",\n"
+            MS_ADVISORY_FILE " and " MS_LOG_DIR "/ with each run's stdout and stderr.\n"
+            "\n"
+            "Exit status: 0 when every run succeeded, 1 when a run failed or memsweep\n"
+            "did, 2 for a usage error, 130 when interrupted.\n",
+            MS_TIMEOUT_GRACE_MS / 1000, MS_MIN_INTERVAL_MS, MS_MAX_INTERVAL_MS,
+            MS_DEFAULT_INTERVAL_MS);
+}
+
+/* The long option that `--name[=value]` names, accepting unique abbreviations. */
+static const struct option *long_option_of(const char *arg, int *ambiguous)
+{
+    const size_t len = strcspn(arg + 2, "=");
+    const struct option *found = NULL;
+
+    *ambiguous = 0;
+    for (const struct option *o = long_opts; o->name != NULL; o++) {
+        if (strncmp(o->name, arg + 2, len) != 0)
+            continue;
+        if (strlen(o->name) == len)
+            return o;
+        if (found != NULL)
+            *ambiguous = 1;
+        found = o;
+    }
+    return *ambiguous ? NULL : found;
+}
+
+/* Reports what getopt_long rejected; c is '?' or ':'. */
+static void bad_option(char **argv, int c)
+{
+    const char *last = optind > 0 ? argv[optind - 1] : "";
+    const int is_long = strncmp(last, "--", 2) == 0 && last[2] != '\0';
+    int ambiguous = 0;
+    const struct option *o = is_long ? long_option_of(last, &ambiguous) : NULL;
+    const int len = is_long ? (int)strcspn(last, "=") : 0;
+
+    /* A short option in a cluster leaves optind on its own word: trust optopt then. */
+    if (!is_long || (optopt != 0 && (o == NULL || o->val != optopt))) {
+        if (c == ':')
+            ms_cli_usage_error(SUB, "option '-%c' requires an argument", optopt);
+        else
+            ms_cli_usage_error(SUB, "unknown option '-%c'", optopt);
+    } else if (c == ':') {
+        ms_cli_usage_error(SUB, "option '%.*s' requires an argument", len, last);
+    } else if (ambiguous) {
+        ms_cli_usage_error(SUB, "ambiguous option '%.*s'", len, last);
+    } else if (o != NULL && o->has_arg == no_argument && last[len] == '=') {
+        ms_cli_usage_error(SUB, "option '--%s' does not take an argument", o->name);
+    } else {
+        ms_cli_usage_error(SUB, "unknown option '%.*s'", len, last);
+    }
+}
+
+/* Parses the options; returns -1 to go on, or the exit status to leave with. */
+static int parse_options(int argc, char **argv, run_opts_t *ro)
+{
+    char err[512];
+    int c;
+    int rc;
+
+    optind = 0;  /* full reset, in case another subcommand parsed before */
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, short_opts, long_opts, NULL)) != -1) {
+        switch (c) {
+        case 'j':
+            if (ms_parse_ll(optarg, 1, MS_MAX_RUNS, &ro->jobs) != 0) {
+                ms_cli_usage_error(SUB, "invalid number of jobs '%s' (expected an integer "
+                                   "from 1 to %d)", optarg, MS_MAX_RUNS);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'o':
+            if (*optarg == '\0') {
+                ms_cli_usage_error(SUB, "the output directory must not be empty");
+                return EXIT_USAGE;
+            }
+            ro->output = optarg;
+            break;
+        case 'P':
+            rc = ms_params_add(&ro->params, optarg, err, sizeof err);
+            if (rc == -ENOMEM) {
+                ms_cli_error("%s", strerror(ENOMEM));
+                return EXIT_FAILURE;
+            }
+            if (rc != 0) {
+                ms_cli_usage_error(SUB, "%s", err);
+                return EXIT_USAGE;
+            }
+            break;
+        case OPT_TIMEOUT:
+            if (ms_parse_double(optarg, 0.0, MAX_TIMEOUT_S, &ro->timeout_s) != 0 ||
+                !(ro->timeout_s > 0.0)) {
+                ms_cli_usage_error(SUB, "invalid timeout '%s' (expected a positive number "
+                                   "of seconds)", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case OPT_INTERVAL:
+            if (ms_parse_ll(optarg, MS_MIN_INTERVAL_MS, MS_MAX_INTERVAL_MS,
+                            &ro->interval_ms) != 0) {
+                ms_cli_usage_error(SUB, "invalid interval '%s' (expected milliseconds from "
+                                   "%d to %d)", optarg, MS_MIN_INTERVAL_MS,
+                                   MS_MAX_INTERVAL_MS);
+                return EXIT_USAGE;
+            }
+            break;
+        case OPT_PRELOAD:
+            ro->preload = optarg;
+            break;
+        case OPT_COMMANDS:
+            ro->commands = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        case 'V':
+            printf("memsweep %s\n", MS_VERSION);
+            return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        default:
+            bad_option(argv, c);
+            return EXIT_USAGE;
+        }
+    }
+    if (ro->commands != NULL && optind < argc) {
+        ms_cli_usage_error(SUB, "a command cannot be combined with --commands");
+        return EXIT_USAGE;
+    }
+    if (ro->commands != NULL && ro->params.n > 0) {
+        ms_cli_usage_error(SUB, "-P cannot be combined with --commands");
+        return EXIT_USAGE;
+    }
+    if (ro->commands == NULL && optind >= argc) {
+        ms_cli_usage_error(SUB, "no command given (expected -- COMMAND [ARG]... or "
+                           "--commands FILE)");
+        return EXIT_USAGE;
+    }
+    return -1;
+}
+
+/* Reads a whole file into a new buffer; -errno on failure. */
+static int read_file(const char *path, char **text, size_t *len)
+{
+    FILE *f = fopen(path, "re");
+    char *buf = NULL;
+    size_t cap = 0;
+    size_t n = 0;
+    int rc = 0;
+
+    if (f == NULL)
+        return -errno;
+    for (;;) {
+        size_t got;
+
+        if (cap - n < 4096) {
+            char *t;
+            cap = cap != 0 ? cap * 2 : 8192;
+            t = realloc(buf, cap);
+            if (t == NULL) {
+                rc = -ENOMEM;
+                goto out;
+            }
+            buf = t;
+        }
+        got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0) {
+            if (ferror(f))
+                rc = errno != 0 ? -errno : -EIO;
+            break;
+        }
+    }
+out:
+    fclose(f);
+    if (rc != 0) {
+        free(buf);
+        return rc;
+    }
+    *text = buf;
+    *len = n;
+    return 0;
+}
+
+/* Loads --commands FILE; returns -1 to go on, or the exit status to leave with. */
+static int load_commands(const char *path, ms_commands_t *cmds)
+{
+    char err[512];
+    char *text = NULL;
+    size_t len = 0;
+    int rc;
+
+    errno = 0;
+    rc = read_file(path, &text, &len);
+    if (rc != 0) {
+        ms_cli_error("%s: %s", path, strerror(-rc));
+        return EXIT_FAILURE;
+    }
+    rc = ms_commands_parse(text, len, cmds, err, sizeof err);
+    free(text);
+    if (rc == -ENOMEM) {
+        ms_cli_error("%s", strerror(ENOMEM));
+        return EXIT_FAILURE;
+    }
+    if (rc != 0) {
+        ms_cli_error("%s: %s", path, err);
+        return EXIT_FAILURE;
+    }
+    if (cmds->n == 0) {
+        ms_cli_error("%s: no command in the file", path);
+        return EXIT_FAILURE;
+    }
+    return -1;
+}
+
+/*
+ * Nonzero when path names a readable regular file. Otherwise *err is the errno value,
+ * or 0 when the file exists but is neither a regular file nor a directory.
+ */
+static int readable_file(const char *path, int *err)
+{
+    struct stat st;
+    const int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0) {
+        *err = errno;
+        return 0;
+    }
+    if (fstat(fd, &st) != 0) {
+        *err = errno;
+        close(fd);
+        return 0;
+    }
+    close(fd);
+    if (S_ISDIR(st.st_mode)) {
+        *err = EISDIR;
+        return 0;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        *err = 0;
+        return 0;
+    }
+    return 1;
+}
+
+/*
+ * Finds the shim: --preload, else next to the memsweep executable (the build tree), else
+ * in the library directory of an installation. Returns an absolute path, or NULL after
+ * printing why.
+ */
+static char *find_shim(const char *preload)
+{
+    char exe[PATH_MAX];
+    char *found = NULL;
+    char *abs;
+    int e = 0;
+
+    if (preload != NULL) {
+        if (!readable_file(preload, &e)) {
+            ms_cli_error("%s: %s", preload, e != 0 ? strerror(e) : "not a regular file");
+            return NULL;
+        }
+        found = strdup(preload);
+    } else {
+        /* Build tree first: an installed copy must not shadow the shim being developed. */
+        static const char *const subdirs[] = {".", MS_BIN_TO_LIBDIR};
+        const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+
+        if (n > 0) {
+            const char *dir;
+
+            exe[n] = '\0';
+            dir = dirname(exe);
+            for (size_t i = 0; i < sizeof subdirs / sizeof subdirs[0] && found == NULL; i++) {
+                char *cand;
+                if (asprintf(&cand, "%s/%s/%s", dir, subdirs[i], SHIM_NAME) < 0) {
+                    ms_cli_error("%s", strerror(ENOMEM));
+                    return NULL;
+                }
+                if (readable_file(cand, &e))
+                    found = cand;
+                else
+                    free(cand);
+            }
+        }
+        if (found == NULL) {
+            ms_cli_error("cannot find %s (use --preload)", SHIM_NAME);
+            return NULL;
+        }
+    }
+    if (found == NULL) {
+        ms_cli_error("%s", strerror(ENOMEM));
+        return NULL;
+    }
+    abs = realpath(found, NULL);
+    if (abs == NULL)
+        ms_cli_error("%s: %s", found, strerror(errno));
+    free(found);
+    /* The loader splits LD_PRELOAD at colons and blanks, so such a path cannot be named. */
+    if (abs != NULL && strpbrk(abs, ": \t\n") != NULL) {
+        ms_cli_error("%s: the path contains a colon or a blank, which LD_PRELOAD cannot hold",
+                     abs);
+        free(abs);
+        abs = NULL;
+    }
+    return abs;
+}
+
+/* Makes sure descriptors 0-2 are open, so no file memsweep opens can land on them. */
+static void ensure_std_fds(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+            const int nfd = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+            if (nfd >= 0 && nfd != fd) {
+                dup2(nfd, fd);
+                close(nfd);
+            }
+        }
+    }
+}
+
+/* The post-run part: the advisory appended to the file and printed; returns 0 or 1. */
+static int finish_advisory(const ms_sweepdir_t *dir)
+{
+    ms_advisory_t adv;
+    char err[512];
+    int status = EXIT_SUCCESS;
+
+    if (ms_advise_db(dir->db_path, &adv, err, sizeof err) != 0) {
+        ms_cli_error("%s", err);
+        return EXIT_FAILURE;
+    }
+    if (ms_sweepdir_append_post(dir, &adv, err, sizeof err) != 0) {
+        ms_cli_error("%s", err);
+        status = EXIT_FAILURE;
+    }
+    printf("Sweep directory: %s\n\n", dir->path);
+    ms_advisory_write_post(stdout, &adv);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        ms_cli_error("standard output: %s", strerror(errno));
+        status = EXIT_FAILURE;
+    }
+    return status;
+}
+
+int ms_cmd_run(int argc, char **argv)
+{
+    run_opts_t ro = {.output = MS_DEFAULT_OUTPUT_DIR, .interval_ms = MS_DEFAULT_INTERVAL_MS};
+    ms_commands_t cmds = {0};
+    ms_plan_t plan = {0};
+    ms_sweepdir_t dir = {0};
+    ms_signals_t sigs;
+    ms_rundb_t *db = NULL;
+    ms_machine_t machine;
+    ms_supervise_opts_t so;
+    ms_supervise_result_t res;
+    unsigned long long mem_total_kb = 0;
+    char hostname[256];
+    char err[512];
+    char *shim = NULL;
+    char *cmdline = NULL;
+    char *joined = NULL;
+    int have_mem;
+    int status;
+    int rc;
+
+    ensure_std_fds();
+    status = parse_options(argc, argv, &ro);
+    if (status >= 0)
+        goto out;
+
+    plan.params = &ro.params;
+    if (ro.commands != NULL) {
+        status = load_commands(ro.commands, &cmds);
+        if (status >= 0)
+            goto out;
+        plan.commands = &cmds;
+    } else {
+        plan.argv = argv + optind;
+        plan.argc = (size_t)(argc - optind);
+    }
+    if (ms_plan_init(&plan, err, sizeof err) != 0) {
+        if (ro.commands != NULL)
+            ms_cli_error("%s: %s", ro.commands, err);
+        else
+            ms_cli_usage_error(SUB, "%s", err);
+        status = ro.commands != NULL ? EXIT_FAILURE : EXIT_USAGE;
+        goto out;
+    }
+
+    status = EXIT_FAILURE;
+    shim = find_shim(ro.preload);
+    if (shim == NULL)
+        goto out;
+    if (ro.jobs == 0) {
+        const long n = sysconf(_SC_NPROCESSORS_ONLN);
+        ro.jobs = n > 0 ? n : 1;
+    }
+    joined = ms_join_words(argv, (size_t)argc);
+    if (joined == NULL || asprintf(&cmdline, "memsweep %s", joined) < 0) {
+        cmdline = NULL;
+        ms_cli_error("%s", strerror(ENOMEM));
+        goto out;
+    }
+
+    /* From here on a stop signal waits for the supervisor, which handles it cleanly. */
+    rc = ms_signals_block(&sigs);
+    if (rc != 0) {
+        ms_cli_error("cannot block signals: %s", strerror(-rc));
+        goto out;
+    }
+    if (ms_sweepdir_create(ro.output, time(NULL), &dir, err, sizeof err) != 0) {
+        ms_cli_error("%s", err);
+        goto out;
+    }
+
+    have_mem = ms_read_mem_total_kb(&mem_total_kb) == 0;
+    if (gethostname(hostname, sizeof hostname) != 0)
+        hostname[0] = '\0';
+    hostname[sizeof hostname - 1] = '\0';
+    {
+        const ms_sweep_row_t row = {
+            .started_ns = ms_now_ns(),
+            .hostname = hostname[0] != '\0' ? hostname : NULL,
+            .have_mem_total = have_mem,
+            .mem_total_kb = mem_total_kb,
+            .reserve_mb = MS_DEFAULT_RESERVE_MB,
+            .safety_factor = MS_DEFAULT_SAFETY_FACTOR,
+            .interval_ms = ro.interval_ms,
+            .jobs = ro.jobs,
+            .argv = cmdline,
+            .planned_runs = (long long)plan.n_runs,
+        };
+        if (ms_rundb_create(dir.db_path, &row, &db, err, sizeof err) != 0) {
+            ms_cli_error("%s", err);
+            goto out;
+        }
+    }
+    ms_machine_init(&machine, have_mem, mem_total_kb, MS_DEFAULT_RESERVE_MB,
+                    MS_DEFAULT_SAFETY_FACTOR);
+    if (ms_sweepdir_write_pre(&dir, &machine, err, sizeof err) != 0) {
+        ms_cli_error("%s", err);
+        goto out;
+    }
+
+    so = (ms_supervise_opts_t){
+        .plan = &plan,
+        .dir = &dir,
+        .db = db,
+        .signals = &sigs,
+        .shim_path = shim,
+        .interval_ms = ro.interval_ms,
+        .jobs = (size_t)ro.jobs,
+        .timeout_ns = (int64_t)(ro.timeout_s * 1e9),
+        .tty = isatty(STDERR_FILENO),
+    };
+    if (ro.timeout_s > 0.0 && so.timeout_ns < 1)
+        so.timeout_ns = 1;
+    if (ms_supervise(&so, &res) != 0)
+        goto out;
+
+    if (ms_rundb_finish_sweep(db, ms_now_ns(), err, sizeof err) != 0) {
+        ms_cli_error("%s", err);
+        res.error = 1;
+    }
+    /* The analysis reads the database on its own connection, as any later reader would. */
+    ms_rundb_close(db);
+    db = NULL;
+    status = finish_advisory(&dir);
+    if (res.stop_signal != 0)
+        status = EXIT_INTERRUPTED;
+    else if (res.error || res.ok != plan.n_runs)
+        status = EXIT_FAILURE;
+
+out:
+    ms_rundb_close(db);
+    ms_sweepdir_free(&dir);
+    ms_commands_free(&cmds);
+    ms_params_free(&ro.params);
+    free(shim);
+    free(joined);
+    free(cmdline);
+    return status;
+}

@@ -1,0 +1,70 @@
+/*
+ * The launcher's writes to the sweep database: creating it, the sweeps row and one runs
+ * row per run. Workers' shims write processes and samples into the same file at the same
+ * time, so every write here is one short autocommit statement.
+ *
+ * Functions that fail return a negative errno-style code and put a one-line message
+ * "<db path>: <reason>" (without the "memsweep: " prefix) in err.
+ */
+#ifndef MS_LAUNCHER_RUNDB_H
+#define MS_LAUNCHER_RUNDB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct ms_rundb ms_rundb_t;
+
+/* The sweeps row as the launcher records it. */
+typedef struct ms_sweep_row {
+    int64_t started_ns;
+    const char *hostname;        /* NULL: unknown */
+    int have_mem_total;
+    unsigned long long mem_total_kb;
+    long long reserve_mb;
+    double safety_factor;
+    long long interval_ms;
+    long long jobs;
+    const char *argv;            /* the memsweep command line */
+    long long planned_runs;
+} ms_sweep_row_t;
+
+/* How a run ended, as the runs row records it. */
+typedef struct ms_run_end {
+    int64_t finished_ns;
+    const char *status;          /* one of the MS_STATUS_* values */
+    int have_exit_code;
+    int exit_code;
+    int have_term_signal;
+    int term_signal;
+} ms_run_end_t;
+
+/*
+ * Creates the database at path (WAL journal, synchronous NORMAL, the busy timeout, the
+ * schema, application_id and user_version) and inserts the sweeps row.
+ */
+int ms_rundb_create(const char *path, const ms_sweep_row_t *row, ms_rundb_t **out,
+                    char *err, size_t errlen);
+
+/* Inserts the runs row of a run that is starting, status 'running'; sets *run_id. */
+int ms_rundb_start_run(ms_rundb_t *r, size_t seq, const char *label, const char *command,
+                       int64_t started_ns, long long *run_id, char *err, size_t errlen);
+
+/* Records how run run_id ended. */
+int ms_rundb_finish_run(ms_rundb_t *r, long long run_id, const ms_run_end_t *end,
+                        char *err, size_t errlen);
+
+/* Sets sweeps.finished_ns. */
+int ms_rundb_finish_sweep(ms_rundb_t *r, int64_t finished_ns, char *err, size_t errlen);
+
+/*
+ * The largest RSS of any sample so far, in kB (0 when there is none yet). Reads only the
+ * samples added since the previous call, so calling it a few times a second stays cheap
+ * on a large sweep. Returns 0, or a negative code when the read failed (for instance
+ * because a writer held the database too long); *kb then keeps the last known value.
+ */
+int ms_rundb_max_rss(ms_rundb_t *r, unsigned long long *kb);
+
+/* Finalizes statements and closes the connection; NULL is accepted. */
+void ms_rundb_close(ms_rundb_t *r);
+
+#endif

@@ -1,0 +1,617 @@
+/* Starting, watching and stopping the workers of a sweep (see supervise.h). */
+#include "supervise.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli_util.h"
+#include "memsweep/env.h"
+#include "memsweep/schema.h"
+
+#define NS_PER_MS 1000000LL
+
+/* Redraw period of the live status line, and the longest sleep without it. */
+#define TICK_TTY_NS (200 * NS_PER_MS)
+#define TICK_PLAIN_NS (1000 * NS_PER_MS)
+
+/* The status line is redrawn at most this often. */
+#define DRAW_NS (100 * NS_PER_MS)
+
+/* The largest RSS is read from the database at most this often. */
+#define RSS_POLL_NS (500 * NS_PER_MS)
+
+extern char **environ;
+
+/* One running worker. pid 0 marks a free slot. */
+typedef struct slot {
+    pid_t pid;
+    long long run_id;
+    size_t seq;
+    char *label;
+    int64_t start_mono;
+    int64_t deadline;    /* --timeout expiry on the monotonic clock, 0 for none */
+    int64_t kill_at;     /* when to SIGKILL the group after SIGTERM, 0 for not pending */
+    int timed_out;       /* memsweep sent SIGTERM because of --timeout */
+    int interrupted;     /* memsweep forwarded a stop signal to it */
+} slot_t;
+
+/* The environment every worker gets; only the run id changes from one run to the next. */
+typedef struct worker_env {
+    char **envp;
+    char *own[3];        /* LD_PRELOAD, MEMSWEEP_DB, MEMSWEEP_INTERVAL_MS entries */
+    char run_id[64];     /* MEMSWEEP_RUN_ID=..., the last entry of envp */
+} worker_env_t;
+
+typedef struct sup {
+    const ms_supervise_opts_t *o;
+    ms_supervise_result_t *res;
+    slot_t *slots;
+    size_t n_slots;
+    size_t running;
+    size_t next_seq;     /* next run to start, 1-based */
+    size_t not_ok;
+    worker_env_t env;
+    int null_fd;
+    int64_t stop_deadline; /* SIGKILL every group then; 0 when not pending */
+    int64_t next_rss_poll;
+    int64_t next_draw;
+    unsigned long long max_rss_kb;
+    int status_shown;    /* a status line is on the terminal */
+} sup_t;
+
+static const char *signal_name(int sig)
+{
+    switch (sig) {
+    case SIGINT:
+        return "SIGINT";
+    case SIGTERM:
+        return "SIGTERM";
+    case SIGHUP:
+        return "SIGHUP";
+    default:
+        return "a signal";
+    }
+}
+
+int ms_signals_block(ms_signals_t *s)
+{
+    struct sigaction sa;
+
+    /*
+     * SIGINT and SIGTERM always stop the sweep, even when inherited as ignored (a
+     * background job of a script): memsweep must stay stoppable. An ignored SIGHUP is a
+     * deliberate nohup and stays ignored.
+     */
+    sigemptyset(&s->stop_set);
+    sigaddset(&s->stop_set, SIGINT);
+    sigaddset(&s->stop_set, SIGTERM);
+    if (sigaction(SIGHUP, NULL, &sa) != 0)
+        return -errno;
+    if (sa.sa_handler != SIG_IGN)
+        sigaddset(&s->stop_set, SIGHUP);
+    s->wait_set = s->stop_set;
+    sigaddset(&s->wait_set, SIGCHLD);
+
+    /* Default dispositions: a blocked signal stays pending for sigtimedwait. */
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++) {
+        if (sigismember(&s->wait_set, sig) == 1 && sigaction(sig, &sa, NULL) != 0)
+            return -errno;
+    }
+    sa.sa_handler = SIG_IGN;
+    if (sigaction(SIGPIPE, &sa, NULL) != 0)
+        return -errno;
+    if (sigprocmask(SIG_BLOCK, &s->wait_set, &s->orig_mask) != 0)
+        return -errno;
+    return 0;
+}
+
+/* Nonzero when the environment entry e sets the variable name. */
+static int env_is(const char *e, const char *name)
+{
+    const size_t n = strlen(name);
+
+    return strncmp(e, name, n) == 0 && e[n] == '=';
+}
+
+static void env_free(worker_env_t *w)
+{
+    for (size_t i = 0; i < sizeof w->own / sizeof w->own[0]; i++)
+        free(w->own[i]);
+    free(w->envp);
+    memset(w, 0, sizeof *w);
+}
+
+static int env_init(worker_env_t *w, const ms_supervise_opts_t *o)
+{
+    const char *old_preload = getenv(MS_ENV_LD_PRELOAD);
+    char **own = w->own;
+    size_t n = 0;
+    size_t k = 0;
+    int rc;
+
+    memset(w, 0, sizeof *w);
+    /* The loader splits LD_PRELOAD at colons and blanks; the caller checked the path. */
+    if (old_preload != NULL && *old_preload != '\0')
+        rc = asprintf(&own[0], "%s=%s:%s", MS_ENV_LD_PRELOAD, o->shim_path, old_preload);
+    else
+        rc = asprintf(&own[0], "%s=%s", MS_ENV_LD_PRELOAD, o->shim_path);
+    if (rc < 0) {
+        own[0] = NULL;
+        goto fail;
+    }
+    if (asprintf(&own[1], "%s=%s", MS_ENV_DB, o->dir->db_path) < 0) {
+        own[1] = NULL;
+        goto fail;
+    }
+    if (asprintf(&own[2], "%s=%lld", MS_ENV_INTERVAL_MS, o->interval_ms) < 0) {
+        own[2] = NULL;
+        goto fail;
+    }
+
+    for (char **e = environ; *e != NULL; e++)
+        n++;
+    w->envp = calloc(n + 5, sizeof *w->envp);
+    if (w->envp == NULL)
+        goto fail;
+    /* Inherit everything except the variables memsweep sets for the worker. */
+    for (char **e = environ; *e != NULL; e++) {
+        if (env_is(*e, MS_ENV_LD_PRELOAD) || env_is(*e, MS_ENV_DB) ||
+            env_is(*e, MS_ENV_RUN_ID) || env_is(*e, MS_ENV_INTERVAL_MS))
+            continue;
+        w->envp[k++] = *e;
+    }
+    for (size_t i = 0; i < 3; i++)
+        w->envp[k++] = own[i];
+    w->envp[k++] = w->run_id;
+    w->envp[k] = NULL;
+    return 0;
+
+fail:
+    env_free(w);
+    return -ENOMEM;
+}
+
+/* In the child: becomes the worker, or reports why it could not and exits 127. */
+static void child_exec(const sup_t *s, const ms_run_spec_t *spec, int out_fd, int err_fd)
+{
+    static const int reset[] = {SIGPIPE, SIGCHLD, SIGINT, SIGTERM, SIGHUP};
+    struct sigaction sa;
+    const char *what;
+    char msg[512];
+    int e;
+    int n;
+
+    /* The parent calls setpgid too: whichever runs first wins the race harmlessly. */
+    setpgid(0, 0);
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = SIG_DFL;
+    for (size_t i = 0; i < sizeof reset / sizeof reset[0]; i++) {
+        /* A SIGHUP ignored when memsweep started stays ignored (nohup). */
+        if (reset[i] == SIGHUP && !sigismember(&s->o->signals->stop_set, SIGHUP))
+            continue;
+        sigaction(reset[i], &sa, NULL);
+    }
+    sigprocmask(SIG_SETMASK, &s->o->signals->orig_mask, NULL);
+    if (dup2(s->null_fd, STDIN_FILENO) < 0 || dup2(out_fd, STDOUT_FILENO) < 0 ||
+        dup2(err_fd, STDERR_FILENO) < 0)
+        _exit(127);
+    if (spec->argv != NULL) {
+        what = spec->argv[0];
+        execvpe(spec->argv[0], spec->argv, s->env.envp);
+    } else {
+        char *const sh_argv[] = {"sh", "-c", spec->line, NULL};
+        what = "/bin/sh";
+        execve("/bin/sh", sh_argv, s->env.envp);
+    }
+    e = errno;
+    n = snprintf(msg, sizeof msg, "memsweep: %s: %s\n", what, strerror(e));
+    if (n > 0)
+        (void)!write(STDERR_FILENO, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
+    _exit(127);
+}
+
+static void clear_status(sup_t *s)
+{
+    if (s->status_shown) {
+        fputs("\r\033[K", stderr);
+        s->status_shown = 0;
+    }
+}
+
+static void draw_status(sup_t *s)
+{
+    const ms_supervise_opts_t *o = s->o;
+    char rss[32];
+
+    if (!o->tty)
+        return;
+    if (s->max_rss_kb > 0)
+        snprintf(rss, sizeof rss, "%.1f MiB", (double)s->max_rss_kb / 1024.0);
+    else
+        snprintf(rss, sizeof rss, "-");
+    fprintf(stderr, "\rmemsweep: %zu/%zu done, %zu running, %zu failed, max RSS %s\033[K",
+            s->res->finished, o->plan->n_runs, s->running, s->not_ok, rss);
+    fflush(stderr);
+    s->status_shown = 1;
+}
+
+/* A line that stays: above the status line on a terminal. */
+static void print_line(sup_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void print_line(sup_t *s, const char *fmt, ...)
+{
+    va_list ap;
+
+    clear_status(s);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fflush(stderr);
+}
+
+/* Records a run that never became a worker because memsweep itself failed. */
+static void record_unstarted(sup_t *s, long long run_id)
+{
+    ms_run_end_t end = {.finished_ns = ms_now_ns(), .status = MS_STATUS_FAILED};
+    char err[512];
+
+    if (ms_rundb_finish_run(s->o->db, run_id, &end, err, sizeof err) != 0)
+        print_line(s, "memsweep: %s\n", err);
+    s->res->finished++;
+    s->not_ok++;
+}
+
+/* Opens a log file of run seq for the worker to write; -errno with the message printed. */
+static int open_log(sup_t *s, size_t seq, const char *ext)
+{
+    char *path = ms_sweepdir_log_path(s->o->dir, seq, ext);
+    int fd;
+
+    if (path == NULL) {
+        print_line(s, "memsweep: %s\n", strerror(ENOMEM));
+        return -ENOMEM;
+    }
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd < 0) {
+        fd = -errno;
+        print_line(s, "memsweep: %s: %s\n", path, strerror(-fd));
+    }
+    free(path);
+    return fd;
+}
+
+/* Starts run s->next_seq in slot. Returns 0, or a negative code after printing why. */
+static int start_run(sup_t *s, slot_t *slot)
+{
+    const ms_supervise_opts_t *o = s->o;
+    const size_t seq = s->next_seq;
+    ms_run_spec_t spec;
+    char err[512];
+    long long run_id;
+    int out_fd = -1;
+    int err_fd = -1;
+    pid_t pid;
+    int rc;
+
+    rc = ms_plan_expand(o->plan, seq, &spec);
+    if (rc != 0) {
+        print_line(s, "memsweep: %s\n", strerror(-rc));
+        return rc;
+    }
+    out_fd = open_log(s, seq, "out");
+    if (out_fd < 0) {
+        rc = out_fd;
+        goto out;
+    }
+    err_fd = open_log(s, seq, "err");
+    if (err_fd < 0) {
+        rc = err_fd;
+        goto out;
+    }
+    rc = ms_rundb_start_run(o->db, seq, spec.label, spec.command, ms_now_ns(), &run_id, err,
+                            sizeof err);
+    if (rc != 0) {
+        print_line(s, "memsweep: %s\n", err);
+        goto out;
+    }
+    s->next_seq++;
+    s->res->started++;
+    snprintf(s->env.run_id, sizeof s->env.run_id, "%s=%lld", MS_ENV_RUN_ID, run_id);
+    fflush(stderr);
+    pid = fork();
+    if (pid < 0) {
+        rc = -errno;
+        print_line(s, "memsweep: cannot start run %zu: fork: %s\n", seq, strerror(-rc));
+        record_unstarted(s, run_id);
+        goto out;
+    }
+    if (pid == 0)
+        child_exec(s, &spec, out_fd, err_fd);
+    /* Fails harmlessly when the child already did it or has already exec'd. */
+    setpgid(pid, pid);
+    slot->pid = pid;
+    slot->run_id = run_id;
+    slot->seq = seq;
+    slot->label = spec.label;
+    spec.label = NULL;
+    slot->start_mono = ms_mono_ns();
+    slot->deadline = o->timeout_ns > 0 ? slot->start_mono + o->timeout_ns : 0;
+    slot->kill_at = 0;
+    slot->timed_out = 0;
+    slot->interrupted = 0;
+    s->running++;
+    rc = 0;
+out:
+    if (out_fd >= 0)
+        close(out_fd);
+    if (err_fd >= 0)
+        close(err_fd);
+    ms_run_spec_free(&spec);
+    return rc;
+}
+
+/* Records and reports how the worker in slot ended, then frees the slot. */
+static void finish_run(sup_t *s, slot_t *slot, int wstatus)
+{
+    const ms_supervise_opts_t *o = s->o;
+    ms_run_end_t end = {.finished_ns = ms_now_ns()};
+    const double secs = (double)(ms_mono_ns() - slot->start_mono) / 1e9;
+    char how[64];
+    char err[512];
+
+    if (WIFEXITED(wstatus)) {
+        end.have_exit_code = 1;
+        end.exit_code = WEXITSTATUS(wstatus);
+        snprintf(how, sizeof how, "exit %d", end.exit_code);
+    } else {
+        end.have_term_signal = 1;
+        end.term_signal = WTERMSIG(wstatus);
+        snprintf(how, sizeof how, "signal %d", end.term_signal);
+    }
+    /* What memsweep did to the run decides first: its exit is then a consequence. */
+    if (slot->timed_out)
+        end.status = MS_STATUS_TIMEOUT;
+    else if (slot->interrupted)
+        end.status = MS_STATUS_INTERRUPTED;
+    else if (end.have_term_signal)
+        end.status = MS_STATUS_KILLED;
+    else if (end.exit_code != 0)
+        end.status = MS_STATUS_FAILED;
+    else
+        end.status = MS_STATUS_OK;
+
+    if (ms_rundb_finish_run(o->db, slot->run_id, &end, err, sizeof err) != 0) {
+        print_line(s, "memsweep: %s\n", err);
+        s->res->error = 1;
+    }
+    s->res->finished++;
+    if (strcmp(end.status, MS_STATUS_OK) == 0)
+        s->res->ok++;
+    else
+        s->not_ok++;
+    if (!o->tty || strcmp(end.status, MS_STATUS_OK) != 0)
+        print_line(s, "memsweep: run %zu/%zu %s (%s) %.1fs %s\n", slot->seq, o->plan->n_runs,
+                   end.status, how, secs, slot->label);
+
+    free(slot->label);
+    memset(slot, 0, sizeof *slot);
+    s->running--;
+}
+
+/* Reaps every worker that has ended. */
+static void reap(sup_t *s)
+{
+    for (;;) {
+        int wstatus;
+        const pid_t pid = waitpid(-1, &wstatus, WNOHANG);
+
+        if (pid <= 0) {
+            if (pid < 0 && errno == EINTR)
+                continue;
+            return;
+        }
+        for (size_t i = 0; i < s->n_slots; i++) {
+            if (s->slots[i].pid == pid) {
+                finish_run(s, &s->slots[i], wstatus);
+                break;
+            }
+        }
+    }
+}
+
+/*
+ * The leader is not reaped yet, so its pid still names its group and cannot have been
+ * reused; ESRCH cannot happen and any other failure leaves nothing to do.
+ */
+static void kill_group(const slot_t *slot, int sig)
+{
+    (void)killpg(slot->pid, sig);
+}
+
+static void kill_all(sup_t *s, int sig)
+{
+    for (size_t i = 0; i < s->n_slots; i++) {
+        if (s->slots[i].pid != 0)
+            kill_group(&s->slots[i], sig);
+    }
+}
+
+static void on_stop_signal(sup_t *s, int sig)
+{
+    /* Runs that ended on their own before the signal keep their real status. */
+    reap(s);
+    if (s->res->stop_signal == 0) {
+        s->res->stop_signal = sig;
+        print_line(s, "memsweep: %s received: starting no more runs, stopping %zu running\n",
+                   signal_name(sig), s->running);
+        for (size_t i = 0; i < s->n_slots; i++) {
+            slot_t *slot = &s->slots[i];
+            if (slot->pid == 0)
+                continue;
+            slot->interrupted = 1;
+            kill_group(slot, sig);
+        }
+        s->stop_deadline = ms_mono_ns() + MS_STOP_GRACE_MS * NS_PER_MS;
+    } else if (s->running > 0) {
+        /* A second stop signal means the user does not want to wait for the grace. */
+        print_line(s, "memsweep: %s received again: killing %zu running\n", signal_name(sig),
+                   s->running);
+        kill_all(s, SIGKILL);
+        s->stop_deadline = 0;
+    }
+}
+
+/* Applies --timeout and the grace periods that have expired. */
+static void check_deadlines(sup_t *s, int64_t now)
+{
+    for (size_t i = 0; i < s->n_slots; i++) {
+        slot_t *slot = &s->slots[i];
+
+        if (slot->pid == 0)
+            continue;
+        if (slot->deadline != 0 && now >= slot->deadline && !slot->timed_out &&
+            !slot->interrupted) {
+            slot->timed_out = 1;
+            kill_group(slot, SIGTERM);
+            slot->kill_at = now + MS_TIMEOUT_GRACE_MS * NS_PER_MS;
+        } else if (slot->kill_at != 0 && now >= slot->kill_at) {
+            kill_group(slot, SIGKILL);
+            slot->kill_at = 0;
+        }
+    }
+    if (s->stop_deadline != 0 && now >= s->stop_deadline) {
+        kill_all(s, SIGKILL);
+        s->stop_deadline = 0;
+    }
+}
+
+/* How long to sleep: until the next deadline, at most one tick. */
+static int64_t wait_ns(const sup_t *s, int64_t now)
+{
+    int64_t until = now + (s->o->tty ? TICK_TTY_NS : TICK_PLAIN_NS);
+
+    for (size_t i = 0; i < s->n_slots; i++) {
+        const slot_t *slot = &s->slots[i];
+        if (slot->pid == 0)
+            continue;
+        if (slot->deadline != 0 && !slot->timed_out && !slot->interrupted &&
+            slot->deadline < until)
+            until = slot->deadline;
+        if (slot->kill_at != 0 && slot->kill_at < until)
+            until = slot->kill_at;
+    }
+    if (s->stop_deadline != 0 && s->stop_deadline < until)
+        until = s->stop_deadline;
+    return until > now ? until - now : 0;
+}
+
+/* Takes one signal, waiting at most ns; returns the signal or 0. */
+static int take_signal(const sup_t *s, int64_t ns)
+{
+    struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000LL),
+                          .tv_nsec = (long)(ns % 1000000000LL)};
+    /* EAGAIN (nothing came) and EINTR (stopped and continued) both mean "look again". */
+    const int sig = sigtimedwait(&s->o->signals->wait_set, NULL, &ts);
+
+    return sig > 0 ? sig : 0;
+}
+
+static void handle_signal(sup_t *s, int sig)
+{
+    if (sig != 0 && sig != SIGCHLD && sigismember(&s->o->signals->stop_set, sig))
+        on_stop_signal(s, sig);
+}
+
+static void update_status(sup_t *s, int64_t now)
+{
+    if (!s->o->tty)
+        return;
+    if (now >= s->next_rss_poll) {
+        /* A failed read (a writer held the database) keeps the last value. */
+        (void)ms_rundb_max_rss(s->o->db, &s->max_rss_kb);
+        s->next_rss_poll = now + RSS_POLL_NS;
+    }
+    if (now >= s->next_draw || !s->status_shown) {
+        draw_status(s);
+        s->next_draw = now + DRAW_NS;
+    }
+}
+
+int ms_supervise(const ms_supervise_opts_t *o, ms_supervise_result_t *res)
+{
+    sup_t s = {.o = o, .res = res, .next_seq = 1, .null_fd = -1};
+    int rc;
+
+    memset(res, 0, sizeof *res);
+    s.n_slots = o->jobs < o->plan->n_runs ? o->jobs : o->plan->n_runs;
+    s.slots = calloc(s.n_slots, sizeof *s.slots);
+    if (s.slots == NULL) {
+        rc = -ENOMEM;
+        ms_cli_error("%s", strerror(ENOMEM));
+        goto out;
+    }
+    rc = env_init(&s.env, o);
+    if (rc != 0) {
+        ms_cli_error("%s", strerror(-rc));
+        goto out;
+    }
+    s.null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (s.null_fd < 0) {
+        rc = -errno;
+        ms_cli_error("/dev/null: %s", strerror(-rc));
+        goto out;
+    }
+
+    for (;;) {
+        int64_t now;
+        int sig;
+
+        /* Stop signals already pending (even from before the first run) come first. */
+        while ((sig = take_signal(&s, 0)) != 0)
+            handle_signal(&s, sig);
+        reap(&s);
+        check_deadlines(&s, ms_mono_ns());
+
+        while (res->stop_signal == 0 && !res->error && s.running < s.n_slots &&
+               s.next_seq <= o->plan->n_runs) {
+            slot_t *slot = NULL;
+            for (size_t i = 0; i < s.n_slots && slot == NULL; i++) {
+                if (s.slots[i].pid == 0)
+                    slot = &s.slots[i];
+            }
+            if (start_run(&s, slot) != 0)
+                res->error = 1;
+        }
+        if (s.running == 0 &&
+            (res->stop_signal != 0 || res->error || s.next_seq > o->plan->n_runs))
+            break;
+
+        now = ms_mono_ns();
+        update_status(&s, now);
+        handle_signal(&s, take_signal(&s, wait_ns(&s, now)));
+    }
+    rc = 0;
+out:
+    clear_status(&s);
+    if (s.null_fd >= 0)
+        close(s.null_fd);
+    env_free(&s.env);
+    if (s.slots != NULL) {
+        for (size_t i = 0; i < s.n_slots; i++)
+            free(s.slots[i].label);
+    }
+    free(s.slots);
+    return rc;
+}

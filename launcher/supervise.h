@@ -1,0 +1,73 @@
+/*
+ * Starting and supervising the workers of a sweep: at most -j at once, each in its own
+ * process group with the shim preloaded, its output in the sweep's logs, its end recorded
+ * in the database; --timeout, and the stop signals (SIGINT, SIGTERM, SIGHUP) forwarded to
+ * every worker's process group.
+ *
+ * The supervisor is single-threaded and race-free by construction: SIGCHLD and the stop
+ * signals stay blocked and are taken synchronously with sigtimedwait, so a signal is
+ * never handled between a fork and the bookkeeping of the new worker.
+ */
+#ifndef MS_LAUNCHER_SUPERVISE_H
+#define MS_LAUNCHER_SUPERVISE_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "params.h"
+#include "rundb.h"
+#include "sweepdir.h"
+
+/* After a stop signal, how long workers get to exit before their groups are killed. */
+#define MS_STOP_GRACE_MS 3000
+
+/* After --timeout sent SIGTERM, how long a worker gets before SIGKILL. */
+#define MS_TIMEOUT_GRACE_MS 2000
+
+/* Signal state of the launcher, set once by ms_signals_block. */
+typedef struct ms_signals {
+    sigset_t orig_mask; /* the mask memsweep started with; workers get it back */
+    sigset_t stop_set;  /* SIGINT, SIGTERM, and SIGHUP unless ignored at startup */
+    sigset_t wait_set;  /* stop_set and SIGCHLD: everything the supervisor waits for */
+} ms_signals_t;
+
+/*
+ * Blocks SIGCHLD and the stop signals so they stay pending until the supervisor takes
+ * them, gives them their default disposition (an ignored SIGCHLD would leave no child
+ * to wait for), and ignores SIGPIPE so a closed stderr cannot kill the launcher in the
+ * middle of a sweep. SIGINT and SIGTERM always stop a sweep, even when inherited as
+ * ignored (as by a background job of a script); SIGHUP inherited as ignored (nohup)
+ * stays ignored. Call it before creating anything a stop signal should leave
+ * consistent. Returns 0 or a negative errno code.
+ */
+int ms_signals_block(ms_signals_t *s);
+
+typedef struct ms_supervise_opts {
+    const ms_plan_t *plan;
+    const ms_sweepdir_t *dir;
+    ms_rundb_t *db;
+    const ms_signals_t *signals;
+    const char *shim_path;  /* absolute path, prepended to LD_PRELOAD */
+    long long interval_ms;  /* MEMSWEEP_INTERVAL_MS */
+    size_t jobs;            /* at least 1 */
+    int64_t timeout_ns;     /* per run; 0 for none */
+    int tty;                /* stderr is a terminal: one live status line */
+} ms_supervise_opts_t;
+
+typedef struct ms_supervise_result {
+    size_t started;  /* runs that got a runs row */
+    size_t finished; /* runs whose end was recorded */
+    size_t ok;       /* runs with status ok */
+    int stop_signal; /* the signal that interrupted the sweep, or 0 */
+    int error;       /* the launcher itself failed (message already printed) */
+} ms_supervise_result_t;
+
+/*
+ * Runs the whole plan and returns when no worker it started is left. Progress and
+ * errors go to stderr. Returns 0 (even when runs failed or the sweep was interrupted:
+ * see *res), or a negative errno code when the sweep could not start at all.
+ */
+int ms_supervise(const ms_supervise_opts_t *o, ms_supervise_result_t *res);
+
+#endif
