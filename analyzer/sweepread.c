@@ -109,7 +109,7 @@ int ms_sweep_open(const char *path, sqlite3 **out, char *err, size_t errlen)
         set_err(err, errlen, "%s: not a regular file", dbpath);
         goto out;
     }
-    if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+    if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
         rc = -EIO;
         set_err(err, errlen, "%s: %s", dbpath, db ? sqlite3_errmsg(db) : "cannot open");
         goto out;
