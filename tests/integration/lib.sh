@@ -1,0 +1,311 @@
+# Shared setup and assertions of the integration tests. Each test_*.sh sources this file
+# under `set -euo pipefail`. ctest provides:
+#   MS_BIN        the memsweep executable
+#   MS_SHIM       libmemsweep.so
+#   MS_BUILD_DIR  the build tree (ms_workload lives at its root)
+#   MS_SOURCE_DIR the source tree
+# Every test works in its own temporary directory $T, removed when the test exits, and
+# any background process it registered with `track_pid` is killed then.
+
+for _var in MS_BIN MS_SHIM MS_BUILD_DIR MS_SOURCE_DIR; do
+    if [ -z "${!_var:-}" ]; then
+        echo "FAIL: $_var is not set (run the test through ctest)" >&2
+        exit 1
+    fi
+done
+unset _var
+
+# Sorting and number formatting must not depend on the caller's locale.
+export LC_ALL=C
+
+WL="$MS_BUILD_DIR/ms_workload"
+[ -x "$WL" ] || { echo "FAIL: workload $WL is missing" >&2; exit 1; }
+[ -x "$MS_BIN" ] || { echo "FAIL: memsweep $MS_BIN is missing" >&2; exit 1; }
+[ -f "$MS_SHIM" ] || { echo "FAIL: shim $MS_SHIM is missing" >&2; exit 1; }
+
+# Tolerance of an RSS figure above the MiB a workload was told to touch. Measured with
+# `MEMSWEEP_DB=x.db LD_PRELOAD=libmemsweep.so ms_workload --mib 0`: the program alone
+# ends near 1.4 MiB and with the shim (its sampler thread's stack, the static SQLite and
+# its page cache) near 3.2 MiB; with --mib 50 it ends at 53.2 MiB, so malloc's and the
+# kernel's rounding add nothing visible.
+# 16 MiB leaves room for a different libc or SQLite cache size, and is still small
+# against the 24-256 MiB the tests allocate, so a figure that misses or doubles an
+# allocation cannot pass.
+MIB_TOL=16
+
+T="$(mktemp -d "${TMPDIR:-/tmp}/memsweep-it.XXXXXX")"
+_tracked_pids=()
+
+# A tracked launcher still running when a test fails gets SIGTERM first, so that it stops
+# its workers, and SIGKILL if it has not exited within 5 s.
+_cleanup() {
+    local p i
+    for p in "${_tracked_pids[@]}"; do
+        kill -TERM -- "$p" 2>/dev/null || continue
+        for i in $(seq 50); do
+            kill -0 -- "$p" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL -- "$p" 2>/dev/null || true
+    done
+    rm -rf -- "$T"
+}
+trap _cleanup EXIT
+
+# Registers a background process (or, with a leading '-', a process group) to kill on exit.
+track_pid() {
+    _tracked_pids+=("$1")
+}
+
+fail() {
+    echo "FAIL: $*" >&2
+    exit 1
+}
+
+note() {
+    echo "-- $*"
+}
+
+# assert_eq EXPECTED ACTUAL WHAT
+assert_eq() {
+    [ "$1" = "$2" ] || fail "$3: expected '$1', got '$2'"
+}
+
+# assert_ne UNEXPECTED ACTUAL WHAT
+assert_ne() {
+    [ "$1" != "$2" ] || fail "$3: expected anything but '$1'"
+}
+
+# Numeric comparisons that accept decimals. assert_ge ACTUAL MIN WHAT
+assert_ge() {
+    awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 >= b + 0) }' ||
+        fail "$3: expected >= $2, got $1"
+}
+
+# assert_le ACTUAL MAX WHAT
+assert_le() {
+    awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 <= b + 0) }' ||
+        fail "$3: expected <= $2, got $1"
+}
+
+# assert_between ACTUAL MIN MAX WHAT
+assert_between() {
+    awk -v a="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(a + 0 >= lo + 0 && a + 0 <= hi + 0) }' ||
+        fail "$4: expected in [$2, $3], got $1"
+}
+
+# assert_near ACTUAL EXPECTED TOLERANCE WHAT
+assert_near() {
+    awk -v a="$1" -v e="$2" -v t="$3" 'BEGIN { d = a - e; if (d < 0) d = -d; exit !(d <= t + 0) }' ||
+        fail "$4: expected $2 (+/- $3), got $1"
+}
+
+# assert_int VALUE WHAT: a decimal integer.
+assert_int() {
+    [[ "$1" =~ ^-?[0-9]+$ ]] || fail "$2: expected an integer, got '$1'"
+}
+
+# assert_contains FILE FIXED-STRING WHAT
+assert_contains() {
+    grep -qF -- "$2" "$1" || fail "$3: expected '$2' in $1, which holds: $(head -c 2000 "$1")"
+}
+
+# assert_empty FILE WHAT
+assert_empty() {
+    [ ! -s "$1" ] || fail "$2: expected no output, got: $(head -c 2000 "$1")"
+}
+
+# sql DB QUERY: the rows of QUERY, '|'-separated, waiting for writers to finish.
+sql() {
+    sqlite3 -batch -noheader -bail -cmd '.timeout 10000' "$1" "$2"
+}
+
+# run_cmd NAME CMD...: runs CMD with stdout in $T/NAME.out, stderr in $T/NAME.err, and
+# its exit status in RC, without tripping `set -e`.
+run_cmd() {
+    local name="$1"
+    shift
+    RC=0
+    "$@" >"$T/$name.out" 2>"$T/$name.err" || RC=$?
+}
+
+# sweep_dir_of OUTDIR: the only sweep_YYYYMMDD-HHMMSS directory in OUTDIR.
+sweep_dir_of() {
+    local d=() x
+    shopt -s nullglob
+    for x in "$1"/sweep_*; do
+        d+=("$x")
+    done
+    shopt -u nullglob
+    [ "${#d[@]}" -eq 1 ] || fail "expected exactly one sweep directory in $1, found ${#d[@]}: ${d[*]:-none}"
+    [[ "$(basename "${d[0]}")" =~ ^sweep_[0-9]{8}-[0-9]{6}$ ]] ||
+        fail "sweep directory name: expected sweep_YYYYMMDD-HHMMSS, got $(basename "${d[0]}")"
+    [ -d "${d[0]}" ] || fail "${d[0]} is not a directory"
+    echo "${d[0]}"
+}
+
+# post_field FILE KEY: the value of the first "KEY: value" line of the post-run section
+# of FILE (empty when absent).
+post_field() {
+    awk -v k="$2" '/^Post-run Observed Advisory$/ { p = 1 }
+                   p && index($0, k ": ") == 1 { print substr($0, length(k) + 3); exit }' "$1"
+}
+
+# post_section FILE: the post-run section, from its title to the end of the file.
+post_section() {
+    awk '/^Post-run Observed Advisory$/ { p = 1 } p' "$1"
+}
+
+# mem_total_mb: MemTotal of this machine in MiB, floored, as the advisory reports it.
+mem_total_mb() {
+    awk '$1 == "MemTotal:" { print int($2 / 1024); exit }' /proc/meminfo
+}
+
+# wait_for SECONDS CMD...: polls CMD every 0.1 s until it succeeds; 1 on timeout.
+wait_for() {
+    local deadline=$((SECONDS + $1))
+    shift
+    while ! "$@"; do
+        [ "$SECONDS" -lt "$deadline" ] || return 1
+        sleep 0.1
+    done
+}
+
+# now_ms: wall-clock milliseconds.
+now_ms() {
+    date +%s%3N
+}
+
+# run_figures DB: one line per run, in seq order:
+#   seq|status|end_mib|peak_mib|n_samples|n_ticks|n_processes|label
+# computed here from the database, independently of the analyzer, by the rules of the
+# advisory: a run's RSS at a time is the sum of the latest RSS of each of its processes
+# alive then; its peak is the largest such sum and never less than a process's VmHWM
+# (from samples or processes.hwm_kb); its end RSS is that sum just before a process
+# exits, at the exit where it is largest. A process without ended_ns ends when a later
+# row of the same pid starts (exec) or at its last sample.
+run_figures() {
+    python3 - "$1" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1], timeout=10)
+runs = db.execute("SELECT run_id, seq, status, COALESCE(label, '') FROM runs"
+                  " ORDER BY seq, run_id").fetchall()
+for run_id, seq, status, label in runs:
+    procs = db.execute("SELECT proc_id, pid, started_ns, ended_ns, hwm_kb FROM processes"
+                       " WHERE run_id = ? ORDER BY started_ns, proc_id", (run_id,)).fetchall()
+    events = []
+    peak = 0
+    n_samples = n_ticks = 0
+    for i, (proc_id, pid, started, ended, hwm) in enumerate(procs):
+        rows = db.execute("SELECT t_ns, rss_kb, hwm_kb, kind FROM samples WHERE proc_id = ?"
+                          " AND rss_kb IS NOT NULL AND rss_kb >= 0 ORDER BY t_ns",
+                          (proc_id,)).fetchall()
+        if not rows:
+            continue
+        n_samples += len(rows)
+        n_ticks += sum(1 for r in rows if r[3] == "tick")
+        peak = max([peak, hwm or 0] + [r[1] for r in rows] + [r[2] or 0 for r in rows])
+        end = ended
+        if not end:
+            end = rows[-1][0]
+            for _, pid2, started2, _, _ in procs[i + 1:]:
+                if pid2 == pid:
+                    end = started2
+                    break
+        end = max(end, rows[-1][0])
+        events += [(t, 0, i, rss) for t, rss, _, _ in rows]
+        events.append((end, 1, i, 0))
+    events.sort()
+    cur = {}
+    total = end_kb = 0
+    for _, is_exit, i, rss in events:
+        if is_exit:
+            end_kb = max(end_kb, total)
+            total -= cur.pop(i, 0)
+        else:
+            total += rss - cur.get(i, 0)
+            cur[i] = rss
+            peak = max(peak, total)
+    print("%d|%s|%r|%r|%d|%d|%d|%s" % (seq, status, end_kb / 1024.0, peak / 1024.0,
+                                       n_samples, n_ticks, len(procs), label))
+PY
+}
+
+# fig LINE N: field N (1-based) of a run_figures line.
+fig() {
+    echo "$1" | cut -d'|' -f"$2"
+}
+
+# check_run_mib LINE END_MIB PEAK_MIB WHAT: the run's end RSS and peak are the sizes the
+# workload was told to touch, plus at most MIB_TOL of program, libc and shim.
+check_run_mib() {
+    assert_between "$(fig "$1" 3)" "$2" "$(($2 + MIB_TOL))" "$4: end RSS (MiB)"
+    assert_between "$(fig "$1" 4)" "$3" "$(($3 + MIB_TOL))" "$4: peak RSS (MiB)"
+}
+
+# log_files SWEEPDIR EXT: the logs/*.EXT files of a sweep, one per line, sorted.
+log_files() {
+    find "$1/logs" -maxdepth 1 -type f -name "*.$2" | sort
+}
+
+# expected_advisory FIGURES MEMTOTAL_MB: the post-run figures recomputed from run_figures
+# output, as "Key: value" lines at full precision. Percentiles interpolate linearly
+# between closest ranks (numpy's default); recommendations are
+# floor(Usable_MB / basis * 0.85) with Usable_MB = MemTotal_MB - 1024, the aggressive
+# basis being the mean end RSS and the conservative one the p95 peak (else p95 end).
+expected_advisory() {
+    python3 - "$1" "$2" <<'PY'
+import math, sys
+rows = [l.rstrip("\n").split("|", 7) for l in open(sys.argv[1]) if l.strip()]
+usable = max(0, int(sys.argv[2]) - 1024)
+sf = 0.85
+inc = [r for r in rows if int(r[4]) > 0]
+print("RunsTotal: %d" % len(rows))
+print("RunsIncluded: %d" % len(inc))
+print("RunsFailed: %d" % sum(1 for r in rows if r[1] != "ok"))
+print("RunsExcluded: %d" % (len(rows) - len(inc)))
+def pct(v, p):
+    v = sorted(v)
+    rank = p / 100.0 * (len(v) - 1)
+    lo = int(math.floor(rank))
+    hi = min(lo + 1, len(v) - 1)
+    return v[lo] + (v[hi] - v[lo]) * (rank - lo)
+if inc:
+    end = [float(r[2]) for r in inc]
+    peak = [float(r[3]) for r in inc]
+    mean_end = sum(end) / len(end)
+    print("MeanRSS_End_MB: %r" % mean_end)
+    print("MedianRSS_End_MB: %r" % pct(end, 50))
+    print("P95RSS_End_MB: %r" % pct(end, 95))
+    print("MaxRSS_End_MB: %r" % max(end))
+    print("MeanPeakRSS_MB: %r" % (sum(peak) / len(peak)))
+    print("P95PeakRSS_MB: %r" % pct(peak, 95))
+    print("MaxPeakRSS_MB: %r" % max(peak))
+    print("RecommendedMaxWorkers_Aggressive: %d" % math.floor(usable / mean_end * sf))
+    basis = pct(peak, 95)
+    print("RecommendedMaxWorkers_Conservative: %d" % math.floor(usable / basis * sf))
+    print("ConservativeBasis: p95_peak")
+PY
+}
+
+# check_advisory EXPECTED ADVISORY WHAT: every key of EXPECTED (expected_advisory output)
+# appears in the post-run section of ADVISORY with the same value: MB figures within the
+# 0.05 of their one-decimal rounding, counts and recommendations exactly.
+check_advisory() {
+    local key val got
+    while IFS= read -r line; do
+        key="${line%%: *}"
+        val="${line#*: }"
+        got="$(post_field "$2" "$key")"
+        [ -n "$got" ] || fail "$3: no '$key' line in the post-run section of $2"
+        case "$key" in
+        *_MB)
+            [[ "$got" =~ ^[0-9]+\.[0-9]$ ]] || fail "$3: $key: expected one decimal, got '$got'"
+            assert_near "$got" "$val" 0.0501 "$3: $key"
+            ;;
+        *)
+            assert_eq "$val" "$got" "$3: $key"
+            ;;
+        esac
+    done <"$1"
+}

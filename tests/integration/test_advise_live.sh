@@ -1,0 +1,37 @@
+# memsweep advise reads a sweep while the launcher and the shims are still writing it.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+"$MS_BIN" run -j 2 -o "$T/out" -P i=1..4 -- "$WL" --mib 24 --hold-ms 2500 \
+    >"$T/run.out" 2>"$T/run.err" &
+launcher=$!
+track_pid "$launcher"
+
+has_samples() {
+    local db
+    db="$(find "$T/out" -maxdepth 2 -name memsweep.db 2>/dev/null | head -n 1)"
+    [ -n "$db" ] && [ "$(sql "$db" "SELECT count(*) FROM samples WHERE kind = 'tick'" 2>/dev/null)" -ge 1 ]
+}
+wait_for 20 has_samples || fail "no tick sample within 20 s (stderr: $(cat "$T/run.err"))"
+S="$(sweep_dir_of "$T/out")"
+
+for i in 1 2 3; do
+    run_cmd advise$i "$MS_BIN" advise "$S"
+    assert_eq 0 "$RC" "exit status of advise #$i during the sweep (stderr: $(cat "$T/advise$i.err"))"
+    assert_empty "$T/advise$i.err" "stderr of advise #$i"
+    assert_ge "$(post_field "$T/advise$i.out" RunsIncluded)" 1 "RunsIncluded of advise #$i"
+    assert_between "$(post_field "$T/advise$i.out" MaxPeakRSS_MB)" 24 $((24 + MIB_TOL)) \
+        "MaxPeakRSS_MB of advise #$i"
+    sleep 0.3
+done
+# The launcher still running after the reads proves they overlapped the sweep.
+kill -0 "$launcher" 2>/dev/null || fail "the sweep ended before the live reads were done; lengthen the holds"
+
+RC=0
+wait "$launcher" || RC=$?
+assert_eq 0 "$RC" "exit status of the sweep (stderr: $(cat "$T/run.err"))"
+run_cmd final "$MS_BIN" advise "$S"
+assert_eq 0 "$RC" "exit status of advise after the sweep"
+assert_eq 4 "$(post_field "$T/final.out" RunsIncluded)" "RunsIncluded after the sweep"
+
+echo "PASS"

@@ -1,0 +1,160 @@
+# A 2x2 parameter grid run two at a time: the sweep directory and its files, the recorded
+# memory of each run against what the workload touched, the sampling cadence, and the
+# advisory against a recomputation from the database, as text, from `advise` and as JSON.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+run_cmd run "$MS_BIN" run -j 2 -o "$T/out" -P mib=32,96 -P hold=600,1200 -- \
+    "$WL" --mib '{mib}' --hold-ms '{hold}' --print 'out-{mib}-{hold}-{run}'
+assert_eq 0 "$RC" "exit status of memsweep run (stderr: $(cat "$T/run.err"))"
+
+S="$(sweep_dir_of "$T/out")"
+DB="$S/memsweep.db"
+ADV="$S/memory_advisory.txt"
+[ -f "$DB" ] || fail "expected $DB"
+[ -f "$ADV" ] || fail "expected $ADV"
+
+note "pre-run section, blank line, post-run section"
+MT="$(mem_total_mb)"
+assert_eq "Pre-run Memory Advisory" "$(sed -n 1p "$ADV")" "advisory line 1"
+assert_eq "MemTotal_MB: $MT" "$(sed -n 2p "$ADV")" "advisory line 2"
+assert_eq "Reserve_MB: 1024" "$(sed -n 3p "$ADV")" "advisory line 3"
+assert_eq "Usable_MB: $((MT - 1024))" "$(sed -n 4p "$ADV")" "advisory line 4"
+assert_eq "SafetyFactor: 0.85" "$(sed -n 5p "$ADV")" "advisory line 5"
+assert_eq "" "$(sed -n 6p "$ADV")" "advisory line 6 (the blank line between the sections)"
+assert_eq "Post-run Observed Advisory" "$(sed -n 7p "$ADV")" "advisory line 7"
+assert_eq 1 "$(grep -c '^Post-run Observed Advisory$' "$ADV")" "number of post-run sections"
+assert_eq "0.85" "$(post_field "$ADV" SafetyFactor)" "post-run SafetyFactor"
+
+note "memsweep run prints the sweep directory and the post-run section"
+assert_contains "$T/run.out" "$S" "stdout of memsweep run"
+post_section "$ADV" >"$T/post.txt"
+while IFS= read -r line; do
+    grep -qxF -- "$line" "$T/run.out" || fail "stdout of memsweep run lacks the advisory line '$line'"
+done <"$T/post.txt"
+
+note "runs table"
+sql "$DB" "SELECT seq, label, status, exit_code FROM runs ORDER BY seq" >"$T/runs.txt"
+printf '%s\n' "1|mib=32 hold=600|ok|0" "2|mib=32 hold=1200|ok|0" \
+    "3|mib=96 hold=600|ok|0" "4|mib=96 hold=1200|ok|0" >"$T/runs.expected"
+diff -u "$T/runs.expected" "$T/runs.txt" >&2 || fail "runs table differs from the grid (diff above)"
+assert_eq 1 "$(sql "$DB" "SELECT count(*) FROM sweeps")" "sweeps rows"
+assert_eq "launcher|2" "$(sql "$DB" "SELECT origin, jobs FROM sweeps")" "sweeps origin and jobs"
+assert_eq 0 "$(sql "$DB" "SELECT count(*) FROM runs WHERE started_ns IS NULL OR finished_ns IS NULL
+                          OR finished_ns < started_ns")" "runs without a sane start and finish"
+
+note "logs hold each run's stdout and stderr"
+log_files "$S" out >"$T/outlogs"
+log_files "$S" err >"$T/errlogs"
+assert_eq 4 "$(wc -l <"$T/outlogs")" "number of logs/*.out files"
+assert_eq 4 "$(wc -l <"$T/errlogs")" "number of logs/*.err files"
+cat $(cat "$T/outlogs") | sort >"$T/outlog.txt"
+printf '%s\n' out-32-1200-2 out-32-600-1 out-96-1200-4 out-96-600-3 >"$T/outlog.expected"
+diff -u "$T/outlog.expected" "$T/outlog.txt" >&2 || fail "the stdout logs do not hold the runs' output (diff above)"
+while IFS= read -r f; do
+    assert_empty "$f" "stderr log $f"
+done <"$T/errlogs"
+
+note "each run's end RSS and peak against --mib"
+run_figures "$DB" >"$T/fig.txt"
+assert_eq 4 "$(wc -l <"$T/fig.txt")" "runs in the figures"
+while IFS= read -r line; do
+    label="$(fig "$line" 8)"
+    mib="${label#mib=}"
+    mib="${mib%% *}"
+    hold="${label##*hold=}"
+    check_run_mib "$line" "$mib" "$mib" "run '$label'"
+    assert_eq 1 "$(fig "$line" 7)" "run '$label': process rows"
+    # 500 ms ticks: a 1200 ms hold spans at least two, a 600 ms hold at least one.
+    assert_ge "$(fig "$line" 6)" "$((hold / 500))" "run '$label': tick samples"
+done <"$T/fig.txt"
+
+# The processes row's VmHWM agrees with the samples: the workload's peak is its base block.
+sql "$DB" "SELECT r.label, p.hwm_kb / 1024.0, p.end_rss_kb / 1024.0 FROM processes p
+           JOIN runs r USING (run_id) ORDER BY r.seq" >"$T/procs.txt"
+assert_eq 4 "$(wc -l <"$T/procs.txt")" "process rows"
+while IFS='|' read -r label hwm endrss; do
+    mib="${label#mib=}"
+    mib="${mib%% *}"
+    assert_between "$hwm" "$mib" "$((mib + MIB_TOL))" "run '$label': processes.hwm_kb (MiB)"
+    assert_between "$endrss" "$mib" "$((mib + MIB_TOL))" "run '$label': processes.end_rss_kb (MiB)"
+done <"$T/procs.txt"
+
+note "tick cadence"
+# Mean gap between consecutive ticks of one process, in ms: the 500 ms default interval,
+# allowing for scheduling delays on a loaded machine.
+gap="$(sql "$DB" "SELECT avg(t2 - t1) / 1e6 FROM (
+           SELECT t_ns AS t1, lead(t_ns) OVER (PARTITION BY proc_id ORDER BY t_ns) AS t2
+           FROM samples WHERE kind = 'tick') WHERE t2 IS NOT NULL")"
+[ -n "$gap" ] || fail "no two consecutive ticks in any process"
+assert_between "$gap" 400 700 "mean gap between ticks (ms)"
+assert_eq 4 "$(sql "$DB" "SELECT count(DISTINCT proc_id) FROM samples WHERE kind = 'start'")" \
+    "processes with a start sample"
+assert_eq 4 "$(sql "$DB" "SELECT count(DISTINCT proc_id) FROM samples WHERE kind = 'end'")" \
+    "processes with an end sample"
+
+note "post-run figures against a recomputation from the database"
+expected_advisory "$T/fig.txt" "$MT" >"$T/expected.txt"
+check_advisory "$T/expected.txt" "$ADV" "memory_advisory.txt"
+# Mixing 32 and 96 MiB runs puts the largest peak above 1.2x the mean end RSS, which is
+# what the divergence warning is about; no run is too large to fit.
+max_peak="$(post_field "$ADV" MaxPeakRSS_MB)"
+mean_end="$(post_field "$ADV" MeanRSS_End_MB)"
+awk -v p="$max_peak" -v e="$mean_end" 'BEGIN { exit !(p > 1.2 * e) }' ||
+    fail "MaxPeakRSS_MB $max_peak should exceed 1.2 x MeanRSS_End_MB $mean_end in this grid"
+assert_eq 1 "$(grep -c '^Warning: ' "$ADV")" "warning lines"
+assert_eq 1 "$(grep -c '^Warning: MaxPeakRSS_MB is more than 1.2x MeanRSS_End_MB' "$ADV")" \
+    "divergence warning lines"
+
+note "memsweep advise prints the same post-run section"
+run_cmd advise "$MS_BIN" advise "$S"
+assert_eq 0 "$RC" "exit status of memsweep advise (stderr: $(cat "$T/advise.err"))"
+assert_empty "$T/advise.err" "stderr of memsweep advise"
+post_section "$T/advise.out" >"$T/advise.post"
+diff -u "$T/post.txt" "$T/advise.post" >&2 || fail "advise's post-run section differs from the file's (diff above)"
+head -n 6 "$ADV" >"$T/pre.txt"
+head -n 6 "$T/advise.out" >"$T/advise.pre"
+diff -u "$T/pre.txt" "$T/advise.pre" >&2 || fail "advise's pre-run section differs from the file's (diff above)"
+run_cmd advise_db "$MS_BIN" advise "$DB"
+assert_eq 0 "$RC" "exit status of memsweep advise on the database file"
+cmp -s "$T/advise.out" "$T/advise_db.out" || fail "advise on the directory and on its database differ"
+
+note "memsweep advise --json has the same figures"
+run_cmd json "$MS_BIN" advise --json "$S"
+assert_eq 0 "$RC" "exit status of memsweep advise --json"
+python3 - "$T/json.out" "$ADV" "$MT" <<'PY' || fail "JSON and text advisory differ (see above)"
+import json, sys
+j = json.load(open(sys.argv[1]))
+text = {}
+for line in open(sys.argv[2]):
+    if ": " in line:
+        k, v = line.rstrip("\n").split(": ", 1)
+        text.setdefault(k, v)
+bad = []
+keys = ["MemTotal_MB", "Reserve_MB", "Usable_MB", "SafetyFactor", "MeanRSS_End_MB",
+        "MedianRSS_End_MB", "P95RSS_End_MB", "MaxRSS_End_MB", "MeanPeakRSS_MB",
+        "P95PeakRSS_MB", "MaxPeakRSS_MB", "RecommendedMaxWorkers_Aggressive",
+        "RecommendedMaxWorkers_Conservative", "RunsTotal", "RunsIncluded", "RunsFailed",
+        "RunsExcluded"]
+for k in keys:
+    if k not in j:
+        bad.append("%s missing from the JSON" % k)
+    elif k not in text:
+        bad.append("%s missing from the text" % k)
+    elif not isinstance(j[k], (int, float)) or float(text[k]) != float(j[k]):
+        bad.append("%s: text %s, JSON %r" % (k, text[k], j[k]))
+if j.get("MemTotal_MB") != int(sys.argv[3]):
+    bad.append("MemTotal_MB: expected %s, JSON %r" % (sys.argv[3], j.get("MemTotal_MB")))
+if j.get("ConservativeBasis") != text.get("ConservativeBasis"):
+    bad.append("ConservativeBasis: text %r, JSON %r" % (text.get("ConservativeBasis"),
+                                                        j.get("ConservativeBasis")))
+warnings = [l.rstrip("\n")[len("Warning: "):] for l in open(sys.argv[2])
+            if l.startswith("Warning: ")]
+if j.get("Warnings") != warnings:
+    bad.append("Warnings: text %r, JSON %r" % (warnings, j.get("Warnings")))
+for b in bad:
+    print("FAIL: " + b, file=sys.stderr)
+sys.exit(1 if bad else 0)
+PY
+
+echo "PASS"

@@ -1,0 +1,45 @@
+# A 1.5 s spike of 200 MiB on top of a 32 MiB base: the 500 ms ticks see it, the peak
+# holds it, the end RSS does not, and the advisory warns about the divergence.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+run_cmd run "$MS_BIN" run -j 1 -o "$T/out" -- \
+    "$WL" --mib 32 --spike-mib 200 --spike-ms 1500
+assert_eq 0 "$RC" "exit status of memsweep run (stderr: $(cat "$T/run.err"))"
+S="$(sweep_dir_of "$T/out")"
+DB="$S/memsweep.db"
+ADV="$S/memory_advisory.txt"
+
+run_figures "$DB" >"$T/fig.txt"
+assert_eq 1 "$(wc -l <"$T/fig.txt")" "runs"
+line="$(cat "$T/fig.txt")"
+assert_eq ok "$(fig "$line" 2)" "run status"
+check_run_mib "$line" 32 232 "the spiking run"
+
+# Not only the kernel's high-water mark: a periodic tick caught the spike itself.
+tick_max="$(sql "$DB" "SELECT max(rss_kb) / 1024.0 FROM samples WHERE kind = 'tick'")"
+assert_ge "$tick_max" 232 "largest RSS of a tick sample (MiB)"
+# And the last sample is after the spike was unmapped.
+last="$(sql "$DB" "SELECT rss_kb / 1024.0 FROM samples ORDER BY t_ns DESC LIMIT 1")"
+assert_between "$last" 32 $((32 + MIB_TOL)) "RSS of the last sample (MiB)"
+
+MT="$(mem_total_mb)"
+expected_advisory "$T/fig.txt" "$MT" >"$T/expected.txt"
+check_advisory "$T/expected.txt" "$ADV" "memory_advisory.txt"
+max_peak="$(post_field "$ADV" MaxPeakRSS_MB)"
+mean_end="$(post_field "$ADV" MeanRSS_End_MB)"
+assert_ge "$max_peak" 232 "MaxPeakRSS_MB"
+assert_between "$mean_end" 32 $((32 + MIB_TOL)) "MeanRSS_End_MB"
+awk -v p="$max_peak" -v e="$mean_end" 'BEGIN { exit !(p > 1.2 * e) }' ||
+    fail "MaxPeakRSS_MB $max_peak should exceed 1.2 x MeanRSS_End_MB $mean_end"
+assert_eq 1 "$(grep -c '^Warning: MaxPeakRSS_MB is more than 1.2x MeanRSS_End_MB' "$ADV")" \
+    "divergence warnings in the advisory"
+assert_eq p95_peak "$(post_field "$ADV" ConservativeBasis)" "ConservativeBasis"
+# The conservative recommendation sizes workers by the spike, the aggressive one by the end.
+agg="$(post_field "$ADV" RecommendedMaxWorkers_Aggressive)"
+con="$(post_field "$ADV" RecommendedMaxWorkers_Conservative)"
+assert_int "$agg" RecommendedMaxWorkers_Aggressive
+assert_int "$con" RecommendedMaxWorkers_Conservative
+[ "$con" -lt "$agg" ] || fail "conservative recommendation $con should be below the aggressive $agg"
+
+echo "PASS"
