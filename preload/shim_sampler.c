@@ -1,0 +1,557 @@
+/*
+ * The sampler thread: the only thread of the shim and the only one that touches the
+ * database. It takes a `start` reading as soon as it runs, a `tick` every interval and an
+ * `end` reading when the destructor asks, and writes what it has (the pending readings)
+ * in one short transaction each time, so that a SIGKILL loses at most one interval.
+ *
+ * Short-lived processes: the start reading is taken before the database is opened, and a
+ * process that is already exiting by the time the database is open gets its processes
+ * row, start and end in a single transaction. The program's own threads wait for the
+ * sampler only in the destructor (for the end sample), in fork (for the connection to
+ * close) and, without MEMSWEEP_RUN_ID, in the constructor (for the run's id); each wait is
+ * bounded by MS__WAIT_MS.
+ *
+ * Fork: SQLite keeps, per process, a record of the POSIX locks held on each open file.
+ * A child inherits that record but not the locks, so a connection the child opened while
+ * its copy of the parent's connection was still open would count on locks it does not
+ * hold, and could read a WAL index that another process is rebuilding. No connection may
+ * therefore be open across fork(): the sampler holds db_lock while its connection is open,
+ * and the fork prepare handler wakes it and takes db_lock (bounded) for the duration of
+ * the fork. Woken, the sampler closes the connection, giving up at once any wait for a
+ * database lock; it reopens at its next write. The child starts afresh: new mutexes, new
+ * thread, new processes row. Its first write waits for its first tick (or its exit), since
+ * most forked children exec at once and the new image registers itself.
+ */
+#include "shim_internal.h"
+
+#include "memsweep/schema.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+/* The sampler's stack, ample for SQLite; a program with huge static TLS gets the default. */
+#define SAMPLER_STACK_BYTES (256 * 1024)
+
+typedef struct {
+    /* Shared with the program's threads; mu guards the plain fields of this group. */
+    pthread_mutex_t mu;
+    pthread_cond_t wake; /* to the sampler: exit requested, a fork starts or is over */
+    pthread_cond_t done; /* from the sampler: registered, finished, gave up */
+    int active;          /* a sampler was started for this process (owner) */
+    pid_t owner;
+    int registered;
+    int finished;
+    int gave_up;
+    int64_t run_id;            /* the run the process is registered in */
+    atomic_int exit_requested; /* set under mu, also read without it */
+    atomic_int forking;        /* forks waiting for, or holding, db_lock */
+    pthread_mutex_t db_lock;   /* held by the sampler while its connection is open */
+
+    /* The sampler thread's own, except in fork handlers while db_lock is held. */
+    ms_config_t cfg;
+    int defer_first;
+    ms_ident_t ident;
+    ms_dest_t dest;
+    ms_store_t store;
+    int db_open; /* store is open, and so db_lock is held */
+    ms_reading_t end;
+    ms_reading_t pending[MS__PENDING_MAX];
+    size_t npending;
+} ms_sampler_t;
+
+static ms_sampler_t g;
+
+/* The locks this thread's fork_prepare got, for the parent and child handlers. */
+enum { HELD_DB = 1, HELD_MU = 2 };
+static _Thread_local int fork_held;
+
+static void deadline_after(struct timespec *ts, int64_t ns_from_now)
+{
+    const int64_t t = ms__clock_ns(CLOCK_MONOTONIC) + ns_from_now;
+
+    ts->tv_sec = (time_t)(t / 1000000000);
+    ts->tv_nsec = (long)(t % 1000000000);
+}
+
+static void deadline_at(struct timespec *ts, int64_t mono_ns)
+{
+    ts->tv_sec = (time_t)(mono_ns / 1000000000);
+    ts->tv_nsec = (long)(mono_ns % 1000000000);
+}
+
+static void init_mutexes(void)
+{
+    pthread_mutex_init(&g.mu, NULL);
+    pthread_mutex_init(&g.db_lock, NULL);
+}
+
+/*
+ * Conditions wait on CLOCK_MONOTONIC, which no change of the wall clock disturbs. A forked
+ * child creates them anew: they may still list waiters from the parent's sampler, a
+ * thread the child does not have.
+ */
+static void init_conds(void)
+{
+    pthread_condattr_t ca;
+
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&g.wake, &ca);
+    pthread_cond_init(&g.done, &ca);
+    pthread_condattr_destroy(&ca);
+}
+
+static void debug_line(const char *what, int64_t n)
+{
+    char buf[256];
+    ms_fmt_t f;
+
+    if (!ms__diag_debug())
+        return;
+    ms__diag_debug_start(&f, buf, sizeof(buf));
+    ms__fmt_str(&f, what);
+    if (n >= 0)
+        ms__fmt_i64(&f, n);
+    ms__diag_line(&f);
+}
+
+/* Appends a reading, dropping the oldest tick when the database has been busy too long. */
+static void push(const ms_reading_t *r)
+{
+    if (g.npending == MS__PENDING_MAX) {
+        size_t i = 0;
+        while (i < g.npending && strcmp(g.pending[i].kind, MS_KIND_TICK) != 0)
+            i++;
+        if (i == g.npending)
+            i = g.npending - 1;
+        memmove(&g.pending[i], &g.pending[i + 1],
+                (g.npending - i - 1) * sizeof(g.pending[0]));
+        g.npending--;
+    }
+    g.pending[g.npending++] = *r;
+}
+
+static void take(const char *kind)
+{
+    ms_reading_t r;
+
+    if (ms__proc_reading(&r, kind) == 0)
+        push(&r);
+    else
+        debug_line("could not read /proc/thread-self; reading skipped", -1);
+}
+
+/*
+ * The end reading also completes the processes row, so it exists even when /proc could
+ * not be read: then it carries only the time, and no end sample is written.
+ */
+static void take_end(void)
+{
+    if (ms__proc_reading(&g.end, MS_KIND_END) == 0) {
+        push(&g.end);
+        return;
+    }
+    g.end.t_ns = ms__clock_ns(CLOCK_REALTIME);
+    g.end.rss_kb = -1;
+    g.end.hwm_kb = -1;
+}
+
+/* Lets every waiting fork through before the sampler takes db_lock again. */
+static void wait_forks_over(void)
+{
+    if (atomic_load(&g.forking) == 0)
+        return;
+    pthread_mutex_lock(&g.mu);
+    while (atomic_load(&g.forking) != 0) {
+        struct timespec ts;
+        deadline_after(&ts, (int64_t)MS__WAIT_MS * 1000000);
+        if (pthread_cond_timedwait(&g.wake, &g.mu, &ts) == ETIMEDOUT)
+            break;
+    }
+    pthread_mutex_unlock(&g.mu);
+}
+
+enum { WOKE_TICK, WOKE_EXIT, WOKE_FORK };
+
+/*
+ * Waits for the next tick, for the destructor, or for a fork that needs the connection
+ * closed (a fork while no connection is open needs nothing from the sampler).
+ */
+static int wait_tick(int64_t next_ns)
+{
+    struct timespec ts;
+    int woke;
+
+    deadline_at(&ts, next_ns);
+    pthread_mutex_lock(&g.mu);
+    for (;;) {
+        if (atomic_load(&g.exit_requested) != 0) {
+            woke = WOKE_EXIT;
+            break;
+        }
+        if (g.db_open && atomic_load(&g.forking) != 0) {
+            woke = WOKE_FORK;
+            break;
+        }
+        if (pthread_cond_timedwait(&g.wake, &g.mu, &ts) == ETIMEDOUT) {
+            woke = WOKE_TICK;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&g.mu);
+    return woke;
+}
+
+static int open_db(ms_fmt_t *why)
+{
+    int err;
+
+    if (g.db_open)
+        return 0;
+    wait_forks_over();
+    pthread_mutex_lock(&g.db_lock);
+    err = ms__store_open(&g.store, g.cfg.db_path, &g.forking, why);
+    if (err != 0) {
+        pthread_mutex_unlock(&g.db_lock);
+        return err;
+    }
+    g.db_open = 1;
+    return 0;
+}
+
+static void mark_gave_up(void)
+{
+    pthread_mutex_lock(&g.mu);
+    g.gave_up = 1;
+    pthread_cond_broadcast(&g.done);
+    pthread_mutex_unlock(&g.mu);
+}
+
+/*
+ * Closes the connection and lets forks through. A connection the program has tampered
+ * with is abandoned, and the process is not measured from then on: its SQLite state would
+ * pass into any child forked later, which gave_up keeps from measuring.
+ */
+static void close_db(void)
+{
+    if (!g.db_open)
+        return;
+    if (ms__store_close(&g.store) != 0)
+        mark_gave_up();
+    g.db_open = 0;
+    pthread_mutex_unlock(&g.db_lock);
+}
+
+/*
+ * Writes the pending readings, and the end when *end_taken, in one transaction. A process
+ * found exiting once the database is open gets its end in that same transaction. On error
+ * the connection is closed: a fork may be waiting for it, or it may be unusable.
+ */
+static int flush(int *end_taken, ms_fmt_t *why)
+{
+    int err;
+
+    err = open_db(why);
+    if (err != 0)
+        return err;
+    if (!*end_taken && atomic_load(&g.exit_requested) != 0) {
+        take_end();
+        *end_taken = 1;
+    }
+    err = ms__store_write(&g.store, &g.dest, &g.ident, g.pending, g.npending,
+                          *end_taken ? &g.end : NULL, why);
+    if (err != 0)
+        close_db();
+    return err;
+}
+
+static void publish(int *flag)
+{
+    pthread_mutex_lock(&g.mu);
+    *flag = 1;
+    g.run_id = g.dest.run_id;
+    pthread_cond_broadcast(&g.done);
+    pthread_mutex_unlock(&g.mu);
+}
+
+/* The one line a program ever sees from the shim without MEMSWEEP_DEBUG. */
+static void give_up(const char *why)
+{
+    char buf[MS__PATH_MAX + 256];
+    ms_fmt_t f;
+
+    ms__fmt_init(&f, buf, sizeof(buf));
+    ms__fmt_str(&f, "memsweep: ");
+    ms__fmt_str(&f, g.cfg.db_path);
+    ms__fmt_str(&f, ": ");
+    ms__fmt_str(&f, why[0] != '\0' ? why : "cannot write");
+    ms__fmt_str(&f, "; not measuring");
+    ms__diag_line(&f);
+    mark_gave_up();
+}
+
+static void *sampler_main(void *arg)
+{
+    const int64_t interval_ns = (int64_t)g.cfg.interval_ms * 1000000;
+    char whybuf[512];
+    ms_fmt_t why;
+    int64_t next_ns;
+    int end_taken = 0;
+    int flush_due;
+    int err;
+
+    (void)arg;
+    prctl(PR_SET_NAME, "memsweep", 0, 0, 0);
+    take(MS_KIND_START);
+    ms__proc_ident(&g.ident);
+    next_ns = ms__clock_ns(CLOCK_MONOTONIC) + interval_ns;
+    flush_due = !g.defer_first;
+    for (;;) {
+        if (!flush_due) {
+            const int woke = wait_tick(next_ns);
+            if (woke == WOKE_FORK) {
+                close_db();
+                if (g.gave_up) {
+                    give_up("the program closed or replaced the database's file descriptors");
+                    return NULL;
+                }
+                continue;
+            }
+            if (woke == WOKE_TICK) {
+                const int64_t now = ms__clock_ns(CLOCK_MONOTONIC);
+                take(MS_KIND_TICK);
+                /* After a stall, tick again one interval from now, not in a burst. */
+                next_ns += interval_ns;
+                if (next_ns <= now)
+                    next_ns = now + interval_ns;
+            }
+        }
+        if (!end_taken && atomic_load(&g.exit_requested) != 0) {
+            take_end();
+            end_taken = 1;
+        }
+        ms__fmt_init(&why, whybuf, sizeof(whybuf));
+        err = flush(&end_taken, &why);
+        flush_due = 0;
+        if (err == 0) {
+            g.npending = 0;
+            if (!g.registered) {
+                publish(&g.registered);
+                debug_line("registered as processes row ", g.dest.proc_id);
+            }
+            if (end_taken)
+                break;
+        } else if (err == -EAGAIN) {
+            /*
+             * A fork, or a database busy for MS_BUSY_TIMEOUT_MS: the readings wait for
+             * the next attempt, right after the fork or at the next tick. At exit, keep
+             * trying; the destructor's bounded wait decides how long.
+             */
+            const int forking = atomic_load(&g.forking) != 0;
+            flush_due = forking || end_taken;
+            if (!forking) {
+                debug_line("database busy; the readings wait for the next attempt", -1);
+                if (end_taken) {
+                    const struct timespec pause = {0, 10000000};
+                    nanosleep(&pause, NULL);
+                }
+            }
+        } else {
+            give_up(why.buf);
+            return NULL;
+        }
+    }
+    debug_line("end sample written", -1);
+    /* Closing costs the exiting program nothing once it has been let go. */
+    publish(&g.finished);
+    close_db();
+    return NULL;
+}
+
+/*
+ * Starts the thread with every signal blocked, so that no signal meant for the program is
+ * ever delivered to it.
+ */
+static int spawn(int defer_first)
+{
+    sigset_t all, old;
+    pthread_attr_t attr;
+    pthread_t tid;
+    int rc;
+
+    g.defer_first = defer_first;
+    g.registered = g.finished = g.gave_up = 0;
+    g.npending = 0;
+    g.db_open = 0;
+    g.owner = getpid();
+    g.ident.pid = g.owner;
+    g.ident.ppid = getppid();
+    memset(&g.store, 0, sizeof(g.store));
+
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    rc = pthread_attr_init(&attr);
+    if (rc == 0) {
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        pthread_attr_setstacksize(&attr, SAMPLER_STACK_BYTES);
+        rc = pthread_create(&tid, &attr, sampler_main, NULL);
+        pthread_attr_destroy(&attr);
+        if (rc == EINVAL && pthread_attr_init(&attr) == 0) {
+            /* The stack was too small for the program's static TLS: take the default. */
+            pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+            rc = pthread_create(&tid, &attr, sampler_main, NULL);
+            pthread_attr_destroy(&attr);
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    g.active = rc == 0;
+    if (rc != 0)
+        debug_line("could not start the sampler thread; not measuring", -1);
+    return -rc;
+}
+
+int ms__sampler_start(const ms_config_t *cfg)
+{
+    g.cfg = *cfg;
+    g.ident.started_ns = cfg->started_ns;
+    g.dest.run_id = cfg->run_id;
+    g.dest.proc_id = 0;
+    g.dest.created_run = 0;
+    g.dest.interval_ms = cfg->interval_ms;
+    init_mutexes();
+    init_conds();
+    return spawn(0);
+}
+
+int ms__sampler_wait_registered(int64_t *run_id, unsigned timeout_ms)
+{
+    struct timespec ts;
+    int err = -ETIMEDOUT;
+
+    if (!g.active)
+        return -ECANCELED;
+    deadline_after(&ts, (int64_t)timeout_ms * 1000000);
+    pthread_mutex_lock(&g.mu);
+    for (;;) {
+        if (g.registered) {
+            *run_id = g.run_id;
+            err = 0;
+            break;
+        }
+        if (g.gave_up || g.finished) {
+            err = -ECANCELED;
+            break;
+        }
+        if (pthread_cond_timedwait(&g.done, &g.mu, &ts) == ETIMEDOUT)
+            break;
+    }
+    pthread_mutex_unlock(&g.mu);
+    return err;
+}
+
+void ms__sampler_stop(unsigned timeout_ms)
+{
+    struct timespec ts;
+
+    /*
+     * owner is written before the thread starts and never while it runs, so this check
+     * needs no lock; a vfork child that calls exit() leaves here without touching mu.
+     */
+    if (!g.active || g.owner != getpid())
+        return;
+    deadline_after(&ts, (int64_t)timeout_ms * 1000000);
+    if (pthread_mutex_clocklock(&g.mu, CLOCK_MONOTONIC, &ts) != 0)
+        return;
+    atomic_store(&g.exit_requested, 1);
+    pthread_cond_broadcast(&g.wake);
+    while (!g.finished && !g.gave_up) {
+        if (pthread_cond_timedwait(&g.done, &g.mu, &ts) == ETIMEDOUT)
+            break;
+    }
+    pthread_mutex_unlock(&g.mu);
+}
+
+/*
+ * Wakes the sampler. Bounded, like every wait of a program thread: a fork from a signal
+ * handler that interrupted this very thread inside mu must not hang.
+ */
+static void wake_sampler(void)
+{
+    struct timespec ts;
+
+    deadline_after(&ts, (int64_t)MS__WAIT_MS * 1000000);
+    if (pthread_mutex_clocklock(&g.mu, CLOCK_MONOTONIC, &ts) != 0)
+        return;
+    pthread_cond_broadcast(&g.wake);
+    pthread_mutex_unlock(&g.mu);
+}
+
+/*
+ * The forking thread holds both mutexes across fork(), so that the child finds them in a
+ * known state: db_lock once the sampler has closed its connection, then mu. Both waits
+ * are bounded; a child forked without db_lock is not measured.
+ */
+void ms__sampler_fork_prepare(void)
+{
+    struct timespec ts;
+    int held = 0;
+
+    atomic_fetch_add(&g.forking, 1);
+    wake_sampler();
+    deadline_after(&ts, (int64_t)MS__WAIT_MS * 1000000);
+    if (pthread_mutex_clocklock(&g.db_lock, CLOCK_MONOTONIC, &ts) == 0)
+        held |= HELD_DB;
+    if (pthread_mutex_clocklock(&g.mu, CLOCK_MONOTONIC, &ts) == 0)
+        held |= HELD_MU;
+    fork_held = held;
+}
+
+void ms__sampler_fork_parent(void)
+{
+    const int held = fork_held;
+
+    fork_held = 0;
+    if (held & HELD_MU)
+        pthread_mutex_unlock(&g.mu);
+    if (held & HELD_DB)
+        pthread_mutex_unlock(&g.db_lock);
+    atomic_fetch_sub(&g.forking, 1);
+    wake_sampler();
+}
+
+void ms__sampler_fork_child(void)
+{
+    const int held = fork_held;
+
+    fork_held = 0;
+    /* A mutex this thread could not take may be held by a thread the child lacks. */
+    if (held == (HELD_DB | HELD_MU)) {
+        pthread_mutex_unlock(&g.mu);
+        pthread_mutex_unlock(&g.db_lock);
+    } else {
+        init_mutexes();
+    }
+    init_conds();
+    atomic_store(&g.exit_requested, 0);
+    atomic_store(&g.forking, 0);
+    if (!g.active || g.gave_up)
+        return;
+    if (!(held & HELD_DB)) {
+        /* The parent's sampler may have been inside SQLite: its state is not ours to use. */
+        g.active = 0;
+        debug_line("forked while the database was busy; the child is not measured", -1);
+        return;
+    }
+    /* A child belongs to its parent's run; it gets its own processes row. */
+    if (g.dest.run_id == 0)
+        g.dest.run_id = g.cfg.run_id;
+    g.dest.proc_id = 0;
+    g.dest.created_run = 0;
+    g.ident.started_ns = ms__clock_ns(CLOCK_REALTIME);
+    spawn(1);
+    debug_line("forked from ", g.ident.ppid);
+}

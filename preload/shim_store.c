@@ -1,0 +1,575 @@
+/*
+ * Everything the shim says to SQLite. Only the sampler thread calls this file, so SQLite
+ * runs without mutexes. Our SQLite is a private static copy: the program's own SQLite, if
+ * it has one, shares nothing with it.
+ *
+ * Closing a connection never checkpoints (SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE): the last
+ * connection to close would otherwise copy the WAL back and fsync, at every exit of every
+ * short-lived process. The WAL is kept short instead (WAL_CHECKPOINT_FRAMES), because the
+ * first connection to open a database that nobody else has open rebuilds the WAL index by
+ * reading the whole WAL. Whoever holds the database open meanwhile (normally the
+ * launcher) spares each new process that work.
+ */
+#include "shim_internal.h"
+
+#include "memsweep/defaults.h"
+#include "memsweep/schema.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <string.h>
+#include <unistd.h>
+
+/*
+ * WAL frames (pages) after which a commit is followed by a checkpoint that truncates the
+ * WAL. SQLite's automatic checkpoint is not enough: a connection that rebuilt the WAL
+ * index cannot know which frames were already copied back, copies them all again, and
+ * only a later transaction of the same connection would restart the WAL. A short-lived
+ * process has no later transaction, so the WAL would grow without bound.
+ */
+#define WAL_CHECKPOINT_FRAMES 64
+
+static const char sql_connection[] =
+    "PRAGMA synchronous=NORMAL;"
+    "PRAGMA cache_size=-256;";
+
+static const char sql_insert_process[] =
+    "INSERT INTO processes(run_id, pid, ppid, exe, cmdline, started_ns,"
+    " ended_ns, hwm_kb, end_rss_kb) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+
+static const char sql_insert_sample[] =
+    "INSERT INTO samples(proc_id, t_ns, rss_kb, hwm_kb, kind) VALUES(?1, ?2, ?3, ?4, ?5)";
+
+static const char sql_end_process[] =
+    "UPDATE processes SET ended_ns = ?1, hwm_kb = ?2, end_rss_kb = ?3 WHERE proc_id = ?4";
+
+static const char sql_end_run[] =
+    "UPDATE runs SET finished_ns = ?1, status = ?2 WHERE run_id = ?3 AND status = ?4";
+
+static const char sql_first_sweep[] =
+    "SELECT sweep_id FROM sweeps ORDER BY sweep_id LIMIT 1";
+
+static const char sql_insert_sweep[] =
+    "INSERT INTO sweeps(started_ns, hostname, mem_total_kb, reserve_mb, safety_factor,"
+    " interval_ms, jobs, argv, origin) VALUES(?1, ?2, ?3, ?4, ?5, ?6, NULL, ?7, ?8)";
+
+static const char sql_insert_run[] =
+    "INSERT INTO runs(sweep_id, seq, label, command, started_ns, status)"
+    " VALUES(?1, (SELECT coalesce(max(seq), 0) + 1 FROM runs WHERE sweep_id = ?1),"
+    " NULL, ?2, ?3, ?4)";
+
+/* What read_header found, besides a refusal. */
+enum { SCHEMA_READY, SCHEMA_EMPTY };
+
+static int map_rc(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_OK:
+    case SQLITE_ROW:
+    case SQLITE_DONE:
+        return 0;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return -EAGAIN;
+    case SQLITE_NOMEM:
+        return -ENOMEM;
+    case SQLITE_FULL:
+        return -ENOSPC;
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+    case SQLITE_AUTH:
+        return -EACCES;
+    case SQLITE_CANTOPEN:
+        return -ENOENT;
+    case SQLITE_NOTADB:
+    case SQLITE_CORRUPT:
+        return -EPROTO;
+    default:
+        return -EIO;
+    }
+}
+
+/* Maps rc and, unless it only means "try again", puts SQLite's explanation in why. */
+static int fail(ms_store_t *st, int rc, ms_fmt_t *why)
+{
+    const int err = map_rc(rc);
+
+    if (err != -EAGAIN && why->len == 0)
+        ms__fmt_str(why, st->db != NULL ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+    return err;
+}
+
+/*
+ * Waits for a lock like sqlite3_busy_timeout, but gives up at once when st->abandon is
+ * set: a fork is waiting for the connection to close (see shim_sampler.c).
+ */
+static int busy_wait(void *arg, int count)
+{
+    static const unsigned char delays_ms[] = {1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100};
+    const size_t ndelays = sizeof(delays_ms) / sizeof(delays_ms[0]);
+    ms_store_t *st = arg;
+    const int64_t now = ms__clock_ns(CLOCK_MONOTONIC);
+    int64_t left_ns;
+
+    if (count == 0)
+        st->busy_since_ns = now;
+    left_ns = (int64_t)MS_BUSY_TIMEOUT_MS * 1000000 - (now - st->busy_since_ns);
+    if (left_ns <= 0)
+        return 0;
+    int64_t wait_ns =
+        (int64_t)delays_ms[(size_t)count < ndelays ? (size_t)count : ndelays - 1] * 1000000;
+    if (wait_ns > left_ns)
+        wait_ns = left_ns;
+    /* Sleep in short slices so that a waiting fork is released quickly. */
+    while (wait_ns > 0) {
+        if (atomic_load(st->abandon) != 0)
+            return 0;
+        const int64_t slice = wait_ns < 2000000 ? wait_ns : 2000000;
+        const struct timespec ts = {0, (long)slice};
+        nanosleep(&ts, NULL);
+        wait_ns -= slice;
+    }
+    return atomic_load(st->abandon) == 0;
+}
+
+/* Replaces SQLite's automatic checkpoint (see WAL_CHECKPOINT_FRAMES). */
+static int wal_committed(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    (void)db;
+    (void)name;
+    ((ms_store_t *)arg)->wal_frames = frames;
+    return SQLITE_OK;
+}
+
+/*
+ * Copies the WAL back into the database and truncates it, if that can be done at once:
+ * a writer or a reader that holds an old snapshot (the analyzer) makes it fall back to a
+ * partial copy, and whoever commits next tries again. Never waits for a lock.
+ */
+static void checkpoint(ms_store_t *st)
+{
+    sqlite3_busy_handler(st->db, NULL, NULL);
+    sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    sqlite3_busy_handler(st->db, busy_wait, st);
+    st->wal_frames = 0;
+}
+
+static int exec_sql(ms_store_t *st, const char *sql, ms_fmt_t *why)
+{
+    const int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+
+    return rc == SQLITE_OK ? 0 : fail(st, rc, why);
+}
+
+static void rollback(ms_store_t *st)
+{
+    if (!sqlite3_get_autocommit(st->db))
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static int prepare(ms_store_t *st, sqlite3_stmt **stmt, const char *sql, ms_fmt_t *why)
+{
+    int rc;
+
+    if (*stmt != NULL)
+        return 0;
+    rc = sqlite3_prepare_v2(st->db, sql, -1, stmt, NULL);
+    return rc == SQLITE_OK ? 0 : fail(st, rc, why);
+}
+
+/* Runs a statement that returns no row, and resets it for its next use. */
+static int step_done(ms_store_t *st, sqlite3_stmt *stmt, ms_fmt_t *why)
+{
+    const int rc = sqlite3_step(stmt);
+    const int err = rc == SQLITE_DONE ? 0 : fail(st, rc, why);
+
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    return err;
+}
+
+static void bind_text_or_null(sqlite3_stmt *stmt, int i, const char *s)
+{
+    if (s != NULL && s[0] != '\0')
+        sqlite3_bind_text(stmt, i, s, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(stmt, i);
+}
+
+static void bind_kb(sqlite3_stmt *stmt, int i, int64_t kb)
+{
+    if (kb >= 0)
+        sqlite3_bind_int64(stmt, i, kb);
+    else
+        sqlite3_bind_null(stmt, i);
+}
+
+/* Runs a statement that returns one integer. */
+static int query_int(ms_store_t *st, const char *sql, int64_t *out, ms_fmt_t *why)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc;
+    int err = 0;
+
+    rc = sqlite3_prepare_v2(st->db, sql, -1, &stmt, NULL);
+    if (rc != SQLITE_OK)
+        return fail(st, rc, why);
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int64(stmt, 0);
+    else
+        err = fail(st, rc, why);
+    sqlite3_finalize(stmt);
+    return err;
+}
+
+/*
+ * Reads application_id and user_version, and the number of schema objects when the
+ * version says the file may be new. Plain PRAGMA statements only read the file header;
+ * their table-valued forms would build a virtual table each time.
+ */
+static int read_header(ms_store_t *st, int64_t *app_id, int64_t *version, int64_t *objects,
+                       ms_fmt_t *why)
+{
+    int err;
+
+    *objects = 0;
+    err = query_int(st, "PRAGMA application_id", app_id, why);
+    if (err == 0)
+        err = query_int(st, "PRAGMA user_version", version, why);
+    if (err == 0 && *version == 0)
+        err = query_int(st, "SELECT count(*) FROM sqlite_master", objects, why);
+    return err;
+}
+
+/* Decides from the header whether the database is ours and current, new, or refused. */
+static int judge(int64_t app_id, int64_t version, int64_t objects, ms_fmt_t *why)
+{
+    if (app_id != 0 && app_id != MS_APPLICATION_ID) {
+        ms__fmt_str(why, "not a memsweep database (application_id ");
+        ms__fmt_i64(why, app_id);
+        ms__fmt_str(why, ")");
+        return -EPROTO;
+    }
+    if (version > MS_SCHEMA_VERSION) {
+        ms__fmt_str(why, "database schema version ");
+        ms__fmt_i64(why, version);
+        ms__fmt_str(why, " is newer than this memsweep's (");
+        ms__fmt_i64(why, MS_SCHEMA_VERSION);
+        ms__fmt_str(why, ")");
+        return -EPROTONOSUPPORT;
+    }
+    if (app_id == MS_APPLICATION_ID && version == MS_SCHEMA_VERSION)
+        return SCHEMA_READY;
+    /* A launcher that set application_id first may still be creating the schema. */
+    if (version == 0 && (objects == 0 || app_id == MS_APPLICATION_ID))
+        return SCHEMA_EMPTY;
+    if (app_id == 0) {
+        ms__fmt_str(why, "not a memsweep database");
+        return -EPROTO;
+    }
+    ms__fmt_str(why, "database schema version ");
+    ms__fmt_i64(why, version);
+    ms__fmt_str(why, " is older than this memsweep's (");
+    ms__fmt_i64(why, MS_SCHEMA_VERSION);
+    ms__fmt_str(why, ")");
+    return -EPROTONOSUPPORT;
+}
+
+/*
+ * Turns a new empty file into a memsweep database. Several shims started without a
+ * launcher may race here, so the decision is taken again under the write lock.
+ */
+static int create_schema(ms_store_t *st, ms_fmt_t *why)
+{
+    char sql[128];
+    ms_fmt_t f;
+    int64_t app_id, version, objects;
+    int err;
+
+    /* journal_mode cannot change inside a transaction; it persists in the file. */
+    err = exec_sql(st, "PRAGMA journal_mode=WAL", why);
+    if (err == 0)
+        err = exec_sql(st, "BEGIN IMMEDIATE", why);
+    if (err == 0)
+        err = read_header(st, &app_id, &version, &objects, why);
+    if (err == 0)
+        err = judge(app_id, version, objects, why);
+    if (err == SCHEMA_EMPTY) {
+        ms__fmt_init(&f, sql, sizeof(sql));
+        ms__fmt_str(&f, "PRAGMA application_id=");
+        ms__fmt_i64(&f, MS_APPLICATION_ID);
+        ms__fmt_str(&f, ";PRAGMA user_version=");
+        ms__fmt_i64(&f, MS_SCHEMA_VERSION);
+        err = exec_sql(st, MS_SCHEMA_SQL, why);
+        if (err == 0)
+            err = exec_sql(st, sql, why);
+    }
+    if (err == 0)
+        err = exec_sql(st, "COMMIT", why);
+    if (err != 0)
+        rollback(st);
+    return err;
+}
+
+int ms__store_open(ms_store_t *st, const char *path, const atomic_int *abandon,
+                   ms_fmt_t *why)
+{
+    static int configured;
+    int64_t app_id = 0, version = 0, objects = 0;
+    int rc;
+    int err;
+
+    memset(st, 0, sizeof(*st));
+    st->abandon = abandon;
+    if (!configured) {
+        /* Only the sampler thread ever calls SQLite, so its mutexes are pure cost. */
+        configured = 1;
+        sqlite3_config(SQLITE_CONFIG_SINGLETHREAD);
+        sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+        ms__vfs_install();
+    }
+    rc = sqlite3_open_v2(path, &st->db,
+                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                         NULL);
+    if (rc != SQLITE_OK) {
+        const int sys = st->db != NULL ? sqlite3_system_errno(st->db) : 0;
+        err = fail(st, rc, why);
+        if (sys != 0 && strerrordesc_np(sys) != NULL) {
+            ms__fmt_str(why, ": ");
+            ms__fmt_str(why, strerrordesc_np(sys));
+        }
+        goto out;
+    }
+    sqlite3_db_config(st->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)NULL);
+    sqlite3_busy_handler(st->db, busy_wait, st);
+    sqlite3_wal_hook(st->db, wal_committed, st);
+    err = exec_sql(st, sql_connection, why);
+    if (err == 0)
+        err = read_header(st, &app_id, &version, &objects, why);
+    if (err == 0)
+        err = judge(app_id, version, objects, why);
+    if (err == SCHEMA_EMPTY)
+        err = create_schema(st, why);
+out:
+    if (err != 0 && ms__store_close(st) != 0) {
+        /* The connection had to be abandoned: no later one may be opened either. */
+        ms__fmt_init(why, why->buf, why->cap);
+        ms__fmt_str(why, "the program closed or replaced the database's file descriptors");
+        err = -EBADF;
+    }
+    return err;
+}
+
+int ms__store_close(ms_store_t *st)
+{
+    int err = 0;
+
+    if (!ms__vfs_fds_intact()) {
+        err = -EBADF;
+    } else {
+        sqlite3_finalize(st->insert_process);
+        sqlite3_finalize(st->insert_sample);
+        sqlite3_finalize(st->end_process);
+        if (st->db != NULL) {
+            rollback(st);
+            sqlite3_close(st->db);
+        }
+    }
+    st->insert_process = st->insert_sample = st->end_process = NULL;
+    st->db = NULL;
+    return err;
+}
+
+/* Statements run once per run or once per process, prepared when needed. */
+static int run_once(ms_store_t *st, const char *sql, sqlite3_stmt **out, ms_fmt_t *why)
+{
+    const int rc = sqlite3_prepare_v2(st->db, sql, -1, out, NULL);
+
+    return rc == SQLITE_OK ? 0 : fail(st, rc, why);
+}
+
+/*
+ * Creates the runs row of a process measured without the launcher, in the first sweep of
+ * the database, creating that sweep too when there is none.
+ */
+static int create_run(ms_store_t *st, ms_dest_t *dest, const ms_ident_t *id, ms_fmt_t *why)
+{
+    sqlite3_stmt *stmt = NULL;
+    int64_t sweep_id = 0;
+    int err;
+    int rc;
+
+    err = run_once(st, sql_first_sweep, &stmt, why);
+    if (err != 0)
+        goto out;
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW)
+        sweep_id = sqlite3_column_int64(stmt, 0);
+    else if (rc != SQLITE_DONE)
+        err = fail(st, rc, why);
+    sqlite3_finalize(stmt);
+    stmt = NULL;
+    if (err != 0)
+        goto out;
+
+    if (sweep_id == 0) {
+        char host[256];
+        int64_t mem_kb = -1;
+
+        if (gethostname(host, sizeof(host)) != 0)
+            host[0] = '\0';
+        host[sizeof(host) - 1] = '\0';
+        if (ms__proc_mem_total_kb(&mem_kb) != 0)
+            mem_kb = -1;
+        err = run_once(st, sql_insert_sweep, &stmt, why);
+        if (err != 0)
+            goto out;
+        sqlite3_bind_int64(stmt, 1, id->started_ns);
+        bind_text_or_null(stmt, 2, host);
+        bind_kb(stmt, 3, mem_kb);
+        sqlite3_bind_int64(stmt, 4, MS_DEFAULT_RESERVE_MB);
+        sqlite3_bind_double(stmt, 5, MS_DEFAULT_SAFETY_FACTOR);
+        sqlite3_bind_int64(stmt, 6, dest->interval_ms);
+        bind_text_or_null(stmt, 7, id->cmdline);
+        sqlite3_bind_text(stmt, 8, MS_ORIGIN_SHIM, -1, SQLITE_STATIC);
+        err = step_done(st, stmt, why);
+        sqlite3_finalize(stmt);
+        stmt = NULL;
+        if (err != 0)
+            goto out;
+        sweep_id = sqlite3_last_insert_rowid(st->db);
+    }
+
+    err = run_once(st, sql_insert_run, &stmt, why);
+    if (err != 0)
+        goto out;
+    sqlite3_bind_int64(stmt, 1, sweep_id);
+    bind_text_or_null(stmt, 2, id->cmdline);
+    sqlite3_bind_int64(stmt, 3, id->started_ns);
+    sqlite3_bind_text(stmt, 4, MS_STATUS_RUNNING, -1, SQLITE_STATIC);
+    err = step_done(st, stmt, why);
+    if (err == 0) {
+        dest->run_id = sqlite3_last_insert_rowid(st->db);
+        dest->created_run = 1;
+    }
+out:
+    sqlite3_finalize(stmt);
+    return err;
+}
+
+static int finish_run(ms_store_t *st, const ms_dest_t *dest, const ms_reading_t *end,
+                      ms_fmt_t *why)
+{
+    sqlite3_stmt *stmt = NULL;
+    int err;
+
+    err = run_once(st, sql_end_run, &stmt, why);
+    if (err == 0) {
+        /* The exit status is the parent's to see, not ours: exit_code stays NULL. */
+        sqlite3_bind_int64(stmt, 1, end->t_ns);
+        sqlite3_bind_text(stmt, 2, MS_STATUS_OK, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(stmt, 3, dest->run_id);
+        sqlite3_bind_text(stmt, 4, MS_STATUS_RUNNING, -1, SQLITE_STATIC);
+        err = step_done(st, stmt, why);
+    }
+    sqlite3_finalize(stmt);
+    return err;
+}
+
+static int insert_process(ms_store_t *st, ms_dest_t *dest, const ms_ident_t *id,
+                          const ms_reading_t *end, ms_fmt_t *why)
+{
+    sqlite3_stmt *stmt;
+    int err;
+
+    err = prepare(st, &st->insert_process, sql_insert_process, why);
+    if (err != 0)
+        return err;
+    stmt = st->insert_process;
+    sqlite3_bind_int64(stmt, 1, dest->run_id);
+    sqlite3_bind_int64(stmt, 2, id->pid);
+    sqlite3_bind_int64(stmt, 3, id->ppid);
+    bind_text_or_null(stmt, 4, id->exe);
+    bind_text_or_null(stmt, 5, id->cmdline);
+    sqlite3_bind_int64(stmt, 6, id->started_ns);
+    if (end != NULL) {
+        sqlite3_bind_int64(stmt, 7, end->t_ns);
+        bind_kb(stmt, 8, end->hwm_kb);
+        bind_kb(stmt, 9, end->rss_kb);
+    }
+    err = step_done(st, stmt, why);
+    if (err == 0)
+        dest->proc_id = sqlite3_last_insert_rowid(st->db);
+    return err;
+}
+
+static int insert_samples(ms_store_t *st, int64_t proc_id, const ms_reading_t *r, size_t n,
+                          ms_fmt_t *why)
+{
+    int err;
+
+    err = prepare(st, &st->insert_sample, sql_insert_sample, why);
+    for (size_t i = 0; err == 0 && i < n; i++) {
+        sqlite3_stmt *const stmt = st->insert_sample;
+        sqlite3_bind_int64(stmt, 1, proc_id);
+        sqlite3_bind_int64(stmt, 2, r[i].t_ns);
+        sqlite3_bind_int64(stmt, 3, r[i].rss_kb);
+        bind_kb(stmt, 4, r[i].hwm_kb);
+        sqlite3_bind_text(stmt, 5, r[i].kind, -1, SQLITE_STATIC);
+        err = step_done(st, stmt, why);
+    }
+    return err;
+}
+
+static int end_process(ms_store_t *st, int64_t proc_id, const ms_reading_t *end,
+                       ms_fmt_t *why)
+{
+    sqlite3_stmt *stmt;
+    int err;
+
+    err = prepare(st, &st->end_process, sql_end_process, why);
+    if (err != 0)
+        return err;
+    stmt = st->end_process;
+    sqlite3_bind_int64(stmt, 1, end->t_ns);
+    bind_kb(stmt, 2, end->hwm_kb);
+    bind_kb(stmt, 3, end->rss_kb);
+    sqlite3_bind_int64(stmt, 4, proc_id);
+    return step_done(st, stmt, why);
+}
+
+int ms__store_write(ms_store_t *st, ms_dest_t *dest, const ms_ident_t *id,
+                    const ms_reading_t *r, size_t n, const ms_reading_t *end,
+                    ms_fmt_t *why)
+{
+    /* Ids become the caller's only once the transaction that made them commits. */
+    ms_dest_t next = *dest;
+    int err;
+
+    if (!ms__vfs_fds_intact()) {
+        ms__fmt_str(why, "the program closed or replaced the database's file descriptors");
+        return -EBADF;
+    }
+    err = exec_sql(st, "BEGIN IMMEDIATE", why);
+    if (err == 0 && next.run_id == 0)
+        err = create_run(st, &next, id, why);
+    if (err == 0 && next.proc_id == 0)
+        err = insert_process(st, &next, id, end, why);
+    else if (err == 0 && end != NULL)
+        err = end_process(st, next.proc_id, end, why);
+    if (err == 0)
+        err = insert_samples(st, next.proc_id, r, n, why);
+    if (err == 0 && end != NULL && next.created_run)
+        err = finish_run(st, &next, end, why);
+    if (err == 0)
+        err = exec_sql(st, "COMMIT", why);
+    if (err != 0) {
+        rollback(st);
+        return err;
+    }
+    *dest = next;
+    if (st->wal_frames >= WAL_CHECKPOINT_FRAMES)
+        checkpoint(st);
+    return 0;
+}
