@@ -10,7 +10,7 @@ LOOP=$MS_BUILD_DIR/cpu_loop
 work=$(mktemp -d /tmp/ms-bench-cpu-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
-"$MS_BIN" run -j 1 -o "$work/out" -- /bin/true >/dev/null
+"$MS_BIN" run -j 1 -o "$work/out" -- /bin/true >/dev/null 2>&1
 db=$(ls -d "$work"/out/sweep_*)/memsweep.db
 
 plain=() shim=()

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Cost of the shim on process start and exit: N runs of /bin/true with and without the
 # shim attached as the launcher attaches it (MEMSWEEP_DB and MEMSWEEP_RUN_ID set), in
-# alternating rounds. Prints the per-process cost in ms and the ratio.
+# alternating rounds, while a sweep is running on the database (its launcher keeps the
+# database open, as during any real sweep). Prints the per-process cost in ms and the ratio.
 # Usage: bench/bench_startup.sh [N] [ROUNDS]
 source "$(dirname "$0")/lib.sh"
 N=${1:-500}
@@ -9,9 +10,15 @@ ROUNDS=${2:-5}
 work=$(mktemp -d /tmp/ms-bench-startup-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
-# A real sweep database with one run row, so every process is recorded as under the launcher.
-"$MS_BIN" run -j 1 -o "$work/out" -- /bin/true >/dev/null
-db=$(ls -d "$work"/out/sweep_*)/memsweep.db
+# A live sweep whose one run sleeps while the measured processes join its run.
+"$MS_BIN" run -j 1 -o "$work/out" -- sleep 3600 >/dev/null 2>&1 &
+launcher=$!
+trap 'kill -TERM "$launcher" 2>/dev/null; wait "$launcher" 2>/dev/null || true; rm -rf "$work"' EXIT
+for ((i = 0; i < 100; i++)); do
+  db=$(ls -d "$work"/out/sweep_* 2>/dev/null || true)/memsweep.db
+  [ -f "$db" ] && [ "$(sqlite3 "$db" 'SELECT count(*) FROM samples' 2>/dev/null)" -gt 0 ] 2>/dev/null && break
+  sleep 0.1
+done
 
 loop_plain() { for ((i = 0; i < N; i++)); do /bin/true; done; }
 loop_shim() {
