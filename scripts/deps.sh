@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages memsweep needs to build and test, if any is missing.
 set -euo pipefail
-packages=(cmake gcc make pkg-config libsqlite3-dev libunwind-dev libcmocka-dev
-          sqlite3 python3 time)
+packages=(cmake gcc g++ make pkg-config libsqlite3-dev libunwind-dev libcmocka-dev
+          sqlite3 python3 time libjemalloc2 xz-utils)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

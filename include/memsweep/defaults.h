@@ -20,6 +20,18 @@
 #define MS_MIN_INTERVAL_MS 1
 #define MS_MAX_INTERVAL_MS 3600000
 
+/* Allocation-driven sampling (see env.h for the variables that override these). */
+#define MS_DEFAULT_ALLOC_STEP_MB 64
+#define MS_DEFAULT_RELEASE_MB 16
+#define MS_DEFAULT_ALLOC_MAX_PER_S 100
+
+/* Deepest stack captured for an allocation-driven peak. */
+#define MS_MAX_STACK_FRAMES 64
+
+/* A periodic peak this many percent below the true peak counts as a miss in `peaks`. */
+#define MS_PEAK_MISS_PCT_SMALL 5.0
+#define MS_PEAK_MISS_PCT_LARGE 20.0
+
 /* A peak above this multiple of the mean end RSS triggers the divergence warning. */
 #define MS_DIVERGENCE_RATIO 1.2
 

@@ -23,6 +23,21 @@
 /* "1": the shim explains what it does on stderr. Anything else: it says nothing. */
 #define MS_ENV_DEBUG "MEMSWEEP_DEBUG"
 
+/* "0": no allocation hooks act (timer-only sampling), for comparison. Default on. */
+#define MS_ENV_ALLOC "MEMSWEEP_ALLOC"
+
+/* Growth of live heap bytes, in MiB, that triggers an `alloc` sample (default 64). */
+#define MS_ENV_ALLOC_STEP_MB "MEMSWEEP_ALLOC_STEP_MB"
+
+/* Size of a single release, in MiB, preceded by a `release` sample (default 16). */
+#define MS_ENV_RELEASE_MB "MEMSWEEP_RELEASE_MB"
+
+/* Most allocation-driven samples per second per process (default 100). */
+#define MS_ENV_ALLOC_MAX_PER_S "MEMSWEEP_ALLOC_MAX_PER_S"
+
+/* "0": no stack is captured for allocation-driven peaks. Default on. */
+#define MS_ENV_STACKS "MEMSWEEP_STACKS"
+
 /* The dynamic loader's preload list, which the launcher prepends the shim to. */
 #define MS_ENV_LD_PRELOAD "LD_PRELOAD"
 

@@ -11,7 +11,7 @@
 #define MS_APPLICATION_ID 0x4D535750
 
 /* PRAGMA user_version written by this version of memsweep. */
-#define MS_SCHEMA_VERSION 1
+#define MS_SCHEMA_VERSION 2
 
 /*
  * Creates every table and index. Idempotent, so that the launcher and any number of
@@ -55,13 +55,24 @@
     " started_ns INTEGER NOT NULL,"                                                    \
     " ended_ns INTEGER,"                                                               \
     " hwm_kb INTEGER,"                                                                 \
-    " end_rss_kb INTEGER);"                                                            \
+    " end_rss_kb INTEGER,"                                                             \
+    " alloc_tracking INTEGER,"                                                         \
+    " alloc_dropped INTEGER,"                                                          \
+    " alloc_dropped_rate INTEGER,"                                                     \
+    " alloc_dropped_queue INTEGER);"                                                   \
     "CREATE TABLE IF NOT EXISTS samples("                                              \
     " proc_id INTEGER NOT NULL REFERENCES processes(proc_id),"                         \
     " t_ns INTEGER NOT NULL,"                                                          \
     " rss_kb INTEGER NOT NULL,"                                                        \
     " hwm_kb INTEGER,"                                                                 \
-    " kind TEXT NOT NULL);"                                                            \
+    " kind TEXT NOT NULL,"                                                             \
+    " heap_kb INTEGER,"                                                                \
+    " stack_id INTEGER REFERENCES stacks(stack_id));"                                  \
+    "CREATE TABLE IF NOT EXISTS stacks("                                               \
+    " stack_id INTEGER PRIMARY KEY,"                                                   \
+    " hash INTEGER NOT NULL UNIQUE,"                                                   \
+    " depth INTEGER NOT NULL,"                                                         \
+    " frames TEXT NOT NULL);"                                                          \
     "CREATE INDEX IF NOT EXISTS runs_by_sweep ON runs(sweep_id, seq);"                 \
     "CREATE INDEX IF NOT EXISTS processes_by_run ON processes(run_id, started_ns);"    \
     "CREATE INDEX IF NOT EXISTS samples_by_proc ON samples(proc_id, t_ns);"
@@ -70,6 +81,8 @@
 #define MS_KIND_START "start" /* taken when the shim starts in a process image */
 #define MS_KIND_TICK "tick"   /* taken by the sampler thread every interval */
 #define MS_KIND_END "end"     /* taken when the process exits normally */
+#define MS_KIND_ALLOC "alloc" /* live heap grew by a step since the last sample */
+#define MS_KIND_RELEASE "release" /* just before a large free, munmap or shrink */
 
 /* runs.status values. */
 #define MS_STATUS_OK "ok"                   /* exited with status 0 */

@@ -64,7 +64,8 @@ sqlite3 "$T/other.db" "CREATE TABLE t(x); INSERT INTO t VALUES (1);"
 expect_error 1 "" "not a memsweep database" "$MS_BIN" advise "$T/other.db"
 # A real memsweep database from the shim, copied and given a newer schema version.
 env MEMSWEEP_DB="$T/real.db" LD_PRELOAD="$MS_SHIM" "$WL" --mib 1
-assert_eq "$((0x4D535750))|1" "$(sql "$T/real.db" "PRAGMA application_id; PRAGMA user_version" | paste -sd'|')" \
+schema_version="$(sed -n 's/^#define MS_SCHEMA_VERSION \([0-9]*\)$/\1/p' "$MS_SOURCE_DIR/include/memsweep/schema.h")"
+assert_eq "$((0x4D535750))|$schema_version" "$(sql "$T/real.db" "PRAGMA application_id; PRAGMA user_version" | paste -sd'|')" \
     "application_id and user_version of a memsweep database"
 sqlite3 "$T/real.db" ".backup '$T/newer.db'"
 sqlite3 "$T/newer.db" "PRAGMA user_version = 99"
