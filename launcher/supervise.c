@@ -50,6 +50,16 @@ typedef struct worker_env {
     char run_id[64];     /* MEMSWEEP_RUN_ID=..., the last entry of envp */
 } worker_env_t;
 
+/*
+ * The process group of a run whose leader is gone but which memsweep was stopping
+ * (timeout or interruption): members that ignored the signal are killed when the grace
+ * period ends, not left running after the run is recorded.
+ */
+typedef struct lingering {
+    pid_t pgid;
+    int64_t kill_at;
+} lingering_t;
+
 typedef struct sup {
     const ms_supervise_opts_t *o;
     ms_supervise_result_t *res;
@@ -65,6 +75,9 @@ typedef struct sup {
     int64_t next_draw;
     unsigned long long max_rss_kb;
     int status_shown;    /* a status line is on the terminal */
+    lingering_t *lingering;
+    size_t n_lingering;
+    size_t cap_lingering;
 } sup_t;
 
 static const char *signal_name(int sig)
@@ -405,6 +418,31 @@ static void finish_run(sup_t *s, slot_t *slot, int wstatus)
         print_line(s, "memsweep: run %zu/%zu %s (%s) %.1fs %s\n", slot->seq, o->plan->n_runs,
                    end.status, how, secs, slot->label);
 
+    /*
+     * The leader is reaped but its group lives on while any member does; the pid cannot be
+     * reused meanwhile, so the group id stays valid. Members of a group memsweep was
+     * stopping get the SIGKILL its grace period promised.
+     */
+    if ((slot->timed_out || slot->interrupted) && killpg(slot->pid, 0) == 0) {
+        int64_t at = slot->kill_at != 0 ? slot->kill_at : s->stop_deadline;
+        if (at == 0)
+            at = ms_mono_ns();
+        if (s->n_lingering == s->cap_lingering) {
+            const size_t ncap = s->cap_lingering ? s->cap_lingering * 2 : 8;
+            lingering_t *nl = realloc(s->lingering, ncap * sizeof *nl);
+            if (nl == NULL) {
+                /* Without room to wait for the grace period, end the group now. */
+                (void)killpg(slot->pid, SIGKILL);
+                goto done;
+            }
+            s->lingering = nl;
+            s->cap_lingering = ncap;
+        }
+        s->lingering[s->n_lingering].pgid = slot->pid;
+        s->lingering[s->n_lingering].kill_at = at;
+        s->n_lingering++;
+    }
+done:
     free(slot->label);
     memset(slot, 0, sizeof *slot);
     s->running--;
@@ -471,6 +509,8 @@ static void on_stop_signal(sup_t *s, int sig)
         kill_all(s, SIGKILL);
         s->stop_deadline = 0;
     }
+    for (size_t i = 0; i < s->n_lingering; i++)
+        s->lingering[i].kill_at = 0;
 }
 
 /* Applies --timeout and the grace periods that have expired. */
@@ -495,6 +535,16 @@ static void check_deadlines(sup_t *s, int64_t now)
         kill_all(s, SIGKILL);
         s->stop_deadline = 0;
     }
+    for (size_t i = 0; i < s->n_lingering;) {
+        const int gone = killpg(s->lingering[i].pgid, 0) != 0;
+        if (gone || now >= s->lingering[i].kill_at) {
+            if (!gone)
+                (void)killpg(s->lingering[i].pgid, SIGKILL);
+            s->lingering[i] = s->lingering[--s->n_lingering];
+        } else {
+            i++;
+        }
+    }
 }
 
 /* How long to sleep: until the next deadline, at most one tick. */
@@ -514,6 +564,10 @@ static int64_t wait_ns(const sup_t *s, int64_t now)
     }
     if (s->stop_deadline != 0 && s->stop_deadline < until)
         until = s->stop_deadline;
+    for (size_t i = 0; i < s->n_lingering; i++) {
+        if (s->lingering[i].kill_at < until)
+            until = s->lingering[i].kill_at;
+    }
     return until > now ? until - now : 0;
 }
 
@@ -594,7 +648,7 @@ int ms_supervise(const ms_supervise_opts_t *o, ms_supervise_result_t *res)
             if (start_run(&s, slot) != 0)
                 res->error = 1;
         }
-        if (s.running == 0 &&
+        if (s.running == 0 && s.n_lingering == 0 &&
             (res->stop_signal != 0 || res->error || s.next_seq > o->plan->n_runs))
             break;
 
@@ -613,5 +667,6 @@ out:
             free(s.slots[i].label);
     }
     free(s.slots);
+    free(s.lingering);
     return rc;
 }
