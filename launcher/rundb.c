@@ -266,6 +266,14 @@ int ms_rundb_finish_sweep(ms_rundb_t *r, int64_t finished_ns, char *err, size_t 
         return rc;
     }
     sqlite3_finalize(st);
+    /*
+     * A finished sweep becomes one self-contained file, easy to copy to another machine and
+     * readable without a -shm file. This needs the database to itself: while a straggling
+     * worker still has it open the switch is simply skipped, without waiting.
+     */
+    sqlite3_busy_timeout(r->db, 0);
+    (void)sqlite3_exec(r->db, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL);
+    sqlite3_busy_timeout(r->db, MS_BUSY_TIMEOUT_MS);
     return 0;
 }
 
