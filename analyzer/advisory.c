@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "jsonw.h"
 #include "memsweep/defaults.h"
 
 /* Absorbs floating-point error in usable / basis * factor before flooring. */
@@ -148,6 +149,8 @@ void ms_advisory_write_post(FILE *f, const ms_advisory_t *a)
     fprintf(f, "RunsExcluded: %zu\n", a->counts.excluded);
     if (a->have_conservative)
         fprintf(f, "ConservativeBasis: %s\n", ms_basis_name(a->basis));
+    if (a->have_peak_summary)
+        ms_peak_summary_write(f, &a->peaks);
     if (!a->have_end && !a->have_peak)
         fprintf(f, "Note: %s\n", no_runs_text);
     else if (!a->machine.have_mem_total)
@@ -158,89 +161,56 @@ void ms_advisory_write_post(FILE *f, const ms_advisory_t *a)
         fprintf(f, "Warning: %s\n", no_fit_text);
 }
 
-static void json_string(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s != '\0'; s++) {
-        const unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
-}
-
-static void json_key(FILE *f, int *first, const char *key)
-{
-    fputs(*first ? "{" : ",", f);
-    *first = 0;
-    json_string(f, key);
-    fputc(':', f);
-}
-
-static void json_mb(FILE *f, int *first, const char *key, double v)
-{
-    json_key(f, first, key);
-    fprintf(f, "%.1f", v);
-}
-
-static void json_int(FILE *f, int *first, const char *key, long long v)
-{
-    json_key(f, first, key);
-    fprintf(f, "%lld", v);
-}
-
 void ms_advisory_write_json(FILE *f, const ms_advisory_t *a)
 {
     const ms_machine_t *m = &a->machine;
     int first = 1;
     int nwarn = 0;
 
-    json_key(f, &first, "MemTotalAvailable");
+    ms_json_key(f, &first, "MemTotalAvailable");
     fputs(m->have_mem_total ? "true" : "false", f);
     if (m->have_mem_total) {
-        json_int(f, &first, "MemTotal_MB", m->mem_total_mb);
-        json_int(f, &first, "Reserve_MB", m->reserve_mb);
-        json_int(f, &first, "Usable_MB", m->usable_mb);
+        ms_json_int(f, &first, "MemTotal_MB", m->mem_total_mb);
+        ms_json_int(f, &first, "Reserve_MB", m->reserve_mb);
+        ms_json_int(f, &first, "Usable_MB", m->usable_mb);
     }
     if (a->have_end) {
-        json_mb(f, &first, "MeanRSS_End_MB", a->end_mb.mean);
-        json_mb(f, &first, "MedianRSS_End_MB", a->end_mb.median);
-        json_mb(f, &first, "P95RSS_End_MB", a->end_mb.p95);
-        json_mb(f, &first, "MaxRSS_End_MB", a->end_mb.max);
+        ms_json_dec1(f, &first, "MeanRSS_End_MB", a->end_mb.mean);
+        ms_json_dec1(f, &first, "MedianRSS_End_MB", a->end_mb.median);
+        ms_json_dec1(f, &first, "P95RSS_End_MB", a->end_mb.p95);
+        ms_json_dec1(f, &first, "MaxRSS_End_MB", a->end_mb.max);
     }
     if (a->have_peak) {
-        json_mb(f, &first, "MeanPeakRSS_MB", a->peak_mb.mean);
-        json_mb(f, &first, "P95PeakRSS_MB", a->peak_mb.p95);
-        json_mb(f, &first, "MaxPeakRSS_MB", a->peak_mb.max);
+        ms_json_dec1(f, &first, "MeanPeakRSS_MB", a->peak_mb.mean);
+        ms_json_dec1(f, &first, "P95PeakRSS_MB", a->peak_mb.p95);
+        ms_json_dec1(f, &first, "MaxPeakRSS_MB", a->peak_mb.max);
     }
-    json_key(f, &first, "SafetyFactor");
+    ms_json_key(f, &first, "SafetyFactor");
     fprintf(f, "%g", m->safety_factor);
     if (a->have_aggressive)
-        json_int(f, &first, "RecommendedMaxWorkers_Aggressive", a->aggressive);
+        ms_json_int(f, &first, "RecommendedMaxWorkers_Aggressive", a->aggressive);
     if (a->have_conservative)
-        json_int(f, &first, "RecommendedMaxWorkers_Conservative", a->conservative);
-    json_int(f, &first, "RunsTotal", (long long)a->counts.total);
-    json_int(f, &first, "RunsIncluded", (long long)a->counts.included);
-    json_int(f, &first, "RunsFailed", (long long)a->counts.failed);
-    json_int(f, &first, "RunsExcluded", (long long)a->counts.excluded);
+        ms_json_int(f, &first, "RecommendedMaxWorkers_Conservative", a->conservative);
+    ms_json_int(f, &first, "RunsTotal", (long long)a->counts.total);
+    ms_json_int(f, &first, "RunsIncluded", (long long)a->counts.included);
+    ms_json_int(f, &first, "RunsFailed", (long long)a->counts.failed);
+    ms_json_int(f, &first, "RunsExcluded", (long long)a->counts.excluded);
     if (a->have_conservative) {
-        json_key(f, &first, "ConservativeBasis");
-        json_string(f, ms_basis_name(a->basis));
+        ms_json_key(f, &first, "ConservativeBasis");
+        ms_json_string(f, ms_basis_name(a->basis));
     }
-    json_key(f, &first, "Warnings");
+    if (a->have_peak_summary)
+        ms_peak_summary_write_json(f, &first, &a->peaks, 0);
+    ms_json_key(f, &first, "Warnings");
     fputc('[', f);
     if (a->warn_divergence) {
-        json_string(f, divergence_text);
+        ms_json_string(f, divergence_text);
         nwarn++;
     }
     if (a->warn_no_fit) {
         if (nwarn++ > 0)
             fputc(',', f);
-        json_string(f, no_fit_text);
+        ms_json_string(f, no_fit_text);
     }
     fputs("]}\n", f);
 }

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "peaks.h"
 #include "stats.h"
 
 /* The machine the advice is for. MB means MiB throughout. */
@@ -52,6 +53,8 @@ typedef struct ms_advisory {
     ms_basis_t basis;
     int warn_divergence;     /* max peak > MS_DIVERGENCE_RATIO x mean end */
     int warn_no_fit;         /* a recommendation is 0: one worker does not fit */
+    int have_peak_summary;   /* the periodic-miss summary below was filled in */
+    ms_peak_summary_t peaks; /* how much the periodic sampler missed (peaks.h) */
 } ms_advisory_t;
 
 /*
@@ -74,7 +77,8 @@ const char *ms_basis_name(ms_basis_t basis);
 /*
  * Computes the post-run advisory from per-run figures in MiB. end_mb has n_end values
  * and peak_mb n_peak values (the included runs that have each figure); both arrays are
- * sorted in place. counts is copied into the result.
+ * sorted in place. counts is copied into the result. The periodic-miss summary is left
+ * out (have_peak_summary 0); callers that have peak views fill it in afterwards.
  */
 void ms_advisory_compute(const ms_machine_t *m, const ms_run_counts_t *counts,
                          double *end_mb, size_t n_end, double *peak_mb, size_t n_peak,
@@ -83,7 +87,10 @@ void ms_advisory_compute(const ms_machine_t *m, const ms_run_counts_t *counts,
 /* Writes the pre-run section exactly as specified (or its fallback message). */
 void ms_advisory_write_pre(FILE *f, const ms_machine_t *m);
 
-/* Writes the post-run section: the specification's lines, then memsweep's own lines. */
+/*
+ * Writes the post-run section: the specification's lines, then memsweep's own lines, then
+ * the periodic-miss summary when there is one, then notes and warnings.
+ */
 void ms_advisory_write_post(FILE *f, const ms_advisory_t *a);
 
 /* Writes both sections as one JSON object keyed by the same field names, and a newline. */

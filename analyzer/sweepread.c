@@ -1,5 +1,6 @@
 /*
- * Reading a sweep database and reducing each run to its end and peak RSS.
+ * Reading a sweep database and reducing each run to its end and peak RSS, and to the
+ * three views of its peak that `memsweep peaks` compares (peaks.h).
  *
  * A run is a tree of processes (a shell wrapper, the worker, its children). The run's RSS
  * at time t is the sum of the latest sample of every process alive at t. Its peak is the
@@ -8,10 +9,16 @@
  * single process that is the RSS at its exit, and a wrapper shell that outlives the
  * worker it started cannot hide the worker's footprint.
  *
- * Samples are read in one sequential scan and folded into per-process figures. Only runs
- * whose processes overlap in time need a time-ordered merge; they are read again through
- * the samples_by_proc index, one run at a time, which keeps memory bounded by the
- * largest run rather than by the database.
+ * Samples are read in one sequential scan and folded into per-process figures: for every
+ * sample, and separately for the periodic ones (start, tick, end), so that the periodic
+ * and all-samples peaks come out of the same pass. Only runs whose processes overlap in
+ * time need a time-ordered merge; they are read again through the samples_by_proc index,
+ * one run at a time, which keeps memory bounded by the largest run rather than by the
+ * database. The merge keeps two running sums, one over all samples and one over the
+ * periodic ones.
+ *
+ * Databases of schema version 1 have no allocation columns and no stacks table; the
+ * columns are looked up, not assumed, and missing ones read as NULL.
  */
 #include "sweepread.h"
 
@@ -43,13 +50,24 @@ typedef struct proc_fold {
     unsigned long long last_rss;
     unsigned long long max_rss;
     unsigned long long max_hwm;
+    unsigned long long max_rss_periodic; /* largest RSS among start, tick and end samples */
+    size_t kinds[MS_SAMPLE_KINDS];
+    int have_stack;                      /* heaviest alloc/release sample with a stack: */
+    ms_sample_kind_t stack_kind;
+    long long stack_id;
+    unsigned long long stack_rss;
+    int64_t stack_t;
+    ms_tracking_t tracking;              /* processes.alloc_tracking */
+    unsigned long long dropped, dropped_rate, dropped_queue;
 } proc_fold_t;
 
 /* One event of a time-ordered merge: a sample of a process, or its exit. */
 typedef struct merge_event {
     int64_t t;
     size_t proc;   /* index into the run's process list */
+    size_t order;  /* position of reading, which breaks ties of time and process */
     int is_exit;
+    int periodic;  /* a start, tick or end sample */
     unsigned long long rss;
 } merge_event_t;
 
@@ -184,7 +202,10 @@ static int cmp_event(const void *a, const void *b)
     if (x->t != y->t)
         return (x->t > y->t) - (x->t < y->t);
     /* At the same instant a sample counts before an exit, so the exit sees it. */
-    return x->is_exit - y->is_exit;
+    if (x->is_exit != y->is_exit)
+        return x->is_exit - y->is_exit;
+    /* Otherwise reading order: each process's samples by time, processes by start. */
+    return (x->order > y->order) - (x->order < y->order);
 }
 
 static size_t find_run(const ms_run_mem_t *runs, size_t n, long long run_id)
@@ -221,20 +242,27 @@ static unsigned long long umax(unsigned long long a, unsigned long long b)
     return a > b ? a : b;
 }
 
-/* The time-ordered merge for a run whose processes overlap. */
-static int merge_run(sqlite3 *db, sqlite3_stmt *st_proc_samples, proc_fold_t *procs,
+/*
+ * The time-ordered merge for a run whose processes overlap: the run's RSS from all
+ * samples (its peak and end) and from the periodic samples alone (the periodic peak).
+ */
+static int merge_run(sqlite3_stmt *st_proc_samples, proc_fold_t *procs,
                      const proc_order_t *order, size_t count, ms_run_mem_t *run)
 {
     merge_event_t *ev = NULL;
-    unsigned long long *cur = NULL;
+    unsigned long long *cur = NULL;     /* latest RSS of each process, any kind */
+    unsigned long long *cur_per = NULL; /* latest RSS of each process, periodic kinds */
     size_t n_ev = 0, cap = 0;
     unsigned long long sum = 0, peak = 0, end = 0;
+    unsigned long long sum_per = 0, peak_per = 0;
     int rc = 0;
 
-    (void)db;
     cur = calloc(count, sizeof *cur);
-    if (cur == NULL)
-        return -ENOMEM;
+    cur_per = calloc(count, sizeof *cur_per);
+    if (cur == NULL || cur_per == NULL) {
+        rc = -ENOMEM;
+        goto out;
+    }
     for (size_t i = 0; i < count; i++) {
         const proc_fold_t *p = &procs[order[i].fold];
         if (p->n_samples == 0)
@@ -264,7 +292,10 @@ static int merge_run(sqlite3 *db, sqlite3_stmt *st_proc_samples, proc_fold_t *pr
             }
             ev[n_ev].t = sqlite3_column_int64(st_proc_samples, 0);
             ev[n_ev].proc = i;
+            ev[n_ev].order = n_ev;
             ev[n_ev].is_exit = 0;
+            ev[n_ev].periodic = ms_sample_kind_is_periodic(ms_sample_kind_of(
+                (const char *)sqlite3_column_text(st_proc_samples, 2)));
             ev[n_ev].rss = (unsigned long long)sqlite3_column_int64(st_proc_samples, 1);
             n_ev++;
         }
@@ -280,7 +311,9 @@ static int merge_run(sqlite3 *db, sqlite3_stmt *st_proc_samples, proc_fold_t *pr
         }
         ev[n_ev].t = p->eff_end_ns;
         ev[n_ev].proc = i;
+        ev[n_ev].order = n_ev;
         ev[n_ev].is_exit = 1;
+        ev[n_ev].periodic = 0;
         ev[n_ev].rss = 0;
         n_ev++;
     }
@@ -292,18 +325,93 @@ static int merge_run(sqlite3 *db, sqlite3_stmt *st_proc_samples, proc_fold_t *pr
             end = umax(end, sum);
             sum -= cur[e->proc];
             cur[e->proc] = 0;
+            sum_per -= cur_per[e->proc];
+            cur_per[e->proc] = 0;
         } else {
             sum = sum - cur[e->proc] + e->rss;
             cur[e->proc] = e->rss;
             peak = umax(peak, sum);
+            if (e->periodic) {
+                sum_per = sum_per - cur_per[e->proc] + e->rss;
+                cur_per[e->proc] = e->rss;
+                peak_per = umax(peak_per, sum_per);
+            }
         }
     }
-    run->peak_kb = umax(run->peak_kb, peak);
+    run->peaks.all_kb = umax(run->peaks.all_kb, peak);
+    run->peaks.periodic_kb = umax(run->peaks.periodic_kb, peak_per);
     run->end_kb = end;
 out:
     free(ev);
     free(cur);
+    free(cur_per);
     return rc;
+}
+
+/* Sets *found to whether table has column; 0, or -EIO on a database error. */
+static int has_column(sqlite3 *db, const char *table, const char *column, int *found)
+{
+    sqlite3_stmt *st = NULL;
+    int s;
+
+    *found = 0;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2", -1, &st,
+                           NULL) != SQLITE_OK)
+        return -EIO;
+    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, column, -1, SQLITE_STATIC);
+    s = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (s == SQLITE_ROW)
+        *found = 1;
+    else if (s != SQLITE_DONE)
+        return -EIO;
+    return 0;
+}
+
+/* A nullable non-negative count column; NULL and negative values read as 0. */
+static unsigned long long count_col(sqlite3_stmt *st, int col)
+{
+    if (sqlite3_column_type(st, col) == SQLITE_NULL || sqlite3_column_int64(st, col) < 0)
+        return 0;
+    return (unsigned long long)sqlite3_column_int64(st, col);
+}
+
+/*
+ * Folds one process into its run's peak views: drop counts and tracking for every
+ * process, sample figures for the processes that have samples.
+ */
+static void fold_proc_into_run(const proc_fold_t *p, ms_run_peaks_t *r)
+{
+    r->dropped += p->dropped;
+    r->dropped_rate += p->dropped_rate;
+    r->dropped_queue += p->dropped_queue;
+    if (p->tracking == MS_TRACKING_ON ||
+        (p->tracking == MS_TRACKING_OFF && r->tracking == MS_TRACKING_UNKNOWN))
+        r->tracking = p->tracking;
+    if (p->n_samples == 0)
+        return;
+    {
+        const unsigned long long hwm = umax(p->max_hwm, p->col_hwm_kb);
+        if (hwm > 0) {
+            r->hwm_sum_kb += hwm;
+            r->hwm_procs++;
+            r->hwm_max_kb = umax(r->hwm_max_kb, hwm);
+        }
+    }
+    for (int k = 0; k < MS_SAMPLE_KINDS; k++)
+        r->kinds[k] += p->kinds[k];
+    /* One process alive at a time gives these; a merge raises them for overlapping runs. */
+    r->all_kb = umax(r->all_kb, p->max_rss);
+    r->periodic_kb = umax(r->periodic_kb, p->max_rss_periodic);
+    if (p->have_stack && (!r->have_stack || p->stack_rss > r->stack_rss_kb ||
+                          (p->stack_rss == r->stack_rss_kb && p->stack_t < r->stack_t_ns))) {
+        r->have_stack = 1;
+        r->stack_kind = p->stack_kind;
+        r->stack_id = p->stack_id;
+        r->stack_rss_kb = p->stack_rss;
+        r->stack_t_ns = p->stack_t;
+    }
 }
 
 int ms_sweep_read(sqlite3 *db, ms_sweep_data_t *out, char *err, size_t errlen)
@@ -317,6 +425,11 @@ int ms_sweep_read(sqlite3 *db, ms_sweep_data_t *out, char *err, size_t errlen)
     int in_tx = 0;
     int rc = 0;
     int s;
+    /* Columns of schema version 2; a version 1 database has none of them. */
+    int has_tracking = 0, has_dropped = 0, has_dropped_rate = 0, has_dropped_queue = 0;
+    int has_stack_id = 0, has_stacks = 0;
+    int read_stacks = 0; /* the scan reads samples.stack_id */
+    char sql[512];
 
     memset(out, 0, sizeof *out);
     out->info.reserve_mb = MS_DEFAULT_RESERVE_MB;
@@ -379,16 +492,38 @@ int ms_sweep_read(sqlite3 *db, ms_sweep_data_t *out, char *err, size_t errlen)
         snprintf(r->status, sizeof r->status, "%s",
                  sqlite3_column_text(st, 2) ? (const char *)sqlite3_column_text(st, 2)
                                             : MS_STATUS_RUNNING);
+        r->peaks.tracking = MS_TRACKING_UNKNOWN;
     }
     if (s != SQLITE_DONE)
         goto sql_error;
     sqlite3_finalize(st);
     st = NULL;
 
-    if (sqlite3_prepare_v2(db,
-                           "SELECT proc_id, run_id, pid, started_ns, ended_ns, hwm_kb,"
-                           " end_rss_kb FROM processes ORDER BY proc_id",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (has_column(db, "processes", "alloc_tracking", &has_tracking) != 0 ||
+        has_column(db, "processes", "alloc_dropped", &has_dropped) != 0 ||
+        has_column(db, "processes", "alloc_dropped_rate", &has_dropped_rate) != 0 ||
+        has_column(db, "processes", "alloc_dropped_queue", &has_dropped_queue) != 0 ||
+        has_column(db, "samples", "stack_id", &has_stack_id) != 0 ||
+        has_column(db, "stacks", "frames", &has_stacks) != 0)
+        goto sql_error;
+    /* Reading a column costs on every one of millions of samples: stack_id is read only
+     * when some stack was recorded at all. */
+    if (has_stack_id && has_stacks) {
+        if (sqlite3_prepare_v2(db, "SELECT EXISTS (SELECT 1 FROM stacks)", -1, &st, NULL) !=
+                SQLITE_OK ||
+            sqlite3_step(st) != SQLITE_ROW)
+            goto sql_error;
+        read_stacks = sqlite3_column_int(st, 0) != 0;
+        sqlite3_finalize(st);
+        st = NULL;
+    }
+    snprintf(sql, sizeof sql,
+             "SELECT proc_id, run_id, pid, started_ns, ended_ns, hwm_kb, end_rss_kb,"
+             " %s, %s, %s, %s FROM processes ORDER BY proc_id",
+             has_tracking ? "alloc_tracking" : "NULL", has_dropped ? "alloc_dropped" : "NULL",
+             has_dropped_rate ? "alloc_dropped_rate" : "NULL",
+             has_dropped_queue ? "alloc_dropped_queue" : "NULL");
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
         goto sql_error;
     while ((s = sqlite3_step(st)) == SQLITE_ROW) {
         proc_fold_t *p;
@@ -419,6 +554,14 @@ int ms_sweep_read(sqlite3 *db, ms_sweep_data_t *out, char *err, size_t errlen)
             p->have_col_end_rss = 1;
             p->col_end_rss_kb = (unsigned long long)sqlite3_column_int64(st, 6);
         }
+        p->tracking = sqlite3_column_type(st, 7) == SQLITE_NULL ? MS_TRACKING_UNKNOWN
+                      : sqlite3_column_int64(st, 7) != 0      ? MS_TRACKING_ON
+                                                              : MS_TRACKING_OFF;
+        p->dropped_rate = count_col(st, 9);
+        p->dropped_queue = count_col(st, 10);
+        /* alloc_dropped is the total; without it the two causes add up to it. */
+        p->dropped = sqlite3_column_type(st, 8) != SQLITE_NULL ? count_col(st, 8)
+                                                               : p->dropped_rate + p->dropped_queue;
         out->runs[ri].n_processes++;
     }
     if (s != SQLITE_DONE)
@@ -427,8 +570,9 @@ int ms_sweep_read(sqlite3 *db, ms_sweep_data_t *out, char *err, size_t errlen)
     st = NULL;
 
     /* One sequential scan of every sample, folded per process. */
-    if (sqlite3_prepare_v2(db, "SELECT proc_id, t_ns, rss_kb, hwm_kb FROM samples", -1, &st,
-                           NULL) != SQLITE_OK)
+    snprintf(sql, sizeof sql, "SELECT proc_id, t_ns, rss_kb, hwm_kb, kind%s FROM samples",
+             read_stacks ? ", stack_id" : "");
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
         goto sql_error;
     {
         proc_fold_t *last = NULL;
@@ -436,10 +580,12 @@ int ms_sweep_read(sqlite3 *db, ms_sweep_data_t *out, char *err, size_t errlen)
             const long long proc_id = sqlite3_column_int64(st, 0);
             const int64_t t = sqlite3_column_int64(st, 1);
             long long rss, hwm;
+            ms_sample_kind_t kind;
             proc_fold_t *p = (last != NULL && last->proc_id == proc_id)
                                  ? last
                                  : find_proc(procs, n_procs, proc_id);
-            if (p == NULL || sqlite3_column_type(st, 2) == SQLITE_NULL)
+            /* rss_kb is NOT NULL in every schema version, so no type check is needed. */
+            if (p == NULL)
                 continue;
             last = p;
             rss = sqlite3_column_int64(st, 2);
@@ -456,6 +602,20 @@ int ms_sweep_read(sqlite3 *db, ms_sweep_data_t *out, char *err, size_t errlen)
             p->max_rss = umax(p->max_rss, (unsigned long long)rss);
             if (hwm > 0)
                 p->max_hwm = umax(p->max_hwm, (unsigned long long)hwm);
+            kind = ms_sample_kind_of((const char *)sqlite3_column_text(st, 4));
+            p->kinds[kind]++;
+            if (ms_sample_kind_is_periodic(kind)) {
+                p->max_rss_periodic = umax(p->max_rss_periodic, (unsigned long long)rss);
+            } else if (read_stacks && ms_sample_kind_is_alloc(kind) &&
+                       sqlite3_column_type(st, 5) != SQLITE_NULL &&
+                       (!p->have_stack || (unsigned long long)rss > p->stack_rss ||
+                        ((unsigned long long)rss == p->stack_rss && t < p->stack_t))) {
+                p->have_stack = 1;
+                p->stack_kind = kind;
+                p->stack_id = sqlite3_column_int64(st, 5);
+                p->stack_rss = (unsigned long long)rss;
+                p->stack_t = t;
+            }
         }
         if (s != SQLITE_DONE)
             goto sql_error;
@@ -478,7 +638,7 @@ int ms_sweep_read(sqlite3 *db, ms_sweep_data_t *out, char *err, size_t errlen)
     }
     qsort(order, n_procs, sizeof *order, cmp_order);
 
-    if (sqlite3_prepare_v2(db, "SELECT t_ns, rss_kb FROM samples WHERE proc_id = ?", -1,
+    if (sqlite3_prepare_v2(db, "SELECT t_ns, rss_kb, kind FROM samples WHERE proc_id = ?", -1,
                            &st_ps, NULL) != SQLITE_OK)
         goto sql_error;
 
@@ -513,10 +673,10 @@ int ms_sweep_read(sqlite3 *db, ms_sweep_data_t *out, char *err, size_t errlen)
         }
         for (size_t k = i; k < j; k++) {
             const proc_fold_t *p = &procs[order[k].fold];
+            fold_proc_into_run(p, &run->peaks);
             if (p->n_samples == 0)
                 continue;
             run->n_samples += p->n_samples;
-            run->peak_kb = umax(run->peak_kb, umax(p->max_rss, umax(p->max_hwm, p->col_hwm_kb)));
             if (p->started_ns < max_end && p->first_t < max_end)
                 overlap = 1;
             if (p->eff_end_ns > max_end)
@@ -524,7 +684,7 @@ int ms_sweep_read(sqlite3 *db, ms_sweep_data_t *out, char *err, size_t errlen)
         }
         if (run->n_samples > 0) {
             if (overlap) {
-                rc = merge_run(db, st_ps, procs, &order[i], j - i, run);
+                rc = merge_run(st_ps, procs, &order[i], j - i, run);
                 if (rc != 0) {
                     if (rc == -ENOMEM) {
                         set_err(err, errlen, "out of memory");
@@ -541,6 +701,8 @@ int ms_sweep_read(sqlite3 *db, ms_sweep_data_t *out, char *err, size_t errlen)
                     run->end_kb = umax(run->end_kb, p->last_rss);
                 }
             }
+            /* The advisory's peak: never below the largest single process's VmHWM. */
+            run->peak_kb = ms_run_peaks_true_kb(&run->peaks);
         }
         i = j;
     }
@@ -563,6 +725,74 @@ out:
     if (rc != 0)
         ms_sweep_free(out);
     return rc;
+}
+
+void ms_sweep_peak_summary(const ms_sweep_data_t *d, ms_peak_summary_t *out)
+{
+    ms_peak_summary_init(out);
+    for (size_t i = 0; i < d->n_runs; i++)
+        if (d->runs[i].n_samples > 0)
+            ms_peak_summary_add(out, d->runs[i].seq, &d->runs[i].peaks);
+}
+
+int ms_sweep_texts_open(sqlite3 *db, ms_sweep_texts_t *t, char *err, size_t errlen)
+{
+    int has_stacks = 0;
+
+    memset(t, 0, sizeof *t);
+    /* Schema version 1 has no stacks table; frames are then never found. */
+    if (has_column(db, "stacks", "frames", &has_stacks) != 0)
+        goto sql_error;
+    if (sqlite3_prepare_v2(db, "SELECT label FROM runs WHERE run_id = ?", -1, &t->label, NULL) !=
+        SQLITE_OK)
+        goto sql_error;
+    if (has_stacks && sqlite3_prepare_v2(db, "SELECT frames FROM stacks WHERE stack_id = ?", -1,
+                                         &t->frames, NULL) != SQLITE_OK)
+        goto sql_error;
+    return 0;
+sql_error:
+    set_err(err, errlen, "%s: %s", sqlite3_db_filename(db, "main"), sqlite3_errmsg(db));
+    ms_sweep_texts_close(t);
+    return -EIO;
+}
+
+void ms_sweep_texts_close(ms_sweep_texts_t *t)
+{
+    sqlite3_finalize(t->label);
+    sqlite3_finalize(t->frames);
+    memset(t, 0, sizeof *t);
+}
+
+/* Steps a one-column lookup by key and copies the text found, or sets NULL. */
+static int lookup_text(sqlite3_stmt *st, long long key, char **text)
+{
+    int s, rc = 0;
+
+    *text = NULL;
+    if (st == NULL)
+        return 0;
+    sqlite3_reset(st);
+    sqlite3_bind_int64(st, 1, key);
+    s = sqlite3_step(st);
+    if (s == SQLITE_ROW) {
+        const unsigned char *v = sqlite3_column_text(st, 0);
+        if (v != NULL && (*text = strdup((const char *)v)) == NULL)
+            rc = -ENOMEM;
+    } else if (s != SQLITE_DONE) {
+        rc = -EIO;
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+int ms_sweep_run_label(ms_sweep_texts_t *t, long long run_id, char **label)
+{
+    return lookup_text(t->label, run_id, label);
+}
+
+int ms_sweep_stack_frames(ms_sweep_texts_t *t, long long stack_id, char **frames)
+{
+    return lookup_text(t->frames, stack_id, frames);
 }
 
 void ms_advise_opts_init(ms_advise_opts_t *o)
@@ -609,6 +839,8 @@ int ms_sweep_advise(const ms_sweep_data_t *d, const ms_advise_opts_t *o, ms_advi
         n++;
     }
     ms_advisory_compute(&m, &counts, end_mb, n, peak_mb, n, out);
+    ms_sweep_peak_summary(d, &out->peaks);
+    out->have_peak_summary = 1;
     free(end_mb);
     free(peak_mb);
     return 0;

@@ -1,6 +1,7 @@
 /*
  * Reading a sweep database: opening it safely read-only, checking it is memsweep's, and
- * reducing each run's processes and samples to its end RSS and peak RSS.
+ * reducing each run's processes and samples to its end RSS, its peak RSS and the peak
+ * views of peaks.h, all in one pass over the samples.
  */
 #ifndef MS_ANALYZER_SWEEPREAD_H
 #define MS_ANALYZER_SWEEPREAD_H
@@ -10,6 +11,7 @@
 #include <sqlite3.h>
 
 #include "advisory.h"
+#include "peaks.h"
 
 /* What the sweeps row recorded about the machine and the sweep. */
 typedef struct ms_sweep_info {
@@ -31,6 +33,7 @@ typedef struct ms_run_mem {
     size_t n_samples;
     unsigned long long end_kb;  /* run RSS at its end (see docs/advisory.md) */
     unsigned long long peak_kb; /* largest run RSS, never below a process's VmHWM */
+    ms_run_peaks_t peaks;       /* periodic, all-samples and VmHWM views of the peak */
 } ms_run_mem_t;
 
 typedef struct ms_sweep_data {
@@ -51,6 +54,33 @@ int ms_sweep_read(sqlite3 *db, ms_sweep_data_t *out, char *err, size_t errlen);
 
 void ms_sweep_free(ms_sweep_data_t *d);
 
+/* The periodic-miss summary over the runs with samples, in the order of d->runs. */
+void ms_sweep_peak_summary(const ms_sweep_data_t *d, ms_peak_summary_t *out);
+
+/*
+ * Looks up the text that the reduction leaves out: a run's label and a stack's frames.
+ * Prepared once, used for any number of runs after ms_sweep_read.
+ */
+typedef struct ms_sweep_texts {
+    sqlite3_stmt *label;
+    sqlite3_stmt *frames; /* NULL when the database has no stacks table */
+} ms_sweep_texts_t;
+
+int ms_sweep_texts_open(sqlite3 *db, ms_sweep_texts_t *t, char *err, size_t errlen);
+void ms_sweep_texts_close(ms_sweep_texts_t *t);
+
+/*
+ * Sets *label to a malloc'd copy of runs.label of run_id, or NULL when it is NULL or the
+ * run is gone. Returns 0, -ENOMEM, or -EIO on a database error.
+ */
+int ms_sweep_run_label(ms_sweep_texts_t *t, long long run_id, char **label);
+
+/*
+ * Sets *frames to a malloc'd copy of stacks.frames of stack_id (one frame per line), or
+ * NULL when there is no such stack. Returns 0, -ENOMEM or -EIO.
+ */
+int ms_sweep_stack_frames(ms_sweep_texts_t *t, long long stack_id, char **frames);
+
 /* Options that recompute advice for another machine; negative means "as recorded". */
 typedef struct ms_advise_opts {
     long long mem_total_mb; /* overrides the recorded MemTotal when >= 0 */
@@ -60,7 +90,10 @@ typedef struct ms_advise_opts {
 
 void ms_advise_opts_init(ms_advise_opts_t *o);
 
-/* Computes the advisory of a sweep already read. Returns 0 or a negative errno code. */
+/*
+ * Computes the advisory of a sweep already read, with its periodic-miss summary. Returns
+ * 0 or a negative errno code.
+ */
 int ms_sweep_advise(const ms_sweep_data_t *d, const ms_advise_opts_t *o, ms_advisory_t *out);
 
 /*

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli_advise.h"
+#include "cli_peaks.h"
 #include "cli_run.h"
 #include "cli_util.h"
 #include "memsweep/version.h"
@@ -18,6 +19,7 @@ typedef struct subcommand {
 static const subcommand_t subcommands[] = {
     {"run", ms_cmd_run, "run a parameter sweep and measure each worker's memory"},
     {"advise", ms_cmd_advise, "print the memory advisory of a recorded sweep"},
+    {"peaks", ms_cmd_peaks, "compare periodic and allocation-driven peaks of a sweep"},
 };
 
 #define N_SUBCOMMANDS (sizeof subcommands / sizeof subcommands[0])

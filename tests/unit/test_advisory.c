@@ -102,12 +102,31 @@ static void compute_example(ms_advisory_t *a, int have_mem)
     ms_advisory_compute(&m, &c, end, 4, peak, 4, a);
 }
 
+/* The periodic-miss summary of the four included runs: 37.5 % (run 2), 10 %, 0, 0. */
+static void add_peak_summary(ms_advisory_t *a)
+{
+    static const unsigned long long periodic[] = {1250, 900, 1000, 1500};
+    static const unsigned long long true_kb[] = {2000, 1000, 1000, 1500};
+    ms_peak_summary_init(&a->peaks);
+    for (int i = 0; i < 4; i++) {
+        ms_run_peaks_t p;
+        memset(&p, 0, sizeof p);
+        p.periodic_kb = periodic[i] * 1024;
+        p.all_kb = periodic[i] * 1024;
+        p.hwm_max_kb = true_kb[i] * 1024;
+        ms_peak_summary_add(&a->peaks, i + 2, &p);
+    }
+    a->have_peak_summary = 1;
+}
+
 static void test_post_section_exact(void **state)
 {
     ms_advisory_t a;
     char *text;
     (void)state;
     compute_example(&a, 1);
+    assert_false(a.have_peak_summary); /* computing alone leaves the summary out */
+    add_peak_summary(&a);
     assert_int_equal(a.aggressive, 8);    /* 10916 / 1150 * 0.85 = 8.07 */
     assert_int_equal(a.conservative, 4);  /* 10916 / 1940 * 0.85 = 4.78 */
     assert_int_equal(a.basis, MS_BASIS_P95_PEAK);
@@ -131,6 +150,10 @@ static void test_post_section_exact(void **state)
                         "RunsFailed: 1\n"
                         "RunsExcluded: 1\n"
                         "ConservativeBasis: p95_peak\n"
+                        "PeriodicMissOver5Pct_Runs: 2\n"
+                        "PeriodicMissOver20Pct_Runs: 1\n"
+                        "LargestPeriodicMiss_Pct: 37.5\n"
+                        "LargestPeriodicMiss_Run: 2\n"
                         "Warning: MaxPeakRSS_MB is more than 1.2x MeanRSS_End_MB; prefer the "
                         "conservative recommendation and consider staggering worker starts.\n");
     free(text);
@@ -196,11 +219,16 @@ static void test_no_runs(void **state)
     (void)state;
     ms_machine_init(&m, 1, 8192ULL * 1024, 1024, 0.85);
     ms_advisory_compute(&m, &c, NULL, 0, NULL, 0, &a);
+    ms_peak_summary_init(&a.peaks);
+    a.have_peak_summary = 1;
     text = render(ms_advisory_write_post, NULL, &a, NULL);
     assert_null(strstr(text, "MeanRSS_End_MB"));
     assert_null(strstr(text, "Recommended"));
-    assert_non_null(strstr(text, "RunsExcluded: 2\n"));
-    assert_non_null(strstr(text, "Note: no run has a memory sample"));
+    assert_null(strstr(text, "LargestPeriodicMiss")); /* no run to compare */
+    assert_non_null(strstr(text, "RunsExcluded: 2\n"
+                                 "PeriodicMissOver5Pct_Runs: 0\n"
+                                 "PeriodicMissOver20Pct_Runs: 0\n"
+                                 "Note: no run has a memory sample"));
     free(text);
 }
 
@@ -211,7 +239,17 @@ static void test_json(void **state)
     (void)state;
     compute_example(&a, 1);
     text = render(ms_advisory_write_json, NULL, &a, NULL);
+    assert_null(strstr(text, "PeriodicMiss")); /* no summary computed */
+    free(text);
+    add_peak_summary(&a);
+    text = render(ms_advisory_write_json, NULL, &a, NULL);
     assert_int_equal(text[0], '{');
+    assert_non_null(strstr(text, "\"ConservativeBasis\":\"p95_peak\","
+                                 "\"PeriodicMissOver5Pct_Runs\":2,"
+                                 "\"PeriodicMissOver20Pct_Runs\":1,"
+                                 "\"LargestPeriodicMiss_Pct\":37.5,"
+                                 "\"LargestPeriodicMiss_Run\":2,"
+                                 "\"Warnings\":["));
     assert_non_null(strstr(text, "\"MemTotal_MB\":11940,"));
     assert_non_null(strstr(text, "\"Usable_MB\":10916,"));
     assert_non_null(strstr(text, "\"P95PeakRSS_MB\":1940.0,"));

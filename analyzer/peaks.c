@@ -1,0 +1,311 @@
+/* Peak views of a run, the periodic sampler's shortfall, and their text and JSON renderings. */
+#include "peaks.h"
+
+#include <string.h>
+
+#include "jsonw.h"
+#include "memsweep/defaults.h"
+#include "memsweep/schema.h"
+
+const char *ms_sample_kind_name(ms_sample_kind_t kind)
+{
+    switch (kind) {
+    case MS_SAMPLE_START:
+        return MS_KIND_START;
+    case MS_SAMPLE_TICK:
+        return MS_KIND_TICK;
+    case MS_SAMPLE_END:
+        return MS_KIND_END;
+    case MS_SAMPLE_ALLOC:
+        return MS_KIND_ALLOC;
+    case MS_SAMPLE_RELEASE:
+        return MS_KIND_RELEASE;
+    case MS_SAMPLE_OTHER:
+    case MS_SAMPLE_KINDS:
+        break;
+    }
+    return "other";
+}
+
+unsigned long long ms_run_peaks_true_kb(const ms_run_peaks_t *p)
+{
+    return p->all_kb > p->hwm_max_kb ? p->all_kb : p->hwm_max_kb;
+}
+
+double ms_peak_miss_pct(unsigned long long view_kb, unsigned long long periodic_kb)
+{
+    if (view_kb == 0)
+        return 0.0;
+    if (periodic_kb <= view_kb)
+        return (double)(view_kb - periodic_kb) * 100.0 / (double)view_kb;
+    return -((double)(periodic_kb - view_kb) * 100.0 / (double)view_kb);
+}
+
+int ms_peak_miss_exceeds(unsigned long long view_kb, unsigned long long periodic_kb, double pct)
+{
+    if (view_kb == 0 || periodic_kb >= view_kb)
+        return 0;
+    /* Cross-multiplied, so that a shortfall of exactly pct percent is not rounded above it. */
+    return (double)(view_kb - periodic_kb) * 100.0 > pct * (double)view_kb;
+}
+
+void ms_peak_summary_init(ms_peak_summary_t *s)
+{
+    memset(s, 0, sizeof *s);
+}
+
+void ms_peak_summary_add(ms_peak_summary_t *s, long long seq, const ms_run_peaks_t *p)
+{
+    const unsigned long long true_kb = ms_run_peaks_true_kb(p);
+    const double miss = ms_peak_miss_pct(true_kb, p->periodic_kb);
+
+    s->runs++;
+    if (ms_peak_miss_exceeds(true_kb, p->periodic_kb, MS_PEAK_MISS_PCT_SMALL))
+        s->over_small++;
+    if (ms_peak_miss_exceeds(true_kb, p->periodic_kb, MS_PEAK_MISS_PCT_LARGE))
+        s->over_large++;
+    if (miss > s->largest_pct) {
+        s->largest_pct = miss;
+        s->have_largest_run = 1;
+        s->largest_seq = seq;
+    }
+}
+
+/* Key names carry the thresholds, so a changed constant cannot leave a stale name. */
+static void key_over(char *buf, size_t len, double pct)
+{
+    snprintf(buf, len, "PeriodicMissOver%gPct_Runs", pct);
+}
+
+void ms_peak_summary_write(FILE *f, const ms_peak_summary_t *s)
+{
+    char key[64];
+
+    key_over(key, sizeof key, MS_PEAK_MISS_PCT_SMALL);
+    fprintf(f, "%s: %zu\n", key, s->over_small);
+    key_over(key, sizeof key, MS_PEAK_MISS_PCT_LARGE);
+    fprintf(f, "%s: %zu\n", key, s->over_large);
+    if (s->runs > 0)
+        fprintf(f, "LargestPeriodicMiss_Pct: %.1f\n", s->largest_pct);
+    if (s->have_largest_run)
+        fprintf(f, "LargestPeriodicMiss_Run: %lld\n", s->largest_seq);
+}
+
+void ms_peak_summary_write_json(FILE *f, int *first, const ms_peak_summary_t *s, int nulls)
+{
+    char key[64];
+
+    key_over(key, sizeof key, MS_PEAK_MISS_PCT_SMALL);
+    ms_json_int(f, first, key, (long long)s->over_small);
+    key_over(key, sizeof key, MS_PEAK_MISS_PCT_LARGE);
+    ms_json_int(f, first, key, (long long)s->over_large);
+    if (s->runs > 0)
+        ms_json_dec1(f, first, "LargestPeriodicMiss_Pct", s->largest_pct);
+    else if (nulls)
+        ms_json_null(f, first, "LargestPeriodicMiss_Pct");
+    if (s->have_largest_run)
+        ms_json_int(f, first, "LargestPeriodicMiss_Run", s->largest_seq);
+    else if (nulls)
+        ms_json_null(f, first, "LargestPeriodicMiss_Run");
+}
+
+static double mib(unsigned long long kb)
+{
+    return (double)kb / 1024.0;
+}
+
+static const char *tracking_text(ms_tracking_t t)
+{
+    switch (t) {
+    case MS_TRACKING_ON:
+        return "on";
+    case MS_TRACKING_OFF:
+        return "off";
+    case MS_TRACKING_UNKNOWN:
+        break;
+    }
+    return "not recorded";
+}
+
+/* Writes each line of frames indented, skipping empty lines. */
+static void write_frames(FILE *f, const char *frames)
+{
+    while (*frames != '\0') {
+        const char *nl = strchr(frames, '\n');
+        const size_t n = nl ? (size_t)(nl - frames) : strlen(frames);
+        if (n > 0)
+            fprintf(f, "    %.*s\n", (int)n, frames);
+        frames += n + (nl != NULL);
+    }
+}
+
+static size_t count_frames(const char *frames)
+{
+    size_t n = 0;
+    while (*frames != '\0') {
+        const char *nl = strchr(frames, '\n');
+        const size_t len = nl ? (size_t)(nl - frames) : strlen(frames);
+        n += len > 0;
+        frames += len + (nl != NULL);
+    }
+    return n;
+}
+
+void ms_peaks_write_run(FILE *f, const ms_peaks_run_info_t *info, const ms_run_peaks_t *p,
+                        const char *frames)
+{
+    if (info->label != NULL && info->label[0] != '\0')
+        fprintf(f, "Run %lld: %s\n", info->seq, info->label);
+    else
+        fprintf(f, "Run %lld\n", info->seq);
+    fprintf(f, "  Status: %s\n", info->status);
+    fprintf(f, "  Processes: %zu\n", info->n_processes);
+    if (info->n_samples == 0) {
+        fputs("  Samples: 0 (no memory sample; not compared)\n", f);
+    } else {
+        const unsigned long long true_kb = ms_run_peaks_true_kb(p);
+        fprintf(f, "  Samples: %zu (start %zu, tick %zu, end %zu, alloc %zu, release %zu",
+                info->n_samples, p->kinds[MS_SAMPLE_START], p->kinds[MS_SAMPLE_TICK],
+                p->kinds[MS_SAMPLE_END], p->kinds[MS_SAMPLE_ALLOC], p->kinds[MS_SAMPLE_RELEASE]);
+        if (p->kinds[MS_SAMPLE_OTHER] > 0)
+            fprintf(f, ", other %zu", p->kinds[MS_SAMPLE_OTHER]);
+        fputs(")\n", f);
+        fprintf(f, "  PeriodicPeakRSS_MB: %.1f\n", mib(p->periodic_kb));
+        fprintf(f, "  AllSamplesPeakRSS_MB: %.1f\n", mib(p->all_kb));
+        if (p->hwm_procs > 1)
+            fprintf(f, "  VmHWM_MB: %.1f (upper bound, %zu processes)\n", mib(p->hwm_sum_kb),
+                    p->hwm_procs);
+        else
+            fprintf(f, "  VmHWM_MB: %.1f\n", mib(p->hwm_sum_kb));
+        fprintf(f, "  TruePeakRSS_MB: %.1f\n", mib(true_kb));
+        fprintf(f, "  PeriodicMissVsAllSamples_Pct: %.1f\n",
+                ms_peak_miss_pct(p->all_kb, p->periodic_kb));
+        fprintf(f, "  PeriodicMissVsVmHWM_Pct: %.1f\n",
+                ms_peak_miss_pct(p->hwm_sum_kb, p->periodic_kb));
+        fprintf(f, "  PeriodicMissVsTruePeak_Pct: %.1f\n",
+                ms_peak_miss_pct(true_kb, p->periodic_kb));
+    }
+    fprintf(f, "  AllocTracking: %s\n", tracking_text(p->tracking));
+    fprintf(f, "  AllocDropped: %llu (rate limit %llu, full queue %llu)\n", p->dropped,
+            p->dropped_rate, p->dropped_queue);
+    if (!p->have_stack) {
+        fputs("  PeakStack: none\n", f);
+    } else if (frames == NULL) {
+        fprintf(f, "  PeakStack: %s sample at %.1f MiB, stack %lld not recorded\n",
+                ms_sample_kind_name(p->stack_kind), mib(p->stack_rss_kb), p->stack_id);
+    } else {
+        const size_t n = count_frames(frames);
+        fprintf(f, "  PeakStack: %s sample at %.1f MiB, %zu frame%s\n",
+                ms_sample_kind_name(p->stack_kind), mib(p->stack_rss_kb), n, n == 1 ? "" : "s");
+        write_frames(f, frames);
+    }
+}
+
+static void json_frames(FILE *f, const char *frames)
+{
+    int nfr = 0;
+
+    fputc('[', f);
+    while (*frames != '\0') {
+        const char *nl = strchr(frames, '\n');
+        const size_t n = nl ? (size_t)(nl - frames) : strlen(frames);
+        if (n > 0) {
+            char line[1024];
+            /* A frame longer than the buffer is truncated rather than split. */
+            snprintf(line, sizeof line, "%.*s", (int)n, frames);
+            if (nfr++ > 0)
+                fputc(',', f);
+            ms_json_string(f, line);
+        }
+        frames += n + (nl != NULL);
+    }
+    fputc(']', f);
+}
+
+void ms_peaks_write_run_json(FILE *f, const ms_peaks_run_info_t *info, const ms_run_peaks_t *p,
+                             const char *frames)
+{
+    const int compared = info->n_samples > 0;
+    const unsigned long long true_kb = ms_run_peaks_true_kb(p);
+    int first = 1;
+    int kfirst = 1;
+
+    ms_json_int(f, &first, "Seq", info->seq);
+    ms_json_int(f, &first, "RunId", info->run_id);
+    ms_json_str(f, &first, "Label", info->label);
+    ms_json_str(f, &first, "Status", info->status);
+    ms_json_int(f, &first, "Processes", (long long)info->n_processes);
+    ms_json_int(f, &first, "Samples", (long long)info->n_samples);
+    ms_json_bool(f, &first, "Compared", compared);
+    ms_json_key(f, &first, "SamplesByKind");
+    for (int k = 0; k < MS_SAMPLE_KINDS; k++)
+        ms_json_int(f, &kfirst, ms_sample_kind_name((ms_sample_kind_t)k),
+                    (long long)p->kinds[k]);
+    fputc('}', f);
+    if (compared) {
+        ms_json_dec1(f, &first, "PeriodicPeakRSS_MB", mib(p->periodic_kb));
+        ms_json_dec1(f, &first, "AllSamplesPeakRSS_MB", mib(p->all_kb));
+        ms_json_dec1(f, &first, "VmHWM_MB", mib(p->hwm_sum_kb));
+        ms_json_int(f, &first, "VmHWM_Processes", (long long)p->hwm_procs);
+        ms_json_bool(f, &first, "VmHWM_UpperBound", p->hwm_procs > 1);
+        ms_json_dec1(f, &first, "TruePeakRSS_MB", mib(true_kb));
+        ms_json_dec1(f, &first, "PeriodicMissVsAllSamples_Pct",
+                     ms_peak_miss_pct(p->all_kb, p->periodic_kb));
+        ms_json_dec1(f, &first, "PeriodicMissVsVmHWM_Pct",
+                     ms_peak_miss_pct(p->hwm_sum_kb, p->periodic_kb));
+        ms_json_dec1(f, &first, "PeriodicMissVsTruePeak_Pct",
+                     ms_peak_miss_pct(true_kb, p->periodic_kb));
+    } else {
+        static const char *const keys[] = {
+            "PeriodicPeakRSS_MB",           "AllSamplesPeakRSS_MB",
+            "VmHWM_MB",                     "VmHWM_Processes",
+            "VmHWM_UpperBound",             "TruePeakRSS_MB",
+            "PeriodicMissVsAllSamples_Pct", "PeriodicMissVsVmHWM_Pct",
+            "PeriodicMissVsTruePeak_Pct",
+        };
+        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+            ms_json_null(f, &first, keys[i]);
+    }
+    if (p->tracking == MS_TRACKING_UNKNOWN)
+        ms_json_null(f, &first, "AllocTracking");
+    else
+        ms_json_bool(f, &first, "AllocTracking", p->tracking == MS_TRACKING_ON);
+    ms_json_int(f, &first, "AllocDropped", (long long)p->dropped);
+    ms_json_int(f, &first, "AllocDroppedRate", (long long)p->dropped_rate);
+    ms_json_int(f, &first, "AllocDroppedQueue", (long long)p->dropped_queue);
+    if (!p->have_stack) {
+        ms_json_null(f, &first, "PeakStack");
+    } else {
+        int sfirst = 1;
+        ms_json_key(f, &first, "PeakStack");
+        ms_json_str(f, &sfirst, "Kind", ms_sample_kind_name(p->stack_kind));
+        ms_json_dec1(f, &sfirst, "RSS_MB", mib(p->stack_rss_kb));
+        ms_json_int(f, &sfirst, "T_ns", (long long)p->stack_t_ns);
+        ms_json_int(f, &sfirst, "StackId", p->stack_id);
+        ms_json_key(f, &sfirst, "Frames");
+        if (frames == NULL)
+            fputs("null", f);
+        else
+            json_frames(f, frames);
+        fputc('}', f);
+    }
+    fputc('}', f);
+}
+
+void ms_peaks_write_summary(FILE *f, size_t runs_total, const ms_peak_summary_t *s)
+{
+    fputs("Summary\n", f);
+    fprintf(f, "RunsTotal: %zu\n", runs_total);
+    fprintf(f, "RunsCompared: %zu\n", s->runs);
+    ms_peak_summary_write(f, s);
+}
+
+void ms_peaks_write_summary_json(FILE *f, size_t runs_total, const ms_peak_summary_t *s)
+{
+    int first = 1;
+
+    ms_json_int(f, &first, "RunsTotal", (long long)runs_total);
+    ms_json_int(f, &first, "RunsCompared", (long long)s->runs);
+    ms_peak_summary_write_json(f, &first, s, 1);
+    fputc('}', f);
+}

@@ -1,0 +1,180 @@
+/*
+ * Three views of a run's peak RSS and how far the periodic sampler falls short of them
+ * (docs/advisory.md, "Periodic versus allocation-driven peaks"):
+ *
+ *   periodic peak     the run's peak from start, tick and end samples only;
+ *   all-samples peak  the same from every sample, allocation-driven ones included;
+ *   kernel VmHWM      the sum over the run's processes of each one's VmHWM, exact for a
+ *                     single process and an upper bound for several.
+ *
+ * The true peak that misses are measured against is the advisory's peak: the larger of
+ * the all-samples peak and the largest single process's VmHWM. Pure computation and
+ * rendering; sweepread.c fills the per-run figures in its one pass over the samples.
+ */
+#ifndef MS_ANALYZER_PEAKS_H
+#define MS_ANALYZER_PEAKS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "memsweep/schema.h"
+
+/* samples.kind as the analyzer classifies it; OTHER is any kind this version does not know. */
+typedef enum ms_sample_kind {
+    MS_SAMPLE_START = 0,
+    MS_SAMPLE_TICK,
+    MS_SAMPLE_END,
+    MS_SAMPLE_ALLOC,
+    MS_SAMPLE_RELEASE,
+    MS_SAMPLE_OTHER,
+    MS_SAMPLE_KINDS /* number of kinds, not a kind */
+} ms_sample_kind_t;
+
+/* Whether s is exactly word; stops at the first difference, never reading past s's end. */
+static inline int ms__kind_is(const char *s, const char *word)
+{
+    while (*word != '\0' && *s == *word) {
+        s++;
+        word++;
+    }
+    return *word == '\0' && *s == '\0';
+}
+
+/*
+ * Classifies a samples.kind value; NULL and unknown values are MS_SAMPLE_OTHER. Inline
+ * because it runs once for every sample of a sweep.
+ */
+static inline ms_sample_kind_t ms_sample_kind_of(const char *kind)
+{
+    if (kind == NULL)
+        return MS_SAMPLE_OTHER;
+    switch (kind[0]) {
+    case 't':
+        return ms__kind_is(kind, MS_KIND_TICK) ? MS_SAMPLE_TICK : MS_SAMPLE_OTHER;
+    case 's':
+        return ms__kind_is(kind, MS_KIND_START) ? MS_SAMPLE_START : MS_SAMPLE_OTHER;
+    case 'e':
+        return ms__kind_is(kind, MS_KIND_END) ? MS_SAMPLE_END : MS_SAMPLE_OTHER;
+    case 'a':
+        return ms__kind_is(kind, MS_KIND_ALLOC) ? MS_SAMPLE_ALLOC : MS_SAMPLE_OTHER;
+    case 'r':
+        return ms__kind_is(kind, MS_KIND_RELEASE) ? MS_SAMPLE_RELEASE : MS_SAMPLE_OTHER;
+    default:
+        return MS_SAMPLE_OTHER;
+    }
+}
+
+/* The kind's name as stored ("start", ...), or "other" for MS_SAMPLE_OTHER. */
+const char *ms_sample_kind_name(ms_sample_kind_t kind);
+
+/* Start, tick and end: the samples of the periodic sampler (and of exit). */
+static inline int ms_sample_kind_is_periodic(ms_sample_kind_t kind)
+{
+    return kind == MS_SAMPLE_START || kind == MS_SAMPLE_TICK || kind == MS_SAMPLE_END;
+}
+
+/* Alloc and release: the samples taken because of the program's own allocations. */
+static inline int ms_sample_kind_is_alloc(ms_sample_kind_t kind)
+{
+    return kind == MS_SAMPLE_ALLOC || kind == MS_SAMPLE_RELEASE;
+}
+
+/* Allocation tracking of a run as its processes recorded it. */
+typedef enum ms_tracking {
+    MS_TRACKING_UNKNOWN = -1, /* no process recorded it (schema version 1, or NULL) */
+    MS_TRACKING_OFF = 0,      /* every process that recorded it had it off */
+    MS_TRACKING_ON = 1        /* at least one process had it on */
+} ms_tracking_t;
+
+/* The peak views of one run, in KiB. Only processes with at least one sample count. */
+typedef struct ms_run_peaks {
+    unsigned long long periodic_kb; /* sum-over-alive peak of start/tick/end samples */
+    unsigned long long all_kb;      /* sum-over-alive peak of all samples */
+    unsigned long long hwm_max_kb;  /* largest single process VmHWM */
+    unsigned long long hwm_sum_kb;  /* sum of the processes' VmHWM */
+    size_t hwm_procs;               /* processes with a VmHWM figure in hwm_sum_kb */
+    size_t kinds[MS_SAMPLE_KINDS];  /* samples counted by kind */
+    unsigned long long dropped;       /* allocation-driven samples dropped, in total */
+    unsigned long long dropped_rate;  /* ... of which by the rate limit */
+    unsigned long long dropped_queue; /* ... of which by a full queue */
+    ms_tracking_t tracking;
+    int have_stack;                 /* an alloc/release sample with a stack exists */
+    ms_sample_kind_t stack_kind;    /* that sample's kind */
+    long long stack_id;             /* its stacks.stack_id */
+    unsigned long long stack_rss_kb; /* its RSS: the largest among such samples */
+    int64_t stack_t_ns;             /* its time */
+} ms_run_peaks_t;
+
+/* The run's true peak: max(all-samples peak, largest single process VmHWM). */
+unsigned long long ms_run_peaks_true_kb(const ms_run_peaks_t *p);
+
+/*
+ * How far the periodic peak falls short of a view, in percent of the view:
+ * (view - periodic) / view * 100, and 0 when the view is 0. Negative when the periodic
+ * view reads higher (possible with several processes, see docs/advisory.md).
+ */
+double ms_peak_miss_pct(unsigned long long view_kb, unsigned long long periodic_kb);
+
+/*
+ * Whether the periodic peak falls short of the view by more than pct percent, decided
+ * without rounding: exactly pct percent is not more than pct.
+ */
+int ms_peak_miss_exceeds(unsigned long long view_kb, unsigned long long periodic_kb, double pct);
+
+/* The summary over the runs with samples, as `peaks` and the advisory print it. */
+typedef struct ms_peak_summary {
+    size_t runs;           /* runs compared: those with at least one sample */
+    size_t over_small;     /* runs missing the true peak by > MS_PEAK_MISS_PCT_SMALL % */
+    size_t over_large;     /* runs missing the true peak by > MS_PEAK_MISS_PCT_LARGE % */
+    double largest_pct;    /* largest shortfall against the true peak, never below 0 */
+    int have_largest_run;  /* largest_pct > 0, so a run attains it */
+    long long largest_seq; /* the first such run's seq */
+} ms_peak_summary_t;
+
+void ms_peak_summary_init(ms_peak_summary_t *s);
+
+/* Adds a run with samples; call in seq order so that ties name the first run. */
+void ms_peak_summary_add(ms_peak_summary_t *s, long long seq, const ms_run_peaks_t *p);
+
+/*
+ * Writes the summary's Key: Value lines, which the advisory's post-run section also
+ * carries: the two threshold counts always, LargestPeriodicMiss_Pct when a run was
+ * compared and LargestPeriodicMiss_Run when some run missed at all.
+ */
+void ms_peak_summary_write(FILE *f, const ms_peak_summary_t *s);
+
+/*
+ * Writes the same figures as keys of an open JSON object (see jsonw.h). Absent figures
+ * are omitted, or written as null when nulls is set.
+ */
+void ms_peak_summary_write_json(FILE *f, int *first, const ms_peak_summary_t *s, int nulls);
+
+/* What `peaks` prints about a run besides its peak views. */
+typedef struct ms_peaks_run_info {
+    long long seq;
+    long long run_id;
+    const char *label;  /* NULL when the run has none */
+    const char *status;
+    size_t n_processes;
+    size_t n_samples;
+} ms_peaks_run_info_t;
+
+/*
+ * Writes one run's block of `memsweep peaks`; frames is the heaviest allocation-driven
+ * peak's stack (stacks.frames, one frame per line), or NULL when it was not found.
+ */
+void ms_peaks_write_run(FILE *f, const ms_peaks_run_info_t *info, const ms_run_peaks_t *p,
+                        const char *frames);
+
+/* Writes the same run as one JSON object (no separator, no newline). */
+void ms_peaks_write_run_json(FILE *f, const ms_peaks_run_info_t *info, const ms_run_peaks_t *p,
+                             const char *frames);
+
+/* Writes the closing summary of `memsweep peaks`: its title, run counts and summary lines. */
+void ms_peaks_write_summary(FILE *f, size_t runs_total, const ms_peak_summary_t *s);
+
+/* Writes the summary as the JSON object of the "summary" key, with null for absent figures. */
+void ms_peaks_write_summary_json(FILE *f, size_t runs_total, const ms_peak_summary_t *s);
+
+#endif

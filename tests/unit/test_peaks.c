@@ -1,0 +1,598 @@
+/*
+ * Unit tests for analyzer/peaks.c (sample kinds, the periodic shortfall, the summary and
+ * its thresholds, the text and JSON renderings) and for `memsweep peaks` itself on a
+ * database built here.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "cli_peaks.h"
+#include "memsweep/schema.h"
+#include "peaks.h"
+
+#define MIB 1024ULL /* one MiB in kB */
+
+static char tmpdir[] = "/tmp/ms-test-peaks-XXXXXX";
+
+/* Renders with a writer into a malloc'd string. */
+static char *render_run(void (*w)(FILE *, const ms_peaks_run_info_t *, const ms_run_peaks_t *,
+                                  const char *),
+                        const ms_peaks_run_info_t *info, const ms_run_peaks_t *p,
+                        const char *frames)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    w(f, info, p, frames);
+    fclose(f);
+    return buf;
+}
+
+static char *render_summary(const ms_peak_summary_t *s)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    ms_peak_summary_write(f, s);
+    fclose(f);
+    return buf;
+}
+
+static size_t count_lines(const char *text)
+{
+    size_t n = 0;
+    for (; *text != '\0'; text++)
+        n += *text == '\n';
+    return n;
+}
+
+static void expect_prefix(const char *text, const char *prefix)
+{
+    assert_non_null(text);
+    if (strncmp(text, prefix, strlen(prefix)) != 0)
+        fail_msg("'%s' does not start with '%s'", text, prefix);
+}
+
+static void expect_contains(const char *text, const char *part)
+{
+    assert_non_null(text);
+    if (strstr(text, part) == NULL)
+        fail_msg("'%s' lacks '%s'", text, part);
+}
+
+static void test_kind_classification(void **state)
+{
+    static const char *const others[] = {"", "tic", "ticks", "Tick", "starts", "en",
+                                         "allocation", "releases", "spike", "x"};
+    (void)state;
+    assert_int_equal(ms_sample_kind_of("start"), MS_SAMPLE_START);
+    assert_int_equal(ms_sample_kind_of("tick"), MS_SAMPLE_TICK);
+    assert_int_equal(ms_sample_kind_of("end"), MS_SAMPLE_END);
+    assert_int_equal(ms_sample_kind_of("alloc"), MS_SAMPLE_ALLOC);
+    assert_int_equal(ms_sample_kind_of("release"), MS_SAMPLE_RELEASE);
+    assert_int_equal(ms_sample_kind_of(NULL), MS_SAMPLE_OTHER);
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
+        if (ms_sample_kind_of(others[i]) != MS_SAMPLE_OTHER)
+            fail_msg("'%s' classified as a known kind", others[i]);
+    for (int k = 0; k < MS_SAMPLE_OTHER; k++)
+        assert_int_equal(ms_sample_kind_of(ms_sample_kind_name((ms_sample_kind_t)k)), k);
+    assert_string_equal(ms_sample_kind_name(MS_SAMPLE_OTHER), "other");
+    assert_true(ms_sample_kind_is_periodic(MS_SAMPLE_TICK));
+    assert_false(ms_sample_kind_is_periodic(MS_SAMPLE_RELEASE));
+    assert_false(ms_sample_kind_is_periodic(MS_SAMPLE_OTHER));
+    assert_true(ms_sample_kind_is_alloc(MS_SAMPLE_ALLOC));
+    assert_false(ms_sample_kind_is_alloc(MS_SAMPLE_OTHER));
+}
+
+static void test_miss_pct(void **state)
+{
+    (void)state;
+    assert_float_equal(ms_peak_miss_pct(400, 300), 25.0, 0.0);
+    assert_float_equal(ms_peak_miss_pct(1000, 1000), 0.0, 0.0);
+    assert_float_equal(ms_peak_miss_pct(0, 0), 0.0, 0.0);
+    assert_float_equal(ms_peak_miss_pct(0, 50), 0.0, 0.0);
+    assert_float_equal(ms_peak_miss_pct(360 * MIB, 100 * MIB), 260.0 * 100.0 / 360.0, 1e-12);
+    /* A periodic reading above the view is a negative shortfall. */
+    assert_float_equal(ms_peak_miss_pct(300, 400), -100.0 / 3.0, 1e-12);
+}
+
+static void test_miss_exceeds_is_exact(void **state)
+{
+    (void)state;
+    /* Exactly 5 % and exactly 20 % are not more than that, one kB less is. */
+    assert_false(ms_peak_miss_exceeds(100 * MIB, 95 * MIB, 5.0));
+    assert_true(ms_peak_miss_exceeds(100 * MIB, 95 * MIB - 1, 5.0));
+    assert_false(ms_peak_miss_exceeds(100 * MIB, 80 * MIB, 20.0));
+    assert_true(ms_peak_miss_exceeds(100 * MIB, 80 * MIB - 1, 20.0));
+    assert_false(ms_peak_miss_exceeds(0, 0, 5.0));
+    assert_false(ms_peak_miss_exceeds(100, 200, 5.0));
+    /* Over many sizes, an exact 5 % shortfall never rounds above the threshold. */
+    for (unsigned long long view = 20; view <= 20ULL * 200000; view += 20) {
+        const unsigned long long at = view - view / 20;
+        if (ms_peak_miss_exceeds(view, at, 5.0) || !ms_peak_miss_exceeds(view, at - 1, 5.0))
+            fail_msg("threshold misjudged for view %llu", view);
+    }
+}
+
+static ms_run_peaks_t single(unsigned long long periodic_kb, unsigned long long true_kb)
+{
+    ms_run_peaks_t p;
+    memset(&p, 0, sizeof p);
+    p.periodic_kb = periodic_kb;
+    p.all_kb = periodic_kb;
+    p.hwm_max_kb = true_kb;
+    p.hwm_sum_kb = true_kb;
+    p.hwm_procs = 1;
+    return p;
+}
+
+static void test_summary_thresholds(void **state)
+{
+    ms_peak_summary_t s;
+    ms_run_peaks_t p;
+    char *text;
+    (void)state;
+
+    ms_peak_summary_init(&s);
+    p = single(95 * MIB, 100 * MIB); /* exactly 5 % */
+    ms_peak_summary_add(&s, 1, &p);
+    p = single(80 * MIB, 100 * MIB); /* exactly 20 % */
+    ms_peak_summary_add(&s, 2, &p);
+    p = single(100 * MIB, 160 * MIB); /* 37.5 % */
+    ms_peak_summary_add(&s, 3, &p);
+    p = single(50 * MIB, 80 * MIB); /* 37.5 % again, later: the first run is named */
+    ms_peak_summary_add(&s, 4, &p);
+    p = single(96 * MIB, 100 * MIB); /* 4 % */
+    ms_peak_summary_add(&s, 5, &p);
+    assert_int_equal(s.runs, 5);
+    assert_int_equal(s.over_small, 3);
+    assert_int_equal(s.over_large, 2);
+    assert_float_equal(s.largest_pct, 37.5, 0.0);
+    assert_int_equal(s.largest_seq, 3);
+    text = render_summary(&s);
+    assert_string_equal(text, "PeriodicMissOver5Pct_Runs: 3\n"
+                              "PeriodicMissOver20Pct_Runs: 2\n"
+                              "LargestPeriodicMiss_Pct: 37.5\n"
+                              "LargestPeriodicMiss_Run: 3\n");
+    free(text);
+}
+
+static void test_summary_without_miss(void **state)
+{
+    ms_peak_summary_t s;
+    ms_run_peaks_t p;
+    char *text;
+    (void)state;
+
+    /* No run compared: only the two counts. */
+    ms_peak_summary_init(&s);
+    text = render_summary(&s);
+    assert_string_equal(text, "PeriodicMissOver5Pct_Runs: 0\nPeriodicMissOver20Pct_Runs: 0\n");
+    free(text);
+
+    /* Runs that missed nothing, or read above the true peak: 0.0 and no run named. */
+    p = single(100 * MIB, 100 * MIB);
+    ms_peak_summary_add(&s, 1, &p);
+    p = single(100 * MIB, 90 * MIB);
+    p.all_kb = 100 * MIB;
+    p.periodic_kb = 110 * MIB;
+    ms_peak_summary_add(&s, 2, &p);
+    assert_false(s.have_largest_run);
+    text = render_summary(&s);
+    assert_string_equal(text, "PeriodicMissOver5Pct_Runs: 0\n"
+                              "PeriodicMissOver20Pct_Runs: 0\n"
+                              "LargestPeriodicMiss_Pct: 0.0\n");
+    free(text);
+}
+
+/* The overlapping run of test_sweepread: a wrapper and a worker with a spike. */
+static void example_run(ms_peaks_run_info_t *info, ms_run_peaks_t *p)
+{
+    memset(info, 0, sizeof *info);
+    info->seq = 2;
+    info->run_id = 12;
+    info->label = "n=7 \"quoted\"";
+    info->status = "ok";
+    info->n_processes = 2;
+    info->n_samples = 10;
+    memset(p, 0, sizeof *p);
+    p->periodic_kb = 70 * MIB;
+    p->all_kb = 300 * MIB;
+    p->hwm_max_kb = 300 * MIB;
+    p->hwm_sum_kb = 330 * MIB;
+    p->hwm_procs = 2;
+    p->kinds[MS_SAMPLE_START] = 2;
+    p->kinds[MS_SAMPLE_TICK] = 4;
+    p->kinds[MS_SAMPLE_END] = 2;
+    p->kinds[MS_SAMPLE_ALLOC] = 1;
+    p->kinds[MS_SAMPLE_RELEASE] = 1;
+    p->dropped = 10;
+    p->dropped_rate = 7;
+    p->dropped_queue = 3;
+    p->tracking = MS_TRACKING_ON;
+    p->have_stack = 1;
+    p->stack_kind = MS_SAMPLE_RELEASE;
+    p->stack_id = 3;
+    p->stack_rss_kb = 290 * MIB;
+    p->stack_t_ns = 3000000000LL;
+}
+
+static void test_run_text(void **state)
+{
+    ms_peaks_run_info_t info;
+    ms_run_peaks_t p;
+    char *text;
+    (void)state;
+
+    example_run(&info, &p);
+    text = render_run(ms_peaks_write_run, &info, &p,
+                      "/usr/bin/w+0x30 fill\n/lib/libc.so.6+0x29d8f __libc_start_main\n");
+    assert_string_equal(text, "Run 2: n=7 \"quoted\"\n"
+                              "  Status: ok\n"
+                              "  Processes: 2\n"
+                              "  Samples: 10 (start 2, tick 4, end 2, alloc 1, release 1)\n"
+                              "  PeriodicPeakRSS_MB: 70.0\n"
+                              "  AllSamplesPeakRSS_MB: 300.0\n"
+                              "  VmHWM_MB: 330.0 (upper bound, 2 processes)\n"
+                              "  TruePeakRSS_MB: 300.0\n"
+                              "  PeriodicMissVsAllSamples_Pct: 76.7\n"
+                              "  PeriodicMissVsVmHWM_Pct: 78.8\n"
+                              "  PeriodicMissVsTruePeak_Pct: 76.7\n"
+                              "  AllocTracking: on\n"
+                              "  AllocDropped: 10 (rate limit 7, full queue 3)\n"
+                              "  PeakStack: release sample at 290.0 MiB, 2 frames\n"
+                              "    /usr/bin/w+0x30 fill\n"
+                              "    /lib/libc.so.6+0x29d8f __libc_start_main\n");
+    free(text);
+
+    /* One process: VmHWM is exact, no label; an unknown kind is listed; a stack whose
+     * row is missing is named by id. */
+    info.label = NULL;
+    p.hwm_procs = 1;
+    p.kinds[MS_SAMPLE_OTHER] = 4;
+    p.tracking = MS_TRACKING_UNKNOWN;
+    text = render_run(ms_peaks_write_run, &info, &p, NULL);
+    expect_contains(text, "Run 2\n  Status: ok\n");
+    expect_contains(text, "  VmHWM_MB: 330.0\n");
+    expect_contains(text, "release 1, other 4)\n");
+    expect_contains(text, "  AllocTracking: not recorded\n");
+    expect_contains(text, "  PeakStack: release sample at 290.0 MiB, stack 3 not recorded\n");
+    free(text);
+
+    /* No stack at all. */
+    p.have_stack = 0;
+    p.tracking = MS_TRACKING_OFF;
+    text = render_run(ms_peaks_write_run, &info, &p, NULL);
+    expect_contains(text, "  AllocTracking: off\n");
+    expect_contains(text, "  PeakStack: none\n");
+    free(text);
+}
+
+static void test_run_text_without_samples(void **state)
+{
+    ms_peaks_run_info_t info;
+    ms_run_peaks_t p;
+    char *text;
+    (void)state;
+
+    example_run(&info, &p);
+    memset(&p, 0, sizeof p);
+    p.tracking = MS_TRACKING_UNKNOWN;
+    info.n_samples = 0;
+    info.status = "failed";
+    text = render_run(ms_peaks_write_run, &info, &p, NULL);
+    assert_string_equal(text, "Run 2: n=7 \"quoted\"\n"
+                              "  Status: failed\n"
+                              "  Processes: 2\n"
+                              "  Samples: 0 (no memory sample; not compared)\n"
+                              "  AllocTracking: not recorded\n"
+                              "  AllocDropped: 0 (rate limit 0, full queue 0)\n"
+                              "  PeakStack: none\n");
+    free(text);
+}
+
+static void test_run_json(void **state)
+{
+    ms_peaks_run_info_t info;
+    ms_run_peaks_t p;
+    char *text;
+    (void)state;
+
+    example_run(&info, &p);
+    text = render_run(ms_peaks_write_run_json, &info, &p, "/usr/bin/w+0x30 fill\nmain\n");
+    expect_prefix(text, "{\"Seq\":2,\"RunId\":12,\"Label\":\"n=7 \\\"quoted\\\"\",");
+    expect_contains(text, "\"SamplesByKind\":{\"start\":2,\"tick\":4,\"end\":2,\"alloc\":1,"
+                          "\"release\":1,\"other\":0},");
+    expect_contains(text, "\"PeriodicPeakRSS_MB\":70.0,\"AllSamplesPeakRSS_MB\":300.0,"
+                          "\"VmHWM_MB\":330.0,\"VmHWM_Processes\":2,\"VmHWM_UpperBound\":true,"
+                          "\"TruePeakRSS_MB\":300.0,");
+    expect_contains(text, "\"PeriodicMissVsTruePeak_Pct\":76.7,");
+    expect_contains(text, "\"AllocTracking\":true,\"AllocDropped\":10,\"AllocDroppedRate\":7,"
+                          "\"AllocDroppedQueue\":3,");
+    expect_contains(text, "\"PeakStack\":{\"Kind\":\"release\",\"RSS_MB\":290.0,"
+                          "\"T_ns\":3000000000,\"StackId\":3,"
+                          "\"Frames\":[\"/usr/bin/w+0x30 fill\",\"main\"]}}");
+    assert_int_equal(text[strlen(text) - 1], '}');
+    free(text);
+
+    /* Without samples the figures are null, and so are unknown tracking and the stack. */
+    memset(&p, 0, sizeof p);
+    p.tracking = MS_TRACKING_UNKNOWN;
+    info.n_samples = 0;
+    info.label = NULL;
+    text = render_run(ms_peaks_write_run_json, &info, &p, NULL);
+    expect_contains(text, "\"Label\":null,");
+    expect_contains(text, "\"Compared\":false,");
+    expect_contains(text, "\"PeriodicPeakRSS_MB\":null,");
+    expect_contains(text, "\"PeriodicMissVsTruePeak_Pct\":null,");
+    expect_contains(text, "\"AllocTracking\":null,");
+    expect_contains(text, "\"PeakStack\":null}");
+    free(text);
+}
+
+static void test_summary_json(void **state)
+{
+    ms_peak_summary_t s;
+    ms_run_peaks_t p;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f;
+    int first = 1;
+    (void)state;
+
+    ms_peak_summary_init(&s);
+    f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    ms_peaks_write_summary_json(f, 3, &s);
+    fclose(f);
+    assert_string_equal(buf, "{\"RunsTotal\":3,\"RunsCompared\":0,"
+                             "\"PeriodicMissOver5Pct_Runs\":0,\"PeriodicMissOver20Pct_Runs\":0,"
+                             "\"LargestPeriodicMiss_Pct\":null,\"LargestPeriodicMiss_Run\":null}");
+    free(buf);
+
+    /* Inside the advisory absent figures are left out, as the text leaves them out. */
+    p = single(60 * MIB, 100 * MIB);
+    ms_peak_summary_add(&s, 7, &p);
+    buf = NULL;
+    f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    ms_peak_summary_write_json(f, &first, &s, 0);
+    fclose(f);
+    assert_string_equal(buf, "{\"PeriodicMissOver5Pct_Runs\":1,\"PeriodicMissOver20Pct_Runs\":1,"
+                             "\"LargestPeriodicMiss_Pct\":40.0,\"LargestPeriodicMiss_Run\":7");
+    free(buf);
+}
+
+/* ---- memsweep peaks on a database ---- */
+
+static int setup(void **state)
+{
+    (void)state;
+    return mkdtemp(tmpdir) == NULL ? -1 : 0;
+}
+
+static int teardown(void **state)
+{
+    char cmd[300];
+    (void)state;
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void exec_sql(sqlite3 *db, const char *sql)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        fprintf(stderr, "sql failed: %s\n", msg ? msg : "?");
+        sqlite3_free(msg);
+        fail();
+    }
+}
+
+/* Run 1 spikes between ticks (caught by a release sample); run 2 has no sample. */
+static void make_db(const char *path)
+{
+    sqlite3 *db = NULL;
+    char sql[128];
+    unlink(path);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    exec_sql(db, MS_SCHEMA_SQL);
+    snprintf(sql, sizeof sql, "PRAGMA application_id=%d; PRAGMA user_version=%d;",
+             MS_APPLICATION_ID, MS_SCHEMA_VERSION);
+    exec_sql(db, sql);
+    exec_sql(db,
+             "INSERT INTO sweeps(sweep_id, started_ns, mem_total_kb, reserve_mb, safety_factor,"
+             " interval_ms) VALUES (1, 0, 8388608, 1024, 0.85, 500);"
+             "INSERT INTO runs(run_id, sweep_id, seq, label, status) VALUES"
+             " (1, 1, 1, 'mib=64', 'ok'), (2, 1, 2, 'mib=128', 'failed');"
+             "INSERT INTO processes(proc_id, run_id, pid, started_ns, ended_ns, hwm_kb,"
+             " alloc_tracking, alloc_dropped, alloc_dropped_rate, alloc_dropped_queue) VALUES"
+             " (1, 1, 10, 0, 3000000000, 262144, 1, 2, 2, 0),"
+             " (2, 2, 11, 0, NULL, NULL, NULL, NULL, NULL, NULL);"
+             "INSERT INTO stacks(stack_id, hash, depth, frames) VALUES"
+             " (5, 55, 2, '/usr/bin/w+0x40 spike' || char(10) || '/usr/bin/w+0x90 main');"
+             "INSERT INTO samples(proc_id, t_ns, rss_kb, hwm_kb, kind, stack_id) VALUES"
+             " (1, 0, 2048, 2048, 'start', NULL),"
+             " (1, 500000000, 65536, 65536, 'tick', NULL),"
+             " (1, 600000000, 196608, 196608, 'release', 5),"
+             " (1, 1000000000, 65536, 196608, 'tick', NULL),"
+             " (1, 3000000000, 65536, 262144, 'end', NULL);");
+    sqlite3_close(db);
+}
+
+/* Runs `memsweep peaks` in this process with stdout and stderr sent to files. */
+static int run_peaks(int argc, const char **argv, char **out, char **errout)
+{
+    char outpath[300], errpath[300];
+    int saved_out, saved_err, fd_out, fd_err, rc;
+    FILE *f;
+    long n;
+
+    snprintf(outpath, sizeof outpath, "%s/out", tmpdir);
+    snprintf(errpath, sizeof errpath, "%s/err", tmpdir);
+    fflush(stdout);
+    fflush(stderr);
+    saved_out = dup(1);
+    saved_err = dup(2);
+    fd_out = open(outpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    fd_err = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(saved_out >= 0 && saved_err >= 0 && fd_out >= 0 && fd_err >= 0);
+    dup2(fd_out, 1);
+    dup2(fd_err, 2);
+    rc = ms_cmd_peaks(argc, (char **)argv);
+    fflush(stdout);
+    fflush(stderr);
+    dup2(saved_out, 1);
+    dup2(saved_err, 2);
+    close(saved_out);
+    close(saved_err);
+    close(fd_out);
+    close(fd_err);
+    for (int i = 0; i < 2; i++) {
+        char **dst = i == 0 ? out : errout;
+        f = fopen(i == 0 ? outpath : errpath, "r");
+        assert_non_null(f);
+        fseek(f, 0, SEEK_END);
+        n = ftell(f);
+        rewind(f);
+        *dst = calloc(1, (size_t)n + 1);
+        assert_non_null(*dst);
+        assert_int_equal(fread(*dst, 1, (size_t)n, f), (size_t)n);
+        fclose(f);
+    }
+    return rc;
+}
+
+static void test_cli(void **state)
+{
+    char db[300], missing[300];
+    char *out, *err;
+    (void)state;
+
+    snprintf(db, sizeof db, "%s/memsweep.db", tmpdir);
+    snprintf(missing, sizeof missing, "%s/missing.db", tmpdir);
+    make_db(db);
+
+    {
+        const char *argv[] = {"peaks", tmpdir, NULL};
+        assert_int_equal(run_peaks(2, argv, &out, &err), 0);
+        assert_string_equal(err, "");
+        assert_string_equal(out, "Run 1: mib=64\n"
+                                 "  Status: ok\n"
+                                 "  Processes: 1\n"
+                                 "  Samples: 5 (start 1, tick 2, end 1, alloc 0, release 1)\n"
+                                 "  PeriodicPeakRSS_MB: 64.0\n"
+                                 "  AllSamplesPeakRSS_MB: 192.0\n"
+                                 "  VmHWM_MB: 256.0\n"
+                                 "  TruePeakRSS_MB: 256.0\n"
+                                 "  PeriodicMissVsAllSamples_Pct: 66.7\n"
+                                 "  PeriodicMissVsVmHWM_Pct: 75.0\n"
+                                 "  PeriodicMissVsTruePeak_Pct: 75.0\n"
+                                 "  AllocTracking: on\n"
+                                 "  AllocDropped: 2 (rate limit 2, full queue 0)\n"
+                                 "  PeakStack: release sample at 192.0 MiB, 2 frames\n"
+                                 "    /usr/bin/w+0x40 spike\n"
+                                 "    /usr/bin/w+0x90 main\n"
+                                 "\n"
+                                 "Run 2: mib=128\n"
+                                 "  Status: failed\n"
+                                 "  Processes: 1\n"
+                                 "  Samples: 0 (no memory sample; not compared)\n"
+                                 "  AllocTracking: not recorded\n"
+                                 "  AllocDropped: 0 (rate limit 0, full queue 0)\n"
+                                 "  PeakStack: none\n"
+                                 "\n"
+                                 "Summary\n"
+                                 "RunsTotal: 2\n"
+                                 "RunsCompared: 1\n"
+                                 "PeriodicMissOver5Pct_Runs: 1\n"
+                                 "PeriodicMissOver20Pct_Runs: 1\n"
+                                 "LargestPeriodicMiss_Pct: 75.0\n"
+                                 "LargestPeriodicMiss_Run: 1\n");
+        free(out);
+        free(err);
+    }
+    {
+        const char *argv[] = {"peaks", "--json", db, NULL};
+        assert_int_equal(run_peaks(3, argv, &out, &err), 0);
+        assert_string_equal(err, "");
+        expect_prefix(out, "{\"runs\":[{\"Seq\":1,");
+        expect_contains(out, "\"Frames\":[\"/usr/bin/w+0x40 spike\",\"/usr/bin/w+0x90 main\"]}},"
+                             "{\"Seq\":2,");
+        expect_contains(out, "],\"summary\":{\"RunsTotal\":2,\"RunsCompared\":1,"
+                             "\"PeriodicMissOver5Pct_Runs\":1,\"PeriodicMissOver20Pct_Runs\":1,"
+                             "\"LargestPeriodicMiss_Pct\":75.0,\"LargestPeriodicMiss_Run\":1}}\n");
+        free(out);
+        free(err);
+    }
+    {
+        const char *argv[] = {"peaks", missing, NULL};
+        assert_int_equal(run_peaks(2, argv, &out, &err), 1);
+        assert_string_equal(out, "");
+        expect_contains(err, "memsweep: ");
+        expect_contains(err, "missing.db: No such file or directory\n");
+        assert_int_equal(count_lines(err), 1);
+        free(out);
+        free(err);
+    }
+    {
+        const char *argv[] = {"peaks", NULL};
+        assert_int_equal(run_peaks(1, argv, &out, &err), 2);
+        assert_string_equal(err, "memsweep: missing PATH (a sweep directory or database)\n"
+                                 "Try 'memsweep peaks --help'.\n");
+        free(out);
+        free(err);
+    }
+    {
+        const char *argv[] = {"peaks", "--bogus", db, NULL};
+        assert_int_equal(run_peaks(3, argv, &out, &err), 2);
+        expect_contains(err, "memsweep: unknown option '--bogus'\n");
+        free(out);
+        free(err);
+    }
+    {
+        const char *argv[] = {"peaks", db, db, NULL};
+        assert_int_equal(run_peaks(3, argv, &out, &err), 2);
+        expect_contains(err, "unexpected argument");
+        free(out);
+        free(err);
+    }
+    {
+        const char *argv[] = {"peaks", "--help", NULL};
+        assert_int_equal(run_peaks(2, argv, &out, &err), 0);
+        expect_prefix(out, "Usage: memsweep peaks [OPTION]... PATH\n");
+        assert_string_equal(err, "");
+        free(out);
+        free(err);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_kind_classification),
+        cmocka_unit_test(test_miss_pct),
+        cmocka_unit_test(test_miss_exceeds_is_exact),
+        cmocka_unit_test(test_summary_thresholds),
+        cmocka_unit_test(test_summary_without_miss),
+        cmocka_unit_test(test_run_text),
+        cmocka_unit_test(test_run_text_without_samples),
+        cmocka_unit_test(test_run_json),
+        cmocka_unit_test(test_summary_json),
+        cmocka_unit_test(test_cli),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
