@@ -41,9 +41,9 @@ int ms_cmd_advise(int argc, char **argv)
     int c, rc;
 
     ms_advise_opts_init(&opts);
-    optind = 1;
+    optind = 0; /* full reset, in case another subcommand parsed before */
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         switch (c) {
         case 'J':
             json = 1;
@@ -74,11 +74,7 @@ int ms_cmd_advise(int argc, char **argv)
             fputs(usage_text, stdout);
             return 0;
         default:
-            if (optopt != 0 && optopt != '?')
-                ms_cli_usage_error("advise", "option '%s' needs a value or is unknown",
-                                   argv[optind - 1]);
-            else
-                ms_cli_usage_error("advise", "unknown option '%s'", argv[optind - 1]);
+            ms_cli_getopt_error("advise", longopts, argv, c);
             return 2;
         }
     }

@@ -78,9 +78,9 @@ int ms_cmd_peaks(int argc, char **argv)
     int c, rc;
     int status = 1;
 
-    optind = 1;
+    optind = 0; /* full reset, in case another subcommand parsed before */
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         switch (c) {
         case 'J':
             json = 1;
@@ -89,7 +89,7 @@ int ms_cmd_peaks(int argc, char **argv)
             fputs(usage_text, stdout);
             return 0;
         default:
-            ms_cli_usage_error("peaks", "unknown option '%s'", argv[optind - 1]);
+            ms_cli_getopt_error("peaks", longopts, argv, c);
             return 2;
         }
     }

@@ -3,10 +3,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,6 +38,51 @@ void ms_cli_usage_error(const char *sub, const char *fmt, ...)
         fprintf(stderr, "Try 'memsweep %s --help'.\n", sub);
     else
         fputs("Try 'memsweep --help'.\n", stderr);
+}
+
+/* The long option that `--name[=value]` names, accepting unique abbreviations. */
+static const struct option *long_option_of(const struct option *longopts, const char *arg,
+                                           int *ambiguous)
+{
+    const size_t len = strcspn(arg + 2, "=");
+    const struct option *found = NULL;
+
+    *ambiguous = 0;
+    for (const struct option *o = longopts; o->name != NULL; o++) {
+        if (strncmp(o->name, arg + 2, len) != 0)
+            continue;
+        if (strlen(o->name) == len)
+            return o;
+        if (found != NULL)
+            *ambiguous = 1;
+        found = o;
+    }
+    return *ambiguous ? NULL : found;
+}
+
+void ms_cli_getopt_error(const char *sub, const struct option *longopts, char **argv, int c)
+{
+    const char *last = optind > 0 ? argv[optind - 1] : "";
+    const int is_long = strncmp(last, "--", 2) == 0 && last[2] != '\0';
+    int ambiguous = 0;
+    const struct option *o = is_long ? long_option_of(longopts, last, &ambiguous) : NULL;
+    const int len = is_long ? (int)strcspn(last, "=") : 0;
+
+    /* A short option in a cluster leaves optind on its own word: trust optopt then. */
+    if (!is_long || (optopt != 0 && (o == NULL || o->val != optopt))) {
+        if (c == ':')
+            ms_cli_usage_error(sub, "option '-%c' requires an argument", optopt);
+        else
+            ms_cli_usage_error(sub, "unknown option '-%c'", optopt);
+    } else if (c == ':') {
+        ms_cli_usage_error(sub, "option '%.*s' requires an argument", len, last);
+    } else if (ambiguous) {
+        ms_cli_usage_error(sub, "ambiguous option '%.*s'", len, last);
+    } else if (o != NULL && o->has_arg == no_argument && last[len] == '=') {
+        ms_cli_usage_error(sub, "option '--%s' does not take an argument", o->name);
+    } else {
+        ms_cli_usage_error(sub, "unknown option '%.*s'", len, last);
+    }
 }
 
 static int64_t clock_ns(clockid_t id)

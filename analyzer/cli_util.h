@@ -14,6 +14,16 @@ void ms_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void ms_cli_usage_error(const char *sub, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+struct option;
+
+/*
+ * Reports, as a usage error of subcommand sub, what getopt_long rejected: c is the '?' or
+ * ':' it returned (the short option string must start with ':' for missing values to be
+ * told apart), longopts the table it was given. Says which option was unknown, ambiguous,
+ * missing its value or given one it does not take.
+ */
+void ms_cli_getopt_error(const char *sub, const struct option *longopts, char **argv, int c);
+
 /* Nanoseconds since the Unix epoch (CLOCK_REALTIME). */
 int64_t ms_now_ns(void);
 

@@ -5,9 +5,11 @@
  * A run is a tree of processes (a shell wrapper, the worker, its children). The run's RSS
  * at time t is the sum of the latest sample of every process alive at t. Its peak is the
  * largest such sum, and never less than any one process's kernel VmHWM. Its end RSS is
- * the run's RSS just before a process exits, at the exit where that is largest: for a
- * single process that is the RSS at its exit, and a wrapper shell that outlives the
- * worker it started cannot hide the worker's footprint.
+ * the run's RSS just before a process exits, at the exit where that is largest, counting
+ * the exiting process at its exit RSS: the larger of its `end` sample and its last `tick`,
+ * so that an interpreter's teardown (Python frees its objects before the process exits)
+ * does not hide the footprint it ran with. For a single process that is its exit RSS, and
+ * a wrapper shell that outlives the worker it started cannot hide the worker.
  *
  * Samples are read in one sequential scan and folded into per-process figures: for every
  * sample, and separately for the periodic ones (start, tick, end), so that the periodic
@@ -48,6 +50,11 @@ typedef struct proc_fold {
     int64_t first_t;
     int64_t last_t;
     unsigned long long last_rss;
+    int64_t last_tick_t;            /* the latest tick sample, if any */
+    unsigned long long last_tick_rss;
+    int have_end_sample;            /* an end sample exists; end_rss is the latest one's */
+    int64_t end_t;
+    unsigned long long end_rss;
     unsigned long long max_rss;
     unsigned long long max_hwm;
     unsigned long long max_rss_periodic; /* largest RSS among start, tick and end samples */
@@ -186,6 +193,23 @@ typedef struct proc_order {
     size_t fold;
 } proc_order_t;
 
+/* A run's processes sorted by (pid, started_ns), to find the image a process exec'd into. */
+typedef struct pid_order {
+    long long pid;
+    int64_t started_ns;
+    size_t fold;
+} pid_order_t;
+
+static int cmp_pid_start(const void *a, const void *b)
+{
+    const pid_order_t *x = a, *y = b;
+    if (x->pid != y->pid)
+        return (x->pid > y->pid) - (x->pid < y->pid);
+    if (x->started_ns != y->started_ns)
+        return (x->started_ns > y->started_ns) - (x->started_ns < y->started_ns);
+    return (x->fold > y->fold) - (x->fold < y->fold);
+}
+
 static int cmp_order(const void *a, const void *b)
 {
     const proc_order_t *x = a, *y = b;
@@ -240,6 +264,21 @@ static int cmp_run_seq(const void *a, const void *b)
 static unsigned long long umax(unsigned long long a, unsigned long long b)
 {
     return a > b ? a : b;
+}
+
+/*
+ * A process's RSS at its exit, as the end RSS counts it: after a recorded exit, the larger
+ * of the end sample and the last tick (teardown only ever shrinks a process, and the last
+ * tick shows what it held while working); without one (SIGKILL, _exit, exec), its last
+ * sample.
+ */
+static unsigned long long exit_rss(const proc_fold_t *p)
+{
+    if (!p->have_end_sample)
+        return p->last_rss;
+    if (p->kinds[MS_SAMPLE_TICK] > 0 && p->last_tick_t <= p->end_t)
+        return umax(p->end_rss, p->last_tick_rss);
+    return p->end_rss;
 }
 
 /*
@@ -322,7 +361,7 @@ static int merge_run(sqlite3_stmt *st_proc_samples, proc_fold_t *procs,
     for (size_t k = 0; k < n_ev; k++) {
         const merge_event_t *e = &ev[k];
         if (e->is_exit) {
-            end = umax(end, sum);
+            end = umax(end, sum - cur[e->proc] + exit_rss(&procs[order[e->proc].fold]));
             sum -= cur[e->proc];
             cur[e->proc] = 0;
             sum_per -= cur_per[e->proc];
@@ -420,6 +459,8 @@ int ms_sweep_read(sqlite3 *db, ms_sweep_data_t *out, char *err, size_t errlen)
     sqlite3_stmt *st_ps = NULL;
     proc_fold_t *procs = NULL;
     proc_order_t *order = NULL;
+    pid_order_t *by_pid = NULL;
+    int64_t exec_slack_ns = 0;
     size_t n_procs = 0, cap_procs = 0;
     size_t cap_runs = 0;
     int in_tx = 0;
@@ -604,6 +645,14 @@ int ms_sweep_read(sqlite3 *db, ms_sweep_data_t *out, char *err, size_t errlen)
                 p->max_hwm = umax(p->max_hwm, (unsigned long long)hwm);
             kind = ms_sample_kind_of((const char *)sqlite3_column_text(st, 4));
             p->kinds[kind]++;
+            if (kind == MS_SAMPLE_TICK && (p->kinds[kind] == 1 || t >= p->last_tick_t)) {
+                p->last_tick_t = t;
+                p->last_tick_rss = (unsigned long long)rss;
+            } else if (kind == MS_SAMPLE_END && (!p->have_end_sample || t >= p->end_t)) {
+                p->have_end_sample = 1;
+                p->end_t = t;
+                p->end_rss = (unsigned long long)rss;
+            }
             if (ms_sample_kind_is_periodic(kind)) {
                 p->max_rss_periodic = umax(p->max_rss_periodic, (unsigned long long)rss);
             } else if (read_stacks && ms_sample_kind_is_alloc(kind) &&
@@ -638,6 +687,16 @@ int ms_sweep_read(sqlite3 *db, ms_sweep_data_t *out, char *err, size_t errlen)
     }
     qsort(order, n_procs, sizeof *order, cmp_order);
 
+    by_pid = malloc((n_procs ? n_procs : 1) * sizeof *by_pid);
+    if (by_pid == NULL) {
+        rc = -ENOMEM;
+        set_err(err, errlen, "out of memory");
+        goto out;
+    }
+    exec_slack_ns = (out->info.interval_ms > 0 ? out->info.interval_ms : MS_DEFAULT_INTERVAL_MS) *
+                        1000000LL +
+                    1000000000LL;
+
     if (sqlite3_prepare_v2(db, "SELECT t_ns, rss_kb, kind FROM samples WHERE proc_id = ?", -1,
                            &st_ps, NULL) != SQLITE_OK)
         goto sql_error;
@@ -652,22 +711,33 @@ int ms_sweep_read(sqlite3 *db, ms_sweep_data_t *out, char *err, size_t errlen)
         while (j < n_procs && order[j].run_index == ri)
             j++;
 
-        /* Effective end of each process: recorded exit, else exec into a new image (a
-         * later row with the same pid), else its last sample. */
+        /*
+         * Effective end of each process: its recorded exit; else the start of the image it
+         * exec'd into (the next row of the same pid, starting within one sampling interval
+         * and a grace second of its last sample: a later row of the same pid is a reused
+         * pid, not an exec); else its last sample.
+         */
         for (size_t k = i; k < j; k++) {
             proc_fold_t *p = &procs[order[k].fold];
-            if (p->ended_ns > 0) {
-                p->eff_end_ns = p->ended_ns;
-            } else {
-                p->eff_end_ns = p->n_samples ? p->last_t : p->started_ns;
-                for (size_t m = k + 1; m < j; m++) {
-                    const proc_fold_t *q = &procs[order[m].fold];
-                    if (q->pid == p->pid) {
-                        p->eff_end_ns = q->started_ns;
-                        break;
-                    }
-                }
-            }
+            p->eff_end_ns = p->ended_ns > 0 ? p->ended_ns
+                                             : (p->n_samples ? p->last_t : p->started_ns);
+        }
+        for (size_t k = i; k < j; k++) {
+            by_pid[k - i].pid = procs[order[k].fold].pid;
+            by_pid[k - i].started_ns = procs[order[k].fold].started_ns;
+            by_pid[k - i].fold = order[k].fold;
+        }
+        qsort(by_pid, j - i, sizeof *by_pid, cmp_pid_start);
+        for (size_t k = 0; k + 1 < j - i; k++) {
+            proc_fold_t *p = &procs[by_pid[k].fold];
+            const proc_fold_t *q = &procs[by_pid[k + 1].fold];
+            const int64_t reach = (p->n_samples ? p->last_t : p->started_ns) + exec_slack_ns;
+            if (p->ended_ns == 0 && q->pid == p->pid && q->started_ns >= p->started_ns &&
+                q->started_ns <= reach)
+                p->eff_end_ns = q->started_ns;
+        }
+        for (size_t k = i; k < j; k++) {
+            proc_fold_t *p = &procs[order[k].fold];
             if (p->n_samples && p->last_t > p->eff_end_ns)
                 p->eff_end_ns = p->last_t;
         }
@@ -698,7 +768,7 @@ int ms_sweep_read(sqlite3 *db, ms_sweep_data_t *out, char *err, size_t errlen)
                     const proc_fold_t *p = &procs[order[k].fold];
                     if (p->n_samples == 0)
                         continue;
-                    run->end_kb = umax(run->end_kb, p->last_rss);
+                    run->end_kb = umax(run->end_kb, exit_rss(p));
                 }
             }
             /* The advisory's peak: never below the largest single process's VmHWM. */
@@ -722,6 +792,7 @@ out:
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     free(procs);
     free(order);
+    free(by_pid);
     if (rc != 0)
         ms_sweep_free(out);
     return rc;

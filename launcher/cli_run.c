@@ -105,51 +105,6 @@ static void usage(FILE *f)
             MS_DEFAULT_INTERVAL_MS);
 }
 
-/* The long option that `--name[=value]` names, accepting unique abbreviations. */
-static const struct option *long_option_of(const char *arg, int *ambiguous)
-{
-    const size_t len = strcspn(arg + 2, "=");
-    const struct option *found = NULL;
-
-    *ambiguous = 0;
-    for (const struct option *o = long_opts; o->name != NULL; o++) {
-        if (strncmp(o->name, arg + 2, len) != 0)
-            continue;
-        if (strlen(o->name) == len)
-            return o;
-        if (found != NULL)
-            *ambiguous = 1;
-        found = o;
-    }
-    return *ambiguous ? NULL : found;
-}
-
-/* Reports what getopt_long rejected; c is '?' or ':'. */
-static void bad_option(char **argv, int c)
-{
-    const char *last = optind > 0 ? argv[optind - 1] : "";
-    const int is_long = strncmp(last, "--", 2) == 0 && last[2] != '\0';
-    int ambiguous = 0;
-    const struct option *o = is_long ? long_option_of(last, &ambiguous) : NULL;
-    const int len = is_long ? (int)strcspn(last, "=") : 0;
-
-    /* A short option in a cluster leaves optind on its own word: trust optopt then. */
-    if (!is_long || (optopt != 0 && (o == NULL || o->val != optopt))) {
-        if (c == ':')
-            ms_cli_usage_error(SUB, "option '-%c' requires an argument", optopt);
-        else
-            ms_cli_usage_error(SUB, "unknown option '-%c'", optopt);
-    } else if (c == ':') {
-        ms_cli_usage_error(SUB, "option '%.*s' requires an argument", len, last);
-    } else if (ambiguous) {
-        ms_cli_usage_error(SUB, "ambiguous option '%.*s'", len, last);
-    } else if (o != NULL && o->has_arg == no_argument && last[len] == '=') {
-        ms_cli_usage_error(SUB, "option '--%s' does not take an argument", o->name);
-    } else {
-        ms_cli_usage_error(SUB, "unknown option '%.*s'", len, last);
-    }
-}
-
 /* Parses the options; returns -1 to go on, or the exit status to leave with. */
 static int parse_options(int argc, char **argv, run_opts_t *ro)
 {
@@ -216,7 +171,7 @@ static int parse_options(int argc, char **argv, run_opts_t *ro)
             printf("memsweep %s\n", MS_VERSION);
             return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
         default:
-            bad_option(argv, c);
+            ms_cli_getopt_error(SUB, long_opts, argv, c);
             return EXIT_USAGE;
         }
     }

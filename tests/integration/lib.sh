@@ -182,18 +182,23 @@ now_ms() {
 # advisory: a run's RSS at a time is the sum of the latest RSS of each of its processes
 # alive then; its peak is the largest such sum and never less than a process's VmHWM
 # (from samples or processes.hwm_kb); its end RSS is that sum just before a process
-# exits, at the exit where it is largest. A process without ended_ns ends when a later
-# row of the same pid starts (exec) or at its last sample.
+# exits, at the exit where it is largest, counting the exiting process at its exit RSS
+# (the larger of its end sample and its last tick; its last sample when it has no end
+# sample). A process without ended_ns ends when the next row of the same pid starts
+# within an interval and a second of its last sample (exec), or at its last sample.
 run_figures() {
     python3 - "$1" <<'PY'
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1], timeout=10)
+interval_ns = (db.execute("SELECT interval_ms FROM sweeps ORDER BY sweep_id LIMIT 1")
+               .fetchone() or (500,))[0] * 10**6
 runs = db.execute("SELECT run_id, seq, status, COALESCE(label, '') FROM runs"
                   " ORDER BY seq, run_id").fetchall()
 for run_id, seq, status, label in runs:
     procs = db.execute("SELECT proc_id, pid, started_ns, ended_ns, hwm_kb FROM processes"
                        " WHERE run_id = ? ORDER BY started_ns, proc_id", (run_id,)).fetchall()
     events = []
+    exit_rss = {}
     peak = 0
     n_samples = n_ticks = 0
     for i, (proc_id, pid, started, ended, hwm) in enumerate(procs):
@@ -210,9 +215,13 @@ for run_id, seq, status, label in runs:
             end = rows[-1][0]
             for _, pid2, started2, _, _ in procs[i + 1:]:
                 if pid2 == pid:
-                    end = started2
+                    if started2 <= rows[-1][0] + interval_ns + 10**9:
+                        end = started2
                     break
         end = max(end, rows[-1][0])
+        ends = [r[1] for r in rows if r[3] == "end"]
+        ticks = [r[1] for r in rows if r[3] == "tick"]
+        exit_rss[i] = max(ends[-1], ticks[-1] if ticks else 0) if ends else rows[-1][1]
         events += [(t, 0, i, rss) for t, rss, _, _ in rows]
         events.append((end, 1, i, 0))
     events.sort()
@@ -220,7 +229,7 @@ for run_id, seq, status, label in runs:
     total = end_kb = 0
     for _, is_exit, i, rss in events:
         if is_exit:
-            end_kb = max(end_kb, total)
+            end_kb = max(end_kb, total - cur.get(i, 0) + exit_rss[i])
             total -= cur.pop(i, 0)
         else:
             total += rss - cur.get(i, 0)
@@ -308,4 +317,85 @@ check_advisory() {
             ;;
         esac
     done <"$1"
+}
+
+# ---- allocation-driven sampling ------------------------------------------------------
+# Workloads of the allocation tests (tests/workloads/). Only ms_workload is required by
+# every test; a test that uses one of these checks it with need_exe.
+SPIKE="$MS_BUILD_DIR/ms_spike"
+ALLOCF="$MS_BUILD_DIR/ms_allocfuncs"
+THREADS_WL="$MS_BUILD_DIR/ms_threads"
+CXX_WL="$MS_BUILD_DIR/ms_cxx_workload"
+
+# need_exe PATH: fails unless PATH is an executable file.
+need_exe() {
+    [ -x "$1" ] || fail "workload $1 is missing (build the tests/workloads targets)"
+}
+
+# run_ref NAME CMD...: run_cmd without the shim, the exit status also kept in $T/NAME.rc.
+run_ref() {
+    local name="$1"
+    shift
+    run_cmd "$name" env -u LD_PRELOAD -u MEMSWEEP_DB "$@"
+    echo "$RC" >"$T/$name.rc"
+}
+
+# run_shim NAME DB [VAR=VALUE]... CMD...: run_cmd with the shim recording into DB, without
+# the launcher; leading VAR=VALUE words are set in CMD's environment by the same env(1),
+# so that no extra process is recorded. The exit status is also kept in $T/NAME.rc.
+run_shim() {
+    local name="$1" db="$2"
+    shift 2
+    run_cmd "$name" env MEMSWEEP_DB="$db" LD_PRELOAD="$MS_SHIM" "$@"
+    echo "$RC" >"$T/$name.rc"
+}
+
+# same_run REF NAME WHAT: runs REF and NAME (from run_ref/run_shim) printed the same
+# stdout and the same stderr, and ended with the same exit status.
+same_run() {
+    assert_eq "$(cat "$T/$1.rc")" "$(cat "$T/$2.rc")" "$3: exit status"
+    cmp -s "$T/$1.out" "$T/$2.out" ||
+        fail "$3: stdout differs from the uninstrumented run:
+$(diff "$T/$1.out" "$T/$2.out" | head -20)"
+    cmp -s "$T/$1.err" "$T/$2.err" ||
+        fail "$3: stderr differs from the uninstrumented run:
+$(diff "$T/$1.err" "$T/$2.err" | head -20)"
+}
+
+# kind_count DB KIND [WHERE]: samples of that kind, optionally restricted by a condition
+# on the samples s and processes p.
+kind_count() {
+    sql "$1" "SELECT count(*) FROM samples s JOIN processes p USING (proc_id)
+              WHERE s.kind = '$2' AND (${3:-1})"
+}
+
+# check_heap_sane DB WHAT: every recorded heap_kb is a non-negative integer and at most
+# 3 x its process's VmHWM + 16 MiB (the workloads touch what they allocate, so live heap
+# bytes far beyond the peak RSS mean a counter went wrong), and every alloc and release
+# sample carries one.
+check_heap_sane() {
+    local bad
+    bad="$(sql "$1" "SELECT count(*) FROM samples WHERE kind IN ('alloc', 'release')
+                     AND (heap_kb IS NULL OR typeof(heap_kb) <> 'integer')")"
+    assert_eq 0 "$bad" "$2: alloc/release samples without an integer heap_kb"
+    bad="$(sql "$1" "SELECT s.kind || ' heap_kb=' || s.heap_kb || ' rss_kb=' || s.rss_kb
+                     || ' process hwm_kb=' || p.hwm_kb
+                     FROM samples s JOIN processes p USING (proc_id)
+                     WHERE s.heap_kb IS NOT NULL AND (s.heap_kb < 0
+                           OR s.heap_kb > 3 * COALESCE(p.hwm_kb, s.hwm_kb, s.rss_kb) + 16384)
+                     LIMIT 5")"
+    assert_eq "" "$bad" "$2: samples with an impossible heap_kb"
+}
+
+# check_drops DB WHAT: every process row has its allocation-tracking figures, and the
+# dropped total is the sum of its two causes.
+check_drops() {
+    local bad
+    bad="$(sql "$1" "SELECT pid || ' ' || COALESCE(exe, '?') FROM processes
+                     WHERE alloc_tracking IS NULL OR alloc_dropped IS NULL
+                        OR alloc_dropped_rate IS NULL OR alloc_dropped_queue IS NULL
+                        OR alloc_dropped < 0 OR alloc_dropped_rate < 0
+                        OR alloc_dropped_queue < 0
+                        OR alloc_dropped <> alloc_dropped_rate + alloc_dropped_queue")"
+    assert_eq "" "$bad" "$2: processes without consistent alloc_tracking/alloc_dropped figures"
 }

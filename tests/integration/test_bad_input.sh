@@ -80,6 +80,12 @@ expect_error 1 "" "$T/emptydir" "$MS_BIN" advise "$T/emptydir"
 expect_error 1 "" "$T/missing" "$MS_BIN" advise "$T/missing"
 expect_error 2 advise "PATH" "$MS_BIN" advise
 expect_error 2 advise "--bogus" "$MS_BIN" advise --bogus "$T/real.db"
+expect_error 2 advise "does not take an argument" "$MS_BIN" advise --json=1 "$T/real.db"
+expect_error 2 advise "requires an argument" "$MS_BIN" advise "$T/real.db" --mem-total-mb
+# Options may follow PATH, as in the README's examples.
+run_cmd after "$MS_BIN" advise "$T/real.db" --mem-total-mb 65536 --json
+assert_eq 0 "$RC" "exit status of advise with options after PATH (stderr: $(cat "$T/after.err"))"
+assert_contains "$T/after.out" '"MemTotal_MB":65536' "advise with --mem-total-mb after PATH"
 
 note "memsweep itself"
 expect_error 2 "" "bogus" "$MS_BIN" bogus

@@ -1,10 +1,11 @@
-# A 1.5 s spike of 200 MiB on top of a 32 MiB base: the 500 ms ticks see it, the peak
-# holds it, the end RSS does not, and the advisory warns about the divergence.
+# A 1.5 s spike of 200 MiB on top of a 32 MiB base, then 1.2 s back at the base: the
+# 500 ms ticks see the spike, the peak holds it, the end RSS (exit and last tick) does
+# not, and the advisory warns about the divergence.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 run_cmd run "$MS_BIN" run -j 1 -o "$T/out" -- \
-    "$WL" --mib 32 --spike-mib 200 --spike-ms 1500
+    "$WL" --mib 32 --spike-mib 200 --spike-ms 1500 --tail-ms 1200
 assert_eq 0 "$RC" "exit status of memsweep run (stderr: $(cat "$T/run.err"))"
 S="$(sweep_dir_of "$T/out")"
 DB="$S/memsweep.db"

@@ -237,16 +237,18 @@ static void test_run_reduction(void **state)
     r = run_by_id(&d, 1);
     assert_int_equal(r->n_samples, 4);
     assert_int_equal(r->peak_kb, 300 * MIB);
-    assert_int_equal(r->end_kb, 180 * MIB);
+    /* The exit RSS: the last tick (250) outweighs the end sample taken after teardown. */
+    assert_int_equal(r->end_kb, 250 * MIB);
 
     r = run_by_id(&d, 2);
     assert_int_equal(r->n_processes, 2);
     assert_int_equal(r->peak_kb, 400 * MIB);
-    assert_int_equal(r->end_kb, 350 * MIB);
+    assert_int_equal(r->end_kb, 400 * MIB);
 
     r = run_by_id(&d, 3);
     assert_int_equal(r->peak_kb, 101 * MIB);
-    assert_int_equal(r->end_kb, 91 * MIB); /* the worker's exit, with the shell beside it */
+    /* The worker's exit RSS (its last tick, 100), with the shell beside it. */
+    assert_int_equal(r->end_kb, 101 * MIB);
     assert_string_equal(r->status, "failed");
 
     r = run_by_id(&d, 4);
@@ -272,16 +274,60 @@ static void test_run_reduction(void **state)
         assert_int_equal(a.machine.mem_total_mb, 11940);
         /* Max peak over included runs: 400 MiB (run 2). */
         assert_float_equal(a.peak_mb.max, 400.0, 1e-9);
-        /* Mean end: (180 + 350 + 91 + 101 + 70) / 5 = 158.4 */
-        assert_float_equal(a.end_mb.mean, 158.4, 1e-9);
+        /* Mean end: (250 + 400 + 101 + 101 + 70) / 5 = 184.4 */
+        assert_float_equal(a.end_mb.mean, 184.4, 1e-9);
 
         o.mem_total_mb = 4096;
         o.reserve_mb = 0;
         o.safety_factor = 0.5;
         assert_int_equal(ms_sweep_advise(&d, &o, &a), 0);
         assert_int_equal(a.machine.usable_mb, 4096);
-        assert_int_equal(a.aggressive, 12); /* 4096 / 158.4 * 0.5 = 12.9 */
+        assert_int_equal(a.aggressive, 11); /* 4096 / 184.4 * 0.5 = 11.1 */
     }
+    ms_sweep_free(&d);
+}
+
+static void test_pid_reuse_and_teardown(void **state)
+{
+    sqlite3 *db = create_db(dbpath);
+    ms_sweep_data_t d;
+    const ms_run_mem_t *r;
+    (void)state;
+
+    /*
+     * Run 1: A (pid 700) is killed at t=1 with 70 MiB and records no exit; C runs from
+     * t=2 to t=100 with 10 MiB; B reuses pid 700 at t=60. B is not the image A exec'd into
+     * (it starts long after A's last sample), so A ends at t=1: peak and end are A's 70,
+     * not A's 70 carried on beside C (80).
+     */
+    add_run(db, 1, "ok");
+    add_proc(db, 1, 1, 700, 0, -1, 0);
+    add_sample(db, 1, 0.0, 5 * MIB, "start");
+    add_sample(db, 1, 1.0, 70 * MIB, "tick");
+    add_proc(db, 2, 1, 701, 2, 100, 0);
+    add_sample(db, 2, 2.0, 10 * MIB, "start");
+    add_sample(db, 2, 50.0, 10 * MIB, "tick");
+    add_sample(db, 2, 100.0, 10 * MIB, "end");
+    add_proc(db, 3, 1, 700, 60, 70, 0);
+    add_sample(db, 3, 60.0, 5 * MIB, "start");
+    add_sample(db, 3, 70.0, 5 * MIB, "end");
+
+    /* Run 2: an interpreter that frees everything in its teardown: 200 MiB while
+     * working, 9 MiB in the end sample; its end RSS is what it worked with. */
+    add_run(db, 2, "ok");
+    add_proc(db, 4, 2, 800, 0, 3, 0);
+    add_sample(db, 4, 0.0, 8 * MIB, "start");
+    add_sample(db, 4, 2.5, 200 * MIB, "tick");
+    add_sample(db, 4, 3.0, 9 * MIB, "end");
+    sqlite3_close(db);
+
+    read_db(&d);
+    r = run_by_id(&d, 1);
+    assert_int_equal(r->peak_kb, 70 * MIB);
+    assert_int_equal(r->end_kb, 70 * MIB);
+    r = run_by_id(&d, 2);
+    assert_int_equal(r->end_kb, 200 * MIB);
+    assert_int_equal(r->peak_kb, 200 * MIB);
     ms_sweep_free(&d);
 }
 
@@ -314,9 +360,9 @@ static void test_spike_seen_only_by_alloc_samples(void **state)
     assert_int_equal(r->peaks.hwm_sum_kb, 360 * MIB);
     assert_int_equal(r->peaks.hwm_procs, 1);
     assert_int_equal(r->peaks.hwm_max_kb, 360 * MIB);
-    /* The advisory's figures are unchanged: peak is VmHWM, end the exit RSS. */
+    /* The advisory's figures: peak is VmHWM, end the exit RSS (last tick 100 > end 90). */
     assert_int_equal(r->peak_kb, 360 * MIB);
-    assert_int_equal(r->end_kb, 90 * MIB);
+    assert_int_equal(r->end_kb, 100 * MIB);
     assert_int_equal(ms_run_peaks_true_kb(&r->peaks), 360 * MIB);
     /* (356 - 100) / 356 and (360 - 100) / 360 */
     assert_float_equal(ms_peak_miss_pct(r->peaks.all_kb, r->peaks.periodic_kb),
@@ -534,7 +580,7 @@ static void test_schema_v1_database(void **state)
     read_db(&d);
     r = run_by_id(&d, 1);
     assert_int_equal(r->peak_kb, 120 * MIB);
-    assert_int_equal(r->end_kb, 90 * MIB);
+    assert_int_equal(r->end_kb, 96 * MIB);
     assert_int_equal(r->peaks.periodic_kb, 96 * MIB);
     assert_int_equal(r->peaks.all_kb, 96 * MIB);
     assert_int_equal(r->peaks.hwm_sum_kb, 120 * MIB);
@@ -667,6 +713,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_run_reduction),
+        cmocka_unit_test(test_pid_reuse_and_teardown),
         cmocka_unit_test(test_spike_seen_only_by_alloc_samples),
         cmocka_unit_test(test_overlapping_processes_views),
         cmocka_unit_test(test_stack_selection_kinds_tracking),

@@ -32,6 +32,7 @@ typedef struct options {
     long hold_ms;
     long spike_mib;
     long spike_ms;
+    long tail_ms;
     long fork_mib;
     int exit_code;
     int kill_self;
@@ -53,6 +54,7 @@ static const char usage_text[] =
     "  --hold-ms T      sleep T ms after allocating (in the child when --fork-mib)\n"
     "  --spike-mib S    then map S MiB more, touch it, hold it, unmap it\n"
     "  --spike-ms T     how long the spike is held (default 0)\n"
+    "  --tail-ms T      sleep T ms after the spike, before the end\n"
     "  --fork-mib N     fork a child that allocates and touches N MiB, holds --hold-ms\n"
     "                   and exits 0; the parent waits for it\n"
     "  --exit CODE      exit with status CODE (0-255)\n"
@@ -175,13 +177,14 @@ static int bad_usage(const char *what, const char *arg)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_MIB = 256, OPT_HOLD, OPT_SPIKE_MIB, OPT_SPIKE_MS, OPT_FORK_MIB, OPT_EXIT,
+    enum { OPT_MIB = 256, OPT_HOLD, OPT_SPIKE_MIB, OPT_SPIKE_MS, OPT_TAIL_MS, OPT_FORK_MIB, OPT_EXIT,
            OPT_KILL_SELF, OPT_FREE, OPT_PRINT, OPT_HELP };
     static const struct option longopts[] = {
         {"mib", required_argument, NULL, OPT_MIB},
         {"hold-ms", required_argument, NULL, OPT_HOLD},
         {"spike-mib", required_argument, NULL, OPT_SPIKE_MIB},
         {"spike-ms", required_argument, NULL, OPT_SPIKE_MS},
+        {"tail-ms", required_argument, NULL, OPT_TAIL_MS},
         {"fork-mib", required_argument, NULL, OPT_FORK_MIB},
         {"exit", required_argument, NULL, OPT_EXIT},
         {"kill-self", no_argument, NULL, OPT_KILL_SELF},
@@ -211,6 +214,9 @@ int main(int argc, char **argv)
             break;
         case OPT_SPIKE_MS:
             target = &o.spike_ms, max = MAX_MS;
+            break;
+        case OPT_TAIL_MS:
+            target = &o.tail_ms, max = MAX_MS;
             break;
         case OPT_FORK_MIB:
             target = &o.fork_mib, max = MAX_MIB;
@@ -251,6 +257,7 @@ int main(int argc, char **argv)
         sleep_ms(o.hold_ms);
     if (o.spike_mib > 0)
         run_spike(o.spike_mib, o.spike_ms);
+    sleep_ms(o.tail_ms);
     if (o.free_base) {
         free(base_block);
         base_block = NULL;
