@@ -59,6 +59,21 @@ void ms__fmt_i64(ms_fmt_t *f, int64_t v)
     ms__fmt_mem(f, digits + i, sizeof(digits) - i);
 }
 
+void ms__fmt_hex(ms_fmt_t *f, uint64_t v)
+{
+    static const char hex[] = "0123456789abcdef";
+    char digits[18];
+    size_t i = sizeof(digits);
+
+    do {
+        digits[--i] = hex[v & 0xf];
+        v >>= 4;
+    } while (v != 0);
+    digits[--i] = 'x';
+    digits[--i] = '0';
+    ms__fmt_mem(f, digits + i, sizeof(digits) - i);
+}
+
 /* Identity of descriptor 2 at load time; stderr_known is 0 when it was not open. */
 static int stderr_known;
 static dev_t stderr_dev;

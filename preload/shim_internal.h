@@ -7,10 +7,21 @@
  *   shim_vfs.c      the descriptors SQLite opens, kept apart from the program's
  *   shim_proc.c     /proc reads and clocks
  *   shim_fmt.c      fixed-buffer text and the shim's only output path
+ * and, for the samples driven by the program's own allocations (see shim_alloc.c):
+ *   shim_alloc_override.c  the exported malloc, free, mmap, ...: forwarders only
+ *   shim_alloc.c    the hooks: real functions, bootstrap pool, per-thread counters
+ *   shim_maptable.c the anonymous mappings the program made, for munmap and mremap
+ *   shim_trigger.c  an allocation-driven sample, taken in the allocating thread
+ *   shim_procfd.c   the /proc/self/status descriptor that such a sample reads
+ *   shim_allocq.c   the bounded lock-free queue that hands samples to the sampler
+ *   shim_unwind.c   libunwind, loaded by the sampler, called on new peaks
+ *   shim_stacks.c   return addresses to "module+0xoffset symbol" text (sampler only)
  * Functions return 0 or a negative errno code unless they say otherwise.
  */
 #ifndef MS_PRELOAD_SHIM_INTERNAL_H
 #define MS_PRELOAD_SHIM_INTERNAL_H
+
+#include "memsweep/defaults.h"
 
 #include <stdatomic.h>
 #include <stddef.h>
@@ -25,10 +36,22 @@
 #define MS__CMDLINE_MAX 4096
 
 /*
- * Readings the sampler can hold before it writes them. A flush normally carries one to
- * three; the rest is headroom for a database that stays busy for several intervals.
+ * Allocation-driven samples the queue between the program's threads and the sampler
+ * holds (shim_allocq.c). At the default rate limit and interval a flush carries at most
+ * about 150 of them (a burst of MEMSWEEP_ALLOC_MAX_PER_S and half a second's refill).
  */
-#define MS__PENDING_MAX 16
+#define MS__ALLOCQ_CAP 256
+
+/*
+ * Readings the sampler can hold before it writes them: its own (a flush normally carries
+ * one to three; the rest is headroom for a database that stays busy for several
+ * intervals) and the allocation-driven ones it has taken off the queue.
+ */
+#define MS__PENDING_OWN 16
+#define MS__PENDING_MAX (MS__PENDING_OWN + MS__ALLOCQ_CAP)
+
+/* Captured stacks the sampler can hold before it writes them. */
+#define MS__PENDING_STACKS 32
 
 /*
  * Longest the program ever waits for the shim: the constructor for the registration of a
@@ -51,6 +74,7 @@ void ms__fmt_init(ms_fmt_t *f, char *buf, size_t cap);
 void ms__fmt_mem(ms_fmt_t *f, const char *s, size_t n);
 void ms__fmt_str(ms_fmt_t *f, const char *s);
 void ms__fmt_i64(ms_fmt_t *f, int64_t v);
+void ms__fmt_hex(ms_fmt_t *f, uint64_t v); /* "0x" and lower-case digits */
 
 /*
  * Remembers which file descriptor 2 is at load time, and whether MEMSWEEP_DEBUG asked for
@@ -78,8 +102,16 @@ typedef struct {
     int64_t t_ns;
     int64_t rss_kb;
     int64_t hwm_kb;   /* VmHWM; -1 when the kernel did not report it */
+    int64_t heap_kb;  /* live heap (shim_alloc.c); -1 when allocations are not tracked */
     const char *kind; /* one of the MS_KIND_ strings of schema.h */
+    int stack;        /* index of its stack in the writer's stack array; -1: none */
 } ms_reading_t;
+
+/* Return addresses of one thread, innermost first, as libunwind found them. */
+typedef struct {
+    int depth;
+    void *ips[MS_MAX_STACK_FRAMES];
+} ms_stack_t;
 
 /* The identity of this process image as stored on its processes row. */
 typedef struct {
@@ -130,10 +162,20 @@ typedef struct {
     struct sqlite3_stmt *insert_process;
     struct sqlite3_stmt *insert_sample;
     struct sqlite3_stmt *end_process;
+    struct sqlite3_stmt *update_alloc;
+    struct sqlite3_stmt *insert_stack;
+    struct sqlite3_stmt *find_stack;
     const atomic_int *abandon; /* nonzero: give up any wait for a lock at once */
     int64_t busy_since_ns;
     int wal_frames; /* frames in the WAL after the last commit */
 } ms_store_t;
+
+/* The allocation columns of a processes row (docs/schema.md). */
+typedef struct {
+    int tracking;          /* alloc_tracking */
+    int64_t dropped_rate;  /* alloc_dropped_rate */
+    int64_t dropped_queue; /* alloc_dropped_queue; alloc_dropped is the sum */
+} ms_alloc_stats_t;
 
 /* Where this process's rows go. Written by ms__store_write once its transaction commits. */
 typedef struct {
@@ -141,6 +183,7 @@ typedef struct {
     int64_t proc_id; /* 0: no processes row yet; the first write inserts it */
     int created_run; /* this process inserted the runs row and so finishes it */
     unsigned interval_ms;
+    ms_alloc_stats_t stats; /* what the processes row holds */
 } ms_dest_t;
 
 /*
@@ -154,14 +197,16 @@ int ms__store_open(ms_store_t *st, const char *path, const atomic_int *abandon,
 
 /*
  * Writes n readings in one transaction, first registering the process (and a run of its
- * own when dest->run_id is 0). `end`, when not NULL, is the final reading, which also
- * completes the processes row and, if this process created its run, the runs row.
- * Errors as for ms__store_open, and -EBADF when the program has closed or replaced one of
- * SQLite's descriptors; on error nothing was written.
+ * own when dest->run_id is 0). A reading whose `stack` is not -1 gets stacks[stack],
+ * symbolized and deduplicated in the stacks table. `stats` goes to the processes row
+ * when it differs from what the row holds. `end`, when not NULL, is the final reading,
+ * which also completes the processes row and, if this process created its run, the runs
+ * row. Errors as for ms__store_open, and -EBADF when the program has closed or replaced
+ * one of SQLite's descriptors; on error nothing was written.
  */
 int ms__store_write(ms_store_t *st, ms_dest_t *dest, const ms_ident_t *id,
-                    const ms_reading_t *r, size_t n, const ms_reading_t *end,
-                    ms_fmt_t *why);
+                    const ms_reading_t *r, size_t n, const ms_stack_t *stacks,
+                    const ms_alloc_stats_t *stats, const ms_reading_t *end, ms_fmt_t *why);
 
 /*
  * Closes the connection, rolling back an open transaction; never checkpoints. When the
@@ -202,5 +247,179 @@ void ms__sampler_stop(unsigned timeout_ms);
 void ms__sampler_fork_prepare(void);
 void ms__sampler_fork_parent(void);
 void ms__sampler_fork_child(void);
+
+/* ---- shim_alloc.c ------------------------------------------------------------------ */
+
+/* Settings of the allocation-driven samples, read from the environment by shim_main.c. */
+typedef struct {
+    int enabled;            /* MEMSWEEP_ALLOC */
+    int stacks;             /* MEMSWEEP_STACKS */
+    uint64_t step_bytes;    /* MEMSWEEP_ALLOC_STEP_MB */
+    uint64_t release_bytes; /* MEMSWEEP_RELEASE_MB */
+    unsigned max_per_s;     /* MEMSWEEP_ALLOC_MAX_PER_S */
+} ms_alloc_config_t;
+
+/*
+ * Until the constructor calls one of these two, the hooks count but never sample.
+ * ms__alloc_configure starts allocation-driven sampling (or, with cfg->enabled 0, turns
+ * the hooks into plain forwarders) for a process whose sampler is about to start;
+ * ms__alloc_off turns them into plain forwarders, for a shim that measures nothing.
+ */
+void ms__alloc_configure(const ms_alloc_config_t *cfg);
+void ms__alloc_off(void);
+
+/*
+ * Ends allocation-driven sampling at exit or when the sampler gave up. The counts go on,
+ * so that the end reading still has its heap figure, and the calling thread's unfolded
+ * remainder is added to them.
+ */
+void ms__alloc_stop(void);
+
+/* Called first by the sampler thread: its allocations (SQLite's) are not the program's. */
+void ms__alloc_exclude_thread(void);
+
+/* 1 while the hooks track allocations and the program's threads have called them. */
+int ms__alloc_tracking(void);
+
+/* Live heap in KiB (allocated minus freed, mapped minus unmapped); -1 when untracked. */
+int64_t ms__alloc_heap_kb(void);
+
+/* A sample was taken: the next `alloc` sample is due a step above the current heap. */
+void ms__alloc_rebase(void);
+
+/* Whether stacks were asked for; the sampler loads libunwind only then. */
+int ms__alloc_stacks_wanted(void);
+
+/* Fork child handler: measured is 0 when the child will not be measured. */
+void ms__alloc_fork_child(int measured);
+
+/* The implementations behind the exported functions of shim_alloc_override.c. */
+void *ms__malloc(size_t size);
+void *ms__calloc(size_t n, size_t size);
+void *ms__realloc(void *p, size_t size);
+void *ms__reallocarray(void *p, size_t n, size_t size);
+void ms__free(void *p);
+int ms__posix_memalign(void **out, size_t alignment, size_t size);
+void *ms__aligned_alloc(size_t alignment, size_t size);
+void *ms__memalign(size_t alignment, size_t size);
+void *ms__valloc(size_t size);
+void *ms__pvalloc(size_t size);
+size_t ms__malloc_usable_size(void *p);
+void *ms__mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+int ms__munmap(void *addr, size_t len);
+void *ms__mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr);
+
+/* ---- shim_maptable.c --------------------------------------------------------------- */
+
+/*
+ * Records an anonymous mapping of len bytes at addr. -ENOSPC when the table (or the
+ * stretch of it the address hashes to) is full: the mapping is then not counted.
+ */
+int ms__maptable_insert(void *addr, size_t len);
+
+/* The slot of the mapping recorded at addr with exactly len bytes, or -1. */
+long ms__maptable_find(const void *addr, size_t len);
+
+/*
+ * Forgets the mapping in slot, if it still is the one at addr, and returns its length
+ * (0 when another thread forgot it first).
+ */
+size_t ms__maptable_take(long slot, const void *addr);
+
+/*
+ * For munmap(addr, len): forgets what the mapping recorded at addr loses and returns
+ * those bytes. Unmapping its start keeps the rest recorded; an unmap that starts inside
+ * a recorded mapping is not seen (a bounded error, see shim_maptable.c).
+ */
+size_t ms__maptable_unmap(void *addr, size_t len);
+
+/* Mappings that could not be recorded because the table was full. */
+int64_t ms__maptable_overflows(void);
+
+/* ---- shim_trigger.c ---------------------------------------------------------------- */
+
+/* Kinds of allocation-driven samples in the queue; 0 marks an entry to skip. */
+enum { MS__SAMPLE_NONE = 0, MS__SAMPLE_ALLOC, MS__SAMPLE_RELEASE };
+
+/* Called by ms__alloc_configure and in a measured fork child. */
+void ms__trigger_configure(unsigned max_per_s, int stacks);
+void ms__trigger_fork_child(void);
+
+/*
+ * Takes an allocation-driven sample of `kind` in the calling thread, with heap_bytes as
+ * its live heap: rate-limited, read through shim_procfd.c, with a stack when it is a new
+ * peak, and queued for the sampler. Called inside a hook (re-entrancy guard set).
+ */
+void ms__trigger_sample(int kind, int64_t heap_bytes);
+
+/* The sampler's own readings take part in deciding what is a new peak. */
+void ms__trigger_note_rss(int64_t rss_kb);
+
+/* libunwind has just become usable: a peak found without it is sought again. */
+void ms__trigger_unwinder_ready(void);
+
+/* Samples dropped so far by the rate limit and by a full queue. */
+void ms__trigger_drops(int64_t *rate, int64_t *queue);
+
+/* ---- shim_procfd.c ----------------------------------------------------------------- */
+
+/* RSS and VmHWM (-1 when absent) of this process in kB, by pread. */
+int ms__procfd_reading(int64_t *rss_kb, int64_t *hwm_kb);
+
+/* Fork child handler: the inherited descriptor describes the parent. */
+void ms__procfd_fork_child(void);
+
+/* ---- shim_allocq.c ----------------------------------------------------------------- */
+
+/* An allocation-driven sample on its way to the sampler. */
+typedef struct {
+    int64_t t_ns;
+    int64_t rss_kb;
+    int64_t hwm_kb;
+    int64_t heap_kb;
+    int kind; /* MS__SAMPLE_ */
+    ms_stack_t stack;
+} ms_alloc_sample_t;
+
+/*
+ * Reserves the next entry for the calling thread, or returns NULL when the queue is full.
+ * The caller fills it and hands it over with ms__allocq_publish(ticket).
+ */
+ms_alloc_sample_t *ms__allocq_claim(size_t *ticket);
+void ms__allocq_publish(size_t ticket);
+
+/* Sampler only: moves the oldest published entry to *out. 1 when there was one. */
+int ms__allocq_pop(ms_alloc_sample_t *out);
+
+/* Fork child handler: entries and half-written claims of the parent are dropped. */
+void ms__allocq_reset(void);
+
+/* ---- shim_unwind.c ----------------------------------------------------------------- */
+
+/*
+ * Loads libunwind privately (RTLD_LOCAL) and warms it up. Sampler thread only, once per
+ * process image; 0 when unw_backtrace is ready.
+ */
+int ms__unwind_load(void);
+
+/* Return addresses of the calling thread into ips; 0 when libunwind is not loaded. */
+int ms__unwind_capture(void **ips, int max);
+
+/* libunwind's link map, or NULL: its frames head every captured stack. */
+const void *ms__unwind_module(void);
+
+/* ---- shim_stacks.c ----------------------------------------------------------------- */
+
+/*
+ * Writes s as text, one frame per line, "module+0xoffset symbol" ("?" for an unknown
+ * symbol or module), leaving out the frames of the shim and of libunwind that head it.
+ * `exe` names the main program, which the dynamic loader leaves unnamed. Offsets are
+ * from the module's load address to the byte before the return address, as addr2line
+ * -e module expects them. Returns the number of lines; lines that did not fit are cut.
+ */
+int ms__stack_format(const ms_stack_t *s, const char *exe, ms_fmt_t *out);
+
+/* 64-bit FNV-1a of text, as stacks.hash stores it. */
+int64_t ms__stack_hash(const char *text, size_t len);
 
 #endif

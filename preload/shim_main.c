@@ -74,6 +74,65 @@ static unsigned read_interval(void)
     return MS_DEFAULT_INTERVAL_MS;
 }
 
+/* A whole number from min to max, or the default and one line saying so. */
+static uint64_t read_number(const char *name, uint64_t min, uint64_t max, uint64_t def,
+                            const char *unit)
+{
+    const char *s = getenv(name);
+    uint64_t v;
+
+    if (s == NULL || s[0] == '\0')
+        return def;
+    if (parse_decimal(s, &v) == 0 && v >= min && v <= max)
+        return v;
+    {
+        char buf[160];
+        ms_fmt_t f;
+        ms__fmt_init(&f, buf, sizeof(buf));
+        ms__fmt_str(&f, "not a whole number of ");
+        ms__fmt_str(&f, unit);
+        ms__fmt_str(&f, " from ");
+        ms__fmt_i64(&f, (int64_t)min);
+        ms__fmt_str(&f, " to ");
+        ms__fmt_i64(&f, (int64_t)max);
+        ms__fmt_str(&f, "; using ");
+        ms__fmt_i64(&f, (int64_t)def);
+        warn_env(name, s, buf);
+    }
+    return def;
+}
+
+/* "0" or "1"; unset or empty is on. */
+static int read_switch(const char *name)
+{
+    const char *s = getenv(name);
+
+    if (s == NULL || s[0] == '\0' || strcmp(s, "1") == 0)
+        return 1;
+    if (strcmp(s, "0") == 0)
+        return 0;
+    warn_env(name, s, "not 0 or 1; using 1");
+    return 1;
+}
+
+/* Largest step or release size accepted, in MiB (1 TiB). */
+#define ALLOC_MB_MAX 1048576
+
+/* Most allocation-driven samples a second accepted; 0 takes none and counts them. */
+#define ALLOC_PER_S_MAX 100000
+
+static void read_alloc_config(ms_alloc_config_t *a)
+{
+    a->enabled = read_switch(MS_ENV_ALLOC);
+    a->stacks = read_switch(MS_ENV_STACKS);
+    a->step_bytes = read_number(MS_ENV_ALLOC_STEP_MB, 1, ALLOC_MB_MAX,
+                                MS_DEFAULT_ALLOC_STEP_MB, "MiB") << 20;
+    a->release_bytes = read_number(MS_ENV_RELEASE_MB, 1, ALLOC_MB_MAX,
+                                   MS_DEFAULT_RELEASE_MB, "MiB") << 20;
+    a->max_per_s = (unsigned)read_number(MS_ENV_ALLOC_MAX_PER_S, 0, ALLOC_PER_S_MAX,
+                                         MS_DEFAULT_ALLOC_MAX_PER_S, "samples a second");
+}
+
 static int64_t read_run_id(void)
 {
     const char *s = getenv(MS_ENV_RUN_ID);
@@ -155,20 +214,26 @@ static void export_run(const ms_config_t *cfg, int was_relative)
 __attribute__((constructor)) static void shim_init(void)
 {
     static ms_config_t cfg;
+    ms_alloc_config_t alloc;
     const int saved = errno;
     const char *db = getenv(MS_ENV_DB);
     const char *debug;
     int rel;
 
-    if (db == NULL || db[0] == '\0')
+    /* Until measuring is certain, the allocation hooks only forward. */
+    if (db == NULL || db[0] == '\0') {
+        ms__alloc_off();
         goto out;
+    }
     debug = getenv(MS_ENV_DEBUG);
     ms__diag_init(debug != NULL && strcmp(debug, "1") == 0);
     cfg.started_ns = ms__clock_ns(CLOCK_REALTIME);
     cfg.interval_ms = read_interval();
     cfg.run_id = read_run_id();
+    read_alloc_config(&alloc);
     rel = absolute_path(db, cfg.db_path, sizeof(cfg.db_path));
     if (rel < 0) {
+        ms__alloc_off();
         char buf[256];
         ms_fmt_t f;
         ms__fmt_init(&f, buf, sizeof(buf));
@@ -194,11 +259,35 @@ __attribute__((constructor)) static void shim_init(void)
             ms__fmt_str(&f, ", in a run of its own");
         }
         ms__diag_line(&f);
+        ms__diag_debug_start(&f, buf, sizeof(buf));
+        if (alloc.enabled) {
+            ms__fmt_str(&f, "allocation samples every ");
+            ms__fmt_i64(&f, (int64_t)(alloc.step_bytes >> 20));
+            ms__fmt_str(&f, " MiB of heap growth and before releases of ");
+            ms__fmt_i64(&f, (int64_t)(alloc.release_bytes >> 20));
+            ms__fmt_str(&f, " MiB, at most ");
+            ms__fmt_i64(&f, alloc.max_per_s);
+            ms__fmt_str(&f, alloc.stacks ? " a second, with stacks" : " a second, no stacks");
+        } else {
+            ms__fmt_str(&f, "allocation samples off");
+        }
+        ms__diag_line(&f);
     }
-    /* Without the handlers a forked child is simply not measured; the parent still is. */
+    /*
+     * The hooks start sampling before the sampler runs, so that its start reading has the
+     * heap figure; its queue waits for it.
+     */
+    ms__alloc_configure(&alloc);
+    /*
+     * Without the handlers a forked child is simply not measured; the parent still is.
+     * Its allocation hooks then take no sample either, being in another process than the
+     * one configured (shim_trigger.c).
+     */
     pthread_atfork(fork_prepare, fork_parent, fork_child);
-    if (ms__sampler_start(&cfg) != 0)
+    if (ms__sampler_start(&cfg) != 0) {
+        ms__alloc_off();
         goto out;
+    }
     if (cfg.run_id == 0)
         export_run(&cfg, rel);
 out:

@@ -55,25 +55,22 @@ int ms__proc_read(const char *path, char *buf, size_t cap, size_t *len)
 
 int ms__proc_reading(ms_reading_t *r, const char *kind)
 {
-    /* /proc/<pid>/status lists supplementary groups before VmHWM, so leave room. */
-    char buf[8192];
-    unsigned long long rss, hwm;
-    size_t len;
+    int64_t rss_kb, hwm_kb = -1;
     int rc;
 
     /*
-     * One file gives both figures: VmRSS is the resident set statm reports, and reading
-     * one file instead of two halves the cost of a sample.
+     * The descriptor kept open by shim_procfd.c, checked to still be ours before each
+     * read: opening a file for every tick would take the lowest free descriptor number for
+     * a moment, the very number a program closing and reusing descriptors may be about to
+     * act on.
      */
     r->t_ns = ms__clock_ns(CLOCK_REALTIME);
     r->kind = kind;
-    rc = ms__proc_read("/proc/thread-self/status", buf, sizeof(buf), &len);
+    rc = ms__procfd_reading(&rss_kb, &hwm_kb);
     if (rc != 0)
         return rc;
-    if (ms_procfs_kb_field(buf, len, "VmRSS:", &rss) != 0)
-        return -EPROTO;
-    r->rss_kb = (int64_t)rss;
-    r->hwm_kb = ms_procfs_kb_field(buf, len, "VmHWM:", &hwm) == 0 ? (int64_t)hwm : -1;
+    r->rss_kb = rss_kb;
+    r->hwm_kb = hwm_kb;
     return 0;
 }
 

@@ -11,6 +11,14 @@
  * close) and, without MEMSWEEP_RUN_ID, in the constructor (for the run's id); each wait is
  * bounded by MS__WAIT_MS.
  *
+ * Allocation-driven samples (shim_trigger.c) are taken in the program's threads and wait
+ * in a lock-free queue; the sampler moves them to its pending readings before each write,
+ * so they reach the database with the next tick's transaction. The sampler's own
+ * allocations are never counted as the program's: it sets the hooks' re-entrancy guard
+ * for good as its first act. After its first tick it loads libunwind for the stacks of
+ * new peaks (shim_unwind.c says why it is loaded, and not linked in); not before, so
+ * that a process that ends within one interval never waits for that at exit.
+ *
  * Fork: SQLite keeps, per process, a record of the POSIX locks held on each open file.
  * A child inherits that record but not the locks, so a connection the child opened while
  * its copy of the parent's connection was still open would count on locks it does not
@@ -61,6 +69,8 @@ typedef struct {
     ms_reading_t end;
     ms_reading_t pending[MS__PENDING_MAX];
     size_t npending;
+    ms_stack_t stacks[MS__PENDING_STACKS]; /* of pending readings whose stack is not -1 */
+    size_t nstacks;
 } ms_sampler_t;
 
 static ms_sampler_t g;
@@ -135,11 +145,28 @@ static void push(const ms_reading_t *r)
     g.pending[g.npending++] = *r;
 }
 
+/*
+ * A reading of the sampler's own, with the live heap; it also moves the level of the next
+ * `alloc` sample and counts towards the peak that decides when a stack is captured.
+ */
+static int read_now(ms_reading_t *r, const char *kind)
+{
+    const int err = ms__proc_reading(r, kind);
+
+    r->heap_kb = ms__alloc_heap_kb();
+    r->stack = -1;
+    if (err == 0) {
+        ms__alloc_rebase();
+        ms__trigger_note_rss(r->rss_kb);
+    }
+    return err;
+}
+
 static void take(const char *kind)
 {
     ms_reading_t r;
 
-    if (ms__proc_reading(&r, kind) == 0)
+    if (read_now(&r, kind) == 0)
         push(&r);
     else
         debug_line("could not read /proc/thread-self; reading skipped", -1);
@@ -151,13 +178,46 @@ static void take(const char *kind)
  */
 static void take_end(void)
 {
-    if (ms__proc_reading(&g.end, MS_KIND_END) == 0) {
+    if (read_now(&g.end, MS_KIND_END) == 0) {
         push(&g.end);
         return;
     }
     g.end.t_ns = ms__clock_ns(CLOCK_REALTIME);
     g.end.rss_kb = -1;
     g.end.hwm_kb = -1;
+}
+
+/*
+ * Moves the allocation-driven samples waiting in the queue to the pending readings,
+ * leaving room for the sampler's own. What does not fit stays queued: the queue then
+ * fills, and the program's threads count what they cannot add.
+ */
+static void drain(void)
+{
+    ms_alloc_sample_t s;
+
+    while (g.npending < MS__PENDING_MAX - MS__PENDING_OWN && ms__allocq_pop(&s)) {
+        ms_reading_t *r;
+        if (s.kind == MS__SAMPLE_NONE)
+            continue; /* its thread could not read /proc */
+        r = &g.pending[g.npending++];
+        r->t_ns = s.t_ns;
+        r->rss_kb = s.rss_kb;
+        r->hwm_kb = s.hwm_kb;
+        r->heap_kb = s.heap_kb;
+        r->kind = s.kind == MS__SAMPLE_RELEASE ? MS_KIND_RELEASE : MS_KIND_ALLOC;
+        r->stack = -1;
+        if (s.stack.depth > 0 && g.nstacks < MS__PENDING_STACKS) {
+            g.stacks[g.nstacks] = s.stack;
+            r->stack = (int)g.nstacks++;
+        }
+    }
+}
+
+static void alloc_stats(ms_alloc_stats_t *s)
+{
+    s->tracking = ms__alloc_tracking();
+    ms__trigger_drops(&s->dropped_rate, &s->dropped_queue);
 }
 
 /* Lets every waiting fork through before the sampler takes db_lock again. */
@@ -253,6 +313,7 @@ static void close_db(void)
  */
 static int flush(int *end_taken, ms_fmt_t *why)
 {
+    ms_alloc_stats_t stats;
     int err;
 
     err = open_db(why);
@@ -262,8 +323,10 @@ static int flush(int *end_taken, ms_fmt_t *why)
         take_end();
         *end_taken = 1;
     }
-    err = ms__store_write(&g.store, &g.dest, &g.ident, g.pending, g.npending,
-                          *end_taken ? &g.end : NULL, why);
+    drain();
+    alloc_stats(&stats);
+    err = ms__store_write(&g.store, &g.dest, &g.ident, g.pending, g.npending, g.stacks,
+                          &stats, *end_taken ? &g.end : NULL, why);
     if (err != 0)
         close_db();
     return err;
@@ -291,7 +354,24 @@ static void give_up(const char *why)
     ms__fmt_str(&f, why[0] != '\0' ? why : "cannot write");
     ms__fmt_str(&f, "; not measuring");
     ms__diag_line(&f);
+    ms__alloc_stop();
     mark_gave_up();
+}
+
+/* Once per process image, after the first tick, unless the process is already exiting. */
+static void load_unwinder(void)
+{
+    static int done;
+
+    if (done || !ms__alloc_stacks_wanted() || atomic_load(&g.exit_requested) != 0)
+        return;
+    done = 1;
+    if (ms__unwind_load() == 0) {
+        ms__trigger_unwinder_ready();
+        debug_line("libunwind loaded for the stacks of peaks", -1);
+    } else {
+        debug_line("libunwind could not be loaded; peaks get no stack", -1);
+    }
 }
 
 static void *sampler_main(void *arg)
@@ -301,10 +381,12 @@ static void *sampler_main(void *arg)
     ms_fmt_t why;
     int64_t next_ns;
     int end_taken = 0;
+    int ticked = 0;
     int flush_due;
     int err;
 
     (void)arg;
+    ms__alloc_exclude_thread();
     prctl(PR_SET_NAME, "memsweep", 0, 0, 0);
     take(MS_KIND_START);
     ms__proc_ident(&g.ident);
@@ -324,6 +406,7 @@ static void *sampler_main(void *arg)
             if (woke == WOKE_TICK) {
                 const int64_t now = ms__clock_ns(CLOCK_MONOTONIC);
                 take(MS_KIND_TICK);
+                ticked = 1;
                 /* After a stall, tick again one interval from now, not in a burst. */
                 next_ns += interval_ns;
                 if (next_ns <= now)
@@ -339,12 +422,15 @@ static void *sampler_main(void *arg)
         flush_due = 0;
         if (err == 0) {
             g.npending = 0;
+            g.nstacks = 0;
             if (!g.registered) {
                 publish(&g.registered);
                 debug_line("registered as processes row ", g.dest.proc_id);
             }
             if (end_taken)
                 break;
+            if (ticked)
+                load_unwinder();
         } else if (err == -EAGAIN) {
             /*
              * A fork, or a database busy for MS_BUSY_TIMEOUT_MS: the readings wait for
@@ -366,6 +452,9 @@ static void *sampler_main(void *arg)
         }
     }
     debug_line("end sample written", -1);
+    if (ms__maptable_overflows() > 0)
+        debug_line("anonymous mappings not counted (their table was full): ",
+                   ms__maptable_overflows());
     /* Closing costs the exiting program nothing once it has been let go. */
     publish(&g.finished);
     close_db();
@@ -386,6 +475,7 @@ static int spawn(int defer_first)
     g.defer_first = defer_first;
     g.registered = g.finished = g.gave_up = 0;
     g.npending = 0;
+    g.nstacks = 0;
     g.db_open = 0;
     g.owner = getpid();
     g.ident.pid = g.owner;
@@ -463,6 +553,8 @@ void ms__sampler_stop(unsigned timeout_ms)
      */
     if (!g.active || g.owner != getpid())
         return;
+    /* No more allocation-driven samples: those queued go out with the end. */
+    ms__alloc_stop();
     deadline_after(&ts, (int64_t)timeout_ms * 1000000);
     if (pthread_mutex_clocklock(&g.mu, CLOCK_MONOTONIC, &ts) != 0)
         return;
@@ -538,14 +630,18 @@ void ms__sampler_fork_child(void)
     init_conds();
     atomic_store(&g.exit_requested, 0);
     atomic_store(&g.forking, 0);
-    if (!g.active || g.gave_up)
+    if (!g.active || g.gave_up) {
+        ms__alloc_fork_child(0);
         return;
+    }
     if (!(held & HELD_DB)) {
         /* The parent's sampler may have been inside SQLite: its state is not ours to use. */
         g.active = 0;
+        ms__alloc_fork_child(0);
         debug_line("forked while the database was busy; the child is not measured", -1);
         return;
     }
+    ms__alloc_fork_child(1);
     /* A child belongs to its parent's run; it gets its own processes row. */
     if (g.dest.run_id == 0)
         g.dest.run_id = g.cfg.run_id;

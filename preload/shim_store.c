@@ -35,13 +35,30 @@ static const char sql_connection[] =
 
 static const char sql_insert_process[] =
     "INSERT INTO processes(run_id, pid, ppid, exe, cmdline, started_ns,"
-    " ended_ns, hwm_kb, end_rss_kb) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+    " ended_ns, hwm_kb, end_rss_kb, alloc_tracking, alloc_dropped, alloc_dropped_rate,"
+    " alloc_dropped_queue) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
 
 static const char sql_insert_sample[] =
-    "INSERT INTO samples(proc_id, t_ns, rss_kb, hwm_kb, kind) VALUES(?1, ?2, ?3, ?4, ?5)";
+    "INSERT INTO samples(proc_id, t_ns, rss_kb, hwm_kb, kind, heap_kb, stack_id)"
+    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 
 static const char sql_end_process[] =
     "UPDATE processes SET ended_ns = ?1, hwm_kb = ?2, end_rss_kb = ?3 WHERE proc_id = ?4";
+
+static const char sql_update_alloc[] =
+    "UPDATE processes SET alloc_tracking = ?1, alloc_dropped = ?2, alloc_dropped_rate = ?3,"
+    " alloc_dropped_queue = ?4 WHERE proc_id = ?5";
+
+static const char sql_insert_stack[] =
+    "INSERT OR IGNORE INTO stacks(hash, depth, frames) VALUES(?1, ?2, ?3)";
+
+static const char sql_find_stack[] = "SELECT stack_id FROM stacks WHERE hash = ?1";
+
+/*
+ * Text of one stack: at most MS_MAX_STACK_FRAMES lines of a module path, an offset and a
+ * symbol. Only the sampler thread writes, so one static buffer serves.
+ */
+static char frames_text[32768];
 
 static const char sql_end_run[] =
     "UPDATE runs SET finished_ns = ?1, status = ?2 WHERE run_id = ?3 AND status = ?4";
@@ -371,12 +388,16 @@ int ms__store_close(ms_store_t *st)
         sqlite3_finalize(st->insert_process);
         sqlite3_finalize(st->insert_sample);
         sqlite3_finalize(st->end_process);
+        sqlite3_finalize(st->update_alloc);
+        sqlite3_finalize(st->insert_stack);
+        sqlite3_finalize(st->find_stack);
         if (st->db != NULL) {
             rollback(st);
             sqlite3_close(st->db);
         }
     }
     st->insert_process = st->insert_sample = st->end_process = NULL;
+    st->update_alloc = st->insert_stack = st->find_stack = NULL;
     st->db = NULL;
     return err;
 }
@@ -477,8 +498,17 @@ static int finish_run(ms_store_t *st, const ms_dest_t *dest, const ms_reading_t 
     return err;
 }
 
+static void bind_alloc_stats(sqlite3_stmt *stmt, int first, const ms_alloc_stats_t *s)
+{
+    sqlite3_bind_int(stmt, first, s->tracking);
+    sqlite3_bind_int64(stmt, first + 1, s->dropped_rate + s->dropped_queue);
+    sqlite3_bind_int64(stmt, first + 2, s->dropped_rate);
+    sqlite3_bind_int64(stmt, first + 3, s->dropped_queue);
+}
+
 static int insert_process(ms_store_t *st, ms_dest_t *dest, const ms_ident_t *id,
-                          const ms_reading_t *end, ms_fmt_t *why)
+                          const ms_reading_t *end, const ms_alloc_stats_t *stats,
+                          ms_fmt_t *why)
 {
     sqlite3_stmt *stmt;
     int err;
@@ -498,13 +528,79 @@ static int insert_process(ms_store_t *st, ms_dest_t *dest, const ms_ident_t *id,
         bind_kb(stmt, 8, end->hwm_kb);
         bind_kb(stmt, 9, end->rss_kb);
     }
+    bind_alloc_stats(stmt, 10, stats);
     err = step_done(st, stmt, why);
-    if (err == 0)
+    if (err == 0) {
         dest->proc_id = sqlite3_last_insert_rowid(st->db);
+        dest->stats = *stats;
+    }
     return err;
 }
 
-static int insert_samples(ms_store_t *st, int64_t proc_id, const ms_reading_t *r, size_t n,
+static int update_alloc(ms_store_t *st, ms_dest_t *dest, const ms_alloc_stats_t *stats,
+                        ms_fmt_t *why)
+{
+    int err;
+
+    if (dest->stats.tracking == stats->tracking &&
+        dest->stats.dropped_rate == stats->dropped_rate &&
+        dest->stats.dropped_queue == stats->dropped_queue)
+        return 0;
+    err = prepare(st, &st->update_alloc, sql_update_alloc, why);
+    if (err != 0)
+        return err;
+    bind_alloc_stats(st->update_alloc, 1, stats);
+    sqlite3_bind_int64(st->update_alloc, 5, dest->proc_id);
+    err = step_done(st, st->update_alloc, why);
+    if (err == 0)
+        dest->stats = *stats;
+    return err;
+}
+
+/*
+ * The stack_id of s, inserting its text into stacks unless a row with the same hash is
+ * there already (from this process or any other). *stack_id is 0 when the stack has no
+ * frame outside the shim.
+ */
+static int store_stack(ms_store_t *st, const ms_stack_t *s, const char *exe,
+                       int64_t *stack_id, ms_fmt_t *why)
+{
+    ms_fmt_t text;
+    int64_t hash;
+    int depth;
+    int err;
+    int rc;
+
+    *stack_id = 0;
+    ms__fmt_init(&text, frames_text, sizeof(frames_text));
+    depth = ms__stack_format(s, exe, &text);
+    if (depth == 0)
+        return 0;
+    hash = ms__stack_hash(text.buf, text.len);
+    err = prepare(st, &st->insert_stack, sql_insert_stack, why);
+    if (err != 0)
+        return err;
+    sqlite3_bind_int64(st->insert_stack, 1, hash);
+    sqlite3_bind_int(st->insert_stack, 2, depth);
+    sqlite3_bind_text(st->insert_stack, 3, text.buf, (int)text.len, SQLITE_STATIC);
+    err = step_done(st, st->insert_stack, why);
+    if (err == 0)
+        err = prepare(st, &st->find_stack, sql_find_stack, why);
+    if (err != 0)
+        return err;
+    sqlite3_bind_int64(st->find_stack, 1, hash);
+    rc = sqlite3_step(st->find_stack);
+    if (rc == SQLITE_ROW)
+        *stack_id = sqlite3_column_int64(st->find_stack, 0);
+    else
+        err = fail(st, rc == SQLITE_DONE ? SQLITE_CORRUPT : rc, why);
+    sqlite3_reset(st->find_stack);
+    sqlite3_clear_bindings(st->find_stack);
+    return err;
+}
+
+static int insert_samples(ms_store_t *st, int64_t proc_id, const ms_ident_t *id,
+                          const ms_reading_t *r, size_t n, const ms_stack_t *stacks,
                           ms_fmt_t *why)
 {
     int err;
@@ -512,11 +608,22 @@ static int insert_samples(ms_store_t *st, int64_t proc_id, const ms_reading_t *r
     err = prepare(st, &st->insert_sample, sql_insert_sample, why);
     for (size_t i = 0; err == 0 && i < n; i++) {
         sqlite3_stmt *const stmt = st->insert_sample;
+        int64_t stack_id = 0;
+        if (r[i].stack >= 0 && stacks != NULL) {
+            err = store_stack(st, &stacks[r[i].stack], id->exe, &stack_id, why);
+            if (err != 0)
+                break;
+        }
         sqlite3_bind_int64(stmt, 1, proc_id);
         sqlite3_bind_int64(stmt, 2, r[i].t_ns);
         sqlite3_bind_int64(stmt, 3, r[i].rss_kb);
         bind_kb(stmt, 4, r[i].hwm_kb);
         sqlite3_bind_text(stmt, 5, r[i].kind, -1, SQLITE_STATIC);
+        bind_kb(stmt, 6, r[i].heap_kb);
+        if (stack_id > 0)
+            sqlite3_bind_int64(stmt, 7, stack_id);
+        else
+            sqlite3_bind_null(stmt, 7);
         err = step_done(st, stmt, why);
     }
     return err;
@@ -540,8 +647,8 @@ static int end_process(ms_store_t *st, int64_t proc_id, const ms_reading_t *end,
 }
 
 int ms__store_write(ms_store_t *st, ms_dest_t *dest, const ms_ident_t *id,
-                    const ms_reading_t *r, size_t n, const ms_reading_t *end,
-                    ms_fmt_t *why)
+                    const ms_reading_t *r, size_t n, const ms_stack_t *stacks,
+                    const ms_alloc_stats_t *stats, const ms_reading_t *end, ms_fmt_t *why)
 {
     /* Ids become the caller's only once the transaction that made them commits. */
     ms_dest_t next = *dest;
@@ -554,12 +661,16 @@ int ms__store_write(ms_store_t *st, ms_dest_t *dest, const ms_ident_t *id,
     err = exec_sql(st, "BEGIN IMMEDIATE", why);
     if (err == 0 && next.run_id == 0)
         err = create_run(st, &next, id, why);
-    if (err == 0 && next.proc_id == 0)
-        err = insert_process(st, &next, id, end, why);
-    else if (err == 0 && end != NULL)
-        err = end_process(st, next.proc_id, end, why);
+    if (err == 0 && next.proc_id == 0) {
+        err = insert_process(st, &next, id, end, stats, why);
+    } else {
+        if (err == 0 && end != NULL)
+            err = end_process(st, next.proc_id, end, why);
+        if (err == 0)
+            err = update_alloc(st, &next, stats, why);
+    }
     if (err == 0)
-        err = insert_samples(st, next.proc_id, r, n, why);
+        err = insert_samples(st, next.proc_id, id, r, n, stacks, why);
     if (err == 0 && end != NULL && next.created_run)
         err = finish_run(st, &next, end, why);
     if (err == 0)
