@@ -1,0 +1,19 @@
+# A program that closes descriptor 5 and reuses it with dup2 in a tight loop, sampled every
+# millisecond: the shim's readings of /proc must never take that number, even for a
+# moment, or the program's close or write would hit the shim's file instead of its own.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+FD="$MS_BUILD_DIR/ms_fdreuse"
+env MEMSWEEP_INTERVAL_MS=1 MEMSWEEP_DB="$T/fd.db" LD_PRELOAD="$MS_SHIM" \
+    "$FD" "$T/log" 3 >"$T/out" 2>"$T/err" || true
+note "$(cat "$T/out")"
+assert_empty "$T/err" "stderr of the program"
+failed="$(awk '{ print $4 }' "$T/out")"
+writes="$(awk '{ print $2 }' "$T/out")"
+assert_eq 0 "$failed" "writes of the program that failed on its reused descriptor"
+assert_eq "$writes" "$(stat -c %s "$T/log")" "bytes in the program's file (one per write)"
+# And the shim kept measuring: about one sample a millisecond for 3 s.
+assert_ge "$(sql "$T/fd.db" "SELECT count(*) FROM samples")" 500 "samples recorded"
+
+echo "PASS"

@@ -1,0 +1,153 @@
+/*
+ * ms_spike: short allocation spikes that a periodic sampler mostly misses.
+ *
+ * Repeats --count times: malloc --mib MiB, write every page, hold --hold-ms, free, then
+ * pause --pause-ms. The pause is longer than the hold, so a 500 ms timer lands inside a
+ * spike only by chance, while the kernel's VmHWM always records it. RSS is highest just
+ * before each free, which is where the shim's `release` sample reads it.
+ *
+ * ms_spike_allocate() does the malloc, the writes and the free itself, and is exported
+ * (the executable is linked with -rdynamic), so a stack captured in either call names it
+ * after dladdr().
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MIB (1024UL * 1024UL)
+
+/* Largest spike accepted, in MiB (64 GiB); keeps size * MIB far from overflow. */
+#define MAX_MIB 65536L
+
+/* Largest count and delay accepted. */
+#define MAX_COUNT 100000L
+#define MAX_MS 86400000L
+
+/* Exported for the stack test; returns a checksum of the spike's contents. */
+uint64_t ms_spike_allocate(size_t len, long hold_ms, unsigned round);
+
+static const char usage_text[] =
+    "Usage: ms_spike [OPTION]...\n"
+    "Allocate, touch and free a large block repeatedly, for memsweep's tests.\n"
+    "\n"
+    "  --count K      number of spikes (default 5)\n"
+    "  --mib N        size of each spike in MiB (default 256)\n"
+    "  --hold-ms T    how long each spike is held after it is touched (default 50)\n"
+    "  --pause-ms T   pause after each spike (default 300)\n"
+    "  --help         show this help and exit\n";
+
+static void sleep_ms(long ms)
+{
+    struct timespec left = {ms / 1000, (ms % 1000) * 1000000L};
+
+    while (nanosleep(&left, &left) != 0 && errno == EINTR)
+        ;
+}
+
+static int parse_long(const char *text, long min, long max, long *out)
+{
+    char *end = NULL;
+    long v;
+
+    errno = 0;
+    v = strtol(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/*
+ * The function must stay a frame of its own under its exported name in every stack taken
+ * inside malloc or free: not inlined into main, and not replaced by a specialised local
+ * clone (GCC's noipa), which dladdr would not name.
+ */
+#if defined(__GNUC__) && !defined(__clang__)
+#define MS_KEEP_FRAME __attribute__((noinline, noipa))
+#else
+#define MS_KEEP_FRAME __attribute__((noinline))
+#endif
+
+MS_KEEP_FRAME uint64_t ms_spike_allocate(size_t len, long hold_ms, unsigned round)
+{
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    unsigned char *volatile p = malloc(len);
+    uint64_t sum = 0;
+
+    if (p == NULL) {
+        fprintf(stderr, "ms_spike: cannot allocate %zu bytes\n", len);
+        exit(1);
+    }
+    for (size_t off = 0; off < len; off += page)
+        p[off] = (unsigned char)(off / page + round);
+    sleep_ms(hold_ms);
+    /* Read back, so the writes are observable and the block cannot be optimised away. */
+    for (size_t off = 0; off < len; off += page)
+        sum += p[off];
+    free(p);
+    return sum;
+}
+
+int main(int argc, char **argv)
+{
+    enum { OPT_COUNT = 256, OPT_MIB, OPT_HOLD, OPT_PAUSE, OPT_HELP };
+    static const struct option longopts[] = {
+        {"count", required_argument, NULL, OPT_COUNT},
+        {"mib", required_argument, NULL, OPT_MIB},
+        {"hold-ms", required_argument, NULL, OPT_HOLD},
+        {"pause-ms", required_argument, NULL, OPT_PAUSE},
+        {"help", no_argument, NULL, OPT_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    long count = 5, mib = 256, hold_ms = 50, pause_ms = 300;
+    uint64_t sum = 0;
+    long *target;
+    long min, max;
+    int c;
+
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (c) {
+        case OPT_COUNT:
+            target = &count, min = 1, max = MAX_COUNT;
+            break;
+        case OPT_MIB:
+            target = &mib, min = 1, max = MAX_MIB;
+            break;
+        case OPT_HOLD:
+            target = &hold_ms, min = 0, max = MAX_MS;
+            break;
+        case OPT_PAUSE:
+            target = &pause_ms, min = 0, max = MAX_MS;
+            break;
+        case OPT_HELP:
+            fputs(usage_text, stdout);
+            return 0;
+        default:
+            fprintf(stderr, "ms_spike: unknown option or missing value: '%s'\n"
+                            "Try 'ms_spike --help'.\n", argv[optind - 1]);
+            return 2;
+        }
+        if (parse_long(optarg, min, max, target) != 0) {
+            fprintf(stderr, "ms_spike: invalid value '%s'\nTry 'ms_spike --help'.\n", optarg);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "ms_spike: unexpected argument '%s'\nTry 'ms_spike --help'.\n",
+                argv[optind]);
+        return 2;
+    }
+
+    for (long i = 0; i < count; i++) {
+        sum += ms_spike_allocate((size_t)mib * MIB, hold_ms, (unsigned)i);
+        sleep_ms(pause_ms);
+    }
+    printf("ms_spike: %ld x %ld MiB, checksum %llu\n", count, mib, (unsigned long long)sum);
+    return 0;
+}
