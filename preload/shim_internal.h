@@ -243,6 +243,18 @@ int ms__sampler_wait_registered(int64_t *run_id, unsigned timeout_ms);
  */
 void ms__sampler_stop(unsigned timeout_ms);
 
+/*
+ * Called by the exported _exit and _Exit: the end sample, as the destructor takes it, in
+ * a process that owns a sampler; nothing otherwise. Keeps errno.
+ */
+void ms__before_exit(void);
+
+/* Resolves the next _exit once, at load, while the loader's state is safe to query. */
+void ms__resolve_exit(void);
+
+/* Ends the process through the next _exit, or the exit_group system call without one. */
+__attribute__((noreturn)) void ms__real_exit(int status);
+
 /* pthread_atfork handlers. */
 void ms__sampler_fork_prepare(void);
 void ms__sampler_fork_parent(void);

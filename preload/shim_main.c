@@ -9,10 +9,12 @@
 #include "memsweep/defaults.h"
 #include "memsweep/env.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* Parses a whole string of decimal digits. Returns 0, or -EINVAL for anything else. */
@@ -284,6 +286,7 @@ __attribute__((constructor)) static void shim_init(void)
      * one configured (shim_trigger.c).
      */
     pthread_atfork(fork_prepare, fork_parent, fork_child);
+    ms__resolve_exit();
     if (ms__sampler_start(&cfg) != 0) {
         ms__alloc_off();
         goto out;
@@ -291,6 +294,35 @@ __attribute__((constructor)) static void shim_init(void)
     if (cfg.run_id == 0)
         export_run(&cfg, rel);
 out:
+    errno = saved;
+}
+
+/* The _exit the program would have called without the shim. */
+static void (*next_exit)(int);
+
+void ms__resolve_exit(void)
+{
+    const int saved = errno;
+    void *sym = dlsym(RTLD_NEXT, "_exit");
+
+    /* Converting a data pointer from dlsym to a function pointer, as POSIX allows. */
+    memcpy(&next_exit, &sym, sizeof next_exit);
+    errno = saved;
+}
+
+void ms__real_exit(int status)
+{
+    if (next_exit != NULL)
+        next_exit(status);
+    for (;;)
+        syscall(SYS_exit_group, status);
+}
+
+void ms__before_exit(void)
+{
+    const int saved = errno;
+
+    ms__sampler_stop(MS__WAIT_MS);
     errno = saved;
 }
 
