@@ -13,7 +13,8 @@ failed="$(awk '{ print $4 }' "$T/out")"
 writes="$(awk '{ print $2 }' "$T/out")"
 assert_eq 0 "$failed" "writes of the program that failed on its reused descriptor"
 assert_eq "$writes" "$(stat -c %s "$T/log")" "bytes in the program's file (one per write)"
-# And the shim kept measuring: about one sample a millisecond for 3 s.
-assert_ge "$(sql "$T/fd.db" "SELECT count(*) FROM samples")" 500 "samples recorded"
+# And the shim kept measuring: up to one sample a millisecond for 2 to 3 s (fewer on a
+# loaded machine, but far more than the 500 ms default would give).
+assert_ge "$(sql "$T/fd.db" "SELECT count(*) FROM samples")" 100 "samples recorded"
 
 echo "PASS"
