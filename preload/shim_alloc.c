@@ -797,17 +797,6 @@ void *ms__realloc(void *p, size_t size)
     return q;
 }
 
-void *ms__reallocarray(void *p, size_t n, size_t size)
-{
-    size_t total;
-
-    if (__builtin_mul_overflow(n, size, &total)) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    return ms__realloc(p, total);
-}
-
 /* memalign and its relatives, all through the one the real allocator has. */
 enum { AL_MEMALIGN, AL_ALIGNED_ALLOC, AL_POSIX };
 
@@ -879,20 +868,6 @@ void *ms__valloc(size_t size)
     int err;
 
     return aligned(AL_MEMALIGN, (size_t)getpagesize(), size, &err);
-}
-
-void *ms__pvalloc(size_t size)
-{
-    const size_t page = (size_t)getpagesize();
-    size_t rounded;
-    int err;
-
-    if (__builtin_add_overflow(size, page - 1, &rounded)) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    rounded &= ~(page - 1);
-    return aligned(AL_MEMALIGN, page, rounded != 0 ? rounded : page, &err);
 }
 
 size_t ms__malloc_usable_size(void *p)
@@ -1091,6 +1066,11 @@ int ms__alloc_stacks_wanted(void)
 
 void ms__alloc_fork_child(int measured)
 {
+    /*
+     * The kept status descriptor describes the parent: drop it whatever the mode, since
+     * the sampler's ticks read it too.
+     */
+    ms__procfd_fork_child();
     if (MODE(atomic_load(&state)) != ST_SAMPLE)
         return;
     if (!measured) {
@@ -1100,6 +1080,5 @@ void ms__alloc_fork_child(int measured)
     /* The child's heap starts as the parent's: it has a copy of every live block. */
     ms__alloc_rebase();
     ms__allocq_reset();
-    ms__procfd_fork_child();
     ms__trigger_fork_child();
 }

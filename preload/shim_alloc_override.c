@@ -9,10 +9,12 @@
  */
 #include "shim_internal.h"
 
+#include <errno.h>
 #include <malloc.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #define MS_EXPORT __attribute__((visibility("default")))
 
@@ -31,9 +33,22 @@ MS_EXPORT void *realloc(void *p, size_t size)
     return ms__realloc(p, size);
 }
 
+/*
+ * reallocarray and pvalloc go through the process's first realloc and memalign, called
+ * through the PLT as the C library's own do: when an allocator preloaded ahead of the
+ * shim (jemalloc defines neither of these two) owns the block, the shim's next realloc
+ * would be glibc's, on a pointer glibc never gave out. With the shim first, these calls
+ * come back to its own realloc and memalign, which count them.
+ */
 MS_EXPORT void *reallocarray(void *p, size_t n, size_t size)
 {
-    return ms__reallocarray(p, n, size);
+    size_t total;
+
+    if (__builtin_mul_overflow(n, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return realloc(p, total);
 }
 
 MS_EXPORT void free(void *p)
@@ -63,7 +78,15 @@ MS_EXPORT void *valloc(size_t size)
 
 MS_EXPORT void *pvalloc(size_t size)
 {
-    return ms__pvalloc(size);
+    const size_t page = (size_t)getpagesize();
+    size_t rounded;
+
+    if (__builtin_add_overflow(size, page - 1, &rounded)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    rounded &= ~(page - 1);
+    return memalign(page, rounded != 0 ? rounded : page);
 }
 
 MS_EXPORT size_t malloc_usable_size(void *p)

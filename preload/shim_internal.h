@@ -107,7 +107,7 @@ typedef struct {
     int stack;        /* index of its stack in the writer's stack array; -1: none */
 } ms_reading_t;
 
-/* Return addresses of one thread, innermost first, as libunwind found them. */
+/* Return addresses of one thread, innermost first, as backtrace() found them. */
 typedef struct {
     int depth;
     void *ips[MS_MAX_STACK_FRAMES];
@@ -299,7 +299,7 @@ int64_t ms__alloc_heap_kb(void);
 /* A sample was taken: the next `alloc` sample is due a step above the current heap. */
 void ms__alloc_rebase(void);
 
-/* Whether stacks were asked for; the sampler loads libunwind only then. */
+/* Whether stacks were asked for; the sampler readies the unwinder only then. */
 int ms__alloc_stacks_wanted(void);
 
 /* Fork child handler: measured is 0 when the child will not be measured. */
@@ -309,13 +309,11 @@ void ms__alloc_fork_child(int measured);
 void *ms__malloc(size_t size);
 void *ms__calloc(size_t n, size_t size);
 void *ms__realloc(void *p, size_t size);
-void *ms__reallocarray(void *p, size_t n, size_t size);
 void ms__free(void *p);
 int ms__posix_memalign(void **out, size_t alignment, size_t size);
 void *ms__aligned_alloc(size_t alignment, size_t size);
 void *ms__memalign(size_t alignment, size_t size);
 void *ms__valloc(size_t size);
-void *ms__pvalloc(size_t size);
 size_t ms__malloc_usable_size(void *p);
 void *ms__mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
 int ms__munmap(void *addr, size_t len);
@@ -367,7 +365,7 @@ void ms__trigger_sample(int kind, int64_t heap_bytes);
 /* The sampler's own readings take part in deciding what is a new peak. */
 void ms__trigger_note_rss(int64_t rss_kb);
 
-/* libunwind has just become usable: a peak found without it is sought again. */
+/* The unwinder has just become usable: a peak found without it is sought again. */
 void ms__trigger_unwinder_ready(void);
 
 /* Samples dropped so far by the rate limit and by a full queue. */
@@ -409,22 +407,22 @@ void ms__allocq_reset(void);
 /* ---- shim_unwind.c ----------------------------------------------------------------- */
 
 /*
- * Loads libunwind privately (RTLD_LOCAL) and warms it up. Sampler thread only, once per
- * process image; 0 when unw_backtrace is ready.
+ * Makes the first backtrace() call, which loads libgcc's unwinder. Sampler thread only,
+ * once per process image; 0 when stacks can be captured from then on.
  */
 int ms__unwind_load(void);
 
-/* Return addresses of the calling thread into ips; 0 when libunwind is not loaded. */
+/* Return addresses of the calling thread into ips; 0 before the unwinder is ready. */
 int ms__unwind_capture(void **ips, int max);
 
-/* libunwind's link map, or NULL: its frames head every captured stack. */
+/* The unwinder's link map when its frames head every captured stack; NULL for none. */
 const void *ms__unwind_module(void);
 
 /* ---- shim_stacks.c ----------------------------------------------------------------- */
 
 /*
  * Writes s as text, one frame per line, "module+0xoffset symbol" ("?" for an unknown
- * symbol or module), leaving out the frames of the shim and of libunwind that head it.
+ * symbol or module), leaving out the frames of the shim (and of the unwinder) that head it.
  * `exe` names the main program, which the dynamic loader leaves unnamed. Offsets are
  * from the module's load address to the byte before the return address, as addr2line
  * -e module expects them. Returns the number of lines; lines that did not fit are cut.

@@ -15,9 +15,9 @@
  * in a lock-free queue; the sampler moves them to its pending readings before each write,
  * so they reach the database with the next tick's transaction. The sampler's own
  * allocations are never counted as the program's: it sets the hooks' re-entrancy guard
- * for good as its first act. After its first tick it loads libunwind for the stacks of
- * new peaks (shim_unwind.c says why it is loaded, and not linked in); not before, so
- * that a process that ends within one interval never waits for that at exit.
+ * for good as its first act. After its first tick it readies the unwinder for the stacks
+ * of new peaks (shim_unwind.c says why there and then); not before, so that a process
+ * that ends within one interval never waits for that at exit.
  *
  * Fork: SQLite keeps, per process, a record of the POSIX locks held on each open file.
  * A child inherits that record but not the locks, so a connection the child opened while
@@ -368,9 +368,9 @@ static void load_unwinder(void)
     done = 1;
     if (ms__unwind_load() == 0) {
         ms__trigger_unwinder_ready();
-        debug_line("libunwind loaded for the stacks of peaks", -1);
+        debug_line("unwinder ready for the stacks of peaks", -1);
     } else {
-        debug_line("libunwind could not be loaded; peaks get no stack", -1);
+        debug_line("no unwinder; peaks get no stack", -1);
     }
 }
 

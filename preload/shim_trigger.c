@@ -6,7 +6,7 @@
  * unwinds, and a token bucket limits how often it runs.
  *
  * When a sample sets a new RSS peak for the process (the sampler's own readings count
- * too), the thread's stack is captured with libunwind into the queue entry as raw return
+ * too), the thread's stack is captured with backtrace() into the queue entry as raw return
  * addresses; the sampler turns them into text later, away from the program's thread.
  *
  * A vfork child shares our memory and runs no fork handler: a sample taken there would
@@ -14,6 +14,8 @@
  * id is therefore checked first; a child that is not the configured process passes.
  */
 #include "shim_internal.h"
+
+#include <pthread.h>
 
 #include <unistd.h>
 
@@ -30,7 +32,7 @@ static atomic_llong period_ns; /* 0: no sample at all */
 
 static atomic_int stacks_on;
 static atomic_llong peak_rss_kb;
-static atomic_int peak_unattributed; /* a peak passed while libunwind was not loaded */
+static atomic_int peak_unattributed; /* a peak passed before the unwinder was ready */
 
 static atomic_llong dropped_rate;
 static atomic_llong dropped_queue;
@@ -86,6 +88,7 @@ void ms__trigger_sample(int kind, int64_t heap_bytes)
     ms_alloc_sample_t *e;
     size_t ticket;
     int64_t rss_kb, hwm_kb;
+    int cancel_state;
 
     if ((int)getpid() != atomic_load(&owner_pid))
         return;
@@ -93,9 +96,16 @@ void ms__trigger_sample(int kind, int64_t heap_bytes)
         atomic_fetch_add_explicit(&dropped_rate, 1, memory_order_relaxed);
         return;
     }
+    /*
+     * open and pread are cancellation points, and malloc and free must not become ones:
+     * a thread cancelled here would also leave its claimed queue entry unpublished, and
+     * the sampler waiting at that entry for good.
+     */
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
     e = ms__allocq_claim(&ticket);
     if (e == NULL) {
         atomic_fetch_add_explicit(&dropped_queue, 1, memory_order_relaxed);
+        pthread_setcancelstate(cancel_state, NULL);
         return;
     }
     e->kind = MS__SAMPLE_NONE;
@@ -114,6 +124,7 @@ void ms__trigger_sample(int kind, int64_t heap_bytes)
     }
     ms__allocq_publish(ticket);
     ms__alloc_rebase();
+    pthread_setcancelstate(cancel_state, NULL);
 }
 
 void ms__trigger_note_rss(int64_t rss_kb)

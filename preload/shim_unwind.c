@@ -1,72 +1,57 @@
 /*
- * libunwind, for the stacks of allocation-driven peaks. It cannot be linked into the shim
- * the way SQLite is: the distribution's static libunwind.a is not position-independent
- * code. Linking its shared library instead would put its exported `backtrace` and
- * `_Unwind_*` functions into every program's global scope, in front of glibc's and
- * libgcc's, and would load it (and liblzma) at every process start. So the sampler thread
- * loads it with dlopen(RTLD_LOCAL) after its first tick: its symbols stay private, the
- * program's start and exit never wait for it (a process that ends within one interval
- * never loads it), and a program that uses the same library itself simply shares the one
- * copy. Until it is loaded, or where it is not installed, peaks are recorded without a
- * stack.
+ * Stacks of allocation-driven peaks, through the C library's backtrace(), which walks the
+ * stack with libgcc's unwinder. It is called in the program's own threads, inside their
+ * malloc, free or mmap, so what it may do there is what matters:
  *
- * The program's threads only call unw_backtrace through an atomic pointer, and only on
- * the rate-limited peak path of shim_trigger.c, with the re-entrancy guard set, so that
- * the memory libunwind maps for its caches is not counted as the program's.
+ *  - It opens no descriptor and allocates nothing once it has been used in the process.
+ *    libunwind's unw_backtrace, the obvious alternative, validates addresses through a
+ *    pipe it opens at the lowest free descriptor numbers and reads, writes and reopens
+ *    from whichever thread unwinds: the very numbers a program closes and reuses, so it
+ *    could consume a byte of the program's input or write one into its output. It is also
+ *    loaded with dlopen, and the first use of its thread-local data in each thread calls
+ *    malloc, which deadlocks an allocator that maps memory under its own lock.
+ *  - Its first call loads libgcc_s and sets up the unwinder (dlopen, malloc): the sampler
+ *    thread makes that call, after its first tick, so that a program thread never does.
+ *    A process that ends within one interval never pays for it.
+ *  - glibc 2.35 and later let libgcc find unwind tables with _dl_find_object, without
+ *    taking the loader's lock, so an unwind inside an allocation made by dlopen itself
+ *    cannot deadlock either.
+ *
+ * Until the first call has been made, peaks are recorded without a stack.
  */
 #include "shim_internal.h"
 
-#include <dlfcn.h>
 #include <errno.h>
-#include <link.h>
+#include <execinfo.h>
 
-#ifndef MS_LIBUNWIND_SONAME
-#define MS_LIBUNWIND_SONAME "libunwind.so.8"
-#endif
-
-typedef int (*backtrace_fn)(void **, int);
-
-static _Atomic(backtrace_fn) unw_backtrace_ptr;
-static _Atomic(const void *) unwind_module;
+static atomic_int ready;
 static int tried;
 
 int ms__unwind_load(void)
 {
-    void *warm[MS_MAX_STACK_FRAMES];
-    struct link_map *lm = NULL;
-    void *handle;
-    backtrace_fn fn;
+    void *warm[8];
 
     if (tried)
-        return atomic_load(&unw_backtrace_ptr) != NULL ? 0 : -ENOENT;
+        return atomic_load(&ready) ? 0 : -ENOENT;
     tried = 1;
-    /* RTLD_NOW: no lazy binding left to do later inside a program's thread. */
-    handle = dlopen(MS_LIBUNWIND_SONAME, RTLD_NOW | RTLD_LOCAL);
-    if (handle == NULL)
+    if (backtrace(warm, (int)(sizeof warm / sizeof warm[0])) <= 0)
         return -ENOENT;
-    fn = (backtrace_fn)dlsym(handle, "unw_backtrace");
-    if (fn == NULL)
-        return -ENOENT;
-    if (dlinfo(handle, RTLD_DI_LINKMAP, &lm) == 0)
-        atomic_store(&unwind_module, (const void *)lm);
-    /* The first call sets up libunwind's global state: here, not in the program. */
-    fn(warm, MS_MAX_STACK_FRAMES);
-    atomic_store(&unw_backtrace_ptr, fn);
+    atomic_store_explicit(&ready, 1, memory_order_release);
     return 0;
 }
 
 int ms__unwind_capture(void **ips, int max)
 {
-    const backtrace_fn fn = atomic_load_explicit(&unw_backtrace_ptr, memory_order_acquire);
     int n;
 
-    if (fn == NULL)
+    if (!atomic_load_explicit(&ready, memory_order_acquire))
         return 0;
-    n = fn(ips, max);
+    n = backtrace(ips, max);
     return n > 0 ? n : 0;
 }
 
 const void *ms__unwind_module(void)
 {
-    return atomic_load(&unwind_module);
+    /* backtrace() leaves out its own frames: there is no unwinder module to skip. */
+    return NULL;
 }

@@ -14,8 +14,10 @@ if [ ! -f "$JE" ]; then
     exit 0
 fi
 
-# The programs. ms_allocfuncs --portable leaves out pvalloc and reallocarray, which
-# jemalloc does not define (glibc's would hand jemalloc's free a block it never made).
+# The programs. ms_allocfuncs --portable leaves out pvalloc, which jemalloc does not
+# define (glibc's would hand jemalloc's free a block it never made); it keeps
+# reallocarray, which jemalloc does not define either, and which must reach jemalloc's
+# realloc whether jemalloc is preloaded before the shim or after it.
 progs=(
     "spike|$SPIKE --count 2 --mib 128 --pause-ms 100"
     "threads|$THREADS_WL --threads 8 --ops 5000"
