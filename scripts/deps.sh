@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages memsweep needs to build and test, if any is missing.
 set -euo pipefail
-packages=(cmake gcc g++ make pkg-config libsqlite3-dev libunwind-dev libcmocka-dev
+packages=(cmake gcc g++ make pkg-config libsqlite3-dev libcmocka-dev
           sqlite3 python3 time libjemalloc2 xz-utils)
 missing=()
 for p in "${packages[@]}"; do
