@@ -36,7 +36,6 @@ int ms_cmd_advise(int argc, char **argv)
     ms_sweep_data_t data;
     ms_advisory_t adv;
     sqlite3 *db = NULL;
-    char err[1024];
     int json = 0;
     int c, rc;
 
@@ -78,26 +77,10 @@ int ms_cmd_advise(int argc, char **argv)
             return 2;
         }
     }
-    if (optind >= argc) {
-        ms_cli_usage_error("advise", "missing PATH (a sweep directory or database)");
-        return 2;
-    }
-    if (optind + 1 < argc) {
-        ms_cli_usage_error("advise", "unexpected argument '%s'", argv[optind + 1]);
-        return 2;
-    }
-
-    rc = ms_sweep_open(argv[optind], &db, err, sizeof err);
-    if (rc != 0) {
-        ms_cli_error("%s", err);
-        return 1;
-    }
-    rc = ms_sweep_read(db, &data, err, sizeof err);
+    rc = ms_cli_read_sweep("advise", argc, argv, &db, &data);
+    if (rc != 0)
+        return rc;
     sqlite3_close(db);
-    if (rc != 0) {
-        ms_cli_error("%s", err);
-        return 1;
-    }
     rc = ms_sweep_advise(&data, &opts, &adv);
     ms_sweep_free(&data);
     if (rc != 0) {

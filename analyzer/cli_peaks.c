@@ -93,26 +93,9 @@ int ms_cmd_peaks(int argc, char **argv)
             return 2;
         }
     }
-    if (optind >= argc) {
-        ms_cli_usage_error("peaks", "missing PATH (a sweep directory or database)");
-        return 2;
-    }
-    if (optind + 1 < argc) {
-        ms_cli_usage_error("peaks", "unexpected argument '%s'", argv[optind + 1]);
-        return 2;
-    }
-
-    rc = ms_sweep_open(argv[optind], &db, err, sizeof err);
-    if (rc != 0) {
-        ms_cli_error("%s", err);
-        return 1;
-    }
-    rc = ms_sweep_read(db, &data, err, sizeof err);
-    if (rc != 0) {
-        ms_cli_error("%s", err);
-        sqlite3_close(db);
-        return 1;
-    }
+    rc = ms_cli_read_sweep("peaks", argc, argv, &db, &data);
+    if (rc != 0)
+        return rc;
     rc = ms_sweep_texts_open(db, &texts, err, sizeof err);
     if (rc != 0) {
         ms_cli_error("%s", err);

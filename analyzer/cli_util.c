@@ -13,6 +13,18 @@
 #include <unistd.h>
 
 #include "memsweep/procfs.h"
+#include "sweepread.h"
+
+void ms_set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err == NULL || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
 
 void ms_cli_error(const char *fmt, ...)
 {
@@ -83,6 +95,32 @@ void ms_cli_getopt_error(const char *sub, const struct option *longopts, char **
     } else {
         ms_cli_usage_error(sub, "unknown option '%.*s'", len, last);
     }
+}
+
+int ms_cli_read_sweep(const char *sub, int argc, char **argv, sqlite3 **db,
+                      ms_sweep_data_t *data)
+{
+    char err[1024];
+
+    if (optind >= argc) {
+        ms_cli_usage_error(sub, "missing PATH (a sweep directory or database)");
+        return 2;
+    }
+    if (optind + 1 < argc) {
+        ms_cli_usage_error(sub, "unexpected argument '%s'", argv[optind + 1]);
+        return 2;
+    }
+    if (ms_sweep_open(argv[optind], db, err, sizeof err) != 0) {
+        ms_cli_error("%s", err);
+        return 1;
+    }
+    if (ms_sweep_read(*db, data, err, sizeof err) != 0) {
+        ms_cli_error("%s", err);
+        sqlite3_close(*db);
+        *db = NULL;
+        return 1;
+    }
+    return 0;
 }
 
 static int64_t clock_ns(clockid_t id)

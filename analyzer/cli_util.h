@@ -2,7 +2,15 @@
 #ifndef MS_ANALYZER_CLI_UTIL_H
 #define MS_ANALYZER_CLI_UTIL_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+/*
+ * Formats a one-line message into err (errlen bytes, cut when longer), as the functions
+ * that report errors to their caller do. Does nothing when err is NULL or errlen 0.
+ */
+void ms_set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Prints "memsweep: <message>" and a newline to stderr. */
 void ms_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -23,6 +31,18 @@ struct option;
  * missing its value or given one it does not take.
  */
 void ms_cli_getopt_error(const char *sub, const struct option *longopts, char **argv, int c);
+
+struct sqlite3;
+struct ms_sweep_data;
+
+/*
+ * The one PATH operand of `advise` and `peaks`, left at argv[optind] after the options:
+ * checks there is exactly one, opens the sweep and reads it. Returns 0 with *db open and
+ * *data filled (the caller closes and frees them), or, after printing why, the exit
+ * status to leave with: 2 for a missing or extra operand, 1 when the sweep cannot be read.
+ */
+int ms_cli_read_sweep(const char *sub, int argc, char **argv, struct sqlite3 **db,
+                      struct ms_sweep_data *data);
 
 /* Nanoseconds since the Unix epoch (CLOCK_REALTIME). */
 int64_t ms_now_ns(void);

@@ -25,13 +25,13 @@
 #include "sweepread.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cli_util.h"
 #include "memsweep/defaults.h"
 #include "memsweep/schema.h"
 
@@ -78,20 +78,6 @@ typedef struct merge_event {
     unsigned long long rss;
 } merge_event_t;
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 int ms_sweep_open(const char *path, sqlite3 **out, char *err, size_t errlen)
 {
     struct stat st;
@@ -104,7 +90,7 @@ int ms_sweep_open(const char *path, sqlite3 **out, char *err, size_t errlen)
     *out = NULL;
     if (stat(path, &st) != 0) {
         rc = -errno;
-        set_err(err, errlen, "%s: %s", path, strerror(errno));
+        ms_set_err(err, errlen, "%s: %s", path, strerror(errno));
         goto out;
     }
     if (S_ISDIR(st.st_mode)) {
@@ -112,31 +98,31 @@ int ms_sweep_open(const char *path, sqlite3 **out, char *err, size_t errlen)
         dbpath = malloc(n);
         if (dbpath == NULL) {
             rc = -ENOMEM;
-            set_err(err, errlen, "%s: %s", path, strerror(ENOMEM));
+            ms_set_err(err, errlen, "%s: %s", path, strerror(ENOMEM));
             goto out;
         }
         snprintf(dbpath, n, "%s/%s", path, MS_DB_FILE);
         if (stat(dbpath, &st) != 0) {
             rc = -ENOENT;
-            set_err(err, errlen, "%s: no %s in this directory", path, MS_DB_FILE);
+            ms_set_err(err, errlen, "%s: no %s in this directory", path, MS_DB_FILE);
             goto out;
         }
     } else {
         dbpath = strdup(path);
         if (dbpath == NULL) {
             rc = -ENOMEM;
-            set_err(err, errlen, "%s: %s", path, strerror(ENOMEM));
+            ms_set_err(err, errlen, "%s: %s", path, strerror(ENOMEM));
             goto out;
         }
     }
     if (!S_ISREG(st.st_mode)) {
         rc = -EINVAL;
-        set_err(err, errlen, "%s: not a regular file", dbpath);
+        ms_set_err(err, errlen, "%s: not a regular file", dbpath);
         goto out;
     }
     if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
         rc = -EIO;
-        set_err(err, errlen, "%s: %s", dbpath, db ? sqlite3_errmsg(db) : "cannot open");
+        ms_set_err(err, errlen, "%s: %s", dbpath, db ? sqlite3_errmsg(db) : "cannot open");
         goto out;
     }
     sqlite3_busy_timeout(db, MS_BUSY_TIMEOUT_MS);
@@ -145,19 +131,19 @@ int ms_sweep_open(const char *path, sqlite3 **out, char *err, size_t errlen)
                            -1, &st_app, NULL) != SQLITE_OK ||
         sqlite3_step(st_app) != SQLITE_ROW) {
         rc = -EINVAL;
-        set_err(err, errlen, "%s: not a memsweep database (%s)", dbpath, sqlite3_errmsg(db));
+        ms_set_err(err, errlen, "%s: not a memsweep database (%s)", dbpath, sqlite3_errmsg(db));
         goto out;
     }
     app_id = sqlite3_column_int64(st_app, 0);
     version = sqlite3_column_int64(st_app, 1);
     if (app_id != MS_APPLICATION_ID || version < 1) {
         rc = -EINVAL;
-        set_err(err, errlen, "%s: not a memsweep database", dbpath);
+        ms_set_err(err, errlen, "%s: not a memsweep database", dbpath);
         goto out;
     }
     if (version > MS_SCHEMA_VERSION) {
         rc = -EPROTONOSUPPORT;
-        set_err(err, errlen,
+        ms_set_err(err, errlen,
                 "%s: schema version %lld is newer than this memsweep reads (%d); "
                 "upgrade memsweep",
                 dbpath, version, MS_SCHEMA_VERSION);
@@ -520,7 +506,7 @@ int ms_sweep_read(sqlite3 *db, ms_sweep_data_t *out, char *err, size_t errlen)
             ms_run_mem_t *nr = realloc(out->runs, ncap * sizeof *nr);
             if (nr == NULL) {
                 rc = -ENOMEM;
-                set_err(err, errlen, "out of memory");
+                ms_set_err(err, errlen, "out of memory");
                 goto out;
             }
             out->runs = nr;
@@ -576,7 +562,7 @@ int ms_sweep_read(sqlite3 *db, ms_sweep_data_t *out, char *err, size_t errlen)
             proc_fold_t *np = realloc(procs, ncap * sizeof *np);
             if (np == NULL) {
                 rc = -ENOMEM;
-                set_err(err, errlen, "out of memory");
+                ms_set_err(err, errlen, "out of memory");
                 goto out;
             }
             procs = np;
@@ -676,7 +662,7 @@ int ms_sweep_read(sqlite3 *db, ms_sweep_data_t *out, char *err, size_t errlen)
     order = malloc((n_procs ? n_procs : 1) * sizeof *order);
     if (order == NULL) {
         rc = -ENOMEM;
-        set_err(err, errlen, "out of memory");
+        ms_set_err(err, errlen, "out of memory");
         goto out;
     }
     for (size_t i = 0; i < n_procs; i++) {
@@ -690,7 +676,7 @@ int ms_sweep_read(sqlite3 *db, ms_sweep_data_t *out, char *err, size_t errlen)
     by_pid = malloc((n_procs ? n_procs : 1) * sizeof *by_pid);
     if (by_pid == NULL) {
         rc = -ENOMEM;
-        set_err(err, errlen, "out of memory");
+        ms_set_err(err, errlen, "out of memory");
         goto out;
     }
     exec_slack_ns = (out->info.interval_ms > 0 ? out->info.interval_ms : MS_DEFAULT_INTERVAL_MS) *
@@ -757,7 +743,7 @@ int ms_sweep_read(sqlite3 *db, ms_sweep_data_t *out, char *err, size_t errlen)
                 rc = merge_run(st_ps, procs, &order[i], j - i, run);
                 if (rc != 0) {
                     if (rc == -ENOMEM) {
-                        set_err(err, errlen, "out of memory");
+                        ms_set_err(err, errlen, "out of memory");
                         goto out;
                     }
                     goto sql_error;
@@ -784,7 +770,7 @@ int ms_sweep_read(sqlite3 *db, ms_sweep_data_t *out, char *err, size_t errlen)
 
 sql_error:
     rc = -EIO;
-    set_err(err, errlen, "%s: %s", sqlite3_db_filename(db, "main"), sqlite3_errmsg(db));
+    ms_set_err(err, errlen, "%s: %s", sqlite3_db_filename(db, "main"), sqlite3_errmsg(db));
 out:
     sqlite3_finalize(st);
     sqlite3_finalize(st_ps);
@@ -822,7 +808,7 @@ int ms_sweep_texts_open(sqlite3 *db, ms_sweep_texts_t *t, char *err, size_t errl
         goto sql_error;
     return 0;
 sql_error:
-    set_err(err, errlen, "%s: %s", sqlite3_db_filename(db, "main"), sqlite3_errmsg(db));
+    ms_set_err(err, errlen, "%s: %s", sqlite3_db_filename(db, "main"), sqlite3_errmsg(db));
     ms_sweep_texts_close(t);
     return -EIO;
 }
@@ -934,7 +920,7 @@ int ms_advise_db(const char *db_path, ms_advisory_t *out, char *err, size_t errl
     ms_advise_opts_init(&o);
     rc = ms_sweep_advise(&d, &o, out);
     if (rc != 0)
-        set_err(err, errlen, "%s: %s", db_path, strerror(-rc));
+        ms_set_err(err, errlen, "%s: %s", db_path, strerror(-rc));
     ms_sweep_free(&d);
     return rc;
 }

@@ -11,14 +11,7 @@ work=$(mktemp -d /tmp/ms-bench-startup-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
 # A live sweep whose one run sleeps while the measured processes join its run.
-"$MS_BIN" run -j 1 -o "$work/out" -- sleep 3600 >/dev/null 2>&1 &
-launcher=$!
-trap 'kill -TERM "$launcher" 2>/dev/null; wait "$launcher" 2>/dev/null || true; rm -rf "$work"' EXIT
-for ((i = 0; i < 100; i++)); do
-  db=$(ls -d "$work"/out/sweep_* 2>/dev/null || true)/memsweep.db
-  [ -f "$db" ] && [ "$(sqlite3 "$db" 'SELECT count(*) FROM samples' 2>/dev/null)" -gt 0 ] 2>/dev/null && break
-  sleep 0.1
-done
+start_live_sweep "$work"
 
 loop_plain() { for ((i = 0; i < N; i++)); do /bin/true; done; }
 loop_shim() {

@@ -19,3 +19,21 @@ now() { date +%s.%N; }
 
 # Evaluates an arithmetic expression with awk (no bc needed): calc "1.5 / 3".
 calc() { awk "BEGIN { printf \"%.9f\", $* }"; }
+
+# start_live_sweep WORK: starts a sweep (its one run sleeps) whose launcher keeps its
+# database open, as during any real sweep, so that measured processes can join it. Sets
+# db (the database), run_id (the sleeping run's id) and launcher (its pid), and replaces
+# the EXIT trap with one that stops the sweep and removes WORK.
+start_live_sweep() {
+  local work=$1
+  "$MS_BIN" run -j 1 -o "$work/out" -- sleep 3600 >/dev/null 2>&1 &
+  launcher=$!
+  trap 'kill -TERM "$launcher" 2>/dev/null; wait "$launcher" 2>/dev/null || true; rm -rf "'"$work"'"' EXIT
+  db=
+  for ((i = 0; i < 100; i++)); do
+    db=$(ls -d "$work"/out/sweep_* 2>/dev/null || true)/memsweep.db
+    [ -f "$db" ] && [ "$(sqlite3 "$db" 'SELECT count(*) FROM samples' 2>/dev/null)" -gt 0 ] 2>/dev/null && break
+    sleep 0.1
+  done
+  run_id=$(sqlite3 "$db" 'SELECT max(run_id) FROM runs')
+}

@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,20 +11,6 @@
 
 /* Longest text accepted for one bound of a range; a 64-bit integer needs 20. */
 #define NUMBER_MAX 64
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static int is_ident_start(char c)
 {
@@ -102,30 +87,30 @@ static int parse_range(const char *text, char ***values, size_t *n, char *err, s
                   sizeof end_s) != 0 ||
         ms_parse_ll(start_s, LLONG_MIN, LLONG_MAX, &start) != 0 ||
         ms_parse_ll(end_s, LLONG_MIN, LLONG_MAX, &end) != 0) {
-        set_err(err, errlen, "invalid range '%s' (expected START..END or START..END:STEP)",
+        ms_set_err(err, errlen, "invalid range '%s' (expected START..END or START..END:STEP)",
                 text);
         return -EINVAL;
     }
     if (colon != NULL) {
         if (copy_part(colon + 1, strlen(colon + 1), step_s, sizeof step_s) != 0 ||
             ms_parse_ll(step_s, LLONG_MIN, LLONG_MAX, &step) != 0) {
-            set_err(err, errlen, "invalid step in range '%s'", text);
+            ms_set_err(err, errlen, "invalid step in range '%s'", text);
             return -EINVAL;
         }
         if (step <= 0) {
-            set_err(err, errlen, "the step of range '%s' must be positive", text);
+            ms_set_err(err, errlen, "the step of range '%s' must be positive", text);
             return -EINVAL;
         }
     }
     if (start > end) {
-        set_err(err, errlen, "range '%s' is empty: its start is above its end", text);
+        ms_set_err(err, errlen, "range '%s' is empty: its start is above its end", text);
         return -EINVAL;
     }
     /* Unsigned arithmetic: the span of two 64-bit integers can exceed LLONG_MAX. */
     span = (unsigned long long)end - (unsigned long long)start;
     /* Compared before adding 1, which would wrap for the full 64-bit range. */
     if (span / (unsigned long long)step >= MS_MAX_RUNS) {
-        set_err(err, errlen, "range '%s' has more than %d values", text, MS_MAX_RUNS);
+        ms_set_err(err, errlen, "range '%s' has more than %d values", text, MS_MAX_RUNS);
         return -E2BIG;
     }
     count = span / (unsigned long long)step + 1;
@@ -161,7 +146,7 @@ static int parse_list(const char *text, char ***values, size_t *n, char *err, si
             count++;
     }
     if (count > MS_MAX_RUNS) {
-        set_err(err, errlen, "list '%s' has more than %d values", text, MS_MAX_RUNS);
+        ms_set_err(err, errlen, "list '%s' has more than %d values", text, MS_MAX_RUNS);
         return -E2BIG;
     }
     v = calloc(count, sizeof *v);
@@ -172,7 +157,7 @@ static int parse_list(const char *text, char ***values, size_t *n, char *err, si
         const size_t len = comma != NULL ? (size_t)(comma - s) : strlen(s);
 
         if (len == 0) {
-            set_err(err, errlen, "empty value in list '%s'", text);
+            ms_set_err(err, errlen, "empty value in list '%s'", text);
             ms_strv_free(v, i);
             return -EINVAL;
         }
@@ -194,7 +179,7 @@ static int parse_list(const char *text, char ***values, size_t *n, char *err, si
 int ms_values_parse(const char *text, char ***values, size_t *n, char *err, size_t errlen)
 {
     if (*text == '\0') {
-        set_err(err, errlen, "empty parameter list");
+        ms_set_err(err, errlen, "empty parameter list");
         return -EINVAL;
     }
     if (strstr(text, "..") != NULL && strchr(text, ',') == NULL)
@@ -223,14 +208,14 @@ int ms_params_add(ms_params_t *p, const char *spec, char *err, size_t errlen)
     int rc;
 
     if (eq == NULL) {
-        set_err(err, errlen, "invalid parameter '%s' (expected NAME=VALUES)", spec);
+        ms_set_err(err, errlen, "invalid parameter '%s' (expected NAME=VALUES)", spec);
         return -EINVAL;
     }
     name = strndup(spec, (size_t)(eq - spec));
     if (name == NULL)
         return -ENOMEM;
     if (!ms_is_identifier(name)) {
-        set_err(err, errlen,
+        ms_set_err(err, errlen,
                 "invalid parameter name '%s' (letters, digits and '_', not starting with "
                 "a digit)",
                 name);
@@ -238,18 +223,18 @@ int ms_params_add(ms_params_t *p, const char *spec, char *err, size_t errlen)
         goto fail;
     }
     if (strcmp(name, MS_PARAM_RUN) == 0) {
-        set_err(err, errlen, "parameter name '%s' is reserved for the run number", name);
+        ms_set_err(err, errlen, "parameter name '%s' is reserved for the run number", name);
         rc = -EINVAL;
         goto fail;
     }
     if (ms_params_find(p, name, strlen(name)) != NULL) {
-        set_err(err, errlen, "parameter '%s' is given twice", name);
+        ms_set_err(err, errlen, "parameter '%s' is given twice", name);
         rc = -EINVAL;
         goto fail;
     }
     rc = ms_values_parse(eq + 1, &values, &n_values, why, sizeof why);
     if (rc == -EINVAL || rc == -E2BIG)
-        set_err(err, errlen, "parameter '%s': %s", name, why);
+        ms_set_err(err, errlen, "parameter '%s': %s", name, why);
     if (rc != 0)
         goto fail;
     items = realloc(p->items, (p->n + 1) * sizeof *items);
@@ -317,7 +302,7 @@ int ms_template_check(const char *tmpl, const ms_params_t *p, char *err, size_t 
             continue;
         if (!(len == strlen(MS_PARAM_RUN) && memcmp(s + 1, MS_PARAM_RUN, len) == 0) &&
             ms_params_find(p, s + 1, len) == NULL) {
-            set_err(err, errlen, "unknown placeholder '{%.*s}' in '%s'", (int)len, s + 1,
+            ms_set_err(err, errlen, "unknown placeholder '{%.*s}' in '%s'", (int)len, s + 1,
                     tmpl);
             return -EINVAL;
         }
@@ -399,7 +384,7 @@ int ms_template_expand(const char *tmpl, const ms_params_t *p, const size_t *cho
         } else {
             const ms_param_t *q = ms_params_find(p, brace + 1, len);
             if (q == NULL) {
-                set_err(err, errlen, "unknown placeholder '{%.*s}' in '%s'", (int)len,
+                ms_set_err(err, errlen, "unknown placeholder '{%.*s}' in '%s'", (int)len,
                         brace + 1, tmpl);
                 rc = -EINVAL;
                 goto fail;
@@ -465,7 +450,7 @@ int ms_commands_parse(const char *text, size_t len, ms_commands_t *out, char *er
         size_t at = 1;
         for (const char *t = text; t < nul; t++)
             at += *t == '\n';
-        set_err(err, errlen, "line %zu: NUL byte in a command line", at);
+        ms_set_err(err, errlen, "line %zu: NUL byte in a command line", at);
         return -EINVAL;
     }
     while (pos < len) {
@@ -518,11 +503,11 @@ int ms_plan_init(ms_plan_t *plan, char *err, size_t errlen)
 
     if (plan->commands != NULL) {
         if (plan->commands->n == 0) {
-            set_err(err, errlen, "no command in the commands file");
+            ms_set_err(err, errlen, "no command in the commands file");
             return -EINVAL;
         }
         if (plan->commands->n > MS_MAX_RUNS) {
-            set_err(err, errlen, "the commands file has %zu commands, more than the limit of %d",
+            ms_set_err(err, errlen, "the commands file has %zu commands, more than the limit of %d",
                     plan->commands->n, MS_MAX_RUNS);
             return -E2BIG;
         }
@@ -530,7 +515,7 @@ int ms_plan_init(ms_plan_t *plan, char *err, size_t errlen)
         return 0;
     }
     if (plan->argc == 0) {
-        set_err(err, errlen, "no command given");
+        ms_set_err(err, errlen, "no command given");
         return -EINVAL;
     }
     for (size_t i = 0; i < plan->argc; i++) {
@@ -540,7 +525,7 @@ int ms_plan_init(ms_plan_t *plan, char *err, size_t errlen)
     }
     rc = ms_params_count(plan->params, &plan->n_runs);
     if (rc != 0) {
-        set_err(err, errlen, "the parameters give more than %d runs", MS_MAX_RUNS);
+        ms_set_err(err, errlen, "the parameters give more than %d runs", MS_MAX_RUNS);
         return rc;
     }
     return 0;

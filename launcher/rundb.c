@@ -2,13 +2,13 @@
 #include "rundb.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <sqlite3.h>
 
+#include "cli_util.h"
 #include "memsweep/defaults.h"
 #include "memsweep/schema.h"
 
@@ -22,18 +22,6 @@ struct ms_rundb {
     long long seen_rowid;          /* samples up to this rowid are folded into max_kb */
     unsigned long long max_kb;
 };
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* Maps an SQLite result code to an errno-style code for callers that only branch on it. */
 static int sqlite_errno(int rc)
@@ -59,7 +47,7 @@ static int sqlite_errno(int rc)
 
 static int db_fail(ms_rundb_t *r, int rc, const char *what, char *err, size_t errlen)
 {
-    set_err(err, errlen, "%s: %s: %s", r->path, what, sqlite3_errmsg(r->db));
+    ms_set_err(err, errlen, "%s: %s: %s", r->path, what, sqlite3_errmsg(r->db));
     return sqlite_errno(rc);
 }
 
@@ -148,7 +136,7 @@ int ms_rundb_create(const char *path, const ms_sweep_row_t *row, ms_rundb_t **ou
     *out = NULL;
     if (r == NULL || (r->path = strdup(path)) == NULL) {
         free(r);
-        set_err(err, errlen, "%s: %s", path, strerror(ENOMEM));
+        ms_set_err(err, errlen, "%s: %s", path, strerror(ENOMEM));
         return -ENOMEM;
     }
     rc = sqlite3_open_v2(path, &r->db,
@@ -156,7 +144,7 @@ int ms_rundb_create(const char *path, const ms_sweep_row_t *row, ms_rundb_t **ou
                          NULL);
     if (rc != SQLITE_OK) {
         if (r->db == NULL) {
-            set_err(err, errlen, "%s: %s", path, sqlite3_errstr(rc));
+            ms_set_err(err, errlen, "%s: %s", path, sqlite3_errstr(rc));
             rc = sqlite_errno(rc);
         } else {
             rc = db_fail(r, rc, "cannot create the database", err, errlen);

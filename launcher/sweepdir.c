@@ -4,29 +4,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli_util.h"
 #include "memsweep/defaults.h"
 
 /* Suffixes tried after the plain name before giving up. */
 #define MAX_ATTEMPTS 10000
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* dir + "/" + name, without doubling a trailing slash of dir. */
 static char *path_join(const char *dir, const char *name)
@@ -73,14 +61,14 @@ int ms_mkdir_parents(const char *dir, char *err, size_t errlen)
         *p = '\0';
         rc = mkdir_one(path);
         if (rc != 0) {
-            set_err(err, errlen, "%s: %s", path, strerror(-rc));
+            ms_set_err(err, errlen, "%s: %s", path, strerror(-rc));
             goto out;
         }
         *p = '/';
     }
     rc = mkdir_one(path);
     if (rc != 0)
-        set_err(err, errlen, "%s: %s", path, strerror(-rc));
+        ms_set_err(err, errlen, "%s: %s", path, strerror(-rc));
 out:
     free(path);
     return rc;
@@ -110,7 +98,7 @@ int ms_sweepdir_create(const char *outdir, time_t now, ms_sweepdir_t *d, char *e
 
     memset(d, 0, sizeof *d);
     if (localtime_r(&now, &tm) == NULL) {
-        set_err(err, errlen, "cannot convert the current time to local time");
+        ms_set_err(err, errlen, "cannot convert the current time to local time");
         return -EINVAL;
     }
     rc = ms_mkdir_parents(outdir, err, errlen);
@@ -118,7 +106,7 @@ int ms_sweepdir_create(const char *outdir, time_t now, ms_sweepdir_t *d, char *e
         return rc;
     for (unsigned attempt = 1;; attempt++) {
         if (attempt > MAX_ATTEMPTS) {
-            set_err(err, errlen, "%s: %s", outdir, strerror(EEXIST));
+            ms_set_err(err, errlen, "%s: %s", outdir, strerror(EEXIST));
             rc = -EEXIST;
             goto fail;
         }
@@ -134,14 +122,14 @@ int ms_sweepdir_create(const char *outdir, time_t now, ms_sweepdir_t *d, char *e
             break;
         if (errno != EEXIST) {
             rc = -errno;
-            set_err(err, errlen, "%s: %s", d->path, strerror(-rc));
+            ms_set_err(err, errlen, "%s: %s", d->path, strerror(-rc));
             goto fail;
         }
     }
     abs_dir = realpath(d->path, NULL);
     if (abs_dir == NULL) {
         rc = -errno;
-        set_err(err, errlen, "%s: %s", d->path, strerror(-rc));
+        ms_set_err(err, errlen, "%s: %s", d->path, strerror(-rc));
         goto fail;
     }
     d->abs_path = abs_dir;
@@ -152,14 +140,14 @@ int ms_sweepdir_create(const char *outdir, time_t now, ms_sweepdir_t *d, char *e
         goto nomem;
     if (mkdir(d->log_dir, 0777) != 0) {
         rc = -errno;
-        set_err(err, errlen, "%s: %s", d->log_dir, strerror(-rc));
+        ms_set_err(err, errlen, "%s: %s", d->log_dir, strerror(-rc));
         goto fail;
     }
     return 0;
 
 nomem:
     rc = -ENOMEM;
-    set_err(err, errlen, "%s", strerror(ENOMEM));
+    ms_set_err(err, errlen, "%s", strerror(ENOMEM));
 fail:
     ms_sweepdir_free(d);
     return rc;
@@ -192,7 +180,7 @@ static int close_checked(FILE *f, const char *path, char *err, size_t errlen)
 
     if (fclose(f) != 0 || failed) {
         rc = errno != 0 ? -errno : -EIO;
-        set_err(err, errlen, "%s: %s", path, strerror(-rc));
+        ms_set_err(err, errlen, "%s: %s", path, strerror(-rc));
     }
     return rc;
 }
@@ -205,14 +193,14 @@ int ms_sweepdir_write_pre(const ms_sweepdir_t *d, const ms_machine_t *m, char *e
 
     if (fd < 0) {
         const int e = errno;
-        set_err(err, errlen, "%s: %s", d->advisory_path, strerror(e));
+        ms_set_err(err, errlen, "%s: %s", d->advisory_path, strerror(e));
         return -e;
     }
     f = fdopen(fd, "w");
     if (f == NULL) {
         const int e = errno;
         close(fd);
-        set_err(err, errlen, "%s: %s", d->advisory_path, strerror(e));
+        ms_set_err(err, errlen, "%s: %s", d->advisory_path, strerror(e));
         return -e;
     }
     errno = 0;
@@ -227,7 +215,7 @@ int ms_sweepdir_append_post(const ms_sweepdir_t *d, const ms_advisory_t *a, char
 
     if (f == NULL) {
         const int e = errno;
-        set_err(err, errlen, "%s: %s", d->advisory_path, strerror(e));
+        ms_set_err(err, errlen, "%s: %s", d->advisory_path, strerror(e));
         return -e;
     }
     errno = 0;
