@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is needed, builds, and runs a demo sweep of the bundled workload: nine
-# workers of three sizes, some with a short spike, two at a time. Ends with the advisory.
+# workers of three sizes, some with a short spike in the middle of their run, two at a
+# time. Ends with the advisory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -8,4 +9,5 @@ scripts/build.sh
 echo "memsweep: running the demo sweep (about 10 seconds)..." >&2
 build/memsweep run -j 2 -o results/demo \
   -P mib=64,128,256 -P spike=0,96,192 -- \
-  build/ms_workload --mib '{mib}' --hold-ms 1200 --spike-mib '{spike}' --spike-ms 700
+  build/ms_workload --mib '{mib}' --hold-ms 1000 --spike-mib '{spike}' --spike-ms 700 \
+  --tail-ms 800
