@@ -2,7 +2,7 @@
 # Installs the Debian packages memsweep needs to build and test, if any is missing.
 set -euo pipefail
 packages=(cmake gcc g++ make pkg-config libsqlite3-dev libcmocka-dev
-          sqlite3 python3 time libjemalloc2 xz-utils)
+          sqlite3 python3 time libjemalloc2 xz-utils procps)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
