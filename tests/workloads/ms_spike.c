@@ -19,6 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "wl_common.h"
+
 #define MIB (1024UL * 1024UL)
 
 /* Largest spike accepted, in MiB (64 GiB); keeps size * MIB far from overflow. */
@@ -40,27 +42,6 @@ static const char usage_text[] =
     "  --hold-ms T    how long each spike is held after it is touched (default 50)\n"
     "  --pause-ms T   pause after each spike (default 300)\n"
     "  --help         show this help and exit\n";
-
-static void sleep_ms(long ms)
-{
-    struct timespec left = {ms / 1000, (ms % 1000) * 1000000L};
-
-    while (nanosleep(&left, &left) != 0 && errno == EINTR)
-        ;
-}
-
-static int parse_long(const char *text, long min, long max, long *out)
-{
-    char *end = NULL;
-    long v;
-
-    errno = 0;
-    v = strtol(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || v < min || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
 
 /*
  * The function must stay a frame of its own under its exported name in every stack taken

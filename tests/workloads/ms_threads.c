@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "wl_common.h"
+
 #define MIB (1024UL * 1024UL)
 #define SLOTS 16
 #define EXCHANGE 64
@@ -204,19 +206,6 @@ static void *work(void *arg)
     for (unsigned s = 0; s < SLOTS; s++)
         free_block(w, w->slot[s]);
     return NULL;
-}
-
-static int parse_long(const char *text, long min, long max, long *out)
-{
-    char *end = NULL;
-    long v;
-
-    errno = 0;
-    v = strtol(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || v < min || v > max)
-        return -1;
-    *out = v;
-    return 0;
 }
 
 int main(int argc, char **argv)

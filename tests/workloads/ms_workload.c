@@ -19,6 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "wl_common.h"
+
 #define MIB (1024UL * 1024UL)
 
 /* Largest size accepted by the size options, in MiB; keeps size * MIB far from overflow. */
@@ -63,19 +65,6 @@ static const char usage_text[] =
     "  --print TEXT     print TEXT and a newline to stdout first\n"
     "  --help           show this help and exit\n";
 
-static int parse_long(const char *text, long min, long max, long *out)
-{
-    char *end = NULL;
-    long v;
-
-    errno = 0;
-    v = strtol(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || v < min || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 /* Writes one byte in every page, which is what makes the pages resident. */
 static void touch(char *p, size_t len)
 {
@@ -85,14 +74,6 @@ static void touch(char *p, size_t len)
         p[off] = (char)0xA5;
     if (len > 0)
         p[len - 1] = (char)0xA5;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec left = {ms / 1000, (ms % 1000) * 1000000L};
-
-    while (nanosleep(&left, &left) != 0 && errno == EINTR)
-        ;
 }
 
 /* malloc'ed and touched, or NULL with a message. */
