@@ -11,7 +11,7 @@
 #define MS_APPLICATION_ID 0x4D535750
 
 /* PRAGMA user_version written by this version of memsweep. */
-#define MS_SCHEMA_VERSION 2
+#define MS_SCHEMA_VERSION 3
 
 /*
  * Creates every table and index. Idempotent, so that the launcher and any number of
@@ -44,7 +44,8 @@
     " exit_code INTEGER,"                                                              \
     " term_signal INTEGER,"                                                            \
     " status TEXT NOT NULL DEFAULT 'running' CHECK(status IN"                          \
-    "  ('ok','failed','killed','timeout','interrupted','running')));"                  \
+    "  ('ok','failed','killed','timeout','interrupted','running')),"                   \
+    " uninstrumented TEXT);"                                                           \
     "CREATE TABLE IF NOT EXISTS processes("                                            \
     " proc_id INTEGER PRIMARY KEY,"                                                    \
     " run_id INTEGER NOT NULL REFERENCES runs(run_id),"                                \
@@ -59,7 +60,9 @@
     " alloc_tracking INTEGER,"                                                         \
     " alloc_dropped INTEGER,"                                                          \
     " alloc_dropped_rate INTEGER,"                                                     \
-    " alloc_dropped_queue INTEGER);"                                                   \
+    " alloc_dropped_queue INTEGER,"                                                    \
+    " unstored INTEGER,"                                                               \
+    " note TEXT);"                                                                     \
     "CREATE TABLE IF NOT EXISTS samples("                                              \
     " proc_id INTEGER NOT NULL REFERENCES processes(proc_id),"                         \
     " t_ns INTEGER NOT NULL,"                                                          \
