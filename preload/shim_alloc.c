@@ -145,7 +145,6 @@ static atomic_llong trigger_at;
 static atomic_size_t release_bytes = SIZE_MAX;
 static atomic_llong step_bytes = (long long)MS_DEFAULT_ALLOC_STEP_MB << 20;
 static atomic_int tracking; /* configured to count (MEMSWEEP_ALLOC not 0, a sampler) */
-static atomic_int stacks_wanted;
 static atomic_int hooks_seen; /* a thread other than the sampler has counted something */
 
 static pthread_key_t exit_key;
@@ -489,6 +488,8 @@ static __attribute__((noinline)) void account_slow(ms_tls_t *t, int st, int64_t 
         long long level = atomic_load(&trigger_at);
 
         t->delta = 0;
+        if (MODE(st) == ST_SAMPLE)
+            ms__vfs_renew_in_program();
         if (MODE(st) != ST_SAMPLE) {
             /* nothing to trigger */
         } else if (d < 0) {
@@ -996,7 +997,6 @@ void ms__alloc_configure(const ms_alloc_config_t *cfg)
     }
     atomic_store(&step_bytes, (long long)cfg->step_bytes);
     atomic_store(&trigger_at, atomic_load(&live) + (long long)cfg->step_bytes);
-    atomic_store(&stacks_wanted, cfg->stacks);
     ms__trigger_configure(cfg->max_per_s, cfg->stacks);
     atomic_store(&tracking, 1);
     atomic_store(&release_bytes, (size_t)cfg->release_bytes);
@@ -1057,11 +1057,6 @@ int64_t ms__alloc_heap_kb(void)
 void ms__alloc_rebase(void)
 {
     atomic_store(&trigger_at, atomic_load(&live) + atomic_load(&step_bytes));
-}
-
-int ms__alloc_stacks_wanted(void)
-{
-    return atomic_load(&stacks_wanted) && MODE(atomic_load(&state)) == ST_SAMPLE;
 }
 
 void ms__alloc_fork_child(int measured)

@@ -14,7 +14,7 @@
  *   shim_trigger.c  an allocation-driven sample, taken in the allocating thread
  *   shim_procfd.c   the /proc/self/status descriptor that such a sample reads
  *   shim_allocq.c   the bounded lock-free queue that hands samples to the sampler
- *   shim_unwind.c   libunwind, loaded by the sampler, called on new peaks
+ *   shim_unwind.c   the unwinder, called on new peaks
  *   shim_stacks.c   return addresses to "module+0xoffset symbol" text (sampler only)
  * Functions return 0 or a negative errno code unless they say otherwise.
  */
@@ -127,7 +127,7 @@ int64_t ms__clock_ns(clockid_t clock);
 /* Reads a whole small file with open, pread and close; *len excludes the NUL added. */
 int ms__proc_read(const char *path, char *buf, size_t cap, size_t *len);
 
-/* Takes a reading of RSS and VmHWM now. */
+/* Takes a reading of RSS and VmHWM now (sampler thread). */
 int ms__proc_reading(ms_reading_t *r, const char *kind);
 
 /* Fills id->exe and id->cmdline; pid, ppid and started_ns are the caller's. */
@@ -139,13 +139,56 @@ int ms__proc_mem_total_kb(int64_t *kb);
 /* ---- shim_vfs.c -------------------------------------------------------------------- */
 
 /*
- * Wraps the open and close of SQLite's unix VFS (see shim_vfs.c). Called once, before
- * the first connection is opened.
+ * Wraps the system calls SQLite's unix VFS makes on descriptors (see shim_vfs.c). Called
+ * once, before the first connection is opened.
  */
 int ms__vfs_install(void);
 
-/* Nonzero while every descriptor SQLite holds is still the file it opened. */
+/*
+ * Opens the database, its WAL and its shared-memory file, those that exist, as spares
+ * above the low descriptor numbers, replacing spares the program has closed. Only where no
+ * code of the program can run at the same time: the constructor, a fork child's handler,
+ * or with ms__vfs_low_ok set.
+ */
+void ms__vfs_reserve(const char *db_path);
+
+/*
+ * Whether SQLite may open a file that has no spare, taking the lowest free descriptor
+ * number for a moment: set only while the program's code cannot be opening or closing
+ * descriptors (before main, at exit).
+ */
+void ms__vfs_low_ok(int ok);
+int ms__vfs_may_open_low(void);
+
+/*
+ * The spares are the sampler's from ms__vfs_claim (before it opens its connection) to
+ * ms__vfs_release (after it closed it, or failed to open it). Claiming fails with -EBUSY
+ * while they are to be renewed, unless at_exit (ms__vfs_low_ok set) lets the sampler
+ * open files itself. Releasing with want_renew, or ms__vfs_want_renew (a reading found
+ * the status descriptor closed), asks a program thread to renew them.
+ */
+int ms__vfs_claim(int at_exit);
+void ms__vfs_release(int want_renew);
+void ms__vfs_want_renew(void);
+
+/*
+ * Called by the hooks in a program thread, inside one of the program's own calls (when a
+ * thread's count is folded, every 256 KiB): renews the status descriptor and the spares
+ * when the sampler asked for it or when, looking at most every 100 ms, it finds them
+ * closed; with the thread's signals blocked. An open there takes a low number no more
+ * visibly than the files glibc itself opens inside its calls, and in a single-threaded
+ * program nothing else can be acting on descriptors meanwhile.
+ */
+void ms__vfs_renew_in_program(void);
+
+/* Fork child handler: renews the spares, which the child may then use. */
+void ms__vfs_fork_child(const char *db_path);
+
+/* Nonzero while every descriptor SQLite holds, and every spare, is still its file. */
 int ms__vfs_fds_intact(void);
+
+/* Nonzero when a file SQLite holds open has been deleted (its link count is 0). */
+int ms__vfs_db_deleted(void);
 
 /* ---- shim_store.c ------------------------------------------------------------------ */
 
@@ -170,11 +213,13 @@ typedef struct {
     int wal_frames; /* frames in the WAL after the last commit */
 } ms_store_t;
 
-/* The allocation columns of a processes row (docs/schema.md). */
+/* The counters of a processes row (docs/schema.md) that change while it runs. */
 typedef struct {
     int tracking;          /* alloc_tracking */
     int64_t dropped_rate;  /* alloc_dropped_rate */
     int64_t dropped_queue; /* alloc_dropped_queue; alloc_dropped is the sum */
+    int64_t unstored;      /* readings taken but never stored */
+    char note[160];        /* why measuring was interrupted; "" for none */
 } ms_alloc_stats_t;
 
 /* Where this process's rows go. Written by ms__store_write once its transaction commits. */
@@ -187,12 +232,20 @@ typedef struct {
 } ms_dest_t;
 
 /*
- * Opens path, refusing a database that is not memsweep's or is newer than this shim, and
- * creates the schema in a new empty file. Returns -EAGAIN when a lock could not be had
- * (busy for MS_BUSY_TIMEOUT_MS, or *abandon became nonzero): try again later. Any other
- * error is permanent and `why` says what is wrong in a few words.
+ * Configures SQLite, wraps its system calls and seeds its random numbers (which opens
+ * /dev/urandom). Called by the constructor, before main.
  */
-int ms__store_open(ms_store_t *st, const char *path, const atomic_int *abandon,
+void ms__store_init(void);
+
+/*
+ * Opens path, refusing a database that is not memsweep's or is newer than this shim, and,
+ * when `create` is set, creates the file and the schema if there is none. Returns -EAGAIN
+ * when a lock could not be had (busy for MS_BUSY_TIMEOUT_MS, or *abandon became nonzero):
+ * try again later; -EPROTO or -EPROTONOSUPPORT for a database that is not ours or too new,
+ * which no retry changes; other errors (full, read-only, missing, no spare descriptor) may
+ * pass. `why` says what is wrong in a few words.
+ */
+int ms__store_open(ms_store_t *st, const char *path, int create, const atomic_int *abandon,
                    ms_fmt_t *why);
 
 /*
@@ -208,11 +261,13 @@ int ms__store_write(ms_store_t *st, ms_dest_t *dest, const ms_ident_t *id,
                     const ms_reading_t *r, size_t n, const ms_stack_t *stacks,
                     const ms_alloc_stats_t *stats, const ms_reading_t *end, ms_fmt_t *why);
 
+/* Sets a function the busy handler calls between its sleeps (sampler thread only). */
+void ms__store_on_wait(void (*fn)(void));
+
 /*
- * Closes the connection, rolling back an open transaction; never checkpoints. When the
- * program has closed or replaced one of SQLite's descriptors, the connection is abandoned
- * instead, since closing it would act on the program's files, and -EBADF says that SQLite
- * can no longer be used safely in this process.
+ * Closes the connection, rolling back an open transaction; never checkpoints. Returns
+ * -EBADF when the program had closed or replaced one of its descriptors: the calls SQLite
+ * makes on those fail instead of touching the program's files (shim_vfs.c).
  */
 int ms__store_close(ms_store_t *st);
 
@@ -299,9 +354,6 @@ int64_t ms__alloc_heap_kb(void);
 /* A sample was taken: the next `alloc` sample is due a step above the current heap. */
 void ms__alloc_rebase(void);
 
-/* Whether stacks were asked for; the sampler readies the unwinder only then. */
-int ms__alloc_stacks_wanted(void);
-
 /* Fork child handler: measured is 0 when the child will not be measured. */
 void ms__alloc_fork_child(int measured);
 
@@ -365,18 +417,23 @@ void ms__trigger_sample(int kind, int64_t heap_bytes);
 /* The sampler's own readings take part in deciding what is a new peak. */
 void ms__trigger_note_rss(int64_t rss_kb);
 
-/* The unwinder has just become usable: a peak found without it is sought again. */
-void ms__trigger_unwinder_ready(void);
-
 /* Samples dropped so far by the rate limit and by a full queue. */
 void ms__trigger_drops(int64_t *rate, int64_t *queue);
 
 /* ---- shim_procfd.c ----------------------------------------------------------------- */
 
-/* RSS and VmHWM (-1 when absent) of this process in kB, by pread. */
-int ms__procfd_reading(int64_t *rss_kb, int64_t *hwm_kb);
+/*
+ * RSS and VmHWM (-1 when absent) of this process in kB, by pread. A descriptor the program
+ * closed is reopened by a program thread inside one of its own calls (`in_program`), or
+ * while ms__vfs_low_ok is set; the sampler thread otherwise gets -EBADF, except for the
+ * fallback to /proc/thread-self once the main thread has exited (shim_procfd.c).
+ */
+int ms__procfd_reading(int64_t *rss_kb, int64_t *hwm_kb, int in_program);
 
-/* Fork child handler: the inherited descriptor describes the parent. */
+/* Opens the status descriptor: constructor and fork child handler only. */
+void ms__procfd_open(void);
+
+/* Fork child handler: the inherited descriptor describes the parent; opens the child's. */
 void ms__procfd_fork_child(void);
 
 /* ---- shim_allocq.c ----------------------------------------------------------------- */
@@ -406,23 +463,15 @@ void ms__allocq_reset(void);
 
 /* ---- shim_unwind.c ----------------------------------------------------------------- */
 
-/*
- * Makes the first backtrace() call, which loads libgcc's unwinder. Sampler thread only,
- * once per process image; 0 when stacks can be captured from then on.
- */
-int ms__unwind_load(void);
-
-/* Return addresses of the calling thread into ips; 0 before the unwinder is ready. */
+/* Return addresses of the calling thread, innermost first, into ips; their number. */
 int ms__unwind_capture(void **ips, int max);
-
-/* The unwinder's link map when its frames head every captured stack; NULL for none. */
-const void *ms__unwind_module(void);
 
 /* ---- shim_stacks.c ----------------------------------------------------------------- */
 
 /*
  * Writes s as text, one frame per line, "module+0xoffset symbol" ("?" for an unknown
- * symbol or module), leaving out the frames of the shim (and of the unwinder) that head it.
+ * symbol or module), leaving out the frames of the shim (the unwinder is part of it) that
+ * head it.
  * `exe` names the main program, which the dynamic loader leaves unnamed. Offsets are
  * from the module's load address to the byte before the return address, as addr2line
  * -e module expects them. Returns the number of lines; lines that did not fit are cut.

@@ -287,12 +287,26 @@ __attribute__((constructor)) static void shim_init(void)
      */
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     ms__resolve_exit();
+    /*
+     * Every descriptor the shim will need is opened now, while no code of the program can
+     * be opening or closing descriptors at the same time (shim_vfs.c says why that
+     * matters); from the end of this function on, nothing of the shim takes a low number.
+     */
+    ms__vfs_low_ok(1);
+    ms__store_init();
+    ms__procfd_open();
+    ms__vfs_reserve(cfg.db_path);
     if (ms__sampler_start(&cfg) != 0) {
         ms__alloc_off();
+        ms__vfs_low_ok(0);
         goto out;
     }
-    if (cfg.run_id == 0)
+    if (cfg.run_id == 0) {
         export_run(&cfg, rel);
+        /* Registering may have created the database and its WAL. */
+        ms__vfs_reserve(cfg.db_path);
+    }
+    ms__vfs_low_ok(0);
 out:
     errno = saved;
 }

@@ -1,9 +1,8 @@
 /*
- * /proc reads and clocks for the sampler thread. Every read opens its file afresh and
- * closes it again: a descriptor kept open could be closed or renumbered by the program,
- * and one opened on /proc/self before a fork would describe the parent in the child.
- * Memory figures come from /proc/thread-self, which stays readable when the program's
- * main thread has exited while others run on (the leader's /proc/<pid> then loses them).
+ * /proc reads and clocks. Readings of RSS go through the status descriptor kept by
+ * shim_procfd.c. The other files (the command line, MemTotal) are read whole by an open,
+ * pread and close, which takes the lowest free descriptor number for a moment: only where
+ * the shim may do that (the constructor, before main; see shim_vfs.c).
  */
 #include "shim_internal.h"
 
@@ -32,6 +31,8 @@ int ms__proc_read(const char *path, char *buf, size_t cap, size_t *len)
     *len = 0;
     if (cap == 0)
         return -EINVAL;
+    if (!ms__vfs_may_open_low())
+        return -EBUSY;
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0)
         return -errno;
@@ -66,7 +67,7 @@ int ms__proc_reading(ms_reading_t *r, const char *kind)
      */
     r->t_ns = ms__clock_ns(CLOCK_REALTIME);
     r->kind = kind;
-    rc = ms__procfd_reading(&rss_kb, &hwm_kb);
+    rc = ms__procfd_reading(&rss_kb, &hwm_kb, 0);
     if (rc != 0)
         return rc;
     r->rss_kb = rss_kb;

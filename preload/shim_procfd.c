@@ -6,12 +6,20 @@
  * on a descriptor that turned out to be someone else's file reads nothing it could harm.
  *
  * The program may close that descriptor and reuse its number at any time (STYLE rule 5):
- * before each read the number is checked with fstat to still be the file we opened, and
- * a new one is opened otherwise, by whichever thread finds out; the old number is no
- * longer ours and is left alone. The descriptor and the inode it was opened on are
- * published together in one atomic word. A descriptor inherited across fork describes
- * the parent, so a fork child drops it and opens its own at its first sample. It is
- * opened close-on-exec and moved above the numbers programs pick by hand.
+ * before each read the number is checked with fstat to still be the file we opened.
+ *
+ * An open takes the lowest free number for a moment, and must not take one the program
+ * is about to act on (see shim_vfs.c). So the descriptor is opened in the constructor and
+ * in a fork child's handler (one inherited across fork describes the parent), where no
+ * code of the program runs at the same time. One the program closed is reopened by the
+ * next allocation-driven sample, in a program thread inside the program's own malloc,
+ * free or mmap, with its signals blocked: an open there is no more visible to the program
+ * than the files glibc opens inside its own calls, and a single-threaded program cannot
+ * be acting on descriptors meanwhile. The sampler thread, which the program does not know
+ * of, never reopens it while the program runs (only at exit); until a program thread has,
+ * its readings fail. The descriptor and the inode it was opened on are published together
+ * in one atomic word. It is opened close-on-exec and moved above the numbers programs
+ * pick by hand.
  *
  * When the main thread has exited while others run on, /proc/self/status no longer lists
  * the memory figures; the reading then falls back to /proc/thread-self/status.
@@ -22,6 +30,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -63,17 +73,20 @@ static int open_status(const char *path, uint64_t *word)
 
     if (fd < 0)
         return -errno;
-    if (fd < FD_FLOOR) {
-        const int high = fcntl(fd, F_DUPFD_CLOEXEC, FD_FLOOR);
-        if (high >= 0) {
-            close(fd);
-            fd = high;
-        }
-    }
     if (fstat(fd, &st) != 0) {
         const int err = -errno;
         close(fd);
         return err;
+    }
+    if (fd < FD_FLOOR) {
+        struct stat low;
+        const int high = fcntl(fd, F_DUPFD_CLOEXEC, FD_FLOOR);
+        if (high >= 0) {
+            /* The low number is closed only while it is still ours. */
+            if (fstat(fd, &low) == 0 && low.st_dev == st.st_dev && low.st_ino == st.st_ino)
+                close(fd);
+            fd = high;
+        }
     }
     atomic_store(&proc_dev, (uint64_t)st.st_dev);
     *word = make_word(fd, (uint64_t)st.st_ino);
@@ -133,8 +146,9 @@ static int parse_status(int fd, int64_t *rss_kb, int64_t *hwm_kb)
     return have_rss ? 0 : -EPROTO;
 }
 
-int ms__procfd_reading(int64_t *rss_kb, int64_t *hwm_kb)
+int ms__procfd_reading(int64_t *rss_kb, int64_t *hwm_kb, int in_program)
 {
+    sigset_t all, old;
     uint64_t w = atomic_load(&status_word);
     uint64_t fresh;
     int fd;
@@ -142,8 +156,14 @@ int ms__procfd_reading(int64_t *rss_kb, int64_t *hwm_kb)
 
     if (w != 0 && still_ours(w)) {
         err = parse_status(word_fd(w), rss_kb, hwm_kb);
+    } else if (!in_program && !ms__vfs_may_open_low()) {
+        return -EBADF;
     } else {
+        /* A handler of the program's, run in this thread, must not see the moment. */
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
         fd = open_status("/proc/self/status", &fresh);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
         if (fd < 0)
             return fd;
         err = parse_status(fd, rss_kb, hwm_kb);
@@ -152,7 +172,11 @@ int ms__procfd_reading(int64_t *rss_kb, int64_t *hwm_kb)
             close(fd);
     }
     if (err == -EPROTO) {
-        /* The main thread is gone and took the figures of /proc/self with it. */
+        /*
+         * The main thread is gone and took the figures of /proc/self with it. From the
+         * sampler this is the one open that can take a low number while the program's
+         * other threads run: a program rarely lives on without its main thread.
+         */
         fd = open_status("/proc/thread-self/status", &fresh);
         if (fd < 0)
             return fd;
@@ -162,10 +186,22 @@ int ms__procfd_reading(int64_t *rss_kb, int64_t *hwm_kb)
     return err;
 }
 
+void ms__procfd_open(void)
+{
+    uint64_t w = atomic_load(&status_word);
+    uint64_t fresh;
+
+    if (w != 0 && still_ours(w))
+        return;
+    if (open_status("/proc/self/status", &fresh) >= 0)
+        atomic_store(&status_word, fresh);
+}
+
 void ms__procfd_fork_child(void)
 {
     const uint64_t w = atomic_exchange(&status_word, 0);
 
     if (w != 0 && still_ours(w))
         close(word_fd(w));
+    ms__procfd_open();
 }

@@ -2,7 +2,8 @@
  * The sampler thread: the only thread of the shim and the only one that touches the
  * database. It takes a `start` reading as soon as it runs, a `tick` every interval and an
  * `end` reading when the destructor asks, and writes what it has (the pending readings)
- * in one short transaction each time, so that a SIGKILL loses at most one interval.
+ * in one short transaction each time, or every FLUSH_GAP_NS at short intervals, so that a
+ * SIGKILL loses at most one interval or FLUSH_GAP_NS.
  *
  * Short-lived processes: the start reading is taken before the database is opened, and a
  * process that is already exiting by the time the database is open gets its processes
@@ -15,9 +16,7 @@
  * in a lock-free queue; the sampler moves them to its pending readings before each write,
  * so they reach the database with the next tick's transaction. The sampler's own
  * allocations are never counted as the program's: it sets the hooks' re-entrancy guard
- * for good as its first act. After its first tick it readies the unwinder for the stacks
- * of new peaks (shim_unwind.c says why there and then); not before, so that a process
- * that ends within one interval never waits for that at exit.
+ * for good as its first act.
  *
  * Fork: SQLite keeps, per process, a record of the POSIX locks held on each open file.
  * A child inherits that record but not the locks, so a connection the child opened while
@@ -44,6 +43,18 @@
 /* The sampler's stack, ample for SQLite; a program with huge static TLS gets the default. */
 #define SAMPLER_STACK_BYTES (256 * 1024)
 
+/*
+ * Shortest time between two writes of ticks. At the default interval every tick is
+ * written at once; at short intervals (20 ms) the ticks of this long go out together, so
+ * that a hundred processes sampling at once do not queue for the database's one write
+ * lock fifty times a second each. A SIGKILL loses the readings of at most this long or
+ * one interval, whichever is longer.
+ */
+#define FLUSH_GAP_NS (200 * 1000000LL)
+
+/* Ticks that fall due while a write waits for the database's lock (tick_while_waiting). */
+#define LATE_MAX 64
+
 typedef struct {
     /* Shared with the program's threads; mu guards the plain fields of this group. */
     pthread_mutex_t mu;
@@ -67,6 +78,12 @@ typedef struct {
     ms_store_t store;
     int db_open; /* store is open, and so db_lock is held */
     ms_reading_t end;
+    int64_t unstored;    /* readings dropped before they could be written */
+    char note[160];      /* the first reason writing failed; "" while none did */
+    int64_t next_tick_ns; /* CLOCK_MONOTONIC */
+    int64_t interval_ns;
+    ms_reading_t late[LATE_MAX];
+    size_t nlate;
     ms_reading_t pending[MS__PENDING_MAX];
     size_t npending;
     ms_stack_t stacks[MS__PENDING_STACKS]; /* of pending readings whose stack is not -1 */
@@ -129,10 +146,14 @@ static void debug_line(const char *what, int64_t n)
     ms__diag_line(&f);
 }
 
-/* Appends a reading, dropping the oldest tick when the database has been busy too long. */
+/*
+ * Appends a reading, dropping the oldest tick when the database has been unusable too
+ * long; what is dropped is counted and reported on the processes row.
+ */
 static void push(const ms_reading_t *r)
 {
     if (g.npending == MS__PENDING_MAX) {
+        g.unstored++;
         size_t i = 0;
         while (i < g.npending && strcmp(g.pending[i].kind, MS_KIND_TICK) != 0)
             i++;
@@ -165,11 +186,20 @@ static int read_now(ms_reading_t *r, const char *kind)
 static void take(const char *kind)
 {
     ms_reading_t r;
+    const int err = read_now(&r, kind);
 
-    if (read_now(&r, kind) == 0)
+    if (err == 0) {
         push(&r);
-    else
-        debug_line("could not read /proc/thread-self; reading skipped", -1);
+        return;
+    }
+    /* Counted with the readings that could not be stored: both are lost. */
+    g.unstored++;
+    if (err == -EBADF) {
+        ms__vfs_want_renew();
+        debug_line("the program closed the status descriptor; reading skipped", -1);
+    } else {
+        debug_line("could not read /proc/self/status; reading skipped", -1);
+    }
 }
 
 /*
@@ -218,6 +248,8 @@ static void alloc_stats(ms_alloc_stats_t *s)
 {
     s->tracking = ms__alloc_tracking();
     ms__trigger_drops(&s->dropped_rate, &s->dropped_queue);
+    s->unstored = g.unstored;
+    memcpy(s->note, g.note, sizeof(s->note));
 }
 
 /* Lets every waiting fork through before the sampler takes db_lock again. */
@@ -272,11 +304,17 @@ static int open_db(ms_fmt_t *why)
 
     if (g.db_open)
         return 0;
+    if (ms__vfs_claim(ms__vfs_may_open_low()) != 0) {
+        ms__fmt_str(why, "the program closed the shim's descriptors");
+        return -EBUSY;
+    }
     wait_forks_over();
     pthread_mutex_lock(&g.db_lock);
-    err = ms__store_open(&g.store, g.cfg.db_path, &g.forking, why);
+    /* A run of our own may need the file created; a launcher's database must exist. */
+    err = ms__store_open(&g.store, g.cfg.db_path, g.dest.run_id == 0, &g.forking, why);
     if (err != 0) {
         pthread_mutex_unlock(&g.db_lock);
+        ms__vfs_release(err == -EBUSY);
         return err;
     }
     g.db_open = 1;
@@ -292,18 +330,17 @@ static void mark_gave_up(void)
 }
 
 /*
- * Closes the connection and lets forks through. A connection the program has tampered
- * with is abandoned, and the process is not measured from then on: its SQLite state would
- * pass into any child forked later, which gave_up keeps from measuring.
+ * Closes the connection and lets forks through. Closing is safe even when the program has
+ * closed or replaced SQLite's descriptors: the calls on those fail (shim_vfs.c).
  */
 static void close_db(void)
 {
     if (!g.db_open)
         return;
-    if (ms__store_close(&g.store) != 0)
-        mark_gave_up();
+    ms__store_close(&g.store);
     g.db_open = 0;
     pthread_mutex_unlock(&g.db_lock);
+    ms__vfs_release(0);
 }
 
 /*
@@ -341,6 +378,40 @@ static void publish(int *flag)
     pthread_mutex_unlock(&g.mu);
 }
 
+/*
+ * Keeps the readings for the next attempt after an error that may pass (a full or
+ * read-only filesystem, a deleted database, descriptors the program closed), and
+ * remembers the first such reason for the processes row.
+ */
+static void note_failure(const char *why)
+{
+    if (g.note[0] == '\0') {
+        ms_fmt_t f;
+        ms__fmt_init(&f, g.note, sizeof(g.note));
+        ms__fmt_str(&f, why[0] != '\0' ? why : "could not write to the database");
+    }
+    debug_line("could not write; the readings wait for the next attempt", -1);
+}
+
+/* At exit, when the last attempt failed: one line saying what was lost. */
+static void report_unstored(const char *why)
+{
+    char buf[MS__PATH_MAX + 256];
+    ms_fmt_t f;
+
+    g.unstored += (int64_t)g.npending;
+    ms__fmt_init(&f, buf, sizeof(buf));
+    ms__fmt_str(&f, "memsweep: ");
+    ms__fmt_str(&f, g.cfg.db_path);
+    ms__fmt_str(&f, ": ");
+    ms__fmt_str(&f, why[0] != '\0' ? why : "cannot write");
+    ms__fmt_str(&f, "; ");
+    ms__fmt_i64(&f, g.unstored);
+    ms__fmt_str(&f, g.unstored == 1 ? " reading of this process not stored"
+                                    : " readings of this process not stored");
+    ms__diag_line(&f);
+}
+
 /* The one line a program ever sees from the shim without MEMSWEEP_DEBUG. */
 static void give_up(const char *why)
 {
@@ -358,59 +429,76 @@ static void give_up(const char *why)
     mark_gave_up();
 }
 
-/* Once per process image, after the first tick, unless the process is already exiting. */
-static void load_unwinder(void)
+/*
+ * Moves the next tick on by one interval. After a stall (the thread was not scheduled in
+ * time), the ticks that fell due meanwhile are counted as lost, and the next is one
+ * interval from now, not a burst.
+ */
+static void advance_tick(int64_t now)
 {
-    static int done;
-
-    if (done || !ms__alloc_stacks_wanted() || atomic_load(&g.exit_requested) != 0)
-        return;
-    done = 1;
-    if (ms__unwind_load() == 0) {
-        ms__trigger_unwinder_ready();
-        debug_line("unwinder ready for the stacks of peaks", -1);
-    } else {
-        debug_line("no unwinder; peaks get no stack", -1);
+    g.next_tick_ns += g.interval_ns;
+    if (g.next_tick_ns <= now) {
+        g.unstored += (now - g.next_tick_ns) / g.interval_ns + 1;
+        g.next_tick_ns = now + g.interval_ns;
     }
+}
+
+/*
+ * Called while a write waits for the database's lock (shim_store.c's busy handler):
+ * takes the ticks that fall due meanwhile, so that a busy database delays readings'
+ * writing, never their taking. They join the pending readings after the write.
+ */
+static void tick_while_waiting(void)
+{
+    const int64_t now = ms__clock_ns(CLOCK_MONOTONIC);
+
+    if (now < g.next_tick_ns || g.nlate == LATE_MAX)
+        return;
+    if (read_now(&g.late[g.nlate], MS_KIND_TICK) == 0)
+        g.nlate++;
+    else
+        g.unstored++;
+    advance_tick(now);
+}
+
+static void merge_late(void)
+{
+    for (size_t i = 0; i < g.nlate; i++)
+        push(&g.late[i]);
+    g.nlate = 0;
 }
 
 static void *sampler_main(void *arg)
 {
-    const int64_t interval_ns = (int64_t)g.cfg.interval_ms * 1000000;
     char whybuf[512];
     ms_fmt_t why;
-    int64_t next_ns;
+    int64_t last_flush_ns = 0;
     int end_taken = 0;
-    int ticked = 0;
     int flush_due;
     int err;
 
     (void)arg;
     ms__alloc_exclude_thread();
     prctl(PR_SET_NAME, "memsweep", 0, 0, 0);
+    ms__store_on_wait(tick_while_waiting);
     take(MS_KIND_START);
-    ms__proc_ident(&g.ident);
-    next_ns = ms__clock_ns(CLOCK_MONOTONIC) + interval_ns;
+    g.interval_ns = (int64_t)g.cfg.interval_ms * 1000000;
+    g.next_tick_ns = ms__clock_ns(CLOCK_MONOTONIC) + g.interval_ns;
     flush_due = !g.defer_first;
     for (;;) {
         if (!flush_due) {
-            const int woke = wait_tick(next_ns);
+            const int woke = wait_tick(g.next_tick_ns);
             if (woke == WOKE_FORK) {
                 close_db();
-                if (g.gave_up) {
-                    give_up("the program closed or replaced the database's file descriptors");
-                    return NULL;
-                }
                 continue;
             }
             if (woke == WOKE_TICK) {
                 const int64_t now = ms__clock_ns(CLOCK_MONOTONIC);
                 take(MS_KIND_TICK);
-                ticked = 1;
-                /* After a stall, tick again one interval from now, not in a burst. */
-                next_ns += interval_ns;
-                if (next_ns <= now)
-                    next_ns = now + interval_ns;
+                advance_tick(now);
+                if (g.registered && now - last_flush_ns < FLUSH_GAP_NS &&
+                    g.npending < MS__PENDING_OWN / 2)
+                    continue;
             }
         }
         if (!end_taken && atomic_load(&g.exit_requested) != 0) {
@@ -419,19 +507,20 @@ static void *sampler_main(void *arg)
         }
         ms__fmt_init(&why, whybuf, sizeof(whybuf));
         err = flush(&end_taken, &why);
+        last_flush_ns = ms__clock_ns(CLOCK_MONOTONIC);
         flush_due = 0;
         if (err == 0) {
             g.npending = 0;
             g.nstacks = 0;
+            merge_late();
             if (!g.registered) {
                 publish(&g.registered);
                 debug_line("registered as processes row ", g.dest.proc_id);
             }
             if (end_taken)
                 break;
-            if (ticked)
-                load_unwinder();
         } else if (err == -EAGAIN) {
+            merge_late();
             /*
              * A fork, or a database busy for MS_BUSY_TIMEOUT_MS: the readings wait for
              * the next attempt, right after the fork or at the next tick. At exit, keep
@@ -446,12 +535,21 @@ static void *sampler_main(void *arg)
                     nanosleep(&pause, NULL);
                 }
             }
-        } else {
+        } else if (err == -EPROTO || err == -EPROTONOSUPPORT) {
+            /* Not our database, or a newer one: no retry changes that. */
             give_up(why.buf);
             return NULL;
+        } else if (end_taken) {
+            /* The first reason says more than the last ("deleted" than "cannot open"). */
+            report_unstored(g.note[0] != '\0' ? g.note : why.buf);
+            break;
+        } else {
+            merge_late();
+            note_failure(why.buf);
         }
     }
-    debug_line("end sample written", -1);
+    if (err == 0)
+        debug_line("end sample written", -1);
     if (ms__maptable_overflows() > 0)
         debug_line("anonymous mappings not counted (their table was full): ",
                    ms__maptable_overflows());
@@ -475,11 +573,18 @@ static int spawn(int defer_first)
     g.defer_first = defer_first;
     g.registered = g.finished = g.gave_up = 0;
     g.npending = 0;
+    g.nlate = 0;
+    g.unstored = 0;
+    g.note[0] = '\0';
     g.nstacks = 0;
     g.db_open = 0;
+    /*
+     * A fork child's parent is the process that owned the sampler until now: asking the
+     * kernel could already give 1, since daemon() makes the parent exit at once.
+     */
+    g.ident.ppid = defer_first ? g.owner : getppid();
     g.owner = getpid();
     g.ident.pid = g.owner;
-    g.ident.ppid = getppid();
     memset(&g.store, 0, sizeof(g.store));
 
     sigfillset(&all);
@@ -507,6 +612,8 @@ static int spawn(int defer_first)
 int ms__sampler_start(const ms_config_t *cfg)
 {
     g.cfg = *cfg;
+    /* Read here, before main: it opens /proc files (a fork child keeps its parent's). */
+    ms__proc_ident(&g.ident);
     g.ident.started_ns = cfg->started_ns;
     g.dest.run_id = cfg->run_id;
     g.dest.proc_id = 0;
@@ -555,6 +662,11 @@ void ms__sampler_stop(unsigned timeout_ms)
         return;
     /* No more allocation-driven samples: those queued go out with the end. */
     ms__alloc_stop();
+    /*
+     * The program is exiting: descriptors it closed may now be reopened for the end
+     * sample and the readings still waiting, at whatever numbers are free.
+     */
+    ms__vfs_low_ok(1);
     deadline_after(&ts, (int64_t)timeout_ms * 1000000);
     if (pthread_mutex_clocklock(&g.mu, CLOCK_MONOTONIC, &ts) != 0)
         return;
@@ -642,6 +754,8 @@ void ms__sampler_fork_child(void)
         return;
     }
     ms__alloc_fork_child(1);
+    /* Nothing of the program runs until fork returns: spares the parent lost are renewed. */
+    ms__vfs_fork_child(g.cfg.db_path);
     /* A child belongs to its parent's run; it gets its own processes row. */
     if (g.dest.run_id == 0)
         g.dest.run_id = g.cfg.run_id;

@@ -27,7 +27,6 @@ int ms__stack_format(const ms_stack_t *s, const char *exe, ms_fmt_t *out)
 {
     Dl_info self_info;
     const struct link_map *const self = module_of((const void *)ms__stack_format, &self_info);
-    const struct link_map *const unwinder = ms__unwind_module();
     int depth = 0;
     int leading = 1;
 
@@ -41,7 +40,7 @@ int ms__stack_format(const ms_stack_t *s, const char *exe, ms_fmt_t *out)
         if (s->ips[i] == NULL)
             break;
         lm = module_of((const void *)pc, &info);
-        if (leading && lm != NULL && (lm == self || lm == unwinder))
+        if (leading && lm != NULL && lm == self)
             continue;
         leading = 0;
         if (depth > 0)

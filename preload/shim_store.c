@@ -36,7 +36,8 @@ static const char sql_connection[] =
 static const char sql_insert_process[] =
     "INSERT INTO processes(run_id, pid, ppid, exe, cmdline, started_ns,"
     " ended_ns, hwm_kb, end_rss_kb, alloc_tracking, alloc_dropped, alloc_dropped_rate,"
-    " alloc_dropped_queue) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+    " alloc_dropped_queue, unstored, note)"
+    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
 
 static const char sql_insert_sample[] =
     "INSERT INTO samples(proc_id, t_ns, rss_kb, hwm_kb, kind, heap_kb, stack_id)"
@@ -47,7 +48,7 @@ static const char sql_end_process[] =
 
 static const char sql_update_alloc[] =
     "UPDATE processes SET alloc_tracking = ?1, alloc_dropped = ?2, alloc_dropped_rate = ?3,"
-    " alloc_dropped_queue = ?4 WHERE proc_id = ?5";
+    " alloc_dropped_queue = ?4, unstored = ?5, note = ?6 WHERE proc_id = ?7";
 
 static const char sql_insert_stack[] =
     "INSERT OR IGNORE INTO stacks(hash, depth, frames) VALUES(?1, ?2, ?3)";
@@ -106,19 +107,37 @@ static int map_rc(int rc)
     }
 }
 
-/* Maps rc and, unless it only means "try again", puts SQLite's explanation in why. */
+/*
+ * Maps rc and, unless it only means "try again", puts SQLite's explanation in why, with
+ * the system's when there is one ("disk I/O error: No space left on device").
+ */
 static int fail(ms_store_t *st, int rc, ms_fmt_t *why)
 {
     const int err = map_rc(rc);
 
-    if (err != -EAGAIN && why->len == 0)
+    if (err != -EAGAIN && why->len == 0) {
+        const int sys = st->db != NULL ? sqlite3_system_errno(st->db) : 0;
         ms__fmt_str(why, st->db != NULL ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+        if (sys != 0 && strerrordesc_np(sys) != NULL &&
+            (rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED) {
+            ms__fmt_str(why, ": ");
+            ms__fmt_str(why, strerrordesc_np(sys));
+        }
+    }
     return err;
+}
+
+static void (*on_wait)(void);
+
+void ms__store_on_wait(void (*fn)(void))
+{
+    on_wait = fn;
 }
 
 /*
  * Waits for a lock like sqlite3_busy_timeout, but gives up at once when st->abandon is
- * set: a fork is waiting for the connection to close (see shim_sampler.c).
+ * set: a fork is waiting for the connection to close (see shim_sampler.c). Between its
+ * short sleeps it lets the sampler take the readings that fall due.
  */
 static int busy_wait(void *arg, int count)
 {
@@ -141,6 +160,8 @@ static int busy_wait(void *arg, int count)
     while (wait_ns > 0) {
         if (atomic_load(st->abandon) != 0)
             return 0;
+        if (on_wait != NULL)
+            on_wait();
         const int64_t slice = wait_ns < 2000000 ? wait_ns : 2000000;
         const struct timespec ts = {0, (long)slice};
         nanosleep(&ts, NULL);
@@ -329,33 +350,41 @@ static int create_schema(ms_store_t *st, ms_fmt_t *why)
     return err;
 }
 
-int ms__store_open(ms_store_t *st, const char *path, const atomic_int *abandon,
+void ms__store_init(void)
+{
+    unsigned char seed;
+
+    /* Only the sampler thread ever calls SQLite, so its mutexes are pure cost. */
+    sqlite3_config(SQLITE_CONFIG_SINGLETHREAD);
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    if (ms__vfs_install() != 0)
+        return;
+    /* The first use reads /dev/urandom: here, before main, not in the sampler later. */
+    sqlite3_randomness(1, &seed);
+}
+
+int ms__store_open(ms_store_t *st, const char *path, int create, const atomic_int *abandon,
                    ms_fmt_t *why)
 {
-    static int configured;
     int64_t app_id = 0, version = 0, objects = 0;
     int rc;
     int err;
 
     memset(st, 0, sizeof(*st));
     st->abandon = abandon;
-    if (!configured) {
-        /* Only the sampler thread ever calls SQLite, so its mutexes are pure cost. */
-        configured = 1;
-        sqlite3_config(SQLITE_CONFIG_SINGLETHREAD);
-        sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
-        ms__vfs_install();
-    }
     rc = sqlite3_open_v2(path, &st->db,
-                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                         SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) |
+                             SQLITE_OPEN_NOMUTEX,
                          NULL);
     if (rc != SQLITE_OK) {
         const int sys = st->db != NULL ? sqlite3_system_errno(st->db) : 0;
-        err = fail(st, rc, why);
-        if (sys != 0 && strerrordesc_np(sys) != NULL) {
-            ms__fmt_str(why, ": ");
-            ms__fmt_str(why, strerrordesc_np(sys));
+        if (sys == EBUSY) {
+            /* shim_vfs.c refused to take a low descriptor number for a missing spare. */
+            ms__fmt_str(why, "the program closed the shim's descriptors");
+            err = -EBUSY;
+            goto out;
         }
+        err = fail(st, rc, why);
         goto out;
     }
     sqlite3_db_config(st->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)NULL);
@@ -368,9 +397,16 @@ int ms__store_open(ms_store_t *st, const char *path, const atomic_int *abandon,
         err = judge(app_id, version, objects, why);
     if (err == SCHEMA_EMPTY)
         err = create_schema(st, why);
+    /*
+     * A run of our own is registered before main (shim_main.c), the one moment the shim
+     * may open files at will. A database in rollback mode would need a journal opened at
+     * every later write, which the sampler may not do while the program runs: WAL mode
+     * keeps the files open. Without exclusive access the switch fails, harmlessly.
+     */
+    if (err == 0 && create)
+        sqlite3_exec(st->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
 out:
     if (err != 0 && ms__store_close(st) != 0) {
-        /* The connection had to be abandoned: no later one may be opened either. */
         ms__fmt_init(why, why->buf, why->cap);
         ms__fmt_str(why, "the program closed or replaced the database's file descriptors");
         err = -EBADF;
@@ -380,21 +416,18 @@ out:
 
 int ms__store_close(ms_store_t *st)
 {
-    int err = 0;
+    const int err = ms__vfs_fds_intact() ? 0 : -EBADF;
 
-    if (!ms__vfs_fds_intact()) {
-        err = -EBADF;
-    } else {
-        sqlite3_finalize(st->insert_process);
-        sqlite3_finalize(st->insert_sample);
-        sqlite3_finalize(st->end_process);
-        sqlite3_finalize(st->update_alloc);
-        sqlite3_finalize(st->insert_stack);
-        sqlite3_finalize(st->find_stack);
-        if (st->db != NULL) {
-            rollback(st);
-            sqlite3_close(st->db);
-        }
+    /* Safe either way: SQLite's calls on a descriptor no longer ours fail (shim_vfs.c). */
+    sqlite3_finalize(st->insert_process);
+    sqlite3_finalize(st->insert_sample);
+    sqlite3_finalize(st->end_process);
+    sqlite3_finalize(st->update_alloc);
+    sqlite3_finalize(st->insert_stack);
+    sqlite3_finalize(st->find_stack);
+    if (st->db != NULL) {
+        rollback(st);
+        sqlite3_close(st->db);
     }
     st->insert_process = st->insert_sample = st->end_process = NULL;
     st->update_alloc = st->insert_stack = st->find_stack = NULL;
@@ -504,7 +537,11 @@ static void bind_alloc_stats(sqlite3_stmt *stmt, int first, const ms_alloc_stats
     sqlite3_bind_int64(stmt, first + 1, s->dropped_rate + s->dropped_queue);
     sqlite3_bind_int64(stmt, first + 2, s->dropped_rate);
     sqlite3_bind_int64(stmt, first + 3, s->dropped_queue);
+    sqlite3_bind_int64(stmt, first + 4, s->unstored);
+    bind_text_or_null(stmt, first + 5, s->note);
 }
+
+
 
 static int insert_process(ms_store_t *st, ms_dest_t *dest, const ms_ident_t *id,
                           const ms_reading_t *end, const ms_alloc_stats_t *stats,
@@ -544,13 +581,14 @@ static int update_alloc(ms_store_t *st, ms_dest_t *dest, const ms_alloc_stats_t 
 
     if (dest->stats.tracking == stats->tracking &&
         dest->stats.dropped_rate == stats->dropped_rate &&
-        dest->stats.dropped_queue == stats->dropped_queue)
+        dest->stats.dropped_queue == stats->dropped_queue &&
+        dest->stats.unstored == stats->unstored && strcmp(dest->stats.note, stats->note) == 0)
         return 0;
     err = prepare(st, &st->update_alloc, sql_update_alloc, why);
     if (err != 0)
         return err;
     bind_alloc_stats(st->update_alloc, 1, stats);
-    sqlite3_bind_int64(st->update_alloc, 5, dest->proc_id);
+    sqlite3_bind_int64(st->update_alloc, 7, dest->proc_id);
     err = step_done(st, st->update_alloc, why);
     if (err == 0)
         dest->stats = *stats;
@@ -657,6 +695,10 @@ int ms__store_write(ms_store_t *st, ms_dest_t *dest, const ms_ident_t *id,
     if (!ms__vfs_fds_intact()) {
         ms__fmt_str(why, "the program closed or replaced the database's file descriptors");
         return -EBADF;
+    }
+    if (ms__vfs_db_deleted()) {
+        ms__fmt_str(why, "the database file was deleted");
+        return -ENOENT;
     }
     err = exec_sql(st, "BEGIN IMMEDIATE", why);
     if (err == 0 && next.run_id == 0)

@@ -32,7 +32,6 @@ static atomic_llong period_ns; /* 0: no sample at all */
 
 static atomic_int stacks_on;
 static atomic_llong peak_rss_kb;
-static atomic_int peak_unattributed; /* a peak passed before the unwinder was ready */
 
 static atomic_llong dropped_rate;
 static atomic_llong dropped_queue;
@@ -49,7 +48,6 @@ void ms__trigger_fork_child(void)
     atomic_store(&owner_pid, (int)getpid());
     atomic_store(&bucket_tat, 0);
     atomic_store(&peak_rss_kb, 0);
-    atomic_store(&peak_unattributed, 0);
     atomic_store(&dropped_rate, 0);
     atomic_store(&dropped_queue, 0);
 }
@@ -111,16 +109,13 @@ void ms__trigger_sample(int kind, int64_t heap_bytes)
     e->kind = MS__SAMPLE_NONE;
     e->stack.depth = 0;
     e->t_ns = ms__clock_ns(CLOCK_REALTIME);
-    if (ms__procfd_reading(&rss_kb, &hwm_kb) == 0) {
+    if (ms__procfd_reading(&rss_kb, &hwm_kb, 1) == 0) {
         e->rss_kb = rss_kb;
         e->hwm_kb = hwm_kb;
         e->heap_kb = heap_bytes > 0 ? heap_bytes / 1024 : 0;
         e->kind = kind;
-        if (raise_peak(rss_kb) && atomic_load_explicit(&stacks_on, memory_order_relaxed)) {
+        if (raise_peak(rss_kb) && atomic_load_explicit(&stacks_on, memory_order_relaxed))
             e->stack.depth = ms__unwind_capture(e->stack.ips, MS_MAX_STACK_FRAMES);
-            if (e->stack.depth == 0)
-                atomic_store(&peak_unattributed, 1);
-        }
     }
     ms__allocq_publish(ticket);
     ms__alloc_rebase();
@@ -130,13 +125,6 @@ void ms__trigger_sample(int kind, int64_t heap_bytes)
 void ms__trigger_note_rss(int64_t rss_kb)
 {
     raise_peak(rss_kb);
-}
-
-void ms__trigger_unwinder_ready(void)
-{
-    /* The next allocation-driven sample above the sampler's own readings gets a stack. */
-    if (atomic_exchange(&peak_unattributed, 0))
-        atomic_store(&peak_rss_kb, 0);
 }
 
 void ms__trigger_drops(int64_t *rate, int64_t *queue)

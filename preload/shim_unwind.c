@@ -1,57 +1,45 @@
 /*
- * Stacks of allocation-driven peaks, through the C library's backtrace(), which walks the
- * stack with libgcc's unwinder. It is called in the program's own threads, inside their
+ * Stacks of allocation-driven peaks, walked with libgcc's unwinder linked statically into
+ * the shim (hidden, like SQLite). It is called in the program's own threads, inside their
  * malloc, free or mmap, so what it may do there is what matters:
  *
- *  - It opens no descriptor and allocates nothing once it has been used in the process.
- *    libunwind's unw_backtrace, the obvious alternative, validates addresses through a
- *    pipe it opens at the lowest free descriptor numbers and reads, writes and reopens
- *    from whichever thread unwinds: the very numbers a program closes and reuses, so it
- *    could consume a byte of the program's input or write one into its output. It is also
- *    loaded with dlopen, and the first use of its thread-local data in each thread calls
- *    malloc, which deadlocks an allocator that maps memory under its own lock.
- *  - Its first call loads libgcc_s and sets up the unwinder (dlopen, malloc): the sampler
- *    thread makes that call, after its first tick, so that a program thread never does.
- *    A process that ends within one interval never pays for it.
- *  - glibc 2.35 and later let libgcc find unwind tables with _dl_find_object, without
+ *  - It opens no descriptor, loads nothing and allocates nothing. glibc's backtrace()
+ *    would load libgcc_s with dlopen at its first call, opening files at the lowest free
+ *    descriptor numbers; libunwind's unw_backtrace validates addresses through a pipe it
+ *    opens at those numbers and reads and writes from whichever thread unwinds, and its
+ *    thread-local data calls malloc. A program closing and reusing low numbers could lose
+ *    bytes of its own files to either.
+ *  - It finds unwind tables with glibc's _dl_find_object (glibc 2.35 and later), without
  *    taking the loader's lock, so an unwind inside an allocation made by dlopen itself
- *    cannot deadlock either.
+ *    cannot deadlock.
  *
- * Until the first call has been made, peaks are recorded without a stack.
+ * So a stack can be taken from the first sample on.
  */
 #include "shim_internal.h"
 
-#include <errno.h>
-#include <execinfo.h>
+#include <unwind.h>
 
-static atomic_int ready;
-static int tried;
+typedef struct {
+    void **ips;
+    int n;
+    int max;
+} ms_walk_t;
 
-int ms__unwind_load(void)
+static _Unwind_Reason_Code step(struct _Unwind_Context *ctx, void *arg)
 {
-    void *warm[8];
+    ms_walk_t *const w = arg;
+    const _Unwind_Ptr ip = _Unwind_GetIP(ctx);
 
-    if (tried)
-        return atomic_load(&ready) ? 0 : -ENOENT;
-    tried = 1;
-    if (backtrace(warm, (int)(sizeof warm / sizeof warm[0])) <= 0)
-        return -ENOENT;
-    atomic_store_explicit(&ready, 1, memory_order_release);
-    return 0;
+    if (w->n >= w->max || ip == 0)
+        return _URC_END_OF_STACK;
+    w->ips[w->n++] = (void *)ip;
+    return _URC_NO_REASON;
 }
 
 int ms__unwind_capture(void **ips, int max)
 {
-    int n;
+    ms_walk_t w = {ips, 0, max};
 
-    if (!atomic_load_explicit(&ready, memory_order_acquire))
-        return 0;
-    n = backtrace(ips, max);
-    return n > 0 ? n : 0;
-}
-
-const void *ms__unwind_module(void)
-{
-    /* backtrace() leaves out its own frames: there is no unwinder module to skip. */
-    return NULL;
+    _Unwind_Backtrace(step, &w);
+    return w.n;
 }
