@@ -168,6 +168,11 @@ int ms__vfs_may_open_low(void);
  * the status descriptor closed), asks a program thread to renew them.
  */
 int ms__vfs_claim(int at_exit);
+
+/* Why the sampler could not open the database while the program ran. */
+#define MS__WHY_NO_SPARE                                                                \
+    "could not reopen the database while the program ran (the program closed the "     \
+    "shim's descriptors, or the file was missing when it started)"
 void ms__vfs_release(int want_renew);
 void ms__vfs_want_renew(void);
 

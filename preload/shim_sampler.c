@@ -305,13 +305,17 @@ static int open_db(ms_fmt_t *why)
     if (g.db_open)
         return 0;
     if (ms__vfs_claim(ms__vfs_may_open_low()) != 0) {
-        ms__fmt_str(why, "the program closed the shim's descriptors");
+        ms__fmt_str(why, MS__WHY_NO_SPARE);
         return -EBUSY;
     }
     wait_forks_over();
     pthread_mutex_lock(&g.db_lock);
-    /* A run of our own may need the file created; a launcher's database must exist. */
-    err = ms__store_open(&g.store, g.cfg.db_path, g.dest.run_id == 0, &g.forking, why);
+    /*
+     * Until the process is registered the file may be created (a run of our own, or a run
+     * id that names nothing); afterwards a missing file was deleted, and is not recreated.
+     */
+    err = ms__store_open(&g.store, g.cfg.db_path, g.dest.run_id == 0 || !g.registered,
+                         &g.forking, why);
     if (err != 0) {
         pthread_mutex_unlock(&g.db_lock);
         ms__vfs_release(err == -EBUSY);

@@ -380,7 +380,7 @@ int ms__store_open(ms_store_t *st, const char *path, int create, const atomic_in
         const int sys = st->db != NULL ? sqlite3_system_errno(st->db) : 0;
         if (sys == EBUSY) {
             /* shim_vfs.c refused to take a low descriptor number for a missing spare. */
-            ms__fmt_str(why, "the program closed the shim's descriptors");
+            ms__fmt_str(why, MS__WHY_NO_SPARE);
             err = -EBUSY;
             goto out;
         }
@@ -509,6 +509,41 @@ static int create_run(ms_store_t *st, ms_dest_t *dest, const ms_ident_t *id, ms_
     }
 out:
     sqlite3_finalize(stmt);
+    return err;
+}
+
+/*
+ * A MEMSWEEP_RUN_ID that names no run of this database (left over from another sweep,
+ * or made up) would file the process under nothing: it gets a run of its own instead,
+ * and one line says so.
+ */
+static int check_run(ms_store_t *st, ms_dest_t *dest, ms_fmt_t *why)
+{
+    sqlite3_stmt *stmt = NULL;
+    int found = 0;
+    int err;
+    int rc;
+
+    err = run_once(st, "SELECT 1 FROM runs WHERE run_id = ?1", &stmt, why);
+    if (err != 0)
+        return err;
+    sqlite3_bind_int64(stmt, 1, dest->run_id);
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW)
+        found = 1;
+    else if (rc != SQLITE_DONE)
+        err = fail(st, rc, why);
+    sqlite3_finalize(stmt);
+    if (err == 0 && !found) {
+        char buf[160];
+        ms_fmt_t f;
+        ms__fmt_init(&f, buf, sizeof(buf));
+        ms__fmt_str(&f, "memsweep: MEMSWEEP_RUN_ID=");
+        ms__fmt_i64(&f, dest->run_id);
+        ms__fmt_str(&f, ": no such run in the database; recording a run of this program's own");
+        ms__diag_line(&f);
+        dest->run_id = 0;
+    }
     return err;
 }
 
@@ -701,6 +736,8 @@ int ms__store_write(ms_store_t *st, ms_dest_t *dest, const ms_ident_t *id,
         return -ENOENT;
     }
     err = exec_sql(st, "BEGIN IMMEDIATE", why);
+    if (err == 0 && next.run_id != 0 && next.proc_id == 0 && !next.created_run)
+        err = check_run(st, &next, why);
     if (err == 0 && next.run_id == 0)
         err = create_run(st, &next, id, why);
     if (err == 0 && next.proc_id == 0) {

@@ -1,5 +1,5 @@
-# Garbage in the allocation-sampling variables: MEMSWEEP_ALLOC_STEP_MB, MEMSWEEP_RELEASE_MB
-# and MEMSWEEP_ALLOC_MAX_PER_S set to a word, a negative number, a number of MiB whose
+# Garbage in the shim's variables: MEMSWEEP_ALLOC_STEP_MB, MEMSWEEP_RELEASE_MB,
+# MEMSWEEP_ALLOC_MAX_PER_S, MEMSWEEP_INTERVAL_MS and MEMSWEEP_RUN_ID set to a word, a negative number, a number of MiB whose
 # byte count overflows 64 bits, and nothing. The program runs with its output and exit
 # status unchanged, the shim says at most one line per variable on stderr and nothing
 # else, and it still records the process with allocation tracking on. A word, a negative
@@ -60,6 +60,21 @@ for var in MEMSWEEP_ALLOC_STEP_MB MEMSWEEP_RELEASE_MB MEMSWEEP_ALLOC_MAX_PER_S; 
         check_garbage "g$i" "$defaults" "$var=$value"
     done
 done
+# The sampling interval and the run id: a word, a negative number, nothing, or out of
+# range leave the 500 ms default and a run of the program's own; 99999999999999 is a
+# well-formed run id that names no run of this database, which gets a line and a run of
+# its own all the same.
+for var in MEMSWEEP_INTERVAL_MS MEMSWEEP_RUN_ID; do
+    for value in abc -5 '' 99999999999999; do
+        i=$((i + 1))
+        check_garbage "g$i" 1 "$var=$value"
+        assert_eq 1 "$(sql "$T/g$i.db" "SELECT count(*) FROM runs")" "$var=$value: runs recorded"
+        assert_eq "$(sql "$T/g$i.db" "SELECT run_id FROM runs")" \
+            "$(sql "$T/g$i.db" "SELECT run_id FROM processes WHERE exe LIKE '%/ms_spike'")" \
+            "$var=$value: the process is filed under the run"
+    done
+done
+
 note "all three at once, with words in the two switches (only \"0\" turns anything off)"
 check_garbage all 1 MEMSWEEP_ALLOC_STEP_MB=abc MEMSWEEP_RELEASE_MB=-5 \
     MEMSWEEP_ALLOC_MAX_PER_S=99999999999999 MEMSWEEP_ALLOC=maybe MEMSWEEP_STACKS=x
