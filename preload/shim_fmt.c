@@ -105,26 +105,62 @@ void ms__diag_debug_start(ms_fmt_t *f, char *buf, size_t cap)
     ms__fmt_str(f, "]: ");
 }
 
-void ms__diag_line(ms_fmt_t *f)
+/*
+ * Lines of a thread whose descriptor table has no stderr (the sampler's own table, see
+ * shim_vfs.c), kept until a program thread writes them at exit. Only the sampler appends;
+ * relay_len is published after the bytes it covers.
+ */
+static char relay[2048];
+static atomic_size_t relay_len;
+static _Thread_local int relaying;
+
+void ms__diag_relay(int on)
+{
+    relaying = on;
+}
+
+static void write_all(const char *buf, size_t len)
 {
     struct stat st;
     size_t off = 0;
 
-    if (!stderr_known || f->cap < 2)
+    if (!stderr_known)
         return;
     if (fstat(STDERR_FILENO, &st) != 0 || st.st_dev != stderr_dev || st.st_ino != stderr_ino)
         return;
-    /* Keep the newline even when the text was cut, so lines never run together. */
-    if (f->len > f->cap - 2)
-        f->len = f->cap - 2;
-    f->buf[f->len++] = '\n';
-    f->buf[f->len] = '\0';
-    while (off < f->len) {
-        const ssize_t n = write(STDERR_FILENO, f->buf + off, f->len - off);
+    while (off < len) {
+        const ssize_t n = write(STDERR_FILENO, buf + off, len - off);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
             return;
         off += (size_t)n;
     }
+}
+
+void ms__diag_line(ms_fmt_t *f)
+{
+    if (f->cap < 2)
+        return;
+    /* Keep the newline even when the text was cut, so lines never run together. */
+    if (f->len > f->cap - 2)
+        f->len = f->cap - 2;
+    f->buf[f->len++] = '\n';
+    f->buf[f->len] = '\0';
+    if (relaying) {
+        const size_t used = atomic_load(&relay_len);
+        if (used + f->len <= sizeof(relay)) {
+            memcpy(relay + used, f->buf, f->len);
+            atomic_store(&relay_len, used + f->len);
+        }
+        return;
+    }
+    write_all(f->buf, f->len);
+}
+
+void ms__diag_flush_relay(void)
+{
+    const size_t len = atomic_exchange(&relay_len, 0);
+
+    write_all(relay, len);
 }

@@ -92,6 +92,13 @@ int ms__diag_debug(void);
  */
 void ms__diag_line(ms_fmt_t *f);
 
+/*
+ * For the sampler thread when its own descriptor table has no stderr: its lines are kept
+ * and written by ms__diag_flush_relay, which the exit paths call in a program thread.
+ */
+void ms__diag_relay(int on);
+void ms__diag_flush_relay(void);
+
 /* Starts a debug line "memsweep[<pid>]: " in f. */
 void ms__diag_debug_start(ms_fmt_t *f, char *buf, size_t cap);
 
@@ -158,6 +165,15 @@ void ms__vfs_reserve(const char *db_path);
  * descriptors (before main, at exit).
  */
 void ms__vfs_low_ok(int ok);
+
+/*
+ * Sampler thread, first thing: gives the thread a descriptor table of its own holding
+ * none of the program's descriptors (its copy of stderr is kept when that is harmless,
+ * or when keep_stderr). Returns 1 when stderr was kept, 0 when not, or a negative errno
+ * when the thread still shares the program's table (then the spares serve).
+ */
+int ms__vfs_go_private(int keep_stderr);
+int ms__vfs_private(void);
 int ms__vfs_may_open_low(void);
 
 /*
@@ -283,6 +299,7 @@ typedef struct {
     int64_t run_id;             /* MEMSWEEP_RUN_ID; 0 when unset */
     unsigned interval_ms;
     int64_t started_ns;
+    int private_fds; /* MEMSWEEP_PRIVATE_FDS: the sampler keeps a descriptor table of its own */
 } ms_config_t;
 
 /*
@@ -434,6 +451,9 @@ void ms__trigger_drops(int64_t *rate, int64_t *queue);
  * fallback to /proc/thread-self once the main thread has exited (shim_procfd.c).
  */
 int ms__procfd_reading(int64_t *rss_kb, int64_t *hwm_kb, int in_program);
+
+/* The sampler thread, after ms__vfs_go_private: opens its own status descriptor. */
+void ms__procfd_sampler_start(void);
 
 /* Opens the status descriptor: constructor and fork child handler only. */
 void ms__procfd_open(void);

@@ -232,6 +232,7 @@ __attribute__((constructor)) static void shim_init(void)
     cfg.started_ns = ms__clock_ns(CLOCK_REALTIME);
     cfg.interval_ms = read_interval();
     cfg.run_id = read_run_id();
+    cfg.private_fds = read_switch(MS_ENV_PRIVATE_FDS);
     read_alloc_config(&alloc);
     rel = absolute_path(db, cfg.db_path, sizeof(cfg.db_path));
     if (rel < 0) {
@@ -337,6 +338,7 @@ void ms__before_exit(void)
     const int saved = errno;
 
     ms__sampler_stop(MS__WAIT_MS);
+    ms__diag_flush_relay();
     errno = saved;
 }
 
@@ -345,5 +347,6 @@ __attribute__((destructor)) static void shim_fini(void)
     const int saved = errno;
 
     ms__sampler_stop(MS__WAIT_MS);
+    ms__diag_flush_relay();
     errno = saved;
 }

@@ -19,7 +19,8 @@
  * of, never reopens it while the program runs (only at exit); until a program thread has,
  * its readings fail. The descriptor and the inode it was opened on are published together
  * in one atomic word. It is opened close-on-exec and moved above the numbers programs
- * pick by hand.
+ * pick by hand. The sampler thread, when it has a descriptor table of its own, reads its
+ * own descriptor instead (sampler_fd), which nothing of the program's can touch.
  *
  * When the main thread has exited while others run on, /proc/self/status no longer lists
  * the memory figures; the reading then falls back to /proc/thread-self/status.
@@ -146,9 +147,35 @@ static int parse_status(int fd, int64_t *rss_kb, int64_t *hwm_kb)
     return have_rss ? 0 : -EPROTO;
 }
 
+/*
+ * The sampler's own descriptor on /proc/self/status, in its private table (shim_vfs.c),
+ * where the program can neither close it nor be disturbed by its opening.
+ */
+static int sampler_fd = -1;
+
+void ms__procfd_sampler_start(void)
+{
+    sampler_fd = -1;
+    if (ms__vfs_private())
+        sampler_fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+}
+
 int ms__procfd_reading(int64_t *rss_kb, int64_t *hwm_kb, int in_program)
 {
     sigset_t all, old;
+
+    if (!in_program && sampler_fd >= 0) {
+        int err = parse_status(sampler_fd, rss_kb, hwm_kb);
+        if (err == -EPROTO) {
+            /* The main thread is gone and took the figures of /proc/self with it. */
+            const int fd = open("/proc/thread-self/status", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+            if (fd < 0)
+                return -errno;
+            err = parse_status(fd, rss_kb, hwm_kb);
+            close(fd);
+        }
+        return err;
+    }
     uint64_t w = atomic_load(&status_word);
     uint64_t fresh;
     int fd;

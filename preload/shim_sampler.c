@@ -484,6 +484,10 @@ static void *sampler_main(void *arg)
     (void)arg;
     ms__alloc_exclude_thread();
     prctl(PR_SET_NAME, "memsweep", 0, 0, 0);
+    /* Without stderr in its own table, its lines wait for a program thread at exit. */
+    if (g.cfg.private_fds && ms__vfs_go_private(ms__diag_debug()) == 0)
+        ms__diag_relay(1);
+    ms__procfd_sampler_start();
     ms__store_on_wait(tick_while_waiting);
     take(MS_KIND_START);
     g.interval_ns = (int64_t)g.cfg.interval_ms * 1000000;

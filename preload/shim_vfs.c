@@ -1,5 +1,15 @@
 /*
- * The descriptors SQLite uses for the shim. They live inside a program that may close,
+ * The descriptors SQLite uses for the shim.
+ *
+ * Normally they are not the program's at all: the sampler thread gives itself a
+ * descriptor table of its own (ms__vfs_go_private: close_range with CLOSE_RANGE_UNSHARE),
+ * closing its copies of the program's descriptors, so that neither side can ever close,
+ * reuse or even see the other's numbers. POSIX record locks belong to the table that took
+ * them, so closing those copies releases none of the program's locks, and SQLite's locks
+ * behave as another process's would. What follows is for kernels or sandboxes that refuse
+ * a private table; the checks stay on in either case.
+ *
+ * In the program's table they live inside a program that may close,
  * dup2 over or reuse any descriptor number at any moment (a shell's `exec 3>log` does, a
  * daemon closes everything from 3 up), so the system calls that SQLite's unix VFS makes on
  * a descriptor are wrapped:
@@ -40,7 +50,10 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <linux/close_range.h>
+#include <sched.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* SQLite keeps the database, its WAL and its shared-memory file open; leave headroom. */
@@ -77,6 +90,7 @@ static ms_owned_fd_t spares[NSPARES];
 static int spare_errno[NSPARES]; /* why the spare could not be opened; 0: it was */
 static char spare_path[NSPARES][MS__PATH_MAX + 8];
 static atomic_int low_ok;
+static atomic_int private_table; /* the sampler has a descriptor table of its own */
 static int fd_floor = FD_FLOOR;
 
 static int (*real_open)(const char *, int, int);
@@ -175,6 +189,9 @@ static int from_spare(const char *path)
 {
     struct stat st;
 
+    /* The spares live in the program's table, which a private one does not hold. */
+    if (atomic_load(&private_table))
+        return -1;
     for (size_t i = 0; i < NSPARES; i++) {
         if (strcmp(path, spare_path[i]) != 0)
             continue;
@@ -197,7 +214,7 @@ static int owned_open(const char *path, int flags, int mode)
     errno = 0;
     fd = from_spare(path);
     if (fd < 0) {
-        if (!atomic_load(&low_ok)) {
+        if (!atomic_load(&low_ok) && !atomic_load(&private_table)) {
             /*
              * SQLite reports SQLITE_CANTOPEN, and the sampler keeps its readings: EBUSY
              * says a spare is needed (the program closed it, or the file is new).
@@ -436,6 +453,9 @@ void ms__vfs_reserve(const char *db_path)
 
 int ms__vfs_claim(int at_exit)
 {
+    /* A private table does not use the spares: nothing to share. */
+    if (atomic_load(&private_table))
+        return 0;
     for (int waited_ms = 0;; waited_ms++) {
         int st = RENEW_IDLE;
         if (atomic_compare_exchange_strong(&renew_state, &st, RENEW_IN_USE))
@@ -453,6 +473,8 @@ int ms__vfs_claim(int at_exit)
 
 void ms__vfs_release(int want_renew)
 {
+    if (atomic_load(&private_table))
+        return;
     atomic_store(&renew_state, want_renew ? RENEW_WANTED : RENEW_IDLE);
 }
 
@@ -485,7 +507,8 @@ void ms__vfs_renew_in_program(void)
     /* The status descriptor has its own guard (shim_procfd.c): renew it in any case. */
     ms__procfd_open();
     expect = st;
-    if (atomic_compare_exchange_strong(&renew_state, &expect, RENEW_BUSY)) {
+    if (!atomic_load(&private_table) &&
+        atomic_compare_exchange_strong(&renew_state, &expect, RENEW_BUSY)) {
         memcpy(base, spare_path[0], sizeof(base));
         ms__vfs_reserve(base);
         atomic_store(&renew_state, RENEW_IDLE);
@@ -497,6 +520,42 @@ void ms__vfs_fork_child(const char *db_path)
 {
     atomic_store(&renew_state, RENEW_IDLE);
     ms__vfs_reserve(db_path);
+}
+
+int ms__vfs_go_private(int keep_stderr)
+{
+    struct stat st;
+    int keep = 0;
+
+    /*
+     * A copy of stderr is kept where keeping it open changes nothing for the program (a
+     * terminal, a file), or when asked to (debugging); a pipe or socket a copy held open
+     * would not reach its end when the program closes it.
+     */
+    if (fstat(STDERR_FILENO, &st) == 0)
+        keep = keep_stderr || !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
+    atomic_store(&private_table, 0);
+    if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_UNSHARE) != 0) {
+        struct rlimit rl;
+        if (unshare(CLONE_FILES) != 0)
+            return -errno;
+        /* A kernel before 5.9: close the copies one by one. */
+        if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur > 65536)
+            rl.rlim_cur = 65536;
+        for (unsigned fd = 3; fd < rl.rlim_cur; fd++)
+            close((int)fd);
+    }
+    close(STDIN_FILENO);
+    close(STDOUT_FILENO);
+    if (!keep)
+        close(STDERR_FILENO);
+    atomic_store(&private_table, 1);
+    return keep;
+}
+
+int ms__vfs_private(void)
+{
+    return atomic_load(&private_table);
 }
 
 void ms__vfs_low_ok(int ok)
@@ -515,7 +574,7 @@ int ms__vfs_fds_intact(void)
         if (owned[i].used && !same_file(&owned[i]))
             return 0;
     }
-    for (size_t i = 0; i < NSPARES; i++) {
+    for (size_t i = 0; i < NSPARES && !atomic_load(&private_table); i++) {
         if (spares[i].used && !same_file(&spares[i]))
             return 0;
     }

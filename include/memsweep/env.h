@@ -38,6 +38,13 @@
 /* "0": no stack is captured for allocation-driven peaks. Default on. */
 #define MS_ENV_STACKS "MEMSWEEP_STACKS"
 
+/*
+ * "0": the sampler thread shares the program's descriptor table instead of keeping one of
+ * its own, as it must where the kernel refuses a private table; for testing that mode.
+ * Default on.
+ */
+#define MS_ENV_PRIVATE_FDS "MEMSWEEP_PRIVATE_FDS"
+
 /* The dynamic loader's preload list, which the launcher prepends the shim to. */
 #define MS_ENV_LD_PRELOAD "LD_PRELOAD"
 

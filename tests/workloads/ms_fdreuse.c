@@ -11,29 +11,27 @@
 #include <time.h>
 #include <unistd.h>
 
-/* The number reused: above what the program holds, below where the shim keeps its own. */
-#define REUSED_FD 5
-
 int main(int argc, char **argv)
 {
     struct timespec t0, t;
     long writes = 0, failed = 0;
-    int log;
+    int log, reused;
 
     if (argc != 3) {
         fputs("usage: ms_fdreuse LOGFILE SECONDS\n", stderr);
         return 2;
     }
-    /* Occupy 3 and 4 so that a descriptor opened by anyone would be 5 while it is free. */
-    if (open("/dev/null", O_WRONLY) < 0 || open("/dev/null", O_WRONLY) < 0)
-        return 1;
     log = open(argv[1], O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (log < 0)
         return 1;
+    /* The reused number is the lowest free one: what a descriptor opened by anyone takes. */
+    reused = open("/dev/null", O_WRONLY);
+    if (reused < 0 || close(reused) != 0)
+        return 1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     do {
-        close(REUSED_FD);
-        if (dup2(log, REUSED_FD) != REUSED_FD || write(REUSED_FD, "x", 1) != 1)
+        close(reused);
+        if (dup2(log, reused) != reused || write(reused, "x", 1) != 1)
             failed++;
         writes++;
         clock_gettime(CLOCK_MONOTONIC, &t);
