@@ -123,8 +123,32 @@ static const char *const no_runs_text =
 static const char *const no_mem_text =
     "MemTotal unknown; recommendations omitted (see --mem-total-mb).";
 
+/*
+ * Note i of the post-run section (0 up): why figures are missing, then what the database
+ * report has to say. Returns 0 with the note in buf, or -1 when there is no note i.
+ */
+static int note_text(const ms_advisory_t *a, size_t i, char *buf, size_t len)
+{
+    const char *own = NULL;
+
+    if (!a->have_end && !a->have_peak)
+        own = no_runs_text;
+    else if (!a->machine.have_mem_total)
+        own = no_mem_text;
+    if (own != NULL) {
+        if (i == 0) {
+            snprintf(buf, len, "%s", own);
+            return 0;
+        }
+        i--;
+    }
+    return a->have_report ? ms_db_report_note(&a->report, i, buf, len) : -1;
+}
+
 void ms_advisory_write_post(FILE *f, const ms_advisory_t *a)
 {
+    char text[1024];
+
     fputs("Post-run Observed Advisory\n", f);
     if (a->have_end) {
         fprintf(f, "MeanRSS_End_MB: %.1f\n", a->end_mb.mean);
@@ -151,10 +175,10 @@ void ms_advisory_write_post(FILE *f, const ms_advisory_t *a)
         fprintf(f, "ConservativeBasis: %s\n", ms_basis_name(a->basis));
     if (a->have_peak_summary)
         ms_peak_summary_write(f, &a->peaks);
-    if (!a->have_end && !a->have_peak)
-        fprintf(f, "Note: %s\n", no_runs_text);
-    else if (!a->machine.have_mem_total)
-        fprintf(f, "Note: %s\n", no_mem_text);
+    if (a->have_report)
+        ms_db_report_write(f, &a->report);
+    for (size_t i = 0; note_text(a, i, text, sizeof text) == 0; i++)
+        fprintf(f, "Note: %s\n", text);
     if (a->warn_divergence)
         fprintf(f, "Warning: %s\n", divergence_text);
     if (a->warn_no_fit)
@@ -164,6 +188,7 @@ void ms_advisory_write_post(FILE *f, const ms_advisory_t *a)
 void ms_advisory_write_json(FILE *f, const ms_advisory_t *a)
 {
     const ms_machine_t *m = &a->machine;
+    char text[1024];
     int first = 1;
     int nwarn = 0;
 
@@ -201,6 +226,16 @@ void ms_advisory_write_json(FILE *f, const ms_advisory_t *a)
     }
     if (a->have_peak_summary)
         ms_peak_summary_write_json(f, &first, &a->peaks, 0);
+    if (a->have_report)
+        ms_db_report_write_json(f, &first, &a->report);
+    ms_json_key(f, &first, "Notes");
+    fputc('[', f);
+    for (size_t i = 0; note_text(a, i, text, sizeof text) == 0; i++) {
+        if (i > 0)
+            fputc(',', f);
+        ms_json_string(f, text);
+    }
+    fputc(']', f);
     ms_json_key(f, &first, "Warnings");
     fputc('[', f);
     if (a->warn_divergence) {

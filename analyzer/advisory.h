@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "dbreport.h"
 #include "peaks.h"
 #include "stats.h"
 
@@ -55,6 +56,8 @@ typedef struct ms_advisory {
     int warn_no_fit;         /* a recommendation is 0: one worker does not fit */
     int have_peak_summary;   /* the periodic-miss summary below was filled in */
     ms_peak_summary_t peaks; /* how much the periodic sampler missed (peaks.h) */
+    int have_report;         /* the database report below was filled in */
+    ms_db_report_t report;   /* runs not measured, rows skipped, readings not stored */
 } ms_advisory_t;
 
 /*
@@ -77,8 +80,9 @@ const char *ms_basis_name(ms_basis_t basis);
 /*
  * Computes the post-run advisory from per-run figures in MiB. end_mb has n_end values
  * and peak_mb n_peak values (the included runs that have each figure); both arrays are
- * sorted in place. counts is copied into the result. The periodic-miss summary is left
- * out (have_peak_summary 0); callers that have peak views fill it in afterwards.
+ * sorted in place. counts is copied into the result. The periodic-miss summary and the
+ * database report are left out (have_peak_summary and have_report 0); callers that read
+ * a database fill them in afterwards.
  */
 void ms_advisory_compute(const ms_machine_t *m, const ms_run_counts_t *counts,
                          double *end_mb, size_t n_end, double *peak_mb, size_t n_peak,
@@ -89,11 +93,15 @@ void ms_advisory_write_pre(FILE *f, const ms_machine_t *m);
 
 /*
  * Writes the post-run section: the specification's lines, then memsweep's own lines, then
- * the periodic-miss summary when there is one, then notes and warnings.
+ * the periodic-miss summary when there is one, then the database report's Excluded,
+ * Skipped and Ignored lines, then notes and warnings.
  */
 void ms_advisory_write_post(FILE *f, const ms_advisory_t *a);
 
-/* Writes both sections as one JSON object keyed by the same field names, and a newline. */
+/*
+ * Writes both sections as one JSON object keyed by the same field names, the database
+ * report's keys (dbreport.h), "Notes" and "Warnings", and a newline.
+ */
 void ms_advisory_write_json(FILE *f, const ms_advisory_t *a);
 
 #endif

@@ -36,6 +36,7 @@ int ms_cmd_advise(int argc, char **argv)
     ms_sweep_data_t data;
     ms_advisory_t adv;
     sqlite3 *db = NULL;
+    char name[4096];
     int json = 0;
     int c, rc;
 
@@ -77,7 +78,7 @@ int ms_cmd_advise(int argc, char **argv)
             return 2;
         }
     }
-    rc = ms_cli_read_sweep("advise", argc, argv, &db, &data);
+    rc = ms_cli_read_sweep("advise", argc, argv, &db, &data, name, sizeof name);
     if (rc != 0)
         return rc;
     sqlite3_close(db);

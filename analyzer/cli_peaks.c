@@ -25,29 +25,52 @@ static const char usage_text[] =
     "  --json       print one JSON object: a \"runs\" array and a \"summary\" object\n"
     "  -h, --help   show this help and exit\n";
 
-/* Prints every run, streaming, so that labels and stacks are held one run at a time. */
-static int write_runs(FILE *f, sqlite3 *db, const ms_sweep_data_t *d, ms_sweep_texts_t *texts,
-                      int json, char *err, size_t errlen)
+/* The notes `peaks` shows of one run; more distinct notes are only counted. */
+#define NOTES_SHOWN 8
+
+/* Prints every run, streaming, so that labels, stacks and notes are held one run at a time. */
+static int write_runs(FILE *f, sqlite3 *db, const char *name, const ms_sweep_data_t *d,
+                      ms_sweep_texts_t *texts, int json, char *err, size_t errlen)
 {
     for (size_t i = 0; i < d->n_runs; i++) {
         const ms_run_mem_t *r = &d->runs[i];
         ms_peaks_run_info_t info;
-        char *label = NULL, *frames = NULL;
+        ms_proc_note_t notes[NOTES_SHOWN];
+        size_t n_notes = 0, more_notes = 0;
+        char *label = NULL, *frames = NULL, *reason = NULL;
         int rc = ms_sweep_run_label(texts, r->run_id, &label);
 
         if (rc == 0 && r->peaks.have_stack)
             rc = ms_sweep_stack_frames(texts, r->peaks.stack_id, &frames);
+        if (rc == 0 && r->not_measured)
+            rc = ms_sweep_run_reason(texts, r->run_id, &reason);
+        if (rc == 0)
+            rc = ms_sweep_run_notes(texts, r->run_id, notes, NOTES_SHOWN, &n_notes, &more_notes);
         if (rc != 0) {
-            snprintf(err, errlen, "%s", rc == -ENOMEM ? strerror(ENOMEM) : sqlite3_errmsg(db));
+            ms_set_err(err, errlen, "%s: %s", name,
+                       rc == -ENOMEM ? strerror(ENOMEM) : sqlite3_errmsg(db));
             free(label);
+            free(frames);
+            free(reason);
             return rc;
         }
+        memset(&info, 0, sizeof info);
         info.seq = r->seq;
         info.run_id = r->run_id;
         info.label = label;
         info.status = r->status;
+        info.status_known = r->status_known;
+        /* The whole text when it can be read again; an empty one says so. */
+        info.not_measured = !r->not_measured                      ? NULL
+                            : reason != NULL && reason[0] != '\0' ? reason
+                                                                  : r->not_measured_why;
         info.n_processes = r->n_processes;
         info.n_samples = r->n_samples;
+        info.ended_abnormally = r->ended_abnormally;
+        info.unstored = r->unstored;
+        info.notes = notes;
+        info.n_notes = n_notes;
+        info.more_notes = more_notes;
         if (json) {
             if (i > 0)
                 fputc(',', f);
@@ -56,10 +79,40 @@ static int write_runs(FILE *f, sqlite3 *db, const ms_sweep_data_t *d, ms_sweep_t
             ms_peaks_write_run(f, &info, &r->peaks, frames);
             fputc('\n', f);
         }
+        ms_sweep_notes_free(notes, n_notes);
         free(label);
         free(frames);
+        free(reason);
     }
     return 0;
+}
+
+int ms_peaks_print(FILE *f, sqlite3 *db, const char *name, const ms_sweep_data_t *d, int json,
+                   char *err, size_t errlen)
+{
+    ms_sweep_texts_t texts;
+    ms_peak_summary_t summary;
+    int rc;
+
+    rc = ms_sweep_texts_open(db, name, &texts, err, errlen);
+    if (rc != 0)
+        return rc;
+    ms_sweep_peak_summary(d, &summary);
+    if (json)
+        fputs("{\"runs\":[", f);
+    rc = write_runs(f, db, name != NULL ? name : sqlite3_db_filename(db, "main"), d, &texts, json,
+                    err, errlen);
+    if (rc == 0) {
+        if (json) {
+            fputs("],\"summary\":", f);
+            ms_peaks_write_summary_json(f, d->n_runs, &summary, &d->report);
+            fputs("}\n", f);
+        } else {
+            ms_peaks_write_summary(f, d->n_runs, &summary, &d->report);
+        }
+    }
+    ms_sweep_texts_close(&texts);
+    return rc;
 }
 
 int ms_cmd_peaks(int argc, char **argv)
@@ -70,10 +123,9 @@ int ms_cmd_peaks(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     ms_sweep_data_t data;
-    ms_sweep_texts_t texts;
-    ms_peak_summary_t summary;
     sqlite3 *db = NULL;
     char err[1024];
+    char name[4096];
     int json = 0;
     int c, rc;
     int status = 1;
@@ -93,38 +145,21 @@ int ms_cmd_peaks(int argc, char **argv)
             return 2;
         }
     }
-    rc = ms_cli_read_sweep("peaks", argc, argv, &db, &data);
+    rc = ms_cli_read_sweep("peaks", argc, argv, &db, &data, name, sizeof name);
     if (rc != 0)
         return rc;
-    rc = ms_sweep_texts_open(db, &texts, err, sizeof err);
-    if (rc != 0) {
-        ms_cli_error("%s", err);
-        goto out_data;
-    }
-    ms_sweep_peak_summary(&data, &summary);
-    if (json)
-        fputs("{\"runs\":[", stdout);
-    rc = write_runs(stdout, db, &data, &texts, json, err, sizeof err);
+    rc = ms_peaks_print(stdout, db, name, &data, json, err, sizeof err);
     if (rc != 0) {
         /* Whatever was printed is incomplete; say so on stderr and fail. */
-        ms_cli_error("%s: %s", argv[optind], err);
-        goto out_texts;
-    }
-    if (json) {
-        fputs("],\"summary\":", stdout);
-        ms_peaks_write_summary_json(stdout, data.n_runs, &summary);
-        fputs("}\n", stdout);
-    } else {
-        ms_peaks_write_summary(stdout, data.n_runs, &summary);
+        ms_cli_error("%s", err);
+        goto out;
     }
     if (fflush(stdout) != 0 || ferror(stdout)) {
         ms_cli_error("standard output: write error");
-        goto out_texts;
+        goto out;
     }
     status = 0;
-out_texts:
-    ms_sweep_texts_close(&texts);
-out_data:
+out:
     ms_sweep_free(&data);
     sqlite3_close(db);
     return status;

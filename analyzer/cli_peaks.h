@@ -2,7 +2,21 @@
 #ifndef MS_ANALYZER_CLI_PEAKS_H
 #define MS_ANALYZER_CLI_PEAKS_H
 
+#include <stddef.h>
+#include <stdio.h>
+
+#include "sweepread.h"
+
 /* Runs the subcommand; argv[0] is "peaks". Returns the process exit status. */
 int ms_cmd_peaks(int argc, char **argv);
+
+/*
+ * Writes the output of `memsweep peaks` for a sweep read from db (still open) to f: every
+ * run, then the summary, as text or as one JSON object. Returns 0, or a negative errno
+ * code with a one-line message naming the database in err (as name, see ms_sweep_read) (what was written is then
+ * incomplete).
+ */
+int ms_peaks_print(FILE *f, sqlite3 *db, const char *name, const ms_sweep_data_t *d, int json,
+                   char *err, size_t errlen);
 
 #endif

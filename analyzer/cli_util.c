@@ -9,9 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "memsweep/defaults.h"
 #include "memsweep/procfs.h"
 #include "sweepread.h"
 
@@ -24,6 +26,10 @@ void ms_set_err(char *err, size_t errlen, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
+    /* SQLite's messages quote schema text, which can span lines. */
+    for (char *p = err; *p != '\0'; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7F)
+            *p = '?';
 }
 
 void ms_cli_error(const char *fmt, ...)
@@ -98,9 +104,10 @@ void ms_cli_getopt_error(const char *sub, const struct option *longopts, char **
 }
 
 int ms_cli_read_sweep(const char *sub, int argc, char **argv, sqlite3 **db,
-                      ms_sweep_data_t *data)
+                      ms_sweep_data_t *data, char *name, size_t namelen)
 {
     char err[1024];
+    struct stat st;
 
     if (optind >= argc) {
         ms_cli_usage_error(sub, "missing PATH (a sweep directory or database)");
@@ -114,7 +121,11 @@ int ms_cli_read_sweep(const char *sub, int argc, char **argv, sqlite3 **db,
         ms_cli_error("%s", err);
         return 1;
     }
-    if (ms_sweep_read(*db, data, err, sizeof err) != 0) {
+    if (stat(argv[optind], &st) == 0 && S_ISDIR(st.st_mode))
+        snprintf(name, namelen, "%s/%s", argv[optind], MS_DB_FILE);
+    else
+        snprintf(name, namelen, "%s", argv[optind]);
+    if (ms_sweep_read(*db, name, data, err, sizeof err) != 0) {
         ms_cli_error("%s", err);
         sqlite3_close(*db);
         *db = NULL;

@@ -7,7 +7,8 @@
 
 /*
  * Formats a one-line message into err (errlen bytes, cut when longer), as the functions
- * that report errors to their caller do. Does nothing when err is NULL or errlen 0.
+ * that report errors to their caller do: control characters (a newline in a file name or
+ * in the schema text SQLite quotes) become '?'. Does nothing when err is NULL or errlen 0.
  */
 void ms_set_err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -37,12 +38,14 @@ struct ms_sweep_data;
 
 /*
  * The one PATH operand of `advise` and `peaks`, left at argv[optind] after the options:
- * checks there is exactly one, opens the sweep and reads it. Returns 0 with *db open and
- * *data filled (the caller closes and frees them), or, after printing why, the exit
- * status to leave with: 2 for a missing or extra operand, 1 when the sweep cannot be read.
+ * checks there is exactly one, opens the sweep and reads it. Returns 0 with *db open,
+ * *data filled (the caller closes and frees them) and name set to how messages name the
+ * database (PATH, or PATH/memsweep.db for a sweep directory), or, after printing why, the
+ * exit status to leave with: 2 for a missing or extra operand, 1 when the sweep cannot
+ * be read.
  */
 int ms_cli_read_sweep(const char *sub, int argc, char **argv, struct sqlite3 **db,
-                      struct ms_sweep_data *data);
+                      struct ms_sweep_data *data, char *name, size_t namelen);
 
 /* Nanoseconds since the Unix epoch (CLOCK_REALTIME). */
 int64_t ms_now_ns(void);

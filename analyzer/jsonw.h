@@ -7,7 +7,10 @@
 
 #include <stdio.h>
 
-/* Writes s as a JSON string, escaping quotes, backslashes and control characters. */
+/*
+ * Writes s as a JSON string, escaping quotes, backslashes and control characters, and
+ * writing U+FFFD for each byte that does not belong to well-formed UTF-8.
+ */
 void ms_json_string(FILE *f, const char *s);
 
 /*

@@ -133,8 +133,14 @@ static void write_frames(FILE *f, const char *frames)
     while (*frames != '\0') {
         const char *nl = strchr(frames, '\n');
         const size_t n = nl ? (size_t)(nl - frames) : strlen(frames);
-        if (n > 0)
-            fprintf(f, "    %.*s\n", (int)n, frames);
+        if (n > 0) {
+            char line[1024];
+            /* A frame longer than the buffer is cut rather than split. */
+            snprintf(line, sizeof line, "%.*s", (int)n, frames);
+            fputs("    ", f);
+            ms_write_clean(f, line, 0);
+            fputc('\n', f);
+        }
         frames += n + (nl != NULL);
     }
 }
@@ -151,16 +157,57 @@ static size_t count_frames(const char *frames)
     return n;
 }
 
+int ms_peaks_run_compared(const ms_peaks_run_info_t *info)
+{
+    return info->n_samples > 0 && info->not_measured == NULL;
+}
+
+static int status_running(const ms_peaks_run_info_t *info)
+{
+    return info->status != NULL && strcmp(info->status, MS_STATUS_RUNNING) == 0;
+}
+
+/* The lines after the peak views: unstored readings, abnormal ends and the shim's notes. */
+static void write_run_notes(FILE *f, const ms_peaks_run_info_t *info)
+{
+    if (info->unstored > 0)
+        fprintf(f, "  Unstored: %llu\n", info->unstored);
+    if (info->ended_abnormally > 0)
+        fprintf(f, "  ProcessesEndedAbnormally: %zu%s\n", info->ended_abnormally,
+                status_running(info) ? " (or still running)" : "");
+    for (size_t i = 0; i < info->n_notes; i++) {
+        const ms_proc_note_t *n = &info->notes[i];
+        if (n->processes > 1)
+            fprintf(f, "  Note: %zu processes, first pid %lld: ", n->processes, n->pid);
+        else
+            fprintf(f, "  Note: pid %lld: ", n->pid);
+        ms_write_clean(f, n->text, MS_NOTE_TEXT_MAX);
+        fputc('\n', f);
+    }
+    if (info->more_notes > 0)
+        fprintf(f, "  Note: %zu more distinct note%s not shown\n", info->more_notes,
+                info->more_notes == 1 ? "" : "s");
+}
+
 void ms_peaks_write_run(FILE *f, const ms_peaks_run_info_t *info, const ms_run_peaks_t *p,
                         const char *frames)
 {
-    if (info->label != NULL && info->label[0] != '\0')
-        fprintf(f, "Run %lld: %s\n", info->seq, info->label);
-    else
-        fprintf(f, "Run %lld\n", info->seq);
-    fprintf(f, "  Status: %s\n", info->status);
+    fprintf(f, "Run %lld", info->seq);
+    if (info->label != NULL && info->label[0] != '\0') {
+        fputs(": ", f);
+        ms_write_clean(f, info->label, 0);
+    }
+    fputc('\n', f);
+    fputs("  Status: ", f);
+    ms_write_clean(f, info->status, 0);
+    fputs(info->status_known ? "\n" : " (unknown; counted as failed)\n", f);
     fprintf(f, "  Processes: %zu\n", info->n_processes);
-    if (info->n_samples == 0) {
+    if (info->not_measured != NULL) {
+        fputs("  NotMeasured: ", f);
+        ms_write_clean(f, info->not_measured, 0);
+        fputc('\n', f);
+        fprintf(f, "  Samples: %zu (run not measured; not compared)\n", info->n_samples);
+    } else if (info->n_samples == 0) {
         fputs("  Samples: 0 (no memory sample; not compared)\n", f);
     } else {
         const unsigned long long true_kb = ms_run_peaks_true_kb(p);
@@ -188,6 +235,7 @@ void ms_peaks_write_run(FILE *f, const ms_peaks_run_info_t *info, const ms_run_p
     fprintf(f, "  AllocTracking: %s\n", tracking_text(p->tracking));
     fprintf(f, "  AllocDropped: %llu (rate limit %llu, full queue %llu)\n", p->dropped,
             p->dropped_rate, p->dropped_queue);
+    write_run_notes(f, info);
     if (!p->have_stack) {
         fputs("  PeakStack: none\n", f);
     } else if (frames == NULL) {
@@ -199,6 +247,12 @@ void ms_peaks_write_run(FILE *f, const ms_peaks_run_info_t *info, const ms_run_p
                 ms_sample_kind_name(p->stack_kind), mib(p->stack_rss_kb), n, n == 1 ? "" : "s");
         write_frames(f, frames);
     }
+}
+
+/* A count as a JSON integer: sums held at their maximum stay at the largest one. */
+static long long json_count(unsigned long long n)
+{
+    return n > (unsigned long long)INT64_MAX ? INT64_MAX : (long long)n;
 }
 
 static void json_frames(FILE *f, const char *frames)
@@ -225,7 +279,7 @@ static void json_frames(FILE *f, const char *frames)
 void ms_peaks_write_run_json(FILE *f, const ms_peaks_run_info_t *info, const ms_run_peaks_t *p,
                              const char *frames)
 {
-    const int compared = info->n_samples > 0;
+    const int compared = ms_peaks_run_compared(info);
     const unsigned long long true_kb = ms_run_peaks_true_kb(p);
     int first = 1;
     int kfirst = 1;
@@ -234,6 +288,8 @@ void ms_peaks_write_run_json(FILE *f, const ms_peaks_run_info_t *info, const ms_
     ms_json_int(f, &first, "RunId", info->run_id);
     ms_json_str(f, &first, "Label", info->label);
     ms_json_str(f, &first, "Status", info->status);
+    ms_json_bool(f, &first, "StatusKnown", info->status_known);
+    ms_json_str(f, &first, "NotMeasured", info->not_measured);
     ms_json_int(f, &first, "Processes", (long long)info->n_processes);
     ms_json_int(f, &first, "Samples", (long long)info->n_samples);
     ms_json_bool(f, &first, "Compared", compared);
@@ -270,9 +326,24 @@ void ms_peaks_write_run_json(FILE *f, const ms_peaks_run_info_t *info, const ms_
         ms_json_null(f, &first, "AllocTracking");
     else
         ms_json_bool(f, &first, "AllocTracking", p->tracking == MS_TRACKING_ON);
-    ms_json_int(f, &first, "AllocDropped", (long long)p->dropped);
-    ms_json_int(f, &first, "AllocDroppedRate", (long long)p->dropped_rate);
-    ms_json_int(f, &first, "AllocDroppedQueue", (long long)p->dropped_queue);
+    ms_json_int(f, &first, "AllocDropped", json_count(p->dropped));
+    ms_json_int(f, &first, "AllocDroppedRate", json_count(p->dropped_rate));
+    ms_json_int(f, &first, "AllocDroppedQueue", json_count(p->dropped_queue));
+    ms_json_int(f, &first, "Unstored", json_count(info->unstored));
+    ms_json_int(f, &first, "ProcessesEndedAbnormally", (long long)info->ended_abnormally);
+    ms_json_key(f, &first, "Notes");
+    fputc('[', f);
+    for (size_t i = 0; i < info->n_notes; i++) {
+        int nfirst = 1;
+        if (i > 0)
+            fputc(',', f);
+        ms_json_str(f, &nfirst, "Note", info->notes[i].text);
+        ms_json_int(f, &nfirst, "Pid", info->notes[i].pid);
+        ms_json_int(f, &nfirst, "Processes", (long long)info->notes[i].processes);
+        fputc('}', f);
+    }
+    fputc(']', f);
+    ms_json_int(f, &first, "NotesNotShown", (long long)info->more_notes);
     if (!p->have_stack) {
         ms_json_null(f, &first, "PeakStack");
     } else {
@@ -292,20 +363,50 @@ void ms_peaks_write_run_json(FILE *f, const ms_peaks_run_info_t *info, const ms_
     fputc('}', f);
 }
 
-void ms_peaks_write_summary(FILE *f, size_t runs_total, const ms_peak_summary_t *s)
+void ms_peaks_write_summary(FILE *f, size_t runs_total, const ms_peak_summary_t *s,
+                            const ms_db_report_t *report)
 {
+    static const ms_db_report_t none;
+    char text[1024];
+
+    if (report == NULL)
+        report = &none;
     fputs("Summary\n", f);
     fprintf(f, "RunsTotal: %zu\n", runs_total);
     fprintf(f, "RunsCompared: %zu\n", s->runs);
+    fprintf(f, "ProcessesEndedAbnormally: %zu", report->ended_abnormally);
+    if (report->ended_abnormally_running > 0)
+        fprintf(f, " (%zu in runs still running)", report->ended_abnormally_running);
+    fputc('\n', f);
+    fprintf(f, "Unstored: %llu\n", report->unstored);
     ms_peak_summary_write(f, s);
+    ms_db_report_write(f, report);
+    for (size_t i = 0; ms_db_report_note(report, i, text, sizeof text) == 0; i++)
+        fprintf(f, "Note: %s\n", text);
 }
 
-void ms_peaks_write_summary_json(FILE *f, size_t runs_total, const ms_peak_summary_t *s)
+void ms_peaks_write_summary_json(FILE *f, size_t runs_total, const ms_peak_summary_t *s,
+                                 const ms_db_report_t *report)
 {
+    static const ms_db_report_t none;
+    char text[1024];
     int first = 1;
 
+    if (report == NULL)
+        report = &none;
     ms_json_int(f, &first, "RunsTotal", (long long)runs_total);
     ms_json_int(f, &first, "RunsCompared", (long long)s->runs);
+    ms_json_int(f, &first, "ProcessesEndedAbnormally", (long long)report->ended_abnormally);
+    ms_json_int(f, &first, "ProcessesEndedAbnormallyInRunningRuns",
+                (long long)report->ended_abnormally_running);
     ms_peak_summary_write_json(f, &first, s, 1);
-    fputc('}', f);
+    ms_db_report_write_json(f, &first, report);
+    ms_json_key(f, &first, "Notes");
+    fputc('[', f);
+    for (size_t i = 0; ms_db_report_note(report, i, text, sizeof text) == 0; i++) {
+        if (i > 0)
+            fputc(',', f);
+        ms_json_string(f, text);
+    }
+    fputs("]}", f);
 }

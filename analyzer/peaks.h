@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "dbreport.h"
 #include "memsweep/schema.h"
 
 /* samples.kind as the analyzer classifies it; OTHER is any kind this version does not know. */
@@ -150,15 +151,38 @@ void ms_peak_summary_write(FILE *f, const ms_peak_summary_t *s);
  */
 void ms_peak_summary_write_json(FILE *f, int *first, const ms_peak_summary_t *s, int nulls);
 
+/* The longest note text the text output shows, in bytes; longer ones end in "...". */
+#define MS_NOTE_TEXT_MAX 200
+
+/* A note the shim left on processes of a run (processes.note), with how many share it. */
+typedef struct ms_proc_note {
+    char *text;
+    long long pid;    /* the first process with it */
+    size_t processes; /* processes of the run with it */
+} ms_proc_note_t;
+
 /* What `peaks` prints about a run besides its peak views. */
 typedef struct ms_peaks_run_info {
     long long seq;
     long long run_id;
     const char *label;  /* NULL when the run has none */
     const char *status;
+    int status_known;   /* status is one this version knows */
+    const char *not_measured; /* why no process of the run reported, or NULL */
     size_t n_processes;
     size_t n_samples;
+    size_t ended_abnormally;  /* processes without an exit record or exec successor */
+    unsigned long long unstored; /* readings taken but not stored */
+    const ms_proc_note_t *notes; /* n_notes notes, and more_notes not shown */
+    size_t n_notes;
+    size_t more_notes;
 } ms_peaks_run_info_t;
+
+/*
+ * Whether a run takes part in the comparison: it has samples and was not marked as not
+ * measured.
+ */
+int ms_peaks_run_compared(const ms_peaks_run_info_t *info);
 
 /*
  * Writes one run's block of `memsweep peaks`; frames is the heaviest allocation-driven
@@ -171,10 +195,16 @@ void ms_peaks_write_run(FILE *f, const ms_peaks_run_info_t *info, const ms_run_p
 void ms_peaks_write_run_json(FILE *f, const ms_peaks_run_info_t *info, const ms_run_peaks_t *p,
                              const char *frames);
 
-/* Writes the closing summary of `memsweep peaks`: its title, run counts and summary lines. */
-void ms_peaks_write_summary(FILE *f, size_t runs_total, const ms_peak_summary_t *s);
+/*
+ * Writes the closing summary of `memsweep peaks`: its title, run counts, processes that
+ * ended abnormally, unstored readings and summary lines, then what the database report
+ * has to say (NULL: nothing).
+ */
+void ms_peaks_write_summary(FILE *f, size_t runs_total, const ms_peak_summary_t *s,
+                            const ms_db_report_t *report);
 
 /* Writes the summary as the JSON object of the "summary" key, with null for absent figures. */
-void ms_peaks_write_summary_json(FILE *f, size_t runs_total, const ms_peak_summary_t *s);
+void ms_peaks_write_summary_json(FILE *f, size_t runs_total, const ms_peak_summary_t *s,
+                                 const ms_db_report_t *report);
 
 #endif

@@ -19,17 +19,27 @@
  * database. The merge keeps two running sums, one over all samples and one over the
  * periodic ones.
  *
- * Databases of schema version 1 have no allocation columns and no stacks table; the
- * columns are looked up, not assumed, and missing ones read as NULL.
+ * Nothing read is trusted: every number is checked for its type and a plausible range
+ * (dbreport.h) before it is used, so that a damaged or hand-made database gives counted
+ * skips instead of wrong figures, and no arithmetic on what is accepted can overflow. A
+ * process whose samples are not in time order in the scan is read again, in order, to
+ * find exact duplicates, which count once.
+ *
+ * Databases of schema version 1 have no allocation columns and no stacks table, version 2
+ * has no uninstrumented, unstored and note columns; the columns are looked up, not
+ * assumed, and missing ones read as NULL.
  */
 #include "sweepread.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli_util.h"
 #include "memsweep/defaults.h"
@@ -41,11 +51,12 @@ typedef struct proc_fold {
     size_t run_index;
     long long pid;
     int64_t started_ns;
-    int64_t ended_ns;       /* as recorded; 0 when NULL */
+    int have_ended;         /* processes.ended_ns is a usable time */
+    int64_t ended_ns;
     int64_t eff_end_ns;     /* ended_ns, or the next image's start after exec, or last sample */
+    int execd;              /* replaced by the next image of its pid (exec) */
+    int recheck;            /* a sample came no later than one before it: look for duplicates */
     unsigned long long col_hwm_kb;
-    unsigned long long col_end_rss_kb;
-    int have_col_end_rss;
     size_t n_samples;
     int64_t first_t;
     int64_t last_t;
@@ -66,6 +77,7 @@ typedef struct proc_fold {
     int64_t stack_t;
     ms_tracking_t tracking;              /* processes.alloc_tracking */
     unsigned long long dropped, dropped_rate, dropped_queue;
+    unsigned long long unstored;
 } proc_fold_t;
 
 /* One event of a time-ordered merge: a sample of a process, or its exit. */
@@ -77,6 +89,214 @@ typedef struct merge_event {
     int periodic;  /* a start, tick or end sample */
     unsigned long long rss;
 } merge_event_t;
+
+/* One usable sample, as checked by read_sample. */
+typedef struct sample_row {
+    int64_t t;
+    unsigned long long rss;
+    long long hwm;        /* -1 when absent or ignored */
+    ms_sample_kind_t kind;
+    uint64_t kind_hash;   /* FNV-1a of the kind's text, which tells unknown kinds apart */
+    int have_stack;
+    long long stack_id;
+} sample_row_t;
+
+/* The outcome of checking one integer value. */
+typedef enum vcheck { V_OK, V_NULL, V_TYPE, V_LOW, V_HIGH } vcheck_t;
+
+/*
+ * Reads column col as a whole number in [lo, hi]. A REAL that holds a whole number (a
+ * column without INTEGER affinity keeps 5.0 as REAL) is that number; text and blobs are
+ * never numbers here, even when they spell one.
+ */
+static vcheck_t int_col(sqlite3_stmt *st, int col, long long lo, long long hi, long long *out)
+{
+    long long v;
+
+    switch (sqlite3_column_type(st, col)) {
+    case SQLITE_NULL:
+        return V_NULL;
+    case SQLITE_INTEGER:
+        v = sqlite3_column_int64(st, col);
+        break;
+    case SQLITE_FLOAT: {
+        const double d = sqlite3_column_double(st, col);
+        if (!(d == floor(d)) || d < -9.0e18 || d > 9.0e18)
+            return V_TYPE;
+        v = (long long)d;
+        break;
+    }
+    default:
+        return V_TYPE;
+    }
+    if (v < lo)
+        return V_LOW;
+    if (v > hi)
+        return V_HIGH;
+    *out = v;
+    return V_OK;
+}
+
+/* Counts reason in bad when bad is not NULL (re-reads do not count again). */
+static void count_bad(size_t *bad, ms_bad_t reason)
+{
+    if (bad != NULL)
+        bad[reason]++;
+}
+
+static uint64_t fnv1a(const unsigned char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    if (s == NULL)
+        return 0;
+    for (; *s != '\0'; s++)
+        h = (h ^ *s) * 1099511628211ULL;
+    return h;
+}
+
+/*
+ * Checks the sample at columns c (t_ns), c + 1 (rss_kb), c + 2 (hwm_kb), c + 3 (kind) and,
+ * when stack_col >= 0, stack_col (stack_id). Returns MS_BAD_COUNT when the sample is
+ * usable, with *s filled and ignored values counted in bad; otherwise the reason to skip
+ * it, which the caller counts.
+ */
+static ms_bad_t read_sample(sqlite3_stmt *st, int c, int stack_col, sample_row_t *s, size_t *bad)
+{
+    long long v;
+
+    switch (int_col(st, c, 0, MS_NS_LIMIT - 1, &v)) {
+    case V_OK:
+        s->t = v;
+        break;
+    case V_NULL:
+        return MS_BAD_SAMPLE_T_NULL;
+    case V_TYPE:
+        return MS_BAD_SAMPLE_T;
+    case V_LOW:
+        return MS_BAD_SAMPLE_T_EARLY;
+    case V_HIGH:
+        return MS_BAD_SAMPLE_T_LATE;
+    }
+    switch (int_col(st, c + 1, 0, MS_KB_LIMIT, &v)) {
+    case V_OK:
+        s->rss = (unsigned long long)v;
+        break;
+    case V_NULL:
+        return MS_BAD_SAMPLE_RSS_NULL;
+    case V_TYPE:
+        return MS_BAD_SAMPLE_RSS;
+    case V_LOW:
+        return MS_BAD_SAMPLE_RSS_NEGATIVE;
+    case V_HIGH:
+        return MS_BAD_SAMPLE_RSS_HUGE;
+    }
+    s->hwm = -1;
+    switch (int_col(st, c + 2, 0, MS_KB_LIMIT, &v)) {
+    case V_OK:
+        s->hwm = v;
+        break;
+    case V_NULL:
+        break;
+    case V_TYPE:
+        count_bad(bad, MS_BAD_SAMPLE_HWM);
+        break;
+    case V_LOW:
+    case V_HIGH:
+        count_bad(bad, MS_BAD_SAMPLE_HWM_RANGE);
+        break;
+    }
+    {
+        const unsigned char *kind = sqlite3_column_text(st, c + 3);
+        s->kind = ms_sample_kind_of((const char *)kind);
+        s->kind_hash = s->kind == MS_SAMPLE_OTHER ? fnv1a(kind) : 0;
+    }
+    s->have_stack = 0;
+    if (stack_col >= 0) {
+        switch (int_col(st, stack_col, INT64_MIN, INT64_MAX, &v)) {
+        case V_OK:
+            s->have_stack = 1;
+            s->stack_id = v;
+            break;
+        case V_NULL:
+            break;
+        default:
+            count_bad(bad, MS_BAD_SAMPLE_STACK);
+            break;
+        }
+    }
+    return MS_BAD_COUNT;
+}
+
+/* A nullable count column: its value, or 0 for NULL; a bad value counts reason and reads 0. */
+static unsigned long long count_col(sqlite3_stmt *st, int col, size_t *bad, ms_bad_t reason,
+                                    int *present)
+{
+    long long v;
+
+    *present = 0;
+    switch (int_col(st, col, 0, MS_COUNT_LIMIT, &v)) {
+    case V_OK:
+        *present = 1;
+        return (unsigned long long)v;
+    case V_NULL:
+        return 0;
+    default:
+        bad[reason]++;
+        return 0;
+    }
+}
+
+static unsigned long long umax(unsigned long long a, unsigned long long b)
+{
+    return a > b ? a : b;
+}
+
+/* a + b, held at ULLONG_MAX instead of wrapping (sums of many plausible figures). */
+static unsigned long long sat_add(unsigned long long a, unsigned long long b)
+{
+    return a > ~0ULL - b ? ~0ULL : a + b;
+}
+
+/*
+ * Says why opening or reading failed, in one line: a damaged file as such (with its
+ * length when it is shorter than its header says), anything else in SQLite's words.
+ */
+static void db_error(sqlite3 *db, const char *path, char *err, size_t errlen)
+{
+    const int code = sqlite3_errcode(db) & 0xff;
+
+    if (code == SQLITE_CORRUPT) {
+        unsigned char hdr[100];
+        struct stat st;
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        long long want = 0;
+        if (fd >= 0) {
+            if (fstat(fd, &st) == 0 && pread(fd, hdr, sizeof hdr, 0) == (ssize_t)sizeof hdr &&
+                memcmp(hdr, "SQLite format 3", 16) == 0 &&
+                memcmp(hdr + 24, hdr + 92, 4) == 0) {
+                /* The header's page count is valid when its change counter matches. */
+                const unsigned page = hdr[16] << 8 | hdr[17];
+                const long long size = page == 1 ? 65536 : page;
+                const long long pages = (long long)hdr[28] << 24 | hdr[29] << 16 |
+                                        hdr[30] << 8 | hdr[31];
+                want = size * pages;
+                if (want <= (long long)st.st_size)
+                    want = 0;
+            }
+            close(fd);
+        }
+        if (want > 0)
+            ms_set_err(err, errlen, "%s: damaged database file (truncated: %lld of %lld bytes)",
+                       path, (long long)st.st_size, want);
+        else
+            ms_set_err(err, errlen, "%s: damaged database file (%s)", path, sqlite3_errmsg(db));
+    } else if (code == SQLITE_NOTADB) {
+        ms_set_err(err, errlen, "%s: not a memsweep database (not an SQLite database file)",
+                   path);
+    } else {
+        ms_set_err(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
+    }
+}
 
 int ms_sweep_open(const char *path, sqlite3 **out, char *err, size_t errlen)
 {
@@ -120,6 +340,12 @@ int ms_sweep_open(const char *path, sqlite3 **out, char *err, size_t errlen)
         ms_set_err(err, errlen, "%s: not a regular file", dbpath);
         goto out;
     }
+    if (st.st_size == 0) {
+        /* SQLite would take an empty file for an empty database. */
+        rc = -EINVAL;
+        ms_set_err(err, errlen, "%s: empty file, not a memsweep database", dbpath);
+        goto out;
+    }
     if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
         rc = -EIO;
         ms_set_err(err, errlen, "%s: %s", dbpath, db ? sqlite3_errmsg(db) : "cannot open");
@@ -131,14 +357,20 @@ int ms_sweep_open(const char *path, sqlite3 **out, char *err, size_t errlen)
                            -1, &st_app, NULL) != SQLITE_OK ||
         sqlite3_step(st_app) != SQLITE_ROW) {
         rc = -EINVAL;
-        ms_set_err(err, errlen, "%s: not a memsweep database (%s)", dbpath, sqlite3_errmsg(db));
+        db_error(db, dbpath, err, errlen);
         goto out;
     }
     app_id = sqlite3_column_int64(st_app, 0);
     version = sqlite3_column_int64(st_app, 1);
-    if (app_id != MS_APPLICATION_ID || version < 1) {
+    if (app_id != MS_APPLICATION_ID) {
         rc = -EINVAL;
         ms_set_err(err, errlen, "%s: not a memsweep database", dbpath);
+        goto out;
+    }
+    if (version < 1) {
+        rc = -EINVAL;
+        ms_set_err(err, errlen, "%s: not a complete memsweep database (schema version %lld)",
+                   dbpath, version);
         goto out;
     }
     if (version > MS_SCHEMA_VERSION) {
@@ -169,6 +401,12 @@ static int cmp_proc_id(const void *a, const void *b)
 {
     const proc_fold_t *x = a, *y = b;
     return (x->proc_id > y->proc_id) - (x->proc_id < y->proc_id);
+}
+
+static int cmp_ll(const void *a, const void *b)
+{
+    const long long x = *(const long long *)a, y = *(const long long *)b;
+    return (x > y) - (x < y);
 }
 
 /* Processes sorted by (run_index, started_ns, proc_id), as indexes into the fold array. */
@@ -218,6 +456,21 @@ static int cmp_event(const void *a, const void *b)
     return (x->order > y->order) - (x->order < y->order);
 }
 
+/* Orders identical readings next to each other. */
+static int cmp_sample(const void *a, const void *b)
+{
+    const sample_row_t *x = a, *y = b;
+    if (x->t != y->t)
+        return (x->t > y->t) - (x->t < y->t);
+    if (x->kind != y->kind)
+        return (x->kind > y->kind) - (x->kind < y->kind);
+    if (x->kind_hash != y->kind_hash)
+        return (x->kind_hash > y->kind_hash) - (x->kind_hash < y->kind_hash);
+    if (x->rss != y->rss)
+        return (x->rss > y->rss) - (x->rss < y->rss);
+    return (x->hwm > y->hwm) - (x->hwm < y->hwm);
+}
+
 static size_t find_run(const ms_run_mem_t *runs, size_t n, long long run_id)
 {
     size_t lo = 0, hi = n;
@@ -235,8 +488,16 @@ static size_t find_run(const ms_run_mem_t *runs, size_t n, long long run_id)
 static proc_fold_t *find_proc(proc_fold_t *procs, size_t n, long long proc_id)
 {
     proc_fold_t key;
+    if (n == 0)
+        return NULL;
     key.proc_id = proc_id;
     return bsearch(&key, procs, n, sizeof *procs, cmp_proc_id);
+}
+
+static int cmp_run_id(const void *a, const void *b)
+{
+    const ms_run_mem_t *x = a, *y = b;
+    return (x->run_id > y->run_id) - (x->run_id < y->run_id);
 }
 
 static int cmp_run_seq(const void *a, const void *b)
@@ -247,15 +508,41 @@ static int cmp_run_seq(const void *a, const void *b)
     return (x->run_id > y->run_id) - (x->run_id < y->run_id);
 }
 
-static unsigned long long umax(unsigned long long a, unsigned long long b)
+/* A growable set of ids (of skipped rows), sorted before it is searched. */
+typedef struct id_set {
+    long long *v;
+    size_t n, cap;
+} id_set_t;
+
+static int id_set_add(id_set_t *s, long long id)
 {
-    return a > b ? a : b;
+    if (s->n == s->cap) {
+        const size_t ncap = s->cap ? s->cap * 2 : 64;
+        long long *nv = realloc(s->v, ncap * sizeof *nv);
+        if (nv == NULL)
+            return -ENOMEM;
+        s->v = nv;
+        s->cap = ncap;
+    }
+    s->v[s->n++] = id;
+    return 0;
+}
+
+static void id_set_sort(id_set_t *s)
+{
+    if (s->n > 1)
+        qsort(s->v, s->n, sizeof *s->v, cmp_ll);
+}
+
+static int id_set_has(const id_set_t *s, long long id)
+{
+    return s->n > 0 && bsearch(&id, s->v, s->n, sizeof *s->v, cmp_ll) != NULL;
 }
 
 /*
  * A process's RSS at its exit, as the end RSS counts it: after a recorded exit, the larger
  * of the end sample and the last tick (teardown only ever shrinks a process, and the last
- * tick shows what it held while working); without one (SIGKILL, _exit, exec), its last
+ * tick shows what it held while working); without one (a kill, a crash, exec), its last
  * sample.
  */
 static unsigned long long exit_rss(const proc_fold_t *p)
@@ -267,9 +554,49 @@ static unsigned long long exit_rss(const proc_fold_t *p)
     return p->end_rss;
 }
 
+/* Makes room for one more element in a growable array of elements of size sz. */
+static int grow(void **v, size_t *cap, size_t n, size_t sz, size_t first)
+{
+    if (n < *cap)
+        return 0;
+    {
+        const size_t ncap = *cap ? *cap * 2 : first;
+        void *nv = realloc(*v, ncap * sz);
+        if (nv == NULL)
+            return -ENOMEM;
+        *v = nv;
+        *cap = ncap;
+    }
+    return 0;
+}
+
+/*
+ * Steps st (bound to one process: proc_id, t_ns, rss_kb, hwm_kb, kind) to its next usable
+ * sample of that process, as the scan accepted it. Returns 1 with *s filled, 0 at the end,
+ * or -EIO.
+ */
+static int next_sample_of(sqlite3_stmt *st, long long proc_id, sample_row_t *s)
+{
+    for (;;) {
+        long long id;
+        const int step = sqlite3_step(st);
+        if (step == SQLITE_DONE)
+            return 0;
+        if (step != SQLITE_ROW)
+            return -EIO;
+        /* The comparison in SQL follows the column's affinity; the scan does not. */
+        if (int_col(st, 0, INT64_MIN, INT64_MAX, &id) != V_OK || id != proc_id)
+            continue;
+        if (read_sample(st, 1, -1, s, NULL) == MS_BAD_COUNT)
+            return 1;
+    }
+}
+
 /*
  * The time-ordered merge for a run whose processes overlap: the run's RSS from all
  * samples (its peak and end) and from the periodic samples alone (the periodic peak).
+ * Each process's RSS is at most MS_KB_LIMIT, so the sums are exact for up to 2^22
+ * processes alive at once.
  */
 static int merge_run(sqlite3_stmt *st_proc_samples, proc_fold_t *procs,
                      const proc_order_t *order, size_t count, ms_run_mem_t *run)
@@ -290,50 +617,29 @@ static int merge_run(sqlite3_stmt *st_proc_samples, proc_fold_t *procs,
     }
     for (size_t i = 0; i < count; i++) {
         const proc_fold_t *p = &procs[order[i].fold];
+        sample_row_t s;
+        int got;
         if (p->n_samples == 0)
             continue;
         sqlite3_reset(st_proc_samples);
         sqlite3_bind_int64(st_proc_samples, 1, p->proc_id);
-        for (;;) {
-            int s = sqlite3_step(st_proc_samples);
-            if (s == SQLITE_DONE)
-                break;
-            if (s != SQLITE_ROW) {
-                rc = -EIO;
+        while ((got = next_sample_of(st_proc_samples, p->proc_id, &s)) == 1) {
+            if ((rc = grow((void **)&ev, &cap, n_ev, sizeof *ev, 1024)) != 0)
                 goto out;
-            }
-            if (sqlite3_column_type(st_proc_samples, 1) == SQLITE_NULL ||
-                sqlite3_column_int64(st_proc_samples, 1) < 0)
-                continue;
-            if (n_ev + 2 > cap) {
-                size_t ncap = cap ? cap * 2 : 1024;
-                merge_event_t *nev = realloc(ev, ncap * sizeof *ev);
-                if (nev == NULL) {
-                    rc = -ENOMEM;
-                    goto out;
-                }
-                ev = nev;
-                cap = ncap;
-            }
-            ev[n_ev].t = sqlite3_column_int64(st_proc_samples, 0);
+            ev[n_ev].t = s.t;
             ev[n_ev].proc = i;
             ev[n_ev].order = n_ev;
             ev[n_ev].is_exit = 0;
-            ev[n_ev].periodic = ms_sample_kind_is_periodic(ms_sample_kind_of(
-                (const char *)sqlite3_column_text(st_proc_samples, 2)));
-            ev[n_ev].rss = (unsigned long long)sqlite3_column_int64(st_proc_samples, 1);
+            ev[n_ev].periodic = ms_sample_kind_is_periodic(s.kind);
+            ev[n_ev].rss = s.rss;
             n_ev++;
         }
-        if (n_ev + 1 > cap) {
-            size_t ncap = cap ? cap * 2 : 1024;
-            merge_event_t *nev = realloc(ev, ncap * sizeof *ev);
-            if (nev == NULL) {
-                rc = -ENOMEM;
-                goto out;
-            }
-            ev = nev;
-            cap = ncap;
+        if (got < 0) {
+            rc = -EIO;
+            goto out;
         }
+        if ((rc = grow((void **)&ev, &cap, n_ev, sizeof *ev, 1024)) != 0)
+            goto out;
         ev[n_ev].t = p->eff_end_ns;
         ev[n_ev].proc = i;
         ev[n_ev].order = n_ev;
@@ -373,15 +679,61 @@ out:
     return rc;
 }
 
-/* Sets *found to whether table has column; 0, or -EIO on a database error. */
+/*
+ * Reads a process's samples again, in time order, and takes exact duplicates (the same
+ * time, kind, RSS and VmHWM) out of its counts. Duplicates change no peak, sum or end:
+ * the same reading twice is the same reading.
+ */
+static int drop_duplicates(sqlite3_stmt *st_proc_samples, proc_fold_t *p, size_t *bad)
+{
+    sample_row_t *v = NULL;
+    size_t n = 0, cap = 0;
+    sample_row_t s;
+    int got, rc = 0;
+
+    sqlite3_reset(st_proc_samples);
+    sqlite3_bind_int64(st_proc_samples, 1, p->proc_id);
+    while ((got = next_sample_of(st_proc_samples, p->proc_id, &s)) == 1) {
+        if ((rc = grow((void **)&v, &cap, n, sizeof *v, 64)) != 0)
+            goto out;
+        v[n++] = s;
+    }
+    if (got < 0) {
+        rc = -EIO;
+        goto out;
+    }
+    if (n > 1)
+        qsort(v, n, sizeof *v, cmp_sample);
+    for (size_t i = 1; i < n; i++) {
+        if (cmp_sample(&v[i - 1], &v[i]) != 0)
+            continue;
+        /* The scan counted every copy; counts cannot go below one copy. */
+        if (p->n_samples > 1 && p->kinds[v[i].kind] > 1) {
+            p->n_samples--;
+            p->kinds[v[i].kind]--;
+            bad[MS_BAD_SAMPLE_DUP]++;
+        }
+    }
+out:
+    free(v);
+    return rc;
+}
+
+/*
+ * Sets *found to whether table is a stored table (not a view) with column; 0, or -EIO on
+ * a database error.
+ */
 static int has_column(sqlite3 *db, const char *table, const char *column, int *found)
 {
     sqlite3_stmt *st = NULL;
     int s;
 
     *found = 0;
-    if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2", -1, &st,
-                           NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db,
+                           "SELECT 1 FROM sqlite_master m, pragma_table_info(m.name) c"
+                           " WHERE m.type = 'table' AND m.name = ?1 COLLATE NOCASE"
+                           " AND c.name = ?2 COLLATE NOCASE",
+                           -1, &st, NULL) != SQLITE_OK)
         return -EIO;
     sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, column, -1, SQLITE_STATIC);
@@ -394,12 +746,62 @@ static int has_column(sqlite3 *db, const char *table, const char *column, int *f
     return 0;
 }
 
-/* A nullable non-negative count column; NULL and negative values read as 0. */
-static unsigned long long count_col(sqlite3_stmt *st, int col)
+/*
+ * The columns the reader needs since schema version 1: without any of them the figures
+ * cannot be computed, so the database is refused with the first one missing named.
+ */
+static const struct {
+    const char *table;
+    const char *column;
+} required_cols[] = {
+    {"sweeps", "sweep_id"},     {"sweeps", "mem_total_kb"},   {"sweeps", "interval_ms"},
+    {"runs", "run_id"},         {"runs", "sweep_id"},         {"runs", "seq"},
+    {"runs", "label"},          {"runs", "status"},           {"processes", "proc_id"},
+    {"processes", "run_id"},    {"processes", "pid"},         {"processes", "started_ns"},
+    {"processes", "ended_ns"},  {"processes", "hwm_kb"},      {"samples", "proc_id"},
+    {"samples", "t_ns"},        {"samples", "rss_kb"},        {"samples", "hwm_kb"},
+    {"samples", "kind"},
+};
+
+/* Fails with a message naming the first missing table or required column. */
+static int check_required(sqlite3 *db, const char *path, char *err, size_t errlen)
 {
-    if (sqlite3_column_type(st, col) == SQLITE_NULL || sqlite3_column_int64(st, col) < 0)
-        return 0;
-    return (unsigned long long)sqlite3_column_int64(st, col);
+    const char *table = NULL;
+    int table_ok = 0;
+
+    for (size_t i = 0; i < sizeof required_cols / sizeof required_cols[0]; i++) {
+        int found = 0;
+        if (table == NULL || strcmp(table, required_cols[i].table) != 0) {
+            sqlite3_stmt *st = NULL;
+            int s;
+            table = required_cols[i].table;
+            /* A view could compute rows without end; only stored tables are read. */
+            if (sqlite3_prepare_v2(db,
+                                   "SELECT 1 FROM sqlite_master"
+                                   " WHERE type = 'table' AND name = ?1 COLLATE NOCASE",
+                                   -1, &st, NULL) != SQLITE_OK)
+                return -EIO;
+            sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+            s = sqlite3_step(st);
+            sqlite3_finalize(st);
+            if (s != SQLITE_ROW && s != SQLITE_DONE)
+                return -EIO;
+            table_ok = s == SQLITE_ROW;
+            if (!table_ok) {
+                ms_set_err(err, errlen, "%s: damaged memsweep database: no table %s", path,
+                           table);
+                return -EINVAL;
+            }
+        }
+        if (has_column(db, table, required_cols[i].column, &found) != 0)
+            return -EIO;
+        if (!found) {
+            ms_set_err(err, errlen, "%s: damaged memsweep database: table %s has no column %s",
+                       path, table, required_cols[i].column);
+            return -EINVAL;
+        }
+    }
+    return 0;
 }
 
 /*
@@ -408,9 +810,9 @@ static unsigned long long count_col(sqlite3_stmt *st, int col)
  */
 static void fold_proc_into_run(const proc_fold_t *p, ms_run_peaks_t *r)
 {
-    r->dropped += p->dropped;
-    r->dropped_rate += p->dropped_rate;
-    r->dropped_queue += p->dropped_queue;
+    r->dropped = sat_add(r->dropped, p->dropped);
+    r->dropped_rate = sat_add(r->dropped_rate, p->dropped_rate);
+    r->dropped_queue = sat_add(r->dropped_queue, p->dropped_queue);
     if (p->tracking == MS_TRACKING_ON ||
         (p->tracking == MS_TRACKING_OFF && r->tracking == MS_TRACKING_UNKNOWN))
         r->tracking = p->tracking;
@@ -419,7 +821,7 @@ static void fold_proc_into_run(const proc_fold_t *p, ms_run_peaks_t *r)
     {
         const unsigned long long hwm = umax(p->max_hwm, p->col_hwm_kb);
         if (hwm > 0) {
-            r->hwm_sum_kb += hwm;
+            r->hwm_sum_kb = sat_add(r->hwm_sum_kb, hwm);
             r->hwm_procs++;
             r->hwm_max_kb = umax(r->hwm_max_kb, hwm);
         }
@@ -439,253 +841,492 @@ static void fold_proc_into_run(const proc_fold_t *p, ms_run_peaks_t *r)
     }
 }
 
-int ms_sweep_read(sqlite3 *db, ms_sweep_data_t *out, char *err, size_t errlen)
+static int status_is_known(const char *s)
+{
+    static const char *const known[] = {MS_STATUS_OK,      MS_STATUS_FAILED,
+                                        MS_STATUS_KILLED,  MS_STATUS_TIMEOUT,
+                                        MS_STATUS_INTERRUPTED, MS_STATUS_RUNNING};
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (strcmp(s, known[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* Reads the first sweeps row and how many there are. */
+static int read_sweep(sqlite3 *db, ms_sweep_data_t *out, const char *sql)
 {
     sqlite3_stmt *st = NULL;
-    sqlite3_stmt *st_ps = NULL;
-    proc_fold_t *procs = NULL;
-    proc_order_t *order = NULL;
-    pid_order_t *by_pid = NULL;
-    int64_t exec_slack_ns = 0;
-    size_t n_procs = 0, cap_procs = 0;
-    size_t cap_runs = 0;
-    int in_tx = 0;
-    int rc = 0;
-    int s;
-    /* Columns of schema version 2; a version 1 database has none of them. */
-    int has_tracking = 0, has_dropped = 0, has_dropped_rate = 0, has_dropped_queue = 0;
-    int has_stack_id = 0, has_stacks = 0;
-    int read_stacks = 0; /* the scan reads samples.stack_id */
-    char sql[512];
+    long long v;
+    int s, rc = -EIO;
 
-    memset(out, 0, sizeof *out);
-    out->info.reserve_mb = MS_DEFAULT_RESERVE_MB;
-    out->info.safety_factor = MS_DEFAULT_SAFETY_FACTOR;
-    out->info.interval_ms = MS_DEFAULT_INTERVAL_MS;
-
-    /* One read transaction: a consistent snapshot even while a sweep is writing. */
-    if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
-        goto sql_error;
-    in_tx = 1;
-
-    if (sqlite3_prepare_v2(db,
-                           "SELECT sweep_id, mem_total_kb, reserve_mb, safety_factor,"
-                           " interval_ms, hostname FROM sweeps ORDER BY sweep_id LIMIT 1",
-                           -1, &st, NULL) != SQLITE_OK)
-        goto sql_error;
-    s = sqlite3_step(st);
-    if (s == SQLITE_ROW) {
-        out->info.sweep_id = sqlite3_column_int64(st, 0);
-        if (sqlite3_column_type(st, 1) != SQLITE_NULL && sqlite3_column_int64(st, 1) > 0) {
-            out->info.have_mem_total = 1;
-            out->info.mem_total_kb = (unsigned long long)sqlite3_column_int64(st, 1);
-        }
-        if (sqlite3_column_type(st, 2) != SQLITE_NULL)
-            out->info.reserve_mb = sqlite3_column_int64(st, 2);
-        if (sqlite3_column_type(st, 3) != SQLITE_NULL)
-            out->info.safety_factor = sqlite3_column_double(st, 3);
-        if (sqlite3_column_type(st, 4) != SQLITE_NULL)
-            out->info.interval_ms = sqlite3_column_int64(st, 4);
-        if (sqlite3_column_text(st, 5) != NULL)
-            snprintf(out->info.hostname, sizeof out->info.hostname, "%s",
-                     (const char *)sqlite3_column_text(st, 5));
-    } else if (s != SQLITE_DONE) {
-        goto sql_error;
-    }
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM sweeps", -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW)
+        goto out;
+    out->info.n_sweeps = (size_t)sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     st = NULL;
+    out->report.no_sweep_row = out->info.n_sweeps == 0;
 
-    /* Runs, sorted by run_id for lookups; re-sorted by seq at the end. */
-    if (sqlite3_prepare_v2(db, "SELECT run_id, seq, status FROM runs ORDER BY run_id", -1,
-                           &st, NULL) != SQLITE_OK)
-        goto sql_error;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        goto out;
+    s = sqlite3_step(st);
+    if (s == SQLITE_DONE) {
+        rc = 0;
+        goto out;
+    }
+    if (s != SQLITE_ROW)
+        goto out;
+    out->info.sweep_id = sqlite3_column_int64(st, 0);
+    switch (int_col(st, 1, 1, MS_KB_LIMIT, &v)) {
+    case V_OK:
+        out->info.have_mem_total = 1;
+        out->info.mem_total_kb = (unsigned long long)v;
+        break;
+    case V_NULL: /* MemTotal could not be read where the sweep ran */
+        break;
+    case V_TYPE:
+        out->report.bad[MS_BAD_SWEEP_MEM_TOTAL]++;
+        break;
+    case V_LOW:
+    case V_HIGH:
+        out->report.bad[MS_BAD_SWEEP_MEM_TOTAL_RANGE]++;
+        break;
+    }
+    switch (int_col(st, 2, MS_MIN_INTERVAL_MS, MS_MAX_INTERVAL_MS, &v)) {
+    case V_OK:
+        out->info.interval_ms = v;
+        break;
+    case V_NULL:
+        out->report.bad[MS_BAD_SWEEP_INTERVAL_NULL]++;
+        break;
+    case V_TYPE:
+        out->report.bad[MS_BAD_SWEEP_INTERVAL]++;
+        break;
+    case V_LOW:
+    case V_HIGH:
+        out->report.bad[MS_BAD_SWEEP_INTERVAL_RANGE]++;
+        break;
+    }
+    if (sqlite3_column_text(st, 3) != NULL)
+        ms_clean_text(out->info.hostname, sizeof out->info.hostname,
+                      (const char *)sqlite3_column_text(st, 3));
+    if (sqlite3_column_type(st, 4) == SQLITE_INTEGER)
+        out->info.reserve_mb = sqlite3_column_int64(st, 4);
+    if (sqlite3_column_type(st, 5) == SQLITE_FLOAT || sqlite3_column_type(st, 5) == SQLITE_INTEGER)
+        out->info.safety_factor = sqlite3_column_double(st, 5);
+    rc = 0;
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Reads the runs, sorted by run_id for lookups; skipped ones go to skipped_runs. */
+static int read_runs(sqlite3 *db, ms_sweep_data_t *out, int has_uninstrumented,
+                     id_set_t *skipped_runs)
+{
+    sqlite3_stmt *st = NULL;
+    char sql[512];
+    size_t cap = 0;
+    int s;
+
+    /* With several sweeps rows only the first sweep's runs are read. */
+    snprintf(sql, sizeof sql,
+             "SELECT run_id, seq, status, %s, %s FROM runs ORDER BY run_id",
+             has_uninstrumented ? "uninstrumented" : "NULL",
+             out->info.n_sweeps > 1
+                 ? "sweep_id IS (SELECT sweep_id FROM sweeps ORDER BY sweep_id LIMIT 1)"
+                 : "1");
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return -EIO;
     while ((s = sqlite3_step(st)) == SQLITE_ROW) {
         ms_run_mem_t *r;
-        if (out->n_runs == cap_runs) {
-            size_t ncap = cap_runs ? cap_runs * 2 : 256;
-            ms_run_mem_t *nr = realloc(out->runs, ncap * sizeof *nr);
-            if (nr == NULL) {
-                rc = -ENOMEM;
-                ms_set_err(err, errlen, "out of memory");
-                goto out;
+        long long run_id, seq = 0;
+        int ok_id = int_col(st, 0, INT64_MIN, INT64_MAX, &run_id) == V_OK;
+        ms_bad_t why = MS_BAD_COUNT;
+
+        if (sqlite3_column_int(st, 4) == 0)
+            why = MS_BAD_RUN_OTHER_SWEEP;
+        else if (!ok_id)
+            why = MS_BAD_RUN_ID;
+        else {
+            switch (int_col(st, 1, INT64_MIN, INT64_MAX, &seq)) {
+            case V_OK:
+                break;
+            case V_NULL:
+                why = MS_BAD_RUN_SEQ_NULL;
+                break;
+            default:
+                why = MS_BAD_RUN_SEQ;
+                break;
             }
-            out->runs = nr;
-            cap_runs = ncap;
         }
+        if (why == MS_BAD_COUNT && out->n_runs > 0 && out->runs[out->n_runs - 1].run_id == run_id)
+            why = MS_BAD_RUN_ID_DUP;
+        if (why != MS_BAD_COUNT) {
+            out->report.bad[why]++;
+            if (ok_id && why != MS_BAD_RUN_ID_DUP && id_set_add(skipped_runs, run_id) != 0)
+                goto nomem;
+            continue;
+        }
+        if (grow((void **)&out->runs, &cap, out->n_runs, sizeof *out->runs, 256) != 0)
+            goto nomem;
         r = &out->runs[out->n_runs++];
         memset(r, 0, sizeof *r);
-        r->run_id = sqlite3_column_int64(st, 0);
-        r->seq = sqlite3_column_int64(st, 1);
-        snprintf(r->status, sizeof r->status, "%s",
-                 sqlite3_column_text(st, 2) ? (const char *)sqlite3_column_text(st, 2)
-                                            : MS_STATUS_RUNNING);
+        r->run_id = run_id;
+        r->seq = seq;
+        {
+            const unsigned char *status = sqlite3_column_text(st, 2);
+            ms_clean_text(r->status, sizeof r->status,
+                          status != NULL ? (const char *)status : "NULL");
+            r->status_known = status != NULL && status_is_known((const char *)status);
+        }
+        if (sqlite3_column_type(st, 3) != SQLITE_NULL) {
+            const unsigned char *why_text = sqlite3_column_text(st, 3);
+            r->not_measured = 1;
+            ms_clean_text(r->not_measured_why, sizeof r->not_measured_why,
+                          why_text != NULL && why_text[0] != '\0' ? (const char *)why_text
+                                                                  : "no reason recorded");
+        }
         r->peaks.tracking = MS_TRACKING_UNKNOWN;
     }
-    if (s != SQLITE_DONE)
-        goto sql_error;
     sqlite3_finalize(st);
-    st = NULL;
-
-    if (has_column(db, "processes", "alloc_tracking", &has_tracking) != 0 ||
-        has_column(db, "processes", "alloc_dropped", &has_dropped) != 0 ||
-        has_column(db, "processes", "alloc_dropped_rate", &has_dropped_rate) != 0 ||
-        has_column(db, "processes", "alloc_dropped_queue", &has_dropped_queue) != 0 ||
-        has_column(db, "samples", "stack_id", &has_stack_id) != 0 ||
-        has_column(db, "stacks", "frames", &has_stacks) != 0)
-        goto sql_error;
-    /* Reading a column costs on every one of millions of samples: stack_id is read only
-     * when some stack was recorded at all. */
-    if (has_stack_id && has_stacks) {
-        if (sqlite3_prepare_v2(db, "SELECT EXISTS (SELECT 1 FROM stacks)", -1, &st, NULL) !=
-                SQLITE_OK ||
-            sqlite3_step(st) != SQLITE_ROW)
-            goto sql_error;
-        read_stacks = sqlite3_column_int(st, 0) != 0;
-        sqlite3_finalize(st);
-        st = NULL;
+    if (s != SQLITE_DONE)
+        return -EIO;
+    /* SQL orders numbers numerically; sorting again only guards the binary search. */
+    for (size_t i = 1; i < out->n_runs; i++) {
+        if (out->runs[i - 1].run_id > out->runs[i].run_id) {
+            qsort(out->runs, out->n_runs, sizeof *out->runs, cmp_run_id);
+            break;
+        }
     }
+    id_set_sort(skipped_runs);
+    return 0;
+nomem:
+    sqlite3_finalize(st);
+    return -ENOMEM;
+}
+
+/* The nullable columns of later schema versions that the reader uses. */
+typedef struct optional_cols {
+    int tracking, dropped, dropped_rate, dropped_queue; /* version 2 */
+    int stack_id, stacks;                               /* version 2 */
+    int uninstrumented, unstored, note;                 /* version 3 */
+    int hostname, reserve_mb, safety_factor;            /* informational only */
+} optional_cols_t;
+
+static int find_optional(sqlite3 *db, optional_cols_t *c)
+{
+    if (has_column(db, "processes", "alloc_tracking", &c->tracking) != 0 ||
+        has_column(db, "processes", "alloc_dropped", &c->dropped) != 0 ||
+        has_column(db, "processes", "alloc_dropped_rate", &c->dropped_rate) != 0 ||
+        has_column(db, "processes", "alloc_dropped_queue", &c->dropped_queue) != 0 ||
+        has_column(db, "samples", "stack_id", &c->stack_id) != 0 ||
+        has_column(db, "stacks", "frames", &c->stacks) != 0 ||
+        has_column(db, "runs", "uninstrumented", &c->uninstrumented) != 0 ||
+        has_column(db, "processes", "unstored", &c->unstored) != 0 ||
+        has_column(db, "processes", "note", &c->note) != 0 ||
+        has_column(db, "sweeps", "hostname", &c->hostname) != 0 ||
+        has_column(db, "sweeps", "reserve_mb", &c->reserve_mb) != 0 ||
+        has_column(db, "sweeps", "safety_factor", &c->safety_factor) != 0)
+        return -EIO;
+    return 0;
+}
+
+/*
+ * Checks one processes row (columns as read_processes selects them) into *p. Returns
+ * MS_BAD_COUNT when the row is usable, else the reason to skip it.
+ */
+static ms_bad_t check_process(sqlite3_stmt *st, const ms_sweep_data_t *out,
+                              const id_set_t *skipped_runs, proc_fold_t *p, size_t *bad)
+{
+    long long v;
+    size_t ri;
+    int present_total, present;
+
+    memset(p, 0, sizeof *p);
+    if (int_col(st, 0, INT64_MIN, INT64_MAX, &v) != V_OK)
+        return MS_BAD_PROC_ID;
+    p->proc_id = v;
+    if (int_col(st, 1, INT64_MIN, INT64_MAX, &v) != V_OK)
+        return MS_BAD_PROC_RUN;
+    ri = find_run(out->runs, out->n_runs, v);
+    if (ri == SIZE_MAX)
+        return id_set_has(skipped_runs, v) ? MS_BAD_PROC_RUN_SKIPPED : MS_BAD_PROC_NO_RUN;
+    p->run_index = ri;
+    switch (int_col(st, 2, INT64_MIN, INT64_MAX, &v)) {
+    case V_OK:
+        p->pid = v;
+        break;
+    case V_NULL:
+        return MS_BAD_PROC_PID_NULL;
+    default:
+        return MS_BAD_PROC_PID;
+    }
+    switch (int_col(st, 3, 0, MS_NS_LIMIT - 1, &v)) {
+    case V_OK:
+        p->started_ns = v;
+        break;
+    case V_NULL:
+        return MS_BAD_PROC_START_NULL;
+    case V_TYPE:
+        return MS_BAD_PROC_START;
+    case V_LOW:
+        return MS_BAD_PROC_START_EARLY;
+    case V_HIGH:
+        return MS_BAD_PROC_START_LATE;
+    }
+    /* From here on a bad value is ignored, not a reason to skip the process. */
+    switch (int_col(st, 4, 0, MS_NS_LIMIT - 1, &v)) {
+    case V_OK:
+        if (v < p->started_ns) {
+            bad[MS_BAD_PROC_END_BEFORE_START]++;
+        } else {
+            p->have_ended = 1;
+            p->ended_ns = v;
+        }
+        break;
+    case V_NULL:
+        break;
+    case V_TYPE:
+        bad[MS_BAD_PROC_END]++;
+        break;
+    case V_LOW:
+    case V_HIGH:
+        bad[MS_BAD_PROC_END_RANGE]++;
+        break;
+    }
+    switch (int_col(st, 5, 0, MS_KB_LIMIT, &v)) {
+    case V_OK:
+        p->col_hwm_kb = (unsigned long long)v;
+        break;
+    case V_NULL:
+        break;
+    case V_TYPE:
+        bad[MS_BAD_PROC_HWM]++;
+        break;
+    case V_LOW:
+    case V_HIGH:
+        bad[MS_BAD_PROC_HWM_RANGE]++;
+        break;
+    }
+    p->tracking = MS_TRACKING_UNKNOWN;
+    switch (int_col(st, 6, INT64_MIN, INT64_MAX, &v)) {
+    case V_OK:
+        p->tracking = v != 0 ? MS_TRACKING_ON : MS_TRACKING_OFF;
+        break;
+    case V_NULL:
+        break;
+    default:
+        bad[MS_BAD_PROC_TRACKING]++;
+        break;
+    }
+    {
+        const unsigned long long total = count_col(st, 7, bad, MS_BAD_PROC_DROPPED,
+                                                   &present_total);
+        p->dropped_rate = count_col(st, 8, bad, MS_BAD_PROC_DROPPED, &present);
+        p->dropped_queue = count_col(st, 9, bad, MS_BAD_PROC_DROPPED, &present);
+        /* alloc_dropped is the total; without it the two causes add up to it. */
+        p->dropped = present_total ? total : p->dropped_rate + p->dropped_queue;
+    }
+    p->unstored = count_col(st, 10, bad, MS_BAD_PROC_UNSTORED, &present);
+    return MS_BAD_COUNT;
+}
+
+/* Reads the processes, sorted by proc_id for lookups; skipped ones go to skipped_procs. */
+static int read_processes(sqlite3 *db, ms_sweep_data_t *out, const optional_cols_t *oc,
+                          const id_set_t *skipped_runs, proc_fold_t **procs_out,
+                          size_t *n_out, id_set_t *skipped_procs)
+{
+    sqlite3_stmt *st = NULL;
+    proc_fold_t *procs = NULL;
+    size_t n = 0, cap = 0;
+    char sql[512];
+    int s, rc = 0;
+
     snprintf(sql, sizeof sql,
-             "SELECT proc_id, run_id, pid, started_ns, ended_ns, hwm_kb, end_rss_kb,"
-             " %s, %s, %s, %s FROM processes ORDER BY proc_id",
-             has_tracking ? "alloc_tracking" : "NULL", has_dropped ? "alloc_dropped" : "NULL",
-             has_dropped_rate ? "alloc_dropped_rate" : "NULL",
-             has_dropped_queue ? "alloc_dropped_queue" : "NULL");
+             "SELECT proc_id, run_id, pid, started_ns, ended_ns, hwm_kb,"
+             " %s, %s, %s, %s, %s FROM processes ORDER BY proc_id",
+             oc->tracking ? "alloc_tracking" : "NULL", oc->dropped ? "alloc_dropped" : "NULL",
+             oc->dropped_rate ? "alloc_dropped_rate" : "NULL",
+             oc->dropped_queue ? "alloc_dropped_queue" : "NULL",
+             oc->unstored ? "unstored" : "NULL");
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        goto sql_error;
+        return -EIO;
     while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-        proc_fold_t *p;
-        size_t ri = find_run(out->runs, out->n_runs, sqlite3_column_int64(st, 1));
-        if (ri == SIZE_MAX)
-            continue; /* A process of no known run cannot be attributed. */
-        if (n_procs == cap_procs) {
-            size_t ncap = cap_procs ? cap_procs * 2 : 256;
-            proc_fold_t *np = realloc(procs, ncap * sizeof *np);
-            if (np == NULL) {
+        proc_fold_t p;
+        ms_bad_t why = check_process(st, out, skipped_runs, &p, out->report.bad);
+        if (why == MS_BAD_COUNT && n > 0 && procs[n - 1].proc_id == p.proc_id)
+            why = MS_BAD_PROC_ID_DUP;
+        if (why != MS_BAD_COUNT) {
+            out->report.bad[why]++;
+            if (why != MS_BAD_PROC_ID && why != MS_BAD_PROC_ID_DUP &&
+                id_set_add(skipped_procs, p.proc_id) != 0) {
                 rc = -ENOMEM;
-                ms_set_err(err, errlen, "out of memory");
                 goto out;
             }
-            procs = np;
-            cap_procs = ncap;
+            continue;
         }
-        p = &procs[n_procs++];
-        memset(p, 0, sizeof *p);
-        p->proc_id = sqlite3_column_int64(st, 0);
-        p->run_index = ri;
-        p->pid = sqlite3_column_int64(st, 2);
-        p->started_ns = sqlite3_column_int64(st, 3);
-        p->ended_ns = sqlite3_column_type(st, 4) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 4);
-        if (sqlite3_column_type(st, 5) != SQLITE_NULL && sqlite3_column_int64(st, 5) > 0)
-            p->col_hwm_kb = (unsigned long long)sqlite3_column_int64(st, 5);
-        if (sqlite3_column_type(st, 6) != SQLITE_NULL && sqlite3_column_int64(st, 6) >= 0) {
-            p->have_col_end_rss = 1;
-            p->col_end_rss_kb = (unsigned long long)sqlite3_column_int64(st, 6);
+        if (grow((void **)&procs, &cap, n, sizeof *procs, 256) != 0) {
+            rc = -ENOMEM;
+            goto out;
         }
-        p->tracking = sqlite3_column_type(st, 7) == SQLITE_NULL ? MS_TRACKING_UNKNOWN
-                      : sqlite3_column_int64(st, 7) != 0      ? MS_TRACKING_ON
-                                                              : MS_TRACKING_OFF;
-        p->dropped_rate = count_col(st, 9);
-        p->dropped_queue = count_col(st, 10);
-        /* alloc_dropped is the total; without it the two causes add up to it. */
-        p->dropped = sqlite3_column_type(st, 8) != SQLITE_NULL ? count_col(st, 8)
-                                                               : p->dropped_rate + p->dropped_queue;
-        out->runs[ri].n_processes++;
+        procs[n++] = p;
+        out->runs[p.run_index].n_processes++;
     }
     if (s != SQLITE_DONE)
-        goto sql_error;
+        rc = -EIO;
+    for (size_t i = 1; rc == 0 && i < n; i++) {
+        if (procs[i - 1].proc_id > procs[i].proc_id) {
+            qsort(procs, n, sizeof *procs, cmp_proc_id);
+            break;
+        }
+    }
+    id_set_sort(skipped_procs);
+out:
     sqlite3_finalize(st);
-    st = NULL;
+    if (rc != 0) {
+        free(procs);
+        procs = NULL;
+        n = 0;
+    }
+    *procs_out = procs;
+    *n_out = n;
+    return rc;
+}
 
-    /* One sequential scan of every sample, folded per process. */
+/* Folds one usable sample into its process. */
+static void fold_sample(proc_fold_t *p, const sample_row_t *s)
+{
+    const int64_t t = s->t;
+    const unsigned long long rss = s->rss;
+
+    if (p->n_samples > 0 && t <= p->last_t)
+        p->recheck = 1;
+    if (p->n_samples == 0 || t < p->first_t)
+        p->first_t = t;
+    if (p->n_samples == 0 || t >= p->last_t) {
+        p->last_t = t;
+        p->last_rss = rss;
+    }
+    p->n_samples++;
+    p->max_rss = umax(p->max_rss, rss);
+    if (s->hwm > 0)
+        p->max_hwm = umax(p->max_hwm, (unsigned long long)s->hwm);
+    p->kinds[s->kind]++;
+    if (s->kind == MS_SAMPLE_TICK && (p->kinds[s->kind] == 1 || t >= p->last_tick_t)) {
+        p->last_tick_t = t;
+        p->last_tick_rss = rss;
+    } else if (s->kind == MS_SAMPLE_END && (!p->have_end_sample || t >= p->end_t)) {
+        p->have_end_sample = 1;
+        p->end_t = t;
+        p->end_rss = rss;
+    }
+    if (ms_sample_kind_is_periodic(s->kind)) {
+        p->max_rss_periodic = umax(p->max_rss_periodic, rss);
+    } else if (s->have_stack && ms_sample_kind_is_alloc(s->kind) &&
+               (!p->have_stack || rss > p->stack_rss || (rss == p->stack_rss && t < p->stack_t))) {
+        p->have_stack = 1;
+        p->stack_kind = s->kind;
+        p->stack_id = s->stack_id;
+        p->stack_rss = rss;
+        p->stack_t = t;
+    }
+}
+
+/* The one sequential scan of every sample, folded per process. */
+static int scan_samples(sqlite3 *db, int read_stacks, proc_fold_t *procs, size_t n_procs,
+                        const id_set_t *skipped_procs, size_t *bad)
+{
+    sqlite3_stmt *st = NULL;
+    proc_fold_t *last = NULL;
+    char sql[128];
+    int s;
+
     snprintf(sql, sizeof sql, "SELECT proc_id, t_ns, rss_kb, hwm_kb, kind%s FROM samples",
              read_stacks ? ", stack_id" : "");
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        goto sql_error;
-    {
-        proc_fold_t *last = NULL;
-        while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-            const long long proc_id = sqlite3_column_int64(st, 0);
-            const int64_t t = sqlite3_column_int64(st, 1);
-            long long rss, hwm;
-            ms_sample_kind_t kind;
-            proc_fold_t *p = (last != NULL && last->proc_id == proc_id)
-                                 ? last
-                                 : find_proc(procs, n_procs, proc_id);
-            /* rss_kb is NOT NULL in every schema version, so no type check is needed. */
-            if (p == NULL)
-                continue;
-            last = p;
-            rss = sqlite3_column_int64(st, 2);
-            hwm = sqlite3_column_int64(st, 3);
-            if (rss < 0)
-                continue;
-            if (p->n_samples == 0 || t < p->first_t)
-                p->first_t = t;
-            if (p->n_samples == 0 || t >= p->last_t) {
-                p->last_t = t;
-                p->last_rss = (unsigned long long)rss;
-            }
-            p->n_samples++;
-            p->max_rss = umax(p->max_rss, (unsigned long long)rss);
-            if (hwm > 0)
-                p->max_hwm = umax(p->max_hwm, (unsigned long long)hwm);
-            kind = ms_sample_kind_of((const char *)sqlite3_column_text(st, 4));
-            p->kinds[kind]++;
-            if (kind == MS_SAMPLE_TICK && (p->kinds[kind] == 1 || t >= p->last_tick_t)) {
-                p->last_tick_t = t;
-                p->last_tick_rss = (unsigned long long)rss;
-            } else if (kind == MS_SAMPLE_END && (!p->have_end_sample || t >= p->end_t)) {
-                p->have_end_sample = 1;
-                p->end_t = t;
-                p->end_rss = (unsigned long long)rss;
-            }
-            if (ms_sample_kind_is_periodic(kind)) {
-                p->max_rss_periodic = umax(p->max_rss_periodic, (unsigned long long)rss);
-            } else if (read_stacks && ms_sample_kind_is_alloc(kind) &&
-                       sqlite3_column_type(st, 5) != SQLITE_NULL &&
-                       (!p->have_stack || (unsigned long long)rss > p->stack_rss ||
-                        ((unsigned long long)rss == p->stack_rss && t < p->stack_t))) {
-                p->have_stack = 1;
-                p->stack_kind = kind;
-                p->stack_id = sqlite3_column_int64(st, 5);
-                p->stack_rss = (unsigned long long)rss;
-                p->stack_t = t;
-            }
+        return -EIO;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        long long proc_id;
+        sample_row_t row;
+        ms_bad_t why;
+        proc_fold_t *p;
+
+        if (int_col(st, 0, INT64_MIN, INT64_MAX, &proc_id) != V_OK) {
+            bad[MS_BAD_SAMPLE_PROC]++;
+            continue;
         }
-        if (s != SQLITE_DONE)
-            goto sql_error;
+        p = (last != NULL && last->proc_id == proc_id) ? last : find_proc(procs, n_procs, proc_id);
+        if (p == NULL) {
+            bad[id_set_has(skipped_procs, proc_id) ? MS_BAD_SAMPLE_PROC_SKIPPED
+                                                   : MS_BAD_SAMPLE_NO_PROC]++;
+            continue;
+        }
+        last = p;
+        why = read_sample(st, 1, read_stacks ? 5 : -1, &row, bad);
+        if (why != MS_BAD_COUNT) {
+            bad[why]++;
+            continue;
+        }
+        fold_sample(p, &row);
     }
     sqlite3_finalize(st);
-    st = NULL;
+    return s == SQLITE_DONE ? 0 : -EIO;
+}
 
-    /* Order each run's processes by start time to find exec successors and overlaps. */
+/* Whether the database has any stack, so that the scan reads stack_id at all. */
+static int any_stack(sqlite3 *db, int *found)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = -EIO;
+
+    *found = 0;
+    if (sqlite3_prepare_v2(db, "SELECT EXISTS (SELECT 1 FROM stacks)", -1, &st, NULL) ==
+            SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+        *found = sqlite3_column_int(st, 0) != 0;
+        rc = 0;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/*
+ * Reduces the processes of every run: effective ends (exec successors), abnormal ends,
+ * duplicates, then each run's peak, end and views.
+ */
+static int reduce_runs(sqlite3 *db, ms_sweep_data_t *out, proc_fold_t *procs, size_t n_procs)
+{
+    sqlite3_stmt *st_ps = NULL;
+    proc_order_t *order = NULL;
+    pid_order_t *by_pid = NULL;
+    /* interval_ms is at most MS_MAX_INTERVAL_MS here, so this cannot overflow. */
+    const int64_t exec_slack_ns = (int64_t)out->info.interval_ms * 1000000LL + 1000000000LL;
+    int rc = 0;
+
     order = malloc((n_procs ? n_procs : 1) * sizeof *order);
-    if (order == NULL) {
+    by_pid = malloc((n_procs ? n_procs : 1) * sizeof *by_pid);
+    if (order == NULL || by_pid == NULL) {
         rc = -ENOMEM;
-        ms_set_err(err, errlen, "out of memory");
+        goto out;
+    }
+    if (sqlite3_prepare_v2(db,
+                           "SELECT proc_id, t_ns, rss_kb, hwm_kb, kind FROM samples"
+                           " WHERE proc_id = ? ORDER BY t_ns",
+                           -1, &st_ps, NULL) != SQLITE_OK) {
+        rc = -EIO;
         goto out;
     }
     for (size_t i = 0; i < n_procs; i++) {
+        if (procs[i].recheck && (rc = drop_duplicates(st_ps, &procs[i], out->report.bad)) != 0)
+            goto out;
         order[i].run_index = procs[i].run_index;
         order[i].started_ns = procs[i].started_ns;
         order[i].proc_id = procs[i].proc_id;
         order[i].fold = i;
     }
-    qsort(order, n_procs, sizeof *order, cmp_order);
-
-    by_pid = malloc((n_procs ? n_procs : 1) * sizeof *by_pid);
-    if (by_pid == NULL) {
-        rc = -ENOMEM;
-        ms_set_err(err, errlen, "out of memory");
-        goto out;
-    }
-    exec_slack_ns = (out->info.interval_ms > 0 ? out->info.interval_ms : MS_DEFAULT_INTERVAL_MS) *
-                        1000000LL +
-                    1000000000LL;
-
-    if (sqlite3_prepare_v2(db, "SELECT t_ns, rss_kb, kind FROM samples WHERE proc_id = ?", -1,
-                           &st_ps, NULL) != SQLITE_OK)
-        goto sql_error;
+    if (n_procs > 1)
+        qsort(order, n_procs, sizeof *order, cmp_order);
 
     for (size_t i = 0; i < n_procs;) {
         const size_t ri = order[i].run_index;
@@ -705,27 +1346,32 @@ int ms_sweep_read(sqlite3 *db, ms_sweep_data_t *out, char *err, size_t errlen)
          */
         for (size_t k = i; k < j; k++) {
             proc_fold_t *p = &procs[order[k].fold];
-            p->eff_end_ns = p->ended_ns > 0 ? p->ended_ns
-                                             : (p->n_samples ? p->last_t : p->started_ns);
-        }
-        for (size_t k = i; k < j; k++) {
-            by_pid[k - i].pid = procs[order[k].fold].pid;
-            by_pid[k - i].started_ns = procs[order[k].fold].started_ns;
+            p->eff_end_ns = p->have_ended ? p->ended_ns
+                                          : (p->n_samples ? p->last_t : p->started_ns);
+            by_pid[k - i].pid = p->pid;
+            by_pid[k - i].started_ns = p->started_ns;
             by_pid[k - i].fold = order[k].fold;
         }
-        qsort(by_pid, j - i, sizeof *by_pid, cmp_pid_start);
+        if (j - i > 1)
+            qsort(by_pid, j - i, sizeof *by_pid, cmp_pid_start);
         for (size_t k = 0; k + 1 < j - i; k++) {
             proc_fold_t *p = &procs[by_pid[k].fold];
             const proc_fold_t *q = &procs[by_pid[k + 1].fold];
             const int64_t reach = (p->n_samples ? p->last_t : p->started_ns) + exec_slack_ns;
-            if (p->ended_ns == 0 && q->pid == p->pid && q->started_ns >= p->started_ns &&
-                q->started_ns <= reach)
+            if (!p->have_ended && q->pid == p->pid && q->started_ns >= p->started_ns &&
+                q->started_ns <= reach) {
                 p->eff_end_ns = q->started_ns;
+                p->execd = 1;
+            }
         }
         for (size_t k = i; k < j; k++) {
             proc_fold_t *p = &procs[order[k].fold];
             if (p->n_samples && p->last_t > p->eff_end_ns)
                 p->eff_end_ns = p->last_t;
+            /* No exit path ran: killed by a signal, crashed, or its shim stopped. */
+            if (!p->have_ended && !p->have_end_sample && !p->execd)
+                run->ended_abnormally++;
+            run->unstored = sat_add(run->unstored, p->unstored);
         }
         for (size_t k = i; k < j; k++) {
             const proc_fold_t *p = &procs[order[k].fold];
@@ -741,13 +1387,8 @@ int ms_sweep_read(sqlite3 *db, ms_sweep_data_t *out, char *err, size_t errlen)
         if (run->n_samples > 0) {
             if (overlap) {
                 rc = merge_run(st_ps, procs, &order[i], j - i, run);
-                if (rc != 0) {
-                    if (rc == -ENOMEM) {
-                        ms_set_err(err, errlen, "out of memory");
-                        goto out;
-                    }
-                    goto sql_error;
-                }
+                if (rc != 0)
+                    goto out;
             } else {
                 /* One process alive at a time: the end is the largest exit RSS. */
                 for (size_t k = i; k < j; k++) {
@@ -762,23 +1403,146 @@ int ms_sweep_read(sqlite3 *db, ms_sweep_data_t *out, char *err, size_t errlen)
         }
         i = j;
     }
+out:
+    sqlite3_finalize(st_ps);
+    free(order);
+    free(by_pid);
+    return rc;
+}
 
-    qsort(out->runs, out->n_runs, sizeof *out->runs, cmp_run_seq);
+/*
+ * The kind of a reason a run was not measured: the launcher writes "statically linked:
+ * /opt/bin/solve", "setuid: /usr/bin/x (owned by uid 0)", and the summary counts runs by
+ * the part before the first ": ". A reason without one is its own kind.
+ */
+static void reason_kind(const char *why, char *kind, size_t len)
+{
+    const char *colon = strstr(why, ": ");
+    const size_t n = colon != NULL ? (size_t)(colon - why) : strlen(why);
+
+    snprintf(kind, len, "%.*s", (int)(n < len ? n : len - 1), why);
+}
+
+/* The report's per-sweep figures, from the runs in seq order. */
+static void fill_report(ms_sweep_data_t *out)
+{
+    ms_db_report_t *rep = &out->report;
+    char kind[sizeof out->runs[0].not_measured_why];
+
+    for (size_t i = 0; i < out->n_runs; i++) {
+        const ms_run_mem_t *r = &out->runs[i];
+        if (!ms_run_measured(r)) {
+            if (r->not_measured)
+                reason_kind(r->not_measured_why, kind, sizeof kind);
+            ms_tally_add(&rep->excluded, r->not_measured ? kind : "no memory sample");
+        }
+        if (!r->status_known)
+            ms_tally_add(&rep->unknown_status, r->status);
+        rep->unstored = sat_add(rep->unstored, r->unstored);
+        rep->ended_abnormally += r->ended_abnormally;
+        if (strcmp(r->status, MS_STATUS_RUNNING) == 0)
+            rep->ended_abnormally_running += r->ended_abnormally;
+    }
+    if (rep->unstored > (unsigned long long)INT64_MAX)
+        rep->unstored = (unsigned long long)INT64_MAX;
+}
+
+/* How messages name the database: as the caller does, else by SQLite's file name. */
+static const char *db_name(sqlite3 *db, const char *name)
+{
+    const char *file;
+
+    if (name != NULL)
+        return name;
+    file = sqlite3_db_filename(db, "main");
+    return file != NULL && file[0] != '\0' ? file : "(in memory)";
+}
+
+int ms_sweep_read(sqlite3 *db, const char *name, ms_sweep_data_t *out, char *err, size_t errlen)
+{
+    proc_fold_t *procs = NULL;
+    size_t n_procs = 0;
+    id_set_t skipped_runs = {0}, skipped_procs = {0};
+    optional_cols_t oc;
+    const char *path = db_name(db, name);
+    char sql[512];
+    int in_tx = 0;
+    int read_stacks = 0;
+    int rc = 0;
+
+    memset(out, 0, sizeof *out);
+    memset(&oc, 0, sizeof oc);
+    out->info.reserve_mb = MS_DEFAULT_RESERVE_MB;
+    out->info.safety_factor = MS_DEFAULT_SAFETY_FACTOR;
+    out->info.interval_ms = MS_DEFAULT_INTERVAL_MS;
+
+    /* One read transaction: a consistent snapshot even while a sweep is writing. */
+    if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+        goto sql_error;
+    in_tx = 1;
+
+    rc = check_required(db, path, err, errlen);
+    if (rc == -EIO)
+        goto sql_error;
+    if (rc != 0)
+        goto out;
+    if (find_optional(db, &oc) != 0)
+        goto sql_error;
+    snprintf(sql, sizeof sql,
+             "SELECT sweep_id, mem_total_kb, interval_ms, %s, %s, %s FROM sweeps"
+             " ORDER BY sweep_id LIMIT 1",
+             oc.hostname ? "hostname" : "NULL", oc.reserve_mb ? "reserve_mb" : "NULL",
+             oc.safety_factor ? "safety_factor" : "NULL");
+    if (read_sweep(db, out, sql) != 0)
+        goto sql_error;
+
+    rc = read_runs(db, out, oc.uninstrumented, &skipped_runs);
+    if (rc == -EIO)
+        goto sql_error;
+    if (rc != 0)
+        goto nomem;
+
+    /* Reading a column costs on every one of millions of samples: stack_id is read only
+     * when some stack was recorded at all. */
+    if (oc.stack_id && oc.stacks && any_stack(db, &read_stacks) != 0)
+        goto sql_error;
+
+    rc = read_processes(db, out, &oc, &skipped_runs, &procs, &n_procs, &skipped_procs);
+    if (rc == -EIO)
+        goto sql_error;
+    if (rc != 0)
+        goto nomem;
+
+    rc = scan_samples(db, read_stacks, procs, n_procs, &skipped_procs, out->report.bad);
+    if (rc != 0)
+        goto sql_error;
+
+    rc = reduce_runs(db, out, procs, n_procs);
+    if (rc == -EIO)
+        goto sql_error;
+    if (rc != 0)
+        goto nomem;
+
+    if (out->n_runs > 1)
+        qsort(out->runs, out->n_runs, sizeof *out->runs, cmp_run_seq);
+    fill_report(out);
     sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     in_tx = 0;
     goto out;
 
+nomem:
+    rc = -ENOMEM;
+    ms_set_err(err, errlen, "%s: %s", path, strerror(ENOMEM));
+    goto out;
 sql_error:
     rc = -EIO;
-    ms_set_err(err, errlen, "%s: %s", sqlite3_db_filename(db, "main"), sqlite3_errmsg(db));
+    db_error(db, path, err, errlen);
 out:
-    sqlite3_finalize(st);
-    sqlite3_finalize(st_ps);
     if (in_tx)
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     free(procs);
-    free(order);
-    free(by_pid);
+    free(skipped_runs.v);
+    free(skipped_procs.v);
     if (rc != 0)
         ms_sweep_free(out);
     return rc;
@@ -788,27 +1552,43 @@ void ms_sweep_peak_summary(const ms_sweep_data_t *d, ms_peak_summary_t *out)
 {
     ms_peak_summary_init(out);
     for (size_t i = 0; i < d->n_runs; i++)
-        if (d->runs[i].n_samples > 0)
+        if (ms_run_measured(&d->runs[i]))
             ms_peak_summary_add(out, d->runs[i].seq, &d->runs[i].peaks);
 }
 
-int ms_sweep_texts_open(sqlite3 *db, ms_sweep_texts_t *t, char *err, size_t errlen)
+int ms_sweep_texts_open(sqlite3 *db, const char *name, ms_sweep_texts_t *t, char *err,
+                        size_t errlen)
 {
-    int has_stacks = 0;
+    int has_stacks = 0, has_label = 0, has_note = 0, has_reason = 0;
 
     memset(t, 0, sizeof *t);
-    /* Schema version 1 has no stacks table; frames are then never found. */
-    if (has_column(db, "stacks", "frames", &has_stacks) != 0)
+    /* Schema version 1 has no stacks table, version 2 no note column; those texts are
+     * then never found, as a damaged database's missing label column gives no labels. */
+    if (has_column(db, "stacks", "frames", &has_stacks) != 0 ||
+        has_column(db, "runs", "label", &has_label) != 0 ||
+        has_column(db, "processes", "note", &has_note) != 0 ||
+        has_column(db, "runs", "uninstrumented", &has_reason) != 0)
         goto sql_error;
-    if (sqlite3_prepare_v2(db, "SELECT label FROM runs WHERE run_id = ?", -1, &t->label, NULL) !=
-        SQLITE_OK)
+    if (has_label && sqlite3_prepare_v2(db, "SELECT label FROM runs WHERE run_id = ?", -1,
+                                        &t->label, NULL) != SQLITE_OK)
         goto sql_error;
     if (has_stacks && sqlite3_prepare_v2(db, "SELECT frames FROM stacks WHERE stack_id = ?", -1,
                                          &t->frames, NULL) != SQLITE_OK)
         goto sql_error;
+    if (has_reason && sqlite3_prepare_v2(db, "SELECT uninstrumented FROM runs WHERE run_id = ?",
+                                         -1, &t->reason, NULL) != SQLITE_OK)
+        goto sql_error;
+    if (has_note &&
+        sqlite3_prepare_v2(db,
+                           /* With min(), SQLite takes pid from the row that has it. */
+                           "SELECT note, count(*), pid, min(proc_id) FROM processes"
+                           " WHERE run_id = ? AND note IS NOT NULL AND note <> ''"
+                           " GROUP BY note ORDER BY min(proc_id), note",
+                           -1, &t->notes, NULL) != SQLITE_OK)
+        goto sql_error;
     return 0;
 sql_error:
-    ms_set_err(err, errlen, "%s: %s", sqlite3_db_filename(db, "main"), sqlite3_errmsg(db));
+    db_error(db, db_name(db, name), err, errlen);
     ms_sweep_texts_close(t);
     return -EIO;
 }
@@ -817,6 +1597,8 @@ void ms_sweep_texts_close(ms_sweep_texts_t *t)
 {
     sqlite3_finalize(t->label);
     sqlite3_finalize(t->frames);
+    sqlite3_finalize(t->notes);
+    sqlite3_finalize(t->reason);
     memset(t, 0, sizeof *t);
 }
 
@@ -852,6 +1634,60 @@ int ms_sweep_stack_frames(ms_sweep_texts_t *t, long long stack_id, char **frames
     return lookup_text(t->frames, stack_id, frames);
 }
 
+int ms_sweep_run_reason(ms_sweep_texts_t *t, long long run_id, char **reason)
+{
+    return lookup_text(t->reason, run_id, reason);
+}
+
+int ms_sweep_run_notes(ms_sweep_texts_t *t, long long run_id, ms_proc_note_t *notes, size_t max,
+                       size_t *n, size_t *more)
+{
+    int s, rc = 0;
+
+    *n = 0;
+    *more = 0;
+    if (t->notes == NULL)
+        return 0;
+    sqlite3_reset(t->notes);
+    sqlite3_bind_int64(t->notes, 1, run_id);
+    while ((s = sqlite3_step(t->notes)) == SQLITE_ROW) {
+        const unsigned char *text = sqlite3_column_text(t->notes, 0);
+        ms_proc_note_t *note;
+        if (text == NULL || text[0] == '\0')
+            continue; /* a blob that starts with a NUL byte */
+        if (*n == max) {
+            (*more)++;
+            continue;
+        }
+        note = &notes[*n];
+        note->text = strdup((const char *)text);
+        if (note->text == NULL) {
+            rc = -ENOMEM;
+            break;
+        }
+        note->processes = (size_t)sqlite3_column_int64(t->notes, 1);
+        note->pid = sqlite3_column_int64(t->notes, 2);
+        (*n)++;
+    }
+    if (rc == 0 && s != SQLITE_DONE)
+        rc = -EIO;
+    sqlite3_reset(t->notes);
+    if (rc != 0) {
+        ms_sweep_notes_free(notes, *n);
+        *n = 0;
+        *more = 0;
+    }
+    return rc;
+}
+
+void ms_sweep_notes_free(ms_proc_note_t *notes, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(notes[i].text);
+        notes[i].text = NULL;
+    }
+}
+
 void ms_advise_opts_init(ms_advise_opts_t *o)
 {
     o->mem_total_mb = -1;
@@ -884,9 +1720,10 @@ int ms_sweep_advise(const ms_sweep_data_t *d, const ms_advise_opts_t *o, ms_advi
     counts.total = d->n_runs;
     for (size_t i = 0; i < d->n_runs; i++) {
         const ms_run_mem_t *r = &d->runs[i];
+        /* An unknown status is not ok either. */
         if (strcmp(r->status, MS_STATUS_OK) != 0)
             counts.failed++;
-        if (r->n_samples == 0) {
+        if (!ms_run_measured(r)) {
             counts.excluded++;
             continue;
         }
@@ -898,6 +1735,8 @@ int ms_sweep_advise(const ms_sweep_data_t *d, const ms_advise_opts_t *o, ms_advi
     ms_advisory_compute(&m, &counts, end_mb, n, peak_mb, n, out);
     ms_sweep_peak_summary(d, &out->peaks);
     out->have_peak_summary = 1;
+    out->report = d->report;
+    out->have_report = 1;
     free(end_mb);
     free(peak_mb);
     return 0;
@@ -913,7 +1752,7 @@ int ms_advise_db(const char *db_path, ms_advisory_t *out, char *err, size_t errl
     rc = ms_sweep_open(db_path, &db, err, errlen);
     if (rc != 0)
         return rc;
-    rc = ms_sweep_read(db, &d, err, errlen);
+    rc = ms_sweep_read(db, db_path, &d, err, errlen);
     sqlite3_close(db);
     if (rc != 0)
         return rc;

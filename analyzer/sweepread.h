@@ -1,7 +1,9 @@
 /*
  * Reading a sweep database: opening it safely read-only, checking it is memsweep's, and
  * reducing each run's processes and samples to its end RSS, its peak RSS and the peak
- * views of peaks.h, all in one pass over the samples.
+ * views of peaks.h, all in one pass over the samples. Rows and values that cannot be
+ * readings (NULL, text or out-of-range numbers, rows of no run or process, duplicates)
+ * are skipped or ignored and counted in the data's report (dbreport.h), never guessed.
  */
 #ifndef MS_ANALYZER_SWEEPREAD_H
 #define MS_ANALYZER_SWEEPREAD_H
@@ -11,16 +13,22 @@
 #include <sqlite3.h>
 
 #include "advisory.h"
+#include "dbreport.h"
 #include "peaks.h"
 
-/* What the sweeps row recorded about the machine and the sweep. */
+/*
+ * What the sweeps row recorded about the machine and the sweep. A database holds one
+ * sweep; when it holds several rows, the first (lowest sweep_id) is read and the runs of
+ * the others are skipped.
+ */
 typedef struct ms_sweep_info {
     long long sweep_id;
-    int have_mem_total;
+    size_t n_sweeps;                 /* rows of the sweeps table */
+    int have_mem_total;              /* mem_total_kb is a plausible size */
     unsigned long long mem_total_kb;
     long long reserve_mb;
     double safety_factor;
-    long long interval_ms;
+    long long interval_ms;           /* MS_DEFAULT_INTERVAL_MS when not usable */
     char hostname[256];
 } ms_sweep_info_t;
 
@@ -28,29 +36,52 @@ typedef struct ms_sweep_info {
 typedef struct ms_run_mem {
     long long run_id;
     long long seq;
-    char status[16];
-    size_t n_processes;
-    size_t n_samples;
+    char status[32];            /* runs.status, cleaned for printing; "NULL" when NULL */
+    int status_known;           /* one of the statuses of schema.h */
+    int not_measured;           /* runs.uninstrumented is set: no process of it reported */
+    char not_measured_why[64];  /* its text, cleaned and cut (ms_sweep_run_reason: whole) */
+    size_t n_processes;         /* process rows read (skipped ones not counted) */
+    size_t n_samples;           /* usable samples, duplicates counted once */
+    size_t ended_abnormally;    /* processes without an exit record or exec successor */
+    unsigned long long unstored; /* readings its processes took but could not store */
     unsigned long long end_kb;  /* run RSS at its end (see docs/advisory.md) */
     unsigned long long peak_kb; /* largest run RSS, never below a process's VmHWM */
     ms_run_peaks_t peaks;       /* periodic, all-samples and VmHWM views of the peak */
 } ms_run_mem_t;
 
+/*
+ * Whether a run's figures count: it has a usable sample and was not marked as not
+ * measured. Only such runs enter the statistics and the periodic-miss summary.
+ */
+static inline int ms_run_measured(const ms_run_mem_t *r)
+{
+    return r->n_samples > 0 && !r->not_measured;
+}
+
 typedef struct ms_sweep_data {
     ms_sweep_info_t info;
     ms_run_mem_t *runs;
     size_t n_runs;
+    ms_db_report_t report; /* what was skipped, ignored, not measured or not stored */
 } ms_sweep_data_t;
 
 /*
  * Resolves PATH (a sweep directory or a database file) to a database path, opens it
  * read-only and checks application_id and user_version. On failure returns a negative
- * errno-style code, with a one-line message (without the "memsweep: " prefix) in err.
+ * errno-style code, with a one-line message (without the "memsweep: " prefix) in err:
+ * "<path>: empty file, not a memsweep database", "<path>: damaged database file
+ * (truncated: 8192 of 40960 bytes)", and so on.
  */
 int ms_sweep_open(const char *path, sqlite3 **db, char *err, size_t errlen);
 
-/* Reads the sweep and reduces every run, in one read transaction. */
-int ms_sweep_read(sqlite3 *db, ms_sweep_data_t *out, char *err, size_t errlen);
+/*
+ * Reads the sweep and reduces every run, in one read transaction. Reads schema versions 1
+ * to MS_SCHEMA_VERSION: columns added after version 1 are looked up and read as NULL when
+ * absent. A missing table or version 1 column that the figures need (-EINVAL), or a
+ * database error such as a damaged page (-EIO), fails with a one-line message that names
+ * the database as name, or by SQLite's file name when name is NULL.
+ */
+int ms_sweep_read(sqlite3 *db, const char *name, ms_sweep_data_t *out, char *err, size_t errlen);
 
 void ms_sweep_free(ms_sweep_data_t *d);
 
@@ -58,15 +89,20 @@ void ms_sweep_free(ms_sweep_data_t *d);
 void ms_sweep_peak_summary(const ms_sweep_data_t *d, ms_peak_summary_t *out);
 
 /*
- * Looks up the text that the reduction leaves out: a run's label and a stack's frames.
- * Prepared once, used for any number of runs after ms_sweep_read.
+ * Looks up the text that the reduction leaves out: a run's label, a stack's frames and
+ * the notes of a run's processes. Prepared once, used for any number of runs after
+ * ms_sweep_read.
  */
 typedef struct ms_sweep_texts {
     sqlite3_stmt *label;
     sqlite3_stmt *frames; /* NULL when the database has no stacks table */
+    sqlite3_stmt *notes;  /* NULL when processes has no note column (before version 3) */
+    sqlite3_stmt *reason; /* NULL when runs has no uninstrumented column (idem) */
 } ms_sweep_texts_t;
 
-int ms_sweep_texts_open(sqlite3 *db, ms_sweep_texts_t *t, char *err, size_t errlen);
+/* Prepares the lookups; a failure's message names the database as ms_sweep_read's does. */
+int ms_sweep_texts_open(sqlite3 *db, const char *name, ms_sweep_texts_t *t, char *err,
+                        size_t errlen);
 void ms_sweep_texts_close(ms_sweep_texts_t *t);
 
 /*
@@ -80,6 +116,23 @@ int ms_sweep_run_label(ms_sweep_texts_t *t, long long run_id, char **label);
  * NULL when there is no such stack. Returns 0, -ENOMEM or -EIO.
  */
 int ms_sweep_stack_frames(ms_sweep_texts_t *t, long long stack_id, char **frames);
+
+/*
+ * Sets *reason to a malloc'd copy of runs.uninstrumented of run_id (why the run was not
+ * measured, whole), or NULL. Returns 0, -ENOMEM or -EIO.
+ */
+int ms_sweep_run_reason(ms_sweep_texts_t *t, long long run_id, char **reason);
+
+/*
+ * Fills notes (room for max) with the distinct non-empty processes.note texts of run_id,
+ * in the order of their first process, each with that process's pid and how many
+ * processes share it; *n is how many were filled, *more how many distinct notes did not
+ * fit. The texts are malloc'd: release them with ms_sweep_notes_free. Returns 0, -ENOMEM
+ * or -EIO.
+ */
+int ms_sweep_run_notes(ms_sweep_texts_t *t, long long run_id, ms_proc_note_t *notes, size_t max,
+                       size_t *n, size_t *more);
+void ms_sweep_notes_free(ms_proc_note_t *notes, size_t n);
 
 /* Options that recompute advice for another machine; negative means "as recorded". */
 typedef struct ms_advise_opts {

@@ -1,4 +1,8 @@
-/* Unit tests for analyzer/advisory.c: the specification's formulas and exact format. */
+/*
+ * Unit tests for analyzer/advisory.c (the specification's formulas and exact format) and
+ * for what the advisory carries after it: the database report of analyzer/dbreport.c,
+ * the text cleaning of one-line output and the UTF-8 safety of JSON strings.
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +14,8 @@
 #include <string.h>
 
 #include "advisory.h"
+#include "dbreport.h"
+#include "jsonw.h"
 
 /* Renders with one of the writers into a malloc'd string. */
 static char *render(void (*post)(FILE *, const ms_advisory_t *),
@@ -249,6 +255,7 @@ static void test_json(void **state)
                                  "\"PeriodicMissOver20Pct_Runs\":1,"
                                  "\"LargestPeriodicMiss_Pct\":37.5,"
                                  "\"LargestPeriodicMiss_Run\":2,"
+                                 "\"Notes\":[],"
                                  "\"Warnings\":["));
     assert_non_null(strstr(text, "\"MemTotal_MB\":11940,"));
     assert_non_null(strstr(text, "\"Usable_MB\":10916,"));
@@ -258,6 +265,188 @@ static void test_json(void **state)
     assert_non_null(strstr(text, "\"ConservativeBasis\":\"p95_peak\""));
     assert_non_null(strstr(text, "\"Warnings\":[\"MaxPeakRSS_MB is more"));
     assert_string_equal(text + strlen(text) - 3, "]}\n");
+    free(text);
+}
+
+/* A report with something of every kind. */
+static void example_report(ms_db_report_t *r)
+{
+    memset(r, 0, sizeof *r);
+    ms_tally_add(&r->excluded, "setuid");
+    ms_tally_add(&r->excluded, "statically linked");
+    ms_tally_add(&r->excluded, "statically linked");
+    r->bad[MS_BAD_RUN_SEQ_NULL] = 1;
+    r->bad[MS_BAD_SAMPLE_RSS_NULL] = 2;
+    r->bad[MS_BAD_SAMPLE_RSS_NEGATIVE] = 1;
+    r->bad[MS_BAD_PROC_HWM_RANGE] = 1;
+    ms_tally_add(&r->unknown_status, "exploded");
+    r->unstored = 7;
+    r->no_sweep_row = 1;
+}
+
+static void test_report_lines(void **state)
+{
+    ms_advisory_t a;
+    char *text;
+    const char *tail;
+    (void)state;
+    compute_example(&a, 1);
+    add_peak_summary(&a);
+    example_report(&a.report);
+    a.have_report = 1;
+    text = render(ms_advisory_write_post, NULL, &a, NULL);
+    /* After the specification's lines and memsweep's keys, before the warnings. */
+    tail = strstr(text, "LargestPeriodicMiss_Run: 2\n");
+    assert_non_null(tail);
+    assert_string_equal(tail,
+                        "LargestPeriodicMiss_Run: 2\n"
+                        "Excluded: 3 runs not measured (statically linked: 2, setuid: 1)\n"
+                        "Skipped: 1 run (NULL seq: 1)\n"
+                        "Skipped: 3 samples (NULL rss_kb: 2, negative rss_kb: 1)\n"
+                        "Ignored: 1 value (processes.hwm_kb negative or over 4 PiB: 1)\n"
+                        "Note: the database has no sweeps row; the machine's MemTotal and the "
+                        "sampling interval are unknown.\n"
+                        "Note: 1 run has a status this version does not know (exploded: 1); "
+                        "counted as failed.\n"
+                        "Note: 7 readings were taken but not stored (the database was full, "
+                        "read-only, busy or closed by the program); no figure includes them.\n"
+                        "Warning: MaxPeakRSS_MB is more than 1.2x MeanRSS_End_MB; prefer the "
+                        "conservative recommendation and consider staggering worker starts.\n");
+    free(text);
+
+    /* The notes of missing figures come first; one reading is one. */
+    compute_example(&a, 0);
+    memset(&a.report, 0, sizeof a.report);
+    a.report.unstored = 1;
+    a.have_report = 1;
+    text = render(ms_advisory_write_post, NULL, &a, NULL);
+    assert_non_null(strstr(text, "Note: MemTotal unknown; recommendations omitted (see "
+                                 "--mem-total-mb).\n"
+                                 "Note: 1 reading was taken but not stored (the database was "
+                                 "full, read-only, busy or closed by the program); no figure "
+                                 "includes it.\n"));
+    assert_null(strstr(text, "\nSkipped: "));
+    assert_null(strstr(text, "\nExcluded: "));
+    free(text);
+}
+
+static void test_report_json(void **state)
+{
+    ms_advisory_t a;
+    char *text;
+    (void)state;
+    compute_example(&a, 1);
+    add_peak_summary(&a);
+    example_report(&a.report);
+    a.have_report = 1;
+    text = render(ms_advisory_write_json, NULL, &a, NULL);
+    assert_non_null(strstr(
+        text,
+        "\"LargestPeriodicMiss_Run\":2,"
+        "\"Excluded\":{\"Count\":3,\"Reasons\":{\"statically linked\":2,\"setuid\":1}},"
+        "\"Skipped\":{\"Runs\":{\"Count\":1,\"Reasons\":{\"NULL seq\":1}},"
+        "\"Processes\":{\"Count\":0,\"Reasons\":{}},"
+        "\"Samples\":{\"Count\":3,\"Reasons\":{\"NULL rss_kb\":2,\"negative rss_kb\":1}}},"
+        "\"Ignored\":{\"Count\":1,\"Reasons\":{\"processes.hwm_kb negative or over 4 PiB\":1}},"
+        "\"UnknownStatus\":{\"Count\":1,\"Reasons\":{\"exploded\":1}},"
+        "\"Unstored\":7,"
+        "\"Notes\":[\"the database has no sweeps row; the machine's MemTotal and the sampling "
+        "interval are unknown.\",\"1 run has a status this version does not know (exploded: "
+        "1); counted as failed.\",\"7 readings were taken but not stored (the database was "
+        "full, read-only, busy or closed by the program); no figure includes them.\"],"
+        "\"Warnings\":["));
+    free(text);
+}
+
+static void test_tally_keeps_a_few(void **state)
+{
+    ms_db_report_t r;
+    char name[16];
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f;
+    int first = 1;
+    (void)state;
+
+    memset(&r, 0, sizeof r);
+    for (int i = 0; i < MS_TALLY_KEEP + 2; i++) {
+        snprintf(name, sizeof name, "r%d", i);
+        ms_tally_add(&r.excluded, name);
+    }
+    ms_tally_add(&r.excluded, "r1");
+    ms_tally_add(&r.excluded, NULL);
+    assert_int_equal(r.excluded.total, MS_TALLY_KEEP + 4);
+    assert_int_equal(r.excluded.n, MS_TALLY_KEEP);
+    assert_int_equal(r.excluded.other, 3); /* r8, r9 and NULL */
+    f = open_memstream(&text, &len);
+    assert_non_null(f);
+    ms_db_report_write(f, &r);
+    fclose(f);
+    assert_string_equal(text, "Excluded: 12 runs not measured (r1: 2, r0: 1, r2: 1, r3: 1, "
+                              "r4: 1, r5: 1, r6: 1, r7: 1, other reasons: 3)\n");
+    free(text);
+    text = NULL;
+    f = open_memstream(&text, &len);
+    assert_non_null(f);
+    ms_db_report_write_json(f, &first, &r);
+    fclose(f);
+    assert_non_null(strstr(text, "{\"Excluded\":{\"Count\":12,\"Reasons\":{\"r1\":2,\"r0\":1,"
+                                 "\"r2\":1,\"r3\":1,\"r4\":1,\"r5\":1,\"r6\":1,\"r7\":1,"
+                                 "\"other\":3}},"));
+    free(text);
+}
+
+static void test_clean_text(void **state)
+{
+    char buf[12];
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f;
+    (void)state;
+
+    ms_clean_text(buf, sizeof buf, "a\tb\nc\x7f");
+    assert_string_equal(buf, "a?b?c?");
+    ms_clean_text(buf, sizeof buf, "exactly 11!");
+    assert_string_equal(buf, "exactly 11!");
+    ms_clean_text(buf, sizeof buf, "exactly 12!!");
+    assert_string_equal(buf, "exactly ...");
+    /* Cut before a UTF-8 sequence, never inside one: "abcäö" is 7 bytes, ü would make 9. */
+    ms_clean_text(buf, sizeof buf, "abc\xc3\xa4\xc3\xb6\xc3\xbcxyz");
+    assert_string_equal(buf, "abc\xc3\xa4\xc3\xb6...");
+    /* A lead byte without its continuation bytes is a stray byte; what follows it is
+     * cleaned as usual. */
+    ms_clean_text(buf, sizeof buf, "\xef\x11\x10z");
+    assert_string_equal(buf, "\xef??z");
+    ms_clean_text(buf, 4, "abcdef");
+    assert_string_equal(buf, "");
+
+    f = open_memstream(&text, &len);
+    assert_non_null(f);
+    ms_write_clean(f, "line one\nline two", 0);
+    fputc('|', f);
+    ms_write_clean(f, "0123456789", 8);
+    fputc('|', f);
+    ms_write_clean(f, "01234567", 8);
+    fclose(f);
+    assert_string_equal(text, "line one?line two|01234...|01234567");
+    free(text);
+}
+
+static void test_json_strings_are_utf8(void **state)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f;
+    (void)state;
+
+    f = open_memstream(&text, &len);
+    assert_non_null(f);
+    /* Kept: ASCII, a 2-byte and a 4-byte character. Replaced: a stray continuation byte,
+     * an overlong form, a surrogate, a truncated sequence at the end. */
+    ms_json_string(f, "a\"\\\x01 \xc3\xa4 \xf0\x9f\x98\x80 \x80 \xc0\xaf \xed\xa0\x80 \xe2\x82");
+    fclose(f);
+    assert_string_equal(text, "\"a\\\"\\\\\\u0001 \xc3\xa4 \xf0\x9f\x98\x80 \\ufffd "
+                              "\\ufffd\\ufffd \\ufffd\\ufffd\\ufffd \\ufffd\\ufffd\"");
     free(text);
 }
 
@@ -275,6 +464,11 @@ int main(void)
         cmocka_unit_test(test_no_fit_warning),
         cmocka_unit_test(test_no_runs),
         cmocka_unit_test(test_json),
+        cmocka_unit_test(test_report_lines),
+        cmocka_unit_test(test_report_json),
+        cmocka_unit_test(test_tally_keeps_a_few),
+        cmocka_unit_test(test_clean_text),
+        cmocka_unit_test(test_json_strings_are_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

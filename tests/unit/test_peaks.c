@@ -26,7 +26,11 @@
 static char tmpdir[] = "/tmp/ms-test-peaks-XXXXXX";
 
 /* Renders with a writer into a malloc'd string. */
-static char *render_run(void (*w)(FILE *, const ms_peaks_run_info_t *, const ms_run_peaks_t *,
+/*
+ * Not inlined: gcc 12 would otherwise take the returned text for the local `buf` whose
+ * address open_memstream keeps, and warn of a dangling pointer at every use.
+ */
+static __attribute__((noinline)) char *render_run(void (*w)(FILE *, const ms_peaks_run_info_t *, const ms_run_peaks_t *,
                                   const char *),
                         const ms_peaks_run_info_t *info, const ms_run_peaks_t *p,
                         const char *frames)
@@ -40,7 +44,7 @@ static char *render_run(void (*w)(FILE *, const ms_peaks_run_info_t *, const ms_
     return buf;
 }
 
-static char *render_summary(const ms_peak_summary_t *s)
+static __attribute__((noinline)) char *render_summary(const ms_peak_summary_t *s)
 {
     char *buf = NULL;
     size_t len = 0;
@@ -206,6 +210,7 @@ static void example_run(ms_peaks_run_info_t *info, ms_run_peaks_t *p)
     info->run_id = 12;
     info->label = "n=7 \"quoted\"";
     info->status = "ok";
+    info->status_known = 1;
     info->n_processes = 2;
     info->n_samples = 10;
     memset(p, 0, sizeof *p);
@@ -356,11 +361,20 @@ static void test_summary_json(void **state)
     ms_peak_summary_init(&s);
     f = open_memstream(&buf, &len);
     assert_non_null(f);
-    ms_peaks_write_summary_json(f, 3, &s);
+    ms_peaks_write_summary_json(f, 3, &s, NULL);
     fclose(f);
     assert_string_equal(buf, "{\"RunsTotal\":3,\"RunsCompared\":0,"
+                             "\"ProcessesEndedAbnormally\":0,"
+                             "\"ProcessesEndedAbnormallyInRunningRuns\":0,"
                              "\"PeriodicMissOver5Pct_Runs\":0,\"PeriodicMissOver20Pct_Runs\":0,"
-                             "\"LargestPeriodicMiss_Pct\":null,\"LargestPeriodicMiss_Run\":null}");
+                             "\"LargestPeriodicMiss_Pct\":null,\"LargestPeriodicMiss_Run\":null,"
+                             "\"Excluded\":{\"Count\":0,\"Reasons\":{}},"
+                             "\"Skipped\":{\"Runs\":{\"Count\":0,\"Reasons\":{}},"
+                             "\"Processes\":{\"Count\":0,\"Reasons\":{}},"
+                             "\"Samples\":{\"Count\":0,\"Reasons\":{}}},"
+                             "\"Ignored\":{\"Count\":0,\"Reasons\":{}},"
+                             "\"UnknownStatus\":{\"Count\":0,\"Reasons\":{}},"
+                             "\"Unstored\":0,\"Notes\":[]}");
     free(buf);
 
     /* Inside the advisory absent figures are left out, as the text leaves them out. */
@@ -373,6 +387,152 @@ static void test_summary_json(void **state)
     fclose(f);
     assert_string_equal(buf, "{\"PeriodicMissOver5Pct_Runs\":1,\"PeriodicMissOver20Pct_Runs\":1,"
                              "\"LargestPeriodicMiss_Pct\":40.0,\"LargestPeriodicMiss_Run\":7");
+    free(buf);
+}
+
+static void test_run_text_report(void **state)
+{
+    ms_peaks_run_info_t info;
+    ms_run_peaks_t p;
+    ms_proc_note_t notes[2];
+    char long_note[300];
+    char *text;
+    (void)state;
+
+    memset(long_note, 'n', sizeof long_note - 1);
+    long_note[sizeof long_note - 1] = '\0';
+    notes[0].text = (char *)"database is\nread-only";
+    notes[0].pid = 4242;
+    notes[0].processes = 1;
+    notes[1].text = long_note;
+    notes[1].pid = 77;
+    notes[1].processes = 3;
+    example_run(&info, &p);
+    p.have_stack = 0;
+    info.label = "a\tb";
+    info.status = "running";
+    info.unstored = 12;
+    info.ended_abnormally = 2;
+    info.notes = notes;
+    info.n_notes = 2;
+    info.more_notes = 1;
+    text = render_run(ms_peaks_write_run, &info, &p, NULL);
+    /* Control characters of the database's text never reach the output as such. */
+    expect_prefix(text, "Run 2: a?b\n  Status: running\n");
+    expect_contains(text, "  AllocDropped: 10 (rate limit 7, full queue 3)\n"
+                          "  Unstored: 12\n"
+                          "  ProcessesEndedAbnormally: 2 (or still running)\n"
+                          "  Note: pid 4242: database is?read-only\n"
+                          "  Note: 3 processes, first pid 77: ");
+    expect_contains(text, "nnn...\n  Note: 1 more distinct note not shown\n  PeakStack: none\n");
+    /* The long note is cut to MS_NOTE_TEXT_MAX bytes, its "..." included. */
+    {
+        const char *line = strstr(text, "first pid 77: ");
+        const char *end;
+        assert_non_null(line);
+        line += strlen("first pid 77: ");
+        end = strchr(line, '\n');
+        assert_non_null(end);
+        assert_int_equal(end - line, MS_NOTE_TEXT_MAX);
+    }
+    free(text);
+
+    /* A run marked as not measured, with a status this version does not know. */
+    example_run(&info, &p);
+    memset(&p, 0, sizeof p);
+    p.tracking = MS_TRACKING_UNKNOWN;
+    info.status = "exploded";
+    info.status_known = 0;
+    info.not_measured = "statically linked";
+    info.n_processes = 0;
+    info.n_samples = 0;
+    text = render_run(ms_peaks_write_run, &info, &p, NULL);
+    assert_string_equal(text, "Run 2: n=7 \"quoted\"\n"
+                              "  Status: exploded (unknown; counted as failed)\n"
+                              "  Processes: 0\n"
+                              "  NotMeasured: statically linked\n"
+                              "  Samples: 0 (run not measured; not compared)\n"
+                              "  AllocTracking: not recorded\n"
+                              "  AllocDropped: 0 (rate limit 0, full queue 0)\n"
+                              "  PeakStack: none\n");
+    free(text);
+    /* Marked as not measured but with samples: still not compared. */
+    info.n_samples = 4;
+    assert_false(ms_peaks_run_compared(&info));
+    text = render_run(ms_peaks_write_run_json, &info, &p, NULL);
+    expect_contains(text, "\"Status\":\"exploded\",\"StatusKnown\":false,"
+                          "\"NotMeasured\":\"statically linked\",");
+    expect_contains(text, "\"Compared\":false,");
+    expect_contains(text, "\"Unstored\":0,\"ProcessesEndedAbnormally\":0,\"Notes\":[],"
+                          "\"NotesNotShown\":0,");
+    free(text);
+}
+
+static void test_run_json_report(void **state)
+{
+    ms_peaks_run_info_t info;
+    ms_run_peaks_t p;
+    ms_proc_note_t note = {(char *)"full \xff disk", 9, 2};
+    char *text;
+    (void)state;
+
+    example_run(&info, &p);
+    info.unstored = 5;
+    info.ended_abnormally = 1;
+    info.notes = &note;
+    info.n_notes = 1;
+    info.more_notes = 4;
+    text = render_run(ms_peaks_write_run_json, &info, &p, NULL);
+    expect_contains(text, "\"StatusKnown\":true,\"NotMeasured\":null,");
+    expect_contains(text, "\"AllocDroppedQueue\":3,\"Unstored\":5,\"ProcessesEndedAbnormally\":1,"
+                          "\"Notes\":[{\"Note\":\"full \\ufffd disk\",\"Pid\":9,\"Processes\":2}],"
+                          "\"NotesNotShown\":4,\"PeakStack\":");
+    free(text);
+}
+
+static void test_summary_with_report(void **state)
+{
+    ms_peak_summary_t s;
+    ms_db_report_t r;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f;
+    (void)state;
+
+    ms_peak_summary_init(&s);
+    memset(&r, 0, sizeof r);
+    r.ended_abnormally = 3;
+    r.ended_abnormally_running = 1;
+    r.unstored = 8;
+    r.bad[MS_BAD_SAMPLE_DUP] = 4;
+    ms_tally_add(&r.excluded, "setuid");
+    f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    ms_peaks_write_summary(f, 2, &s, &r);
+    fclose(f);
+    assert_string_equal(buf, "Summary\n"
+                             "RunsTotal: 2\n"
+                             "RunsCompared: 0\n"
+                             "ProcessesEndedAbnormally: 3 (1 in runs still running)\n"
+                             "Unstored: 8\n"
+                             "PeriodicMissOver5Pct_Runs: 0\n"
+                             "PeriodicMissOver20Pct_Runs: 0\n"
+                             "Excluded: 1 run not measured (setuid: 1)\n"
+                             "Skipped: 4 samples (duplicate: 4)\n"
+                             "Note: 8 readings were taken but not stored (the database was full, "
+                             "read-only, busy or closed by the program); no figure includes "
+                             "them.\n");
+    free(buf);
+    buf = NULL;
+    f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    ms_peaks_write_summary_json(f, 2, &s, &r);
+    fclose(f);
+    expect_contains(buf, "\"ProcessesEndedAbnormally\":3,"
+                         "\"ProcessesEndedAbnormallyInRunningRuns\":1,");
+    expect_contains(buf, "\"Samples\":{\"Count\":4,\"Reasons\":{\"duplicate\":4}}},");
+    expect_contains(buf, "\"Unstored\":8,\"Notes\":[\"8 readings were taken");
+    assert_int_equal(buf[strlen(buf) - 1], '}');
     free(buf);
 }
 
@@ -513,15 +673,19 @@ static void test_cli(void **state)
                                  "  Samples: 0 (no memory sample; not compared)\n"
                                  "  AllocTracking: not recorded\n"
                                  "  AllocDropped: 0 (rate limit 0, full queue 0)\n"
+                                 "  ProcessesEndedAbnormally: 1\n"
                                  "  PeakStack: none\n"
                                  "\n"
                                  "Summary\n"
                                  "RunsTotal: 2\n"
                                  "RunsCompared: 1\n"
+                                 "ProcessesEndedAbnormally: 1\n"
+                                 "Unstored: 0\n"
                                  "PeriodicMissOver5Pct_Runs: 1\n"
                                  "PeriodicMissOver20Pct_Runs: 1\n"
                                  "LargestPeriodicMiss_Pct: 75.0\n"
-                                 "LargestPeriodicMiss_Run: 1\n");
+                                 "LargestPeriodicMiss_Run: 1\n"
+                                 "Excluded: 1 run not measured (no memory sample: 1)\n");
         free(out);
         free(err);
     }
@@ -533,8 +697,17 @@ static void test_cli(void **state)
         expect_contains(out, "\"Frames\":[\"/usr/bin/w+0x40 spike\",\"/usr/bin/w+0x90 main\"]}},"
                              "{\"Seq\":2,");
         expect_contains(out, "],\"summary\":{\"RunsTotal\":2,\"RunsCompared\":1,"
+                             "\"ProcessesEndedAbnormally\":1,"
+                             "\"ProcessesEndedAbnormallyInRunningRuns\":0,"
                              "\"PeriodicMissOver5Pct_Runs\":1,\"PeriodicMissOver20Pct_Runs\":1,"
-                             "\"LargestPeriodicMiss_Pct\":75.0,\"LargestPeriodicMiss_Run\":1}}\n");
+                             "\"LargestPeriodicMiss_Pct\":75.0,\"LargestPeriodicMiss_Run\":1,"
+                             "\"Excluded\":{\"Count\":1,\"Reasons\":{\"no memory sample\":1}},"
+                             "\"Skipped\":{\"Runs\":{\"Count\":0,\"Reasons\":{}},"
+                             "\"Processes\":{\"Count\":0,\"Reasons\":{}},"
+                             "\"Samples\":{\"Count\":0,\"Reasons\":{}}},"
+                             "\"Ignored\":{\"Count\":0,\"Reasons\":{}},"
+                             "\"UnknownStatus\":{\"Count\":0,\"Reasons\":{}},"
+                             "\"Unstored\":0,\"Notes\":[]}}\n");
         free(out);
         free(err);
     }
@@ -592,6 +765,9 @@ int main(void)
         cmocka_unit_test(test_run_text_without_samples),
         cmocka_unit_test(test_run_json),
         cmocka_unit_test(test_summary_json),
+        cmocka_unit_test(test_run_text_report),
+        cmocka_unit_test(test_run_json_report),
+        cmocka_unit_test(test_summary_with_report),
         cmocka_unit_test(test_cli),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -20,6 +20,7 @@
 
 #include <sqlite3.h>
 
+#include "memsweep/defaults.h"
 #include "memsweep/schema.h"
 #include "sweepread.h"
 
@@ -166,7 +167,7 @@ static void read_db(ms_sweep_data_t *d)
     int rc = ms_sweep_open(dbpath, &db, err, sizeof err);
     if (rc != 0)
         fail_msg("open: %s", err);
-    rc = ms_sweep_read(db, d, err, sizeof err);
+    rc = ms_sweep_read(db, NULL, d, err, sizeof err);
     sqlite3_close(db);
     if (rc != 0)
         fail_msg("read: %s", err);
@@ -448,7 +449,7 @@ static void test_overlapping_processes_views(void **state)
     {
         sqlite3 *rdb = NULL;
         assert_int_equal(ms_sweep_open(dbpath, &rdb, err, sizeof err), 0);
-        assert_int_equal(ms_sweep_texts_open(rdb, &texts, err, sizeof err), 0);
+        assert_int_equal(ms_sweep_texts_open(rdb, NULL, &texts, err, sizeof err), 0);
         assert_int_equal(ms_sweep_run_label(&texts, 2, &text), 0);
         assert_string_equal(text, "n=7 mode=fast");
         free(text);
@@ -603,7 +604,7 @@ static void test_schema_v1_database(void **state)
         char *text = (char *)"sentinel";
         char err[256] = "";
         assert_int_equal(ms_sweep_open(dbpath, &rdb, err, sizeof err), 0);
-        assert_int_equal(ms_sweep_texts_open(rdb, &texts, err, sizeof err), 0);
+        assert_int_equal(ms_sweep_texts_open(rdb, NULL, &texts, err, sizeof err), 0);
         assert_int_equal(ms_sweep_stack_frames(&texts, 1, &text), 0);
         assert_null(text);
         ms_sweep_texts_close(&texts);
@@ -709,6 +710,681 @@ static void test_opens_sweep_directory(void **state)
     sqlite3_close(db);
 }
 
+/* ---- damaged and unusual databases ---- */
+
+/* The samples table without types or constraints: NULL, text and blobs stay as given. */
+static const char loose_samples_sql[] =
+    "CREATE TABLE s2 AS SELECT * FROM samples; DROP TABLE samples;"
+    "CREATE TABLE samples(proc_id, t_ns, rss_kb, hwm_kb, kind, heap_kb, stack_id);"
+    "INSERT INTO samples SELECT * FROM s2; DROP TABLE s2;"
+    "CREATE INDEX samples_by_proc ON samples(proc_id, t_ns);";
+
+static const char loose_runs_sql[] =
+    "CREATE TABLE r2 AS SELECT * FROM runs; DROP TABLE runs;"
+    "CREATE TABLE runs(run_id, sweep_id, seq, label, command, started_ns, finished_ns,"
+    " exit_code, term_signal, status, uninstrumented);"
+    "INSERT INTO runs SELECT * FROM r2; DROP TABLE r2;";
+
+static const char loose_processes_sql[] =
+    "CREATE TABLE p2 AS SELECT * FROM processes; DROP TABLE processes;"
+    "CREATE TABLE processes(proc_id, run_id, pid, ppid, exe, cmdline, started_ns, ended_ns,"
+    " hwm_kb, end_rss_kb, alloc_tracking, alloc_dropped, alloc_dropped_rate,"
+    " alloc_dropped_queue, unstored, note);"
+    "INSERT INTO processes SELECT * FROM p2; DROP TABLE p2;";
+
+/* Checks every reason's count: want lists the non-zero ones, ended by MS_BAD_COUNT. */
+static void expect_bad(const ms_db_report_t *r, const int *want)
+{
+    size_t expected[MS_BAD_COUNT] = {0};
+    for (size_t i = 0; want[i] != MS_BAD_COUNT; i += 2)
+        expected[want[i]] = (size_t)want[i + 1];
+    for (int i = 0; i < MS_BAD_COUNT; i++)
+        if (r->bad[i] != expected[i])
+            fail_msg("'%s': expected %zu, got %zu", ms_bad_text((ms_bad_t)i), expected[i],
+                     r->bad[i]);
+}
+
+static void test_bad_samples_are_skipped(void **state)
+{
+    sqlite3 *db = create_db(dbpath);
+    ms_sweep_data_t d;
+    const ms_run_mem_t *r;
+    char sql[2048];
+    const int want[] = {MS_BAD_SAMPLE_PROC, 2, MS_BAD_SAMPLE_NO_PROC, 1,
+                        MS_BAD_SAMPLE_T_NULL, 1, MS_BAD_SAMPLE_T, 1,
+                        MS_BAD_SAMPLE_T_EARLY, 1, MS_BAD_SAMPLE_T_LATE, 1,
+                        MS_BAD_SAMPLE_RSS_NULL, 1, MS_BAD_SAMPLE_RSS, 3,
+                        MS_BAD_SAMPLE_RSS_NEGATIVE, 1, MS_BAD_SAMPLE_RSS_HUGE, 1,
+                        MS_BAD_SAMPLE_HWM, 1, MS_BAD_SAMPLE_HWM_RANGE, 1,
+                        MS_BAD_SAMPLE_STACK, 1, MS_BAD_COUNT};
+    (void)state;
+
+    add_run(db, 1, "ok");
+    add_proc(db, 1, 1, 100, 0, 3, 0);
+    add_sample(db, 1, 0.0, 10 * MIB, "start");
+    add_sample(db, 1, 1.0, 50 * MIB, "tick");
+    add_sample(db, 1, 3.0, 20 * MIB, "end");
+    add_stack(db, 1, "/bin/w+0x1 f");
+    exec_sql(db, loose_samples_sql);
+    snprintf(sql, sizeof sql,
+             "INSERT INTO samples(proc_id, t_ns, rss_kb, hwm_kb, kind, stack_id) VALUES"
+             " (1, 1500000000, NULL, NULL, 'tick', NULL), (1, 1600000000, 'big', NULL, 'tick', NULL),"
+             " (1, 1700000000, x'01', NULL, 'tick', NULL), (1, 1800000000, 61440.5, NULL, 'tick', NULL),"
+             " (1, 1900000000, -1, NULL, 'tick', NULL), (1, 2000000000, %lld, NULL, 'release', NULL),"
+             " (1, NULL, 5, NULL, 'tick', NULL), (1, 'now', 5, NULL, 'tick', NULL),"
+             " (1, -1, 5, NULL, 'tick', NULL), (1, %lld, 5, NULL, 'tick', NULL),"
+             " ('1', 2200000000, 5, NULL, 'tick', NULL), (NULL, 2200000000, 5, NULL, 'tick', NULL),"
+             " (42, 2300000000, 5, NULL, 'tick', NULL),"
+             /* Kept, with their bad VmHWM or stack ignored: */
+             " (1, 2400000000, %lld, '99999999', 'tick', NULL),"
+             " (1, 2500000000, %lld, %lld, 'tick', NULL),"
+             " (1, 2600000000, %lld, %lld, 'alloc', 'abc')",
+             MS_KB_LIMIT + 1, MS_NS_LIMIT, 30 * MIB, 25 * MIB, MS_KB_LIMIT + 1, 40 * MIB,
+             40 * MIB);
+    exec_sql(db, sql);
+    sqlite3_close(db);
+
+    read_db(&d);
+    expect_bad(&d.report, want);
+    assert_int_equal(ms_db_report_count(&d.report, MS_BAD_SAMPLES), 13);
+    assert_int_equal(ms_db_report_count(&d.report, MS_BAD_VALUES), 3);
+    r = run_by_id(&d, 1);
+    assert_int_equal(r->n_samples, 6);
+    assert_int_equal(r->peaks.kinds[MS_SAMPLE_TICK], 3);
+    assert_int_equal(r->peaks.kinds[MS_SAMPLE_ALLOC], 1);
+    assert_int_equal(r->peaks.kinds[MS_SAMPLE_RELEASE], 0);
+    assert_int_equal(r->peak_kb, 50 * MIB);
+    /* The last tick (25 MiB at 2.5 s) outweighs the end sample. */
+    assert_int_equal(r->end_kb, 25 * MIB);
+    /* VmHWM from the usable values only (the tick's 50 MiB): text that spells a number and
+     * a value over the limit are ignored. The alloc sample's stack_id names no stack. */
+    assert_int_equal(r->peaks.hwm_sum_kb, 50 * MIB);
+    assert_false(r->peaks.have_stack);
+    ms_sweep_free(&d);
+}
+
+static void test_bad_values_read_as_absent(void **state)
+{
+    sqlite3 *db = create_db(dbpath);
+    ms_sweep_data_t d;
+    const ms_run_mem_t *r;
+    const int want[] = {MS_BAD_SWEEP_MEM_TOTAL, 1, MS_BAD_SWEEP_INTERVAL_RANGE, 1,
+                        MS_BAD_PROC_END, 1, MS_BAD_PROC_END_BEFORE_START, 1,
+                        MS_BAD_PROC_HWM_RANGE, 1, MS_BAD_PROC_TRACKING, 1,
+                        MS_BAD_PROC_DROPPED, 2, MS_BAD_PROC_UNSTORED, 1, MS_BAD_COUNT};
+    (void)state;
+
+    exec_sql(db, "UPDATE sweeps SET mem_total_kb = 'lots', interval_ms = 0");
+    add_run(db, 1, "ok");
+    add_proc(db, 1, 1, 100, 1, 9, 0);
+    exec_sql(db, "UPDATE processes SET ended_ns = 'later', hwm_kb = -5, alloc_tracking = 'yes',"
+                 " alloc_dropped = -1, alloc_dropped_rate = 3, alloc_dropped_queue = 'q',"
+                 " unstored = -2 WHERE proc_id = 1");
+    add_sample(db, 1, 1.0, 10 * MIB, "start");
+    add_sample(db, 1, 2.0, 30 * MIB, "tick");
+    /* Ended before it started: the exit time is ignored, the end sample stands. */
+    add_proc(db, 2, 1, 101, 5, 4, 5 * MIB);
+    add_sample(db, 2, 5.0, 5 * MIB, "start");
+    add_sample(db, 2, 6.0, 5 * MIB, "end");
+    sqlite3_close(db);
+
+    read_db(&d);
+    expect_bad(&d.report, want);
+    assert_false(d.info.have_mem_total);
+    assert_int_equal(d.info.interval_ms, 500);
+    r = run_by_id(&d, 1);
+    assert_int_equal(r->peaks.hwm_sum_kb, 35 * MIB); /* 30 from a sample, 5 from the row */
+    assert_int_equal(r->peaks.hwm_procs, 2);
+    assert_int_equal(r->peaks.tracking, MS_TRACKING_UNKNOWN);
+    /* The total is ignored, so the causes add up to it; the bad queue count reads 0. */
+    assert_int_equal(r->peaks.dropped, 3);
+    assert_int_equal(r->peaks.dropped_rate, 3);
+    assert_int_equal(r->peaks.dropped_queue, 0);
+    assert_int_equal(r->unstored, 0);
+    /* Without a usable exit time or an end sample the first process ended abnormally. */
+    assert_int_equal(r->ended_abnormally, 1);
+    assert_int_equal(r->peak_kb, 30 * MIB);
+    assert_int_equal(r->end_kb, 30 * MIB);
+    ms_sweep_free(&d);
+}
+
+static void test_extreme_values_are_exact(void **state)
+{
+    sqlite3 *db = create_db(dbpath);
+    ms_sweep_data_t d;
+    const ms_run_mem_t *r;
+    ms_advise_opts_t o;
+    ms_advisory_t a;
+    char sql[1024];
+    const long long t0 = MS_NS_LIMIT - 10 * S_NS;
+    (void)state;
+
+    /* The largest accepted figures everywhere: sums and differences must stay exact. */
+    snprintf(sql, sizeof sql, "UPDATE sweeps SET mem_total_kb = %lld, interval_ms = %d",
+             MS_KB_LIMIT, MS_MAX_INTERVAL_MS);
+    exec_sql(db, sql);
+    add_run(db, 1, "killed");
+    for (int i = 1; i <= 3; i++) {
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO processes(proc_id, run_id, pid, started_ns, ended_ns, hwm_kb,"
+                 " alloc_dropped, alloc_dropped_rate, alloc_dropped_queue, unstored) VALUES"
+                 " (%d, 1, %d, %lld, %lld, %lld, %lld, %lld, 0, %lld);"
+                 "INSERT INTO samples(proc_id, t_ns, rss_kb, hwm_kb, kind) VALUES"
+                 " (%d, %lld, 1024, 1024, 'start'), (%d, %lld, %lld, %lld, 'tick'),"
+                 " (%d, %lld, %lld, %lld, 'end')",
+                 i, i, t0 + i * S_NS / 10, t0 + 9 * S_NS, MS_KB_LIMIT, MS_COUNT_LIMIT,
+                 MS_COUNT_LIMIT, MS_COUNT_LIMIT, i, t0 + i * S_NS / 10, i, t0 + 5 * S_NS,
+                 MS_KB_LIMIT, MS_KB_LIMIT, i, t0 + 9 * S_NS, MS_KB_LIMIT / 2, MS_KB_LIMIT);
+        exec_sql(db, sql);
+    }
+    /* Killed at the last nanosecond accepted. */
+    snprintf(sql, sizeof sql,
+             "INSERT INTO processes(proc_id, run_id, pid, started_ns) VALUES (4, 1, 4, %lld);"
+             "INSERT INTO samples(proc_id, t_ns, rss_kb, hwm_kb, kind) VALUES"
+             " (4, %lld, 0, 0, 'start'), (4, %lld, %lld, %lld, 'tick')",
+             t0 + S_NS, t0 + S_NS, MS_NS_LIMIT - 1, MS_KB_LIMIT, MS_KB_LIMIT);
+    exec_sql(db, sql);
+    sqlite3_close(db);
+
+    read_db(&d);
+    assert_int_equal(ms_db_report_count(&d.report, MS_BAD_SAMPLES), 0);
+    assert_int_equal(ms_db_report_count(&d.report, MS_BAD_VALUES), 0);
+    r = run_by_id(&d, 1);
+    assert_int_equal(r->n_samples, 11);
+    assert_int_equal(r->peaks.all_kb, 3ULL << 42);
+    assert_int_equal(r->peak_kb, 3ULL << 42);
+    assert_int_equal(r->peaks.hwm_sum_kb, 4ULL << 42);
+    assert_int_equal(r->peaks.hwm_procs, 4);
+    /* At the first exit: its exit RSS (the last tick, 4 PiB) and two others' end samples. */
+    assert_int_equal(r->end_kb, 1ULL << 43);
+    assert_int_equal(r->peaks.dropped, 3ULL << 48);
+    assert_int_equal(r->peaks.dropped_rate, 3ULL << 48);
+    assert_int_equal(r->unstored, 3ULL << 48);
+    assert_int_equal(d.report.unstored, 3ULL << 48);
+    assert_int_equal(r->ended_abnormally, 1);
+    ms_advise_opts_init(&o);
+    assert_int_equal(ms_sweep_advise(&d, &o, &a), 0);
+    assert_int_equal(a.machine.mem_total_mb, 1LL << 32);
+    assert_float_equal(a.peak_mb.max, 12884901888.0, 0.0);
+    assert_float_equal(a.end_mb.max, 8589934592.0, 0.0);
+    assert_int_equal(a.aggressive, 0);
+    assert_true(a.warn_no_fit);
+    ms_sweep_free(&d);
+}
+
+static void test_out_of_order_and_duplicates(void **state)
+{
+    sqlite3 *db = create_db(dbpath);
+    ms_sweep_data_t d;
+    const ms_run_mem_t *r;
+    (void)state;
+
+    /* Run 1: one process, its samples stored backwards, four exact copies; a reading at
+     * the same time with another RSS, and one of another kind, are not copies. */
+    add_run(db, 1, "ok");
+    add_proc(db, 1, 1, 100, 0, 3, 0);
+    add_sample(db, 1, 3.0, 20 * MIB, "end");
+    add_sample(db, 1, 2.0, 60 * MIB, "tick");
+    add_sample(db, 1, 1.0, 80 * MIB, "tick");
+    add_sample(db, 1, 0.0, 5 * MIB, "start");
+    add_sample(db, 1, 1.0, 80 * MIB, "tick");
+    add_sample(db, 1, 2.0, 60 * MIB, "tick");
+    add_sample(db, 1, 2.0, 60 * MIB, "tick");
+    add_sample(db, 1, 0.0, 5 * MIB, "start");
+    add_sample(db, 1, 1.0, 81 * MIB, "tick");
+    add_sample(db, 1, 1.0, 80 * MIB, "alloc");
+    /* Run 2: a wrapper and a child that overlap (the merge path), the child's samples
+     * backwards with one copy. */
+    add_run(db, 2, "ok");
+    add_proc(db, 2, 2, 200, 0, 10, 0);
+    add_sample(db, 2, 0.0, 1 * MIB, "start");
+    add_sample(db, 2, 10.0, 1 * MIB, "end");
+    add_proc(db, 3, 2, 201, 1, 5, 0);
+    add_sample(db, 3, 5.0, 40 * MIB, "end");
+    add_sample(db, 3, 3.0, 50 * MIB, "tick");
+    add_sample(db, 3, 1.0, 10 * MIB, "start");
+    add_sample(db, 3, 3.0, 50 * MIB, "tick");
+    sqlite3_close(db);
+
+    read_db(&d);
+    assert_int_equal(d.report.bad[MS_BAD_SAMPLE_DUP], 5);
+    assert_int_equal(ms_db_report_count(&d.report, MS_BAD_SAMPLES), 5);
+    r = run_by_id(&d, 1);
+    assert_int_equal(r->n_samples, 6);
+    assert_int_equal(r->peaks.kinds[MS_SAMPLE_START], 1);
+    assert_int_equal(r->peaks.kinds[MS_SAMPLE_TICK], 3);
+    assert_int_equal(r->peaks.kinds[MS_SAMPLE_END], 1);
+    assert_int_equal(r->peaks.kinds[MS_SAMPLE_ALLOC], 1);
+    assert_int_equal(r->peak_kb, 81 * MIB);
+    assert_int_equal(r->peaks.periodic_kb, 81 * MIB);
+    assert_int_equal(r->end_kb, 60 * MIB); /* the last tick in time, not in storage */
+    r = run_by_id(&d, 2);
+    assert_int_equal(r->n_samples, 5);
+    assert_int_equal(r->peak_kb, 51 * MIB);
+    assert_int_equal(r->end_kb, 51 * MIB);
+    ms_sweep_free(&d);
+}
+
+static void test_orphans_and_skipped_parents(void **state)
+{
+    sqlite3 *db = create_db(dbpath);
+    ms_sweep_data_t d;
+    const ms_run_mem_t *r;
+    const int want[] = {MS_BAD_RUN_ID_DUP, 1, MS_BAD_RUN_SEQ_NULL, 1, MS_BAD_RUN_SEQ, 1,
+                        MS_BAD_PROC_RUN, 1, MS_BAD_PROC_NO_RUN, 1, MS_BAD_PROC_RUN_SKIPPED, 2,
+                        MS_BAD_PROC_ID_DUP, 1, MS_BAD_SAMPLE_NO_PROC, 1,
+                        MS_BAD_SAMPLE_PROC_SKIPPED, 4, MS_BAD_COUNT};
+    (void)state;
+
+    add_run(db, 1, "ok");
+    add_proc(db, 1, 1, 100, 0, 2, 0);
+    add_sample(db, 1, 0.0, 10 * MIB, "start");
+    add_sample(db, 1, 2.0, 10 * MIB, "end");
+    add_proc(db, 4, 1, 104, 1, -1, 0); /* no sample, no exit record */
+    add_run(db, 2, "ok");              /* no process at all */
+    exec_sql(db, loose_runs_sql);
+    exec_sql(db, loose_processes_sql);
+    exec_sql(db, "INSERT INTO runs(run_id, sweep_id, seq, status) VALUES"
+                 " (3, 1, NULL, 'ok'), (4, 1, 'x', 'ok'), (5, 1, 5, 'ok'), (5, 1, 5, 'ok');"
+                 "INSERT INTO processes(proc_id, run_id, pid, started_ns) VALUES"
+                 " (2, 3, 102, 0), (3, 99, 103, 0), (5, 'r', 105, 0), (6, 4, 106, 0),"
+                 " (4, 1, 107, 1000000000);");
+    add_sample(db, 2, 0.5, 1 * MIB, "tick");
+    add_sample(db, 2, 0.6, 1 * MIB, "tick");
+    add_sample(db, 3, 0.5, 1 * MIB, "tick");
+    add_sample(db, 6, 0.5, 1 * MIB, "tick");
+    add_sample(db, 77, 0.5, 1 * MIB, "tick");
+    sqlite3_close(db);
+
+    read_db(&d);
+    expect_bad(&d.report, want);
+    assert_int_equal(d.n_runs, 3);
+    r = run_by_id(&d, 1);
+    assert_int_equal(r->n_processes, 2);
+    assert_int_equal(r->ended_abnormally, 1);
+    assert_int_equal(r->end_kb, 10 * MIB);
+    assert_true(ms_run_measured(r));
+    assert_false(ms_run_measured(run_by_id(&d, 2)));
+    assert_int_equal(run_by_id(&d, 5)->n_processes, 0);
+    assert_int_equal(d.report.excluded.total, 2);
+    assert_int_equal(d.report.excluded.n, 1);
+    assert_string_equal(d.report.excluded.text[0], "no memory sample");
+    assert_int_equal(d.report.ended_abnormally, 1);
+    ms_sweep_free(&d);
+}
+
+static void test_sweeps_rows(void **state)
+{
+    sqlite3 *db = create_db(dbpath);
+    ms_sweep_data_t d;
+    char note[256];
+    (void)state;
+
+    /* No sweeps row: the machine and the interval are unknown; the runs are read. */
+    exec_sql(db, "DELETE FROM sweeps");
+    add_run(db, 1, "ok");
+    add_proc(db, 1, 1, 100, 0, 1, 0);
+    add_sample(db, 1, 0.5, 7 * MIB, "tick");
+    sqlite3_close(db);
+    read_db(&d);
+    assert_int_equal(d.info.n_sweeps, 0);
+    assert_true(d.report.no_sweep_row);
+    assert_false(d.info.have_mem_total);
+    assert_int_equal(d.info.interval_ms, 500);
+    assert_int_equal(run_by_id(&d, 1)->peak_kb, 7 * MIB);
+    assert_int_equal(ms_db_report_note(&d.report, 0, note, sizeof note), 0);
+    assert_string_equal(note, "the database has no sweeps row; the machine's MemTotal and the "
+                              "sampling interval are unknown.");
+    assert_int_equal(ms_db_report_note(&d.report, 1, note, sizeof note), -1);
+    ms_sweep_free(&d);
+
+    /* Two sweeps rows: the first one's machine and runs; the other's runs are skipped,
+     * and with them their processes and samples. */
+    db = create_db(dbpath);
+    exec_sql(db, "INSERT INTO sweeps(sweep_id, started_ns, mem_total_kb, reserve_mb,"
+                 " safety_factor, interval_ms) VALUES (2, 0, 1024, 1024, 0.85, 500)");
+    add_run(db, 1, "ok");
+    add_proc(db, 1, 1, 100, 0, 1, 0);
+    add_sample(db, 1, 0.5, 7 * MIB, "tick");
+    exec_sql(db, "INSERT INTO runs(run_id, sweep_id, seq, status) VALUES (2, 2, 1, 'ok')");
+    add_proc(db, 2, 2, 200, 0, 1, 0);
+    add_sample(db, 2, 0.5, 900 * MIB, "tick");
+    sqlite3_close(db);
+    read_db(&d);
+    assert_int_equal(d.info.n_sweeps, 2);
+    assert_int_equal(d.info.mem_total_kb, 12226560ULL);
+    assert_int_equal(d.n_runs, 1);
+    assert_int_equal(d.report.bad[MS_BAD_RUN_OTHER_SWEEP], 1);
+    assert_int_equal(d.report.bad[MS_BAD_PROC_RUN_SKIPPED], 1);
+    assert_int_equal(d.report.bad[MS_BAD_SAMPLE_PROC_SKIPPED], 1);
+    assert_int_equal(run_by_id(&d, 1)->peak_kb, 7 * MIB);
+    ms_sweep_free(&d);
+}
+
+static void test_abnormal_ends(void **state)
+{
+    sqlite3 *db = create_db(dbpath);
+    ms_sweep_data_t d;
+    const ms_run_mem_t *r;
+    (void)state;
+
+    /* Run 1: a wrapper and a child killed at 3 s: no end sample, no exit time. Its
+     * samples count up to its last one, which is its exit RSS. */
+    add_run(db, 1, "killed");
+    add_proc(db, 1, 1, 10, 0, 10, 0);
+    add_sample(db, 1, 0.0, 2 * MIB, "start");
+    add_sample(db, 1, 10.0, 2 * MIB, "end");
+    add_proc(db, 2, 1, 11, 1, -1, 0);
+    add_sample(db, 2, 1.0, 5 * MIB, "start");
+    add_sample(db, 2, 2.0, 100 * MIB, "tick");
+    add_sample(db, 2, 3.0, 90 * MIB, "tick");
+    /* Run 2: an image replaced by exec is not an abnormal end. */
+    add_run(db, 2, "ok");
+    add_proc(db, 3, 2, 12, 0, -1, 0);
+    add_sample(db, 3, 0.0, 1 * MIB, "start");
+    add_proc(db, 4, 2, 12, 0.2, 5, 0);
+    add_sample(db, 4, 0.2, 3 * MIB, "start");
+    add_sample(db, 4, 5.0, 3 * MIB, "end");
+    /* Run 3: an exit time without an end sample, an end sample without an exit time. */
+    add_run(db, 3, "ok");
+    add_proc(db, 5, 3, 13, 0, 2, 0);
+    add_sample(db, 5, 1.0, 4 * MIB, "tick");
+    add_proc(db, 6, 3, 14, 3, -1, 0);
+    add_sample(db, 6, 4.0, 4 * MIB, "end");
+    /* Run 4: still running; its process may be alive. */
+    add_run(db, 4, "running");
+    add_proc(db, 7, 4, 15, 0, -1, 0);
+    add_sample(db, 7, 1.0, 6 * MIB, "tick");
+    sqlite3_close(db);
+
+    read_db(&d);
+    r = run_by_id(&d, 1);
+    assert_int_equal(r->ended_abnormally, 1);
+    assert_int_equal(r->peak_kb, 102 * MIB);
+    assert_int_equal(r->end_kb, 92 * MIB); /* the wrapper's 2 and the child's last 90 */
+    assert_int_equal(run_by_id(&d, 2)->ended_abnormally, 0);
+    assert_int_equal(run_by_id(&d, 3)->ended_abnormally, 0);
+    assert_int_equal(run_by_id(&d, 4)->ended_abnormally, 1);
+    assert_int_equal(d.report.ended_abnormally, 2);
+    assert_int_equal(d.report.ended_abnormally_running, 1);
+    ms_sweep_free(&d);
+}
+
+static void test_schema_v3_columns(void **state)
+{
+    sqlite3 *db = create_db(dbpath);
+    ms_sweep_data_t d;
+    const ms_run_mem_t *r;
+    ms_sweep_texts_t texts;
+    ms_proc_note_t notes[8];
+    size_t n = 0, more = 0;
+    ms_advise_opts_t o;
+    ms_advisory_t a;
+    char err[256] = "";
+    (void)state;
+
+    add_run(db, 1, "ok");
+    add_proc(db, 1, 1, 100, 0, 2, 0);
+    add_sample(db, 1, 0.5, 10 * MIB, "tick");
+    add_proc(db, 2, 1, 101, 0, 2, 0);
+    add_sample(db, 2, 0.5, 10 * MIB, "tick");
+    add_proc(db, 3, 1, 102, 0, 2, 0);
+    add_sample(db, 3, 0.5, 10 * MIB, "tick");
+    exec_sql(db, "UPDATE processes SET unstored = 4, note = 'database is full' WHERE proc_id = 1;"
+                 "UPDATE processes SET note = 'database is full' WHERE proc_id = 2;"
+                 "UPDATE processes SET unstored = 0, note = 'busy' WHERE proc_id = 3;");
+    /* Not measured: without processes, with a sample nonetheless, with no reason given;
+     * run 5 has no sample and no reason recorded. */
+    exec_sql(db, "INSERT INTO runs(run_id, sweep_id, seq, status, uninstrumented) VALUES"
+                 " (2, 1, 2, 'ok', 'statically linked: /opt/a'),"
+                 " (3, 1, 3, 'ok', 'setuid: /usr/local/libexec/a-rather-long-directory/tool"
+                 " (owned by uid 65534)'),"
+                 " (4, 1, 4, 'ok', ''), (5, 1, 5, 'failed', NULL),"
+                 " (6, 1, 6, 'ok', 'statically linked: /opt/b')");
+    add_proc(db, 4, 3, 103, 0, 1, 0);
+    add_sample(db, 4, 0.5, 999 * MIB, "tick");
+    sqlite3_close(db);
+
+    read_db(&d);
+    r = run_by_id(&d, 1);
+    assert_int_equal(r->unstored, 4);
+    assert_false(r->not_measured);
+    assert_string_equal(run_by_id(&d, 2)->not_measured_why, "statically linked: /opt/a");
+    r = run_by_id(&d, 3);
+    assert_true(r->not_measured);
+    /* Cut for printing; ms_sweep_run_reason gives it whole. */
+    assert_string_equal(r->not_measured_why,
+                        "setuid: /usr/local/libexec/a-rather-long-directory/tool (own...");
+    assert_int_equal(r->n_samples, 1);
+    assert_false(ms_run_measured(r));
+    assert_string_equal(run_by_id(&d, 4)->not_measured_why, "no reason recorded");
+    assert_int_equal(d.report.unstored, 4);
+    /* Counted by the kind of reason: the text before its first ": ". */
+    assert_int_equal(d.report.excluded.total, 5);
+    assert_int_equal(d.report.excluded.n, 4);
+    assert_string_equal(d.report.excluded.text[0], "statically linked");
+    assert_int_equal(d.report.excluded.count[0], 2);
+    assert_string_equal(d.report.excluded.text[1], "setuid");
+    assert_string_equal(d.report.excluded.text[2], "no reason recorded");
+    assert_string_equal(d.report.excluded.text[3], "no memory sample");
+    ms_advise_opts_init(&o);
+    assert_int_equal(ms_sweep_advise(&d, &o, &a), 0);
+    assert_int_equal(a.counts.included, 1);
+    assert_int_equal(a.counts.excluded, 5);
+    assert_float_equal(a.peak_mb.max, 30.0, 0.0); /* run 3's 999 MiB does not count */
+    assert_int_equal(a.peaks.runs, 1);
+    assert_true(a.have_report);
+    assert_int_equal(a.report.unstored, 4);
+
+    {
+        sqlite3 *rdb = NULL;
+        assert_int_equal(ms_sweep_open(dbpath, &rdb, err, sizeof err), 0);
+        assert_int_equal(ms_sweep_texts_open(rdb, NULL, &texts, err, sizeof err), 0);
+        assert_int_equal(ms_sweep_run_notes(&texts, 1, notes, 1, &n, &more), 0);
+        assert_int_equal(n, 1);
+        assert_int_equal(more, 1);
+        assert_string_equal(notes[0].text, "database is full");
+        assert_int_equal(notes[0].processes, 2);
+        assert_int_equal(notes[0].pid, 100);
+        ms_sweep_notes_free(notes, n);
+        assert_int_equal(ms_sweep_run_notes(&texts, 1, notes, 8, &n, &more), 0);
+        assert_int_equal(n, 2);
+        assert_int_equal(more, 0);
+        assert_string_equal(notes[1].text, "busy");
+        assert_int_equal(notes[1].pid, 102);
+        ms_sweep_notes_free(notes, n);
+        assert_int_equal(ms_sweep_run_notes(&texts, 2, notes, 8, &n, &more), 0);
+        assert_int_equal(n, 0);
+        {
+            char *reason = NULL;
+            assert_int_equal(ms_sweep_run_reason(&texts, 3, &reason), 0);
+            assert_string_equal(reason, "setuid: /usr/local/libexec/a-rather-long-directory/"
+                                        "tool (owned by uid 65534)");
+            free(reason);
+            assert_int_equal(ms_sweep_run_reason(&texts, 1, &reason), 0);
+            assert_null(reason);
+        }
+        ms_sweep_texts_close(&texts);
+        sqlite3_close(rdb);
+    }
+    ms_sweep_free(&d);
+}
+
+static void test_schema_v2_database(void **state)
+{
+    sqlite3 *db = create_db(dbpath);
+    ms_sweep_data_t d;
+    ms_sweep_texts_t texts;
+    ms_proc_note_t notes[2];
+    size_t n = 1, more = 1;
+    char err[256] = "";
+    (void)state;
+
+    /* Version 2: no uninstrumented, unstored or note columns. */
+    exec_sql(db, "ALTER TABLE runs DROP COLUMN uninstrumented;"
+                 "ALTER TABLE processes DROP COLUMN unstored;"
+                 "ALTER TABLE processes DROP COLUMN note; PRAGMA user_version = 2;");
+    add_run(db, 1, "ok");
+    add_proc(db, 1, 1, 100, 0, 2, 0);
+    add_sample(db, 1, 0.5, 12 * MIB, "tick");
+    sqlite3_close(db);
+    read_db(&d);
+    assert_int_equal(run_by_id(&d, 1)->peak_kb, 12 * MIB);
+    assert_false(run_by_id(&d, 1)->not_measured);
+    assert_int_equal(d.report.unstored, 0);
+    assert_int_equal(d.report.excluded.total, 0);
+    ms_sweep_free(&d);
+    {
+        sqlite3 *rdb = NULL;
+        assert_int_equal(ms_sweep_open(dbpath, &rdb, err, sizeof err), 0);
+        assert_int_equal(ms_sweep_texts_open(rdb, NULL, &texts, err, sizeof err), 0);
+        assert_null(texts.notes);
+        assert_int_equal(ms_sweep_run_notes(&texts, 1, notes, 2, &n, &more), 0);
+        assert_int_equal(n, 0);
+        assert_int_equal(more, 0);
+        ms_sweep_texts_close(&texts);
+        sqlite3_close(rdb);
+    }
+}
+
+static void test_unknown_status(void **state)
+{
+    sqlite3 *db = create_db(dbpath);
+    ms_sweep_data_t d;
+    ms_advise_opts_t o;
+    ms_advisory_t a;
+    char note[256];
+    (void)state;
+
+    for (int i = 1; i <= 4; i++) {
+        add_run(db, i, "ok");
+        add_proc(db, i, i, 100 + i, 0, 1, 0);
+        add_sample(db, i, 0.5, 10 * MIB, "tick");
+    }
+    exec_sql(db, loose_runs_sql);
+    exec_sql(db, "UPDATE runs SET status = 'exploded' WHERE run_id = 1;"
+                 "UPDATE runs SET status = NULL WHERE run_id = 2;"
+                 "UPDATE runs SET status = 7 WHERE run_id = 3;");
+    sqlite3_close(db);
+    read_db(&d);
+    assert_string_equal(run_by_id(&d, 1)->status, "exploded");
+    assert_false(run_by_id(&d, 1)->status_known);
+    assert_string_equal(run_by_id(&d, 2)->status, "NULL");
+    assert_false(run_by_id(&d, 2)->status_known);
+    assert_string_equal(run_by_id(&d, 3)->status, "7");
+    assert_true(run_by_id(&d, 4)->status_known);
+    assert_int_equal(d.report.unknown_status.total, 3);
+    assert_int_equal(ms_db_report_note(&d.report, 0, note, sizeof note), 0);
+    assert_string_equal(note, "3 runs have a status this version does not know (exploded: 1, "
+                              "NULL: 1, 7: 1); counted as failed.");
+    ms_advise_opts_init(&o);
+    assert_int_equal(ms_sweep_advise(&d, &o, &a), 0);
+    assert_int_equal(a.counts.failed, 3);
+    assert_int_equal(a.counts.included, 4);
+    ms_sweep_free(&d);
+}
+
+/* ms_sweep_read on dbpath fails with want_rc and exactly want_err. */
+static void expect_read_error(int want_rc, const char *want_err)
+{
+    sqlite3 *db = NULL;
+    ms_sweep_data_t d;
+    char err[512] = "";
+    assert_int_equal(ms_sweep_open(dbpath, &db, err, sizeof err), 0);
+    assert_int_equal(ms_sweep_read(db, "the.db", &d, err, sizeof err), want_rc);
+    assert_string_equal(err, want_err);
+    assert_null(d.runs);
+    sqlite3_close(db);
+}
+
+static void test_missing_tables_and_columns(void **state)
+{
+    sqlite3 *db;
+    (void)state;
+
+    db = create_db(dbpath);
+    exec_sql(db, "DROP TABLE runs");
+    sqlite3_close(db);
+    expect_read_error(-EINVAL, "the.db: damaged memsweep database: no table runs");
+
+    db = create_db(dbpath);
+    exec_sql(db, "ALTER TABLE processes DROP COLUMN hwm_kb");
+    sqlite3_close(db);
+    expect_read_error(-EINVAL, "the.db: damaged memsweep database: table processes has no "
+                               "column hwm_kb");
+
+    db = create_db(dbpath);
+    exec_sql(db, "ALTER TABLE sweeps DROP COLUMN interval_ms");
+    sqlite3_close(db);
+    expect_read_error(-EINVAL, "the.db: damaged memsweep database: table sweeps has no "
+                               "column interval_ms");
+}
+
+static void test_damaged_files(void **state)
+{
+    sqlite3 *db = NULL;
+    char want[512], sql[256];
+    long long pages = 0, root = 0;
+    FILE *f;
+    (void)state;
+
+    /* An empty file, which SQLite would take for an empty database. */
+    f = fopen(dbpath, "w");
+    assert_non_null(f);
+    fclose(f);
+    snprintf(want, sizeof want, "%s: empty file, not a memsweep database", dbpath);
+    expect_open_error(dbpath, -EINVAL, want);
+
+    /* A database of several pages, cut after its first. */
+    db = create_db(dbpath);
+    add_run(db, 1, "ok");
+    add_proc(db, 1, 1, 100, 0, 100, 0);
+    for (int i = 0; i < 400; i++) {
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO samples(proc_id, t_ns, rss_kb, hwm_kb, kind) VALUES"
+                 " (1, %d, %d, %d, 'tick')", i, i, i);
+        exec_sql(db, sql);
+    }
+    {
+        sqlite3_stmt *st = NULL;
+        assert_int_equal(sqlite3_prepare_v2(db, "SELECT (SELECT page_count FROM pragma_page_count),"
+                                                " (SELECT rootpage FROM sqlite_master"
+                                                "  WHERE name = 'samples')", -1, &st, NULL),
+                         SQLITE_OK);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        pages = sqlite3_column_int64(st, 0);
+        root = sqlite3_column_int64(st, 1);
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+    assert_true(pages > 2);
+
+    /* A damaged page: the samples table's root. */
+    {
+        static const unsigned char junk[8] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+        f = fopen(dbpath, "r+");
+        assert_non_null(f);
+        assert_int_equal(fseek(f, (long)((root - 1) * 4096), SEEK_SET), 0);
+        assert_int_equal(fwrite(junk, 1, sizeof junk, f), sizeof junk);
+        fclose(f);
+        expect_read_error(-EIO, "the.db: damaged database file (database disk image is "
+                                "malformed)");
+    }
+
+    assert_int_equal(truncate(dbpath, 4096), 0);
+    snprintf(want, sizeof want, "%s: damaged database file (truncated: 4096 of %lld bytes)",
+             dbpath, pages * 4096);
+    expect_open_error(dbpath, -EINVAL, want);
+
+    /* memsweep's application_id without a schema version. */
+    db = create_db(dbpath);
+    exec_sql(db, "PRAGMA user_version = 0");
+    sqlite3_close(db);
+    snprintf(want, sizeof want, "%s: not a complete memsweep database (schema version 0)",
+             dbpath);
+    expect_open_error(dbpath, -EINVAL, want);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -721,6 +1397,18 @@ int main(void)
         cmocka_unit_test(test_advise_peak_summary),
         cmocka_unit_test(test_refuses_foreign_databases),
         cmocka_unit_test(test_opens_sweep_directory),
+        cmocka_unit_test(test_bad_samples_are_skipped),
+        cmocka_unit_test(test_bad_values_read_as_absent),
+        cmocka_unit_test(test_extreme_values_are_exact),
+        cmocka_unit_test(test_out_of_order_and_duplicates),
+        cmocka_unit_test(test_orphans_and_skipped_parents),
+        cmocka_unit_test(test_sweeps_rows),
+        cmocka_unit_test(test_abnormal_ends),
+        cmocka_unit_test(test_schema_v3_columns),
+        cmocka_unit_test(test_schema_v2_database),
+        cmocka_unit_test(test_unknown_status),
+        cmocka_unit_test(test_missing_tables_and_columns),
+        cmocka_unit_test(test_damaged_files),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

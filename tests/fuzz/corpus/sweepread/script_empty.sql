@@ -1,0 +1,1 @@
+-- An empty sweep: the schema and nothing else.
