@@ -17,6 +17,31 @@
 /* Placeholder name that expands to the run's 1-based sequence number. */
 #define MS_PARAM_RUN "run"
 
+/*
+ * Labels are for people: a value longer than MS_LABEL_VALUE_MAX bytes, or a command line
+ * (the label of a run without parameters) longer than MS_LABEL_LINE_MAX, is cut there
+ * and ends with "...". The run's command keeps every byte.
+ */
+#define MS_LABEL_VALUE_MAX 100
+#define MS_LABEL_LINE_MAX 200
+
+/*
+ * Linux's limits on what one execve carries. One argument or environment string, its NUL
+ * included, may be at most MS_EXEC_STRLEN_MAX bytes (MAX_ARG_STRLEN). All the strings
+ * with their NULs and pointers may take sysconf(_SC_ARG_MAX) bytes (a quarter of the stack
+ * limit), but never more than MS_EXEC_ARG_MAX_CAP (three quarters of the kernel's default
+ * 8 MiB stack limit), nor less than MS_EXEC_STRLEN_MAX.
+ */
+#define MS_EXEC_STRLEN_MAX 131072
+#define MS_EXEC_ARG_MAX_CAP (6 * 1024 * 1024)
+
+/*
+ * Bytes of that budget ms_plan_check_exec keeps for what it cannot count before the sweep
+ * starts: the path execvp finds the program at, a #! interpreter line, and the variables
+ * the launcher adds for each worker (the database path, the run id, the interval).
+ */
+#define MS_EXEC_RESERVE (3 * 4096)
+
 /* One -P parameter: a name and its values, in the order they were given. */
 typedef struct ms_param {
     char *name;
@@ -75,8 +100,9 @@ void ms_strv_free(char **v, size_t n);
 
 /*
  * Parses one -P argument "NAME=VALUES" and appends it to p. NAME must be an identifier,
- * not MS_PARAM_RUN and not already present. Returns 0, -EINVAL, -E2BIG or -ENOMEM;
- * p is unchanged on failure.
+ * not MS_PARAM_RUN and not already present. Returns 0, -EINVAL, -E2BIG (also when the
+ * values would take the number of runs above MS_MAX_RUNS, which is found before they are
+ * allocated) or -ENOMEM; p is unchanged on failure.
  */
 int ms_params_add(ms_params_t *p, const char *spec, char *err, size_t errlen);
 
@@ -113,8 +139,20 @@ int ms_template_check(const char *tmpl, const ms_params_t *p, char *err, size_t 
 int ms_template_expand(const char *tmpl, const ms_params_t *p, const size_t *choice,
                        size_t seq, char **out, char *err, size_t errlen);
 
-/* The label of a run: "NAME=value NAME=value" in parameter order. NULL on ENOMEM. */
+/*
+ * The label of a run: "NAME=value NAME=value" in parameter order, each value written as
+ * ms_label_text does with MS_LABEL_VALUE_MAX. NULL on ENOMEM.
+ */
 char *ms_params_label(const ms_params_t *p, const size_t *choice);
+
+/*
+ * Text for a label or a message that stays on one line and stays short: each control
+ * character (a newline, a tab, an escape...) is written as \n, \r, \t or \xHH, and only the
+ * first max bytes of s are kept, cut back to a UTF-8 character boundary and followed by
+ * "..." when s is longer. Other bytes, backslashes included, are kept as they are, so the
+ * text is not meant to be decoded: the exact bytes are in the run's argv. NULL on ENOMEM.
+ */
+char *ms_label_text(const char *s, size_t max);
 
 /* The n strings of v joined with single spaces. NULL on ENOMEM. */
 char *ms_join_words(char *const *v, size_t n);
@@ -139,8 +177,30 @@ void ms_commands_free(ms_commands_t *c);
 int ms_plan_init(ms_plan_t *plan, char *err, size_t errlen);
 
 /*
+ * What execve counts for the NULL-terminated vector v (an environment): each string with
+ * its NUL, and a pointer for each string and for the NULL.
+ */
+size_t ms_exec_bytes(char *const *v);
+
+/*
+ * Checks, before anything starts, that the kernel will execute every run of a plan that
+ * passed ms_plan_init, so that a sweep is not refused one run at a time: each argument of
+ * the expanded command (in commands mode, the line given to sh -c) must fit in
+ * MS_EXEC_STRLEN_MAX, and all of them together with env_bytes of environment (what
+ * ms_exec_bytes counts for the workers' environment) and MS_EXEC_RESERVE must fit in
+ * arg_max, the value of sysconf(_SC_ARG_MAX) (bounded as MS_EXEC_ARG_MAX_CAP says).
+ * Takes time in proportion to the number of runs only when the longest values come near
+ * a limit. Returns 0, -E2BIG with a message naming the first run that would not fit, or
+ * -ENOMEM (with strerror's message in err).
+ */
+int ms_plan_check_exec(const ms_plan_t *plan, size_t env_bytes, long arg_max, char *err,
+                       size_t errlen);
+
+/*
  * Expands run seq (1-based, at most plan->n_runs) of a plan that passed ms_plan_init.
- * Returns 0 or -ENOMEM; *spec is zeroed on failure.
+ * The label is written as ms_params_label does or, without parameters, is the command
+ * line as ms_label_text writes it with MS_LABEL_LINE_MAX. Returns 0 or -ENOMEM; *spec is
+ * zeroed on failure.
  */
 int ms_plan_expand(const ms_plan_t *plan, size_t seq, ms_run_spec_t *spec);
 

@@ -176,7 +176,7 @@ int ms__procfd_reading(int64_t *rss_kb, int64_t *hwm_kb, int in_program)
         }
         return err;
     }
-    uint64_t w = atomic_load(&status_word);
+    unsigned long long w = atomic_load(&status_word);
     uint64_t fresh;
     int fd;
     int err;
