@@ -63,6 +63,7 @@ typedef struct proc_fold {
     unsigned long long last_rss;
     int64_t last_tick_t;            /* the latest tick sample, if any */
     unsigned long long last_tick_rss;
+    unsigned long long tail_release_rss; /* largest release sample since the last tick */
     int have_end_sample;            /* an end sample exists; end_rss is the latest one's */
     int64_t end_t;
     unsigned long long end_rss;
@@ -540,18 +541,22 @@ static int id_set_has(const id_set_t *s, long long id)
 }
 
 /*
- * A process's RSS at its exit, as the end RSS counts it: after a recorded exit, the larger
- * of the end sample and the last tick (teardown only ever shrinks a process, and the last
- * tick shows what it held while working); without one (a kill, a crash, exec), its last
- * sample.
+ * A process's RSS at its exit, as the end RSS counts it: after a recorded exit, the largest
+ * of the end sample, the last tick and the release samples taken after that tick
+ * (teardown only ever shrinks a process; the last tick shows what it held while working,
+ * and a release sample during teardown what it held just before freeing it); without a
+ * recorded exit (a kill, a crash, exec), its last sample.
  */
 static unsigned long long exit_rss(const proc_fold_t *p)
 {
+    unsigned long long rss;
+
     if (!p->have_end_sample)
         return p->last_rss;
+    rss = umax(p->end_rss, p->tail_release_rss);
     if (p->kinds[MS_SAMPLE_TICK] > 0 && p->last_tick_t <= p->end_t)
-        return umax(p->end_rss, p->last_tick_rss);
-    return p->end_rss;
+        rss = umax(rss, p->last_tick_rss);
+    return rss;
 }
 
 /* Makes room for one more element in a growable array of elements of size sz. */
@@ -1216,6 +1221,11 @@ static void fold_sample(proc_fold_t *p, const sample_row_t *s)
     if (s->kind == MS_SAMPLE_TICK && (p->kinds[s->kind] == 1 || t >= p->last_tick_t)) {
         p->last_tick_t = t;
         p->last_tick_rss = rss;
+        p->tail_release_rss = 0;
+    } else if (s->kind == MS_SAMPLE_RELEASE &&
+               (p->kinds[MS_SAMPLE_TICK] == 0 || t >= p->last_tick_t)) {
+        /* The shim writes a release after the tick it followed, never before. */
+        p->tail_release_rss = umax(p->tail_release_rss, rss);
     } else if (s->kind == MS_SAMPLE_END && (!p->have_end_sample || t >= p->end_t)) {
         p->have_end_sample = 1;
         p->end_t = t;

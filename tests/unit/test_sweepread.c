@@ -320,6 +320,21 @@ static void test_pid_reuse_and_teardown(void **state)
     add_sample(db, 4, 0.0, 8 * MIB, "start");
     add_sample(db, 4, 2.5, 200 * MIB, "tick");
     add_sample(db, 4, 3.0, 9 * MIB, "end");
+
+    /*
+     * Run 3: the same teardown seen by release samples. The shim stores a release after
+     * the tick it followed, so the one at 0.9 s comes after the tick of 1.0 s: it is
+     * before the last tick and does not count; the one at 1.2 s, during the teardown,
+     * does: the exit RSS is 120 MiB, not the last tick's 30 nor the end's 9.
+     */
+    add_run(db, 3, "ok");
+    add_proc(db, 5, 3, 900, 0, 1.3, 0);
+    add_sample(db, 5, 0.0, 8 * MIB, "start");
+    add_sample(db, 5, 0.5, 20 * MIB, "tick");
+    add_sample(db, 5, 1.0, 30 * MIB, "tick");
+    add_sample(db, 5, 0.9, 150 * MIB, "release");
+    add_sample(db, 5, 1.2, 120 * MIB, "release");
+    add_sample(db, 5, 1.3, 9 * MIB, "end");
     sqlite3_close(db);
 
     read_db(&d);
@@ -329,6 +344,9 @@ static void test_pid_reuse_and_teardown(void **state)
     r = run_by_id(&d, 2);
     assert_int_equal(r->end_kb, 200 * MIB);
     assert_int_equal(r->peak_kb, 200 * MIB);
+    r = run_by_id(&d, 3);
+    assert_int_equal(r->end_kb, 120 * MIB);
+    assert_int_equal(r->peak_kb, 150 * MIB);
     ms_sweep_free(&d);
 }
 
