@@ -1,10 +1,13 @@
-/* Private to the test workloads: the option parsing and sleeping they all need. */
+/* Private to the test workloads: the option parsing, sleeping and page touching they need. */
 #ifndef MS_TESTS_WL_COMMON_H
 #define MS_TESTS_WL_COMMON_H
 
 #include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 /* A whole decimal number in [min, max] into *out; 0, or -1 for anything else. */
 static inline int parse_long(const char *text, long min, long max, long *out)
@@ -27,6 +30,35 @@ static inline void sleep_ms(long ms)
 
     while (nanosleep(&left, &left) != 0 && errno == EINTR)
         ;
+}
+
+/*
+ * Writes a byte derived from seed into every page of [p, p + len) and returns a checksum
+ * of what was written. RSS grows only when pages are touched, so a workload that means to
+ * occupy memory writes every page; the checksum lets it prove later that the memory still
+ * holds what it wrote (see sum_pages).
+ */
+static inline uint64_t touch_pages(unsigned char *p, size_t len, unsigned seed)
+{
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    uint64_t sum = 0;
+
+    for (size_t off = 0; off < len; off += page) {
+        p[off] = (unsigned char)(off / page * 31u + seed);
+        sum = sum * 1099511628211ULL + p[off];
+    }
+    return sum;
+}
+
+/* The checksum touch_pages returned for the same block, read back from memory. */
+static inline uint64_t sum_pages(const unsigned char *p, size_t len)
+{
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    uint64_t sum = 0;
+
+    for (size_t off = 0; off < len; off += page)
+        sum = sum * 1099511628211ULL + p[off];
+    return sum;
 }
 
 #endif

@@ -1,0 +1,128 @@
+# Workers that end without the C library's exit path: _exit(3), abort() (SIGABRT) and a
+# real SIGSEGV, beside one that calls exit(0), in one sweep. Each prints and ends exactly
+# as without the shim; the samples taken until the end are kept; a process killed by a
+# signal has no end sample and no exit record (ended_ns NULL) and its run is `killed`
+# with that signal; every run's peak counts in the advisory.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+AB="$MS_BUILD_DIR/ms_abend"
+need_exe "$AB"
+# No core files: the kernel's core_pattern may name a file in the working directory.
+ulimit -c 0
+
+# 48 MiB held for 700 ms: seven intervals at 100 ms.
+ARGS=(--mib 48 --hold-ms 700)
+INTERVAL=100
+ENDS="exit _exit abort segv"
+
+note "uninstrumented references"
+for e in $ENDS; do
+    run_ref "ref-$e" "$AB" --end "$e" "${ARGS[@]}"
+done
+# exit 0, _exit(3), 128 + SIGABRT, 128 + SIGSEGV: the reference itself ends as meant to.
+assert_eq "0 3 134 139" "$(cat "$T/ref-exit.rc" "$T/ref-_exit.rc" "$T/ref-abort.rc" "$T/ref-segv.rc" |
+    tr '\n' ' ' | sed 's/ $//')" "exit statuses without the shim"
+
+run_cmd run "$MS_BIN" run -j 2 --interval-ms "$INTERVAL" -o "$T/out" -P "end=exit,_exit,abort,segv" \
+    -- "$AB" --end "{end}" "${ARGS[@]}"
+assert_eq 1 "$RC" "exit status of memsweep run with failed and killed runs (stderr: $(cat "$T/run.err"))"
+S="$(sweep_dir_of "$T/out")"
+DB="$S/memsweep.db"
+ADV="$S/memory_advisory.txt"
+
+for e in $ENDS; do
+    R="run_id = (SELECT run_id FROM runs WHERE label = 'end=$e')"
+    seq="$(sql "$DB" "SELECT seq FROM runs WHERE $R")"
+    assert_int "$seq" "$e: the run's seq"
+    note "$e (run $seq)"
+    # The status memsweep saw, as the shell would report it, is the reference's.
+    got="$(sql "$DB" "SELECT COALESCE(exit_code, 128 + term_signal) FROM runs WHERE $R")"
+    assert_eq "$(cat "$T/ref-$e.rc")" "$got" "$e: exit status under the launcher"
+    log="$(printf '%s/logs/run-%04d' "$S" "$seq")"
+    cmp -s "$T/ref-$e.out" "$log.out" ||
+        fail "$e: stdout '$(cat "$log.out")', expected '$(cat "$T/ref-$e.out")'"
+    assert_empty "$log.err" "$e: stderr under the launcher"
+    assert_eq 1 "$(sql "$DB" "SELECT count(*) FROM processes WHERE $R")" "$e: process rows"
+    P="proc_id = (SELECT proc_id FROM processes WHERE $R)"
+    assert_eq 1 "$(sql "$DB" "SELECT count(*) FROM samples WHERE $P AND kind = 'start'")" \
+        "$e: start samples"
+    # Samples taken while the 48 MiB were held are kept, whatever the end.
+    assert_ge "$(sql "$DB" "SELECT count(*) FROM samples WHERE $P AND kind = 'tick'
+                            AND rss_kb >= 48 * 1024")" 1 "$e: ticks that saw the 48 MiB"
+    case "$e" in
+    exit | _exit)
+        assert_eq "$([ "$e" = exit ] && echo ok || echo failed)" \
+            "$(sql "$DB" "SELECT status FROM runs WHERE $R")" "$e: run status"
+        # exit() runs the shim's destructor; _exit is the shim's own export.
+        assert_eq 1 "$(sql "$DB" "SELECT count(*) FROM samples WHERE $P AND kind = 'end'")" \
+            "$e: end samples"
+        assert_eq 1 "$(sql "$DB" "SELECT count(*) FROM processes WHERE $P AND ended_ns IS NOT NULL")" \
+            "$e: exit record"
+        ;;
+    abort | segv)
+        sig=$([ "$e" = abort ] && echo 6 || echo 11)
+        assert_eq "killed|$sig|" "$(sql "$DB" "SELECT status, term_signal, exit_code FROM runs WHERE $R")" \
+            "$e: run status, term_signal and exit_code"
+        assert_eq 0 "$(sql "$DB" "SELECT count(*) FROM samples WHERE $P AND kind = 'end'")" \
+            "$e: end samples"
+        assert_eq 1 "$(sql "$DB" "SELECT count(*) FROM processes WHERE $P AND ended_ns IS NULL")" \
+            "$e: no exit record (ended_ns NULL)"
+        # Every tick is committed as it is taken: the last one is within an interval of
+        # the death, plus the same second of scheduling slack test_sigkill.sh allows.
+        gap="$(sql "$DB" "SELECT (r.finished_ns - max(s.t_ns)) / 1e6 FROM samples s, runs r
+                          WHERE s.$P AND r.$R")"
+        assert_between "$gap" 0 $((INTERVAL + 1000)) "$e: ms between the last sample and the death"
+        ;;
+    esac
+done
+
+note "the advisory counts every run's peak"
+run_figures "$DB" >"$T/fig.txt"
+assert_eq 4 "$(wc -l <"$T/fig.txt")" "runs in the figures"
+while IFS= read -r line; do
+    assert_between "$(fig "$line" 4)" 48 $((48 + MIB_TOL)) "peak RSS of run $(fig "$line" 1) (MiB)"
+done <"$T/fig.txt"
+assert_eq 4 "$(post_field "$ADV" RunsIncluded)" "RunsIncluded"
+assert_eq 3 "$(post_field "$ADV" RunsFailed)" "RunsFailed (_exit(3), abort, segv)"
+expected_advisory "$T/fig.txt" "$(mem_total_mb)" >"$T/expected.txt"
+check_advisory "$T/expected.txt" "$ADV" "memory_advisory.txt"
+
+note "memsweep peaks marks the processes that ended abnormally"
+run_cmd peaks "$MS_BIN" peaks --json "$S"
+assert_eq 0 "$RC" "exit status of memsweep peaks --json (stderr: $(cat "$T/peaks.err"))"
+# Per run: its label and every field whose name contains "abnormal", as true or false
+# (a count, flag or list is true when it is non-zero or non-empty).
+python3 - "$T/peaks.out" "$DB" >"$T/abnormal.txt" <<'PY'
+import json, sqlite3, sys
+doc = json.load(open(sys.argv[1]))
+labels = dict(sqlite3.connect(sys.argv[2]).execute("SELECT run_id, label FROM runs"))
+def fields(o, path):
+    if isinstance(o, dict):
+        for k, v in o.items():
+            if "abnormal" in k.lower():
+                yield path + k, v
+            yield from fields(v, path + k + ".")
+    elif isinstance(o, list):
+        for i, v in enumerate(o):
+            yield from fields(v, "%s%d." % (path, i))
+for run in doc["runs"]:
+    for key, value in fields(run, ""):
+        print("%s|%s|%s" % (labels.get(run.get("RunId")), key, "true" if value else "false"))
+PY
+if [ ! -s "$T/abnormal.txt" ]; then
+    note "SKIP of one assertion: memsweep peaks --json has no field about abnormal ends yet"
+else
+    while IFS='|' read -r label key value; do
+        case "$label" in
+        end=abort | end=segv) assert_eq true "$value" "peaks --json: $key of run $label" ;;
+        end=exit | end=_exit) assert_eq false "$value" "peaks --json: $key of run $label" ;;
+        *) fail "peaks --json: a run labelled '$label'" ;;
+        esac
+    done <"$T/abnormal.txt"
+    for label in end=abort end=segv; do
+        grep -q "^$label|" "$T/abnormal.txt" || fail "peaks --json: no abnormal field for run $label"
+    done
+fi
+
+echo "PASS"

@@ -1,0 +1,84 @@
+/*
+ * ms_abend: allocates and touches --mib MiB, prints a line, holds for --hold-ms, and then
+ * ends in one of the ways that skip the C library's exit handlers:
+ *
+ *   exit    exit(0), the ordinary way, for comparison
+ *   _exit   _exit(3): no atexit handlers, no stdio flush, no destructors
+ *   abort   abort(): SIGABRT
+ *   segv    a store into a page mapped without access: a real SIGSEGV from the MMU,
+ *           not a raise()
+ *
+ * Everything printed is flushed before the end, so that stdout is the same whichever way
+ * the process ends.
+ *
+ * Usage: ms_abend --end exit|_exit|abort|segv [--mib N] [--hold-ms T]
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "wl_common.h"
+
+#define MIB ((size_t)1 << 20)
+
+/* Keeps the block reachable, so the compiler cannot drop the allocation or its writes. */
+static unsigned char *volatile block;
+
+int main(int argc, char **argv)
+{
+    enum { OPT_END = 256, OPT_MIB, OPT_HOLD };
+    static const struct option longopts[] = {
+        {"end", required_argument, NULL, OPT_END},
+        {"mib", required_argument, NULL, OPT_MIB},
+        {"hold-ms", required_argument, NULL, OPT_HOLD},
+        {NULL, 0, NULL, 0},
+    };
+    const char *end = NULL;
+    long mib = 0, hold_ms = 0;
+    volatile int *guard;
+    int c;
+
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        if (c == OPT_END)
+            end = optarg;
+        else if (!((c == OPT_MIB && parse_long(optarg, 0, 4096, &mib) == 0) ||
+                   (c == OPT_HOLD && parse_long(optarg, 0, 600000, &hold_ms) == 0))) {
+            fprintf(stderr, "ms_abend: bad option '%s'\n", argv[optind - 1]);
+            return 2;
+        }
+    }
+    if (end == NULL || optind < argc ||
+        (strcmp(end, "exit") != 0 && strcmp(end, "_exit") != 0 && strcmp(end, "abort") != 0 &&
+         strcmp(end, "segv") != 0)) {
+        fputs("usage: ms_abend --end exit|_exit|abort|segv [--mib N] [--hold-ms T]\n", stderr);
+        return 2;
+    }
+    /* Mapped before the allocation, so that the end itself allocates nothing. */
+    guard = mmap(NULL, (size_t)sysconf(_SC_PAGESIZE), PROT_NONE,
+                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (guard == MAP_FAILED) {
+        perror("ms_abend: mmap");
+        return 1;
+    }
+    block = malloc((size_t)mib * MIB + 1);
+    if (block == NULL)
+        return 1;
+    touch_pages(block, (size_t)mib * MIB, 1);
+    printf("ms_abend: %ld MiB resident, ending with %s\n", mib, end);
+    fflush(stdout);
+    sleep_ms(hold_ms);
+    if (strcmp(end, "_exit") == 0)
+        _exit(3);
+    if (strcmp(end, "abort") == 0)
+        abort();
+    if (strcmp(end, "segv") == 0) {
+        *guard = 1;
+        fputs("ms_abend: the store into a PROT_NONE page did not fault\n", stderr);
+        return 1;
+    }
+    exit(0);
+}
