@@ -32,6 +32,8 @@
 /* Longest accepted --timeout, in seconds: keeps the deadline in 64-bit nanoseconds. */
 #define MAX_TIMEOUT_S 1e9
 
+extern char **environ;
+
 enum {
     OPT_TIMEOUT = 256,
     OPT_INTERVAL,
@@ -445,6 +447,19 @@ int ms_cmd_run(int argc, char **argv)
     shim = find_shim(ro.preload);
     if (shim == NULL)
         goto out;
+    /*
+     * A run the kernel would refuse to execute (an argument or a command line too long)
+     * stops the sweep now rather than failing when its turn comes. The workers inherit
+     * this environment, with the shim added to LD_PRELOAD.
+     */
+    if (ms_plan_check_exec(&plan, ms_exec_bytes(environ) + strlen(shim) + 1,
+                           sysconf(_SC_ARG_MAX), err, sizeof err) != 0) {
+        if (ro.commands != NULL)
+            ms_cli_error("%s: %s", ro.commands, err);
+        else
+            ms_cli_error("%s", err);
+        goto out;
+    }
     if (ro.jobs == 0) {
         const long n = sysconf(_SC_NPROCESSORS_ONLN);
         ro.jobs = n > 0 ? n : 1;

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -12,16 +14,37 @@
 #include "memsweep/defaults.h"
 #include "memsweep/schema.h"
 
+/* The end of a run kept for the next commit of a batch (see ms_rundb_batch). */
+typedef struct pending_end {
+    long long run_id;
+    ms_run_end_t end;              /* end.uninstrumented is owned here */
+} pending_end_t;
+
 struct ms_rundb {
     sqlite3 *db;
     char *path;
     long long sweep_id;
     sqlite3_stmt *insert_run;
     sqlite3_stmt *finish_run;
+    sqlite3_stmt *has_process;
     sqlite3_stmt *max_rss;
     long long seen_rowid;          /* samples up to this rowid are folded into max_kb */
     unsigned long long max_kb;
+    int batching;                  /* see ms_rundb_batch */
+    int in_txn;                    /* the batch's transaction is open */
+    pending_end_t *pending;        /* ends of runs waiting for the batch's transaction */
+    size_t n_pending;
+    size_t cap_pending;
+    int64_t busy_since_ns;         /* when the current wait for a lock began */
 };
+
+/*
+ * Sleeps between attempts to take a lock another connection holds, in microseconds; the
+ * last one repeats. The shims hold the lock for a fraction of a millisecond, so the
+ * launcher looks again soon: SQLite's own busy timeout would sleep a whole millisecond
+ * first, and the launcher starts no run meanwhile.
+ */
+static const unsigned busy_delays_us[] = {50, 50, 100, 100, 200, 200, 500, 1000, 2000, 5000};
 
 /* Maps an SQLite result code to an errno-style code for callers that only branch on it. */
 static int sqlite_errno(int rc)
@@ -126,73 +149,198 @@ static int insert_sweep(ms_rundb_t *r, const ms_sweep_row_t *row, char *err, siz
     return 0;
 }
 
+/* Waits for a lock up to MS_BUSY_TIMEOUT_MS in all (see busy_delays_us). */
+static int busy_wait(void *arg, int count)
+{
+    ms_rundb_t *r = arg;
+    const size_t n = sizeof busy_delays_us / sizeof busy_delays_us[0];
+    const int64_t now = ms_mono_ns();
+    const unsigned us = busy_delays_us[(size_t)count < n ? (size_t)count : n - 1];
+    struct timespec ts = {0, (long)us * 1000};
+
+    if (count == 0)
+        r->busy_since_ns = now;
+    if (now - r->busy_since_ns >= (int64_t)MS_BUSY_TIMEOUT_MS * 1000000)
+        return 0;
+    nanosleep(&ts, NULL);
+    return 1;
+}
+
+/* Opens r->db on file (flags as for sqlite3_open_v2) with the busy handler. */
+static int open_db(ms_rundb_t *r, const char *file, int flags, char *err, size_t errlen)
+{
+    int rc = sqlite3_open_v2(file, &r->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | flags,
+                             NULL);
+
+    if (rc != SQLITE_OK) {
+        if (r->db == NULL) {
+            ms_set_err(err, errlen, "%s: %s", r->path, sqlite3_errstr(rc));
+            return sqlite_errno(rc);
+        }
+        return db_fail(r, rc, "cannot open the database", err, errlen);
+    }
+    sqlite3_extended_result_codes(r->db, 1);
+    rc = sqlite3_busy_handler(r->db, busy_wait, r);
+    if (rc != SQLITE_OK)
+        return db_fail(r, rc, "cannot set the busy handler", err, errlen);
+    return exec_sql(r, "PRAGMA synchronous=NORMAL", "cannot set synchronous mode", err, errlen);
+}
+
+/*
+ * Builds the whole database, sweeps row included, in the file tmp. Closing the last
+ * connection folds the WAL back into the file and removes it, so the file is complete by
+ * itself; the journal mode stays WAL, which is recorded in the file.
+ */
+static int build(ms_rundb_t *r, const char *tmp, const ms_sweep_row_t *row, char *err,
+                 size_t errlen)
+{
+    char ids[128];
+    int rc;
+
+    rc = open_db(r, tmp, SQLITE_OPEN_CREATE, err, errlen);
+    if (rc == 0)
+        rc = set_wal(r, err, errlen);
+    snprintf(ids, sizeof ids, "PRAGMA application_id=%ld;PRAGMA user_version=%ld;",
+             (long)MS_APPLICATION_ID, (long)MS_SCHEMA_VERSION);
+    if (rc == 0)
+        rc = exec_sql(r, "BEGIN IMMEDIATE;" MS_SCHEMA_SQL, "cannot create the schema", err,
+                      errlen);
+    if (rc == 0)
+        rc = exec_sql(r, ids, "cannot create the schema", err, errlen);
+    if (rc == 0)
+        rc = insert_sweep(r, row, err, errlen);
+    if (rc == 0)
+        rc = exec_sql(r, "COMMIT", "cannot create the schema", err, errlen);
+    if (rc == 0 && sqlite3_close(r->db) != SQLITE_OK)
+        rc = db_fail(r, SQLITE_ERROR, "cannot close the new database", err, errlen);
+    else if (rc == 0)
+        r->db = NULL;
+    return rc;
+}
+
 int ms_rundb_create(const char *path, const ms_sweep_row_t *row, ms_rundb_t **out,
                     char *err, size_t errlen)
 {
     ms_rundb_t *r = calloc(1, sizeof *r);
-    char ids[128];
+    char *tmp = NULL;
     int rc;
 
     *out = NULL;
-    if (r == NULL || (r->path = strdup(path)) == NULL) {
+    if (r == NULL || (r->path = strdup(path)) == NULL || asprintf(&tmp, "%s.new", path) < 0) {
+        if (r != NULL)
+            free(r->path);
         free(r);
         ms_set_err(err, errlen, "%s: %s", path, strerror(ENOMEM));
         return -ENOMEM;
     }
-    rc = sqlite3_open_v2(path, &r->db,
-                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                         NULL);
-    if (rc != SQLITE_OK) {
-        if (r->db == NULL) {
-            ms_set_err(err, errlen, "%s: %s", path, sqlite3_errstr(rc));
-            rc = sqlite_errno(rc);
-        } else {
-            rc = db_fail(r, rc, "cannot create the database", err, errlen);
-        }
-        goto fail;
-    }
-    sqlite3_extended_result_codes(r->db, 1);
-    rc = sqlite3_busy_timeout(r->db, MS_BUSY_TIMEOUT_MS);
-    if (rc != SQLITE_OK) {
-        rc = db_fail(r, rc, "cannot set the busy timeout", err, errlen);
-        goto fail;
-    }
-    rc = set_wal(r, err, errlen);
+    rc = build(r, tmp, row, err, errlen);
     if (rc != 0)
         goto fail;
-    rc = exec_sql(r, "PRAGMA synchronous=NORMAL", "cannot set synchronous mode", err, errlen);
-    if (rc != 0)
+    if (rename(tmp, path) != 0) {
+        rc = -errno;
+        ms_set_err(err, errlen, "%s: %s", path, strerror(-rc));
         goto fail;
-    snprintf(ids, sizeof ids, "PRAGMA application_id=%ld;PRAGMA user_version=%ld;COMMIT;",
-             (long)MS_APPLICATION_ID, (long)MS_SCHEMA_VERSION);
-    rc = exec_sql(r, "BEGIN IMMEDIATE;" MS_SCHEMA_SQL, "cannot create the schema", err,
-                  errlen);
+    }
+    rc = open_db(r, path, 0, err, errlen);
     if (rc == 0)
-        rc = exec_sql(r, ids, "cannot create the schema", err, errlen);
-    if (rc != 0)
-        goto fail;
-    rc = insert_sweep(r, row, err, errlen);
-    if (rc != 0)
-        goto fail;
-    rc = prepare(r,
-                 "INSERT INTO runs(sweep_id, seq, label, command, started_ns, status)"
-                 " VALUES(?1, ?2, ?3, ?4, ?5, '" MS_STATUS_RUNNING "')",
-                 &r->insert_run, err, errlen);
+        rc = prepare(r,
+                     "INSERT INTO runs(sweep_id, seq, label, command, started_ns, status)"
+                     " VALUES(?1, ?2, ?3, ?4, ?5, '" MS_STATUS_RUNNING "')",
+                     &r->insert_run, err, errlen);
     if (rc == 0)
         rc = prepare(r,
                      "UPDATE runs SET finished_ns = ?2, exit_code = ?3, term_signal = ?4,"
-                     " status = ?5 WHERE run_id = ?1",
+                     " status = ?5, uninstrumented = ?6 WHERE run_id = ?1",
                      &r->finish_run, err, errlen);
+    if (rc == 0)
+        rc = prepare(r, "SELECT EXISTS(SELECT 1 FROM processes WHERE run_id = ?1)",
+                     &r->has_process, err, errlen);
     if (rc == 0)
         rc = prepare(r, "SELECT MAX(rss_kb), MAX(rowid) FROM samples WHERE rowid > ?1",
                      &r->max_rss, err, errlen);
     if (rc != 0)
         goto fail;
+    free(tmp);
     *out = r;
     return 0;
 
 fail:
     ms_rundb_close(r);
+    /* Whatever of the temporary file exists belongs to no sweep. */
+    unlink(tmp);
+    free(tmp);
+    return rc;
+}
+
+void ms_rundb_batch(ms_rundb_t *r)
+{
+    r->batching = 1;
+}
+
+/* Runs the UPDATE of a run's end. */
+static int write_end(ms_rundb_t *r, long long run_id, const ms_run_end_t *end, char *err,
+                     size_t errlen)
+{
+    sqlite3_stmt *st = r->finish_run;
+    int rc;
+
+    sqlite3_bind_int64(st, 1, run_id);
+    sqlite3_bind_int64(st, 2, end->finished_ns);
+    if (end->have_exit_code)
+        sqlite3_bind_int(st, 3, end->exit_code);
+    if (end->have_term_signal)
+        sqlite3_bind_int(st, 4, end->term_signal);
+    sqlite3_bind_text(st, 5, end->status, -1, SQLITE_STATIC);
+    if (end->uninstrumented != NULL)
+        sqlite3_bind_text(st, 6, end->uninstrumented, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_DONE)
+        return db_fail(r, rc, "cannot record the end of a run", err, errlen);
+    return 0;
+}
+
+static void drop_pending(ms_rundb_t *r)
+{
+    for (size_t i = 0; i < r->n_pending; i++)
+        free((char *)r->pending[i].end.uninstrumented);
+    r->n_pending = 0;
+}
+
+/*
+ * Opens the batch's transaction, if it is not open, and writes the ends waiting for it.
+ * The write lock is taken only here, just before the writes, so that it is held briefly.
+ */
+static int enter_batch(ms_rundb_t *r, char *err, size_t errlen)
+{
+    int rc = 0;
+
+    if (!r->in_txn) {
+        rc = exec_sql(r, "BEGIN IMMEDIATE", "cannot start a transaction", err, errlen);
+        if (rc != 0)
+            return rc;
+        r->in_txn = 1;
+    }
+    for (size_t i = 0; rc == 0 && i < r->n_pending; i++)
+        rc = write_end(r, r->pending[i].run_id, &r->pending[i].end, err, errlen);
+    drop_pending(r);
+    return rc;
+}
+
+int ms_rundb_flush(ms_rundb_t *r, char *err, size_t errlen)
+{
+    int rc = 0;
+
+    if (r->n_pending > 0)
+        rc = enter_batch(r, err, errlen);
+    if (!r->in_txn)
+        return rc;
+    r->in_txn = 0;
+    if (rc == 0)
+        rc = exec_sql(r, "COMMIT", "cannot record runs", err, errlen);
+    if (rc != 0 && !sqlite3_get_autocommit(r->db))
+        (void)sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
     return rc;
 }
 
@@ -202,6 +350,11 @@ int ms_rundb_start_run(ms_rundb_t *r, size_t seq, const char *label, const char 
     sqlite3_stmt *st = r->insert_run;
     int rc;
 
+    if (r->batching) {
+        rc = enter_batch(r, err, errlen);
+        if (rc != 0)
+            return rc;
+    }
     sqlite3_bind_int64(st, 1, r->sweep_id);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)seq);
     sqlite3_bind_text(st, 3, label, -1, SQLITE_STATIC);
@@ -216,32 +369,136 @@ int ms_rundb_start_run(ms_rundb_t *r, size_t seq, const char *label, const char 
     return 0;
 }
 
+int ms_rundb_run_has_process(ms_rundb_t *r, long long run_id)
+{
+    sqlite3_stmt *st = r->has_process;
+    int rc;
+    int has = 0;
+
+    sqlite3_bind_int64(st, 1, run_id);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        has = sqlite3_column_int(st, 0) != 0;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? has : sqlite_errno(rc);
+}
+
 int ms_rundb_finish_run(ms_rundb_t *r, long long run_id, const ms_run_end_t *end,
                         char *err, size_t errlen)
 {
-    sqlite3_stmt *st = r->finish_run;
+    pending_end_t *p;
+
+    if (!r->batching)
+        return write_end(r, run_id, end, err, errlen);
+    if (r->n_pending == r->cap_pending) {
+        const size_t ncap = r->cap_pending != 0 ? r->cap_pending * 2 : 8;
+        pending_end_t *np = realloc(r->pending, ncap * sizeof *np);
+        if (np == NULL)
+            goto nomem;
+        r->pending = np;
+        r->cap_pending = ncap;
+    }
+    p = &r->pending[r->n_pending];
+    p->run_id = run_id;
+    p->end = *end;
+    if (end->uninstrumented != NULL) {
+        p->end.uninstrumented = strdup(end->uninstrumented);
+        if (p->end.uninstrumented == NULL)
+            goto nomem;
+    }
+    r->n_pending++;
+    return 0;
+
+nomem:
+    ms_set_err(err, errlen, "%s: %s", r->path, strerror(ENOMEM));
+    return -ENOMEM;
+}
+
+void ms_unmeasured_free(ms_unmeasured_t *u, size_t n)
+{
+    for (size_t i = 0; u != NULL && i < n; i++)
+        free(u[i].reason);
+    free(u);
+}
+
+int ms_rundb_unmeasured(ms_rundb_t *r, ms_unmeasured_t **out, size_t *n, char *err,
+                        size_t errlen)
+{
+    static const char unmark[] =
+        "UPDATE runs SET uninstrumented = NULL WHERE sweep_id = ?1"
+        " AND uninstrumented IS NOT NULL"
+        " AND EXISTS(SELECT 1 FROM processes p WHERE p.run_id = runs.run_id)";
+    static const char list[] =
+        "SELECT uninstrumented, count(*) FROM runs WHERE sweep_id = ?1"
+        " AND uninstrumented IS NOT NULL GROUP BY uninstrumented ORDER BY min(seq)";
+    ms_unmeasured_t *u = NULL;
+    sqlite3_stmt *st = NULL;
+    size_t cap = 0;
+    size_t k = 0;
     int rc;
 
-    sqlite3_bind_int64(st, 1, run_id);
-    sqlite3_bind_int64(st, 2, end->finished_ns);
-    if (end->have_exit_code)
-        sqlite3_bind_int(st, 3, end->exit_code);
-    if (end->have_term_signal)
-        sqlite3_bind_int(st, 4, end->term_signal);
-    sqlite3_bind_text(st, 5, end->status, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
+    *out = NULL;
+    *n = 0;
+    rc = ms_rundb_flush(r, err, errlen);
+    if (rc != 0)
+        return rc;
+    rc = sqlite3_prepare_v2(r->db, unmark, -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, r->sweep_id);
+        rc = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    st = NULL;
     if (rc != SQLITE_DONE)
-        return db_fail(r, rc, "cannot record the end of a run", err, errlen);
+        return db_fail(r, rc, "cannot read the runs", err, errlen);
+    rc = sqlite3_prepare_v2(r->db, list, -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        sqlite3_bind_int64(st, 1, r->sweep_id);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *text = sqlite3_column_text(st, 0);
+        if (k == cap) {
+            const size_t ncap = cap != 0 ? cap * 2 : 4;
+            ms_unmeasured_t *nu = realloc(u, ncap * sizeof *nu);
+            if (nu == NULL)
+                goto nomem;
+            u = nu;
+            cap = ncap;
+        }
+        u[k].reason = strdup(text != NULL ? (const char *)text : "");
+        if (u[k].reason == NULL)
+            goto nomem;
+        u[k].runs = (size_t)sqlite3_column_int64(st, 1);
+        k++;
+        rc = SQLITE_OK;
+    }
+    if (rc != SQLITE_DONE) {
+        rc = db_fail(r, rc, "cannot read the runs", err, errlen);
+        sqlite3_finalize(st);
+        ms_unmeasured_free(u, k);
+        return rc;
+    }
+    sqlite3_finalize(st);
+    *out = u;
+    *n = k;
     return 0;
+
+nomem:
+    sqlite3_finalize(st);
+    ms_unmeasured_free(u, k);
+    ms_set_err(err, errlen, "%s", strerror(ENOMEM));
+    return -ENOMEM;
 }
 
 int ms_rundb_finish_sweep(ms_rundb_t *r, int64_t finished_ns, char *err, size_t errlen)
 {
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(r->db, "UPDATE sweeps SET finished_ns = ?1 WHERE sweep_id = ?2",
-                                -1, &st, NULL);
+    int rc = ms_rundb_flush(r, err, errlen);
+
+    if (rc != 0)
+        return rc;
+    r->batching = 0;
+    rc = sqlite3_prepare_v2(r->db, "UPDATE sweeps SET finished_ns = ?1 WHERE sweep_id = ?2",
+                            -1, &st, NULL);
 
     if (rc == SQLITE_OK) {
         sqlite3_bind_int64(st, 1, finished_ns);
@@ -259,9 +516,9 @@ int ms_rundb_finish_sweep(ms_rundb_t *r, int64_t finished_ns, char *err, size_t 
      * readable without a -shm file. This needs the database to itself: while a straggling
      * worker still has it open the switch is simply skipped, without waiting.
      */
-    sqlite3_busy_timeout(r->db, 0);
+    sqlite3_busy_handler(r->db, NULL, NULL);
     (void)sqlite3_exec(r->db, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL);
-    sqlite3_busy_timeout(r->db, MS_BUSY_TIMEOUT_MS);
+    sqlite3_busy_handler(r->db, busy_wait, r);
     return 0;
 }
 
@@ -291,8 +548,13 @@ void ms_rundb_close(ms_rundb_t *r)
 {
     if (r == NULL)
         return;
+    /* Writes still waiting in a batch are kept, as if each had been committed alone. */
+    (void)ms_rundb_flush(r, NULL, 0);
+    drop_pending(r);
+    free(r->pending);
     sqlite3_finalize(r->insert_run);
     sqlite3_finalize(r->finish_run);
+    sqlite3_finalize(r->has_process);
     sqlite3_finalize(r->max_rss);
     sqlite3_close(r->db);
     free(r->path);

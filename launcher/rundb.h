@@ -1,7 +1,8 @@
 /*
  * The launcher's writes to the sweep database: creating it, the sweeps row and one runs
  * row per run. Workers' shims write processes and samples into the same file at the same
- * time, so every write here is one short autocommit statement.
+ * time, so every write here is short: one autocommit statement, or the few statements of
+ * a batch (ms_rundb_batch).
  *
  * Functions that fail return a negative errno-style code and put a one-line message
  * "<db path>: <reason>" (without the "memsweep: " prefix) in err.
@@ -36,22 +37,63 @@ typedef struct ms_run_end {
     int exit_code;
     int have_term_signal;
     int term_signal;
+    const char *uninstrumented;  /* why no process reported (runs.uninstrumented); NULL */
 } ms_run_end_t;
+
+/* Runs of a sweep that were not measured, grouped by reason. */
+typedef struct ms_unmeasured {
+    char *reason;                /* runs.uninstrumented */
+    size_t runs;                 /* how many runs give that reason */
+} ms_unmeasured_t;
 
 /*
  * Creates the database at path (WAL journal, synchronous NORMAL, the busy timeout, the
- * schema, application_id and user_version) and inserts the sweeps row.
+ * schema, application_id and user_version) and inserts the sweeps row. The file is
+ * built under a temporary name and renamed into place, so that a reader that finds path
+ * (`memsweep advise` started with the sweep) always finds a complete sweep database.
  */
 int ms_rundb_create(const char *path, const ms_sweep_row_t *row, ms_rundb_t **out,
                     char *err, size_t errlen);
+
+/*
+ * From now on, ms_rundb_finish_run only keeps the end of a run, and the next
+ * ms_rundb_start_run or ms_rundb_flush writes the kept ends in the transaction that
+ * ms_rundb_flush commits: the runs that end and start at one moment of the sweep cost one
+ * commit. Between ms_rundb_start_run and ms_rundb_flush the transaction holds the
+ * database's write lock, which the workers' shims wait for, so flush at once.
+ */
+void ms_rundb_batch(ms_rundb_t *r);
+
+/*
+ * Commits what the batch holds, if anything (see ms_rundb_batch). On failure nothing of
+ * it is recorded.
+ */
+int ms_rundb_flush(ms_rundb_t *r, char *err, size_t errlen);
 
 /* Inserts the runs row of a run that is starting, status 'running'; sets *run_id. */
 int ms_rundb_start_run(ms_rundb_t *r, size_t seq, const char *label, const char *command,
                        int64_t started_ns, long long *run_id, char *err, size_t errlen);
 
-/* Records how run run_id ended. */
+/*
+ * Whether any process of run run_id has reported to the database: 1 if one has, 0 if
+ * none has, or a negative code when the read failed.
+ */
+int ms_rundb_run_has_process(ms_rundb_t *r, long long run_id);
+
+/* Records how run run_id ended (in a batch, with the batch's next commit). */
 int ms_rundb_finish_run(ms_rundb_t *r, long long run_id, const ms_run_end_t *end,
                         char *err, size_t errlen);
+
+/*
+ * The runs of this sweep marked not measured, by reason, in order of their first run. A
+ * process of a marked run that reported after its run ended (a child of a program the shim
+ * could not enter) makes it measured after all: such runs are unmarked first. Sets *out
+ * (release it with ms_unmeasured_free) and *n.
+ */
+int ms_rundb_unmeasured(ms_rundb_t *r, ms_unmeasured_t **out, size_t *n, char *err,
+                        size_t errlen);
+
+void ms_unmeasured_free(ms_unmeasured_t *u, size_t n);
 
 /* Sets sweeps.finished_ns. */
 int ms_rundb_finish_sweep(ms_rundb_t *r, int64_t finished_ns, char *err, size_t errlen);

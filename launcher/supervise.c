@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli_util.h"
+#include "exeprobe.h"
 #include "memsweep/env.h"
 #include "memsweep/schema.h"
 
@@ -70,6 +71,8 @@ typedef struct sup {
     size_t not_ok;
     worker_env_t env;
     int null_fd;
+    int prepared_fd[2];  /* logs of run prepared_seq, created ahead (stdout, stderr) */
+    size_t prepared_seq; /* 0: none prepared */
     int64_t stop_deadline; /* SIGKILL every group then; 0 when not pending */
     int64_t next_rss_poll;
     int64_t next_draw;
@@ -305,6 +308,56 @@ static int open_log(sup_t *s, size_t seq, const char *ext)
     return fd;
 }
 
+/* Closes the logs prepared ahead, and removes them when no run will use them. */
+static void drop_prepared(sup_t *s, int remove)
+{
+    static const char *const ext[2] = {"out", "err"};
+
+    for (int i = 0; i < 2; i++) {
+        char *path;
+        if (s->prepared_fd[i] < 0)
+            continue;
+        close(s->prepared_fd[i]);
+        s->prepared_fd[i] = -1;
+        path = remove ? ms_sweepdir_log_path(s->o->dir, s->prepared_seq, ext[i]) : NULL;
+        if (path != NULL)
+            (void)unlink(path);
+        free(path);
+    }
+    s->prepared_seq = 0;
+}
+
+/*
+ * Creates the logs of the next run while the launcher would otherwise sleep: creating a
+ * file is the launcher's largest cost per run on some file systems (ext4 without a journal
+ * searches for a free inode among recently deleted ones), and done here it no longer
+ * delays the start of a run when a slot frees up. Skipped when an event is already waiting.
+ * Returns 0, or a negative code after printing why, as start_run would have.
+ */
+static int prepare_logs(sup_t *s)
+{
+    const size_t seq = s->next_seq;
+    sigset_t pending;
+
+    if (s->prepared_seq == seq || seq > s->o->plan->n_runs || s->res->stop_signal != 0 ||
+        s->res->error)
+        return 0;
+    if (sigpending(&pending) == 0 && sigismember(&pending, SIGCHLD) == 1)
+        return 0;
+    drop_prepared(s, 1);
+    s->prepared_fd[0] = open_log(s, seq, "out");
+    if (s->prepared_fd[0] < 0)
+        return s->prepared_fd[0];
+    s->prepared_fd[1] = open_log(s, seq, "err");
+    if (s->prepared_fd[1] < 0) {
+        const int rc = s->prepared_fd[1];
+        drop_prepared(s, 1);
+        return rc;
+    }
+    s->prepared_seq = seq;
+    return 0;
+}
+
 /* Starts run s->next_seq in slot. Returns 0, or a negative code after printing why. */
 static int start_run(sup_t *s, slot_t *slot)
 {
@@ -323,15 +376,22 @@ static int start_run(sup_t *s, slot_t *slot)
         print_line(s, "memsweep: %s\n", strerror(-rc));
         return rc;
     }
-    out_fd = open_log(s, seq, "out");
-    if (out_fd < 0) {
-        rc = out_fd;
-        goto out;
-    }
-    err_fd = open_log(s, seq, "err");
-    if (err_fd < 0) {
-        rc = err_fd;
-        goto out;
+    if (s->prepared_seq == seq) {
+        out_fd = s->prepared_fd[0];
+        err_fd = s->prepared_fd[1];
+        s->prepared_fd[0] = s->prepared_fd[1] = -1;
+        s->prepared_seq = 0;
+    } else {
+        out_fd = open_log(s, seq, "out");
+        if (out_fd < 0) {
+            rc = out_fd;
+            goto out;
+        }
+        err_fd = open_log(s, seq, "err");
+        if (err_fd < 0) {
+            rc = err_fd;
+            goto out;
+        }
     }
     rc = ms_rundb_start_run(o->db, seq, spec.label, spec.command, ms_now_ns(), &run_id, err,
                             sizeof err);
@@ -341,6 +401,15 @@ static int start_run(sup_t *s, slot_t *slot)
     }
     s->next_seq++;
     s->res->started++;
+    /*
+     * The runs row is committed, with the ends recorded since the last commit, before the
+     * worker exists, and the write lock is not held across the fork.
+     */
+    rc = ms_rundb_flush(o->db, err, sizeof err);
+    if (rc != 0) {
+        print_line(s, "memsweep: %s\n", err);
+        goto out;
+    }
     snprintf(s->env.run_id, sizeof s->env.run_id, "%s=%lld", MS_ENV_RUN_ID, run_id);
     fflush(stderr);
     pid = fork();
@@ -375,12 +444,31 @@ out:
     return rc;
 }
 
+/*
+ * Why run seq, which ended without any process row, was not measured (see exeprobe.h);
+ * NULL on ENOMEM. The program is looked up again as execvp did, through this process's
+ * PATH, which the worker inherited.
+ */
+static char *unmeasured_reason(const sup_t *s, size_t seq)
+{
+    ms_run_spec_t spec;
+    char *why;
+
+    if (ms_plan_expand(s->o->plan, seq, &spec) != 0)
+        return NULL;
+    why = ms_unmeasured_reason(spec.argv, spec.line, getenv("PATH"), (unsigned)getuid(),
+                               (unsigned)getgid());
+    ms_run_spec_free(&spec);
+    return why;
+}
+
 /* Records and reports how the worker in slot ended, then frees the slot. */
 static void finish_run(sup_t *s, slot_t *slot, int wstatus)
 {
     const ms_supervise_opts_t *o = s->o;
     ms_run_end_t end = {.finished_ns = ms_now_ns()};
     const double secs = (double)(ms_mono_ns() - slot->start_mono) / 1e9;
+    char *reason = NULL;
     char how[64];
     char err[512];
 
@@ -405,10 +493,20 @@ static void finish_run(sup_t *s, slot_t *slot, int wstatus)
     else
         end.status = MS_STATUS_OK;
 
+    /*
+     * Every measured program has written its processes row by the time it exits (the
+     * shim's exit waits for it), so a run without one was not measured. A read that fails
+     * leaves the run unmarked rather than guess.
+     */
+    if (ms_rundb_run_has_process(o->db, slot->run_id) == 0) {
+        reason = unmeasured_reason(s, slot->seq);
+        end.uninstrumented = reason;
+    }
     if (ms_rundb_finish_run(o->db, slot->run_id, &end, err, sizeof err) != 0) {
         print_line(s, "memsweep: %s\n", err);
         s->res->error = 1;
     }
+    free(reason);
     s->res->finished++;
     if (strcmp(end.status, MS_STATUS_OK) == 0)
         s->res->ok++;
@@ -603,9 +701,59 @@ static void update_status(sup_t *s, int64_t now)
     }
 }
 
+/* Commits the runs' rows written since the last commit (see ms_rundb_batch). */
+static void flush(sup_t *s)
+{
+    char err[512];
+
+    if (ms_rundb_flush(s->o->db, err, sizeof err) != 0) {
+        print_line(s, "memsweep: %s\n", err);
+        s->res->error = 1;
+    }
+}
+
+/* Reasons named in the warning about runs that were not measured; the rest are counted. */
+#define WARN_REASONS 3
+
+/*
+ * One line about the runs that were not measured, once all have ended: how many, and why
+ * (the reasons of the first runs, with their counts when there are several).
+ */
+static void warn_unmeasured(sup_t *s)
+{
+    ms_unmeasured_t *u = NULL;
+    size_t n = 0;
+    size_t total = 0;
+    char err[512];
+
+    if (ms_rundb_unmeasured(s->o->db, &u, &n, err, sizeof err) != 0) {
+        print_line(s, "memsweep: %s\n", err);
+        s->res->error = 1;
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        total += u[i].runs;
+    if (total > 0) {
+        clear_status(s);
+        fprintf(stderr, "memsweep: warning: %zu run%s not measured (", total,
+                total == 1 ? " was" : "s were");
+        for (size_t i = 0; i < n && i < WARN_REASONS; i++) {
+            fprintf(stderr, "%s%s", i > 0 ? "; " : "", u[i].reason);
+            if (n > 1)
+                fprintf(stderr, ", %zu run%s", u[i].runs, u[i].runs == 1 ? "" : "s");
+        }
+        if (n > WARN_REASONS)
+            fprintf(stderr, "; %zu other reason%s", n - WARN_REASONS,
+                    n - WARN_REASONS == 1 ? "" : "s");
+        fprintf(stderr, "); the advisory leaves %s out\n", total == 1 ? "it" : "them");
+        fflush(stderr);
+    }
+    ms_unmeasured_free(u, n);
+}
+
 int ms_supervise(const ms_supervise_opts_t *o, ms_supervise_result_t *res)
 {
-    sup_t s = {.o = o, .res = res, .next_seq = 1, .null_fd = -1};
+    sup_t s = {.o = o, .res = res, .next_seq = 1, .null_fd = -1, .prepared_fd = {-1, -1}};
     int rc;
 
     memset(res, 0, sizeof *res);
@@ -627,6 +775,7 @@ int ms_supervise(const ms_supervise_opts_t *o, ms_supervise_result_t *res)
         ms_cli_error("/dev/null: %s", strerror(-rc));
         goto out;
     }
+    ms_rundb_batch(o->db);
 
     for (;;) {
         int64_t now;
@@ -652,12 +801,19 @@ int ms_supervise(const ms_supervise_opts_t *o, ms_supervise_result_t *res)
             (res->stop_signal != 0 || res->error || s.next_seq > o->plan->n_runs))
             break;
 
+        /* No transaction may wait open while the launcher sleeps: the shims need the lock. */
+        flush(&s);
+        if (s.running == s.n_slots && prepare_logs(&s) != 0)
+            res->error = 1;
         now = ms_mono_ns();
         update_status(&s, now);
         handle_signal(&s, take_signal(&s, wait_ns(&s, now)));
     }
+    flush(&s);
+    warn_unmeasured(&s);
     rc = 0;
 out:
+    drop_prepared(&s, 1);
     clear_status(&s);
     if (s.null_fd >= 0)
         close(s.null_fd);

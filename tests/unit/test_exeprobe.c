@@ -1,0 +1,273 @@
+/*
+ * Unit tests for launcher/exeprobe.c: ELF headers and program header tables built here
+ * byte by byte (both classes, both byte orders), "#!" lines, the PATH search execvp does,
+ * and the reasons given for real files.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <elf.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "exeprobe.h"
+
+/* Writes v as an n-byte field in the byte order data. */
+static void put(unsigned char *p, size_t n, uint64_t v, int data)
+{
+    for (size_t i = 0; i < n; i++) {
+        const size_t k = data == ELFDATA2LSB ? i : n - 1 - i;
+        p[k] = (unsigned char)(v >> (8 * i));
+    }
+}
+
+/*
+ * An ELF file image of the given class and byte order: the header, then phnum program
+ * headers of the types in types[], at offset phoff.
+ */
+static size_t make_elf(unsigned char *buf, size_t cap, int cls, int data, int machine,
+                       const unsigned *types, unsigned phnum, size_t phoff)
+{
+    const int is64 = cls == ELFCLASS64;
+    const size_t phent = is64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr);
+    const size_t end = phoff + phnum * phent;
+
+    assert_true(end <= cap);
+    memset(buf, 0, cap);
+    memcpy(buf, ELFMAG, SELFMAG);
+    buf[EI_CLASS] = (unsigned char)cls;
+    buf[EI_DATA] = (unsigned char)data;
+    buf[EI_VERSION] = EV_CURRENT;
+    if (is64) {
+        put(buf + offsetof(Elf64_Ehdr, e_type), 2, ET_EXEC, data);
+        put(buf + offsetof(Elf64_Ehdr, e_machine), 2, (uint64_t)machine, data);
+        put(buf + offsetof(Elf64_Ehdr, e_phoff), 8, phoff, data);
+        put(buf + offsetof(Elf64_Ehdr, e_phentsize), 2, phent, data);
+        put(buf + offsetof(Elf64_Ehdr, e_phnum), 2, phnum, data);
+    } else {
+        put(buf + offsetof(Elf32_Ehdr, e_type), 2, ET_EXEC, data);
+        put(buf + offsetof(Elf32_Ehdr, e_machine), 2, (uint64_t)machine, data);
+        put(buf + offsetof(Elf32_Ehdr, e_phoff), 4, phoff, data);
+        put(buf + offsetof(Elf32_Ehdr, e_phentsize), 2, phent, data);
+        put(buf + offsetof(Elf32_Ehdr, e_phnum), 2, phnum, data);
+    }
+    for (unsigned i = 0; i < phnum; i++)
+        put(buf + phoff + i * phent, 4, types[i], data);
+    return end;
+}
+
+static void check_elf(int cls, int data, int machine)
+{
+    static const unsigned dyn[] = {PT_PHDR, PT_INTERP, PT_LOAD, PT_LOAD, PT_DYNAMIC};
+    static const unsigned stat[] = {PT_LOAD, PT_LOAD, PT_NOTE, PT_TLS, PT_GNU_STACK};
+    unsigned char buf[1024];
+    ms_elf_t e;
+    const size_t phoff = cls == ELFCLASS64 ? sizeof(Elf64_Ehdr) : sizeof(Elf32_Ehdr);
+    size_t n;
+
+    n = make_elf(buf, sizeof buf, cls, data, machine, dyn, 5, phoff);
+    assert_int_equal(ms_elf_header(buf, n, &e), 0);
+    assert_int_equal(e.elf_class, cls);
+    assert_int_equal(e.data, data);
+    assert_int_equal(e.machine, machine);
+    assert_int_equal(e.phoff, phoff);
+    assert_int_equal(e.phnum, 5);
+    assert_int_equal(ms_elf_has_interp(&e, buf + e.phoff, n - e.phoff), 1);
+    /* A table cut short cannot be judged. */
+    assert_int_equal(ms_elf_has_interp(&e, buf + e.phoff, n - e.phoff - 1), -EINVAL);
+
+    n = make_elf(buf, sizeof buf, cls, data, machine, stat, 5, 512);
+    assert_int_equal(ms_elf_header(buf, n, &e), 0);
+    assert_int_equal(e.phoff, 512);
+    assert_int_equal(ms_elf_has_interp(&e, buf + e.phoff, n - e.phoff), 0);
+}
+
+static void test_elf_classes_and_orders(void **state)
+{
+    (void)state;
+    check_elf(ELFCLASS64, ELFDATA2LSB, EM_X86_64);
+    check_elf(ELFCLASS32, ELFDATA2LSB, EM_386);
+    check_elf(ELFCLASS64, ELFDATA2MSB, EM_PPC64);
+    check_elf(ELFCLASS32, ELFDATA2MSB, EM_MIPS);
+}
+
+static void test_elf_rejects(void **state)
+{
+    static const unsigned one[] = {PT_LOAD};
+    unsigned char buf[256];
+    ms_elf_t e;
+    size_t n;
+
+    (void)state;
+    n = make_elf(buf, sizeof buf, ELFCLASS64, ELFDATA2LSB, EM_X86_64, one, 1, 64);
+    assert_int_equal(ms_elf_header(buf, 63, &e), -ENOEXEC);         /* header cut short */
+    assert_int_equal(ms_elf_header((const unsigned char *)"#!/bin/sh\n", 10, &e), -ENOEXEC);
+    buf[EI_CLASS] = 3;
+    assert_int_equal(ms_elf_header(buf, n, &e), -ENOEXEC);          /* unknown class */
+    buf[EI_CLASS] = ELFCLASS64;
+    buf[EI_DATA] = 0;
+    assert_int_equal(ms_elf_header(buf, n, &e), -ENOEXEC);          /* unknown byte order */
+    buf[EI_DATA] = ELFDATA2LSB;
+    put(buf + offsetof(Elf64_Ehdr, e_phentsize), 2, sizeof(Elf32_Phdr), ELFDATA2LSB);
+    assert_int_equal(ms_elf_header(buf, n, &e), -EINVAL);           /* wrong entry size */
+    put(buf + offsetof(Elf64_Ehdr, e_phentsize), 2, sizeof(Elf64_Phdr), ELFDATA2LSB);
+    put(buf + offsetof(Elf64_Ehdr, e_phnum), 2, PN_XNUM, ELFDATA2LSB);
+    assert_int_equal(ms_elf_header(buf, n, &e), -EINVAL);           /* count kept elsewhere */
+    put(buf + offsetof(Elf64_Ehdr, e_phnum), 2, 0, ELFDATA2LSB);
+    assert_int_equal(ms_elf_header(buf, n, &e), -EINVAL);           /* no program header */
+    put(buf + offsetof(Elf64_Ehdr, e_phnum), 2, 1, ELFDATA2LSB);
+    assert_int_equal(ms_elf_header(buf, n, &e), 0);
+}
+
+static void test_shebang(void **state)
+{
+    char out[32];
+    static const char s1[] = "#!/bin/sh\necho hi\n";
+    static const char s2[] = "#! \t/usr/bin/env python3 -u\n";
+    static const char s3[] = "#!/usr/bin/very/long/interpreter/path\n";
+
+    (void)state;
+    assert_int_equal(ms_shebang_interp((const unsigned char *)s1, sizeof s1 - 1, out,
+                                       sizeof out), 0);
+    assert_string_equal(out, "/bin/sh");
+    assert_int_equal(ms_shebang_interp((const unsigned char *)s2, sizeof s2 - 1, out,
+                                       sizeof out), 0);
+    assert_string_equal(out, "/usr/bin/env");
+    /* A line cut by the read still names what it holds. */
+    assert_int_equal(ms_shebang_interp((const unsigned char *)s1, 6, out, sizeof out), 0);
+    assert_string_equal(out, "/bin");
+    assert_int_equal(ms_shebang_interp((const unsigned char *)s3, sizeof s3 - 1, out, 16),
+                     -ENAMETOOLONG);
+    assert_int_equal(ms_shebang_interp((const unsigned char *)"#!  \n", 5, out, sizeof out),
+                     -ENOEXEC);
+    assert_int_equal(ms_shebang_interp((const unsigned char *)"#", 1, out, sizeof out),
+                     -ENOEXEC);
+    assert_int_equal(ms_shebang_interp((const unsigned char *)"\177ELF", 4, out, sizeof out),
+                     -ENOEXEC);
+}
+
+/* A scratch directory with an executable "prog" in a/ and a non-executable one in b/. */
+static char dir[64];
+
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+    FILE *f = fopen(path, "w");
+
+    assert_non_null(f);
+    fputs(text, f);
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(chmod(path, mode), 0);
+}
+
+static int setup_dir(void **state)
+{
+    char path[128];
+
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/ms-exeprobe-XXXXXX");
+    if (mkdtemp(dir) == NULL)
+        return -1;
+    snprintf(path, sizeof path, "%s/a", dir);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/b", dir);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/b/prog", dir);
+    write_file(path, "#!/bin/sh\n", 0644);
+    snprintf(path, sizeof path, "%s/a/prog", dir);
+    write_file(path, "#!/bin/sh\n", 0755);
+    snprintf(path, sizeof path, "%s/b/other", dir);
+    write_file(path, "#!/bin/sh\n", 0644);
+    return 0;
+}
+
+static int teardown_dir(void **state)
+{
+    char cmd[128];
+
+    (void)state;
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void test_resolve(void **state)
+{
+    char path_env[256];
+    char want[128];
+    char *out = NULL;
+
+    (void)state;
+    /* b/ comes first but its prog is not executable: execvp goes on to a/. */
+    snprintf(path_env, sizeof path_env, "%s/b:%s/nowhere:%s/a", dir, dir, dir);
+    snprintf(want, sizeof want, "%s/a/prog", dir);
+    assert_int_equal(ms_exe_resolve("prog", path_env, &out), 0);
+    assert_string_equal(out, want);
+    free(out);
+    /* Only a non-executable candidate: EACCES, as execvp reports it. */
+    assert_int_equal(ms_exe_resolve("other", path_env, &out), -EACCES);
+    assert_null(out);
+    assert_int_equal(ms_exe_resolve("absent", path_env, &out), -ENOENT);
+    assert_int_equal(ms_exe_resolve("", path_env, &out), -ENOENT);
+    /* A name with a slash is not searched for. */
+    assert_int_equal(ms_exe_resolve(want, "/nonexistent", &out), 0);
+    assert_string_equal(out, want);
+    free(out);
+    snprintf(want, sizeof want, "%s/b/prog", dir);
+    assert_int_equal(ms_exe_resolve(want, NULL, &out), -EACCES);
+    /* Without PATH, execvp searches /bin and /usr/bin. */
+    assert_int_equal(ms_exe_resolve("sh", NULL, &out), 0);
+    assert_true(strcmp(out, "/bin/sh") == 0 || strcmp(out, "/usr/bin/sh") == 0);
+    free(out);
+}
+
+static void test_reasons(void **state)
+{
+    char exe[4096];
+    char argv0[4096];
+    char *argv[] = {argv0, NULL};
+    char *why;
+    ssize_t n;
+
+    (void)state;
+    /* This test program is dynamically linked: nothing keeps the shim out of it. */
+    n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    assert_true(n > 0);
+    exe[n] = '\0';
+    assert_null(ms_exe_unloadable(exe, (unsigned)getuid(), (unsigned)getgid()));
+    memcpy(argv0, exe, (size_t)n + 1);
+    why = ms_unmeasured_reason(argv, NULL, NULL, 0, 0);
+    assert_non_null(why);
+    assert_non_null(strstr(why, "no process reported by "));
+    assert_non_null(strstr(why, "which is dynamically linked"));
+    free(why);
+
+    snprintf(argv0, sizeof argv0, "ms-no-such-program");
+    why = ms_unmeasured_reason(argv, NULL, "/nonexistent", 0, 0);
+    assert_string_equal(why, "cannot be executed: ms-no-such-program: No such file or directory");
+    free(why);
+
+    /* A line whose first word cannot be judged: the shell is named. */
+    why = ms_unmeasured_reason(NULL, "VAR=1 prog", "/nonexistent", 0, 0);
+    assert_non_null(why);
+    assert_non_null(strstr(why, "/bin/sh -c"));
+    free(why);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_elf_classes_and_orders),
+        cmocka_unit_test(test_elf_rejects),
+        cmocka_unit_test(test_shebang),
+        cmocka_unit_test_setup_teardown(test_resolve, setup_dir, teardown_dir),
+        cmocka_unit_test(test_reasons),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
