@@ -81,6 +81,7 @@ typedef struct {
     int64_t unstored;    /* readings dropped before they could be written */
     char note[160];      /* the first reason writing failed; "" while none did */
     int64_t next_tick_ns; /* CLOCK_MONOTONIC */
+    int64_t start_mono_ns; /* when the process image started (or forked), CLOCK_MONOTONIC */
     int64_t interval_ns;
     ms_reading_t late[LATE_MAX];
     size_t nlate;
@@ -491,7 +492,16 @@ static void *sampler_main(void *arg)
     ms__store_on_wait(tick_while_waiting);
     take(MS_KIND_START);
     g.interval_ns = (int64_t)g.cfg.interval_ms * 1000000;
-    g.next_tick_ns = ms__clock_ns(CLOCK_MONOTONIC) + g.interval_ns;
+    /*
+     * Ticks are due from the process's start, not from this thread's: on a busy machine
+     * the thread may start intervals late, and the ticks due meanwhile count as lost.
+     */
+    {
+        const int64_t late = ms__clock_ns(CLOCK_MONOTONIC) - g.start_mono_ns;
+        const int64_t due = late > 0 ? late / g.interval_ns : 0;
+        g.unstored += due;
+        g.next_tick_ns = g.start_mono_ns + (due + 1) * g.interval_ns;
+    }
     flush_due = !g.defer_first;
     for (;;) {
         if (!flush_due) {
@@ -623,6 +633,7 @@ int ms__sampler_start(const ms_config_t *cfg)
     /* Read here, before main: it opens /proc files (a fork child keeps its parent's). */
     ms__proc_ident(&g.ident);
     g.ident.started_ns = cfg->started_ns;
+    g.start_mono_ns = ms__clock_ns(CLOCK_MONOTONIC);
     g.dest.run_id = cfg->run_id;
     g.dest.proc_id = 0;
     g.dest.created_run = 0;
@@ -770,6 +781,7 @@ void ms__sampler_fork_child(void)
     g.dest.proc_id = 0;
     g.dest.created_run = 0;
     g.ident.started_ns = ms__clock_ns(CLOCK_REALTIME);
+    g.start_mono_ns = ms__clock_ns(CLOCK_MONOTONIC);
     spawn(1);
     debug_line("forked from ", g.ident.ppid);
 }
