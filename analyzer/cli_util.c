@@ -1,6 +1,7 @@
 /* Messages, clocks, number parsing and /proc/meminfo for the memsweep subcommands. */
 #include "cli_util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -178,7 +179,8 @@ int ms_parse_ll(const char *text, long long min, long long max, long long *out)
     char *end;
     long long v;
 
-    if (text == NULL || *text == '\0')
+    /* strtoll would skip leading white space: a number is a sign and digits. */
+    if (text == NULL || !(isdigit((unsigned char)text[0]) || text[0] == '-' || text[0] == '+'))
         return -EINVAL;
     errno = 0;
     v = strtoll(text, &end, 10);
@@ -193,7 +195,8 @@ int ms_parse_double(const char *text, double min, double max, double *out)
     char *end;
     double v;
 
-    if (text == NULL || *text == '\0')
+    if (text == NULL || !(isdigit((unsigned char)text[0]) || text[0] == '-' ||
+                          text[0] == '+' || text[0] == '.'))
         return -EINVAL;
     errno = 0;
     v = strtod(text, &end);
