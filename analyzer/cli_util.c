@@ -33,26 +33,43 @@ void ms_set_err(char *err, size_t errlen, const char *fmt, ...)
             *p = '?';
 }
 
+/*
+ * Writes "memsweep: " and the message as one line, whatever text of the user's it quotes:
+ * control characters are shown as \xHH and a message longer than 1 KiB is cut.
+ */
+static void write_message(const char *fmt, va_list ap)
+{
+    char buf[1024];
+    const int n = vsnprintf(buf, sizeof buf, fmt, ap);
+
+    fputs("memsweep: ", stderr);
+    for (const unsigned char *p = (const unsigned char *)buf; *p != '\0'; p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            fprintf(stderr, "\\x%02x", *p);
+        else
+            fputc(*p, stderr);
+    }
+    if (n >= (int)sizeof buf)
+        fputs("...", stderr);
+    fputc('\n', stderr);
+}
+
 void ms_cli_error(const char *fmt, ...)
 {
     va_list ap;
 
-    fputs("memsweep: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    write_message(fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
 }
 
 void ms_cli_usage_error(const char *sub, const char *fmt, ...)
 {
     va_list ap;
 
-    fputs("memsweep: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    write_message(fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
     if (sub != NULL)
         fprintf(stderr, "Try 'memsweep %s --help'.\n", sub);
     else

@@ -46,6 +46,8 @@ expect_error 2 run "0" "$MS_BIN" run -j 0 -o "$OUT" -- "${CMD[@]}"
 expect_error 2 run "x" "$MS_BIN" run -j x -o "$OUT" -- "${CMD[@]}"
 # strtoll would skip the blank; a number is a sign and digits only.
 expect_error 2 run "jobs ' 4'" "$MS_BIN" run -j ' 4' -o "$OUT" -- "${CMD[@]}"
+# A newline in the user's text stays inside the one line of the message.
+expect_error 2 run 'jobs '"'"'4\x0a5'"'" "$MS_BIN" run -j $'4\n5' -o "$OUT" -- "${CMD[@]}"
 expect_error 2 run "empty parameter list" "$MS_BIN" run -o "$OUT" -P a= -- "${CMD[@]}"
 expect_error 2 run "1..x" "$MS_BIN" run -o "$OUT" -P a=1..x -- "${CMD[@]}"
 expect_error 2 run "1a" "$MS_BIN" run -o "$OUT" -P 1a=3 -- "${CMD[@]}"
