@@ -64,6 +64,12 @@ typedef struct proc_fold {
     int64_t last_tick_t;            /* the latest tick sample, if any */
     unsigned long long last_tick_rss;
     unsigned long long tail_release_rss; /* largest release sample since the last tick */
+    /*
+     * The largest tick or release sample in each of the two latest interval-long buckets
+     * of time (bucket = t_ns / interval): what the process held in its last intervals.
+     */
+    int64_t tail_bucket[2];
+    unsigned long long tail_rss[2];
     int have_end_sample;            /* an end sample exists; end_rss is the latest one's */
     int64_t end_t;
     unsigned long long end_rss;
@@ -540,23 +546,58 @@ static int id_set_has(const id_set_t *s, long long id)
     return s->n > 0 && bsearch(&id, s->v, s->n, sizeof *s->v, cmp_ll) != NULL;
 }
 
+/* Width of the buckets of tail_rss: the sweep's sampling interval. */
+static int64_t tail_bucket_ns = (int64_t)MS_DEFAULT_INTERVAL_MS * 1000000;
+
 /*
  * A process's RSS at its exit, as the end RSS counts it: after a recorded exit, the largest
- * of the end sample, the last tick and the release samples taken after that tick
- * (teardown only ever shrinks a process; the last tick shows what it held while working,
- * and a release sample during teardown what it held just before freeing it); without a
- * recorded exit (a kill, a crash, exec), its last sample.
+ * of the end sample, the last tick, the release samples since that tick, and the tick and
+ * release samples of the interval that holds the end and of the one before it. Teardown
+ * only ever shrinks a process, and a slow one (or a busy machine) can span a tick: the
+ * ticks show what it held while working, a release sample during teardown what it held
+ * just before a large free. Without a recorded exit (a kill, a crash, exec), its last
+ * sample.
  */
 static unsigned long long exit_rss(const proc_fold_t *p)
 {
     unsigned long long rss;
+    int64_t end_bucket;
 
     if (!p->have_end_sample)
         return p->last_rss;
     rss = umax(p->end_rss, p->tail_release_rss);
     if (p->kinds[MS_SAMPLE_TICK] > 0 && p->last_tick_t <= p->end_t)
         rss = umax(rss, p->last_tick_rss);
+    end_bucket = p->end_t / tail_bucket_ns;
+    for (int i = 0; i < 2; i++) {
+        if (p->tail_rss[i] > 0 && p->tail_bucket[i] <= end_bucket &&
+            p->tail_bucket[i] >= end_bucket - 1)
+            rss = umax(rss, p->tail_rss[i]);
+    }
     return rss;
+}
+
+/* Counts a tick or release sample into the latest two buckets of tail_rss. */
+static void note_tail(proc_fold_t *p, int64_t t, unsigned long long rss)
+{
+    const int64_t b = t / tail_bucket_ns;
+    const int newer = p->tail_bucket[0] >= p->tail_bucket[1] ? 0 : 1;
+    const int older = 1 - newer;
+
+    for (int i = 0; i < 2; i++) {
+        if (p->tail_rss[i] > 0 && p->tail_bucket[i] == b) {
+            p->tail_rss[i] = umax(p->tail_rss[i], rss);
+            return;
+        }
+    }
+    if (p->tail_rss[newer] == 0 || b > p->tail_bucket[newer]) {
+        /* A new latest bucket; the older slot goes (it is further back). */
+        p->tail_bucket[older] = b;
+        p->tail_rss[older] = rss;
+    } else if (p->tail_rss[older] == 0 || b > p->tail_bucket[older]) {
+        p->tail_bucket[older] = b;
+        p->tail_rss[older] = rss;
+    }
 }
 
 /* Makes room for one more element in a growable array of elements of size sz. */
@@ -1218,6 +1259,8 @@ static void fold_sample(proc_fold_t *p, const sample_row_t *s)
     if (s->hwm > 0)
         p->max_hwm = umax(p->max_hwm, (unsigned long long)s->hwm);
     p->kinds[s->kind]++;
+    if (s->kind == MS_SAMPLE_TICK || s->kind == MS_SAMPLE_RELEASE)
+        note_tail(p, t, rss);
     if (s->kind == MS_SAMPLE_TICK && (p->kinds[s->kind] == 1 || t >= p->last_tick_t)) {
         p->last_tick_t = t;
         p->last_tick_rss = rss;
@@ -1523,6 +1566,8 @@ int ms_sweep_read(sqlite3 *db, const char *name, ms_sweep_data_t *out, char *err
     if (rc != 0)
         goto nomem;
 
+    tail_bucket_ns = (int64_t)(out->info.interval_ms > 0 ? out->info.interval_ms
+                                                         : MS_DEFAULT_INTERVAL_MS) * 1000000;
     rc = scan_samples(db, read_stacks, procs, n_procs, &skipped_procs, out->report.bad);
     if (rc != 0)
         goto sql_error;

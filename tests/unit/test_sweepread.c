@@ -322,10 +322,11 @@ static void test_pid_reuse_and_teardown(void **state)
     add_sample(db, 4, 3.0, 9 * MIB, "end");
 
     /*
-     * Run 3: the same teardown seen by release samples. The shim stores a release after
-     * the tick it followed, so the one at 0.9 s comes after the tick of 1.0 s: it is
-     * before the last tick and does not count; the one at 1.2 s, during the teardown,
-     * does: the exit RSS is 120 MiB, not the last tick's 30 nor the end's 9.
+     * Run 3: the same teardown seen by release samples (the shim stores a release after
+     * the tick that preceded it, so the one at 0.9 s comes after the tick of 1.0 s). The
+     * end at 1.3 s is in the interval [1.0, 1.5); what the process held in that interval
+     * and the one before counts: the release at 0.9 s, 150 MiB, not the last tick's 30
+     * nor the end's 9.
      */
     add_run(db, 3, "ok");
     add_proc(db, 5, 3, 900, 0, 1.3, 0);
@@ -335,6 +336,28 @@ static void test_pid_reuse_and_teardown(void **state)
     add_sample(db, 5, 0.9, 150 * MIB, "release");
     add_sample(db, 5, 1.2, 120 * MIB, "release");
     add_sample(db, 5, 1.3, 9 * MIB, "end");
+
+    /* Run 4: 117 MiB at the tick of 1.0 s, the release before the large free at 1.43 s
+     * sees 118, the tick of 1.45 s catches the free half done (55), the end 14. */
+    add_run(db, 4, "ok");
+    add_proc(db, 6, 4, 910, 0, 1.5, 0);
+    add_sample(db, 6, 0.0, 5 * MIB, "start");
+    add_sample(db, 6, 0.5, 117 * MIB, "tick");
+    add_sample(db, 6, 1.0, 117 * MIB, "tick");
+    add_sample(db, 6, 1.45, 55 * MIB, "tick");
+    add_sample(db, 6, 1.43, 118 * MIB, "release");
+    add_sample(db, 6, 1.5, 14 * MIB, "end");
+
+    /* Run 5: a 300 MiB spike released at 0.7 s; ticks of 100 MiB to the end at 2.2 s. */
+    add_run(db, 5, "ok");
+    add_proc(db, 7, 5, 920, 0, 2.2, 0);
+    add_sample(db, 7, 0.0, 5 * MIB, "start");
+    add_sample(db, 7, 0.5, 100 * MIB, "tick");
+    add_sample(db, 7, 0.7, 300 * MIB, "release");
+    add_sample(db, 7, 1.0, 100 * MIB, "tick");
+    add_sample(db, 7, 1.5, 100 * MIB, "tick");
+    add_sample(db, 7, 2.0, 100 * MIB, "tick");
+    add_sample(db, 7, 2.2, 90 * MIB, "end");
     sqlite3_close(db);
 
     read_db(&d);
@@ -345,8 +368,14 @@ static void test_pid_reuse_and_teardown(void **state)
     assert_int_equal(r->end_kb, 200 * MIB);
     assert_int_equal(r->peak_kb, 200 * MIB);
     r = run_by_id(&d, 3);
-    assert_int_equal(r->end_kb, 120 * MIB);
+    assert_int_equal(r->end_kb, 150 * MIB);
     assert_int_equal(r->peak_kb, 150 * MIB);
+    /* Run 4: a teardown that spans a tick (a busy machine), as Python's can. */
+    r = run_by_id(&d, 4);
+    assert_int_equal(r->end_kb, 118 * MIB);
+    /* Run 5: a spike released two intervals before the end does not count. */
+    r = run_by_id(&d, 5);
+    assert_int_equal(r->end_kb, 100 * MIB);
     ms_sweep_free(&d);
 }
 
