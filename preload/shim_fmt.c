@@ -112,6 +112,7 @@ void ms__diag_debug_start(ms_fmt_t *f, char *buf, size_t cap)
  */
 static char relay[2048];
 static atomic_size_t relay_len;
+static atomic_int relay_pid; /* the process whose sampler wrote them */
 static _Thread_local int relaying;
 
 void ms__diag_relay(int on)
@@ -151,6 +152,7 @@ void ms__diag_line(ms_fmt_t *f)
         const size_t used = atomic_load(&relay_len);
         if (used + f->len <= sizeof(relay)) {
             memcpy(relay + used, f->buf, f->len);
+            atomic_store(&relay_pid, (int)getpid());
             atomic_store(&relay_len, used + f->len);
         }
         return;
@@ -158,9 +160,18 @@ void ms__diag_line(ms_fmt_t *f)
     write_all(f->buf, f->len);
 }
 
+void ms__diag_fork_child(void)
+{
+    atomic_store(&relay_len, 0);
+}
+
 void ms__diag_flush_relay(void)
 {
-    const size_t len = atomic_exchange(&relay_len, 0);
+    size_t len;
 
+    /* Not a fork child's inherited copy, nor a vfork child sharing the parent's memory. */
+    if (atomic_load(&relay_len) == 0 || atomic_load(&relay_pid) != (int)getpid())
+        return;
+    len = atomic_exchange(&relay_len, 0);
     write_all(relay, len);
 }

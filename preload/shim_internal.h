@@ -98,6 +98,7 @@ void ms__diag_line(ms_fmt_t *f);
  */
 void ms__diag_relay(int on);
 void ms__diag_flush_relay(void);
+void ms__diag_fork_child(void); /* the parent's kept lines are the parent's to write */
 
 /* Starts a debug line "memsweep[<pid>]: " in f. */
 void ms__diag_debug_start(ms_fmt_t *f, char *buf, size_t cap);

@@ -215,13 +215,16 @@ int ms__procfd_reading(int64_t *rss_kb, int64_t *hwm_kb, int in_program)
 
 void ms__procfd_open(void)
 {
-    uint64_t w = atomic_load(&status_word);
+    unsigned long long w = atomic_load(&status_word);
     uint64_t fresh;
+    int fd;
 
     if (w != 0 && still_ours(w))
         return;
-    if (open_status("/proc/self/status", &fresh) >= 0)
-        atomic_store(&status_word, fresh);
+    fd = open_status("/proc/self/status", &fresh);
+    /* Whoever publishes first keeps theirs. */
+    if (fd >= 0 && !atomic_compare_exchange_strong(&status_word, &w, fresh))
+        close(fd);
 }
 
 void ms__procfd_fork_child(void)

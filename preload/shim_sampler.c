@@ -196,7 +196,8 @@ static void take(const char *kind)
     /* Counted with the readings that could not be stored: both are lost. */
     g.unstored++;
     if (err == -EBADF) {
-        ms__vfs_want_renew();
+        if (!ms__vfs_private())
+            ms__vfs_want_renew();
         debug_line("the program closed the status descriptor; reading skipped", -1);
     } else {
         debug_line("could not read /proc/self/status; reading skipped", -1);
@@ -457,7 +458,8 @@ static void tick_while_waiting(void)
 {
     const int64_t now = ms__clock_ns(CLOCK_MONOTONIC);
 
-    if (now < g.next_tick_ns || g.nlate == LATE_MAX)
+    /* Once the end is taken, no later reading could be stored before it. */
+    if (now < g.next_tick_ns || g.nlate == LATE_MAX || atomic_load(&g.exit_requested) != 0)
         return;
     if (read_now(&g.late[g.nlate], MS_KIND_TICK) == 0)
         g.nlate++;
@@ -750,6 +752,7 @@ void ms__sampler_fork_child(void)
 {
     const int held = fork_held;
 
+    ms__diag_fork_child();
     fork_held = 0;
     /* A mutex this thread could not take may be held by a thread the child lacks. */
     if (held == (HELD_DB | HELD_MU)) {

@@ -451,6 +451,16 @@ void ms__vfs_reserve(const char *db_path)
     }
 }
 
+/* At exit the sampler may open files itself: it renews the spares the program closed. */
+static void renew_at_exit(void)
+{
+    char base[sizeof(spare_path[0])];
+
+    memcpy(base, spare_path[0], sizeof(base));
+    if (base[0] != '\0')
+        ms__vfs_reserve(base);
+}
+
 int ms__vfs_claim(int at_exit)
 {
     /* A private table does not use the spares: nothing to share. */
@@ -458,11 +468,16 @@ int ms__vfs_claim(int at_exit)
         return 0;
     for (int waited_ms = 0;; waited_ms++) {
         int st = RENEW_IDLE;
-        if (atomic_compare_exchange_strong(&renew_state, &st, RENEW_IN_USE))
+        if (atomic_compare_exchange_strong(&renew_state, &st, RENEW_IN_USE)) {
+            if (at_exit)
+                renew_at_exit();
             return 0;
+        }
         if (st == RENEW_WANTED && at_exit &&
-            atomic_compare_exchange_strong(&renew_state, &st, RENEW_IN_USE))
+            atomic_compare_exchange_strong(&renew_state, &st, RENEW_IN_USE)) {
+            renew_at_exit();
             return 0;
+        }
         /* A program thread is renewing them: at exit, wait for it (briefly). */
         if (st != RENEW_BUSY || !at_exit || waited_ms >= 100)
             return -EBUSY;
@@ -491,6 +506,7 @@ void ms__vfs_renew_in_program(void)
     const int st = atomic_load_explicit(&renew_state, memory_order_relaxed);
     int64_t now;
     int expect;
+    int cancel_state;
     sigset_t all, old;
     char base[sizeof(spare_path[0])];
 
@@ -502,6 +518,11 @@ void ms__vfs_renew_in_program(void)
     atomic_store(&last_check_ns, now);
     if ((int)getpid() != atomic_load(&renew_owner))
         return;
+    /*
+     * open is a cancellation point, and malloc must not become one: a thread cancelled
+     * here would leave the state BUSY for good, and unwind through the C library.
+     */
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     /* The status descriptor has its own guard (shim_procfd.c): renew it in any case. */
@@ -514,6 +535,7 @@ void ms__vfs_renew_in_program(void)
         atomic_store(&renew_state, RENEW_IDLE);
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_setcancelstate(cancel_state, NULL);
 }
 
 void ms__vfs_fork_child(const char *db_path)
