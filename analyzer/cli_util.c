@@ -37,7 +37,7 @@ void ms_set_err(char *err, size_t errlen, const char *fmt, ...)
  * Writes "memsweep: " and the message as one line, whatever text of the user's it quotes:
  * control characters are shown as \xHH and a message longer than 1 KiB is cut.
  */
-static void write_message(const char *fmt, va_list ap)
+static void __attribute__((format(printf, 1, 0))) write_message(const char *fmt, va_list ap)
 {
     char buf[1024];
     const int n = vsnprintf(buf, sizeof buf, fmt, ap);
