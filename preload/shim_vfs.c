@@ -37,14 +37,15 @@
  * and a spare the program closed counts as tampering like any other descriptor.
  *
  * Only the sampler thread calls SQLite, and the constructor and fork handlers run when it
- * does not, so the tables need no lock.
+ * does not. A program thread renews the spares only while the sampler has handed them
+ * over (renew_state, see ms__vfs_claim), so the tables need no lock.
  */
 #include "shim_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <string.h>
