@@ -174,6 +174,13 @@ void ms__vfs_low_ok(int ok);
  * when the thread still shares the program's table (then the spares serve).
  */
 int ms__vfs_go_private(int keep_stderr);
+
+/*
+ * Constructor, before ms__vfs_reserve: when want is set and the kernel has close_range,
+ * the sampler will have a table of its own, and ms__vfs_reserve only records the paths
+ * (if the table is refused after all, a program thread opens the spares later).
+ */
+void ms__vfs_expect_private(int want);
 int ms__vfs_private(void);
 int ms__vfs_may_open_low(void);
 

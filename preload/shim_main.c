@@ -296,6 +296,7 @@ __attribute__((constructor)) static void shim_init(void)
     ms__vfs_low_ok(1);
     ms__store_init();
     ms__procfd_open();
+    ms__vfs_expect_private(cfg.private_fds);
     ms__vfs_reserve(cfg.db_path);
     if (ms__sampler_start(&cfg) != 0) {
         ms__alloc_off();

@@ -92,6 +92,7 @@ static int spare_errno[NSPARES]; /* why the spare could not be opened; 0: it was
 static char spare_path[NSPARES][MS__PATH_MAX + 8];
 static atomic_int low_ok;
 static atomic_int private_table; /* the sampler has a descriptor table of its own */
+static atomic_int expect_private; /* it will have one: the spares need not be opened */
 static int fd_floor = FD_FLOOR;
 
 static int (*real_open)(const char *, int, int);
@@ -425,7 +426,8 @@ void ms__vfs_reserve(const char *db_path)
         ms__fmt_init(&f, spare_path[i], sizeof(spare_path[i]));
         ms__fmt_str(&f, db_path);
         ms__fmt_str(&f, spare_suffix[i]);
-        if (f.truncated)
+        /* A sampler with a table of its own never uses them: only the paths are kept. */
+        if (f.truncated || atomic_load(&expect_private))
             continue;
         /*
          * The database itself is never created here: SQLite decides that. The WAL and
@@ -560,8 +562,13 @@ int ms__vfs_go_private(int keep_stderr)
     atomic_store(&private_table, 0);
     if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_UNSHARE) != 0) {
         struct rlimit rl;
-        if (unshare(CLONE_FILES) != 0)
-            return -errno;
+        if (unshare(CLONE_FILES) != 0) {
+            const int err = -errno;
+            /* The spares were not opened on this expectation: a program thread will. */
+            if (atomic_exchange(&expect_private, 0))
+                ms__vfs_want_renew();
+            return err;
+        }
         /* A kernel before 5.9: close the copies one by one. */
         if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur > 65536)
             rl.rlim_cur = 65536;
@@ -574,6 +581,14 @@ int ms__vfs_go_private(int keep_stderr)
         close(STDERR_FILENO);
     atomic_store(&private_table, 1);
     return keep;
+}
+
+void ms__vfs_expect_private(int want)
+{
+    /* close_range exists when it refuses a backwards range with EINVAL. */
+    const int ok = want && syscall(SYS_close_range, 1U, 0U, 0U) == -1 && errno == EINVAL;
+
+    atomic_store(&expect_private, ok);
 }
 
 int ms__vfs_private(void)
