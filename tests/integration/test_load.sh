@@ -108,9 +108,12 @@ assert_eq "" "$(sql "$DB" "SELECT seq || ': ' || count(p.proc_id) FROM runs r
 #  - it sleeps to absolute deadlines, so a wake-up late by less than one interval costs
 #    nothing; a stall of d >= one interval (a busy database, or no CPU for the thread)
 #    costs about d / interval ticks, because it re-schedules one interval after the late
-#    tick rather than catching up in a burst. 95% allows 1 s of such stalls per process
-#    over its 20 s: on 2 cores that carry 128 sampler threads besides the readers, a
-#    scheduling delay of 20 ms happens, a second of them per process does not.
+#    tick rather than catching up in a burst. 90% allows 2 s of such stalls per process
+#    over its 20 s: on 2 cores that carry 128 sampler threads besides the readers (and,
+#    under ctest -j 2, another test), a scheduling delay of 20 ms happens, two seconds of
+#    them per process does not. Runs here write 96-99.9% for the worst process alone and
+#    down to 93.8% beside another test. That no tick is lost silently is the exact check
+#    below: every missing tick is counted in unstored.
 # No process may have more ticks than its lifetime holds plus one (no burst), and the
 # shim's own count of missed readings (processes.unstored) must match the gaps.
 RC=0
@@ -139,7 +142,7 @@ for (proc_id, seq, pid, ppid, started, ended, unstored, note, hwm, ticks, starts
                    % (who, ((last or started) - started) / 1e6))
         continue
     expected = (ended - started) // interval_ns
-    required = int(expected * 0.95) - 1
+    required = int(expected * 0.90) - 1
     ratios.append((ticks / expected if expected else 1.0, who, ticks, expected))
     written_total += ticks
     expected_total += expected
