@@ -62,6 +62,49 @@ fail() {
     exit 1
 }
 
+# ---- skips -----------------------------------------------------------------------------
+# A test that cannot run here exits with MS_SKIP_RC, which ctest (SKIP_RETURN_CODE) reports
+# as skipped, never as passed. A skip for want of a package that scripts/deps.sh installs
+# is a failure when CI=true: there deps.sh has run, so the package missing is a defect.
+MS_SKIP_RC=77
+_skipped_parts=()
+
+# skip REASON: nothing of the test can run here (not root, no tmpfs, no cgroup, ...).
+skip() {
+    echo "SKIP: $*"
+    exit "$MS_SKIP_RC"
+}
+
+# skip_missing PACKAGE REASON: the test needs what Debian's PACKAGE provides.
+skip_missing() {
+    [ "${CI:-}" != true ] || fail "$2 (CI=true, where scripts/deps.sh installs $1)"
+    skip "$2 (Debian package $1; scripts/deps.sh installs it)"
+}
+
+# skip_part REASON: one part of the test cannot run here; the rest runs, and the test ends
+# as skipped rather than passed (see pass).
+skip_part() {
+    echo "-- SKIP (part): $*"
+    _skipped_parts+=("$*")
+}
+
+# skip_part_missing PACKAGE REASON: skip_part for want of a package (a failure in CI).
+skip_part_missing() {
+    [ "${CI:-}" != true ] || fail "$2 (CI=true, where scripts/deps.sh installs $1)"
+    skip_part "$2 (Debian package $1; scripts/deps.sh installs it)"
+}
+
+# pass: the last line of every test. PASS when every part ran; skipped, with the parts
+# that did not run named, when some could not.
+pass() {
+    if [ ${#_skipped_parts[@]} -gt 0 ]; then
+        echo "SKIP: every assertion that ran passed, but ${#_skipped_parts[@]} part(s) could not run here:"
+        printf '  %s\n' "${_skipped_parts[@]}"
+        exit "$MS_SKIP_RC"
+    fi
+    echo "PASS"
+}
+
 note() {
     echo "-- $*"
 }
@@ -238,6 +281,68 @@ for run_id, seq, status, label in runs:
     print("%d|%s|%r|%r|%d|%d|%d|%s" % (seq, status, end_kb / 1024.0, peak / 1024.0,
                                        n_samples, n_ticks, len(procs), label))
 PY
+}
+
+# check_ticks DB INTERVAL_MS WHAT [WHERE] [lower-only]: the sampler's exact bookkeeping of
+# its ticks, for every process (or those whose processes row p matches WHERE), whatever the
+# machine's load. A tick that was due but is not in the database must be counted in
+# processes.unstored: the ticks missing between two written ones (a gap of k intervals
+# misses k - 1) may not exceed unstored, nor, with an exit record, fall short of it by
+# more than the readings due before the first tick and after the last one. A stall shifts
+# the schedule by part of an interval, which rounding can see as one tick either way, so
+# each gap of more than 1.5 intervals allows one. No process has more ticks than its
+# lifetime holds plus one (no burst). lower-only skips the check that unstored is not too
+# large, for a process whose database was unusable for a while (a reading other than a
+# tick may then be dropped, which leaves no gap). Prints one line of figures.
+check_ticks() {
+    local out rc=0
+    out="$(python3 - "$1" "$2" "${4:-1}" "${5:-}" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1], timeout=10)
+interval = int(sys.argv[2]) * 10**6
+where, lower_only = sys.argv[3], sys.argv[4] == "lower-only"
+bad = []
+n = ticks_total = unstored_total = 0
+for proc_id, pid, started, ended, unstored in db.execute(
+        "SELECT p.proc_id, p.pid, p.started_ns, p.ended_ns, COALESCE(p.unstored, 0)"
+        " FROM processes p WHERE " + where + " ORDER BY p.proc_id").fetchall():
+    times = [t for (t,) in db.execute("SELECT t_ns FROM samples WHERE proc_id = ? AND"
+                                      " kind = 'tick' ORDER BY t_ns", (proc_id,))]
+    n += 1
+    ticks_total += len(times)
+    unstored_total += unstored
+    who = "pid %d (proc_id %d)" % (pid, proc_id)
+    last = ended if ended is not None else (times[-1] if times else started)
+    if len(times) > (last - started) // interval + 1:
+        bad.append("%s: %d ticks in %.0f ms, more than one every %d ms"
+                   % (who, len(times), (last - started) / 1e6, interval // 10**6))
+    if times and times[0] < started:
+        bad.append("%s: a tick before the process started" % who)
+    if ended is not None and times and times[-1] > ended:
+        bad.append("%s: a tick after the process's end" % who)
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    stalls = sum(1 for g in gaps if g > 1.5 * interval)
+    missed = sum(max(0, int(g / interval + 0.5) - 1) for g in gaps)
+    if unstored < missed - stalls - 1:
+        bad.append("%s: %d ticks missing between written ones (%d stalls), but only %d"
+                   " counted in unstored" % (who, missed, stalls, unstored))
+    if not lower_only and ended is not None:
+        edge = ((times[0] - started) // interval + (ended - times[-1]) // interval
+                if times else (ended - started) // interval)
+        if unstored > missed + stalls + edge + 1:
+            bad.append("%s: unstored %d, but only %d ticks missing between written ones"
+                       " (%d stalls, %d due at the edges)" % (who, unstored, missed, stalls,
+                                                              edge))
+print("%d processes, %d ticks written, %d readings counted as not stored"
+      % (n, ticks_total, unstored_total))
+for b in bad[:10]:
+    print("FAIL: " + b)
+sys.exit(1 if bad or n == 0 else 0)
+PY
+)" || rc=$?
+    note "$3: ticks: $(echo "$out" | head -n 1)"
+    [ "$rc" -eq 0 ] || fail "$3: tick bookkeeping:
+$out"
 }
 
 # fig LINE N: field N (1-based) of a run_figures line.

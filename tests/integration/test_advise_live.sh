@@ -34,4 +34,4 @@ run_cmd final "$MS_BIN" advise "$S"
 assert_eq 0 "$RC" "exit status of advise after the sweep"
 assert_eq 4 "$(post_field "$T/final.out" RunsIncluded)" "RunsIncluded after the sweep"
 
-echo "PASS"
+pass

@@ -58,7 +58,7 @@ if [ -x "$CXX_WL" ]; then
     check_program cxx '%/ms_cxx_workload' 1 1 "$CXX_WL"
     assert_contains "$T/cxx.shim.out" "huge new[] threw std::bad_alloc" "ms_cxx_workload output"
 else
-    echo "-- SKIP (part): $CXX_WL was not built (no C++ compiler at configure time)"
+    skip_part_missing g++ "$CXX_WL was not built (no C++ compiler at configure time)"
 fi
 
 if command -v python3 >/dev/null 2>&1; then
@@ -75,7 +75,7 @@ print(len(d), len(s), len(p), hashlib.sha256(s.encode()).hexdigest()[:16])
 PY
     check_program python '%/python3%' 1 0 "$PY" "$T/big.py"
 else
-    echo "-- SKIP (part): python3 is not installed"
+    skip_part_missing python3 "python3 is not installed"
 fi
 
 # Command substitution reads 64 MB into one growing buffer (realloc) and the string is
@@ -83,4 +83,4 @@ fi
 check_program bash '%/bash' 1 1 bash -c \
     's=$(head -c 64000000 /dev/zero | tr "\0" x); echo "${#s} ${s:1000:5}"; s=; echo done'
 
-echo "PASS"
+pass

@@ -10,8 +10,7 @@ need_exe "$ALLOCF"
 
 JE=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
 if [ ! -f "$JE" ]; then
-    echo "SKIP: $JE is missing (Debian package libjemalloc2)"
-    exit 0
+    skip_missing libjemalloc2 "$JE is missing"
 fi
 
 # The programs. ms_allocfuncs --portable leaves out pvalloc, which jemalloc does not
@@ -33,7 +32,7 @@ print(len(s), sum(map(len, d.values())))
 PY
     progs+=("python|$PY $T/je.py")
 else
-    echo "-- SKIP (part): python3 is not installed"
+    skip_part_missing python3 "python3 is not installed"
 fi
 
 for entry in "${progs[@]}"; do
@@ -78,4 +77,4 @@ for entry in "${progs[@]}"; do
     fi
 done
 
-echo "PASS"
+pass

@@ -57,4 +57,4 @@ assert_eq 0 "$(sql "$NODB" "SELECT count(*) FROM samples WHERE stack_id IS NOT N
     "samples linked to a stack with MEMSWEEP_STACKS=0"
 assert_eq 0 "$(sql "$NODB" "SELECT count(*) FROM stacks")" "stacks with MEMSWEEP_STACKS=0"
 
-echo "PASS"
+pass

@@ -379,4 +379,4 @@ assert_eq "$(grep -v '^  AllocTracking: ' "$T/clean0.pk")" "$(grep -v '^  AllocT
     "peaks of the version 1 copy, allocation tracking aside"
 assert_eq 3 "$(grep -c '^  AllocTracking: not recorded$' "$T/v1.pk")" "tracking of the version 1 copy"
 
-echo "PASS"
+pass

@@ -108,4 +108,4 @@ for sub in "" run advise; do
 done
 
 note "$n_case error cases checked"
-echo "PASS"
+pass

@@ -66,4 +66,4 @@ parent: 32 MiB intact" "$(cat "$T/ref-$mode.out")" "$mode: stdout without the sh
     assert_eq 2 "$(sql "$DB" "SELECT count(*) FROM processes")" "$mode: process rows"
 done
 
-echo "PASS"
+pass

@@ -6,8 +6,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 if ! command -v python3 >/dev/null 2>&1; then
-    echo "SKIP: python3 is not installed"
-    exit 0
+    skip_missing python3 "python3 is not installed"
 fi
 # The interpreter itself, not a wrapper script that might stand in for it on PATH (pyenv).
 PY="$(python3 -c 'import sys; print(sys.executable)')"
@@ -67,4 +66,4 @@ assert_between "$(post_field "$ADV" MaxPeakRSS_MB)" 96 $((96 + 3 * MIB_TOL)) "Ma
 expected_advisory "$T/fig.txt" "$(mem_total_mb)" >"$T/expected.txt"
 check_advisory "$T/expected.txt" "$ADV" "memory_advisory.txt"
 
-echo "PASS"
+pass

@@ -6,8 +6,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 if ! command -v python3 >/dev/null 2>&1; then
-    echo "SKIP: python3 is not installed"
-    exit 0
+    skip_missing python3 "python3 is not installed"
 fi
 PY="$(python3 -c 'import sys; print(sys.executable)')"
 cat >"$T/fk.py" <<'PY'
@@ -53,4 +52,4 @@ assert_eq 0 "$(sql "$DB" "SELECT count(*) FROM processes WHERE ended_ns IS NULL"
 run_figures "$DB" >"$T/fig.txt"
 check_run_mib "$(cat "$T/fig.txt")" 40 40 "the wrapped run"
 
-echo "PASS"
+pass

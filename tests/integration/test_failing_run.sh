@@ -46,4 +46,4 @@ assert_eq 0 "$(post_field "$ADV2" RunsIncluded)" "RunsIncluded (missing command)
 assert_eq 1 "$(post_field "$ADV2" RunsExcluded)" "RunsExcluded (missing command)"
 assert_eq "" "$(post_field "$ADV2" MeanRSS_End_MB)" "MeanRSS_End_MB with no sample (omitted)"
 
-echo "PASS"
+pass

@@ -78,4 +78,4 @@ assert_eq 0 "$RC" "memsweep run, four threads, shared table"
 diff -r "$T/plain4" "$T/sweep4s" >/dev/null || fail "files of the four-thread run differ (shared table)"
 check_db "$(sweep_dir_of "$T/s4s")/memsweep.db" "launched, four threads, shared table" 1
 
-echo "PASS"
+pass

@@ -16,4 +16,4 @@ assert_eq "ok" "$(cat "$T/out")" "the program's output file"
 assert_ge "$(sql "$T/p.db" "SELECT count(*) FROM samples WHERE stack_id IS NOT NULL")" 1 \
     "allocation-driven samples with a stack"
 
-echo "PASS"
+pass

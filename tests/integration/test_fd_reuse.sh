@@ -21,4 +21,4 @@ for private in 1 0; do
     assert_ge "$(sql "$T/fd$private.db" "SELECT count(*) FROM samples")" 100 "samples recorded"
 done
 
-echo "PASS"
+pass

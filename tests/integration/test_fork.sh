@@ -45,4 +45,4 @@ assert_between "$(post_field "$ADV" MaxPeakRSS_MB)" 100 $((100 + 2 * MIB_TOL)) "
 expected_advisory "$T/fig.txt" "$(mem_total_mb)" >"$T/expected.txt"
 check_advisory "$T/expected.txt" "$ADV" "memory_advisory.txt"
 
-echo "PASS"
+pass

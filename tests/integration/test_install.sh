@@ -23,4 +23,4 @@ S2="$(sweep_dir_of "$T/out2")"
 sort -u $(log_files "$S2" out) >"$T/maps.txt"
 assert_eq "$(realpath "$shim")" "$(cat "$T/maps.txt")" "the shim mapped into the worker"
 
-echo "PASS"
+pass

@@ -9,8 +9,7 @@ set -euo pipefail
 
 UW="$MS_BUILD_DIR/ms_unwinder"
 if [ ! -x "$UW" ]; then
-    echo "SKIP: $UW was not built (libunwind-dev is missing; scripts/deps.sh installs it)"
-    exit 0
+    skip_missing libunwind-dev "$UW was not built (libunwind-dev was missing at configure time)"
 fi
 
 # Forty iterations with four blocks of 24 MiB and more alive: every free is a release of
@@ -56,4 +55,4 @@ assert_ge "$n" 1 "samples with a stack through leaf_alloc and iterate"
 check_heap_sane "$DB" "ms_unwinder"
 check_drops "$DB" "ms_unwinder"
 
-echo "PASS"
+pass

@@ -56,4 +56,4 @@ note "the advisory counts every run"
 assert_eq "$N" "$(post_field "$S/memory_advisory.txt" RunsTotal)" "RunsTotal"
 assert_eq "$N" "$(post_field "$S/memory_advisory.txt" RunsIncluded)" "RunsIncluded"
 
-echo "PASS"
+pass

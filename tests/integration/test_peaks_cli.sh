@@ -231,4 +231,4 @@ run_cmd missing "$MS_BIN" peaks "$T/no/such/dir"
 assert_eq 1 "$RC" "exit status of memsweep peaks on a missing path"
 assert_empty "$T/missing.out" "stdout of memsweep peaks on a missing path"
 
-echo "PASS"
+pass

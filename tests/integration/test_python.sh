@@ -5,8 +5,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 if ! command -v python3 >/dev/null 2>&1; then
-    echo "SKIP: python3 is not installed"
-    exit 0
+    skip_missing python3 "python3 is not installed"
 fi
 
 run_cmd run "$MS_BIN" run -j 1 -o "$T/out" -- python3 -c \
@@ -38,4 +37,4 @@ assert_eq 1 "$(wc -l <"$T/outlogs")" "stdout logs"
 assert_eq "python says 104857600" "$(cat "$(cat "$T/outlogs")")" "the Python worker's stdout"
 assert_empty "$(log_files "$S" err)" "the Python worker's stderr"
 
-echo "PASS"
+pass

@@ -67,4 +67,4 @@ cat $(log_files "$S" out) | sort >"$T/outlog.txt"
 printf '%s\n' first second >"$T/outlog.expected"
 diff -u "$T/outlog.expected" "$T/outlog.txt" >&2 || fail "stdout logs (diff above)"
 
-echo "PASS"
+pass

@@ -71,4 +71,4 @@ expected_advisory "$T/fig2.txt" "$(mem_total_mb)" >"$T/expected2.txt"
 check_advisory "$T/expected2.txt" "$(sweep_dir_of "$T/out2")/memory_advisory.txt" \
     "memory_advisory.txt of the run killed from outside"
 
-echo "PASS"
+pass

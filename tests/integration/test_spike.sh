@@ -43,4 +43,4 @@ assert_int "$agg" RecommendedMaxWorkers_Aggressive
 assert_int "$con" RecommendedMaxWorkers_Conservative
 [ "$con" -lt "$agg" ] || fail "conservative recommendation $con should be below the aggressive $agg"
 
-echo "PASS"
+pass

@@ -64,4 +64,4 @@ for journal in wal delete; do
     check_heap_sane "$DB" "$journal"
 done
 
-echo "PASS"
+pass

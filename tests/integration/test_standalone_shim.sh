@@ -76,4 +76,4 @@ assert_empty "$T/inert2.err" "stderr with MEMSWEEP_DB empty"
 LD_PRELOAD="$MS_SHIM" env -u MEMSWEEP_DB grep -qF "$(basename "$MS_SHIM")" /proc/self/maps ||
     fail "the shim is not mapped into a program started with LD_PRELOAD=$MS_SHIM"
 
-echo "PASS"
+pass

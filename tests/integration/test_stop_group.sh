@@ -49,4 +49,4 @@ fi
 [ ! -e "$T/marker-timeout" ] || fail "the timed-out worker finished its hold"
 [ ! -e "$T/marker-int" ] || fail "the interrupted worker finished its hold"
 
-echo "PASS"
+pass

@@ -70,7 +70,7 @@ if [ -x "$STATIC" ]; then
         "process rows with the 32 MiB the program touched"
     assert_eq "" "$(warning_lines "$T/cmds.err")" "warnings of the commands sweep"
 else
-    note "SKIP the static part: $STATIC was not built (no static C library)"
+    skip_part_missing libc6-dev "the static part: $STATIC was not built (no static C library)"
 fi
 
 note "a program that cannot be executed"
@@ -83,11 +83,11 @@ assert_eq "memsweep: warning: 1 run was not measured (cannot be executed: memswe
     "$(warning_lines "$T/missing.err")" "the warning"
 
 if [ "$(id -u)" != 0 ]; then
-    note "SKIP the setuid part: it needs root to give a program to another owner"
+    skip_part "the setuid part: it needs root to give a program to another owner"
 elif findmnt -n -o OPTIONS -T "$T" | tr ',' '\n' | grep -qx nosuid; then
-    note "SKIP the setuid part: $T is on a nosuid mount, where set-id bits do nothing"
+    skip_part "the setuid part: $T is on a nosuid mount, where set-id bits do nothing"
 elif ! nobody_uid="$(id -u nobody 2>/dev/null)"; then
-    note "SKIP the setuid part: there is no user nobody"
+    skip_part "the setuid part: there is no user nobody"
 else
     note "setuid: owned by nobody (secure mode) and owned by root (not secure for root)"
     mkdir "$T/bin"
@@ -116,4 +116,4 @@ else
     check_excluded "$T/suid_advise.out" 1 "advise on the setuid sweep"
 fi
 
-echo "PASS"
+pass

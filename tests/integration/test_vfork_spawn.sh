@@ -60,4 +60,4 @@ assert_eq "" "$(sql "$DB" "SELECT note FROM processes WHERE note IS NOT NULL")" 
 check_heap_sane "$DB" "ms_spawn"
 check_drops "$DB" "ms_spawn"
 
-echo "PASS"
+pass
