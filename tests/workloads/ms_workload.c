@@ -4,7 +4,8 @@
  * In order, it prints --print TEXT, allocates and touches --mib MiB (kept until exit),
  * forks a child that allocates --fork-mib MiB (the parent waits for it), holds, spikes
  * by --spike-mib MiB for --spike-ms, optionally frees the base allocation, and ends with
- * --exit CODE or a SIGKILL of itself. Every allocation is written page by page, because
+ * --exit CODE or a SIGKILL of itself. --wait-file PATH makes the hold last until PATH
+ * exists (after --hold-ms), so that a test moves the workload on by a condition. Every allocation is written page by page, because
  * RSS only grows when pages are touched.
  */
 #include <errno.h>
@@ -40,6 +41,7 @@ typedef struct options {
     int kill_self;
     int free_base;
     const char *print;
+    const char *wait_file;
 } options_t;
 
 /*
@@ -54,6 +56,7 @@ static const char usage_text[] =
     "\n"
     "  --mib N          allocate N MiB with malloc, touch every page, keep it\n"
     "  --hold-ms T      sleep T ms after allocating (in the child when --fork-mib)\n"
+    "  --wait-file P    after the hold, wait until the file P exists\n"
     "  --spike-mib S    then map S MiB more, touch it, hold it, unmap it\n"
     "  --spike-ms T     how long the spike is held (default 0)\n"
     "  --tail-ms T      sleep T ms after the spike, before the end\n"
@@ -102,6 +105,7 @@ static void run_child(const options_t *o)
     free(base_block);
     base_block = alloc_touched(o->fork_mib);
     sleep_ms(o->hold_ms);
+    wait_file(o->wait_file);
     exit(0);
 }
 
@@ -159,7 +163,7 @@ static int bad_usage(const char *what, const char *arg)
 int main(int argc, char **argv)
 {
     enum { OPT_MIB = 256, OPT_HOLD, OPT_SPIKE_MIB, OPT_SPIKE_MS, OPT_TAIL_MS, OPT_FORK_MIB, OPT_EXIT,
-           OPT_KILL_SELF, OPT_FREE, OPT_PRINT, OPT_HELP };
+           OPT_KILL_SELF, OPT_FREE, OPT_PRINT, OPT_WAIT_FILE, OPT_HELP };
     static const struct option longopts[] = {
         {"mib", required_argument, NULL, OPT_MIB},
         {"hold-ms", required_argument, NULL, OPT_HOLD},
@@ -171,6 +175,7 @@ int main(int argc, char **argv)
         {"kill-self", no_argument, NULL, OPT_KILL_SELF},
         {"free", no_argument, NULL, OPT_FREE},
         {"print", required_argument, NULL, OPT_PRINT},
+        {"wait-file", required_argument, NULL, OPT_WAIT_FILE},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -214,6 +219,9 @@ int main(int argc, char **argv)
         case OPT_PRINT:
             o.print = optarg;
             continue;
+        case OPT_WAIT_FILE:
+            o.wait_file = optarg;
+            continue;
         case OPT_HELP:
             fputs(usage_text, stdout);
             return 0;
@@ -232,10 +240,12 @@ int main(int argc, char **argv)
         fflush(stdout);
     }
     base_block = alloc_touched(o.mib);
-    if (o.fork_mib > 0)
+    if (o.fork_mib > 0) {
         run_fork(&o);
-    else
+    } else {
         sleep_ms(o.hold_ms);
+        wait_file(o.wait_file);
+    }
     if (o.spike_mib > 0)
         run_spike(o.spike_mib, o.spike_ms);
     sleep_ms(o.tail_ms);

@@ -33,6 +33,17 @@ static inline void sleep_ms(long ms)
 }
 
 /*
+ * Waits until path exists, looking every 5 ms: lets a test decide when a workload moves on
+ * (once what it wants to see is in the database), where a fixed hold would race with a
+ * busy machine. NULL returns at once.
+ */
+static inline void wait_file(const char *path)
+{
+    while (path != NULL && access(path, F_OK) != 0)
+        sleep_ms(5);
+}
+
+/*
  * Writes a byte derived from seed into every page of [p, p + len) and returns a checksum
  * of what was written. RSS grows only when pages are touched, so a workload that means to
  * occupy memory writes every page; the checksum lets it prove later that the memory still
