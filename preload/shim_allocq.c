@@ -22,7 +22,8 @@ _Static_assert((CAP & (CAP - 1)) == 0, "the queue's capacity must be a power of 
 static atomic_size_t seq_rel[CAP]; /* sequence - index */
 static ms_alloc_sample_t cells[CAP];
 static atomic_size_t enqueue_pos;
-static size_t dequeue_pos; /* the sampler's own */
+/* Written by the sampler only; atomic so that an exiting thread may count what waits. */
+static atomic_size_t dequeue_pos;
 
 static size_t seq_of(size_t i)
 {
@@ -63,7 +64,7 @@ void ms__allocq_publish(size_t ticket)
 
 int ms__allocq_pop(ms_alloc_sample_t *out)
 {
-    const size_t pos = dequeue_pos;
+    const size_t pos = atomic_load_explicit(&dequeue_pos, memory_order_relaxed);
     const size_t i = pos & (CAP - 1);
 
     if (seq_of(i) != pos + 1)
@@ -74,8 +75,16 @@ int ms__allocq_pop(ms_alloc_sample_t *out)
         out->stack.depth = 0;
     memcpy(out->stack.ips, cells[i].stack.ips, (size_t)out->stack.depth * sizeof(void *));
     set_seq(i, pos + CAP);
-    dequeue_pos = pos + 1;
+    atomic_store_explicit(&dequeue_pos, pos + 1, memory_order_relaxed);
     return 1;
+}
+
+size_t ms__allocq_waiting(void)
+{
+    const size_t out = atomic_load_explicit(&dequeue_pos, memory_order_relaxed);
+    const size_t in = atomic_load_explicit(&enqueue_pos, memory_order_relaxed);
+
+    return in - out <= CAP ? in - out : 0;
 }
 
 void ms__allocq_reset(void)
@@ -84,5 +93,5 @@ void ms__allocq_reset(void)
     for (size_t i = 0; i < CAP; i++)
         atomic_store_explicit(&seq_rel[i], 0, memory_order_relaxed);
     atomic_store(&enqueue_pos, 0);
-    dequeue_pos = 0;
+    atomic_store(&dequeue_pos, 0);
 }

@@ -290,8 +290,19 @@ int ms__store_write(ms_store_t *st, ms_dest_t *dest, const ms_ident_t *id,
                     const ms_reading_t *r, size_t n, const ms_stack_t *stacks,
                     const ms_alloc_stats_t *stats, const ms_reading_t *end, ms_fmt_t *why);
 
-/* Sets a function the busy handler calls between its sleeps (sampler thread only). */
-void ms__store_on_wait(void (*fn)(void));
+/*
+ * Sets a function the busy handler calls between its sleeps (sampler thread only); when it
+ * returns nonzero the wait is given up and the write fails with -EAGAIN.
+ */
+void ms__store_on_wait(int (*fn)(void));
+
+/*
+ * Sets the gate around every COMMIT (sampler thread only): `before` is called with the
+ * database's write lock held and everything but the commit done; when it returns 0 the
+ * transaction is rolled back and the write fails with -ECANCELED. `after` is called as soon
+ * as the COMMIT has returned, with 1 when it committed, before any checkpoint.
+ */
+void ms__store_on_commit(int (*before)(void), void (*after)(int committed));
 
 /*
  * Closes the connection, rolling back an open transaction; never checkpoints. Returns
@@ -490,6 +501,12 @@ void ms__allocq_publish(size_t ticket);
 
 /* Sampler only: moves the oldest published entry to *out. 1 when there was one. */
 int ms__allocq_pop(ms_alloc_sample_t *out);
+
+/*
+ * Entries claimed and not yet taken by the sampler, from any thread; a claim still being
+ * filled counts. A snapshot: the sampler may take one at the same moment.
+ */
+size_t ms__allocq_waiting(void);
 
 /* Fork child handler: entries and half-written claims of the parent are dropped. */
 void ms__allocq_reset(void);

@@ -12,6 +12,14 @@
  * close) and, without MEMSWEEP_RUN_ID, in the constructor (for the run's id); each wait is
  * bounded by MS__WAIT_MS.
  *
+ * An exit whose wait runs out (a database busy with many writers, a machine too loaded
+ * to schedule the sampler) must not lose readings silently. Every commit passes a gate
+ * under mu: the exiting thread either finds the end stored, or lets a commit that is under
+ * way finish (it holds the lock already and needs only CPU), or closes the gate, after
+ * which the sampler never commits again. Only then does it count what the sampler holds
+ * and say, in one line, how many readings of the process were not stored: a loss is then
+ * either in the database or in that line, never in both and never in neither.
+ *
  * Allocation-driven samples (shim_trigger.c) are taken in the program's threads and wait
  * in a lock-free queue; the sampler moves them to its pending readings before each write,
  * so they reach the database with the next tick's transaction. The sampler's own
@@ -65,6 +73,9 @@ typedef struct {
     int registered;
     int finished;
     int gave_up;
+    int committing;      /* a COMMIT is under way (the gate let it through) */
+    int end_stored;      /* the transaction with the end has committed */
+    atomic_int abandoned; /* the exit stopped waiting: the gate lets nothing through */
     int64_t run_id;            /* the run the process is registered in */
     atomic_int exit_requested; /* set under mu, also read without it */
     atomic_int forking;        /* forks waiting for, or holding, db_lock */
@@ -78,6 +89,9 @@ typedef struct {
     ms_store_t store;
     int db_open; /* store is open, and so db_lock is held */
     ms_reading_t end;
+    int writing_end;     /* the write under way carries the end */
+    atomic_long held;    /* pending and late readings, and the end once taken */
+    atomic_int end_held; /* the end reading is among them */
     int64_t unstored;    /* readings dropped before they could be written */
     char note[160];      /* the first reason writing failed; "" while none did */
     int64_t next_tick_ns; /* CLOCK_MONOTONIC */
@@ -151,6 +165,12 @@ static void debug_line(const char *what, int64_t n)
  * Appends a reading, dropping the oldest tick when the database has been unusable too
  * long; what is dropped is counted and reported on the processes row.
  */
+/* What the sampler holds, for an exiting thread that has to count it (see the top). */
+static void publish_held(void)
+{
+    atomic_store_explicit(&g.held, (long)(g.npending + g.nlate), memory_order_relaxed);
+}
+
 static void push(const ms_reading_t *r)
 {
     if (g.npending == MS__PENDING_MAX) {
@@ -165,6 +185,7 @@ static void push(const ms_reading_t *r)
         g.npending--;
     }
     g.pending[g.npending++] = *r;
+    publish_held();
 }
 
 /*
@@ -212,6 +233,7 @@ static void take_end(void)
 {
     if (read_now(&g.end, MS_KIND_END) == 0) {
         push(&g.end);
+        atomic_store(&g.end_held, 1);
         return;
     }
     g.end.t_ns = ms__clock_ns(CLOCK_REALTIME);
@@ -243,6 +265,7 @@ static void drain(void)
             g.stacks[g.nstacks] = s.stack;
             r->stack = (int)g.nstacks++;
         }
+        publish_held();
     }
 }
 
@@ -368,6 +391,7 @@ static int flush(int *end_taken, ms_fmt_t *why)
     }
     drain();
     alloc_stats(&stats);
+    g.writing_end = *end_taken;
     err = ms__store_write(&g.store, &g.dest, &g.ident, g.pending, g.npending, g.stacks,
                           &stats, *end_taken ? &g.end : NULL, why);
     if (err != 0)
@@ -454,25 +478,61 @@ static void advance_tick(int64_t now)
  * takes the ticks that fall due meanwhile, so that a busy database delays readings'
  * writing, never their taking. They join the pending readings after the write.
  */
-static void tick_while_waiting(void)
+static int tick_while_waiting(void)
 {
     const int64_t now = ms__clock_ns(CLOCK_MONOTONIC);
 
-    /* Once the end is taken, no later reading could be stored before it. */
-    if (now < g.next_tick_ns || g.nlate == LATE_MAX || atomic_load(&g.exit_requested) != 0)
-        return;
+    if (atomic_load(&g.abandoned) != 0)
+        return 1;
+    /*
+     * Once the exit is asked for, a write without the end gives up its wait: the end then
+     * goes with the same readings in the next transaction, one wait for the lock instead
+     * of two. No later reading could be stored before the end.
+     */
+    if (atomic_load(&g.exit_requested) != 0)
+        return !g.writing_end;
+    if (now < g.next_tick_ns || g.nlate == LATE_MAX)
+        return 0;
     if (read_now(&g.late[g.nlate], MS_KIND_TICK) == 0)
         g.nlate++;
     else
         g.unstored++;
+    publish_held();
     advance_tick(now);
+    return 0;
+}
+
+/* The commit gate (see the top of this file), with the write lock held. */
+static int may_commit(void)
+{
+    int ok;
+
+    pthread_mutex_lock(&g.mu);
+    ok = atomic_load(&g.abandoned) == 0;
+    g.committing = ok;
+    pthread_mutex_unlock(&g.mu);
+    return ok;
+}
+
+static void commit_done(int committed)
+{
+    pthread_mutex_lock(&g.mu);
+    g.committing = 0;
+    if (committed && g.writing_end)
+        g.end_stored = 1;
+    pthread_cond_broadcast(&g.done);
+    pthread_mutex_unlock(&g.mu);
 }
 
 static void merge_late(void)
 {
-    for (size_t i = 0; i < g.nlate; i++)
+    const size_t n = g.nlate;
+
+    /* Each is counted once, late or pending, as push() publishes the count. */
+    for (size_t i = 0; i < n; i++) {
+        g.nlate = n - i - 1;
         push(&g.late[i]);
-    g.nlate = 0;
+    }
 }
 
 static void *sampler_main(void *arg)
@@ -492,6 +552,7 @@ static void *sampler_main(void *arg)
         ms__diag_relay(1);
     ms__procfd_sampler_start();
     ms__store_on_wait(tick_while_waiting);
+    ms__store_on_commit(may_commit, commit_done);
     take(MS_KIND_START);
     g.interval_ns = (int64_t)g.cfg.interval_ms * 1000000;
     /*
@@ -532,6 +593,7 @@ static void *sampler_main(void *arg)
         if (err == 0) {
             g.npending = 0;
             g.nstacks = 0;
+            publish_held();
             merge_late();
             if (!g.registered) {
                 publish(&g.registered);
@@ -539,6 +601,10 @@ static void *sampler_main(void *arg)
             }
             if (end_taken)
                 break;
+        } else if (err == -ECANCELED || atomic_load(&g.abandoned) != 0) {
+            /* The exit stopped waiting and counted what is here as not stored. */
+            close_db();
+            return NULL;
         } else if (err == -EAGAIN) {
             merge_late();
             /*
@@ -560,6 +626,14 @@ static void *sampler_main(void *arg)
             give_up(why.buf);
             return NULL;
         } else if (end_taken) {
+            /*
+             * The line is this thread's to write unless the exit stopped waiting; marked
+             * as a commit under way, it is let finish (the exit flushes it afterwards).
+             */
+            if (!may_commit()) {
+                close_db();
+                return NULL;
+            }
             /* The first reason says more than the last ("deleted" than "cannot open"). */
             report_unstored(g.note[0] != '\0' ? g.note : why.buf);
             break;
@@ -592,6 +666,10 @@ static int spawn(int defer_first)
 
     g.defer_first = defer_first;
     g.registered = g.finished = g.gave_up = 0;
+    g.committing = g.end_stored = 0;
+    atomic_store(&g.abandoned, 0);
+    atomic_store(&g.held, 0);
+    atomic_store(&g.end_held, 0);
     g.npending = 0;
     g.nlate = 0;
     g.unstored = 0;
@@ -671,6 +749,38 @@ int ms__sampler_wait_registered(int64_t *run_id, unsigned timeout_ms)
     return err;
 }
 
+/* Under mu: the sampler has nothing left to do for the exit. */
+static int stopped(void)
+{
+    return g.finished || g.gave_up || g.end_stored;
+}
+
+/*
+ * The line of an exit that stopped waiting (see the top of this file), written by the
+ * exiting thread. lost is -1 when it cannot be known: a commit still under way may yet
+ * store them.
+ */
+static void report_abandoned(long lost, const char *why)
+{
+    char buf[MS__PATH_MAX + 256];
+    ms_fmt_t f;
+
+    ms__fmt_init(&f, buf, sizeof(buf));
+    ms__fmt_str(&f, "memsweep: ");
+    ms__fmt_str(&f, g.cfg.db_path);
+    ms__fmt_str(&f, ": ");
+    ms__fmt_str(&f, why);
+    if (lost >= 0) {
+        ms__fmt_str(&f, "; ");
+        ms__fmt_i64(&f, lost);
+        ms__fmt_str(&f, lost == 1 ? " reading of this process not stored"
+                                  : " readings of this process not stored");
+    } else {
+        ms__fmt_str(&f, "; the last readings of this process may not be stored");
+    }
+    ms__diag_line(&f);
+}
+
 void ms__sampler_stop(unsigned timeout_ms)
 {
     struct timespec ts;
@@ -689,15 +799,39 @@ void ms__sampler_stop(unsigned timeout_ms)
      */
     ms__vfs_low_ok(1);
     deadline_after(&ts, (int64_t)timeout_ms * 1000000);
-    if (pthread_mutex_clocklock(&g.mu, CLOCK_MONOTONIC, &ts) != 0)
+    if (pthread_mutex_clocklock(&g.mu, CLOCK_MONOTONIC, &ts) != 0) {
+        report_abandoned(-1, "the shim's state was locked");
         return;
+    }
     atomic_store(&g.exit_requested, 1);
     pthread_cond_broadcast(&g.wake);
-    while (!g.finished && !g.gave_up) {
+    while (!stopped()) {
         if (pthread_cond_timedwait(&g.done, &g.mu, &ts) == ETIMEDOUT)
             break;
     }
-    pthread_mutex_unlock(&g.mu);
+    if (!stopped()) {
+        /* A commit under way holds the lock already and needs only CPU: let it end. */
+        deadline_after(&ts, (int64_t)timeout_ms * 1000000);
+        while (g.committing && !stopped()) {
+            if (pthread_cond_timedwait(&g.done, &g.mu, &ts) == ETIMEDOUT)
+                break;
+        }
+    }
+    if (stopped()) {
+        pthread_mutex_unlock(&g.mu);
+        return;
+    }
+    /* From here on the sampler commits nothing: what it holds is lost, and counted. */
+    atomic_store(&g.abandoned, 1);
+    {
+        const int committing = g.committing;
+        const long lost = atomic_load(&g.held) + (long)ms__allocq_waiting() +
+                          (atomic_load(&g.end_held) ? 0 : 1);
+        pthread_mutex_unlock(&g.mu);
+        report_abandoned(committing ? -1 : lost,
+                         "its last write did not finish within the time an exit may wait "
+                         "(a busy database or an overloaded machine)");
+    }
 }
 
 /*

@@ -127,17 +127,25 @@ static int fail(ms_store_t *st, int rc, ms_fmt_t *why)
     return err;
 }
 
-static void (*on_wait)(void);
+static int (*on_wait)(void);
+static int (*before_commit)(void);
+static void (*after_commit)(int committed);
 
-void ms__store_on_wait(void (*fn)(void))
+void ms__store_on_wait(int (*fn)(void))
 {
     on_wait = fn;
 }
 
+void ms__store_on_commit(int (*before)(void), void (*after)(int committed))
+{
+    before_commit = before;
+    after_commit = after;
+}
+
 /*
  * Waits for a lock like sqlite3_busy_timeout, but gives up at once when st->abandon is
- * set: a fork is waiting for the connection to close (see shim_sampler.c). Between its
- * short sleeps it lets the sampler take the readings that fall due.
+ * set (a fork is waiting for the connection to close, see shim_sampler.c) or when on_wait
+ * says so. Between its short sleeps it lets the sampler take the readings that fall due.
  */
 static int busy_wait(void *arg, int count)
 {
@@ -160,8 +168,8 @@ static int busy_wait(void *arg, int count)
     while (wait_ns > 0) {
         if (atomic_load(st->abandon) != 0)
             return 0;
-        if (on_wait != NULL)
-            on_wait();
+        if (on_wait != NULL && on_wait() != 0)
+            return 0;
         const int64_t slice = wait_ns < 2000000 ? wait_ns : 2000000;
         const struct timespec ts = {0, (long)slice};
         nanosleep(&ts, NULL);
@@ -752,8 +760,13 @@ int ms__store_write(ms_store_t *st, ms_dest_t *dest, const ms_ident_t *id,
         err = insert_samples(st, next.proc_id, id, r, n, stacks, why);
     if (err == 0 && end != NULL && next.created_run)
         err = finish_run(st, &next, end, why);
-    if (err == 0)
+    if (err == 0 && before_commit != NULL && !before_commit())
+        err = -ECANCELED;
+    if (err == 0) {
         err = exec_sql(st, "COMMIT", why);
+        if (after_commit != NULL)
+            after_commit(err == 0);
+    }
     if (err != 0) {
         rollback(st);
         return err;

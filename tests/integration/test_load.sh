@@ -1,11 +1,15 @@
 # Load: 32 workers at once, each a tree of four processes (ms_proctree and three forked
 # children) that touch 8 MiB and live 20 s, sampled every 20 ms, while `memsweep advise` and
-# `memsweep peaks` read the database in a loop the whole time. Checked: every process has
-# its row, its start and end samples and (within the tolerance below) every tick its
-# lifetime calls for, the shim's count of missed readings making up the rest; nothing
-# anywhere says the database was busy or locked; every read exited 0 with nothing on
-# stderr. The figures (ticks written against expected, per process) are printed whether
-# the test passes or not.
+# `memsweep peaks` read the database in a loop the whole time. Checked, exactly, whatever
+# else the machine is doing: every process has its row and start sample; every tick
+# missing between two written ones is counted in the shim's unstored; no process has
+# more ticks than its lifetime holds; every process has its end, or the one line with
+# which an exit that could not wait longer counts what it did not store; nothing says the
+# database was busy or locked; every read exited 0 with nothing on stderr. The figures
+# (ticks written against expected, per process) are printed whether the test passes or
+# not. How many of the expected ticks get written is a property of the machine's load,
+# not an invariant: bench/bench_load.sh runs this test with MS_LOAD_MIN_RATIO=0.90 (at
+# least 90% of each process's ticks written) and reports the figures.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -31,8 +35,8 @@ db_path() {
 have_db() {
     [ -n "$(db_path)" ]
 }
-wait_for 20 have_db ||
-    fail "no database within 20 s (stderr: $(cat "$T/run.err"))"
+wait_for 300 have_db ||
+    fail "no database within 300 s (stderr: $(cat "$T/run.err"))"
 DB="$(db_path)"
 S="$(dirname "$DB")"
 
@@ -77,13 +81,20 @@ for f in "$T"/reads/*.err; do
 done
 
 note "nothing says busy or locked"
-# The launcher prints one line per finished run and nothing else when all goes well; the
-# workers print nothing (the shim's own lines would start with "memsweep: ").
+# The launcher prints one line per finished run and nothing else when all goes well. The
+# workers print nothing but, for a process whose exit could not wait for its last write
+# (128 processes ending together on a busy machine), the shim's one line counting what it
+# did not store; those lines are matched against the database below.
 bad="$(grep -v -E "^memsweep: run [0-9]+/$JOBS ok \(exit 0\) " "$T/run.err" || true)"
 [ -z "$bad" ] || fail "unexpected lines from memsweep run: $(echo "$bad" | head -n 5)"
 assert_eq "$JOBS" "$(wc -l <"$T/run.err")" "progress lines of memsweep run"
-for f in $(log_files "$S" err) $(log_files "$S" out); do
+LOST_RE="^memsweep: $DB: its last write did not finish within the time an exit may wait \(a busy database or an overloaded machine\); "
+for f in $(log_files "$S" out); do
     assert_empty "$f" "worker log $f"
+done
+for f in $(log_files "$S" err); do
+    bad="$(grep -v -E "$LOST_RE([0-9]+ readings? of this process not stored|the last readings of this process may not be stored)\$" "$f" || true)"
+    [ -z "$bad" ] || fail "unexpected lines in worker log $f: $(echo "$bad" | head -n 5)"
 done
 # SQLite's messages and the shim's own wording; the analyzer's note about readings that
 # were not stored is checked below through the processes rows it is computed from.
@@ -94,33 +105,47 @@ fi
 
 note "every process and every sample"
 assert_eq "$JOBS" "$(sql "$DB" "SELECT count(*) FROM runs WHERE status = 'ok'")" "runs ok"
-assert_eq "$PROCS" "$(sql "$DB" "SELECT count(*) FROM processes")" "process rows"
 assert_eq "" "$(sql "$DB" "SELECT seq || ': ' || count(p.proc_id) FROM runs r
                           LEFT JOIN processes p USING (run_id)
-                          GROUP BY r.run_id HAVING count(p.proc_id) <> $((CHILDREN + 1))")" \
-    "runs without exactly $((CHILDREN + 1)) process rows"
+                          GROUP BY r.run_id HAVING count(p.proc_id) > $((CHILDREN + 1))")" \
+    "runs with more than $((CHILDREN + 1)) process rows"
+
+# Every process whose exit record is not in the database (or whose row never got there)
+# is counted by its line, and no line counts one that is there: per run, the lines that
+# give a count equal the processes of the tree without an exit record, up to the lines
+# that could not know (a commit still under way when the exit left).
+lost_lines=0
+lost_procs=0
+while IFS='|' read -r seq rows no_end; do
+    f="$(printf '%s/logs/run-%04d.err' "$S" "$seq")"
+    exact="$(grep -c -E "$LOST_RE[0-9]+ readings? of this process not stored\$" "$f" || true)"
+    maybe="$(grep -c -E "${LOST_RE}the last readings of this process may not be stored\$" "$f" || true)"
+    missing=$((CHILDREN + 1 - rows + no_end))
+    lost_lines=$((lost_lines + exact + maybe))
+    lost_procs=$((lost_procs + missing))
+    [ "$exact" -le "$missing" ] && [ "$missing" -le $((exact + maybe)) ] ||
+        fail "run $seq: $missing of its $((CHILDREN + 1)) processes without an exit record ($((CHILDREN + 1 - rows)) without a row), but $exact lines counting a loss (and $maybe that could not tell) in $f"
+done < <(sql "$DB" "SELECT r.seq, count(p.proc_id), COALESCE(sum(p.ended_ns IS NULL), 0)
+                    FROM runs r LEFT JOIN processes p USING (run_id)
+                    GROUP BY r.run_id ORDER BY r.seq")
+note "  processes without an exit record: $lost_procs of $PROCS, each counted by its line ($lost_lines lines)"
 
 # Ticks expected from a process's lifetime: floor((ended_ns - started_ns) / interval).
-# Tolerance, as the sampler (preload/shim_sampler.c) behaves:
-#  - its schedule starts when its thread first runs, after started_ns (when 128 processes
-#    start at once on 2 cores, 40 ms later on average and up to 160 ms, measured), and a
-#    process can end just before a tick is due;
-#  - it sleeps to absolute deadlines, so a wake-up late by less than one interval costs
-#    nothing; a stall of d >= one interval (a busy database, or no CPU for the thread)
-#    costs about d / interval ticks, because it re-schedules one interval after the late
-#    tick rather than catching up in a burst. 90% allows 2 s of such stalls per process
-#    over its 20 s: on 2 cores that carry 128 sampler threads besides the readers (and,
-#    under ctest -j 2, another test), a scheduling delay of 20 ms happens, two seconds of
-#    them per process does not. Runs here write 96-99.9% for the worst process alone and
-#    down to 93.8% beside another test. That no tick is lost silently is the exact check
-#    below: every missing tick is counted in unstored.
-# No process may have more ticks than its lifetime holds plus one (no burst), and the
-# shim's own count of missed readings (processes.unstored) must match the gaps.
+# The sampler (preload/shim_sampler.c) sleeps to absolute deadlines, so a wake-up late by
+# less than one interval costs nothing; a stall of d >= one interval (a busy database, or
+# no CPU for the thread) costs about d / interval ticks, because it re-schedules one
+# interval after the late tick rather than catching up in a burst, and it counts those
+# ticks in unstored. How many ticks a loaded machine lets it take is no invariant (two
+# CPU hogs beside this test brought the worst process to 35-70% of expected): only with
+# MS_LOAD_MIN_RATIO, as bench/bench_load.sh sets it, is a share of them required. Exact
+# in every case: no process has more ticks than its lifetime holds plus one (no burst),
+# and the shim's own count of missed readings (processes.unstored) matches the gaps.
 RC=0
-python3 - "$DB" "$INTERVAL_MS" >"$T/ticks.txt" 2>"$T/ticks.err" <<'PY' || RC=$?
+python3 - "$DB" "$INTERVAL_MS" "${MS_LOAD_MIN_RATIO:-0}" >"$T/ticks.txt" 2>"$T/ticks.err" <<'PY' || RC=$?
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1], timeout=10)
 interval_ns = int(sys.argv[2]) * 10**6
+min_ratio = float(sys.argv[3])
 rows = db.execute("""
     SELECT p.proc_id, r.seq, p.pid, p.ppid, p.started_ns, p.ended_ns,
            COALESCE(p.unstored, 0), p.note, p.hwm_kb,
@@ -137,17 +162,32 @@ last_gaps = []
 for (proc_id, seq, pid, ppid, started, ended, unstored, note, hwm, ticks, starts, ends,
      last) in rows:
     who = "run %d pid %d (proc_id %d)" % (seq, pid, proc_id)
+    if starts != 1:
+        bad.append("%s: %d start samples" % (who, starts))
+    times = [t for (t,) in db.execute("SELECT t_ns FROM samples WHERE proc_id = ? AND"
+                                      " kind = 'tick' ORDER BY t_ns", (proc_id,))]
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    stalls = sum(1 for g in gaps if g > 1.5 * interval_ns)
+    missed = sum(max(0, int(g / interval_ns + 0.5) - 1) for g in gaps)
     if ended is None:
-        bad.append("%s: no ended_ns (its last sample is %.0f ms after its start)"
-                   % (who, ((last or started) - started) / 1e6))
+        # Its exit could not wait for its last write; the shell above matched the line
+        # that counts it. What its last write stored must account for the ticks missing
+        # before it; what it would have said about later ones is gone with the write.
+        if ends != 0:
+            bad.append("%s: an end sample but no exit record" % who)
+        if unstored < missed - stalls - 1:
+            bad.append("%s: unstored %d, but %d ticks missing between written ones (%d stalls)"
+                       % (who, unstored, missed, stalls))
+        unstored_total += unstored
         continue
     expected = (ended - started) // interval_ns
-    required = int(expected * 0.90) - 1
+    required = int(expected * min_ratio) - 1
     ratios.append((ticks / expected if expected else 1.0, who, ticks, expected))
     written_total += ticks
     expected_total += expected
     if ticks < required:
-        bad.append("%s: %d ticks, expected %d (at least %d)" % (who, ticks, expected, required))
+        bad.append("%s: %d ticks, expected %d (at least %d, MS_LOAD_MIN_RATIO=%s)"
+                   % (who, ticks, expected, required, sys.argv[3]))
     if ticks > expected + 1:
         bad.append("%s: %d ticks, more than the %d its lifetime holds" % (who, ticks, expected))
     # The shim counts in unstored every due reading that did not reach the database: a
@@ -157,11 +197,6 @@ for (proc_id, seq, pid, ppid, started, ended, unstored, note, hwm, ticks, starts
     # see as a tick: one either way per stall (a gap of more than 1.5 intervals). Before
     # the first tick (the thread's start) and after the last one (the exit) the shim keeps
     # no schedule to count against, so readings missed there may be counted or not.
-    times = [t for (t,) in db.execute("SELECT t_ns FROM samples WHERE proc_id = ? AND"
-                                      " kind = 'tick' ORDER BY t_ns", (proc_id,))]
-    gaps = [b - a for a, b in zip(times, times[1:])]
-    stalls = sum(1 for g in gaps if g > 1.5 * interval_ns)
-    missed = sum(max(0, int(g / interval_ns + 0.5) - 1) for g in gaps)
     edge = 0
     if times:
         first_delays.append(times[0] - started)
@@ -171,8 +206,8 @@ for (proc_id, seq, pid, ppid, started, ended, unstored, note, hwm, ticks, starts
         bad.append("%s: unstored %d, but %d ticks missing between written ones (%d stalls)"
                    % (who, unstored, missed, stalls))
     unstored_total += unstored
-    if starts != 1 or ends != 1:
-        bad.append("%s: %d start and %d end samples" % (who, starts, ends))
+    if ends != 1:
+        bad.append("%s: %d end samples" % (who, ends))
     if note is not None:
         bad.append("%s: note %r" % (who, note))
 ratios.sort()
