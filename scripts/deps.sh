@@ -3,7 +3,7 @@
 set -euo pipefail
 # clang and its runtime build the fuzzing and sanitizer gates; libunwind-dev builds a test
 # program that brings its own unwinder.
-packages=(cmake gcc g++ make pkg-config libsqlite3-dev libcmocka-dev
+packages=(cmake gcc g++ libc6-dev make pkg-config libsqlite3-dev libcmocka-dev
           sqlite3 python3 time libjemalloc2 xz-utils procps
           clang libclang-rt-14-dev libunwind-dev)
 missing=()
