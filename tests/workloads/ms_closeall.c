@@ -6,11 +6,15 @@
  * without the shim, and it reports the numbers its opens returned, which a descriptor
  * left behind by anyone else would shift.
  *
- * Usage: ms_closeall DIR HOLD_MIB [THREADS]
+ * Usage: ms_closeall DIR HOLD_MIB [THREADS [GO]]
  *   Holds 16 MiB for 700 ms, closes everything from 3 up, then for about 1.5 s rewrites
  *   DIR/f0..f3 (each opened, appended to and closed in turn) while allocating and freeing
  *   small blocks, then touches HOLD_MIB more and holds it for 700 ms. With THREADS > 1 the
- *   writing is shared by that many threads, each with its own files.
+ *   writing is shared by that many threads, each with its own files. With GO, the first
+ *   hold lasts until the file GO.close exists and the last until GO.free exists, so that
+ *   a test moves the program on once the database shows what it wants to see (the shim
+ *   registered before the close; a reading of the shim's sees the HOLD_MIB), however
+ *   slowly the machine runs.
  */
 #include "wl_common.h"
 
@@ -71,10 +75,16 @@ int main(int argc, char **argv)
     ms_writer_t w[NFILES];
     pthread_t tid[NFILES];
     int lowest = 1 << 30, failed = 0;
+    /* The files that end the holds, when GO is given; empty names wait for nothing. */
+    char go_close[4096] = "", go_free[4096] = "";
 
-    if ((argc != 3 && argc != 4) || parse_long(argv[2], 0, 4096, &hold_mib) != 0 ||
-        (argc == 4 && parse_long(argv[3], 1, NFILES, &nthreads) != 0)) {
-        fputs("usage: ms_closeall DIR HOLD_MIB [THREADS]\n", stderr);
+    if (argc < 3 || argc > 5 || parse_long(argv[2], 0, 4096, &hold_mib) != 0 ||
+        (argc >= 4 && parse_long(argv[3], 1, NFILES, &nthreads) != 0) ||
+        (argc == 5 && (snprintf(go_close, sizeof(go_close), "%s.close", argv[4]) >=
+                           (int)sizeof(go_close) ||
+                       snprintf(go_free, sizeof(go_free), "%s.free", argv[4]) >=
+                           (int)sizeof(go_free)))) {
+        fputs("usage: ms_closeall DIR HOLD_MIB [THREADS [GO]]\n", stderr);
         return 2;
     }
     base = malloc(16u << 20);
@@ -82,6 +92,7 @@ int main(int argc, char **argv)
         return 1;
     touch_pages(base, 16u << 20, 1);
     sleep_ms(700);
+    wait_file(go_close[0] != '\0' ? go_close : NULL);
 
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
         return 1;
@@ -113,6 +124,7 @@ int main(int argc, char **argv)
         return 1;
     touch_pages(hold, (size_t)hold_mib << 20, 2);
     sleep_ms(700);
+    wait_file(go_free[0] != '\0' ? go_free : NULL);
     printf("lowest fd %d failed %d\n", lowest, failed);
     free(hold);
     free(base);

@@ -15,9 +15,12 @@
  * Each child allocates and touches --child-mib MiB, holds it for --hold-ms, and prints
  * whether it has LD_PRELOAD; the parent prints the same of its own environment after the
  * change, and how each child ended. With the shim or without it the output is the same.
- * Exit status 0, or 1 when a child failed.
+ * Exit status 0, or 1 when a child failed. With --wait-file PATH the parent, once its
+ * environment is changed, waits until PATH exists before it starts the children: a test
+ * then sees the parent measured after the change, however slowly the machine runs.
  *
  * Usage: ms_envspawn --mode unset-preload|clearenv [--mib P] [--child-mib C] [--hold-ms T]
+ *                    [--wait-file PATH]
  */
 #include <errno.h>
 #include <getopt.h>
@@ -75,16 +78,17 @@ static int wait_child(const char *how, pid_t pid)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_MODE = 256, OPT_MIB, OPT_CHILD_MIB, OPT_HOLD, OPT_CHILD };
+    enum { OPT_MODE = 256, OPT_MIB, OPT_CHILD_MIB, OPT_HOLD, OPT_CHILD, OPT_WAIT };
     static const struct option longopts[] = {
         {"mode", required_argument, NULL, OPT_MODE},
         {"mib", required_argument, NULL, OPT_MIB},
         {"child-mib", required_argument, NULL, OPT_CHILD_MIB},
         {"hold-ms", required_argument, NULL, OPT_HOLD},
         {"child", required_argument, NULL, OPT_CHILD},
+        {"wait-file", required_argument, NULL, OPT_WAIT},
         {NULL, 0, NULL, 0},
     };
-    const char *mode = NULL, *child = NULL;
+    const char *mode = NULL, *child = NULL, *wait = NULL;
     long mib = 0, child_mib = 0, hold_ms = 0;
     char mib_arg[32], hold_arg[32];
     unsigned char *p;
@@ -98,6 +102,8 @@ int main(int argc, char **argv)
             mode = optarg;
         else if (c == OPT_CHILD)
             child = optarg;
+        else if (c == OPT_WAIT)
+            wait = optarg;
         else if (!((c == OPT_MIB && parse_long(optarg, 0, 4096, &mib) == 0) ||
                    (c == OPT_CHILD_MIB && parse_long(optarg, 0, 4096, &child_mib) == 0) ||
                    (c == OPT_HOLD && parse_long(optarg, 0, 600000, &hold_ms) == 0))) {
@@ -110,7 +116,7 @@ int main(int argc, char **argv)
     if (mode == NULL || optind < argc ||
         (strcmp(mode, "unset-preload") != 0 && strcmp(mode, "clearenv") != 0)) {
         fputs("usage: ms_envspawn --mode unset-preload|clearenv [--mib P] [--child-mib C]"
-              " [--hold-ms T]\n", stderr);
+              " [--hold-ms T] [--wait-file PATH]\n", stderr);
         return 2;
     }
 
@@ -126,6 +132,7 @@ int main(int argc, char **argv)
     }
     print_env("parent");
     fflush(stdout);
+    wait_file(wait);
 
     snprintf(mib_arg, sizeof mib_arg, "%ld", child_mib);
     snprintf(hold_arg, sizeof hold_arg, "%ld", hold_ms);

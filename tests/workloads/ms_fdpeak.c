@@ -3,7 +3,9 @@
  * input and output files on the numbers that frees, and then reaches a new memory peak,
  * for which the shim captures a stack in this very thread. Its input must still read from
  * the start and its output must hold only what it wrote itself: the stack capture may
- * not read, write or close any descriptor of the program's.
+ * not read, write or close any descriptor of the program's. It first sleeps WAIT_MS
+ * milliseconds (0 for not at all), for a test that wants the shim's sampler running for a
+ * while before the descriptors are closed.
  *
  * Usage: ms_fdpeak INPUT OUTPUT WAIT_MS
  */
@@ -32,7 +34,6 @@ int main(int argc, char **argv)
         fputs("usage: ms_fdpeak INPUT OUTPUT WAIT_MS\n", stderr);
         return 2;
     }
-    /* Long enough for the shim to have readied its unwinder (after its first tick). */
     ms = atol(argv[3]);
     wait.tv_sec = ms / 1000;
     wait.tv_nsec = (ms % 1000) * 1000000L;

@@ -4,16 +4,18 @@
  *
  * The parent forks --children children; child i allocates and touches (i + 1) x --step-mib
  * MiB, and child 0 also forks a grandchild of --grandchild-mib MiB. Then the parent
- * allocates --mib MiB itself. Every process reports on a shared pipe once its memory is
- * resident; when all have, the parent holds for --hold-ms and lets them go. Each child
- * and the grandchild then checks its memory still holds what it wrote, writes
- * DIR/child-<i>.txt (or DIR/grandchild.txt) with its size and checksum and DIR/<name>.pid
- * with its pid (the only output that differs from run to run), and exits with status
- * 10 + i (the grandchild with 7, which child 0 reports in its file). The parent prints
- * each child's exit status and exits 0, or 1 with a message on stderr.
+ * allocates --mib MiB itself. Every child and the grandchild, once its memory is
+ * resident, writes DIR/<name>.pid with its pid (the only output that differs from run to
+ * run; <name> is child-<i> or grandchild) and reports on a shared pipe. When all have, the
+ * parent holds for --hold-ms (and, with --wait-file PATH, until PATH exists, so that a
+ * test lets the tree go once it has seen each process measured with its memory, however
+ * slowly the machine runs) and lets them go. Each child and the grandchild then checks
+ * its memory still holds what it wrote, writes DIR/<name>.txt with its size and checksum,
+ * and exits with status 10 + i (the grandchild with 7, which child 0 reports in its file).
+ * The parent prints each child's exit status and exits 0, or 1 with a message on stderr.
  *
  * Usage: ms_forktree --dir DIR [--children N] [--step-mib S] [--grandchild-mib G]
- *                    [--mib P] [--hold-ms T]
+ *                    [--mib P] [--hold-ms T] [--wait-file PATH]
  */
 #include <errno.h>
 #include <getopt.h>
@@ -60,12 +62,21 @@ static unsigned char *occupy(long mib, unsigned seed, uint64_t *sum)
     return p;
 }
 
-/* Tells the parent this process is resident, then waits until it closes `go`. */
-static void report_and_wait(const tree_t *t)
+static void write_file(const tree_t *t, const char *name, const char *text);
+
+/*
+ * Writes DIR/<name>.pid, tells the parent this process is resident, then waits until it
+ * closes `go`.
+ */
+static void report_and_wait(const tree_t *t, const char *name)
 {
+    char text[32], file[64];
     char c = 1;
     ssize_t n;
 
+    snprintf(text, sizeof text, "%ld\n", (long)getpid());
+    snprintf(file, sizeof file, "%s.pid", name);
+    write_file(t, file, text);
     if (write(t->ready[1], &c, 1) != 1)
         die("write to the ready pipe");
     do
@@ -86,7 +97,7 @@ static void write_file(const tree_t *t, const char *name, const char *text)
         die(path);
 }
 
-/* Checks the block, writes the two files, and exits with `status`. */
+/* Checks the block, writes DIR/<name>.txt, and exits with `status`. */
 static void finish(const tree_t *t, const char *name, long mib, const unsigned char *p,
                    uint64_t sum, const char *extra, int status)
 {
@@ -97,9 +108,6 @@ static void finish(const tree_t *t, const char *name, long mib, const unsigned c
              sum, now == sum ? "intact" : "CHANGED", extra);
     snprintf(file, sizeof file, "%s.txt", name);
     write_file(t, file, text);
-    snprintf(text, sizeof text, "%ld\n", (long)getpid());
-    snprintf(file, sizeof file, "%s.pid", name);
-    write_file(t, file, text);
     exit(now == sum ? status : 1);
 }
 
@@ -108,7 +116,7 @@ static void run_grandchild(const tree_t *t)
     uint64_t sum;
     unsigned char *p = occupy(t->grandchild_mib, 99, &sum);
 
-    report_and_wait(t);
+    report_and_wait(t, "grandchild");
     finish(t, "grandchild", t->grandchild_mib, p, sum, "", GRANDCHILD_STATUS);
 }
 
@@ -130,7 +138,8 @@ static void run_child(const tree_t *t, long i)
             run_grandchild(t);
     }
     p = occupy((i + 1) * t->step_mib, (unsigned)i, &sum);
-    report_and_wait(t);
+    snprintf(name, sizeof name, "child-%ld", i);
+    report_and_wait(t, name);
     if (gc > 0) {
         while (waitpid(gc, &st, 0) < 0)
             if (errno != EINTR)
@@ -138,13 +147,12 @@ static void run_child(const tree_t *t, long i)
         snprintf(extra, sizeof extra, ", grandchild exit %d",
                  WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
     }
-    snprintf(name, sizeof name, "child-%ld", i);
     finish(t, name, (i + 1) * t->step_mib, p, sum, extra, (int)(10 + i));
 }
 
 int main(int argc, char **argv)
 {
-    enum { OPT_DIR = 256, OPT_CHILDREN, OPT_STEP, OPT_GRAND, OPT_MIB, OPT_HOLD };
+    enum { OPT_DIR = 256, OPT_CHILDREN, OPT_STEP, OPT_GRAND, OPT_MIB, OPT_HOLD, OPT_WAIT };
     static const struct option longopts[] = {
         {"dir", required_argument, NULL, OPT_DIR},
         {"children", required_argument, NULL, OPT_CHILDREN},
@@ -152,10 +160,12 @@ int main(int argc, char **argv)
         {"grandchild-mib", required_argument, NULL, OPT_GRAND},
         {"mib", required_argument, NULL, OPT_MIB},
         {"hold-ms", required_argument, NULL, OPT_HOLD},
+        {"wait-file", required_argument, NULL, OPT_WAIT},
         {NULL, 0, NULL, 0},
     };
     tree_t t = {NULL, 3, 16, 0, 0, 0, {-1, -1}, {-1, -1}};
     pid_t pids[MAX_CHILDREN];
+    const char *wait = NULL;
     unsigned char *p;
     uint64_t sum;
     long waiting;
@@ -168,6 +178,9 @@ int main(int argc, char **argv)
         switch (c) {
         case OPT_DIR:
             t.dir = optarg;
+            continue;
+        case OPT_WAIT:
+            wait = optarg;
             continue;
         case OPT_CHILDREN: target = &t.children, lo = 1, hi = MAX_CHILDREN; break;
         case OPT_STEP: target = &t.step_mib; break;
@@ -185,7 +198,7 @@ int main(int argc, char **argv)
     }
     if (t.dir == NULL || optind < argc) {
         fputs("usage: ms_forktree --dir DIR [--children N] [--step-mib S]"
-              " [--grandchild-mib G] [--mib P] [--hold-ms T]\n", stderr);
+              " [--grandchild-mib G] [--mib P] [--hold-ms T] [--wait-file PATH]\n", stderr);
         return 2;
     }
     if (pipe(t.ready) != 0 || pipe(t.go) != 0)
@@ -210,6 +223,7 @@ int main(int argc, char **argv)
             die("read from the ready pipe");
     }
     sleep_ms(t.hold_ms);
+    wait_file(wait);
     if (close(t.go[1]) != 0)
         die("close");
     for (long i = 0; i < t.children; i++) {

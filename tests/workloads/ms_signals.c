@@ -20,9 +20,13 @@
  *                     mask and no pending signal), and finally takes every pending signal
  *                     with sigtimedwait and prints them in the order taken.
  *
- * Both print the mask main started with. Exit status 0, or 1 when a check failed.
+ * Both print the mask main started with. Exit status 0, or 1 when a check failed. With
+ * --wait-file PATH the hold after the allocation lasts, after --hold-ms, until PATH
+ * exists: a test then sees the process measured while it holds, however slowly the
+ * machine runs.
  *
  * Usage: ms_signals --mode handlers|block-all [--mib N] [--children K] [--hold-ms T]
+ *                   [--wait-file PATH]
  */
 #include <errno.h>
 #include <getopt.h>
@@ -147,6 +151,9 @@ static int one_expiry(int which, int sig, int busy)
     return counts[sig] == before + 1 ? 0 : -1;
 }
 
+/* The file that ends the hold after the allocation (--wait-file); NULL: none. */
+static const char *hold_file;
+
 static int run_handlers(long mib, long children, long hold_ms)
 {
     struct sigaction sa;
@@ -172,6 +179,7 @@ static int run_handlers(long mib, long children, long hold_ms)
     printf("handlers installed: %d\n", n_caught);
     p = occupy(mib, 1);
     sleep_ms(hold_ms);
+    wait_file(hold_file);
 
     fflush(stdout);
     for (long i = 0; i < children; i++) {
@@ -226,6 +234,7 @@ static int run_block_all(long mib, long children, long hold_ms)
         return 1;
     p = occupy(mib, 3);
     sleep_ms(hold_ms);
+    wait_file(hold_file);
     if (kill(getpid(), SIGTERM) != 0 || kill(getpid(), SIGINT) != 0 ||
         kill(getpid(), SIGUSR1) != 0 || sigqueue(getpid(), SIGRTMIN + 2, v) != 0)
         return 1;
@@ -273,12 +282,13 @@ static int run_block_all(long mib, long children, long hold_ms)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_MODE = 256, OPT_MIB, OPT_CHILDREN, OPT_HOLD };
+    enum { OPT_MODE = 256, OPT_MIB, OPT_CHILDREN, OPT_HOLD, OPT_WAIT };
     static const struct option longopts[] = {
         {"mode", required_argument, NULL, OPT_MODE},
         {"mib", required_argument, NULL, OPT_MIB},
         {"children", required_argument, NULL, OPT_CHILDREN},
         {"hold-ms", required_argument, NULL, OPT_HOLD},
+        {"wait-file", required_argument, NULL, OPT_WAIT},
         {NULL, 0, NULL, 0},
     };
     const char *mode = NULL;
@@ -292,6 +302,8 @@ int main(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         if (c == OPT_MODE)
             mode = optarg;
+        else if (c == OPT_WAIT)
+            hold_file = optarg;
         else if (!((c == OPT_MIB && parse_long(optarg, 0, 4096, &mib) == 0) ||
                    (c == OPT_CHILDREN && parse_long(optarg, 0, 64, &children) == 0) ||
                    (c == OPT_HOLD && parse_long(optarg, 0, 600000, &hold_ms) == 0))) {
@@ -302,7 +314,7 @@ int main(int argc, char **argv)
     if (mode == NULL || optind < argc ||
         (strcmp(mode, "handlers") != 0 && strcmp(mode, "block-all") != 0)) {
         fputs("usage: ms_signals --mode handlers|block-all [--mib N] [--children K]"
-              " [--hold-ms T]\n", stderr);
+              " [--hold-ms T] [--wait-file PATH]\n", stderr);
         return 2;
     }
     print_set("blocked at start", &at_start);

@@ -9,6 +9,11 @@
  * ms_spike_allocate() does the malloc, the writes and the free itself, and is exported
  * (the executable is linked with -rdynamic), so a stack captured in either call names it
  * after dladdr().
+ *
+ * --base-mib keeps a block of that size, touched, from before the first spike to the
+ * exit. --hold-file and --pause-file make each hold and each pause last, after their
+ * --hold-ms and --pause-ms, until the file exists: a test then moves the program on once
+ * the database shows a spike, or the base after it, however slowly the machine runs.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -30,6 +35,13 @@
 #define MAX_COUNT 100000L
 #define MAX_MS 86400000L
 
+/* The files that end each hold and each pause (--hold-file, --pause-file); NULL: none. */
+static const char *hold_file;
+static const char *pause_file;
+
+/* Keeps the base block reachable, so the compiler cannot drop it or its writes. */
+static unsigned char *volatile base_block;
+
 /* Exported for the stack test; returns a checksum of the spike's contents. */
 uint64_t ms_spike_allocate(size_t len, long hold_ms, unsigned round);
 
@@ -41,6 +53,9 @@ static const char usage_text[] =
     "  --mib N        size of each spike in MiB (default 256)\n"
     "  --hold-ms T    how long each spike is held after it is touched (default 50)\n"
     "  --pause-ms T   pause after each spike (default 300)\n"
+    "  --base-mib N   keep N MiB, touched, from before the first spike to the exit\n"
+    "  --hold-file P  after --hold-ms, hold each spike until the file P exists\n"
+    "  --pause-file P after --pause-ms, pause until the file P exists\n"
     "  --help         show this help and exit\n";
 
 /*
@@ -67,6 +82,7 @@ MS_KEEP_FRAME uint64_t ms_spike_allocate(size_t len, long hold_ms, unsigned roun
     for (size_t off = 0; off < len; off += page)
         p[off] = (unsigned char)(off / page + round);
     sleep_ms(hold_ms);
+    wait_file(hold_file);
     /* Read back, so the writes are observable and the block cannot be optimised away. */
     for (size_t off = 0; off < len; off += page)
         sum += p[off];
@@ -76,16 +92,28 @@ MS_KEEP_FRAME uint64_t ms_spike_allocate(size_t len, long hold_ms, unsigned roun
 
 int main(int argc, char **argv)
 {
-    enum { OPT_COUNT = 256, OPT_MIB, OPT_HOLD, OPT_PAUSE, OPT_HELP };
+    enum {
+        OPT_COUNT = 256,
+        OPT_MIB,
+        OPT_HOLD,
+        OPT_PAUSE,
+        OPT_BASE,
+        OPT_HOLD_FILE,
+        OPT_PAUSE_FILE,
+        OPT_HELP
+    };
     static const struct option longopts[] = {
         {"count", required_argument, NULL, OPT_COUNT},
         {"mib", required_argument, NULL, OPT_MIB},
         {"hold-ms", required_argument, NULL, OPT_HOLD},
         {"pause-ms", required_argument, NULL, OPT_PAUSE},
+        {"base-mib", required_argument, NULL, OPT_BASE},
+        {"hold-file", required_argument, NULL, OPT_HOLD_FILE},
+        {"pause-file", required_argument, NULL, OPT_PAUSE_FILE},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0},
     };
-    long count = 5, mib = 256, hold_ms = 50, pause_ms = 300;
+    long count = 5, mib = 256, hold_ms = 50, pause_ms = 300, base_mib = 0;
     uint64_t sum = 0;
     long *target;
     long min, max;
@@ -106,6 +134,15 @@ int main(int argc, char **argv)
         case OPT_PAUSE:
             target = &pause_ms, min = 0, max = MAX_MS;
             break;
+        case OPT_BASE:
+            target = &base_mib, min = 0, max = MAX_MIB;
+            break;
+        case OPT_HOLD_FILE:
+            hold_file = optarg;
+            continue;
+        case OPT_PAUSE_FILE:
+            pause_file = optarg;
+            continue;
         case OPT_HELP:
             fputs(usage_text, stdout);
             return 0;
@@ -125,9 +162,18 @@ int main(int argc, char **argv)
         return 2;
     }
 
+    if (base_mib > 0) {
+        base_block = malloc((size_t)base_mib * MIB);
+        if (base_block == NULL) {
+            fprintf(stderr, "ms_spike: cannot allocate %ld MiB\n", base_mib);
+            return 1;
+        }
+        touch_pages(base_block, (size_t)base_mib * MIB, 1);
+    }
     for (long i = 0; i < count; i++) {
         sum += ms_spike_allocate((size_t)mib * MIB, hold_ms, (unsigned)i);
         sleep_ms(pause_ms);
+        wait_file(pause_file);
     }
     printf("ms_spike: %ld x %ld MiB, checksum %llu\n", count, mib, (unsigned long long)sum);
     return 0;

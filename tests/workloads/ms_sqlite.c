@@ -15,9 +15,12 @@
  * is followed by a checkpoint. At the end the program prints the journal mode, the
  * integrity check, the row count, sums and an FNV-1a hash over every row in id order:
  * the whole output depends only on the options. Exit status 0, or 1 with the failing
- * call on stderr.
+ * call on stderr. With --wait-file PATH it waits, once half of the transactions have
+ * committed and with both connections open, until PATH exists: a test can then see the
+ * shim write into its own database while this one is in use, however slowly the machine
+ * runs either.
  *
- * Usage: ms_sqlite --db PATH --journal wal|delete [--txns N] [--rows K]
+ * Usage: ms_sqlite --db PATH --journal wal|delete [--txns N] [--rows K] [--wait-file PATH]
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -96,15 +99,16 @@ static uint64_t fnv(uint64_t h, const void *data, size_t len)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_DB = 256, OPT_JOURNAL, OPT_TXNS, OPT_ROWS };
+    enum { OPT_DB = 256, OPT_JOURNAL, OPT_TXNS, OPT_ROWS, OPT_WAIT_FILE };
     static const struct option longopts[] = {
         {"db", required_argument, NULL, OPT_DB},
         {"journal", required_argument, NULL, OPT_JOURNAL},
         {"txns", required_argument, NULL, OPT_TXNS},
         {"rows", required_argument, NULL, OPT_ROWS},
+        {"wait-file", required_argument, NULL, OPT_WAIT_FILE},
         {NULL, 0, NULL, 0},
     };
-    const char *path = NULL, *journal = NULL;
+    const char *path = NULL, *journal = NULL, *wait = NULL;
     long txns = 500, rows = 20;
     unsigned char payload[MAX_PAYLOAD];
     sqlite3_stmt *ins, *upd, *cnt, *all;
@@ -118,6 +122,8 @@ int main(int argc, char **argv)
             path = optarg;
         else if (c == OPT_JOURNAL)
             journal = optarg;
+        else if (c == OPT_WAIT_FILE)
+            wait = optarg;
         else if (!((c == OPT_TXNS && parse_long(optarg, 1, 1000000, &txns) == 0) ||
                    (c == OPT_ROWS && parse_long(optarg, 1, 10000, &rows) == 0))) {
             fprintf(stderr, "ms_sqlite: bad option '%s'\n", argv[optind - 1]);
@@ -126,8 +132,8 @@ int main(int argc, char **argv)
     }
     if (path == NULL || journal == NULL || optind < argc ||
         (strcmp(journal, "wal") != 0 && strcmp(journal, "delete") != 0)) {
-        fputs("usage: ms_sqlite --db PATH --journal wal|delete [--txns N] [--rows K]\n",
-              stderr);
+        fputs("usage: ms_sqlite --db PATH --journal wal|delete [--txns N] [--rows K]"
+              " [--wait-file PATH]\n", stderr);
         return 2;
     }
     wal = strcmp(journal, "wal") == 0;
@@ -149,6 +155,8 @@ int main(int argc, char **argv)
     cnt = prepare(reader, "SELECT max(id), count(*) FILTER (WHERE id > ?) FROM t"
                           " WHERE id > ? - 1");
     for (long t = 0; t < txns; t++) {
+        if (t == txns / 2)
+            wait_file(wait);
         exec(writer, "BEGIN IMMEDIATE");
         for (long k = 0; k < rows; k++) {
             const int len = 16 + (int)(next_rand(&rng) % (MAX_PAYLOAD - 15));
