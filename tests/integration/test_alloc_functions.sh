@@ -1,10 +1,10 @@
 # Every interposed allocation function, under the shim with allocation sampling on: a C
 # program calling each one (and checking contents, alignment and errno itself), a C++
 # program using operator new/delete and a growing std::vector, a Python program that
-# builds and serializes a large structure, and a bash script growing a 64 MB string. Each
-# prints exactly what it prints without the shim, exits the same, and the shim adds
-# nothing on stderr; the recorded heap figures are sane, and allocation-driven samples
-# exist where the live heap passed the 64 MiB step.
+# allocates a 96 MiB block and then builds and serializes a large structure, and a bash
+# script growing a 64 MB string. Each prints exactly what it prints without the shim,
+# exits the same, and the shim adds nothing on stderr; the recorded heap figures are sane,
+# and allocation-driven samples exist where the live heap passed the 64 MiB step.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 need_exe "$ALLOCF"
@@ -64,8 +64,17 @@ fi
 if command -v python3 >/dev/null 2>&1; then
     # The interpreter itself, not a version manager's wrapper script.
     PY="$(python3 -c 'import sys; print(sys.executable)')"
+    # An alloc sample is due when the live heap has grown by the 64 MiB step since the
+    # last reading, and every tick moves that level up to the heap of its moment. How much
+    # the structure below grows between two ticks depends on how fast the machine runs it,
+    # so on a busy one it may never grow 64 MiB between readings, and no sample is due.
+    # One 96 MiB block passes the step in a single call whatever the speed; it comes first,
+    # while the rate limit's budget is untouched, so the sample it makes due is taken.
     cat >"$T/big.py" <<'PY'
 import hashlib, json, pickle
+block = bytearray(96 << 20)
+print(len(block))
+del block
 d = {i: [i, str(i) * 3, i * 0.5] for i in range(500000)}
 s = json.dumps(d)
 p = pickle.dumps(d, protocol=4)

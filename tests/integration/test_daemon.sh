@@ -113,9 +113,12 @@ $(sql "$DB" "SELECT pid, ppid, exe, ended_ns, unstored, note FROM processes")"
     fi
     assert_between "$(sql "$DB" "SELECT hwm_kb / 1024.0 FROM processes WHERE $D")" \
         40 $((40 + MIB_TOL)) "$variant: the daemon's hwm_kb (MiB)"
-    # Three intervals of holding: at least two ticks even with a sampler held up for one.
+    # The daemon was let go only once a tick of its was committed; how many more it got
+    # depends on the machine, but not its bookkeeping of them: no more than its life holds,
+    # and every one missing between written ones counted in unstored.
     assert_ge "$(sql "$DB" "SELECT count(*) FROM samples JOIN processes USING (proc_id)
-                            WHERE $D AND kind = 'tick'")" 2 "$variant: the daemon's ticks"
+                            WHERE $D AND kind = 'tick'")" 1 "$variant: the daemon's ticks"
+    check_ticks "$DB" 500 "$variant: the daemon" "p.$D"
     assert_eq 1 "$(sql "$DB" "SELECT count(*) FROM samples JOIN processes USING (proc_id)
                               WHERE $D AND kind = 'end'")" "$variant: the daemon's end sample"
     # Why the shim stopped or interrupted measuring, if it did.

@@ -3,7 +3,35 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-run_cmd run "$MS_BIN" run -j 1 -o "$T/out" -- "$WL" --mib 40 --fork-mib 60 --hold-ms 1500
+# The child holds its 60 MiB for 1500 ms and then until the test has seen, in the
+# database, a tick of each process with its memory: the run's peak and end are both
+# alive at once only if each was sampled while they were, which a fixed hold leaves to
+# the machine's speed.
+"$MS_BIN" run -j 1 -o "$T/out" -- "$WL" --mib 40 --fork-mib 60 --hold-ms 1500 \
+    --wait-file "$T/go" >"$T/run.out" 2>"$T/run.err" &
+launcher=$!
+track_pid "$launcher"
+
+# both_ticked: the sweep's database holds a tick of the child with its 60 MiB and one of
+# its parent with its 40.
+both_ticked() {
+    local db n
+    db="$(find "$T/out" -maxdepth 2 -name memsweep.db 2>/dev/null | head -n 1)"
+    [ -n "$db" ] || return 1
+    n="$(sql "$db" "SELECT (SELECT count(*) FROM samples s JOIN processes c USING (proc_id)
+                            JOIN processes p ON c.ppid = p.pid
+                            WHERE s.kind = 'tick' AND s.rss_kb >= 60 * 1024) > 0
+                       AND (SELECT count(*) FROM samples s JOIN processes p USING (proc_id)
+                            JOIN processes c ON c.ppid = p.pid
+                            WHERE s.kind = 'tick' AND s.rss_kb >= 40 * 1024) > 0" \
+        2>/dev/null)" || return 1
+    [ "$n" = 1 ]
+}
+wait_for 60 both_ticked ||
+    fail "no tick of both processes with their memory within 60 s (stderr: $(cat "$T/run.err"))"
+touch "$T/go"
+RC=0
+wait "$launcher" || RC=$?
 assert_eq 0 "$RC" "exit status of memsweep run (stderr: $(cat "$T/run.err"))"
 S="$(sweep_dir_of "$T/out")"
 DB="$S/memsweep.db"
@@ -24,8 +52,9 @@ for row in "$parent 40" "$child 60"; do
     endrss="$(sql "$DB" "SELECT end_rss_kb / 1024.0 FROM processes WHERE proc_id = $1")"
     assert_between "$hwm" "$2" $(($2 + MIB_TOL)) "hwm_kb of the $2 MiB process (MiB)"
     assert_between "$endrss" "$2" $(($2 + MIB_TOL)) "end_rss_kb of the $2 MiB process (MiB)"
-    assert_ge "$(sql "$DB" "SELECT count(*) FROM samples WHERE proc_id = $1 AND kind = 'tick'")" 2 \
-        "tick samples of the $2 MiB process"
+    assert_ge "$(sql "$DB" "SELECT count(*) FROM samples WHERE proc_id = $1 AND kind = 'tick'
+                            AND rss_kb >= $2 * 1024")" 1 \
+        "tick samples of the $2 MiB process that see its memory"
     assert_eq 1 "$(sql "$DB" "SELECT count(*) FROM samples WHERE proc_id = $1 AND kind = 'end'")" \
         "end samples of the $2 MiB process"
 done
@@ -33,6 +62,10 @@ assert_eq 1 "$(sql "$DB" "SELECT count(*) FROM processes c, processes p
                           WHERE c.proc_id = $child AND p.proc_id = $parent
                           AND c.started_ns >= p.started_ns AND c.ended_ns <= p.ended_ns")" \
     "the child's lifetime lies within the parent's"
+
+# However many ticks each got, none has more than its life holds, and every one missing
+# between written ones is counted in unstored.
+check_ticks "$DB" 500 "parent and child"
 
 note "the run: both processes at once"
 run_figures "$DB" >"$T/fig.txt"

@@ -1,11 +1,38 @@
 # A 2x2 parameter grid run two at a time: the sweep directory and its files, the recorded
-# memory of each run against what the workload touched, the sampling cadence, and the
-# advisory against a recomputation from the database, as text, from `advise` and as JSON.
+# memory of each run against what the workload touched, the ticks at the default interval,
+# and the advisory against a recomputation from the database, as text, from `advise` and
+# as JSON.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-run_cmd run "$MS_BIN" run -j 2 -o "$T/out" -P mib=32,96 -P hold=600,1200 -- \
-    "$WL" --mib '{mib}' --hold-ms '{hold}' --print 'out-{mib}-{hold}-{run}'
+# Each run holds for its {hold} and then until the test has seen one of its ticks in the
+# database, so that every run has a tick however slowly this machine schedules the
+# sampler; a fixed hold alone would make that a matter of speed.
+"$MS_BIN" run -j 2 -o "$T/out" -P mib=32,96 -P hold=600,1200 -- \
+    "$WL" --mib '{mib}' --hold-ms '{hold}' --wait-file "$T/go-{run}" \
+    --print 'out-{mib}-{hold}-{run}' >"$T/run.out" 2>"$T/run.err" &
+launcher=$!
+track_pid "$launcher"
+
+# run_ticked SEQ: a tick of run SEQ is in the sweep's database.
+run_ticked() {
+    local db n
+    db="$(find "$T/out" -maxdepth 2 -name memsweep.db 2>/dev/null | head -n 1)"
+    [ -n "$db" ] || return 1
+    n="$(sql "$db" "SELECT count(*) FROM samples s JOIN processes p USING (proc_id)
+                    JOIN runs r USING (run_id) WHERE r.seq = $1 AND s.kind = 'tick'" \
+        2>/dev/null)" || return 1
+    [ "${n:-0}" -ge 1 ]
+}
+# Runs 1 and 2 start together, 3 and 4 as those end; a tick is due half a second into a
+# run, so a minute is ample on any machine.
+for seq in 1 2 3 4; do
+    wait_for 60 run_ticked "$seq" ||
+        fail "no tick of run $seq in the database within 60 s (stderr: $(cat "$T/run.err"))"
+    touch "$T/go-$seq"
+done
+RC=0
+wait "$launcher" || RC=$?
 assert_eq 0 "$RC" "exit status of memsweep run (stderr: $(cat "$T/run.err"))"
 
 S="$(sweep_dir_of "$T/out")"
@@ -65,8 +92,13 @@ while IFS= read -r line; do
     hold="${label##*hold=}"
     check_run_mib "$line" "$mib" "$mib" "run '$label'"
     assert_eq 1 "$(fig "$line" 7)" "run '$label': process rows"
-    # 500 ms ticks: a 1200 ms hold spans at least two, a 600 ms hold at least one.
-    assert_ge "$(fig "$line" 6)" "$((hold / 500))" "run '$label': tick samples"
+    # Each run was held until one of its ticks was in the database.
+    assert_ge "$(fig "$line" 6)" 1 "run '$label': tick samples"
+    # The shim records the start before main runs and the end after it returns, so the
+    # recorded life spans at least the hold.
+    assert_ge "$(sql "$DB" "SELECT (p.ended_ns - p.started_ns) / 1000000 FROM processes p
+                            JOIN runs r USING (run_id) WHERE r.label = '$label'")" "$hold" \
+        "run '$label': recorded life of its process (ms)"
 done <"$T/fig.txt"
 
 # The processes row's VmHWM agrees with the samples: the workload's peak is its base block.
@@ -80,14 +112,12 @@ while IFS='|' read -r label hwm endrss; do
     assert_between "$endrss" "$mib" "$((mib + MIB_TOL))" "run '$label': processes.end_rss_kb (MiB)"
 done <"$T/procs.txt"
 
-note "tick cadence"
-# Mean gap between consecutive ticks of one process, in ms: the 500 ms default interval,
-# allowing for scheduling delays on a loaded machine.
-gap="$(sql "$DB" "SELECT avg(t2 - t1) / 1e6 FROM (
-           SELECT t_ns AS t1, lead(t_ns) OVER (PARTITION BY proc_id ORDER BY t_ns) AS t2
-           FROM samples WHERE kind = 'tick') WHERE t2 IS NOT NULL")"
-[ -n "$gap" ] || fail "no two consecutive ticks in any process"
-assert_between "$gap" 400 700 "mean gap between ticks (ms)"
+note "ticks at the default interval"
+# How many ticks a run gets depends on how the machine schedules the sampler; what does
+# not is its bookkeeping: no process has more ticks than its lifetime holds at 500 ms,
+# and every tick missing between written ones is counted in processes.unstored.
+assert_eq 500 "$(sql "$DB" "SELECT interval_ms FROM sweeps")" "sweeps.interval_ms (the default)"
+check_ticks "$DB" 500 "grid"
 assert_eq 4 "$(sql "$DB" "SELECT count(DISTINCT proc_id) FROM samples WHERE kind = 'start'")" \
     "processes with a start sample"
 assert_eq 4 "$(sql "$DB" "SELECT count(DISTINCT proc_id) FROM samples WHERE kind = 'end'")" \

@@ -15,8 +15,8 @@ fi
 # Forty iterations with four blocks of 24 MiB and more alive: every free is a release of
 # 24 MiB or more (the shim samples releases of 16 MiB and more), the live heap passes the
 # 64 MiB allocation step, and since the blocks grow, each release is a new peak of the
-# process, the samples that get a stack. 50 ms: the shim readies its unwinder after its
-# first tick, early in the run, so most releases come after it.
+# process, the samples that get a stack. Ticks every 50 ms, so that periodic readings too
+# fall between the program's walks.
 ARGS=(--iterations 40 --mib 24 --pause-ms 10)
 run_ref ref "$UW" --log "$T/ref.log" "${ARGS[@]}"
 assert_eq 0 "$RC" "exit status without the shim (stderr: $(cat "$T/ref.err"))"
@@ -38,7 +38,11 @@ assert_eq 1 "$(sql "$DB" "SELECT count(*) FROM processes WHERE exe LIKE '%/ms_un
 assert_eq "1|1" "$(sql "$DB" "SELECT (SELECT count(*) FROM samples WHERE $P AND kind = 'start'),
                                     (SELECT count(*) FROM samples WHERE $P AND kind = 'end')")" \
     "start and end samples"
-assert_ge "$(sql "$DB" "SELECT count(*) FROM samples WHERE $P AND kind = 'tick'")" 1 "tick samples"
+# How many ticks fall in the run depends on the machine; their bookkeeping does not: none
+# beyond what the process's life holds, and every one missing between written ones
+# counted in unstored. (The allocation-driven samples below are taken in the program's
+# own thread, at its frees, whatever the machine's speed.)
+check_ticks "$DB" 50 "ms_unwinder" "p.exe LIKE '%/ms_unwinder'"
 assert_ge "$(sql "$DB" "SELECT count(*) FROM samples WHERE $P AND kind = 'release'")" 1 \
     "release samples"
 largest="$(awk '/^largest live total: [0-9]+ KiB$/ { print int($4 / 1024) }' "$T/shim.out")"

@@ -13,18 +13,43 @@ run_cmd ref "$WL" --mib 50 --hold-ms 700 --print "hello from the workload" --exi
 assert_eq 5 "$RC" "exit status without the shim"
 assert_eq "hello from the workload" "$(cat "$T/ref.out")" "stdout without the shim"
 
+# run_ticked SEQ: a tick of run SEQ that sees the worker's 50 MiB is in the database.
+run_ticked() {
+    local n
+    [ -s "$DB" ] || return 1
+    n="$(sql "$DB" "SELECT count(*) FROM samples s JOIN processes p USING (proc_id)
+                    JOIN runs r USING (run_id)
+                    WHERE r.seq = $1 AND s.kind = 'tick' AND s.rss_kb >= 50 * 1024" \
+        2>/dev/null)" || return 1
+    [ "${n:-0}" -ge 1 ]
+}
+
+# shim_run NAME SEQ CMD...: run_cmd of CMD under the shim, in the background; CMD's worker
+# holds its 50 MiB until the file $T/go-SEQ exists, which the test makes once it has seen
+# a tick of run SEQ, so that every run has one however slowly the machine runs.
+shim_run() {
+    local name="$1" seq="$2" pid
+    shift 2
+    env MEMSWEEP_DB="$DB" LD_PRELOAD="$MS_SHIM" "$@" >"$T/$name.out" 2>"$T/$name.err" &
+    pid=$!
+    track_pid "$pid"
+    wait_for 60 run_ticked "$seq" || fail "no tick of run $seq within 60 s"
+    touch "$T/go-$seq"
+    RC=0
+    wait "$pid" || RC=$?
+}
+
 note "two direct runs and one sh -c run under the shim"
 for i in 1 2; do
-    run_cmd shim$i env MEMSWEEP_DB="$DB" LD_PRELOAD="$MS_SHIM" \
-        "$WL" --mib 50 --hold-ms 700 --print "hello from the workload" --exit 5
+    shim_run shim$i $i "$WL" --mib 50 --hold-ms 700 --wait-file "$T/go-$i" \
+        --print "hello from the workload" --exit 5
     assert_eq 5 "$RC" "exit status under the shim (run $i)"
     cmp -s "$T/ref.out" "$T/shim$i.out" ||
         fail "stdout under the shim (run $i): expected '$(cat "$T/ref.out")', got '$(cat "$T/shim$i.out")'"
     assert_empty "$T/shim$i.err" "stderr under the shim (run $i)"
 done
 # `; true` keeps the shell alive while the worker runs, so the run has two processes.
-run_cmd shsh env MEMSWEEP_DB="$DB" LD_PRELOAD="$MS_SHIM" \
-    sh -c "\"$WL\" --mib 50 --hold-ms 700 --print 'from sh'; true"
+shim_run shsh 3 sh -c "\"$WL\" --mib 50 --hold-ms 700 --wait-file '$T/go-3' --print 'from sh'; true"
 assert_eq 0 "$RC" "exit status of the sh -c run"
 assert_eq "from sh" "$(cat "$T/shsh.out")" "stdout of the sh -c run"
 assert_empty "$T/shsh.err" "stderr of the sh -c run"
@@ -48,6 +73,7 @@ assert_eq 1 "$(sql "$DB" "SELECT count(*) FROM processes w, processes s WHERE w.
 run_figures "$DB" >"$T/fig.txt"
 assert_eq 3 "$(wc -l <"$T/fig.txt")" "runs in the figures"
 while IFS= read -r line; do
+    # Each run's worker was let go only once a tick of its run was in the database.
     assert_ge "$(fig "$line" 6)" 1 "tick samples of run $(fig "$line" 1)"
     check_run_mib "$line" 50 50 "run $(fig "$line" 1)"
 done <"$T/fig.txt"
