@@ -214,6 +214,21 @@ wait_for() {
     done
 }
 
+# db_has WHERE QUERY [MIN]: for wait_for while a program runs: QUERY, a count, gives at
+# least MIN (default 1) in the database WHERE, a file, or the memsweep.db of the sweep
+# directory in the directory WHERE. False while the database does not exist or is empty,
+# so that the sqlite3 shell never creates a file the shim is about to create, and while
+# it cannot be read.
+db_has() {
+    local db="$1" n
+    if [ -d "$db" ]; then
+        db="$(find "$db" -maxdepth 2 -name memsweep.db 2>/dev/null | head -n 1)"
+    fi
+    [ -n "$db" ] && [ -s "$db" ] || return 1
+    n="$(sql "$db" "$2" 2>/dev/null)" || return 1
+    [ "${n:-0}" -ge "${3:-1}" ]
+}
+
 # now_ms: wall-clock milliseconds.
 now_ms() {
     date +%s%3N
@@ -452,6 +467,25 @@ run_shim() {
     local name="$1" db="$2"
     shift 2
     run_cmd "$name" env MEMSWEEP_DB="$db" LD_PRELOAD="$MS_SHIM" "$@"
+    echo "$RC" >"$T/$name.rc"
+}
+
+# run_shim_held NAME DB GO CHECK [VAR=VALUE]... CMD...: run_shim for a CMD that holds
+# until the file GO exists (CMD names GO itself, as its --wait-file): CMD runs in the
+# background until `CHECK DB PID` (PID is CMD's, since env execs it) succeeds, with a
+# deadline of a minute, then GO is made and CMD is waited for. For a test that must see
+# CMD measured in some state, however slowly the machine runs, before CMD goes on.
+run_shim_held() {
+    local name="$1" db="$2" go="$3" check="$4" pid
+    shift 4
+    env MEMSWEEP_DB="$db" LD_PRELOAD="$MS_SHIM" "$@" >"$T/$name.out" 2>"$T/$name.err" &
+    pid=$!
+    track_pid "$pid"
+    wait_for 60 "$check" "$db" "$pid" ||
+        fail "$name: $check did not hold within 60 s (stderr: $(head -c 2000 "$T/$name.err"))"
+    touch "$go"
+    RC=0
+    wait "$pid" || RC=$?
     echo "$RC" >"$T/$name.rc"
 }
 

@@ -39,12 +39,9 @@ track_pid "$launcher"
 
 # big_tick END: a committed tick of the run labelled end=END shows the 48 MiB.
 big_tick() {
-    local db
-    db="$(find "$T/out" -name memsweep.db 2>/dev/null | head -n 1)"
-    [ -n "$db" ] && [ "$(sql "$db" "SELECT count(*) FROM samples s JOIN processes p
-                                    USING (proc_id) JOIN runs r USING (run_id)
-                                    WHERE r.label = 'end=$1' AND s.kind = 'tick'
-                                    AND s.rss_kb >= 48 * 1024" 2>/dev/null)" -ge 1 ] 2>/dev/null
+    db_has "$T/out" "SELECT count(*) FROM samples s JOIN processes p USING (proc_id)
+                     JOIN runs r USING (run_id) WHERE r.label = 'end=$1' AND s.kind = 'tick'
+                     AND s.rss_kb >= 48 * 1024"
 }
 for e in $ENDS; do
     wait_for 60 big_tick "$e" ||

@@ -9,17 +9,10 @@ set -euo pipefail
 launcher=$!
 track_pid "$launcher"
 
-# has_samples: a tick that sees a worker's 24 MiB is in the sweep's database.
-has_samples() {
-    local db n
-    db="$(find "$T/out" -maxdepth 2 -name memsweep.db 2>/dev/null | head -n 1)"
-    [ -n "$db" ] || return 1
-    n="$(sql "$db" "SELECT count(*) FROM samples WHERE kind = 'tick' AND rss_kb >= 24 * 1024" \
-        2>/dev/null)" || return 1
-    [ "${n:-0}" -ge 1 ]
-}
-# A tick is due half a second into a run: a minute is ample on any machine.
-wait_for 60 has_samples || fail "no tick sample within 60 s (stderr: $(cat "$T/run.err"))"
+# A tick that sees a worker's 24 MiB is due half a second into a run: a minute is ample
+# on any machine.
+wait_for 60 db_has "$T/out" "SELECT count(*) FROM samples WHERE kind = 'tick'
+                             AND rss_kb >= 24 * 1024" || fail "no tick sample within 60 s (stderr: $(cat "$T/run.err"))"
 S="$(sweep_dir_of "$T/out")"
 
 for i in 1 2 3; do

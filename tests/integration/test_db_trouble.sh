@@ -23,10 +23,8 @@ make_db() { # DB
 
 # has_tick DB PID: the process PID has its row and a tick in DB.
 has_tick() {
-    local n
-    n="$(sql "$1" "SELECT count(*) FROM samples s JOIN processes p USING (proc_id)
-                   WHERE p.pid = $2 AND s.kind = 'tick'" 2>/dev/null)" || return 1
-    [ "${n:-0}" -ge 1 ]
+    db_has "$1" "SELECT count(*) FROM samples s JOIN processes p USING (proc_id)
+                 WHERE p.pid = $2 AND s.kind = 'tick'"
 }
 
 # The debug line of each write the sampler attempted and could not make; the readings it

@@ -20,12 +20,8 @@ need_exe "$ES"
 
 # parent_ticked DB PID: a tick of the process PID that sees its 32 MiB is in DB.
 parent_ticked() {
-    local n
-    [ -s "$1" ] || return 1
-    n="$(sql "$1" "SELECT count(*) FROM samples JOIN processes USING (proc_id)
-                   WHERE pid = $2 AND kind = 'tick' AND rss_kb >= 32 * 1024" 2>/dev/null)" ||
-        return 1
-    [ "${n:-0}" -ge 1 ]
+    db_has "$1" "SELECT count(*) FROM samples JOIN processes USING (proc_id)
+                 WHERE pid = $2 AND kind = 'tick' AND rss_kb >= 32 * 1024"
 }
 
 # Parent 32 MiB; each child 16 MiB held for 400 ms (four intervals at 100 ms).
@@ -43,19 +39,10 @@ child fork: LD_PRELOAD unset
 parent: child fork exit 0
 parent: 32 MiB intact" "$(cat "$T/ref-$mode.out")" "$mode: stdout without the shim"
     DB="$T/$mode.db"
-    # As run_shim, in the background: once its environment is changed, the parent waits
-    # until the test has seen one of its ticks, so that it is measured after the change
-    # however slowly the machine runs.
-    env MEMSWEEP_DB="$DB" LD_PRELOAD="$MS_SHIM" MEMSWEEP_INTERVAL_MS=100 \
-        "$ES" --mode "$mode" "${ARGS[@]}" --wait-file "$T/go-$mode" \
-        >"$T/shim-$mode.out" 2>"$T/shim-$mode.err" &
-    pid=$!
-    track_pid "$pid"
-    wait_for 60 parent_ticked "$DB" "$pid" || fail "$mode: no tick of the parent within 60 s"
-    touch "$T/go-$mode"
-    RC=0
-    wait "$pid" || RC=$?
-    echo "$RC" >"$T/shim-$mode.rc"
+    # Once its environment is changed, the parent waits until the test has seen one of its
+    # ticks, so that it is measured after the change however slowly the machine runs.
+    run_shim_held "shim-$mode" "$DB" "$T/go-$mode" parent_ticked MEMSWEEP_INTERVAL_MS=100 \
+        "$ES" --mode "$mode" "${ARGS[@]}" --wait-file "$T/go-$mode"
     same_run "ref-$mode" "shim-$mode" "$mode: ms_envspawn under the shim"
 
     parent="$(sql "$DB" "SELECT pid FROM processes WHERE proc_id = (SELECT min(proc_id) FROM processes)")"

@@ -27,30 +27,13 @@ assert_eq 0 "$RC" "exit status without the shim, four threads"
 # free once a tick of the sampler's has seen the 64 MiB (so that the sampler measured
 # after the close while the program ran, not only at its exit).
 
-# db_of WHERE: the database of a run: WHERE itself, or the memsweep.db of the sweep
-# directory in WHERE. Empty until it exists with content, so that the sqlite3 shell never
-# creates a file the shim is about to create.
-db_of() {
-    local db="$1"
-    [ -d "$db" ] && db="$(find "$db" -maxdepth 2 -name memsweep.db 2>/dev/null | head -n 1)"
-    [ -n "$db" ] && [ -s "$db" ] && echo "$db"
-}
-
-# db_count WHERE QUERY MIN: the count QUERY returns from the run's database is at least MIN.
-db_count() {
-    local db n
-    db="$(db_of "$1")" || return 1
-    n="$(sql "$db" "$2" 2>/dev/null)" || return 1
-    [ "${n:-0}" -ge "$3" ]
-}
-
 # watch WHERE GO WHAT: moves the program on as described above.
 watch() {
-    wait_for 60 db_count "$1" "SELECT count(*) FROM processes" 1 ||
+    wait_for 60 db_has "$1" "SELECT count(*) FROM processes" ||
         fail "$3: the shim registered no process within 60 s"
     touch "$2.close"
-    wait_for 60 db_count "$1" "SELECT count(*) FROM samples WHERE kind = 'tick'
-                               AND rss_kb > 70 * 1024" 1 ||
+    wait_for 60 db_has "$1" "SELECT count(*) FROM samples WHERE kind = 'tick'
+                             AND rss_kb > 70 * 1024" ||
         fail "$3: no tick seeing the 64 MiB within 60 s of the close"
     touch "$2.free"
 }

@@ -18,10 +18,8 @@ TICKS=1000
 
 # ticks_written DB PID: at least TICKS ticks of the process PID are in DB.
 ticks_written() {
-    local n
-    n="$(sql "$1" "SELECT count(*) FROM samples s JOIN processes p USING (proc_id)
-                   WHERE p.pid = $2 AND s.kind = 'tick'" 2>/dev/null)" || return 1
-    [ "${n:-0}" -ge "$TICKS" ]
+    db_has "$1" "SELECT count(*) FROM samples s JOIN processes p USING (proc_id)
+                 WHERE p.pid = $2 AND s.kind = 'tick'" "$TICKS"
 }
 
 for private in 1 0; do

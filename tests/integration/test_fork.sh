@@ -15,17 +15,12 @@ track_pid "$launcher"
 # both_ticked: the sweep's database holds a tick of the child with its 60 MiB and one of
 # its parent with its 40.
 both_ticked() {
-    local db n
-    db="$(find "$T/out" -maxdepth 2 -name memsweep.db 2>/dev/null | head -n 1)"
-    [ -n "$db" ] || return 1
-    n="$(sql "$db" "SELECT (SELECT count(*) FROM samples s JOIN processes c USING (proc_id)
-                            JOIN processes p ON c.ppid = p.pid
-                            WHERE s.kind = 'tick' AND s.rss_kb >= 60 * 1024) > 0
-                       AND (SELECT count(*) FROM samples s JOIN processes p USING (proc_id)
-                            JOIN processes c ON c.ppid = p.pid
-                            WHERE s.kind = 'tick' AND s.rss_kb >= 40 * 1024) > 0" \
-        2>/dev/null)" || return 1
-    [ "$n" = 1 ]
+    db_has "$T/out" "SELECT (SELECT count(*) FROM samples s JOIN processes c USING (proc_id)
+                             JOIN processes p ON c.ppid = p.pid
+                             WHERE s.kind = 'tick' AND s.rss_kb >= 60 * 1024) > 0
+                        AND (SELECT count(*) FROM samples s JOIN processes p USING (proc_id)
+                             JOIN processes c ON c.ppid = p.pid
+                             WHERE s.kind = 'tick' AND s.rss_kb >= 40 * 1024) > 0"
 }
 wait_for 60 both_ticked ||
     fail "no tick of both processes with their memory within 60 s (stderr: $(cat "$T/run.err"))"

@@ -19,21 +19,17 @@ DB="$T/tree.db"
 
 # ticked_with PID MIB: a tick of the process PID that sees its MIB is in the database.
 ticked_with() {
-    local n
-    n="$(sql "$DB" "SELECT count(*) FROM samples JOIN processes USING (proc_id)
-                   WHERE pid = $1 AND kind = 'tick' AND rss_kb >= $2 * 1024" 2>/dev/null)" ||
-        return 1
-    [ "${n:-0}" -ge 1 ]
+    db_has "$DB" "SELECT count(*) FROM samples JOIN processes USING (proc_id)
+                  WHERE pid = $1 AND kind = 'tick' AND rss_kb >= $2 * 1024"
 }
 
-# tree_measured: each of the five processes has a tick that sees its memory. They all
-# hold it until the test lets them go, so from the last of those ticks on the run's sum
-# holds all five at once. The children write their pid files once their memory is
-# resident; the parent is the process started below (env execs it).
+# tree_measured DB PID: each of the five processes has a tick that sees its memory. They
+# all hold it until the test lets them go, so from the last of those ticks on the run's
+# sum holds all five at once. The children write their pid files once their memory is
+# resident; the parent is PID, the process started below (env execs it).
 tree_measured() {
     local i pid
-    [ -s "$DB" ] || return 1
-    ticked_with "$tree_pid" 32 || return 1
+    ticked_with "$2" 32 || return 1
     for i in 0 1 2; do
         pid="$(cat "$T/shim/child-$i.pid" 2>/dev/null)" || return 1
         ticked_with "$pid" $(((i + 1) * 24)) || return 1
@@ -42,19 +38,11 @@ tree_measured() {
     ticked_with "$pid" 16
 }
 
-# As run_shim, in the background: the tree holds its memory for 600 ms and then until the
-# test has seen each process measured with it, which a fixed hold would leave to the
-# speed of the machine. Ticks every 100 ms, so that this comes soon.
-env MEMSWEEP_DB="$DB" LD_PRELOAD="$MS_SHIM" MEMSWEEP_INTERVAL_MS=100 \
-    "$FT" --dir "$T/shim" "${ARGS[@]}" --wait-file "$T/go" >"$T/shim.out" 2>"$T/shim.err" &
-tree_pid=$!
-track_pid "$tree_pid"
-wait_for 60 tree_measured ||
-    fail "the five processes were not all measured with their memory within 60 s"
-touch "$T/go"
-RC=0
-wait "$tree_pid" || RC=$?
-echo "$RC" >"$T/shim.rc"
+# The tree holds its memory for 600 ms and then until the test has seen each process
+# measured with it, which a fixed hold would leave to the speed of the machine. Ticks
+# every 100 ms, so that this comes soon.
+run_shim_held shim "$DB" "$T/go" tree_measured MEMSWEEP_INTERVAL_MS=100 \
+    "$FT" --dir "$T/shim" "${ARGS[@]}" --wait-file "$T/go"
 same_run ref shim "ms_forktree under the shim"
 for f in child-0.txt child-1.txt child-2.txt grandchild.txt; do
     cmp -s "$T/ref/$f" "$T/shim/$f" ||

@@ -16,13 +16,8 @@ track_pid "$launcher"
 
 # run_ticked SEQ: a tick of run SEQ is in the sweep's database.
 run_ticked() {
-    local db n
-    db="$(find "$T/out" -maxdepth 2 -name memsweep.db 2>/dev/null | head -n 1)"
-    [ -n "$db" ] || return 1
-    n="$(sql "$db" "SELECT count(*) FROM samples s JOIN processes p USING (proc_id)
-                    JOIN runs r USING (run_id) WHERE r.seq = $1 AND s.kind = 'tick'" \
-        2>/dev/null)" || return 1
-    [ "${n:-0}" -ge 1 ]
+    db_has "$T/out" "SELECT count(*) FROM samples s JOIN processes p USING (proc_id)
+                     JOIN runs r USING (run_id) WHERE r.seq = $1 AND s.kind = 'tick'"
 }
 # Runs 1 and 2 start together, 3 and 4 as those end; a tick is due half a second into a
 # run, so a minute is ample on any machine.

@@ -17,13 +17,9 @@ track_pid "$launcher"
 
 # Two runs are going once each has a sample showing its 24 MiB touched.
 two_running() {
-    local s
-    s="$(find "$T/out" -maxdepth 2 -name memsweep.db 2>/dev/null | head -n 1)"
-    [ -n "$s" ] || return 1
-    [ "$(sql "$s" "SELECT count(DISTINCT p.run_id) FROM processes p JOIN runs r USING (run_id)
-                   WHERE r.status = 'running' AND EXISTS (SELECT 1 FROM samples s
-                   WHERE s.proc_id = p.proc_id AND s.rss_kb >= 24 * 1024)" \
-          2>/dev/null)" = 2 ]
+    db_has "$T/out" "SELECT count(DISTINCT p.run_id) FROM processes p JOIN runs r USING (run_id)
+                     WHERE r.status = 'running' AND EXISTS (SELECT 1 FROM samples s
+                     WHERE s.proc_id = p.proc_id AND s.rss_kb >= 24 * 1024)" 2
 }
 wait_for 60 two_running ||
     fail "two runs with 24 MiB samples did not appear within 60 s (stderr: $(cat "$T/run.err"))"

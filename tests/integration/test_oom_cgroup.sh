@@ -101,12 +101,9 @@ track_pid "$launcher"
 G="exe LIKE '%/ms_grow'"
 # paused_tick: a committed tick of ms_grow shows the 120 MiB it pauses at.
 paused_tick() {
-    local db
-    db="$(find "$T/out" -name memsweep.db 2>/dev/null | head -n 1)"
-    [ -n "$db" ] && [ "$(sql "$db" "SELECT count(*) FROM samples WHERE kind = 'tick'
-                                    AND rss_kb >= $PAUSE_MIB * 1024 AND proc_id IN
-                                    (SELECT proc_id FROM processes WHERE $G)" \
-                         2>/dev/null)" -ge 1 ] 2>/dev/null
+    db_has "$T/out" "SELECT count(*) FROM samples WHERE kind = 'tick'
+                     AND rss_kb >= $PAUSE_MIB * 1024 AND proc_id IN
+                     (SELECT proc_id FROM processes WHERE $G)"
 }
 wait_for 60 paused_tick ||
     fail "no committed tick of $PAUSE_MIB MiB within 60 s (stderr: $(cat "$T/run.err"))"

@@ -10,12 +10,7 @@ fi
 
 # ticked_100 OUTDIR: a tick that sees the worker's 100 MiB is in the sweep's database.
 ticked_100() {
-    local db n
-    db="$(find "$1" -maxdepth 2 -name memsweep.db 2>/dev/null | head -n 1)"
-    [ -n "$db" ] || return 1
-    n="$(sql "$db" "SELECT count(*) FROM samples WHERE kind = 'tick' AND rss_kb >= 100 * 1024" \
-        2>/dev/null)" || return 1
-    [ "${n:-0}" -ge 1 ]
+    db_has "$1" "SELECT count(*) FROM samples WHERE kind = 'tick' AND rss_kb >= 100 * 1024"
 }
 
 # sweep NAME OUTDIR ARGS...: `memsweep run -j 1 -o OUTDIR ARGS...` in the background, its

@@ -16,31 +16,18 @@ ARGS=(--mib 32 --children "$CHILDREN" --hold-ms 400)
 
 # parent_ticked DB PID: a tick of the process PID that sees its 32 MiB is in DB.
 parent_ticked() {
-    local n
-    [ -s "$1" ] || return 1
-    n="$(sql "$1" "SELECT count(*) FROM samples JOIN processes USING (proc_id)
-                   WHERE pid = $2 AND kind = 'tick' AND rss_kb >= 32 * 1024" 2>/dev/null)" ||
-        return 1
-    [ "${n:-0}" -ge 1 ]
+    db_has "$1" "SELECT count(*) FROM samples JOIN processes USING (proc_id)
+                 WHERE pid = $2 AND kind = 'tick' AND rss_kb >= 32 * 1024"
 }
 for mode in handlers block-all; do
     note "$mode"
     run_ref "ref-$mode" "$SG" --mode "$mode" "${ARGS[@]}"
     assert_eq 0 "$RC" "$mode: exit status without the shim (stderr: $(cat "$T/ref-$mode.err"))"
     DB="$T/$mode.db"
-    # As run_shim, in the background: the parent holds its 32 MiB until the test has seen
-    # one of its ticks, so that it is measured under its own signal handling however
-    # slowly the machine runs.
-    env MEMSWEEP_DB="$DB" LD_PRELOAD="$MS_SHIM" MEMSWEEP_INTERVAL_MS=50 \
-        "$SG" --mode "$mode" "${ARGS[@]}" --wait-file "$T/go-$mode" \
-        >"$T/shim-$mode.out" 2>"$T/shim-$mode.err" &
-    pid=$!
-    track_pid "$pid"
-    wait_for 60 parent_ticked "$DB" "$pid" || fail "$mode: no tick of the parent within 60 s"
-    touch "$T/go-$mode"
-    RC=0
-    wait "$pid" || RC=$?
-    echo "$RC" >"$T/shim-$mode.rc"
+    # The parent holds its 32 MiB until the test has seen one of its ticks, so that it is
+    # measured under its own signal handling however slowly the machine runs.
+    run_shim_held "shim-$mode" "$DB" "$T/go-$mode" parent_ticked MEMSWEEP_INTERVAL_MS=50 \
+        "$SG" --mode "$mode" "${ARGS[@]}" --wait-file "$T/go-$mode"
     same_run "ref-$mode" "shim-$mode" "$mode: ms_signals under the shim"
     out="$T/shim-$mode.out"
     # The mask main started with is the one this test runs with, compared above.

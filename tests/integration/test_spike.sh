@@ -18,12 +18,7 @@ track_pid "$launcher"
 # tick_count WHERE: at least one tick matching the SQL condition WHERE is in the sweep's
 # database.
 tick_count() {
-    local db n
-    db="$(find "$T/out" -maxdepth 2 -name memsweep.db 2>/dev/null | head -n 1)"
-    [ -n "$db" ] || return 1
-    n="$(sql "$db" "SELECT count(*) FROM samples WHERE kind = 'tick' AND ($1)" 2>/dev/null)" ||
-        return 1
-    [ "${n:-0}" -ge 1 ]
+    db_has "$T/out" "SELECT count(*) FROM samples WHERE kind = 'tick' AND ($1)"
 }
 SEES_SPIKE="rss_kb >= 232 * 1024"
 # A tick taken after the last one that saw the spike, back at the base.

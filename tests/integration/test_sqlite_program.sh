@@ -11,14 +11,11 @@ set -euo pipefail
 SQ="$MS_BUILD_DIR/ms_sqlite"
 need_exe "$SQ"
 
-# sqlite_ticked DB: a tick of ms_sqlite is in the shim's database DB. The file is looked
+# sqlite_ticked DB PID: a tick of ms_sqlite is in the shim's database DB. The file is looked
 # at only once it has content, so that the sqlite3 shell never creates it before the shim.
 sqlite_ticked() {
-    local n
-    [ -s "$1" ] || return 1
-    n="$(sql "$1" "SELECT count(*) FROM samples s JOIN processes p USING (proc_id)
-                   WHERE p.exe LIKE '%/ms_sqlite' AND s.kind = 'tick'" 2>/dev/null)" || return 1
-    [ "${n:-0}" -ge 1 ]
+    db_has "$1" "SELECT count(*) FROM samples s JOIN processes p USING (proc_id)
+                 WHERE p.exe LIKE '%/ms_sqlite' AND s.kind = 'tick'"
 }
 
 TXNS=1000
@@ -30,20 +27,11 @@ for journal in wal delete; do
     run_ref "ref-$journal" "$SQ" --db "$T/ref-$journal.sqlite" "${ARGS[@]}"
     assert_eq 0 "$RC" "$journal: exit status without the shim (stderr: $(cat "$T/ref-$journal.err"))"
     DB="$T/shim-$journal.db"
-    # As run_shim, in the background, so that the program can be let go on once the shim
-    # has written a tick while the program's database is open.
-    env MEMSWEEP_DB="$DB" LD_PRELOAD="$MS_SHIM" MEMSWEEP_INTERVAL_MS=$INTERVAL \
-        "$SQ" --db "$T/prog-$journal.sqlite" "${ARGS[@]}" --wait-file "$T/go-$journal" \
-        >"$T/shim-$journal.out" 2>"$T/shim-$journal.err" &
-    pid=$!
-    track_pid "$pid"
-    # A tick is due 20 ms into the run: a minute is ample on any machine.
-    wait_for 60 sqlite_ticked "$DB" ||
-        fail "$journal: no tick of ms_sqlite in $DB within 60 s (stderr: $(cat "$T/shim-$journal.err"))"
-    touch "$T/go-$journal"
-    RC=0
-    wait "$pid" || RC=$?
-    echo "$RC" >"$T/shim-$journal.rc"
+    # The program goes on only once the shim has written a tick while the program's
+    # database is open (a tick is due 20 ms into the run: a minute is ample).
+    run_shim_held "shim-$journal" "$DB" "$T/go-$journal" sqlite_ticked \
+        MEMSWEEP_INTERVAL_MS=$INTERVAL \
+        "$SQ" --db "$T/prog-$journal.sqlite" "${ARGS[@]}" --wait-file "$T/go-$journal"
     same_run "ref-$journal" "shim-$journal" "$journal: ms_sqlite under the shim"
     assert_contains "$T/shim-$journal.out" "journal_mode: $journal" "$journal: the program's journal mode"
     assert_contains "$T/shim-$journal.out" "integrity_check: ok" "$journal: the program's integrity check"

@@ -15,13 +15,9 @@ assert_eq "hello from the workload" "$(cat "$T/ref.out")" "stdout without the sh
 
 # run_ticked SEQ: a tick of run SEQ that sees the worker's 50 MiB is in the database.
 run_ticked() {
-    local n
-    [ -s "$DB" ] || return 1
-    n="$(sql "$DB" "SELECT count(*) FROM samples s JOIN processes p USING (proc_id)
-                    JOIN runs r USING (run_id)
-                    WHERE r.seq = $1 AND s.kind = 'tick' AND s.rss_kb >= 50 * 1024" \
-        2>/dev/null)" || return 1
-    [ "${n:-0}" -ge 1 ]
+    db_has "$DB" "SELECT count(*) FROM samples s JOIN processes p USING (proc_id)
+                  JOIN runs r USING (run_id)
+                  WHERE r.seq = $1 AND s.kind = 'tick' AND s.rss_kb >= 50 * 1024"
 }
 
 # shim_run NAME SEQ CMD...: run_cmd of CMD under the shim, in the background; CMD's worker
