@@ -229,6 +229,27 @@ db_has() {
     [ "${n:-0}" -ge "${3:-1}" ]
 }
 
+# hold_db_open DB: keeps a read connection to the WAL database DB open until the test
+# ends, as the launcher's is for a sweep it runs. While any connection is open, a reader
+# of the test's that closes is never the last one, which would checkpoint the database and
+# delete its WAL; a shim sharing the program's descriptor table (MEMSWEEP_PRIVATE_FDS=0)
+# that has not opened its connection yet cannot reopen a WAL deleted under its spare
+# descriptors (see "Known limits" in docs/reliability.md).
+hold_db_open() {
+    local ready="$T/.held.$RANDOM"
+    python3 - "$1" "$ready" <<'PY' &
+import os, sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1])
+db.execute("SELECT count(*) FROM sqlite_master").fetchall()
+open(sys.argv[2], "w").close()
+parent = os.getppid()
+while os.getppid() == parent:
+    time.sleep(0.1)
+PY
+    track_pid "$!"
+    wait_for 60 test -e "$ready" || fail "could not hold $1 open within 60 s"
+}
+
 # now_ms: wall-clock milliseconds.
 now_ms() {
     date +%s%3N

@@ -29,10 +29,13 @@ for private in 1 0; do
     # the program runs; a shim in the program's table that creates the database itself
     # opens its spares of the files again after registering, and closing the low numbers
     # it opened them on releases its connection's POSIX locks, after which such a reader
-    # can checkpoint and delete the WAL under it.
+    # can checkpoint and delete the WAL under it. For the same reason a connection is
+    # held open throughout, as the launcher's is: the shim opens its own only at its first
+    # write, and a reader closing before that would be the last and delete the WAL.
     DB="$T/fd$private.db"
     env MEMSWEEP_DB="$DB" LD_PRELOAD="$MS_SHIM" "$WL" --mib 0 >/dev/null
     run_id="$(sql "$DB" "SELECT run_id FROM runs")"
+    hold_db_open "$DB"
     env MEMSWEEP_PRIVATE_FDS=$private MEMSWEEP_INTERVAL_MS=1 MEMSWEEP_DB="$DB" \
         MEMSWEEP_RUN_ID="$run_id" LD_PRELOAD="$MS_SHIM" \
         "$FD" "$T/log$private" "$T/stop$private" >"$T/out" 2>"$T/err" &
