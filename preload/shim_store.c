@@ -769,6 +769,15 @@ int ms__store_write(ms_store_t *st, ms_dest_t *dest, const ms_ident_t *id,
     }
     if (err != 0) {
         rollback(st);
+        /*
+         * The program may have closed the descriptors while the transaction ran: SQLite
+         * then saw only an I/O error, and the reason is the close.
+         */
+        if (err != -ECANCELED && !ms__vfs_fds_intact()) {
+            ms__fmt_init(why, why->buf, why->cap);
+            ms__fmt_str(why, "the program closed or replaced the database's file descriptors");
+            err = -EBADF;
+        }
         return err;
     }
     *dest = next;
