@@ -233,8 +233,9 @@ db_has() {
 # ends, as the launcher's is for a sweep it runs. While any connection is open, a reader
 # of the test's that closes is never the last one, which would checkpoint the database and
 # delete its WAL; a shim sharing the program's descriptor table (MEMSWEEP_PRIVATE_FDS=0)
-# that has not opened its connection yet cannot reopen a WAL deleted under its spare
-# descriptors (see "Known limits" in docs/reliability.md).
+# whose connection is closed at that moment (before its first write, or after a write
+# that failed) cannot reopen a WAL deleted under its spare descriptors (see "Known limits"
+# in docs/reliability.md).
 hold_db_open() {
     local ready="$T/.held.$RANDOM"
     python3 - "$1" "$ready" <<'PY' &

@@ -30,8 +30,9 @@ for private in 1 0; do
     # opens its spares of the files again after registering, and closing the low numbers
     # it opened them on releases its connection's POSIX locks, after which such a reader
     # can checkpoint and delete the WAL under it. For the same reason a connection is
-    # held open throughout, as the launcher's is: the shim opens its own only at its first
-    # write, and a reader closing before that would be the last and delete the WAL.
+    # held open throughout, as the launcher's is: the shim's own is closed before its
+    # first write and after a write that failed (a busy database), and a reader closing
+    # then would be the last and delete the WAL.
     DB="$T/fd$private.db"
     env MEMSWEEP_DB="$DB" LD_PRELOAD="$MS_SHIM" "$WL" --mib 0 >/dev/null
     run_id="$(sql "$DB" "SELECT run_id FROM runs")"
