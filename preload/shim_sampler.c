@@ -423,6 +423,16 @@ static void note_failure(const char *why)
     debug_line("could not write; the readings wait for the next attempt", -1);
 }
 
+/* Starts a line of the shim's for the program's stderr: "memsweep: DB: why". */
+static void line_start(ms_fmt_t *f, char *buf, size_t cap, const char *why)
+{
+    ms__fmt_init(f, buf, cap);
+    ms__fmt_str(f, "memsweep: ");
+    ms__fmt_str(f, g.cfg.db_path);
+    ms__fmt_str(f, ": ");
+    ms__fmt_str(f, why);
+}
+
 /* At exit, when the last attempt failed: one line saying what was lost. */
 static void report_unstored(const char *why)
 {
@@ -430,11 +440,7 @@ static void report_unstored(const char *why)
     ms_fmt_t f;
 
     g.unstored += (int64_t)g.npending;
-    ms__fmt_init(&f, buf, sizeof(buf));
-    ms__fmt_str(&f, "memsweep: ");
-    ms__fmt_str(&f, g.cfg.db_path);
-    ms__fmt_str(&f, ": ");
-    ms__fmt_str(&f, why[0] != '\0' ? why : "cannot write");
+    line_start(&f, buf, sizeof(buf), why[0] != '\0' ? why : "cannot write");
     ms__fmt_str(&f, "; ");
     ms__fmt_i64(&f, g.unstored);
     ms__fmt_str(&f, g.unstored == 1 ? " reading of this process not stored"
@@ -448,11 +454,7 @@ static void give_up(const char *why)
     char buf[MS__PATH_MAX + 256];
     ms_fmt_t f;
 
-    ms__fmt_init(&f, buf, sizeof(buf));
-    ms__fmt_str(&f, "memsweep: ");
-    ms__fmt_str(&f, g.cfg.db_path);
-    ms__fmt_str(&f, ": ");
-    ms__fmt_str(&f, why[0] != '\0' ? why : "cannot write");
+    line_start(&f, buf, sizeof(buf), why[0] != '\0' ? why : "cannot write");
     ms__fmt_str(&f, "; not measuring");
     ms__diag_line(&f);
     ms__alloc_stop();
@@ -765,11 +767,7 @@ static void report_abandoned(long lost, const char *why)
     char buf[MS__PATH_MAX + 256];
     ms_fmt_t f;
 
-    ms__fmt_init(&f, buf, sizeof(buf));
-    ms__fmt_str(&f, "memsweep: ");
-    ms__fmt_str(&f, g.cfg.db_path);
-    ms__fmt_str(&f, ": ");
-    ms__fmt_str(&f, why);
+    line_start(&f, buf, sizeof(buf), why);
     if (lost >= 0) {
         ms__fmt_str(&f, "; ");
         ms__fmt_i64(&f, lost);
