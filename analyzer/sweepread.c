@@ -890,7 +890,7 @@ static void fold_proc_into_run(const proc_fold_t *p, ms_run_peaks_t *r)
 static int status_is_known(const char *s)
 {
     static const char *const known[] = {MS_STATUS_OK,      MS_STATUS_FAILED,
-                                        MS_STATUS_KILLED,  MS_STATUS_TIMEOUT,
+                                        MS_STATUS_KILLED,  MS_STATUS_OOM, MS_STATUS_TIMEOUT,
                                         MS_STATUS_INTERRUPTED, MS_STATUS_RUNNING};
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
         if (strcmp(s, known[i]) == 0)

@@ -11,7 +11,7 @@
 #define MS_APPLICATION_ID 0x4D535750
 
 /* PRAGMA user_version written by this version of memsweep. */
-#define MS_SCHEMA_VERSION 3
+#define MS_SCHEMA_VERSION 4
 
 /*
  * Creates every table and index. Idempotent, so that the launcher and any number of
@@ -32,7 +32,10 @@
     " jobs INTEGER,"                                                                   \
     " argv TEXT,"                                                                      \
     " planned_runs INTEGER,"                                                           \
-    " origin TEXT NOT NULL DEFAULT 'launcher');"                                       \
+    " origin TEXT NOT NULL DEFAULT 'launcher',"                                        \
+    " mem_source TEXT,"                                                                \
+    " host_mem_total_kb INTEGER,"                                                      \
+    " cpus INTEGER);"                                                                  \
     "CREATE TABLE IF NOT EXISTS runs("                                                 \
     " run_id INTEGER PRIMARY KEY,"                                                     \
     " sweep_id INTEGER NOT NULL REFERENCES sweeps(sweep_id),"                          \
@@ -44,8 +47,12 @@
     " exit_code INTEGER,"                                                              \
     " term_signal INTEGER,"                                                            \
     " status TEXT NOT NULL DEFAULT 'running' CHECK(status IN"                          \
-    "  ('ok','failed','killed','timeout','interrupted','running')),"                   \
-    " uninstrumented TEXT);"                                                           \
+    "  ('ok','failed','killed','oom','timeout','interrupted','running')),"             \
+    " uninstrumented TEXT,"                                                            \
+    " maxrss_kb INTEGER,"                                                              \
+    " maxrss_floor_kb INTEGER,"                                                        \
+    " utime_us INTEGER,"                                                               \
+    " stime_us INTEGER);"                                                              \
     "CREATE TABLE IF NOT EXISTS processes("                                            \
     " proc_id INTEGER PRIMARY KEY,"                                                    \
     " run_id INTEGER NOT NULL REFERENCES runs(run_id),"                                \
@@ -91,6 +98,7 @@
 #define MS_STATUS_OK "ok"                   /* exited with status 0 */
 #define MS_STATUS_FAILED "failed"           /* non-zero exit, or could not be started */
 #define MS_STATUS_KILLED "killed"           /* died from a signal memsweep did not send */
+#define MS_STATUS_OOM "oom"                 /* SIGKILLed by the kernel's out-of-memory killer */
 #define MS_STATUS_TIMEOUT "timeout"         /* killed by memsweep after --timeout */
 #define MS_STATUS_INTERRUPTED "interrupted" /* stopped because the sweep was interrupted */
 #define MS_STATUS_RUNNING "running"         /* not finished (or its recorder died) */

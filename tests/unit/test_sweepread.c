@@ -769,7 +769,8 @@ static const char loose_samples_sql[] =
 static const char loose_runs_sql[] =
     "CREATE TABLE r2 AS SELECT * FROM runs; DROP TABLE runs;"
     "CREATE TABLE runs(run_id, sweep_id, seq, label, command, started_ns, finished_ns,"
-    " exit_code, term_signal, status, uninstrumented);"
+    " exit_code, term_signal, status, uninstrumented, maxrss_kb, maxrss_floor_kb,"
+    " utime_us, stime_us);"
     "INSERT INTO runs SELECT * FROM r2; DROP TABLE r2;";
 
 static const char loose_processes_sql[] =
