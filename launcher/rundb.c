@@ -250,7 +250,8 @@ int ms_rundb_create(const char *path, const ms_sweep_row_t *row, ms_rundb_t **ou
     if (rc == 0)
         rc = prepare(r,
                      "UPDATE runs SET finished_ns = ?2, exit_code = ?3, term_signal = ?4,"
-                     " status = ?5, uninstrumented = ?6 WHERE run_id = ?1",
+                     " status = ?5, uninstrumented = ?6, maxrss_kb = ?7,"
+                     " maxrss_floor_kb = ?8, utime_us = ?9, stime_us = ?10 WHERE run_id = ?1",
                      &r->finish_run, err, errlen);
     if (rc == 0)
         rc = prepare(r, "SELECT EXISTS(SELECT 1 FROM processes WHERE run_id = ?1)",
@@ -293,6 +294,13 @@ static int write_end(ms_rundb_t *r, long long run_id, const ms_run_end_t *end, c
     sqlite3_bind_text(st, 5, end->status, -1, SQLITE_STATIC);
     if (end->uninstrumented != NULL)
         sqlite3_bind_text(st, 6, end->uninstrumented, -1, SQLITE_STATIC);
+    if (end->have_usage) {
+        sqlite3_bind_int64(st, 7, (sqlite3_int64)end->maxrss_kb);
+        sqlite3_bind_int64(st, 9, end->utime_us);
+        sqlite3_bind_int64(st, 10, end->stime_us);
+    }
+    if (end->have_floor)
+        sqlite3_bind_int64(st, 8, (sqlite3_int64)end->floor_kb);
     rc = sqlite3_step(st);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);

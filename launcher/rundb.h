@@ -38,6 +38,12 @@ typedef struct ms_run_end {
     int have_term_signal;
     int term_signal;
     const char *uninstrumented;  /* why no process reported (runs.uninstrumented); NULL */
+    int have_usage;              /* the launcher reaped it: wait4's figures below */
+    unsigned long long maxrss_kb; /* ru_maxrss */
+    int have_floor;
+    unsigned long long floor_kb; /* runs.maxrss_floor_kb (runusage.h) */
+    long long utime_us;
+    long long stime_us;
 } ms_run_end_t;
 
 /* Runs of a sweep that were not measured, grouped by reason. */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -16,6 +17,7 @@
 #include "exeprobe.h"
 #include "memsweep/env.h"
 #include "memsweep/schema.h"
+#include "runusage.h"
 
 #define NS_PER_MS 1000000LL
 
@@ -42,6 +44,10 @@ typedef struct slot {
     int64_t kill_at;     /* when to SIGKILL the group after SIGTERM, 0 for not pending */
     int timed_out;       /* memsweep sent SIGTERM because of --timeout */
     int interrupted;     /* memsweep forwarded a stop signal to it */
+    int have_floor;
+    unsigned long long floor_kb; /* the floor under its ru_maxrss (runusage.h) */
+    int have_oom_start[2];
+    unsigned long long oom_start[2]; /* the out-of-memory kill counts when it started */
 } slot_t;
 
 /* The environment every worker gets; only the run id changes from one run to the next. */
@@ -81,7 +87,13 @@ typedef struct sup {
     lingering_t *lingering;
     size_t n_lingering;
     size_t cap_lingering;
+    /* Out-of-memory kills: [OOM_CGROUP] of this sweep's cgroup, [OOM_MACHINE] anywhere. */
+    ms_oom_counter_t oom[2];
+    unsigned long long oom_seen[2];      /* the counts last read */
+    unsigned long long oom_unclaimed[2]; /* kills counted but not yet given to a run */
 } sup_t;
+
+enum { OOM_CGROUP = 0, OOM_MACHINE = 1 };
 
 static const char *signal_name(int sig)
 {
@@ -411,6 +423,11 @@ static int start_run(sup_t *s, slot_t *slot)
         goto out;
     }
     snprintf(s->env.run_id, sizeof s->env.run_id, "%s=%lld", MS_ENV_RUN_ID, run_id);
+    /* Read last before the fork, so that nothing the launcher does after it can go above. */
+    for (int k = 0; k < 2; k++)
+        slot->have_oom_start[k] = ms_oom_counter_read(&s->oom[k], &slot->oom_start[k]) == 0;
+    slot->have_floor = ms_self_rss_kb(&slot->floor_kb) == 0;
+    slot->floor_kb += MS_FLOOR_SLACK_KB;
     fflush(stderr);
     pid = fork();
     if (pid < 0) {
@@ -462,8 +479,45 @@ static char *unmeasured_reason(const sup_t *s, size_t seq)
     return why;
 }
 
+/*
+ * Whether a run that died of SIGKILL was killed by the out-of-memory killer: a kill
+ * count rose while the run was alive, and a kill of that rise is not yet given to
+ * another run. The sweep's cgroup counts only kills among its processes; the machine's
+ * count (a worker may have moved itself into a cgroup of its own) also counts kills that
+ * have nothing to do with the sweep. Kills are given out in the order runs are reaped; a
+ * kill of a descendant whose run's main process survived stays unclaimed, and a later
+ * SIGKILL of a run that was alive then may be taken for it (docs/advisory.md).
+ */
+static int oom_killed(sup_t *s, const slot_t *slot)
+{
+    unsigned long long now[2] = {0, 0};
+    int rose[2] = {0, 0};
+
+    for (int k = 0; k < 2; k++) {
+        if (!slot->have_oom_start[k] || ms_oom_counter_read(&s->oom[k], &now[k]) != 0)
+            continue;
+        if (now[k] > s->oom_seen[k]) {
+            s->oom_unclaimed[k] += now[k] - s->oom_seen[k];
+            s->oom_seen[k] = now[k];
+        }
+        rose[k] = now[k] > slot->oom_start[k] && s->oom_unclaimed[k] > 0;
+    }
+    if (rose[OOM_CGROUP]) {
+        /* The machine counted the same kill. */
+        s->oom_unclaimed[OOM_CGROUP]--;
+        if (s->oom_unclaimed[OOM_MACHINE] > 0)
+            s->oom_unclaimed[OOM_MACHINE]--;
+        return 1;
+    }
+    if (rose[OOM_MACHINE]) {
+        s->oom_unclaimed[OOM_MACHINE]--;
+        return 1;
+    }
+    return 0;
+}
+
 /* Records and reports how the worker in slot ended, then frees the slot. */
-static void finish_run(sup_t *s, slot_t *slot, int wstatus)
+static void finish_run(sup_t *s, slot_t *slot, int wstatus, const struct rusage *ru)
 {
     const ms_supervise_opts_t *o = s->o;
     ms_run_end_t end = {.finished_ns = ms_now_ns()};
@@ -481,11 +535,20 @@ static void finish_run(sup_t *s, slot_t *slot, int wstatus)
         end.term_signal = WTERMSIG(wstatus);
         snprintf(how, sizeof how, "signal %d", end.term_signal);
     }
+    /* ru_maxrss is in KiB on Linux. */
+    end.have_usage = 1;
+    end.maxrss_kb = ru->ru_maxrss > 0 ? (unsigned long long)ru->ru_maxrss : 0;
+    end.have_floor = slot->have_floor;
+    end.floor_kb = slot->floor_kb;
+    end.utime_us = (long long)ru->ru_utime.tv_sec * 1000000 + ru->ru_utime.tv_usec;
+    end.stime_us = (long long)ru->ru_stime.tv_sec * 1000000 + ru->ru_stime.tv_usec;
     /* What memsweep did to the run decides first: its exit is then a consequence. */
     if (slot->timed_out)
         end.status = MS_STATUS_TIMEOUT;
     else if (slot->interrupted)
         end.status = MS_STATUS_INTERRUPTED;
+    else if (end.have_term_signal && end.term_signal == SIGKILL && oom_killed(s, slot))
+        end.status = MS_STATUS_OOM;
     else if (end.have_term_signal)
         end.status = MS_STATUS_KILLED;
     else if (end.exit_code != 0)
@@ -550,8 +613,9 @@ done:
 static void reap(sup_t *s)
 {
     for (;;) {
+        struct rusage ru;
         int wstatus;
-        const pid_t pid = waitpid(-1, &wstatus, WNOHANG);
+        const pid_t pid = wait4(-1, &wstatus, WNOHANG, &ru);
 
         if (pid <= 0) {
             if (pid < 0 && errno == EINTR)
@@ -560,7 +624,7 @@ static void reap(sup_t *s)
         }
         for (size_t i = 0; i < s->n_slots; i++) {
             if (s->slots[i].pid == pid) {
-                finish_run(s, &s->slots[i], wstatus);
+                finish_run(s, &s->slots[i], wstatus, &ru);
                 break;
             }
         }
@@ -774,6 +838,12 @@ int ms_supervise(const ms_supervise_opts_t *o, ms_supervise_result_t *res)
         rc = -errno;
         ms_cli_error("/dev/null: %s", strerror(-rc));
         goto out;
+    }
+    ms_oom_counter_open_cgroup(&s.oom[OOM_CGROUP]);
+    ms_oom_counter_open_machine(&s.oom[OOM_MACHINE]);
+    for (int k = 0; k < 2; k++) {
+        if (ms_oom_counter_read(&s.oom[k], &s.oom_seen[k]) != 0)
+            s.oom[k].available = 0;
     }
     ms_rundb_batch(o->db);
 
