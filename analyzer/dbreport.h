@@ -76,7 +76,8 @@ typedef enum ms_bad_where {
     X(PROC_UNSTORED, VALUES, "processes.unstored not a count")                               \
     X(SAMPLE_HWM, VALUES, "samples.hwm_kb not a whole number")                               \
     X(SAMPLE_HWM_RANGE, VALUES, "samples.hwm_kb negative or over 4 PiB")                     \
-    X(SAMPLE_STACK, VALUES, "samples.stack_id not a whole number")
+    X(SAMPLE_STACK, VALUES, "samples.stack_id not a whole number")                           \
+    X(RUN_MAXRSS, VALUES, "runs.maxrss_kb or maxrss_floor_kb negative, over 4 PiB or not a whole number")
 
 typedef enum ms_bad {
 #define MS__BAD_ENUM(name, where, text) MS_BAD_##name,

@@ -27,9 +27,19 @@ const char *ms_sample_kind_name(ms_sample_kind_t kind)
     return "other";
 }
 
-unsigned long long ms_run_peaks_true_kb(const ms_run_peaks_t *p)
+unsigned long long ms_run_peaks_best_kb(const ms_run_peaks_t *p)
 {
-    return p->all_kb > p->hwm_max_kb ? p->all_kb : p->hwm_max_kb;
+    unsigned long long kb = p->all_kb > p->hwm_max_kb ? p->all_kb : p->hwm_max_kb;
+
+    if (p->wait4 == MS_WAIT4_ABOVE && p->wait4_kb > kb)
+        kb = p->wait4_kb;
+    return kb;
+}
+
+int ms_run_peaks_exact(const ms_run_peaks_t *p)
+{
+    return p->procs > 0 && !p->overlap &&
+           (p->exit_hwm_procs == p->procs || p->wait4 == MS_WAIT4_ABOVE);
 }
 
 double ms_peak_miss_pct(unsigned long long view_kb, unsigned long long periodic_kb)
@@ -56,10 +66,15 @@ void ms_peak_summary_init(ms_peak_summary_t *s)
 
 void ms_peak_summary_add(ms_peak_summary_t *s, long long seq, const ms_run_peaks_t *p)
 {
-    const unsigned long long true_kb = ms_run_peaks_true_kb(p);
+    const unsigned long long true_kb = ms_run_peaks_best_kb(p);
     const double miss = ms_peak_miss_pct(true_kb, p->periodic_kb);
 
     s->runs++;
+    if (p->wait4 == MS_WAIT4_ABOVE) {
+        s->wait4_runs++;
+        if (ms_peak_miss_exceeds(p->wait4_kb, p->all_kb, MS_PEAK_MISS_PCT_SMALL))
+            s->wait4_missed++;
+    }
     if (ms_peak_miss_exceeds(true_kb, p->periodic_kb, MS_PEAK_MISS_PCT_SMALL))
         s->over_small++;
     if (ms_peak_miss_exceeds(true_kb, p->periodic_kb, MS_PEAK_MISS_PCT_LARGE))
@@ -210,7 +225,7 @@ void ms_peaks_write_run(FILE *f, const ms_peaks_run_info_t *info, const ms_run_p
     } else if (info->n_samples == 0) {
         fputs("  Samples: 0 (no memory sample; not compared)\n", f);
     } else {
-        const unsigned long long true_kb = ms_run_peaks_true_kb(p);
+        const unsigned long long true_kb = ms_run_peaks_best_kb(p);
         fprintf(f, "  Samples: %zu (start %zu, tick %zu, end %zu, alloc %zu, release %zu",
                 info->n_samples, p->kinds[MS_SAMPLE_START], p->kinds[MS_SAMPLE_TICK],
                 p->kinds[MS_SAMPLE_END], p->kinds[MS_SAMPLE_ALLOC], p->kinds[MS_SAMPLE_RELEASE]);
@@ -224,13 +239,30 @@ void ms_peaks_write_run(FILE *f, const ms_peaks_run_info_t *info, const ms_run_p
                     p->hwm_procs);
         else
             fprintf(f, "  VmHWM_MB: %.1f\n", mib(p->hwm_sum_kb));
-        fprintf(f, "  TruePeakRSS_MB: %.1f\n", mib(true_kb));
+        switch (p->wait4) {
+        case MS_WAIT4_ABOVE:
+            fprintf(f, "  Wait4MaxRSS_MB: %.1f\n", mib(p->wait4_kb));
+            break;
+        case MS_WAIT4_AT_FLOOR:
+            fprintf(f,
+                    "  Wait4MaxRSS_MB: %.1f (not above the launcher's floor of %.1f; "
+                    "not used)\n",
+                    mib(p->wait4_kb), mib(p->wait4_floor_kb));
+            break;
+        case MS_WAIT4_NONE:
+            fputs("  Wait4MaxRSS_MB: not recorded\n", f);
+            break;
+        }
+        fprintf(f, "  PeakRSS_MB: %.1f (%s)\n", mib(true_kb),
+                ms_run_peaks_exact(p) ? "exact" : "lower bound");
         fprintf(f, "  PeriodicMissVsAllSamples_Pct: %.1f\n",
                 ms_peak_miss_pct(p->all_kb, p->periodic_kb));
         fprintf(f, "  PeriodicMissVsVmHWM_Pct: %.1f\n",
                 ms_peak_miss_pct(p->hwm_sum_kb, p->periodic_kb));
-        fprintf(f, "  PeriodicMissVsTruePeak_Pct: %.1f\n",
-                ms_peak_miss_pct(true_kb, p->periodic_kb));
+        if (p->wait4 == MS_WAIT4_ABOVE)
+            fprintf(f, "  PeriodicMissVsWait4_Pct: %.1f\n",
+                    ms_peak_miss_pct(p->wait4_kb, p->periodic_kb));
+        fprintf(f, "  PeriodicMissVsPeak_Pct: %.1f\n", ms_peak_miss_pct(true_kb, p->periodic_kb));
     }
     fprintf(f, "  AllocTracking: %s\n", tracking_text(p->tracking));
     fprintf(f, "  AllocDropped: %llu (rate limit %llu, full queue %llu)\n", p->dropped,
@@ -280,7 +312,7 @@ void ms_peaks_write_run_json(FILE *f, const ms_peaks_run_info_t *info, const ms_
                              const char *frames)
 {
     const int compared = ms_peaks_run_compared(info);
-    const unsigned long long true_kb = ms_run_peaks_true_kb(p);
+    const unsigned long long true_kb = ms_run_peaks_best_kb(p);
     int first = 1;
     int kfirst = 1;
 
@@ -304,20 +336,37 @@ void ms_peaks_write_run_json(FILE *f, const ms_peaks_run_info_t *info, const ms_
         ms_json_dec1(f, &first, "VmHWM_MB", mib(p->hwm_sum_kb));
         ms_json_int(f, &first, "VmHWM_Processes", (long long)p->hwm_procs);
         ms_json_bool(f, &first, "VmHWM_UpperBound", p->hwm_procs > 1);
-        ms_json_dec1(f, &first, "TruePeakRSS_MB", mib(true_kb));
+        if (p->wait4 == MS_WAIT4_NONE) {
+            ms_json_null(f, &first, "Wait4MaxRSS_MB");
+            ms_json_null(f, &first, "Wait4Floor_MB");
+            ms_json_null(f, &first, "Wait4AboveFloor");
+        } else {
+            ms_json_dec1(f, &first, "Wait4MaxRSS_MB", mib(p->wait4_kb));
+            ms_json_dec1(f, &first, "Wait4Floor_MB", mib(p->wait4_floor_kb));
+            ms_json_bool(f, &first, "Wait4AboveFloor", p->wait4 == MS_WAIT4_ABOVE);
+        }
+        ms_json_dec1(f, &first, "PeakRSS_MB", mib(true_kb));
+        ms_json_bool(f, &first, "PeakRSS_Exact", ms_run_peaks_exact(p));
         ms_json_dec1(f, &first, "PeriodicMissVsAllSamples_Pct",
                      ms_peak_miss_pct(p->all_kb, p->periodic_kb));
         ms_json_dec1(f, &first, "PeriodicMissVsVmHWM_Pct",
                      ms_peak_miss_pct(p->hwm_sum_kb, p->periodic_kb));
-        ms_json_dec1(f, &first, "PeriodicMissVsTruePeak_Pct",
+        if (p->wait4 == MS_WAIT4_ABOVE)
+            ms_json_dec1(f, &first, "PeriodicMissVsWait4_Pct",
+                         ms_peak_miss_pct(p->wait4_kb, p->periodic_kb));
+        else
+            ms_json_null(f, &first, "PeriodicMissVsWait4_Pct");
+        ms_json_dec1(f, &first, "PeriodicMissVsPeak_Pct",
                      ms_peak_miss_pct(true_kb, p->periodic_kb));
     } else {
         static const char *const keys[] = {
             "PeriodicPeakRSS_MB",           "AllSamplesPeakRSS_MB",
             "VmHWM_MB",                     "VmHWM_Processes",
-            "VmHWM_UpperBound",             "TruePeakRSS_MB",
+            "VmHWM_UpperBound",             "Wait4MaxRSS_MB",
+            "Wait4Floor_MB",                "Wait4AboveFloor",
+            "PeakRSS_MB",                   "PeakRSS_Exact",
             "PeriodicMissVsAllSamples_Pct", "PeriodicMissVsVmHWM_Pct",
-            "PeriodicMissVsTruePeak_Pct",
+            "PeriodicMissVsWait4_Pct",      "PeriodicMissVsPeak_Pct",
         };
         for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
             ms_json_null(f, &first, keys[i]);
@@ -380,6 +429,9 @@ void ms_peaks_write_summary(FILE *f, size_t runs_total, const ms_peak_summary_t 
     fputc('\n', f);
     fprintf(f, "Unstored: %llu\n", report->unstored);
     ms_peak_summary_write(f, s);
+    fprintf(f, "RunsWithWait4Peak: %zu\n", s->wait4_runs);
+    fprintf(f, "SamplesMissOver%gPctVsWait4_Runs: %zu\n", MS_PEAK_MISS_PCT_SMALL,
+            s->wait4_missed);
     ms_db_report_write(f, report);
     for (size_t i = 0; ms_db_report_note(report, i, text, sizeof text) == 0; i++)
         fprintf(f, "Note: %s\n", text);
@@ -400,6 +452,12 @@ void ms_peaks_write_summary_json(FILE *f, size_t runs_total, const ms_peak_summa
     ms_json_int(f, &first, "ProcessesEndedAbnormallyInRunningRuns",
                 (long long)report->ended_abnormally_running);
     ms_peak_summary_write_json(f, &first, s, 1);
+    ms_json_int(f, &first, "RunsWithWait4Peak", (long long)s->wait4_runs);
+    {
+        char key[64];
+        snprintf(key, sizeof key, "SamplesMissOver%gPctVsWait4_Runs", MS_PEAK_MISS_PCT_SMALL);
+        ms_json_int(f, &first, key, (long long)s->wait4_missed);
+    }
     ms_db_report_write_json(f, &first, report);
     ms_json_key(f, &first, "Notes");
     fputc('[', f);

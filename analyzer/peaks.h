@@ -7,9 +7,14 @@
  *   kernel VmHWM      the sum over the run's processes of each one's VmHWM, exact for a
  *                     single process and an upper bound for several.
  *
- * The true peak that misses are measured against is the advisory's peak: the larger of
- * the all-samples peak and the largest single process's VmHWM. Pure computation and
- * rendering; sweepread.c fills the per-run figures in its one pass over the samples.
+ *   wait4             ru_maxrss of the run's main process as the launcher reaped it, above
+ *                     the launcher's floor: the kernel's peak of the largest single process
+ *                     among the main process and the descendants it reaped, killed or not.
+ *
+ * Misses are measured against the advisory's peak of the run (ms_run_peaks_best_kb),
+ * which is exact for a single process the kernel reported on and a lower bound
+ * otherwise. Pure computation and rendering; sweepread.c fills the per-run figures in its
+ * one pass over the samples.
  */
 #ifndef MS_ANALYZER_PEAKS_H
 #define MS_ANALYZER_PEAKS_H
@@ -88,6 +93,13 @@ typedef enum ms_tracking {
     MS_TRACKING_ON = 1        /* at least one process had it on */
 } ms_tracking_t;
 
+/* What the launcher's wait4() said about the run's peak (runs.maxrss_kb). */
+typedef enum ms_wait4 {
+    MS_WAIT4_NONE = 0,   /* not recorded: no launcher reaped it, or schema before 4 */
+    MS_WAIT4_ABOVE,      /* above the launcher's floor: a process of the run's exact peak */
+    MS_WAIT4_AT_FLOOR    /* at or below the floor: only "no process went above it" */
+} ms_wait4_t;
+
 /* The peak views of one run, in KiB. Only processes with at least one sample count. */
 typedef struct ms_run_peaks {
     unsigned long long periodic_kb; /* sum-over-alive peak of start/tick/end samples */
@@ -95,6 +107,12 @@ typedef struct ms_run_peaks {
     unsigned long long hwm_max_kb;  /* largest single process VmHWM */
     unsigned long long hwm_sum_kb;  /* sum of the processes' VmHWM */
     size_t hwm_procs;               /* processes with a VmHWM figure in hwm_sum_kb */
+    size_t procs;                   /* processes with samples */
+    size_t exit_hwm_procs;          /* ... of which with VmHWM in an exit record */
+    int overlap;                    /* two of them were alive at once */
+    ms_wait4_t wait4;
+    unsigned long long wait4_kb;    /* ru_maxrss of the main process and what it reaped */
+    unsigned long long wait4_floor_kb; /* the launcher's floor under it */
     size_t kinds[MS_SAMPLE_KINDS];  /* samples counted by kind */
     unsigned long long dropped;       /* allocation-driven samples dropped, in total */
     unsigned long long dropped_rate;  /* ... of which by the rate limit */
@@ -107,8 +125,22 @@ typedef struct ms_run_peaks {
     int64_t stack_t_ns;             /* its time */
 } ms_run_peaks_t;
 
-/* The run's true peak: max(all-samples peak, largest single process VmHWM). */
-unsigned long long ms_run_peaks_true_kb(const ms_run_peaks_t *p);
+/*
+ * The run's peak as memsweep reports it: the largest of the all-samples peak, the largest
+ * single process's VmHWM and wait4's ru_maxrss where it is above the launcher's floor.
+ * Each is a figure the run reached, so the result is never above the run's real peak.
+ */
+unsigned long long ms_run_peaks_best_kb(const ms_run_peaks_t *p);
+
+/*
+ * Whether that peak is exact: the run's process images with samples were alive one at
+ * a time (one process, or an exec chain), and the kernel gave the peak of each: VmHWM in
+ * every image's exit record, or ru_maxrss above the floor, which covers every image of
+ * the main process. Otherwise it is a lower bound: an image that ended without an exit
+ * record (killed, or exec'd) in a run no launcher reaped, or processes alive together,
+ * whose concurrent peak the samples see only at their instants.
+ */
+int ms_run_peaks_exact(const ms_run_peaks_t *p);
 
 /*
  * How far the periodic peak falls short of a view, in percent of the view:
@@ -126,11 +158,13 @@ int ms_peak_miss_exceeds(unsigned long long view_kb, unsigned long long periodic
 /* The summary over the runs with samples, as `peaks` and the advisory print it. */
 typedef struct ms_peak_summary {
     size_t runs;           /* runs compared: those with at least one sample */
-    size_t over_small;     /* runs missing the true peak by > MS_PEAK_MISS_PCT_SMALL % */
-    size_t over_large;     /* runs missing the true peak by > MS_PEAK_MISS_PCT_LARGE % */
-    double largest_pct;    /* largest shortfall against the true peak, never below 0 */
+    size_t over_small;     /* runs missing the peak by > MS_PEAK_MISS_PCT_SMALL % */
+    size_t over_large;     /* runs missing the peak by > MS_PEAK_MISS_PCT_LARGE % */
+    double largest_pct;    /* largest shortfall against the peak, never below 0 */
     int have_largest_run;  /* largest_pct > 0, so a run attains it */
     long long largest_seq; /* the first such run's seq */
+    size_t wait4_runs;     /* runs with a wait4 figure above the floor */
+    size_t wait4_missed;   /* ... whose samples all fell short of it by > MS_PEAK_MISS_PCT_SMALL % */
 } ms_peak_summary_t;
 
 void ms_peak_summary_init(ms_peak_summary_t *s);

@@ -864,8 +864,12 @@ static void fold_proc_into_run(const proc_fold_t *p, ms_run_peaks_t *r)
         r->tracking = p->tracking;
     if (p->n_samples == 0)
         return;
+    r->procs++;
     {
         const unsigned long long hwm = umax(p->max_hwm, p->col_hwm_kb);
+        /* The kernel's peak of the whole image: VmHWM in its exit record. */
+        if (p->have_ended && p->col_hwm_kb > 0)
+            r->exit_hwm_procs++;
         if (hwm > 0) {
             r->hwm_sum_kb = sat_add(r->hwm_sum_kb, hwm);
             r->hwm_procs++;
@@ -966,9 +970,32 @@ out:
     return rc;
 }
 
+/*
+ * Reads runs.maxrss_kb and maxrss_floor_kb (columns col and col + 1) into the run's peak
+ * views. A ru_maxrss without a floor cannot be told from the launcher's copy, so it is
+ * kept as "at the floor" (shown, not used); a value that cannot be a size is ignored and
+ * counted.
+ */
+static void read_wait4(sqlite3_stmt *st, int col, ms_run_mem_t *r, size_t *bad)
+{
+    long long kb, floor_kb = 0;
+    const vcheck_t v = int_col(st, col, 0, MS_KB_LIMIT, &kb);
+    const vcheck_t vf = int_col(st, col + 1, 0, MS_KB_LIMIT, &floor_kb);
+
+    if (v == V_NULL)
+        return;
+    if (v != V_OK || (vf != V_OK && vf != V_NULL)) {
+        count_bad(bad, MS_BAD_RUN_MAXRSS);
+        return;
+    }
+    r->peaks.wait4_kb = (unsigned long long)kb;
+    r->peaks.wait4_floor_kb = (unsigned long long)floor_kb;
+    r->peaks.wait4 = vf == V_OK && kb > floor_kb ? MS_WAIT4_ABOVE : MS_WAIT4_AT_FLOOR;
+}
+
 /* Reads the runs, sorted by run_id for lookups; skipped ones go to skipped_runs. */
 static int read_runs(sqlite3 *db, ms_sweep_data_t *out, int has_uninstrumented,
-                     id_set_t *skipped_runs)
+                     int has_usage, id_set_t *skipped_runs)
 {
     sqlite3_stmt *st = NULL;
     char sql[512];
@@ -977,8 +1004,9 @@ static int read_runs(sqlite3 *db, ms_sweep_data_t *out, int has_uninstrumented,
 
     /* With several sweeps rows only the first sweep's runs are read. */
     snprintf(sql, sizeof sql,
-             "SELECT run_id, seq, status, %s, %s FROM runs ORDER BY run_id",
+             "SELECT run_id, seq, status, %s, %s, %s FROM runs ORDER BY run_id",
              has_uninstrumented ? "uninstrumented" : "NULL",
+             has_usage ? "maxrss_kb, maxrss_floor_kb" : "NULL, NULL",
              out->info.n_sweeps > 1
                  ? "sweep_id IS (SELECT sweep_id FROM sweeps ORDER BY sweep_id LIMIT 1)"
                  : "1");
@@ -990,7 +1018,7 @@ static int read_runs(sqlite3 *db, ms_sweep_data_t *out, int has_uninstrumented,
         int ok_id = int_col(st, 0, INT64_MIN, INT64_MAX, &run_id) == V_OK;
         ms_bad_t why = MS_BAD_COUNT;
 
-        if (sqlite3_column_int(st, 4) == 0)
+        if (sqlite3_column_int(st, 6) == 0)
             why = MS_BAD_RUN_OTHER_SWEEP;
         else if (!ok_id)
             why = MS_BAD_RUN_ID;
@@ -1034,6 +1062,7 @@ static int read_runs(sqlite3 *db, ms_sweep_data_t *out, int has_uninstrumented,
                                                                   : "no reason recorded");
         }
         r->peaks.tracking = MS_TRACKING_UNKNOWN;
+        read_wait4(st, 4, r, out->report.bad);
     }
     sqlite3_finalize(st);
     if (s != SQLITE_DONE)
@@ -1057,6 +1086,7 @@ typedef struct optional_cols {
     int tracking, dropped, dropped_rate, dropped_queue; /* version 2 */
     int stack_id, stacks;                               /* version 2 */
     int uninstrumented, unstored, note;                 /* version 3 */
+    int maxrss, maxrss_floor;                           /* version 4 */
     int hostname, reserve_mb, safety_factor;            /* informational only */
 } optional_cols_t;
 
@@ -1071,6 +1101,8 @@ static int find_optional(sqlite3 *db, optional_cols_t *c)
         has_column(db, "runs", "uninstrumented", &c->uninstrumented) != 0 ||
         has_column(db, "processes", "unstored", &c->unstored) != 0 ||
         has_column(db, "processes", "note", &c->note) != 0 ||
+        has_column(db, "runs", "maxrss_kb", &c->maxrss) != 0 ||
+        has_column(db, "runs", "maxrss_floor_kb", &c->maxrss_floor) != 0 ||
         has_column(db, "sweeps", "hostname", &c->hostname) != 0 ||
         has_column(db, "sweeps", "reserve_mb", &c->reserve_mb) != 0 ||
         has_column(db, "sweeps", "safety_factor", &c->safety_factor) != 0)
@@ -1437,6 +1469,7 @@ static int reduce_runs(sqlite3 *db, ms_sweep_data_t *out, proc_fold_t *procs, si
             if (p->eff_end_ns > max_end)
                 max_end = p->eff_end_ns;
         }
+        run->peaks.overlap = overlap;
         if (run->n_samples > 0) {
             if (overlap) {
                 rc = merge_run(st_ps, procs, &order[i], j - i, run);
@@ -1451,8 +1484,11 @@ static int reduce_runs(sqlite3 *db, ms_sweep_data_t *out, proc_fold_t *procs, si
                     run->end_kb = umax(run->end_kb, exit_rss(p));
                 }
             }
-            /* The advisory's peak: never below the largest single process's VmHWM. */
-            run->peak_kb = ms_run_peaks_true_kb(&run->peaks);
+            /*
+             * The advisory's peak: never below the largest single process's VmHWM, nor
+             * below the kernel's ru_maxrss of the run's main process and what it reaped.
+             */
+            run->peak_kb = ms_run_peaks_best_kb(&run->peaks);
         }
         i = j;
     }
@@ -1549,7 +1585,7 @@ int ms_sweep_read(sqlite3 *db, const char *name, ms_sweep_data_t *out, char *err
     if (read_sweep(db, out, sql) != 0)
         goto sql_error;
 
-    rc = read_runs(db, out, oc.uninstrumented, &skipped_runs);
+    rc = read_runs(db, out, oc.uninstrumented, oc.maxrss && oc.maxrss_floor, &skipped_runs);
     if (rc == -EIO)
         goto sql_error;
     if (rc != 0)

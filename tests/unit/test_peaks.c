@@ -219,6 +219,9 @@ static void example_run(ms_peaks_run_info_t *info, ms_run_peaks_t *p)
     p->hwm_max_kb = 300 * MIB;
     p->hwm_sum_kb = 330 * MIB;
     p->hwm_procs = 2;
+    p->procs = 2;
+    p->exit_hwm_procs = 2;
+    p->overlap = 1;
     p->kinds[MS_SAMPLE_START] = 2;
     p->kinds[MS_SAMPLE_TICK] = 4;
     p->kinds[MS_SAMPLE_END] = 2;
@@ -252,10 +255,11 @@ static void test_run_text(void **state)
                               "  PeriodicPeakRSS_MB: 70.0\n"
                               "  AllSamplesPeakRSS_MB: 300.0\n"
                               "  VmHWM_MB: 330.0 (upper bound, 2 processes)\n"
-                              "  TruePeakRSS_MB: 300.0\n"
+                              "  Wait4MaxRSS_MB: not recorded\n"
+                              "  PeakRSS_MB: 300.0 (lower bound)\n"
                               "  PeriodicMissVsAllSamples_Pct: 76.7\n"
                               "  PeriodicMissVsVmHWM_Pct: 78.8\n"
-                              "  PeriodicMissVsTruePeak_Pct: 76.7\n"
+                              "  PeriodicMissVsPeak_Pct: 76.7\n"
                               "  AllocTracking: on\n"
                               "  AllocDropped: 10 (rate limit 7, full queue 3)\n"
                               "  PeakStack: release sample at 290.0 MiB, 2 frames\n"
@@ -275,6 +279,47 @@ static void test_run_text(void **state)
     expect_contains(text, "release 1, other 4)\n");
     expect_contains(text, "  AllocTracking: not recorded\n");
     expect_contains(text, "  PeakStack: release sample at 290.0 MiB, stack 3 not recorded\n");
+    free(text);
+
+    /* One process whose exit the kernel reported: its peak is exact. */
+    p.procs = 1;
+    p.exit_hwm_procs = 1;
+    p.overlap = 0;
+    text = render_run(ms_peaks_write_run, &info, &p, NULL);
+    expect_contains(text, "  PeakRSS_MB: 300.0 (exact)\n");
+    free(text);
+
+    /* Killed before its exit record (no VmHWM), reaped by the launcher: ru_maxrss above
+     * the floor is the peak, exact, and the periodic miss is measured against it. */
+    p.hwm_procs = 0;
+    p.exit_hwm_procs = 0;
+    p.hwm_max_kb = 0;
+    p.hwm_sum_kb = 0;
+    p.wait4 = MS_WAIT4_ABOVE;
+    p.wait4_kb = 350 * MIB;
+    p.wait4_floor_kb = 4 * MIB;
+    text = render_run(ms_peaks_write_run, &info, &p, NULL);
+    expect_contains(text, "  Wait4MaxRSS_MB: 350.0\n"
+                          "  PeakRSS_MB: 350.0 (exact)\n"
+                          "  PeriodicMissVsAllSamples_Pct: 76.7\n"
+                          "  PeriodicMissVsVmHWM_Pct: 0.0\n"
+                          "  PeriodicMissVsWait4_Pct: 80.0\n"
+                          "  PeriodicMissVsPeak_Pct: 80.0\n");
+    free(text);
+
+    /* The same without a kernel figure: the samples' peak, a lower bound. */
+    p.wait4 = MS_WAIT4_NONE;
+    text = render_run(ms_peaks_write_run, &info, &p, NULL);
+    expect_contains(text, "  PeakRSS_MB: 300.0 (lower bound)\n");
+    free(text);
+
+    /* ru_maxrss at or below the floor may be the launcher's copy: shown, not used. */
+    p.wait4 = MS_WAIT4_AT_FLOOR;
+    p.wait4_kb = 3 * MIB;
+    text = render_run(ms_peaks_write_run, &info, &p, NULL);
+    expect_contains(text, "  Wait4MaxRSS_MB: 3.0 (not above the launcher's floor of 4.0; "
+                          "not used)\n"
+                          "  PeakRSS_MB: 300.0 (lower bound)\n");
     free(text);
 
     /* No stack at all. */
@@ -323,14 +368,28 @@ static void test_run_json(void **state)
                           "\"release\":1,\"other\":0},");
     expect_contains(text, "\"PeriodicPeakRSS_MB\":70.0,\"AllSamplesPeakRSS_MB\":300.0,"
                           "\"VmHWM_MB\":330.0,\"VmHWM_Processes\":2,\"VmHWM_UpperBound\":true,"
-                          "\"TruePeakRSS_MB\":300.0,");
-    expect_contains(text, "\"PeriodicMissVsTruePeak_Pct\":76.7,");
+                          "\"Wait4MaxRSS_MB\":null,\"Wait4Floor_MB\":null,"
+                          "\"Wait4AboveFloor\":null,\"PeakRSS_MB\":300.0,"
+                          "\"PeakRSS_Exact\":false,");
+    expect_contains(text, "\"PeriodicMissVsWait4_Pct\":null,\"PeriodicMissVsPeak_Pct\":76.7,");
     expect_contains(text, "\"AllocTracking\":true,\"AllocDropped\":10,\"AllocDroppedRate\":7,"
                           "\"AllocDroppedQueue\":3,");
     expect_contains(text, "\"PeakStack\":{\"Kind\":\"release\",\"RSS_MB\":290.0,"
                           "\"T_ns\":3000000000,\"StackId\":3,"
                           "\"Frames\":[\"/usr/bin/w+0x30 fill\",\"main\"]}}");
     assert_int_equal(text[strlen(text) - 1], '}');
+    free(text);
+
+    p.procs = 1;
+    p.overlap = 0;
+    p.wait4 = MS_WAIT4_ABOVE;
+    p.wait4_kb = 350 * MIB;
+    p.wait4_floor_kb = 4 * MIB;
+    text = render_run(ms_peaks_write_run_json, &info, &p, NULL);
+    expect_contains(text, "\"Wait4MaxRSS_MB\":350.0,\"Wait4Floor_MB\":4.0,"
+                          "\"Wait4AboveFloor\":true,\"PeakRSS_MB\":350.0,"
+                          "\"PeakRSS_Exact\":true,");
+    expect_contains(text, "\"PeriodicMissVsWait4_Pct\":80.0,\"PeriodicMissVsPeak_Pct\":80.0,");
     free(text);
 
     /* Without samples the figures are null, and so are unknown tracking and the stack. */
@@ -342,7 +401,8 @@ static void test_run_json(void **state)
     expect_contains(text, "\"Label\":null,");
     expect_contains(text, "\"Compared\":false,");
     expect_contains(text, "\"PeriodicPeakRSS_MB\":null,");
-    expect_contains(text, "\"PeriodicMissVsTruePeak_Pct\":null,");
+    expect_contains(text, "\"PeakRSS_Exact\":null,");
+    expect_contains(text, "\"PeriodicMissVsPeak_Pct\":null,");
     expect_contains(text, "\"AllocTracking\":null,");
     expect_contains(text, "\"PeakStack\":null}");
     free(text);
@@ -368,6 +428,7 @@ static void test_summary_json(void **state)
                              "\"ProcessesEndedAbnormallyInRunningRuns\":0,"
                              "\"PeriodicMissOver5Pct_Runs\":0,\"PeriodicMissOver20Pct_Runs\":0,"
                              "\"LargestPeriodicMiss_Pct\":null,\"LargestPeriodicMiss_Run\":null,"
+                             "\"RunsWithWait4Peak\":0,\"SamplesMissOver5PctVsWait4_Runs\":0,"
                              "\"Excluded\":{\"Count\":0,\"Reasons\":{}},"
                              "\"Skipped\":{\"Runs\":{\"Count\":0,\"Reasons\":{}},"
                              "\"Processes\":{\"Count\":0,\"Reasons\":{}},"
@@ -517,6 +578,8 @@ static void test_summary_with_report(void **state)
                              "Unstored: 8\n"
                              "PeriodicMissOver5Pct_Runs: 0\n"
                              "PeriodicMissOver20Pct_Runs: 0\n"
+                             "RunsWithWait4Peak: 0\n"
+                             "SamplesMissOver5PctVsWait4_Runs: 0\n"
                              "Excluded: 1 run not measured (setuid: 1)\n"
                              "Skipped: 4 samples (duplicate: 4)\n"
                              "Note: 8 readings were taken but not stored (the database was full, "
@@ -657,10 +720,11 @@ static void test_cli(void **state)
                                  "  PeriodicPeakRSS_MB: 64.0\n"
                                  "  AllSamplesPeakRSS_MB: 192.0\n"
                                  "  VmHWM_MB: 256.0\n"
-                                 "  TruePeakRSS_MB: 256.0\n"
+                                 "  Wait4MaxRSS_MB: not recorded\n"
+                                 "  PeakRSS_MB: 256.0 (exact)\n"
                                  "  PeriodicMissVsAllSamples_Pct: 66.7\n"
                                  "  PeriodicMissVsVmHWM_Pct: 75.0\n"
-                                 "  PeriodicMissVsTruePeak_Pct: 75.0\n"
+                                 "  PeriodicMissVsPeak_Pct: 75.0\n"
                                  "  AllocTracking: on\n"
                                  "  AllocDropped: 2 (rate limit 2, full queue 0)\n"
                                  "  PeakStack: release sample at 192.0 MiB, 2 frames\n"
@@ -685,6 +749,8 @@ static void test_cli(void **state)
                                  "PeriodicMissOver20Pct_Runs: 1\n"
                                  "LargestPeriodicMiss_Pct: 75.0\n"
                                  "LargestPeriodicMiss_Run: 1\n"
+                                 "RunsWithWait4Peak: 0\n"
+                                 "SamplesMissOver5PctVsWait4_Runs: 0\n"
                                  "Excluded: 1 run not measured (no memory sample: 1)\n");
         free(out);
         free(err);
@@ -701,6 +767,7 @@ static void test_cli(void **state)
                              "\"ProcessesEndedAbnormallyInRunningRuns\":0,"
                              "\"PeriodicMissOver5Pct_Runs\":1,\"PeriodicMissOver20Pct_Runs\":1,"
                              "\"LargestPeriodicMiss_Pct\":75.0,\"LargestPeriodicMiss_Run\":1,"
+                             "\"RunsWithWait4Peak\":0,\"SamplesMissOver5PctVsWait4_Runs\":0,"
                              "\"Excluded\":{\"Count\":1,\"Reasons\":{\"no memory sample\":1}},"
                              "\"Skipped\":{\"Runs\":{\"Count\":0,\"Reasons\":{}},"
                              "\"Processes\":{\"Count\":0,\"Reasons\":{}},"
