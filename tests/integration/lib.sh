@@ -266,15 +266,20 @@ now_ms() {
 # (the larger of its end sample and its last tick; its last sample when it has no end
 # sample). A process without ended_ns ends when the next row of the same pid starts
 # within an interval and a second of its last sample (exec), or at its last sample.
+# The run's peak is never below the main process's ru_maxrss either, where the launcher
+# recorded one above its floor (runs.maxrss_kb > runs.maxrss_floor_kb).
 run_figures() {
     python3 - "$1" <<'PY'
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1], timeout=10)
 interval_ns = (db.execute("SELECT interval_ms FROM sweeps ORDER BY sweep_id LIMIT 1")
                .fetchone() or (500,))[0] * 10**6
-runs = db.execute("SELECT run_id, seq, status, COALESCE(label, '') FROM runs"
-                  " ORDER BY seq, run_id").fetchall()
-for run_id, seq, status, label in runs:
+cols = [r[1] for r in db.execute("PRAGMA table_info(runs)")]
+usage = ("maxrss_kb, maxrss_floor_kb" if "maxrss_kb" in cols and "maxrss_floor_kb" in cols
+         else "NULL, NULL")
+runs = db.execute("SELECT run_id, seq, status, COALESCE(label, ''), %s FROM runs"
+                  " ORDER BY seq, run_id" % usage).fetchall()
+for run_id, seq, status, label, maxrss, floor in runs:
     procs = db.execute("SELECT proc_id, pid, started_ns, ended_ns, hwm_kb FROM processes"
                        " WHERE run_id = ? ORDER BY started_ns, proc_id", (run_id,)).fetchall()
     events = []
@@ -304,6 +309,8 @@ for run_id, seq, status, label in runs:
         exit_rss[i] = max(ends[-1], ticks[-1] if ticks else 0) if ends else rows[-1][1]
         events += [(t, 0, i, rss) for t, rss, _, _ in rows]
         events.append((end, 1, i, 0))
+    if n_samples and maxrss is not None and floor is not None and maxrss > floor:
+        peak = max(peak, maxrss)
     events.sort()
     cur = {}
     total = end_kb = 0

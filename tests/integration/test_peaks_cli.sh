@@ -79,6 +79,10 @@ def run_views(run_id):
                        " alloc_dropped, alloc_dropped_rate, alloc_dropped_queue FROM processes"
                        " WHERE run_id = ? ORDER BY started_ns, proc_id", (run_id,)).fetchall()
     events, kinds = [], {}
+    # ru_maxrss counts where the launcher recorded it above its floor.
+    maxrss, floor = db.execute("SELECT maxrss_kb, maxrss_floor_kb FROM runs WHERE run_id = ?",
+                               (run_id,)).fetchone()
+    wait4 = maxrss if maxrss is not None and floor is not None and maxrss > floor else 0
     hwm_sum = hwm_max = hwm_n = 0
     n_samples = 0
     stack = None
@@ -127,7 +131,7 @@ def run_views(run_id):
     return {
         "n_procs": len(procs), "n_samples": n_samples, "kinds": kinds,
         "periodic": peak_p, "all": peak, "hwm_sum": hwm_sum, "hwm_max": hwm_max,
-        "hwm_n": hwm_n, "true": max(peak, hwm_max), "stack": stack,
+        "hwm_n": hwm_n, "true": max(peak, hwm_max, wait4), "stack": stack,
         "tracking": (None if not tracking else any(t != 0 for t in tracking)),
         "dropped": sum(p[6] or 0 for p in procs),
         "dropped_rate": sum(p[7] or 0 for p in procs),
@@ -154,13 +158,13 @@ for (run_id, seq, status), j in zip(runs, doc["runs"]):
     check(w + " VmHWM_MB", j["VmHWM_MB"], v["hwm_sum"] / 1024, MB)
     check(w + " VmHWM_Processes", j["VmHWM_Processes"], v["hwm_n"])
     check(w + " VmHWM_UpperBound", j["VmHWM_UpperBound"], v["hwm_n"] > 1)
-    check(w + " TruePeakRSS_MB", j["TruePeakRSS_MB"], v["true"] / 1024, MB)
+    check(w + " PeakRSS_MB", j["PeakRSS_MB"], v["true"] / 1024, MB)
     check(w + " PeriodicMissVsAllSamples_Pct", j["PeriodicMissVsAllSamples_Pct"],
           miss(v["all"], v["periodic"]), 0.05 + 1e-6)
     check(w + " PeriodicMissVsVmHWM_Pct", j["PeriodicMissVsVmHWM_Pct"],
           miss(v["hwm_sum"], v["periodic"]), 0.05 + 1e-6)
     m = miss(v["true"], v["periodic"])
-    check(w + " PeriodicMissVsTruePeak_Pct", j["PeriodicMissVsTruePeak_Pct"], m, 0.05 + 1e-6)
+    check(w + " PeriodicMissVsPeak_Pct", j["PeriodicMissVsPeak_Pct"], m, 0.05 + 1e-6)
     check(w + " AllocTracking", j["AllocTracking"], v["tracking"])
     check(w + " AllocDropped", j["AllocDropped"], v["dropped"])
     check(w + " AllocDroppedRate", j["AllocDroppedRate"], v["dropped_rate"])
