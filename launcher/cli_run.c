@@ -381,7 +381,7 @@ static int finish_advisory(const ms_sweepdir_t *dir)
     char err[512];
     int status = EXIT_SUCCESS;
 
-    if (ms_advise_db(dir->db_path, &adv, err, sizeof err) != 0) {
+    if (ms_advise_db(dir->db_path, NULL, &adv, err, sizeof err) != 0) {
         ms_cli_error("%s", err);
         return EXIT_FAILURE;
     }
