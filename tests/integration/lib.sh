@@ -18,6 +18,10 @@ unset _var
 # Sorting and number formatting must not depend on the caller's locale.
 export LC_ALL=C
 
+# The tests expect memsweep to see the machine they run on: the variables of a SLURM job
+# the tests may run in would narrow its memory and CPUs. The tests of that set their own.
+unset SLURM_MEM_PER_NODE SLURM_MEM_PER_CPU SLURM_CPUS_ON_NODE
+
 WL="$MS_BUILD_DIR/ms_workload"
 [ -x "$WL" ] || { echo "FAIL: workload $WL is missing" >&2; exit 1; }
 [ -x "$MS_BIN" ] || { echo "FAIL: memsweep $MS_BIN is missing" >&2; exit 1; }
@@ -199,9 +203,16 @@ post_section() {
     awk '/^Post-run Observed Advisory$/ { p = 1 } p' "$1"
 }
 
-# mem_total_mb: MemTotal of this machine in MiB, floored, as the advisory reports it.
+# mem_total_mb: MemTotal of this machine in MiB, floored, as the advisory reports it when
+# no cgroup limit is narrower.
 mem_total_mb() {
     awk '$1 == "MemTotal:" { print int($2 / 1024); exit }' /proc/meminfo
+}
+
+# affinity_cpus: the CPUs this shell may run on (sched_getaffinity), which memsweep run
+# starts from; unlike nproc, not swayed by OMP_NUM_THREADS.
+affinity_cpus() {
+    python3 -c 'import os; print(len(os.sched_getaffinity(0)))'
 }
 
 # wait_for SECONDS CMD...: polls CMD every 0.1 s until it succeeds; 1 on timeout.
