@@ -122,6 +122,26 @@ static void probe_meminfo(const char *path, ms_mem_probe_t *p)
 }
 
 /*
+ * Whether the limits above dir do not bound it: only in cgroup v1, when its
+ * memory.use_hierarchy is 0 (kernels before 5.x allowed that; later ones are always 1).
+ */
+static int hierarchy_stops(int version, const char *dir)
+{
+    char path[PATH_MAX + 32];
+    char *text = NULL;
+    size_t len = 0;
+    int stops;
+
+    if (version != 1 ||
+        snprintf(path, sizeof path, "%s/memory.use_hierarchy", dir) >= (int)sizeof path ||
+        slurp(path, LIMIT_FILE_MAX, &text, &len) != 0)
+        return 0;
+    stops = (len == 1 || (len == 2 && text[1] == '\n')) && text[0] == '0';
+    free(text);
+    return stops;
+}
+
+/*
  * The smallest limit of one hierarchy (version 2 or 1) over memsweep's cgroup and its
  * ancestors, as a candidate. The deepest cgroup wins a tie: it is the one the processes
  * are in.
@@ -175,7 +195,7 @@ static void probe_cgroup(int version, const char *self_cgroup, size_t self_len,
             snprintf(best_dir, sizeof best_dir, "%s", dir);
         }
         free(text);
-    } while (ms_cgroup_parent_dir(dir, point));
+    } while (!hierarchy_stops(version, dir) && ms_cgroup_parent_dir(dir, point));
     if (best > 0)
         ms_mem_candidate_cgroup(&p->cand[p->n++], version == 2 ? MS_MEM_CGROUP2 : MS_MEM_CGROUP1,
                                 best, best_dir);

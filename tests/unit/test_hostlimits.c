@@ -453,6 +453,18 @@ static void test_probe_files(void **state)
     assert_int_equal(find_kind(&pr, MS_MEM_SLURM_CPU)->kb, 200 * MIB_KB);
     assert_string_equal(pr.cand[ms_mem_choose(pr.cand, pr.n)].source,
                         "SLURM_MEM_PER_CPU=100 x SLURM_CPUS_ON_NODE=2");
+    /* v1 without use_hierarchy: the limits above the cgroup do not bound it. */
+    put("cg1/v1job/memory.limit_in_bytes", "9223372036854771712\n");
+    put("cg1/memory.limit_in_bytes", "104857600\n");
+    ms_mem_probe(&p, &slurm, &pr);
+    assert_int_equal(find_kind(&pr, MS_MEM_CGROUP1)->kb, 100 * MIB_KB);
+    put("cg1/v1job/memory.use_hierarchy", "0\n");
+    ms_mem_probe(&p, &slurm, &pr);
+    assert_null(find_kind(&pr, MS_MEM_CGROUP1));
+    put("cg1/v1job/memory.use_hierarchy", "1\n");
+    ms_mem_probe(&p, &slurm, &pr);
+    assert_int_equal(find_kind(&pr, MS_MEM_CGROUP1)->kb, 100 * MIB_KB);
+
     put("cg 2/job/memory.max", "314572800\n");
     slurm.mem_per_cpu = NULL;
     ms_mem_probe(&p, &slurm, &pr);
