@@ -46,7 +46,7 @@ assert_eq "SafetyFactor: 0.85" "$(sed -n 5p "$ADV")" "advisory line 5"
 # memsweep's own lines after the specification's, then the blank line between the sections.
 assert_eq "MemSource: /proc/meminfo
 HostMemTotal_MB: $MT
-ReserveRule: machine: a fixed 1024 MiB for the operating system and everything else beside the workers
+ReserveRule: $RULE_MACHINE
 CPUs: $(affinity_cpus)" "$(sed -n 6,9p "$ADV")" "advisory lines 6-9"
 assert_eq "" "$(sed -n 10p "$ADV")" "advisory line 10 (the blank line between the sections)"
 assert_eq "Post-run Observed Advisory" "$(sed -n 11p "$ADV")" "advisory line 11"
