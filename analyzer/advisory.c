@@ -6,9 +6,13 @@
 
 #include "jsonw.h"
 #include "memsweep/defaults.h"
+#include "memsweep/schema.h"
 
 /* Absorbs floating-point error in usable / basis * factor before flooring. */
 #define WORKERS_EPSILON 1e-9
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 void ms_machine_init(ms_machine_t *m, int have_mem_total, unsigned long long mem_total_kb,
                      long long reserve_mb, double safety_factor)
@@ -23,6 +27,55 @@ void ms_machine_init(ms_machine_t *m, int have_mem_total, unsigned long long mem
         if (m->usable_mb < 0)
             m->usable_mb = 0;
     }
+}
+
+void ms_machine_describe(ms_machine_t *m, const char *source, int have_host,
+                         unsigned long long host_kb, ms_reserve_rule_t rule, long long cpus)
+{
+    ms_clean_text(m->mem_source, sizeof m->mem_source, source != NULL ? source : "");
+    m->have_host_mem_total = have_host;
+    m->host_mem_total_mb = have_host ? (long long)(host_kb / 1024ULL) : 0;
+    m->reserve_rule = rule;
+    m->cpus = cpus > 0 ? cpus : 0;
+}
+
+int ms_mem_source_is_limit(const char *source)
+{
+    static const char cg[] = MS_MEM_SOURCE_CGROUP_PREFIX;
+    static const char slurm[] = MS_MEM_SOURCE_SLURM_PREFIX;
+
+    return source != NULL && (strncmp(source, cg, sizeof cg - 1) == 0 ||
+                              strncmp(source, slurm, sizeof slurm - 1) == 0);
+}
+
+ms_reserve_rule_t ms_reserve_rule_of(const char *source, long long mem_total_mb,
+                                     long long reserve_mb)
+{
+    if (ms_mem_source_is_limit(source))
+        return reserve_mb == ms_limit_reserve_mb(mem_total_mb) ? MS_RESERVE_RULE_LIMIT
+                                                                : MS_RESERVE_RULE_RECORDED;
+    return reserve_mb == MS_DEFAULT_RESERVE_MB ? MS_RESERVE_RULE_MACHINE
+                                               : MS_RESERVE_RULE_RECORDED;
+}
+
+const char *ms_reserve_rule_text(ms_reserve_rule_t rule)
+{
+    switch (rule) {
+    case MS_RESERVE_RULE_MACHINE:
+        return "machine: a fixed " STR(MS_DEFAULT_RESERVE_MB) " MiB for the operating "
+               "system and everything else beside the workers";
+    case MS_RESERVE_RULE_LIMIT:
+        return "limit: " STR(MS_LIMIT_RESERVE_PCT) "% of MemTotal_MB, at least "
+               STR(MS_LIMIT_RESERVE_MIN_MB) " and at most " STR(MS_LIMIT_RESERVE_MAX_MB)
+               " MiB, for what runs inside the limit beside the workers";
+    case MS_RESERVE_RULE_OPTION:
+        return "--reserve-mb";
+    case MS_RESERVE_RULE_RECORDED:
+        return "as the sweep recorded it";
+    case MS_RESERVE_RULE_NONE:
+        break;
+    }
+    return NULL;
 }
 
 long long ms_advisory_workers(long long usable_mb, double basis_mb, double safety_factor)
@@ -97,12 +150,29 @@ void ms_advisory_compute(const ms_machine_t *m, const ms_run_counts_t *counts,
                        (out->have_conservative && out->conservative == 0);
 }
 
+/* memsweep's lines about where the memory figure came from, and the CPUs. */
+static void write_machine_lines(FILE *f, const ms_machine_t *m)
+{
+    const char *rule = ms_reserve_rule_text(m->reserve_rule);
+
+    if (m->have_mem_total) {
+        if (m->mem_source[0] != '\0')
+            fprintf(f, "MemSource: %s\n", m->mem_source);
+        if (m->have_host_mem_total)
+            fprintf(f, "HostMemTotal_MB: %lld\n", m->host_mem_total_mb);
+        if (rule != NULL)
+            fprintf(f, "ReserveRule: %s\n", rule);
+    }
+    if (m->cpus > 0)
+        fprintf(f, "CPUs: %lld\n", m->cpus);
+}
+
 void ms_advisory_write_pre(FILE *f, const ms_machine_t *m)
 {
     fputs("Pre-run Memory Advisory\n", f);
     if (!m->have_mem_total) {
-        fputs("MemTotal unavailable (/proc/meminfo could not be read); "
-              "capacity figures omitted.\n",
+        fputs("MemTotal unavailable (/proc/meminfo could not be read and no memory "
+              "limit was found); capacity figures omitted.\n",
               f);
         return;
     }
@@ -110,6 +180,7 @@ void ms_advisory_write_pre(FILE *f, const ms_machine_t *m)
     fprintf(f, "Reserve_MB: %lld\n", m->reserve_mb);
     fprintf(f, "Usable_MB: %lld\n", m->usable_mb);
     fprintf(f, "SafetyFactor: %g\n", m->safety_factor);
+    write_machine_lines(f, m);
 }
 
 static const char *const divergence_text =
@@ -124,12 +195,30 @@ static const char *const no_mem_text =
     "MemTotal unknown; recommendations omitted (see --mem-total-mb).";
 
 /*
- * Note i of the post-run section (0 up): why figures are missing, then what the database
- * report has to say. Returns 0 with the note in buf, or -1 when there is no note i.
+ * The recommendation that CPUs may cap: the conservative one, else the aggressive one.
+ * Returns 0 with it in *workers, -1 when there is none or it does not exceed the CPUs.
+ */
+static int cpu_bound(const ms_advisory_t *a, long long *workers)
+{
+    const long long w = a->have_conservative ? a->conservative
+                        : a->have_aggressive ? a->aggressive
+                                             : -1;
+
+    if (a->machine.cpus <= 0 || w <= a->machine.cpus)
+        return -1;
+    *workers = w;
+    return 0;
+}
+
+/*
+ * Note i of the post-run section (0 up): why figures are missing, whether the CPUs
+ * rather than memory limit the workers, then what the database report has to say.
+ * Returns 0 with the note in buf, or -1 when there is no note i.
  */
 static int note_text(const ms_advisory_t *a, size_t i, char *buf, size_t len)
 {
     const char *own = NULL;
+    long long workers;
 
     if (!a->have_end && !a->have_peak)
         own = no_runs_text;
@@ -138,6 +227,16 @@ static int note_text(const ms_advisory_t *a, size_t i, char *buf, size_t len)
     if (own != NULL) {
         if (i == 0) {
             snprintf(buf, len, "%s", own);
+            return 0;
+        }
+        i--;
+    }
+    if (cpu_bound(a, &workers) == 0) {
+        if (i == 0) {
+            snprintf(buf, len,
+                     "memory admits %lld workers, but this sweep may use %lld CPU%s, so CPU, "
+                     "not memory, limits how many workers run at once.",
+                     workers, a->machine.cpus, a->machine.cpus == 1 ? "" : "s");
             return 0;
         }
         i--;
@@ -173,6 +272,12 @@ void ms_advisory_write_post(FILE *f, const ms_advisory_t *a)
     fprintf(f, "RunsExcluded: %zu\n", a->counts.excluded);
     if (a->have_conservative)
         fprintf(f, "ConservativeBasis: %s\n", ms_basis_name(a->basis));
+    if (a->machine.have_mem_total) {
+        fprintf(f, "MemTotal_MB: %lld\n", a->machine.mem_total_mb);
+        fprintf(f, "Reserve_MB: %lld\n", a->machine.reserve_mb);
+        fprintf(f, "Usable_MB: %lld\n", a->machine.usable_mb);
+    }
+    write_machine_lines(f, &a->machine);
     if (a->have_peak_summary)
         ms_peak_summary_write(f, &a->peaks);
     if (a->have_report)
@@ -198,7 +303,15 @@ void ms_advisory_write_json(FILE *f, const ms_advisory_t *a)
         ms_json_int(f, &first, "MemTotal_MB", m->mem_total_mb);
         ms_json_int(f, &first, "Reserve_MB", m->reserve_mb);
         ms_json_int(f, &first, "Usable_MB", m->usable_mb);
+        if (m->mem_source[0] != '\0')
+            ms_json_str(f, &first, "MemSource", m->mem_source);
+        if (m->have_host_mem_total)
+            ms_json_int(f, &first, "HostMemTotal_MB", m->host_mem_total_mb);
+        if (ms_reserve_rule_text(m->reserve_rule) != NULL)
+            ms_json_str(f, &first, "ReserveRule", ms_reserve_rule_text(m->reserve_rule));
     }
+    if (m->cpus > 0)
+        ms_json_int(f, &first, "CPUs", m->cpus);
     if (a->have_end) {
         ms_json_dec1(f, &first, "MeanRSS_End_MB", a->end_mb.mean);
         ms_json_dec1(f, &first, "MedianRSS_End_MB", a->end_mb.median);

@@ -14,13 +14,34 @@
 #include "peaks.h"
 #include "stats.h"
 
-/* The machine the advice is for. MB means MiB throughout. */
+/* Longest text of where the memory figure came from, terminator included. */
+#define MS_MEM_SOURCE_MAX 640
+
+/* How the reserve was chosen, as the ReserveRule line names it. */
+typedef enum ms_reserve_rule {
+    MS_RESERVE_RULE_NONE = 0, /* not stated: no ReserveRule line */
+    MS_RESERVE_RULE_MACHINE,  /* MS_DEFAULT_RESERVE_MB: the sweep may use the whole machine */
+    MS_RESERVE_RULE_LIMIT,    /* ms_limit_reserve_mb: under a cgroup or SLURM limit */
+    MS_RESERVE_RULE_OPTION,   /* --reserve-mb */
+    MS_RESERVE_RULE_RECORDED  /* as the sweep recorded it, by no rule this version knows */
+} ms_reserve_rule_t;
+
+/*
+ * The machine the advice is for. MB means MiB throughout. The first five figures are
+ * the specification's; the rest are memsweep's own lines after them, each left out when
+ * unknown.
+ */
 typedef struct ms_machine {
-    int have_mem_total;      /* 0 when MemTotal could not be read */
-    long long mem_total_mb;  /* floor(MemTotal kB / 1024) */
+    int have_mem_total;      /* 0 when no source of the memory could be read */
+    long long mem_total_mb;  /* floor(kB / 1024) of the memory this sweep can use */
     long long reserve_mb;    /* subtracted before any division */
     long long usable_mb;     /* max(0, mem_total_mb - reserve_mb) */
     double safety_factor;    /* multiplier on the theoretical capacity */
+    char mem_source[MS_MEM_SOURCE_MAX]; /* where mem_total_mb came from; "" unknown */
+    int have_host_mem_total; /* the machine's own MemTotal is known */
+    long long host_mem_total_mb;
+    ms_reserve_rule_t reserve_rule;
+    long long cpus;          /* the CPUs the sweep may use; 0 when not recorded */
 } ms_machine_t;
 
 /* Basis of the conservative recommendation, best first. */
@@ -66,6 +87,29 @@ typedef struct ms_advisory {
  */
 void ms_machine_init(ms_machine_t *m, int have_mem_total, unsigned long long mem_total_kb,
                      long long reserve_mb, double safety_factor);
+
+/*
+ * Sets what memsweep says about the machine after the specification's figures: where the
+ * memory figure came from (source, cleaned and cut to fit; NULL or "" for none), the
+ * machine's MemTotal in kB (have_host 0 when unknown), the rule the reserve followed and
+ * the CPUs the sweep may use (0 when unknown).
+ */
+void ms_machine_describe(ms_machine_t *m, const char *source, int have_host,
+                         unsigned long long host_kb, ms_reserve_rule_t rule, long long cpus);
+
+/* Whether a sweeps.mem_source text names a cgroup or SLURM limit (schema.h). */
+int ms_mem_source_is_limit(const char *source);
+
+/*
+ * The rule that gives reserve_mb for a memory figure of mem_total_mb from source: the
+ * limit rule or the machine's fixed reserve when one of them gives it, else
+ * MS_RESERVE_RULE_RECORDED. For reading back a recorded sweep.
+ */
+ms_reserve_rule_t ms_reserve_rule_of(const char *source, long long mem_total_mb,
+                                     long long reserve_mb);
+
+/* The text of the ReserveRule line (without the key), or NULL for MS_RESERVE_RULE_NONE. */
+const char *ms_reserve_rule_text(ms_reserve_rule_t rule);
 
 /*
  * Recommended worker count floor((usable_mb / basis_mb) * safety_factor), or -1 when

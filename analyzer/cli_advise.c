@@ -16,9 +16,10 @@ static const char usage_text[] =
     "Works on any recorded sweep, also while it is still running.\n"
     "\n"
     "  --json                print one JSON object with the same field names\n"
-    "  --mem-total-mb N      advise for a machine with N MiB of memory\n"
-    "                        (default: the machine the sweep ran on)\n"
-    "  --reserve-mb N        memory kept back before dividing (default 1024)\n"
+    "  --mem-total-mb N      advise for a whole machine with N MiB of memory\n"
+    "                        (default: the memory the sweep could use, as recorded)\n"
+    "  --reserve-mb N        memory kept back before dividing (default: as recorded;\n"
+    "                        1024 with --mem-total-mb)\n"
     "  --safety-factor F     multiplier on the capacity, 0 < F <= 1 (default 0.85)\n"
     "  -h, --help            show this help and exit\n";
 

@@ -15,7 +15,6 @@
 #include <unistd.h>
 
 #include "memsweep/defaults.h"
-#include "memsweep/procfs.h"
 #include "sweepread.h"
 
 void ms_set_err(char *err, size_t errlen, const char *fmt, ...)
@@ -169,26 +168,6 @@ int64_t ms_now_ns(void)
 int64_t ms_mono_ns(void)
 {
     return clock_ns(CLOCK_MONOTONIC);
-}
-
-int ms_read_mem_total_kb(unsigned long long *kb)
-{
-    char buf[8192];
-    ssize_t n;
-    int fd = open("/proc/meminfo", O_RDONLY | O_CLOEXEC);
-
-    if (fd < 0)
-        return -errno;
-    n = read(fd, buf, sizeof buf);
-    if (n < 0) {
-        int err = -errno;
-        close(fd);
-        return err;
-    }
-    close(fd);
-    if (ms_procfs_kb_field(buf, (size_t)n, "MemTotal:", kb) != 0)
-        return -EINVAL;
-    return 0;
 }
 
 int ms_parse_ll(const char *text, long long min, long long max, long long *out)

@@ -1,4 +1,4 @@
-/* Small helpers shared by the memsweep subcommands: messages, clocks, /proc/meminfo. */
+/* Small helpers shared by the memsweep subcommands: messages, clocks, number parsing. */
 #ifndef MS_ANALYZER_CLI_UTIL_H
 #define MS_ANALYZER_CLI_UTIL_H
 
@@ -52,9 +52,6 @@ int64_t ms_now_ns(void);
 
 /* Nanoseconds on CLOCK_MONOTONIC, for measuring durations. */
 int64_t ms_mono_ns(void);
-
-/* MemTotal from /proc/meminfo in kB. Returns 0, or a negative errno code. */
-int ms_read_mem_total_kb(unsigned long long *kb);
 
 /*
  * Parses a whole decimal integer in [min, max]. Returns 0, or -EINVAL when text is not

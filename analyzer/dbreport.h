@@ -66,6 +66,13 @@ typedef enum ms_bad_where {
     X(SWEEP_INTERVAL_NULL, VALUES, "NULL sweeps.interval_ms")                                \
     X(SWEEP_INTERVAL, VALUES, "sweeps.interval_ms not a whole number")                       \
     X(SWEEP_INTERVAL_RANGE, VALUES, "sweeps.interval_ms not in 1..3600000")                  \
+    X(SWEEP_RESERVE, VALUES, "sweeps.reserve_mb not a whole number")                         \
+    X(SWEEP_RESERVE_RANGE, VALUES, "sweeps.reserve_mb not in 0..4 PiB")                      \
+    X(SWEEP_MEM_SOURCE, VALUES, "sweeps.mem_source not text")                                \
+    X(SWEEP_HOST_MEM, VALUES, "sweeps.host_mem_total_kb not a whole number")                 \
+    X(SWEEP_HOST_MEM_RANGE, VALUES, "sweeps.host_mem_total_kb not in 1 KiB..4 PiB")          \
+    X(SWEEP_CPUS, VALUES, "sweeps.cpus not a whole number")                                  \
+    X(SWEEP_CPUS_RANGE, VALUES, "sweeps.cpus not in 1..1048576")                             \
     X(PROC_END, VALUES, "processes.ended_ns not a whole number")                             \
     X(PROC_END_RANGE, VALUES, "processes.ended_ns not in 1970..2099")                        \
     X(PROC_END_BEFORE_START, VALUES, "processes.ended_ns before started_ns")                 \

@@ -26,8 +26,9 @@
  * find exact duplicates, which count once.
  *
  * Databases of schema version 1 have no allocation columns and no stacks table, version 2
- * has no uninstrumented, unstored and note columns; the columns are looked up, not
- * assumed, and missing ones read as NULL.
+ * has no uninstrumented, unstored and note columns, version 3 no mem_source,
+ * host_mem_total_kb and cpus; the columns are looked up, not assumed, and missing ones
+ * read as NULL.
  */
 #include "sweepread.h"
 
@@ -902,6 +903,9 @@ static int status_is_known(const char *s)
     return 0;
 }
 
+/* The most CPUs a sweeps row may record: beyond any machine Linux runs on. */
+#define MAX_CPUS 1048576
+
 /* Reads the first sweeps row and how many there are. */
 static int read_sweep(sqlite3 *db, ms_sweep_data_t *out, const char *sql)
 {
@@ -960,10 +964,73 @@ static int read_sweep(sqlite3 *db, ms_sweep_data_t *out, const char *sql)
     if (sqlite3_column_text(st, 3) != NULL)
         ms_clean_text(out->info.hostname, sizeof out->info.hostname,
                       (const char *)sqlite3_column_text(st, 3));
-    if (sqlite3_column_type(st, 4) == SQLITE_INTEGER)
-        out->info.reserve_mb = sqlite3_column_int64(st, 4);
+    /* The reserve's upper bound is MS_KB_LIMIT in MiB: no reserve is larger than memory. */
+    switch (int_col(st, 4, 0, MS_KB_LIMIT / 1024, &v)) {
+    case V_OK:
+        out->info.have_reserve = 1;
+        out->info.reserve_mb = v;
+        break;
+    case V_NULL: /* a column of every version, NOT NULL: only a hand-made row lacks it */
+        break;
+    case V_TYPE:
+        out->report.bad[MS_BAD_SWEEP_RESERVE]++;
+        break;
+    case V_LOW:
+    case V_HIGH:
+        out->report.bad[MS_BAD_SWEEP_RESERVE_RANGE]++;
+        break;
+    }
     if (sqlite3_column_type(st, 5) == SQLITE_FLOAT || sqlite3_column_type(st, 5) == SQLITE_INTEGER)
         out->info.safety_factor = sqlite3_column_double(st, 5);
+
+    /* Schema 4: where the memory figure came from, the machine's own, the CPUs. */
+    switch (sqlite3_column_type(st, 6)) {
+    case SQLITE_NULL:
+        snprintf(out->info.mem_source, sizeof out->info.mem_source, "%s",
+                 MS_MEM_SOURCE_MEMINFO);
+        break;
+    case SQLITE_TEXT:
+        ms_clean_text(out->info.mem_source, sizeof out->info.mem_source,
+                      (const char *)sqlite3_column_text(st, 6));
+        break;
+    default:
+        out->report.bad[MS_BAD_SWEEP_MEM_SOURCE]++;
+        break;
+    }
+    switch (int_col(st, 7, 1, MS_KB_LIMIT, &v)) {
+    case V_OK:
+        out->info.have_host_mem_total = 1;
+        out->info.host_mem_total_kb = (unsigned long long)v;
+        break;
+    case V_NULL:
+        /* Before version 4 (and from the shim alone) the figure is the machine's. */
+        if (sqlite3_column_type(st, 6) == SQLITE_NULL && out->info.have_mem_total) {
+            out->info.have_host_mem_total = 1;
+            out->info.host_mem_total_kb = out->info.mem_total_kb;
+        }
+        break;
+    case V_TYPE:
+        out->report.bad[MS_BAD_SWEEP_HOST_MEM]++;
+        break;
+    case V_LOW:
+    case V_HIGH:
+        out->report.bad[MS_BAD_SWEEP_HOST_MEM_RANGE]++;
+        break;
+    }
+    switch (int_col(st, 8, 1, MAX_CPUS, &v)) {
+    case V_OK:
+        out->info.cpus = v;
+        break;
+    case V_NULL:
+        break;
+    case V_TYPE:
+        out->report.bad[MS_BAD_SWEEP_CPUS]++;
+        break;
+    case V_LOW:
+    case V_HIGH:
+        out->report.bad[MS_BAD_SWEEP_CPUS_RANGE]++;
+        break;
+    }
     rc = 0;
 out:
     sqlite3_finalize(st);
@@ -1087,7 +1154,8 @@ typedef struct optional_cols {
     int stack_id, stacks;                               /* version 2 */
     int uninstrumented, unstored, note;                 /* version 3 */
     int maxrss, maxrss_floor;                           /* version 4 */
-    int hostname, reserve_mb, safety_factor;            /* informational only */
+    int hostname, reserve_mb, safety_factor;            /* of every version, looked up */
+    int mem_source, host_mem_total, cpus;               /* version 4 */
 } optional_cols_t;
 
 static int find_optional(sqlite3 *db, optional_cols_t *c)
@@ -1105,7 +1173,10 @@ static int find_optional(sqlite3 *db, optional_cols_t *c)
         has_column(db, "runs", "maxrss_floor_kb", &c->maxrss_floor) != 0 ||
         has_column(db, "sweeps", "hostname", &c->hostname) != 0 ||
         has_column(db, "sweeps", "reserve_mb", &c->reserve_mb) != 0 ||
-        has_column(db, "sweeps", "safety_factor", &c->safety_factor) != 0)
+        has_column(db, "sweeps", "safety_factor", &c->safety_factor) != 0 ||
+        has_column(db, "sweeps", "mem_source", &c->mem_source) != 0 ||
+        has_column(db, "sweeps", "host_mem_total_kb", &c->host_mem_total) != 0 ||
+        has_column(db, "sweeps", "cpus", &c->cpus) != 0)
         return -EIO;
     return 0;
 }
@@ -1578,10 +1649,12 @@ int ms_sweep_read(sqlite3 *db, const char *name, ms_sweep_data_t *out, char *err
     if (find_optional(db, &oc) != 0)
         goto sql_error;
     snprintf(sql, sizeof sql,
-             "SELECT sweep_id, mem_total_kb, interval_ms, %s, %s, %s FROM sweeps"
+             "SELECT sweep_id, mem_total_kb, interval_ms, %s, %s, %s, %s, %s, %s FROM sweeps"
              " ORDER BY sweep_id LIMIT 1",
              oc.hostname ? "hostname" : "NULL", oc.reserve_mb ? "reserve_mb" : "NULL",
-             oc.safety_factor ? "safety_factor" : "NULL");
+             oc.safety_factor ? "safety_factor" : "NULL",
+             oc.mem_source ? "mem_source" : "NULL",
+             oc.host_mem_total ? "host_mem_total_kb" : "NULL", oc.cpus ? "cpus" : "NULL");
     if (read_sweep(db, out, sql) != 0)
         goto sql_error;
 
@@ -1782,8 +1855,53 @@ void ms_sweep_notes_free(ms_proc_note_t *notes, size_t n)
 void ms_advise_opts_init(ms_advise_opts_t *o)
 {
     o->mem_total_mb = -1;
-    o->reserve_mb = MS_DEFAULT_RESERVE_MB;
+    o->reserve_mb = -1;
     o->safety_factor = MS_DEFAULT_SAFETY_FACTOR;
+}
+
+/*
+ * The machine of the advice: the recorded one, or a whole machine of --mem-total-mb; the
+ * reserve of --reserve-mb, else the recorded one, else the rule's for the source.
+ */
+static void advise_machine(const ms_sweep_info_t *in, const ms_advise_opts_t *o, ms_machine_t *m)
+{
+    ms_reserve_rule_t rule;
+    long long reserve;
+
+    if (o->mem_total_mb >= 0) {
+        if (o->reserve_mb >= 0) {
+            reserve = o->reserve_mb;
+            rule = MS_RESERVE_RULE_OPTION;
+        } else {
+            reserve = MS_DEFAULT_RESERVE_MB;
+            rule = MS_RESERVE_RULE_MACHINE;
+        }
+        ms_machine_init(m, 1, (unsigned long long)o->mem_total_mb * 1024ULL, reserve,
+                        o->safety_factor);
+        /* Another machine's: the recorded one's MemTotal is not its own. */
+        ms_machine_describe(m, MS_MEM_SOURCE_OPTION, 0, 0, rule, in->cpus);
+        return;
+    }
+    {
+        const long long total_mb = in->have_mem_total ? (long long)(in->mem_total_kb / 1024ULL)
+                                                      : 0;
+        if (o->reserve_mb >= 0) {
+            reserve = o->reserve_mb;
+            rule = MS_RESERVE_RULE_OPTION;
+        } else if (in->have_reserve) {
+            reserve = in->reserve_mb;
+            rule = ms_reserve_rule_of(in->mem_source, total_mb, reserve);
+        } else if (ms_mem_source_is_limit(in->mem_source)) {
+            reserve = ms_limit_reserve_mb(total_mb);
+            rule = MS_RESERVE_RULE_LIMIT;
+        } else {
+            reserve = MS_DEFAULT_RESERVE_MB;
+            rule = MS_RESERVE_RULE_MACHINE;
+        }
+    }
+    ms_machine_init(m, in->have_mem_total, in->mem_total_kb, reserve, o->safety_factor);
+    ms_machine_describe(m, in->mem_source, in->have_host_mem_total, in->host_mem_total_kb, rule,
+                        in->cpus);
 }
 
 int ms_sweep_advise(const ms_sweep_data_t *d, const ms_advise_opts_t *o, ms_advisory_t *out)
@@ -1794,12 +1912,7 @@ int ms_sweep_advise(const ms_sweep_data_t *d, const ms_advise_opts_t *o, ms_advi
     size_t n = 0;
 
     memset(&counts, 0, sizeof counts);
-    if (o->mem_total_mb >= 0)
-        ms_machine_init(&m, 1, (unsigned long long)o->mem_total_mb * 1024ULL, o->reserve_mb,
-                        o->safety_factor);
-    else
-        ms_machine_init(&m, d->info.have_mem_total, d->info.mem_total_kb, o->reserve_mb,
-                        o->safety_factor);
+    advise_machine(&d->info, o, &m);
 
     end_mb = malloc((d->n_runs ? d->n_runs : 1) * sizeof *end_mb);
     peak_mb = malloc((d->n_runs ? d->n_runs : 1) * sizeof *peak_mb);
@@ -1833,7 +1946,8 @@ int ms_sweep_advise(const ms_sweep_data_t *d, const ms_advise_opts_t *o, ms_advi
     return 0;
 }
 
-int ms_advise_db(const char *db_path, ms_advisory_t *out, char *err, size_t errlen)
+int ms_advise_db(const char *db_path, const ms_advise_opts_t *opts, ms_advisory_t *out,
+                 char *err, size_t errlen)
 {
     sqlite3 *db = NULL;
     ms_sweep_data_t d;
@@ -1847,7 +1961,10 @@ int ms_advise_db(const char *db_path, ms_advisory_t *out, char *err, size_t errl
     sqlite3_close(db);
     if (rc != 0)
         return rc;
-    ms_advise_opts_init(&o);
+    if (opts != NULL)
+        o = *opts;
+    else
+        ms_advise_opts_init(&o);
     rc = ms_sweep_advise(&d, &o, out);
     if (rc != 0)
         ms_set_err(err, errlen, "%s: %s", db_path, strerror(-rc));

@@ -26,10 +26,19 @@ typedef struct ms_sweep_info {
     size_t n_sweeps;                 /* rows of the sweeps table */
     int have_mem_total;              /* mem_total_kb is a plausible size */
     unsigned long long mem_total_kb;
-    long long reserve_mb;
+    int have_reserve;                /* reserve_mb is the recorded reserve */
+    long long reserve_mb;            /* MS_DEFAULT_RESERVE_MB when not recorded */
     double safety_factor;
     long long interval_ms;           /* MS_DEFAULT_INTERVAL_MS when not usable */
     char hostname[256];
+    /*
+     * Where mem_total_kb came from (sweeps.mem_source, schema 4): MS_MEM_SOURCE_MEMINFO
+     * when the column is NULL or absent, "" when its value is not text.
+     */
+    char mem_source[MS_MEM_SOURCE_MAX];
+    int have_host_mem_total;         /* the machine's MemTotal: host_mem_total_kb, or */
+    unsigned long long host_mem_total_kb; /* mem_total_kb when that was /proc/meminfo's */
+    long long cpus;                  /* CPUs the sweep may use; 0 when not recorded */
 } ms_sweep_info_t;
 
 /* One run reduced to the figures the advisory needs. */
@@ -136,8 +145,16 @@ void ms_sweep_notes_free(ms_proc_note_t *notes, size_t n);
 
 /* Options that recompute advice for another machine; negative means "as recorded". */
 typedef struct ms_advise_opts {
-    long long mem_total_mb; /* overrides the recorded MemTotal when >= 0 */
-    long long reserve_mb;   /* default MS_DEFAULT_RESERVE_MB */
+    /*
+     * Overrides the recorded memory figure when >= 0: a whole machine of that size, whose
+     * reserve is MS_DEFAULT_RESERVE_MB unless reserve_mb says otherwise.
+     */
+    long long mem_total_mb;
+    /*
+     * Overrides the reserve when >= 0. Otherwise the recorded one (or, when there is none,
+     * the one the rule of the recorded source gives).
+     */
+    long long reserve_mb;
     double safety_factor;   /* default MS_DEFAULT_SAFETY_FACTOR */
 } ms_advise_opts_t;
 
@@ -151,8 +168,9 @@ int ms_sweep_advise(const ms_sweep_data_t *d, const ms_advise_opts_t *o, ms_advi
 
 /*
  * Convenience for the launcher: opens the database at db_path, reads it, computes the
- * advisory with default options and the recorded machine, and fills *out.
+ * advisory with the options o (NULL: the defaults, the recorded machine), and fills *out.
  */
-int ms_advise_db(const char *db_path, ms_advisory_t *out, char *err, size_t errlen);
+int ms_advise_db(const char *db_path, const ms_advise_opts_t *o, ms_advisory_t *out, char *err,
+                 size_t errlen);
 
 #endif

@@ -15,6 +15,8 @@
 
 #include "advisory.h"
 #include "cli_util.h"
+#include "hostlimits.h"
+#include "hostlimits_probe.h"
 #include "memsweep/defaults.h"
 #include "memsweep/version.h"
 #include "params.h"
@@ -32,6 +34,9 @@
 /* Longest accepted --timeout, in seconds: keeps the deadline in 64-bit nanoseconds. */
 #define MAX_TIMEOUT_S 1e9
 
+/* Largest --mem-total-mb and --reserve-mb, in MiB, as `memsweep advise` accepts them. */
+#define MAX_MEM_MB (1LL << 40)
+
 extern char **environ;
 
 enum {
@@ -39,6 +44,8 @@ enum {
     OPT_INTERVAL,
     OPT_PRELOAD,
     OPT_COMMANDS,
+    OPT_MEM_TOTAL,
+    OPT_RESERVE,
 };
 
 static const struct option long_opts[] = {
@@ -49,6 +56,8 @@ static const struct option long_opts[] = {
     {"interval-ms", required_argument, NULL, OPT_INTERVAL},
     {"preload", required_argument, NULL, OPT_PRELOAD},
     {"commands", required_argument, NULL, OPT_COMMANDS},
+    {"mem-total-mb", required_argument, NULL, OPT_MEM_TOTAL},
+    {"reserve-mb", required_argument, NULL, OPT_RESERVE},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -59,13 +68,15 @@ static const char short_opts[] = "+:j:o:P:hV";
 
 /* Everything the command line says. */
 typedef struct run_opts {
-    long long jobs;          /* 0: the number of online CPUs */
+    long long jobs;          /* 0: the CPUs this sweep may use */
     const char *output;
     ms_params_t params;
     double timeout_s;        /* 0: none */
     long long interval_ms;
     const char *preload;
     const char *commands;
+    long long mem_total_mb;  /* -1: the memory this sweep may use, as found */
+    long long reserve_mb;    /* -1: by the rule of the memory's source */
 } run_opts_t;
 
 static void usage(FILE *f)
@@ -81,8 +92,9 @@ static void usage(FILE *f)
             "                           the first parameter varies slowest\n"
             "      --commands FILE      run each line of FILE with /bin/sh -c, skipping\n"
             "                           blank lines and lines starting with #\n"
-            "  -j, --jobs N             run at most N workers at once (default: the number\n"
-            "                           of online CPUs)\n"
+            "  -j, --jobs N             run at most N workers at once (default: the CPUs\n"
+            "                           memsweep may run on, or SLURM_CPUS_ON_NODE when\n"
+            "                           that is fewer)\n"
             "  -o, --output DIR         create the sweep directory in DIR\n"
             "                           (default: " MS_DEFAULT_OUTPUT_DIR ")\n"
             "      --timeout SEC        stop a run after SEC seconds: SIGTERM to its\n"
@@ -91,6 +103,12 @@ static void usage(FILE *f)
             "                           (default: %d)\n"
             "      --preload PATH       the shim to preload (default: " SHIM_NAME "\n"
             "                           next to memsweep or in its library directory)\n"
+            "      --mem-total-mb N     advise for N MiB of memory, as for a whole machine\n"
+            "                           (default: the smallest of MemTotal, the memory\n"
+            "                           limit of memsweep's cgroup and SLURM's allocation)\n"
+            "      --reserve-mb N       memory kept back before dividing (default: %d for\n"
+            "                           a machine; under a cgroup or SLURM limit %d%% of\n"
+            "                           it, at least %d and at most %d)\n"
             "  -h, --help               print this help and exit\n"
             "  -V, --version            print the version and exit\n"
             "\n"
@@ -104,7 +122,8 @@ static void usage(FILE *f)
             "Exit status: 0 when every run succeeded, 1 when a run failed or memsweep\n"
             "did, 2 for a usage error, 130 when interrupted.\n",
             MS_TIMEOUT_GRACE_MS / 1000, MS_MIN_INTERVAL_MS, MS_MAX_INTERVAL_MS,
-            MS_DEFAULT_INTERVAL_MS);
+            MS_DEFAULT_INTERVAL_MS, MS_DEFAULT_RESERVE_MB, MS_LIMIT_RESERVE_PCT,
+            MS_LIMIT_RESERVE_MIN_MB, MS_LIMIT_RESERVE_MAX_MB);
 }
 
 /* Parses the options; returns -1 to go on, or the exit status to leave with. */
@@ -165,6 +184,20 @@ static int parse_options(int argc, char **argv, run_opts_t *ro)
             break;
         case OPT_COMMANDS:
             ro->commands = optarg;
+            break;
+        case OPT_MEM_TOTAL:
+            if (ms_parse_ll(optarg, 1, MAX_MEM_MB, &ro->mem_total_mb) != 0) {
+                ms_cli_usage_error(SUB, "--mem-total-mb: '%s' is not a positive whole number "
+                                   "of MiB", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case OPT_RESERVE:
+            if (ms_parse_ll(optarg, 0, MAX_MEM_MB, &ro->reserve_mb) != 0) {
+                ms_cli_usage_error(SUB, "--reserve-mb: '%s' is not a whole number of MiB",
+                                   optarg);
+                return EXIT_USAGE;
+            }
             break;
         case 'h':
             usage(stdout);
@@ -374,14 +407,44 @@ static void ensure_std_fds(void)
     }
 }
 
-/* The post-run part: the advisory appended to the file and printed; returns 0 or 1. */
-static int finish_advisory(const ms_sweepdir_t *dir)
+/*
+ * What this sweep may use: the memory (the smallest source, or --mem-total-mb), its
+ * reserve, and the CPUs. Sources that make no sense are left out, with a warning.
+ */
+static void find_machine(const run_opts_t *ro, ms_mem_choice_t *mem, long long *cpus)
 {
+    ms_probe_paths_t paths;
+    ms_slurm_env_t slurm;
+    ms_mem_probe_t probe;
+
+    ms_probe_paths_default(&paths);
+    ms_slurm_env_get(&slurm);
+    ms_mem_probe(&paths, &slurm, &probe);
+    /* With --mem-total-mb only MemTotal is used, as the machine's: no need to complain. */
+    if (ro->mem_total_mb < 0) {
+        for (size_t i = 0; i < probe.n_warnings; i++)
+            ms_cli_error("warning: %s", probe.warning[i]);
+        if (probe.more_warnings > 0)
+            ms_cli_error("warning: %zu more memory sources not used", probe.more_warnings);
+    }
+    ms_mem_decide(probe.cand, probe.n, ro->mem_total_mb, ro->reserve_mb, mem);
+    if (ms_cpus_choose(ms_probe_affinity_cpus(), slurm.cpus_on_node, cpus) != 0)
+        ms_cli_error("warning: SLURM_CPUS_ON_NODE='%.64s' is not a positive whole number; "
+                     "not used", slurm.cpus_on_node);
+}
+
+/* The post-run part: the advisory appended to the file and printed; returns 0 or 1. */
+static int finish_advisory(const ms_sweepdir_t *dir, const run_opts_t *ro)
+{
+    ms_advise_opts_t opts;
     ms_advisory_t adv;
     char err[512];
     int status = EXIT_SUCCESS;
 
-    if (ms_advise_db(dir->db_path, &adv, err, sizeof err) != 0) {
+    /* The recorded machine, but a reserve given on the command line is named as such. */
+    ms_advise_opts_init(&opts);
+    opts.reserve_mb = ro->reserve_mb;
+    if (ms_advise_db(dir->db_path, &opts, &adv, err, sizeof err) != 0) {
         ms_cli_error("%s", err);
         return EXIT_FAILURE;
     }
@@ -400,7 +463,10 @@ static int finish_advisory(const ms_sweepdir_t *dir)
 
 int ms_cmd_run(int argc, char **argv)
 {
-    run_opts_t ro = {.output = MS_DEFAULT_OUTPUT_DIR, .interval_ms = MS_DEFAULT_INTERVAL_MS};
+    run_opts_t ro = {.output = MS_DEFAULT_OUTPUT_DIR,
+                     .interval_ms = MS_DEFAULT_INTERVAL_MS,
+                     .mem_total_mb = -1,
+                     .reserve_mb = -1};
     ms_commands_t cmds = {0};
     ms_plan_t plan = {0};
     ms_sweepdir_t dir = {0};
@@ -409,13 +475,13 @@ int ms_cmd_run(int argc, char **argv)
     ms_machine_t machine;
     ms_supervise_opts_t so;
     ms_supervise_result_t res;
-    unsigned long long mem_total_kb = 0;
+    ms_mem_choice_t mem;
+    long long cpus = 0;
     char hostname[256];
     char err[512];
     char *shim = NULL;
     char *cmdline = NULL;
     char *joined = NULL;
-    int have_mem;
     int status;
     int rc;
 
@@ -460,10 +526,9 @@ int ms_cmd_run(int argc, char **argv)
             ms_cli_error("%s", err);
         goto out;
     }
-    if (ro.jobs == 0) {
-        const long n = sysconf(_SC_NPROCESSORS_ONLN);
-        ro.jobs = n > 0 ? n : 1;
-    }
+    find_machine(&ro, &mem, &cpus);
+    if (ro.jobs == 0)
+        ro.jobs = cpus < MS_MAX_RUNS ? cpus : MS_MAX_RUNS;
     joined = ms_join_words(argv, (size_t)argc);
     if (joined == NULL || asprintf(&cmdline, "memsweep %s", joined) < 0) {
         cmdline = NULL;
@@ -482,7 +547,6 @@ int ms_cmd_run(int argc, char **argv)
         goto out;
     }
 
-    have_mem = ms_read_mem_total_kb(&mem_total_kb) == 0;
     if (gethostname(hostname, sizeof hostname) != 0)
         hostname[0] = '\0';
     hostname[sizeof hostname - 1] = '\0';
@@ -490,22 +554,27 @@ int ms_cmd_run(int argc, char **argv)
         const ms_sweep_row_t row = {
             .started_ns = ms_now_ns(),
             .hostname = hostname[0] != '\0' ? hostname : NULL,
-            .have_mem_total = have_mem,
-            .mem_total_kb = mem_total_kb,
-            .reserve_mb = MS_DEFAULT_RESERVE_MB,
+            .have_mem_total = mem.have_total,
+            .mem_total_kb = mem.total_kb,
+            .reserve_mb = mem.reserve_mb,
             .safety_factor = MS_DEFAULT_SAFETY_FACTOR,
             .interval_ms = ro.interval_ms,
             .jobs = ro.jobs,
             .argv = cmdline,
             .planned_runs = (long long)plan.n_runs,
+            .mem_source = mem.have_total ? mem.source : NULL,
+            .have_host_mem_total = mem.have_host,
+            .host_mem_total_kb = mem.host_kb,
+            .cpus = cpus,
         };
         if (ms_rundb_create(dir.db_path, &row, &db, err, sizeof err) != 0) {
             ms_cli_error("%s", err);
             goto out;
         }
     }
-    ms_machine_init(&machine, have_mem, mem_total_kb, MS_DEFAULT_RESERVE_MB,
+    ms_machine_init(&machine, mem.have_total, mem.total_kb, mem.reserve_mb,
                     MS_DEFAULT_SAFETY_FACTOR);
+    ms_machine_describe(&machine, mem.source, mem.have_host, mem.host_kb, mem.rule, cpus);
     if (ms_sweepdir_write_pre(&dir, &machine, err, sizeof err) != 0) {
         ms_cli_error("%s", err);
         goto out;
@@ -534,7 +603,7 @@ int ms_cmd_run(int argc, char **argv)
     /* The analysis reads the database on its own connection, as any later reader would. */
     ms_rundb_close(db);
     db = NULL;
-    status = finish_advisory(&dir);
+    status = finish_advisory(&dir, &ro);
     if (res.stop_signal != 0)
         status = EXIT_INTERRUPTED;
     else if (res.error || res.ok != plan.n_runs)

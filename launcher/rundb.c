@@ -120,8 +120,8 @@ static int insert_sweep(ms_rundb_t *r, const ms_sweep_row_t *row, char *err, siz
 {
     static const char sql[] =
         "INSERT INTO sweeps(started_ns, hostname, mem_total_kb, reserve_mb, safety_factor,"
-        " interval_ms, jobs, argv, planned_runs, origin)"
-        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, '" MS_ORIGIN_LAUNCHER "')";
+        " interval_ms, jobs, argv, planned_runs, origin, mem_source, host_mem_total_kb, cpus)"
+        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, '" MS_ORIGIN_LAUNCHER "', ?10, ?11, ?12)";
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(r->db, sql, -1, &st, NULL);
 
@@ -137,6 +137,12 @@ static int insert_sweep(ms_rundb_t *r, const ms_sweep_row_t *row, char *err, siz
         sqlite3_bind_int64(st, 7, row->jobs);
         sqlite3_bind_text(st, 8, row->argv, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int64(st, 9, row->planned_runs);
+        if (row->mem_source != NULL)
+            sqlite3_bind_text(st, 10, row->mem_source, -1, SQLITE_TRANSIENT);
+        if (row->have_host_mem_total)
+            sqlite3_bind_int64(st, 11, (sqlite3_int64)row->host_mem_total_kb);
+        if (row->cpus > 0)
+            sqlite3_bind_int64(st, 12, row->cpus);
         rc = sqlite3_step(st);
     }
     if (rc != SQLITE_DONE) {

@@ -27,6 +27,10 @@ typedef struct ms_sweep_row {
     long long jobs;
     const char *argv;            /* the memsweep command line */
     long long planned_runs;
+    const char *mem_source;      /* where mem_total_kb came from (schema.h); NULL: none */
+    int have_host_mem_total;
+    unsigned long long host_mem_total_kb; /* the machine's MemTotal */
+    long long cpus;              /* the CPUs the sweep may use; 0: unknown */
 } ms_sweep_row_t;
 
 /* How a run ended, as the runs row records it. */

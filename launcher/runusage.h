@@ -38,23 +38,6 @@ int ms_parse_statm_rss_kb(const char *text, long page_size, unsigned long long *
  */
 int ms_parse_oom_kill(const char *text, unsigned long long *n);
 
-/*
- * From the text of /proc/self/cgroup, the cgroup v2 path ("0::/PATH") or, when
- * controller is not NULL, the path of the v1 hierarchy that lists it ("N:a,b:/PATH").
- * Copies the path into buf. Returns 0, -ENOENT when there is no such line, or
- * -ENAMETOOLONG.
- */
-int ms_parse_proc_cgroup(const char *text, const char *controller, char *buf, size_t len);
-
-/*
- * From the text of /proc/self/mountinfo, the mount point of the cgroup2 file system, or,
- * when controller is not NULL, of the v1 cgroup hierarchy mounted with that controller
- * among its options, into buf, and the group the mount shows as its root into root.
- * Octal escapes (\040) are decoded. Returns 0, -ENOENT or -ENAMETOOLONG.
- */
-int ms_parse_cgroup_mount(const char *text, const char *controller, char *buf, size_t len,
-                          char *root, size_t root_len);
-
 /* One place where out-of-memory kills are counted. */
 typedef struct ms_oom_counter {
     int available;    /* 0: this counter could not be read */
@@ -64,8 +47,10 @@ typedef struct ms_oom_counter {
 
 /*
  * The counter of the launcher's own cgroup, where its workers are: memory.events of its
- * cgroup v2 group (which counts its descendants' kills too), else memory.oom_control of
- * its v1 memory cgroup. A file without an oom_kill line (an old kernel, or the root group,
+ * cgroup v2 group, else memory.oom_control of its v1 memory cgroup. The kernel counts a
+ * kill in the victim's group and every ancestor below the root, whether a group's limit
+ * or the whole machine ran out, so this sees every kill of a worker that stays in the
+ * launcher's group or below it. A file without an oom_kill line (an old kernel, or the root group,
  * which has no memory.events) is passed over. Never fails: c->available says whether one
  * was found.
  */
@@ -73,8 +58,8 @@ void ms_oom_counter_open_cgroup(ms_oom_counter_t *c);
 
 /*
  * The machine's counter, oom_kill of /proc/vmstat: every out-of-memory kill, of a cgroup
- * limit or of the whole machine, of any process. It sees a worker that moved itself into
- * another cgroup, but also kills that have nothing to do with the sweep.
+ * limit or of the whole machine, of any process, the sweep's or not. For where no cgroup
+ * counts kills.
  */
 void ms_oom_counter_open_machine(ms_oom_counter_t *c);
 

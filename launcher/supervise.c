@@ -46,8 +46,8 @@ typedef struct slot {
     int interrupted;     /* memsweep forwarded a stop signal to it */
     int have_floor;
     unsigned long long floor_kb; /* the floor under its ru_maxrss (runusage.h) */
-    int have_oom_start[2];
-    unsigned long long oom_start[2]; /* the out-of-memory kill counts when it started */
+    int have_oom_start;
+    unsigned long long oom_start; /* the out-of-memory kill count when it started */
 } slot_t;
 
 /* The environment every worker gets; only the run id changes from one run to the next. */
@@ -87,13 +87,10 @@ typedef struct sup {
     lingering_t *lingering;
     size_t n_lingering;
     size_t cap_lingering;
-    /* Out-of-memory kills: [OOM_CGROUP] of this sweep's cgroup, [OOM_MACHINE] anywhere. */
-    ms_oom_counter_t oom[2];
-    unsigned long long oom_seen[2];      /* the counts last read */
-    unsigned long long oom_unclaimed[2]; /* kills counted but not yet given to a run */
+    ms_oom_counter_t oom;             /* where out-of-memory kills are counted */
+    unsigned long long oom_seen;      /* the count last read */
+    unsigned long long oom_unclaimed; /* kills counted but not yet given to a run */
 } sup_t;
-
-enum { OOM_CGROUP = 0, OOM_MACHINE = 1 };
 
 static const char *signal_name(int sig)
 {
@@ -424,8 +421,7 @@ static int start_run(sup_t *s, slot_t *slot)
     }
     snprintf(s->env.run_id, sizeof s->env.run_id, "%s=%lld", MS_ENV_RUN_ID, run_id);
     /* Read last before the fork, so that nothing the launcher does after it can go above. */
-    for (int k = 0; k < 2; k++)
-        slot->have_oom_start[k] = ms_oom_counter_read(&s->oom[k], &slot->oom_start[k]) == 0;
+    slot->have_oom_start = ms_oom_counter_read(&s->oom, &slot->oom_start) == 0;
     slot->have_floor = ms_self_rss_kb(&slot->floor_kb) == 0;
     slot->floor_kb += MS_FLOOR_SLACK_KB;
     fflush(stderr);
@@ -480,37 +476,28 @@ static char *unmeasured_reason(const sup_t *s, size_t seq)
 }
 
 /*
- * Whether a run that died of SIGKILL was killed by the out-of-memory killer: a kill
- * count rose while the run was alive, and a kill of that rise is not yet given to
- * another run. The sweep's cgroup counts only kills among its processes; the machine's
- * count (a worker may have moved itself into a cgroup of its own) also counts kills that
- * have nothing to do with the sweep. Kills are given out in the order runs are reaped; a
- * kill of a descendant whose run's main process survived stays unclaimed, and a later
- * SIGKILL of a run that was alive then may be taken for it (docs/advisory.md).
+ * Whether a run that died of SIGKILL was killed by the out-of-memory killer: the count of
+ * kills rose while the run was alive, and a kill of that rise is not yet given to another
+ * run. The count is that of the launcher's cgroup, which the kernel raises for a kill of
+ * any process in it or below it, by a limit of the group or a shortage of the whole
+ * machine; only where no cgroup counts kills is the machine's count used, which also
+ * counts kills that have nothing to do with the sweep. Kills are given out in the order
+ * runs are reaped; a kill of a descendant whose run's main process survived stays
+ * unclaimed, and a later SIGKILL of a run alive at the time may be taken for it
+ * (docs/advisory.md).
  */
 static int oom_killed(sup_t *s, const slot_t *slot)
 {
-    unsigned long long now[2] = {0, 0};
-    int rose[2] = {0, 0};
+    unsigned long long now;
 
-    for (int k = 0; k < 2; k++) {
-        if (!slot->have_oom_start[k] || ms_oom_counter_read(&s->oom[k], &now[k]) != 0)
-            continue;
-        if (now[k] > s->oom_seen[k]) {
-            s->oom_unclaimed[k] += now[k] - s->oom_seen[k];
-            s->oom_seen[k] = now[k];
-        }
-        rose[k] = now[k] > slot->oom_start[k] && s->oom_unclaimed[k] > 0;
+    if (!s->oom.available || !slot->have_oom_start || ms_oom_counter_read(&s->oom, &now) != 0)
+        return 0;
+    if (now > s->oom_seen) {
+        s->oom_unclaimed += now - s->oom_seen;
+        s->oom_seen = now;
     }
-    if (rose[OOM_CGROUP]) {
-        /* The machine counted the same kill. */
-        s->oom_unclaimed[OOM_CGROUP]--;
-        if (s->oom_unclaimed[OOM_MACHINE] > 0)
-            s->oom_unclaimed[OOM_MACHINE]--;
-        return 1;
-    }
-    if (rose[OOM_MACHINE]) {
-        s->oom_unclaimed[OOM_MACHINE]--;
+    if (now > slot->oom_start && s->oom_unclaimed > 0) {
+        s->oom_unclaimed--;
         return 1;
     }
     return 0;
@@ -839,12 +826,11 @@ int ms_supervise(const ms_supervise_opts_t *o, ms_supervise_result_t *res)
         ms_cli_error("/dev/null: %s", strerror(-rc));
         goto out;
     }
-    ms_oom_counter_open_cgroup(&s.oom[OOM_CGROUP]);
-    ms_oom_counter_open_machine(&s.oom[OOM_MACHINE]);
-    for (int k = 0; k < 2; k++) {
-        if (ms_oom_counter_read(&s.oom[k], &s.oom_seen[k]) != 0)
-            s.oom[k].available = 0;
-    }
+    ms_oom_counter_open_cgroup(&s.oom);
+    if (!s.oom.available)
+        ms_oom_counter_open_machine(&s.oom);
+    if (ms_oom_counter_read(&s.oom, &s.oom_seen) != 0)
+        s.oom.available = 0;
     ms_rundb_batch(o->db);
 
     for (;;) {

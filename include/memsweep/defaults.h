@@ -10,8 +10,36 @@
 /* Multiplier applied to usable memory / per-worker memory, leaving headroom. */
 #define MS_DEFAULT_SAFETY_FACTOR 0.85
 
-/* Memory kept back for the OS, the launcher and the page cache, in MiB. */
+/*
+ * Memory kept back for the OS, the launcher and the page cache, in MiB, when the sweep
+ * may use the whole machine (MemTotal of /proc/meminfo, or --mem-total-mb).
+ */
 #define MS_DEFAULT_RESERVE_MB 1024
+
+/*
+ * The reserve under a memory limit (a cgroup's or SLURM's) that is smaller than the
+ * machine: the operating system and everything else on the machine live outside the
+ * limit, so the reserve only covers what runs inside it beside the workers (memsweep
+ * itself, a batch shell, SLURM's step daemon) and what grows with the sweep inside it
+ * (the page cache of the logs and the database, the workers' kernel memory). A tenth of
+ * the limit, rounded to the nearest MiB, at least MS_LIMIT_RESERVE_MIN_MB and at most
+ * the whole machine's MS_DEFAULT_RESERVE_MB (docs/advisory.md).
+ */
+#define MS_LIMIT_RESERVE_PCT 10
+#define MS_LIMIT_RESERVE_MIN_MB 64
+#define MS_LIMIT_RESERVE_MAX_MB MS_DEFAULT_RESERVE_MB
+
+/* The reserve under a limit of limit_mb MiB (limit_mb >= 0, below 2^50). */
+static inline long long ms_limit_reserve_mb(long long limit_mb)
+{
+    const long long r = (limit_mb * MS_LIMIT_RESERVE_PCT + 50) / 100;
+
+    if (r < MS_LIMIT_RESERVE_MIN_MB)
+        return MS_LIMIT_RESERVE_MIN_MB;
+    if (r > MS_LIMIT_RESERVE_MAX_MB)
+        return MS_LIMIT_RESERVE_MAX_MB;
+    return r;
+}
 
 /* Period of the shim's sampler thread, in milliseconds. */
 #define MS_DEFAULT_INTERVAL_MS 500

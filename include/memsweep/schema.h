@@ -103,6 +103,23 @@
 #define MS_STATUS_INTERRUPTED "interrupted" /* stopped because the sweep was interrupted */
 #define MS_STATUS_RUNNING "running"         /* not finished (or its recorder died) */
 
+/*
+ * sweeps.mem_source values: where sweeps.mem_total_kb came from. NULL (a database written
+ * before version 4, or by the shim alone) means MS_MEM_SOURCE_MEMINFO. The cgroup values
+ * are followed by a space and the directory of the cgroup whose limit it is; the SLURM
+ * values by the variables' values ("SLURM_MEM_PER_NODE=600"). A value that starts with
+ * MS_MEM_SOURCE_CGROUP_PREFIX or MS_MEM_SOURCE_SLURM_PREFIX is a limit smaller than the
+ * machine, under which the reserve follows MS_LIMIT_RESERVE_* (defaults.h).
+ */
+#define MS_MEM_SOURCE_MEMINFO "/proc/meminfo"
+#define MS_MEM_SOURCE_OPTION "--mem-total-mb"
+#define MS_MEM_SOURCE_CGROUP2 "cgroup memory.max"
+#define MS_MEM_SOURCE_CGROUP1 "cgroup memory.limit_in_bytes"
+#define MS_MEM_SOURCE_SLURM_NODE "SLURM_MEM_PER_NODE"
+#define MS_MEM_SOURCE_SLURM_CPU "SLURM_MEM_PER_CPU"
+#define MS_MEM_SOURCE_CGROUP_PREFIX "cgroup "
+#define MS_MEM_SOURCE_SLURM_PREFIX "SLURM_"
+
 /* sweeps.origin values. */
 #define MS_ORIGIN_LAUNCHER "launcher" /* created by memsweep run */
 #define MS_ORIGIN_SHIM "shim"         /* created by a shim running without the launcher */

@@ -387,7 +387,7 @@ static void read_file(void)
 
     /* The launcher's path to the same advisory. */
     err[0] = '\0';
-    if (ms_advise_db(db_path, &a, err, sizeof err) != 0)
+    if (ms_advise_db(db_path, NULL, &a, err, sizeof err) != 0)
         check_error(err);
 }
 

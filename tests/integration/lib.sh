@@ -18,6 +18,10 @@ unset _var
 # Sorting and number formatting must not depend on the caller's locale.
 export LC_ALL=C
 
+# The tests expect memsweep to see the machine they run on: the variables of a SLURM job
+# the tests may run in would narrow its memory and CPUs. The tests of that set their own.
+unset SLURM_MEM_PER_NODE SLURM_MEM_PER_CPU SLURM_CPUS_ON_NODE
+
 WL="$MS_BUILD_DIR/ms_workload"
 [ -x "$WL" ] || { echo "FAIL: workload $WL is missing" >&2; exit 1; }
 [ -x "$MS_BIN" ] || { echo "FAIL: memsweep $MS_BIN is missing" >&2; exit 1; }
@@ -194,14 +198,51 @@ post_field() {
                    p && index($0, k ": ") == 1 { print substr($0, length(k) + 3); exit }' "$1"
 }
 
+# pre_field FILE KEY: the value of the first "KEY: value" line of the pre-run section of
+# FILE (empty when absent).
+pre_field() {
+    awk -v k="$2" '/^Pre-run Memory Advisory$/ { p = 1 } p && /^$/ { exit }
+                   p && index($0, k ": ") == 1 { print substr($0, length(k) + 3); exit }' "$1"
+}
+
+# check_machine FILE WHAT KEY=VALUE...: each KEY has VALUE in the pre-run section of FILE,
+# when FILE has one, and in its post-run section; an empty VALUE means no KEY line. For
+# memsweep's lines on the machine (MemTotal_MB, Reserve_MB, Usable_MB, MemSource,
+# HostMemTotal_MB, ReserveRule, CPUs), which both sections carry.
+check_machine() {
+    local file="$1" what="$2" kv key val pre=0
+    shift 2
+    grep -qx 'Pre-run Memory Advisory' "$file" && pre=1
+    grep -qx 'Post-run Observed Advisory' "$file" || fail "$what: no post-run section in $file"
+    for kv in "$@"; do
+        key="${kv%%=*}"
+        val="${kv#*=}"
+        if [ "$pre" = 1 ]; then
+            assert_eq "$val" "$(pre_field "$file" "$key")" "$what: pre-run $key"
+        fi
+        assert_eq "$val" "$(post_field "$file" "$key")" "$what: post-run $key"
+    done
+}
+
+# The ReserveRule texts of a whole machine and of a limit.
+RULE_MACHINE="machine: a fixed 1024 MiB for the operating system and everything else beside the workers"
+RULE_LIMIT="limit: 10% of MemTotal_MB, at least 64 and at most 1024 MiB, for what runs inside the limit beside the workers"
+
 # post_section FILE: the post-run section, from its title to the end of the file.
 post_section() {
     awk '/^Post-run Observed Advisory$/ { p = 1 } p' "$1"
 }
 
-# mem_total_mb: MemTotal of this machine in MiB, floored, as the advisory reports it.
+# mem_total_mb: MemTotal of this machine in MiB, floored, as the advisory reports it when
+# no cgroup limit is narrower.
 mem_total_mb() {
     awk '$1 == "MemTotal:" { print int($2 / 1024); exit }' /proc/meminfo
+}
+
+# affinity_cpus: the CPUs this shell may run on (sched_getaffinity), which memsweep run
+# starts from; unlike nproc, not swayed by OMP_NUM_THREADS.
+affinity_cpus() {
+    python3 -c 'import os; print(len(os.sched_getaffinity(0)))'
 }
 
 # wait_for SECONDS CMD...: polls CMD every 0.1 s until it succeeds; 1 on timeout.
@@ -406,16 +447,17 @@ log_files() {
     find "$1/logs" -maxdepth 1 -type f -name "*.$2" | sort
 }
 
-# expected_advisory FIGURES MEMTOTAL_MB: the post-run figures recomputed from run_figures
-# output, as "Key: value" lines at full precision. Percentiles interpolate linearly
-# between closest ranks (numpy's default); recommendations are
-# floor(Usable_MB / basis * 0.85) with Usable_MB = MemTotal_MB - 1024, the aggressive
-# basis being the mean end RSS and the conservative one the p95 peak (else p95 end).
+# expected_advisory FIGURES MEMTOTAL_MB [RESERVE_MB]: the post-run figures recomputed from
+# run_figures output, as "Key: value" lines at full precision. Percentiles interpolate
+# linearly between closest ranks (numpy's default); recommendations are
+# floor(Usable_MB / basis * 0.85) with Usable_MB = MemTotal_MB - RESERVE_MB (default 1024,
+# the whole machine's reserve), the aggressive basis being the mean end RSS and the
+# conservative one the p95 peak (else p95 end).
 expected_advisory() {
-    python3 - "$1" "$2" <<'PY'
+    python3 - "$1" "$2" "${3:-1024}" <<'PY'
 import math, sys
 rows = [l.rstrip("\n").split("|", 7) for l in open(sys.argv[1]) if l.strip()]
-usable = max(0, int(sys.argv[2]) - 1024)
+usable = max(0, int(sys.argv[2]) - int(sys.argv[3]))
 sf = 0.85
 inc = [r for r in rows if int(r[4]) > 0]
 print("RunsTotal: %d" % len(rows))

@@ -54,6 +54,17 @@ expect_error 2 run "1a" "$MS_BIN" run -o "$OUT" -P 1a=3 -- "${CMD[@]}"
 expect_error 2 run "{x}" "$MS_BIN" run -o "$OUT" -P a=1,2 -- "${CMD[@]}" "{a}{x}"
 expect_error 2 run "command" "$MS_BIN" run -o "$OUT" -P a=1,2
 expect_error 2 run "command" "$MS_BIN" run -o "$OUT" --
+# The memory a sweep may use and its reserve: whole MiB, at least 1 and 0.
+expect_error 2 run "--mem-total-mb: '0'" "$MS_BIN" run --mem-total-mb 0 -o "$OUT" -- "${CMD[@]}"
+expect_error 2 run "--mem-total-mb: '-600'" "$MS_BIN" run --mem-total-mb -600 -o "$OUT" -- "${CMD[@]}"
+expect_error 2 run "--mem-total-mb: '600M'" "$MS_BIN" run --mem-total-mb 600M -o "$OUT" -- "${CMD[@]}"
+expect_error 2 run "--mem-total-mb: '1.5'" "$MS_BIN" run --mem-total-mb 1.5 -o "$OUT" -- "${CMD[@]}"
+expect_error 2 run "--mem-total-mb: ''" "$MS_BIN" run --mem-total-mb '' -o "$OUT" -- "${CMD[@]}"
+expect_error 2 run "--mem-total-mb: '1099511627777'" "$MS_BIN" run --mem-total-mb 1099511627777 -o "$OUT" -- "${CMD[@]}"
+expect_error 2 run "--reserve-mb: '-1'" "$MS_BIN" run --reserve-mb -1 -o "$OUT" -- "${CMD[@]}"
+expect_error 2 run "--reserve-mb: 'lots'" "$MS_BIN" run --reserve-mb lots -o "$OUT" -- "${CMD[@]}"
+expect_error 2 run "--reserve-mb: ' 64'" "$MS_BIN" run --reserve-mb ' 64' -o "$OUT" -- "${CMD[@]}"
+expect_error 2 run "requires an argument" "$MS_BIN" run -o "$OUT" --reserve-mb
 expect_error 1 "" "$T/nonexistent" "$MS_BIN" run -o "$OUT" --commands "$T/nonexistent"
 printf '# only a comment\n\n   # and another\n' >"$T/comments.txt"
 expect_error 1 "" "no command" "$MS_BIN" run -o "$OUT" --commands "$T/comments.txt"
@@ -86,6 +97,8 @@ expect_error 2 advise "PATH" "$MS_BIN" advise
 expect_error 2 advise "--bogus" "$MS_BIN" advise --bogus "$T/real.db"
 expect_error 2 advise "does not take an argument" "$MS_BIN" advise --json=1 "$T/real.db"
 expect_error 2 advise "requires an argument" "$MS_BIN" advise "$T/real.db" --mem-total-mb
+expect_error 2 advise "--mem-total-mb: '0'" "$MS_BIN" advise --mem-total-mb 0 "$T/real.db"
+expect_error 2 advise "--reserve-mb: '-1'" "$MS_BIN" advise --reserve-mb -1 "$T/real.db"
 # Options may follow PATH, as in the README's examples.
 run_cmd after "$MS_BIN" advise "$T/real.db" --mem-total-mb 65536 --json
 assert_eq 0 "$RC" "exit status of advise with options after PATH (stderr: $(cat "$T/after.err"))"

@@ -43,8 +43,13 @@ assert_eq "MemTotal_MB: $MT" "$(sed -n 2p "$ADV")" "advisory line 2"
 assert_eq "Reserve_MB: 1024" "$(sed -n 3p "$ADV")" "advisory line 3"
 assert_eq "Usable_MB: $((MT - 1024))" "$(sed -n 4p "$ADV")" "advisory line 4"
 assert_eq "SafetyFactor: 0.85" "$(sed -n 5p "$ADV")" "advisory line 5"
-assert_eq "" "$(sed -n 6p "$ADV")" "advisory line 6 (the blank line between the sections)"
-assert_eq "Post-run Observed Advisory" "$(sed -n 7p "$ADV")" "advisory line 7"
+# memsweep's own lines after the specification's, then the blank line between the sections.
+assert_eq "MemSource: /proc/meminfo
+HostMemTotal_MB: $MT
+ReserveRule: $RULE_MACHINE
+CPUs: $(affinity_cpus)" "$(sed -n 6,9p "$ADV")" "advisory lines 6-9"
+assert_eq "" "$(sed -n 10p "$ADV")" "advisory line 10 (the blank line between the sections)"
+assert_eq "Post-run Observed Advisory" "$(sed -n 11p "$ADV")" "advisory line 11"
 assert_eq 1 "$(grep -c '^Post-run Observed Advisory$' "$ADV")" "number of post-run sections"
 assert_eq "0.85" "$(post_field "$ADV" SafetyFactor)" "post-run SafetyFactor"
 

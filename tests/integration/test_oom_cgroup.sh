@@ -92,9 +92,12 @@ assert_eq $((kills0 + 1)) "$(oom_kills)" "OOM kills in the group after the refer
 last_ref="$(tail -n 1 "$T/ref.out")"
 [[ "$last_ref" =~ ^grew\ to\ [0-9]+\ MiB$ ]] || fail "the reference's last line: '$last_ref'"
 
-note "under the launcher"
+# Under the launcher, memsweep itself runs in the group, as in a job or a container
+# with a memory limit: the workers inherit the group, and the group's count of
+# out-of-memory kills is what tells this SIGKILL from any other.
+note "under the launcher, inside the group"
 kills0="$(oom_kills)"
-"$MS_BIN" run -j 1 --interval-ms "$INTERVAL" -o "$T/out" -- sh -c "$INTO_CG" sh "$CG" \
+sh -c "$INTO_CG" sh "$CG" "$MS_BIN" run -j 1 --interval-ms "$INTERVAL" -o "$T/out" -- \
     "${GROW_CMD[@]}" "$T/go" >"$T/run.out" 2>"$T/run.err" &
 launcher=$!
 track_pid "$launcher"
@@ -116,8 +119,6 @@ S="$(sweep_dir_of "$T/out")"
 DB="$S/memsweep.db"
 ADV="$S/memory_advisory.txt"
 assert_eq ok "$(sql "$DB" "PRAGMA integrity_check")" "integrity_check of the database"
-# The worker is in a group of its own, outside the launcher's: the machine's count of
-# out-of-memory kills is what tells this SIGKILL from any other.
 assert_eq "oom|9|" "$(sql "$DB" "SELECT status, term_signal, exit_code FROM runs")" \
     "status, term_signal and exit_code of the run"
 last="$(tail -n 1 "$S/logs/run-0001.out")"
@@ -157,7 +158,12 @@ assert_eq 1 "$(post_field "$ADV" RunsIncluded)" "RunsIncluded"
 assert_eq 1 "$(post_field "$ADV" RunsFailed)" "RunsFailed"
 assert_between "$(post_field "$ADV" MaxPeakRSS_MB)" "$PAUSE_MIB" $((LIMIT_MIB + MIB_TOL)) \
     "MaxPeakRSS_MB"
-expected_advisory "$T/fig.txt" "$(mem_total_mb)" >"$T/expected.txt"
+# The sweep may use the group's limit, less the reserve for what runs in it beside the
+# workers (docs/advisory.md).
+assert_eq "$LIMIT_MIB" "$(pre_field "$ADV" MemTotal_MB)" "MemTotal_MB of the sweep in the group"
+reserve="$(pre_field "$ADV" Reserve_MB)"
+assert_int "$reserve" "Reserve_MB"
+expected_advisory "$T/fig.txt" "$LIMIT_MIB" "$reserve" >"$T/expected.txt"
 check_advisory "$T/expected.txt" "$ADV" "memory_advisory.txt"
 run_cmd advise "$MS_BIN" advise "$S"
 assert_eq 0 "$RC" "exit status of memsweep advise (stderr: $(cat "$T/advise.err"))"

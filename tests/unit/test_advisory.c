@@ -16,6 +16,7 @@
 #include "advisory.h"
 #include "dbreport.h"
 #include "jsonw.h"
+#include "memsweep/defaults.h"
 
 /* Renders with one of the writers into a malloc'd string. */
 static char *render(void (*post)(FILE *, const ms_advisory_t *),
@@ -156,6 +157,9 @@ static void test_post_section_exact(void **state)
                         "RunsFailed: 1\n"
                         "RunsExcluded: 1\n"
                         "ConservativeBasis: p95_peak\n"
+                        "MemTotal_MB: 11940\n"
+                        "Reserve_MB: 1024\n"
+                        "Usable_MB: 10916\n"
                         "PeriodicMissOver5Pct_Runs: 2\n"
                         "PeriodicMissOver20Pct_Runs: 1\n"
                         "LargestPeriodicMiss_Pct: 37.5\n"
@@ -232,6 +236,9 @@ static void test_no_runs(void **state)
     assert_null(strstr(text, "Recommended"));
     assert_null(strstr(text, "LargestPeriodicMiss")); /* no run to compare */
     assert_non_null(strstr(text, "RunsExcluded: 2\n"
+                                 "MemTotal_MB: 8192\n"
+                                 "Reserve_MB: 1024\n"
+                                 "Usable_MB: 7168\n"
                                  "PeriodicMissOver5Pct_Runs: 0\n"
                                  "PeriodicMissOver20Pct_Runs: 0\n"
                                  "Note: no run has a memory sample"));
@@ -269,6 +276,188 @@ static void test_json(void **state)
 }
 
 /* A report with something of every kind. */
+static const char limit_rule_text[] =
+    "limit: 10% of MemTotal_MB, at least 64 and at most 1024 MiB, for what runs inside the "
+    "limit beside the workers";
+
+static void test_limit_reserve_rule(void **state)
+{
+    (void)state;
+    /* A tenth, rounded to the nearest MiB, between 64 and 1024. */
+    assert_int_equal(ms_limit_reserve_mb(0), 64);
+    assert_int_equal(ms_limit_reserve_mb(600), 64);  /* 60: the floor */
+    assert_int_equal(ms_limit_reserve_mb(644), 64);  /* 64.4 rounds down */
+    assert_int_equal(ms_limit_reserve_mb(645), 65);  /* 64.5 rounds up */
+    assert_int_equal(ms_limit_reserve_mb(4096), 410);
+    assert_int_equal(ms_limit_reserve_mb(10235), 1024); /* 1023.5 rounds up to the cap */
+    assert_int_equal(ms_limit_reserve_mb(10234), 1023);
+    assert_int_equal(ms_limit_reserve_mb(1LL << 32), 1024);
+}
+
+static void test_reserve_rule_of_recorded(void **state)
+{
+    (void)state;
+    assert_true(ms_mem_source_is_limit("cgroup memory.max /sys/fs/cgroup/job"));
+    assert_true(ms_mem_source_is_limit("cgroup memory.limit_in_bytes /sys/fs/cgroup/memory/x"));
+    assert_true(ms_mem_source_is_limit("SLURM_MEM_PER_NODE=600"));
+    assert_false(ms_mem_source_is_limit("/proc/meminfo"));
+    assert_false(ms_mem_source_is_limit("--mem-total-mb"));
+    assert_false(ms_mem_source_is_limit("cgroups"));
+    assert_false(ms_mem_source_is_limit(NULL));
+    assert_int_equal(ms_reserve_rule_of("SLURM_MEM_PER_NODE=600", 600, 64), MS_RESERVE_RULE_LIMIT);
+    assert_int_equal(ms_reserve_rule_of("SLURM_MEM_PER_NODE=600", 600, 1024),
+                     MS_RESERVE_RULE_RECORDED);
+    assert_int_equal(ms_reserve_rule_of("/proc/meminfo", 24105, 1024), MS_RESERVE_RULE_MACHINE);
+    assert_int_equal(ms_reserve_rule_of("/proc/meminfo", 24105, 64), MS_RESERVE_RULE_RECORDED);
+    assert_int_equal(ms_reserve_rule_of("--mem-total-mb", 600, 1024), MS_RESERVE_RULE_MACHINE);
+    assert_string_equal(ms_reserve_rule_text(MS_RESERVE_RULE_LIMIT), limit_rule_text);
+    assert_string_equal(ms_reserve_rule_text(MS_RESERVE_RULE_OPTION), "--reserve-mb");
+    assert_null(ms_reserve_rule_text(MS_RESERVE_RULE_NONE));
+}
+
+/* The machine of a SLURM job: 600 MiB on a 24105 MiB node, 1 CPU. */
+static void limited_machine(ms_machine_t *m, long long cpus)
+{
+    ms_machine_init(m, 1, 600ULL * 1024, 64, 0.85);
+    ms_machine_describe(m, "cgroup memory.max /sys/fs/cgroup/job\n1", 1, 24105ULL * 1024 + 7,
+                        MS_RESERVE_RULE_LIMIT, cpus);
+}
+
+static void test_pre_section_machine_lines(void **state)
+{
+    ms_machine_t m;
+    char *text;
+    char expected[1024];
+    (void)state;
+    limited_machine(&m, 1);
+    text = render(NULL, ms_advisory_write_pre, NULL, &m);
+    /* The specification's five lines unchanged, memsweep's after them; a control
+     * character in the source is cleaned. */
+    snprintf(expected, sizeof expected,
+             "Pre-run Memory Advisory\n"
+             "MemTotal_MB: 600\n"
+             "Reserve_MB: 64\n"
+             "Usable_MB: 536\n"
+             "SafetyFactor: 0.85\n"
+             "MemSource: cgroup memory.max /sys/fs/cgroup/job?1\n"
+             "HostMemTotal_MB: 24105\n"
+             "ReserveRule: %s\n"
+             "CPUs: 1\n",
+             limit_rule_text);
+    assert_string_equal(text, expected);
+    free(text);
+
+    /* Unknown host and CPUs, no rule: those lines are left out. */
+    ms_machine_describe(&m, "SLURM_MEM_PER_NODE=600", 0, 0, MS_RESERVE_RULE_NONE, 0);
+    text = render(NULL, ms_advisory_write_pre, NULL, &m);
+    assert_string_equal(text, "Pre-run Memory Advisory\n"
+                              "MemTotal_MB: 600\n"
+                              "Reserve_MB: 64\n"
+                              "Usable_MB: 536\n"
+                              "SafetyFactor: 0.85\n"
+                              "MemSource: SLURM_MEM_PER_NODE=600\n");
+    free(text);
+
+    /* Nothing known about the memory: the fallback sentence alone, as specified. */
+    ms_machine_init(&m, 0, 0, 1024, 0.85);
+    ms_machine_describe(&m, "", 0, 0, MS_RESERVE_RULE_MACHINE, 2);
+    text = render(NULL, ms_advisory_write_pre, NULL, &m);
+    assert_null(strstr(text, "CPUs"));
+    assert_null(strstr(text, "ReserveRule"));
+    free(text);
+}
+
+/* One run of 100 MiB on the limited machine: 536 / 100 * 0.85 = 4.556, so 4 workers. */
+static void limited_advisory(ms_advisory_t *a, long long cpus)
+{
+    ms_machine_t m;
+    ms_run_counts_t c = {.total = 1, .included = 1};
+    double end[] = {100.0};
+    double peak[] = {100.0};
+
+    limited_machine(&m, cpus);
+    ms_advisory_compute(&m, &c, end, 1, peak, 1, a);
+}
+
+static void test_post_machine_lines_and_cpu_note(void **state)
+{
+    ms_advisory_t a;
+    char *text;
+    char expected[1024];
+    (void)state;
+    limited_advisory(&a, 1);
+    assert_int_equal(a.conservative, 4);
+    assert_int_equal(a.aggressive, 4);
+    text = render(ms_advisory_write_post, NULL, &a, NULL);
+    snprintf(expected, sizeof expected,
+             "RecommendedMaxWorkers_Aggressive: 4\n"
+             "RecommendedMaxWorkers_Conservative: 4\n"
+             "RunsTotal: 1\n"
+             "RunsIncluded: 1\n"
+             "RunsFailed: 0\n"
+             "RunsExcluded: 0\n"
+             "ConservativeBasis: p95_peak\n"
+             "MemTotal_MB: 600\n"
+             "Reserve_MB: 64\n"
+             "Usable_MB: 536\n"
+             "MemSource: cgroup memory.max /sys/fs/cgroup/job?1\n"
+             "HostMemTotal_MB: 24105\n"
+             "ReserveRule: %s\n"
+             "CPUs: 1\n"
+             "Note: memory admits 4 workers, but this sweep may use 1 CPU, so CPU, not memory, "
+             "limits how many workers run at once.\n",
+             limit_rule_text);
+    assert_non_null(strstr(text, expected));
+    free(text);
+
+    /* As many CPUs as workers: memory is the limit, no note. */
+    limited_advisory(&a, 4);
+    text = render(ms_advisory_write_post, NULL, &a, NULL);
+    assert_non_null(strstr(text, "CPUs: 4\n"));
+    assert_null(strstr(text, "Note:"));
+    free(text);
+
+    /* 3 CPUs, plural. */
+    limited_advisory(&a, 3);
+    text = render(ms_advisory_write_post, NULL, &a, NULL);
+    assert_non_null(strstr(text, "Note: memory admits 4 workers, but this sweep may use 3 "
+                                 "CPUs, so"));
+    free(text);
+
+    /* CPUs not recorded: no line, no note. */
+    limited_advisory(&a, 0);
+    text = render(ms_advisory_write_post, NULL, &a, NULL);
+    assert_null(strstr(text, "CPUs"));
+    assert_null(strstr(text, "Note:"));
+    free(text);
+}
+
+static void test_json_machine_fields(void **state)
+{
+    ms_advisory_t a;
+    char *text;
+    char expected[1024];
+    (void)state;
+    limited_advisory(&a, 1);
+    text = render(ms_advisory_write_json, NULL, &a, NULL);
+    snprintf(expected, sizeof expected,
+             "\"Usable_MB\":536,"
+             "\"MemSource\":\"cgroup memory.max /sys/fs/cgroup/job?1\","
+             "\"HostMemTotal_MB\":24105,"
+             "\"ReserveRule\":\"%s\","
+             "\"CPUs\":1,",
+             limit_rule_text);
+    assert_non_null(strstr(text, expected));
+    assert_non_null(strstr(text, "\"Notes\":[\"memory admits 4 workers, but this sweep may "
+                                 "use 1 CPU,"));
+    free(text);
+    limited_advisory(&a, 0);
+    text = render(ms_advisory_write_json, NULL, &a, NULL);
+    assert_null(strstr(text, "\"CPUs\""));
+    assert_non_null(strstr(text, "\"Notes\":[]"));
+    free(text);
+}
+
 static void example_report(ms_db_report_t *r)
 {
     memset(r, 0, sizeof *r);
@@ -464,6 +653,11 @@ int main(void)
         cmocka_unit_test(test_no_fit_warning),
         cmocka_unit_test(test_no_runs),
         cmocka_unit_test(test_json),
+        cmocka_unit_test(test_limit_reserve_rule),
+        cmocka_unit_test(test_reserve_rule_of_recorded),
+        cmocka_unit_test(test_pre_section_machine_lines),
+        cmocka_unit_test(test_post_machine_lines_and_cpu_note),
+        cmocka_unit_test(test_json_machine_fields),
         cmocka_unit_test(test_report_lines),
         cmocka_unit_test(test_report_json),
         cmocka_unit_test(test_tally_keeps_a_few),

@@ -626,6 +626,21 @@ static void test_schema_v1_database(void **state)
     sqlite3_close(db);
 
     read_db(&d);
+    /* Before version 4: MemTotal was /proc/meminfo's, the machine's; no CPUs recorded. */
+    assert_string_equal(d.info.mem_source, "/proc/meminfo");
+    assert_true(d.info.have_host_mem_total);
+    assert_int_equal(d.info.host_mem_total_kb, 8388608);
+    assert_int_equal(d.info.cpus, 0);
+    {
+        ms_advise_opts_t o;
+        ms_advisory_t a;
+        ms_advise_opts_init(&o);
+        assert_int_equal(ms_sweep_advise(&d, &o, &a), 0);
+        assert_int_equal(a.machine.reserve_mb, 1024);
+        assert_int_equal(a.machine.reserve_rule, MS_RESERVE_RULE_MACHINE);
+        assert_int_equal(a.machine.host_mem_total_mb, 8192);
+        assert_int_equal(a.machine.cpus, 0);
+    }
     r = run_by_id(&d, 1);
     assert_int_equal(r->peak_kb, 120 * MIB);
     assert_int_equal(r->end_kb, 96 * MIB);
@@ -657,6 +672,119 @@ static void test_schema_v1_database(void **state)
         ms_sweep_texts_close(&texts);
         sqlite3_close(rdb);
     }
+}
+
+/* A sweep under a 600 MiB cgroup limit on a 24105 MiB machine with 1 CPU, one 100 MiB run. */
+static void create_limited_db(const char *sweep_values)
+{
+    sqlite3 *db = create_db(dbpath);
+    char sql[512];
+
+    snprintf(sql, sizeof sql, "UPDATE sweeps SET %s", sweep_values);
+    exec_sql(db, sql);
+    add_run(db, 1, "ok");
+    add_proc(db, 1, 1, 100, 0, 1, 100 * MIB);
+    add_sample(db, 1, 0.5, 100 * MIB, "tick");
+    sqlite3_close(db);
+}
+
+static void test_machine_recorded(void **state)
+{
+    ms_sweep_data_t d;
+    ms_advise_opts_t o;
+    ms_advisory_t a;
+    (void)state;
+
+    create_limited_db("mem_total_kb = 614400, reserve_mb = 64,"
+                      " mem_source = 'cgroup memory.max /sys/fs/cgroup/job',"
+                      " host_mem_total_kb = 24683748, cpus = 1");
+    read_db(&d);
+    ms_advise_opts_init(&o);
+    assert_int_equal(ms_sweep_advise(&d, &o, &a), 0);
+    assert_int_equal(a.machine.mem_total_mb, 600);
+    assert_int_equal(a.machine.reserve_mb, 64);
+    assert_int_equal(a.machine.usable_mb, 536);
+    assert_int_equal(a.machine.reserve_rule, MS_RESERVE_RULE_LIMIT);
+    assert_string_equal(a.machine.mem_source, "cgroup memory.max /sys/fs/cgroup/job");
+    assert_true(a.machine.have_host_mem_total);
+    assert_int_equal(a.machine.host_mem_total_mb, 24105);
+    assert_int_equal(a.machine.cpus, 1);
+    assert_int_equal(a.conservative, 4); /* 536 / 100 * 0.85 = 4.56 */
+
+    /* --reserve-mb is named as the rule. */
+    o.reserve_mb = 100;
+    assert_int_equal(ms_sweep_advise(&d, &o, &a), 0);
+    assert_int_equal(a.machine.usable_mb, 500);
+    assert_int_equal(a.machine.reserve_rule, MS_RESERVE_RULE_OPTION);
+
+    /* --mem-total-mb: a whole machine of that size, the fixed reserve, the option named
+     * as the source, and no MemTotal of the recorded machine, which is not that one. */
+    ms_advise_opts_init(&o);
+    o.mem_total_mb = 4096;
+    assert_int_equal(ms_sweep_advise(&d, &o, &a), 0);
+    assert_int_equal(a.machine.mem_total_mb, 4096);
+    assert_int_equal(a.machine.reserve_mb, 1024);
+    assert_int_equal(a.machine.reserve_rule, MS_RESERVE_RULE_MACHINE);
+    assert_string_equal(a.machine.mem_source, "--mem-total-mb");
+    assert_false(a.machine.have_host_mem_total);
+    assert_int_equal(a.machine.cpus, 1);
+    o.reserve_mb = 0;
+    assert_int_equal(ms_sweep_advise(&d, &o, &a), 0);
+    assert_int_equal(a.machine.usable_mb, 4096);
+    assert_int_equal(a.machine.reserve_rule, MS_RESERVE_RULE_OPTION);
+    ms_sweep_free(&d);
+
+    /* A recorded reserve no rule gives is kept, and said to be the recorded one. */
+    create_limited_db("mem_total_kb = 614400, reserve_mb = 200,"
+                      " mem_source = 'SLURM_MEM_PER_NODE=600', host_mem_total_kb = NULL,"
+                      " cpus = 2");
+    read_db(&d);
+    ms_advise_opts_init(&o);
+    assert_int_equal(ms_sweep_advise(&d, &o, &a), 0);
+    assert_int_equal(a.machine.reserve_mb, 200);
+    assert_int_equal(a.machine.reserve_rule, MS_RESERVE_RULE_RECORDED);
+    assert_false(a.machine.have_host_mem_total); /* NULL with a source: not known */
+    assert_int_equal(a.machine.cpus, 2);
+    ms_sweep_free(&d);
+}
+
+static void test_machine_values_that_are_not(void **state)
+{
+    ms_sweep_data_t d;
+    ms_advise_opts_t o;
+    ms_advisory_t a;
+    (void)state;
+
+    /* Each value unusable: ignored, counted, and the reserve follows the source's rule. */
+    create_limited_db("mem_total_kb = 614400, reserve_mb = 'lots',"
+                      " mem_source = 'cgroup memory.max /sys/fs/cgroup/job',"
+                      " host_mem_total_kb = 'big', cpus = 0");
+    read_db(&d);
+    assert_int_equal(d.report.bad[MS_BAD_SWEEP_RESERVE], 1);
+    assert_int_equal(d.report.bad[MS_BAD_SWEEP_HOST_MEM], 1);
+    assert_int_equal(d.report.bad[MS_BAD_SWEEP_CPUS_RANGE], 1);
+    ms_advise_opts_init(&o);
+    assert_int_equal(ms_sweep_advise(&d, &o, &a), 0);
+    assert_int_equal(a.machine.reserve_mb, 64);
+    assert_int_equal(a.machine.reserve_rule, MS_RESERVE_RULE_LIMIT);
+    assert_false(a.machine.have_host_mem_total);
+    assert_int_equal(a.machine.cpus, 0);
+    ms_sweep_free(&d);
+
+    /* A blob: text affinity would turn a number into text. */
+    create_limited_db("reserve_mb = -5, mem_source = X'2A', host_mem_total_kb = 0,"
+                      " cpus = 'two'");
+    read_db(&d);
+    assert_int_equal(d.report.bad[MS_BAD_SWEEP_RESERVE_RANGE], 1);
+    assert_int_equal(d.report.bad[MS_BAD_SWEEP_MEM_SOURCE], 1);
+    assert_int_equal(d.report.bad[MS_BAD_SWEEP_HOST_MEM_RANGE], 1);
+    assert_int_equal(d.report.bad[MS_BAD_SWEEP_CPUS], 1);
+    assert_string_equal(d.info.mem_source, ""); /* unknown, not /proc/meminfo */
+    ms_advise_opts_init(&o);
+    assert_int_equal(ms_sweep_advise(&d, &o, &a), 0);
+    assert_int_equal(a.machine.reserve_mb, 1024);
+    assert_int_equal(a.machine.reserve_rule, MS_RESERVE_RULE_MACHINE);
+    ms_sweep_free(&d);
 }
 
 static void test_advise_peak_summary(void **state)
@@ -1453,6 +1581,8 @@ int main(void)
         cmocka_unit_test(test_sweeps_rows),
         cmocka_unit_test(test_abnormal_ends),
         cmocka_unit_test(test_schema_v3_columns),
+        cmocka_unit_test(test_machine_recorded),
+        cmocka_unit_test(test_machine_values_that_are_not),
         cmocka_unit_test(test_schema_v2_database),
         cmocka_unit_test(test_unknown_status),
         cmocka_unit_test(test_missing_tables_and_columns),
