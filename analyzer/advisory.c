@@ -148,7 +148,14 @@ void ms_advisory_compute(const ms_machine_t *m, const ms_run_counts_t *counts,
                            out->peak_mb.max > MS_DIVERGENCE_RATIO * out->end_mb.mean;
     out->warn_no_fit = (out->have_aggressive && out->aggressive == 0) ||
                        (out->have_conservative && out->conservative == 0);
+    out->warn_left_out_peak = counts->have_left_out_peak && out->have_peak &&
+                              counts->left_out_peak_mb > out->peak_mb.p95;
+    out->warn_few_runs = counts->included > 0 && counts->included < MS_FEW_RUNS;
+    /* Cross-multiplied: exactly the percentage is not more than it. */
+    out->warn_many_left_out =
+        (double)(counts->total - counts->included) * 100.0 > MS_LEFT_OUT_PCT * (double)counts->total;
 }
+
 
 /* memsweep's lines about where the memory figure came from, and the CPUs. */
 static void write_machine_lines(FILE *f, const ms_machine_t *m)
@@ -231,6 +238,18 @@ static int note_text(const ms_advisory_t *a, size_t i, char *buf, size_t len)
         }
         i--;
     }
+    if (a->counts.unfinished) {
+        if (i == 0) {
+            snprintf(buf, len,
+                     "the sweep has not finished (it is still running, or its launcher was "
+                     "killed); %zu run%s still running %s left out, and the figures cover the "
+                     "runs finished so far.",
+                     a->counts.running, a->counts.running == 1 ? "" : "s",
+                     a->counts.running == 1 ? "is" : "are");
+            return 0;
+        }
+        i--;
+    }
     if (cpu_bound(a, &workers) == 0) {
         if (i == 0) {
             snprintf(buf, len,
@@ -242,6 +261,52 @@ static int note_text(const ms_advisory_t *a, size_t i, char *buf, size_t len)
         i--;
     }
     return a->have_report ? ms_db_report_note(&a->report, i, buf, len) : -1;
+}
+
+/*
+ * Warning i of the post-run section (0 up), in a fixed order. Returns 0 with the text in
+ * buf, or -1 when there is no warning i.
+ */
+static int warning_text(const ms_advisory_t *a, size_t i, char *buf, size_t len)
+{
+    const ms_run_counts_t *c = &a->counts;
+    const size_t left_out = c->total - c->included;
+
+    if (a->warn_divergence && i-- == 0) {
+        snprintf(buf, len, "%s", divergence_text);
+        return 0;
+    }
+    if (a->warn_no_fit && i-- == 0) {
+        snprintf(buf, len, "%s", no_fit_text);
+        return 0;
+    }
+    if (a->warn_left_out_peak && i-- == 0) {
+        snprintf(buf, len,
+                 "run %lld, left out because it did not finish, had already reached %.1f MiB, "
+                 "more than P95PeakRSS_MB (%.1f); runs like it may need more than this advice "
+                 "allows.",
+                 c->left_out_peak_seq, c->left_out_peak_mb, a->peak_mb.p95);
+        return 0;
+    }
+    if (a->warn_few_runs && i-- == 0) {
+        snprintf(buf, len,
+                 "only %zu run%s entered the statistics; percentiles of fewer than %d runs say "
+                 "little about the next one.",
+                 c->included, c->included == 1 ? "" : "s", MS_FEW_RUNS);
+        return 0;
+    }
+    if (a->warn_many_left_out && i-- == 0) {
+        char rest[64] = ".";
+        if (c->included > 0)
+            snprintf(rest, sizeof rest, "; the advice covers only the %zu included.",
+                     c->included);
+        snprintf(buf, len,
+                 "%zu of %zu runs (%.0f%%) were left out of the statistics (not measured, "
+                 "stopped before they finished, or still running)%s",
+                 left_out, c->total, (double)left_out * 100.0 / (double)c->total, rest);
+        return 0;
+    }
+    return -1;
 }
 
 void ms_advisory_write_post(FILE *f, const ms_advisory_t *a)
@@ -270,6 +335,12 @@ void ms_advisory_write_post(FILE *f, const ms_advisory_t *a)
     fprintf(f, "RunsIncluded: %zu\n", a->counts.included);
     fprintf(f, "RunsFailed: %zu\n", a->counts.failed);
     fprintf(f, "RunsExcluded: %zu\n", a->counts.excluded);
+    fprintf(f, "RunsStopped: %zu\n", a->counts.stopped);
+    fprintf(f, "RunsRunning: %zu\n", a->counts.running);
+    if (a->counts.unfinished)
+        fprintf(f, "SweepFinished: no\n");
+    if (a->counts.have_left_out_peak)
+        fprintf(f, "LeftOutPeakRSS_LowerBound_MB: %.1f\n", a->counts.left_out_peak_mb);
     if (a->have_conservative)
         fprintf(f, "ConservativeBasis: %s\n", ms_basis_name(a->basis));
     if (a->machine.have_mem_total) {
@@ -284,10 +355,8 @@ void ms_advisory_write_post(FILE *f, const ms_advisory_t *a)
         ms_db_report_write(f, &a->report);
     for (size_t i = 0; note_text(a, i, text, sizeof text) == 0; i++)
         fprintf(f, "Note: %s\n", text);
-    if (a->warn_divergence)
-        fprintf(f, "Warning: %s\n", divergence_text);
-    if (a->warn_no_fit)
-        fprintf(f, "Warning: %s\n", no_fit_text);
+    for (size_t i = 0; warning_text(a, i, text, sizeof text) == 0; i++)
+        fprintf(f, "Warning: %s\n", text);
 }
 
 void ms_advisory_write_json(FILE *f, const ms_advisory_t *a)
@@ -333,6 +402,11 @@ void ms_advisory_write_json(FILE *f, const ms_advisory_t *a)
     ms_json_int(f, &first, "RunsIncluded", (long long)a->counts.included);
     ms_json_int(f, &first, "RunsFailed", (long long)a->counts.failed);
     ms_json_int(f, &first, "RunsExcluded", (long long)a->counts.excluded);
+    ms_json_int(f, &first, "RunsStopped", (long long)a->counts.stopped);
+    ms_json_int(f, &first, "RunsRunning", (long long)a->counts.running);
+    ms_json_bool(f, &first, "SweepFinished", !a->counts.unfinished);
+    if (a->counts.have_left_out_peak)
+        ms_json_dec1(f, &first, "LeftOutPeakRSS_LowerBound_MB", a->counts.left_out_peak_mb);
     if (a->have_conservative) {
         ms_json_key(f, &first, "ConservativeBasis");
         ms_json_string(f, ms_basis_name(a->basis));
@@ -351,14 +425,10 @@ void ms_advisory_write_json(FILE *f, const ms_advisory_t *a)
     fputc(']', f);
     ms_json_key(f, &first, "Warnings");
     fputc('[', f);
-    if (a->warn_divergence) {
-        ms_json_string(f, divergence_text);
-        nwarn++;
-    }
-    if (a->warn_no_fit) {
+    for (size_t i = 0; warning_text(a, i, text, sizeof text) == 0; i++) {
         if (nwarn++ > 0)
             fputc(',', f);
-        ms_json_string(f, no_fit_text);
+        ms_json_string(f, text);
     }
     fputs("]}\n", f);
 }

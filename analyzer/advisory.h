@@ -55,9 +55,17 @@ typedef enum ms_basis {
 /* Per-run counts reported after the specification's lines. */
 typedef struct ms_run_counts {
     size_t total;    /* runs recorded in the database */
-    size_t included; /* runs with at least one memory sample */
-    size_t failed;   /* runs whose status is not ok (failed, killed, timeout, ...) */
-    size_t excluded; /* runs without any memory sample */
+    size_t included; /* runs whose figures enter the statistics */
+    size_t failed;   /* runs that ended with a status other than ok (failed, killed, oom,
+                        timeout, interrupted, or one this version does not know) */
+    size_t excluded; /* runs not measured: no memory sample, or marked not measured */
+    size_t running;  /* runs whose status is still running */
+    size_t stopped;  /* measured runs stopped by the user or by --timeout: left out */
+    size_t unfinished_runs; /* measured runs still running in an unfinished sweep: left out */
+    int unfinished;  /* the sweep has not finished (still running, or its launcher died) */
+    int have_left_out_peak;  /* a stopped or unfinished run has a peak */
+    double left_out_peak_mb; /* the largest such peak, MiB: a lower bound of its need */
+    long long left_out_peak_seq; /* the run that reached it */
 } ms_run_counts_t;
 
 /* Every figure of the post-run section. */
@@ -75,6 +83,9 @@ typedef struct ms_advisory {
     ms_basis_t basis;
     int warn_divergence;     /* max peak > MS_DIVERGENCE_RATIO x mean end */
     int warn_no_fit;         /* a recommendation is 0: one worker does not fit */
+    int warn_left_out_peak;  /* a left-out run reached more than P95PeakRSS_MB */
+    int warn_few_runs;       /* fewer than MS_FEW_RUNS runs included */
+    int warn_many_left_out;  /* more than MS_LEFT_OUT_PCT % of the runs left out */
     int have_peak_summary;   /* the periodic-miss summary below was filled in */
     ms_peak_summary_t peaks; /* how much the periodic sampler missed (peaks.h) */
     int have_report;         /* the database report below was filled in */

@@ -1060,6 +1060,34 @@ static void read_wait4(sqlite3_stmt *st, int col, ms_run_mem_t *r, size_t *bad)
     r->peaks.wait4 = vf == V_OK && kb > floor_kb ? MS_WAIT4_ABOVE : MS_WAIT4_AT_FLOOR;
 }
 
+/*
+ * Whether the first sweep is a launcher's sweep that has not finished. A database made by
+ * the shim alone never gets finished_ns, and has no launcher to finish its runs.
+ */
+static int read_unfinished(sqlite3 *db, ms_sweep_data_t *out)
+{
+    sqlite3_stmt *st = NULL;
+    int has_origin = 0;
+    int s;
+
+    if (out->info.n_sweeps == 0)
+        return 0;
+    if (has_column(db, "sweeps", "origin", &has_origin) != 0)
+        return -EIO;
+    if (sqlite3_prepare_v2(db,
+                           has_origin ? "SELECT finished_ns IS NULL AND origin IS '"
+                                        MS_ORIGIN_LAUNCHER "' FROM sweeps ORDER BY sweep_id LIMIT 1"
+                                      : "SELECT finished_ns IS NULL FROM sweeps ORDER BY sweep_id"
+                                        " LIMIT 1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return -EIO;
+    s = sqlite3_step(st);
+    if (s == SQLITE_ROW)
+        out->info.unfinished = sqlite3_column_int(st, 0) != 0;
+    sqlite3_finalize(st);
+    return s == SQLITE_ROW || s == SQLITE_DONE ? 0 : -EIO;
+}
+
 /* Reads the runs, sorted by run_id for lookups; skipped ones go to skipped_runs. */
 static int read_runs(sqlite3 *db, ms_sweep_data_t *out, int has_uninstrumented,
                      int has_usage, id_set_t *skipped_runs)
@@ -1657,6 +1685,8 @@ int ms_sweep_read(sqlite3 *db, const char *name, ms_sweep_data_t *out, char *err
              oc.host_mem_total ? "host_mem_total_kb" : "NULL", oc.cpus ? "cpus" : "NULL");
     if (read_sweep(db, out, sql) != 0)
         goto sql_error;
+    if (read_unfinished(db, out) != 0)
+        goto sql_error;
 
     rc = read_runs(db, out, oc.uninstrumented, oc.maxrss && oc.maxrss_floor, &skipped_runs);
     if (rc == -EIO)
@@ -1922,13 +1952,38 @@ int ms_sweep_advise(const ms_sweep_data_t *d, const ms_advise_opts_t *o, ms_advi
         return -ENOMEM;
     }
     counts.total = d->n_runs;
+    counts.unfinished = d->info.unfinished;
     for (size_t i = 0; i < d->n_runs; i++) {
         const ms_run_mem_t *r = &d->runs[i];
-        /* An unknown status is not ok either. */
-        if (strcmp(r->status, MS_STATUS_OK) != 0)
+        const int running = strcmp(r->status, MS_STATUS_RUNNING) == 0;
+        const int stopped = strcmp(r->status, MS_STATUS_INTERRUPTED) == 0 ||
+                            strcmp(r->status, MS_STATUS_TIMEOUT) == 0;
+
+        /* An unknown status is not ok either; a run still running has not failed. */
+        if (running)
+            counts.running++;
+        else if (strcmp(r->status, MS_STATUS_OK) != 0)
             counts.failed++;
         if (!ms_run_measured(r)) {
             counts.excluded++;
+            continue;
+        }
+        /*
+         * A run stopped by the user or by --timeout did not show what it needs to
+         * finish, nor does a run of an unfinished sweep that is still running: left out,
+         * with the largest peak such a run reached so far (a lower bound).
+         */
+        if (stopped || (running && d->info.unfinished)) {
+            const double peak = (double)r->peak_kb / 1024.0;
+            if (stopped)
+                counts.stopped++;
+            else
+                counts.unfinished_runs++;
+            if (!counts.have_left_out_peak || peak > counts.left_out_peak_mb) {
+                counts.have_left_out_peak = 1;
+                counts.left_out_peak_mb = peak;
+                counts.left_out_peak_seq = r->seq;
+            }
             continue;
         }
         counts.included++;

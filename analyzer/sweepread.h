@@ -39,6 +39,11 @@ typedef struct ms_sweep_info {
     int have_host_mem_total;         /* the machine's MemTotal: host_mem_total_kb, or */
     unsigned long long host_mem_total_kb; /* mem_total_kb when that was /proc/meminfo's */
     long long cpus;                  /* CPUs the sweep may use; 0 when not recorded */
+    /*
+     * A sweep of `memsweep run` without sweeps.finished_ns: still running, or its
+     * launcher was killed. Its runs still marked running are not finished.
+     */
+    int unfinished;
 } ms_sweep_info_t;
 
 /* One run reduced to the figures the advisory needs. */

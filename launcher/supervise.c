@@ -80,6 +80,8 @@ typedef struct sup {
     int prepared_fd[2];  /* logs of run prepared_seq, created ahead (stdout, stderr) */
     size_t prepared_seq; /* 0: none prepared */
     int64_t stop_deadline; /* SIGKILL every group then; 0 when not pending */
+    pid_t stop_sender;     /* who sent the first stop signal (0: the kernel, a terminal) */
+    int64_t stop_at;       /* when it came */
     int64_t next_rss_poll;
     int64_t next_draw;
     unsigned long long max_rss_kb;
@@ -635,12 +637,32 @@ static void kill_all(sup_t *s, int sig)
     }
 }
 
-static void on_stop_signal(sup_t *s, int sig)
+/*
+ * Whether a stop signal repeats the first one rather than asking again: the same signal
+ * from the same process, sent by kill() within MS_STOP_REPEAT_MS. `timeout -s INT`
+ * delivers its signal twice, to memsweep and then to memsweep's process group, and
+ * `kill 0`-style senders do the same; a second Ctrl-C comes from the terminal (the
+ * kernel, sender 0) and always counts.
+ */
+static int repeats_first_stop(const sup_t *s, int sig, const siginfo_t *info, int64_t now)
 {
+    return s->res->stop_signal == sig && info != NULL && info->si_code == SI_USER &&
+           info->si_pid != 0 && info->si_pid == s->stop_sender &&
+           now - s->stop_at < (int64_t)MS_STOP_REPEAT_MS * NS_PER_MS;
+}
+
+static void on_stop_signal(sup_t *s, int sig, const siginfo_t *info)
+{
+    const int64_t now = ms_mono_ns();
+
     /* Runs that ended on their own before the signal keep their real status. */
     reap(s);
+    if (s->res->stop_signal != 0 && repeats_first_stop(s, sig, info, now))
+        return;
     if (s->res->stop_signal == 0) {
         s->res->stop_signal = sig;
+        s->stop_sender = info != NULL && info->si_code == SI_USER ? info->si_pid : 0;
+        s->stop_at = now;
         print_line(s, "memsweep: %s received: starting no more runs, stopping %zu running\n",
                    signal_name(sig), s->running);
         for (size_t i = 0; i < s->n_slots; i++) {
@@ -720,21 +742,21 @@ static int64_t wait_ns(const sup_t *s, int64_t now)
     return until > now ? until - now : 0;
 }
 
-/* Takes one signal, waiting at most ns; returns the signal or 0. */
-static int take_signal(const sup_t *s, int64_t ns)
+/* Takes one signal, waiting at most ns; returns the signal (its details in *info) or 0. */
+static int take_signal(const sup_t *s, int64_t ns, siginfo_t *info)
 {
     struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000LL),
                           .tv_nsec = (long)(ns % 1000000000LL)};
     /* EAGAIN (nothing came) and EINTR (stopped and continued) both mean "look again". */
-    const int sig = sigtimedwait(&s->o->signals->wait_set, NULL, &ts);
+    const int sig = sigtimedwait(&s->o->signals->wait_set, info, &ts);
 
     return sig > 0 ? sig : 0;
 }
 
-static void handle_signal(sup_t *s, int sig)
+static void handle_signal(sup_t *s, int sig, const siginfo_t *info)
 {
     if (sig != 0 && sig != SIGCHLD && sigismember(&s->o->signals->stop_set, sig))
-        on_stop_signal(s, sig);
+        on_stop_signal(s, sig, info);
 }
 
 static void update_status(sup_t *s, int64_t now)
@@ -834,12 +856,13 @@ int ms_supervise(const ms_supervise_opts_t *o, ms_supervise_result_t *res)
     ms_rundb_batch(o->db);
 
     for (;;) {
+        siginfo_t info;
         int64_t now;
         int sig;
 
         /* Stop signals already pending (even from before the first run) come first. */
-        while ((sig = take_signal(&s, 0)) != 0)
-            handle_signal(&s, sig);
+        while ((sig = take_signal(&s, 0, &info)) != 0)
+            handle_signal(&s, sig, &info);
         reap(&s);
         check_deadlines(&s, ms_mono_ns());
 
@@ -863,7 +886,8 @@ int ms_supervise(const ms_supervise_opts_t *o, ms_supervise_result_t *res)
             res->error = 1;
         now = ms_mono_ns();
         update_status(&s, now);
-        handle_signal(&s, take_signal(&s, wait_ns(&s, now)));
+        sig = take_signal(&s, wait_ns(&s, now), &info);
+        handle_signal(&s, sig, &info);
     }
     flush(&s);
     warn_unmeasured(&s);

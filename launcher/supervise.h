@@ -22,6 +22,12 @@
 /* After a stop signal, how long workers get to exit before their groups are killed. */
 #define MS_STOP_GRACE_MS 3000
 
+/*
+ * A stop signal from the same sender within this long of the first is the same request
+ * delivered twice (timeout -s INT signals memsweep and then its process group).
+ */
+#define MS_STOP_REPEAT_MS 2000
+
 /* After --timeout sent SIGTERM, how long a worker gets before SIGKILL. */
 #define MS_TIMEOUT_GRACE_MS 2000
 

@@ -63,6 +63,12 @@ static inline long long ms_limit_reserve_mb(long long limit_mb)
 /* A peak above this multiple of the mean end RSS triggers the divergence warning. */
 #define MS_DIVERGENCE_RATIO 1.2
 
+/* The advisory warns when fewer runs than this enter its statistics. */
+#define MS_FEW_RUNS 5
+
+/* ... and when more than this percentage of the runs were left out of them. */
+#define MS_LEFT_OUT_PCT 10
+
 /* Default parent of sweep directories created by `memsweep run`. */
 #define MS_DEFAULT_OUTPUT_DIR "results/memsweep"
 

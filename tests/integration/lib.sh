@@ -459,11 +459,14 @@ import math, sys
 rows = [l.rstrip("\n").split("|", 7) for l in open(sys.argv[1]) if l.strip()]
 usable = max(0, int(sys.argv[2]) - int(sys.argv[3]))
 sf = 0.85
-inc = [r for r in rows if int(r[4]) > 0]
+# Runs stopped before they finished (by the user, by --timeout) are left out.
+stopped = ("interrupted", "timeout")
+inc = [r for r in rows if int(r[4]) > 0 and r[1] not in stopped]
 print("RunsTotal: %d" % len(rows))
 print("RunsIncluded: %d" % len(inc))
-print("RunsFailed: %d" % sum(1 for r in rows if r[1] != "ok"))
-print("RunsExcluded: %d" % (len(rows) - len(inc)))
+print("RunsFailed: %d" % sum(1 for r in rows if r[1] not in ("ok", "running")))
+print("RunsExcluded: %d" % sum(1 for r in rows if int(r[4]) == 0))
+print("RunsStopped: %d" % sum(1 for r in rows if int(r[4]) > 0 and r[1] in stopped))
 def pct(v, p):
     v = sorted(v)
     rank = p / 100.0 * (len(v) - 1)

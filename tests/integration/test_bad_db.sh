@@ -79,7 +79,7 @@ report() {
 # figures FILE: an output without the report lines, without the run counts, and without
 # per-run Note/Unstored/abnormal-end lines (the figures proper).
 figures() {
-    grep -vE '^(Excluded|Skipped|Ignored|Note|RunsTotal|RunsFailed|RunsExcluded|RunsIncluded|RunsCompared|ProcessesEndedAbnormally|Unstored): |^  (Note|Unstored|ProcessesEndedAbnormally): ' "$1"
+    grep -vE '^(Excluded|Skipped|Ignored|Note|RunsTotal|RunsFailed|RunsExcluded|RunsIncluded|RunsStopped|RunsRunning|RunsCompared|ProcessesEndedAbnormally|Unstored): |^  (Note|Unstored|ProcessesEndedAbnormally): |^Warning: [0-9]+ of [0-9]+ runs \([0-9]+%\) were left out' "$1"
 }
 
 # check_order ADVISORY WHAT: the post-run section keeps the specification's lines first,

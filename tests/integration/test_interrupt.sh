@@ -56,11 +56,18 @@ assert_eq 0 "$(sql "$DB" "SELECT count(*) FROM runs WHERE status = 'interrupted'
                           AND finished_ns IS NULL")" "interrupted runs without finished_ns"
 assert_ne "" "$(sql "$DB" "SELECT finished_ns FROM sweeps")" "sweeps.finished_ns"
 
-note "the post-run section covers what was measured"
+note "the post-run section leaves the stopped runs out, with the peak they reached"
 ADV="$S/memory_advisory.txt"
 assert_eq 1 "$(grep -c '^Post-run Observed Advisory$' "$ADV")" "post-run sections"
-assert_eq 2 "$(post_field "$ADV" RunsIncluded)" "RunsIncluded"
-assert_between "$(post_field "$ADV" MaxPeakRSS_MB)" 24 $((24 + MIB_TOL)) "MaxPeakRSS_MB"
+assert_eq 0 "$(post_field "$ADV" RunsIncluded)" "RunsIncluded"
+assert_eq 2 "$(post_field "$ADV" RunsStopped)" "RunsStopped"
+assert_eq "" "$(post_field "$ADV" MaxPeakRSS_MB)" "MaxPeakRSS_MB of no included run"
+assert_eq "" "$(post_field "$ADV" RecommendedMaxWorkers_Conservative)" \
+    "a recommendation from runs that were stopped"
+assert_between "$(post_field "$ADV" LeftOutPeakRSS_LowerBound_MB)" 24 $((24 + MIB_TOL)) \
+    "LeftOutPeakRSS_LowerBound_MB"
+grep -q '^Warning: 2 of 2 runs (100%) were left out' "$ADV" ||
+    fail "no warning that every run was left out: $(grep '^Warning' "$ADV")"
 assert_contains "$T/run.out" "Post-run Observed Advisory" "stdout of the interrupted launcher"
 
 pass

@@ -1,6 +1,6 @@
 # --timeout on a run that would hold 120 s: the run's group is killed once the timeout is
 # up, never before, and long before the hold ends; the run is `timeout`, the launcher
-# exits 1, and the samples taken until the kill count in the advisory.
+# exits 1, and the peak it reached until the kill is shown beside the advisory's figures.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -26,7 +26,12 @@ assert_eq timeout "$(sql "$DB" "SELECT status FROM runs")" "run status"
 # outcome above.
 dur="$(sql "$DB" "SELECT (finished_ns - started_ns) / 1e6 FROM runs")"
 assert_between "$dur" $((TIMEOUT_S * 1000)) $((HOLD_MS / 2)) "ms between the run's start and finish"
+# A run stopped by --timeout did not finish: left out of the statistics, its peak so far
+# shown as a lower bound.
 assert_eq 1 "$(post_field "$S/memory_advisory.txt" RunsFailed)" "RunsFailed"
-assert_eq 1 "$(post_field "$S/memory_advisory.txt" RunsIncluded)" "RunsIncluded"
+assert_eq 0 "$(post_field "$S/memory_advisory.txt" RunsIncluded)" "RunsIncluded"
+assert_eq 1 "$(post_field "$S/memory_advisory.txt" RunsStopped)" "RunsStopped"
+assert_between "$(post_field "$S/memory_advisory.txt" LeftOutPeakRSS_LowerBound_MB)" 16 \
+    $((16 + MIB_TOL)) "LeftOutPeakRSS_LowerBound_MB"
 
 pass

@@ -156,6 +156,8 @@ static void test_post_section_exact(void **state)
                         "RunsIncluded: 4\n"
                         "RunsFailed: 1\n"
                         "RunsExcluded: 1\n"
+                        "RunsStopped: 0\n"
+                        "RunsRunning: 0\n"
                         "ConservativeBasis: p95_peak\n"
                         "MemTotal_MB: 11940\n"
                         "Reserve_MB: 1024\n"
@@ -165,7 +167,80 @@ static void test_post_section_exact(void **state)
                         "LargestPeriodicMiss_Pct: 37.5\n"
                         "LargestPeriodicMiss_Run: 2\n"
                         "Warning: MaxPeakRSS_MB is more than 1.2x MeanRSS_End_MB; prefer the "
-                        "conservative recommendation and consider staggering worker starts.\n");
+                        "conservative recommendation and consider staggering worker starts.\n"
+                        "Warning: only 4 runs entered the statistics; percentiles of fewer "
+                        "than 5 runs say little about the next one.\n"
+                        "Warning: 1 of 5 runs (20%) were left out of the statistics (not "
+                        "measured, stopped before they finished, or still running); the advice "
+                        "covers only the 4 included.\n");
+    free(text);
+}
+
+/*
+ * Runs stopped before they finished are left out and counted on their own line, with the
+ * largest peak any of them reached; a warning when it exceeds the included runs' P95
+ * peak, when few runs are included, and when many are left out. A sweep that has not
+ * finished says so, and its running runs are running, not failed.
+ */
+static void test_left_out_runs(void **state)
+{
+    ms_machine_t m;
+    ms_advisory_t a;
+    ms_run_counts_t c = {.total = 20, .included = 17, .failed = 3, .stopped = 3,
+                         .have_left_out_peak = 1, .left_out_peak_mb = 900.0,
+                         .left_out_peak_seq = 18};
+    double v[17];
+    char *text;
+    (void)state;
+
+    for (size_t i = 0; i < 17; i++)
+        v[i] = 500.0;
+    ms_machine_init(&m, 1, 8192ULL * 1024, 1024, 0.85);
+    ms_advisory_compute(&m, &c, v, 17, v, 17, &a);
+    assert_true(a.warn_left_out_peak);   /* 900 > 500 */
+    assert_false(a.warn_few_runs);       /* 17 included */
+    assert_true(a.warn_many_left_out);   /* 3 of 20 = 15 % > 10 % */
+    text = render(ms_advisory_write_post, NULL, &a, NULL);
+    assert_non_null(strstr(text, "RunsFailed: 3\n"
+                                 "RunsExcluded: 0\n"
+                                 "RunsStopped: 3\n"
+                                 "RunsRunning: 0\n"
+                                 "LeftOutPeakRSS_LowerBound_MB: 900.0\n"));
+    assert_null(strstr(text, "SweepFinished"));
+    assert_non_null(strstr(text, "Warning: run 18, left out because it did not finish, had "
+                                 "already reached 900.0 MiB, more than P95PeakRSS_MB (500.0); "
+                                 "runs like it may need more than this advice allows.\n"
+                                 "Warning: 3 of 20 runs (15%) were left out"));
+    assert_null(strstr(text, "Warning: only"));
+    free(text);
+
+    /* Exactly 10 % left out is not more than 10 %; a smaller left-out peak, no warning. */
+    c = (ms_run_counts_t){.total = 20, .included = 18, .stopped = 2, .failed = 2,
+                          .have_left_out_peak = 1, .left_out_peak_mb = 499.0,
+                          .left_out_peak_seq = 3};
+    ms_advisory_compute(&m, &c, v, 17, v, 17, &a);
+    assert_false(a.warn_left_out_peak);
+    assert_false(a.warn_many_left_out);
+
+    /* An unfinished sweep: its running runs are left out, not failed, and it says so. */
+    c = (ms_run_counts_t){.total = 4, .included = 2, .running = 2, .unfinished_runs = 2,
+                          .unfinished = 1};
+    ms_advisory_compute(&m, &c, v, 2, v, 2, &a);
+    assert_true(a.warn_few_runs);
+    text = render(ms_advisory_write_post, NULL, &a, NULL);
+    assert_non_null(strstr(text, "RunsFailed: 0\n"
+                                 "RunsExcluded: 0\n"
+                                 "RunsStopped: 0\n"
+                                 "RunsRunning: 2\n"
+                                 "SweepFinished: no\n"));
+    assert_non_null(strstr(text, "Note: the sweep has not finished (it is still running, or "
+                                 "its launcher was killed); 2 runs still running are left out, "
+                                 "and the figures cover the runs finished so far.\n"));
+    assert_non_null(strstr(text, "Warning: only 2 runs entered the statistics"));
+    free(text);
+    text = render(ms_advisory_write_json, NULL, &a, NULL);
+    assert_non_null(strstr(text, "\"RunsStopped\":0,\"RunsRunning\":2,\"SweepFinished\":false,"));
+    assert_non_null(strstr(text, "\"Warnings\":[\"only 2 runs"));
     free(text);
 }
 
@@ -236,6 +311,8 @@ static void test_no_runs(void **state)
     assert_null(strstr(text, "Recommended"));
     assert_null(strstr(text, "LargestPeriodicMiss")); /* no run to compare */
     assert_non_null(strstr(text, "RunsExcluded: 2\n"
+                                 "RunsStopped: 0\n"
+                                 "RunsRunning: 0\n"
                                  "MemTotal_MB: 8192\n"
                                  "Reserve_MB: 1024\n"
                                  "Usable_MB: 7168\n"
@@ -396,6 +473,8 @@ static void test_post_machine_lines_and_cpu_note(void **state)
              "RunsIncluded: 1\n"
              "RunsFailed: 0\n"
              "RunsExcluded: 0\n"
+             "RunsStopped: 0\n"
+             "RunsRunning: 0\n"
              "ConservativeBasis: p95_peak\n"
              "MemTotal_MB: 600\n"
              "Reserve_MB: 64\n"
@@ -500,7 +579,12 @@ static void test_report_lines(void **state)
                         "Note: 7 readings were taken but not stored (the database was full, "
                         "read-only, busy or closed by the program); no figure includes them.\n"
                         "Warning: MaxPeakRSS_MB is more than 1.2x MeanRSS_End_MB; prefer the "
-                        "conservative recommendation and consider staggering worker starts.\n");
+                        "conservative recommendation and consider staggering worker starts.\n"
+                        "Warning: only 4 runs entered the statistics; percentiles of fewer "
+                        "than 5 runs say little about the next one.\n"
+                        "Warning: 1 of 5 runs (20%) were left out of the statistics (not "
+                        "measured, stopped before they finished, or still running); the advice "
+                        "covers only the 4 included.\n");
     free(text);
 
     /* The notes of missing figures come first; one reading is one. */
@@ -648,6 +732,7 @@ int main(void)
         cmocka_unit_test(test_pre_section_exact),
         cmocka_unit_test(test_pre_section_fallback),
         cmocka_unit_test(test_post_section_exact),
+        cmocka_unit_test(test_left_out_runs),
         cmocka_unit_test(test_post_without_memtotal_omits_recommendations),
         cmocka_unit_test(test_basis_falls_back_to_end),
         cmocka_unit_test(test_no_fit_warning),
