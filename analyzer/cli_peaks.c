@@ -63,7 +63,7 @@ static int write_runs(FILE *f, sqlite3 *db, const char *name, const ms_sweep_dat
         /* The whole text when it can be read again; an empty one says so. */
         info.not_measured = !r->not_measured                      ? NULL
                             : reason != NULL && reason[0] != '\0' ? reason
-                                                                  : r->not_measured_why;
+                                                                  : r->not_measured_kind;
         info.n_processes = r->n_processes;
         info.n_samples = r->n_samples;
         info.ended_abnormally = r->ended_abnormally;

@@ -966,6 +966,37 @@ out:
     return rc;
 }
 
+/*
+ * The kind of a reason a run was not measured: the launcher writes "statically linked:
+ * /opt/bin/solve", "setuid: /usr/bin/x (owned by uid 0)", "no process reported by
+ * /usr/bin/python3, which is dynamically linked (see the run's log)", and the summary
+ * counts runs by the part before the first ": " or, without one, before the first word
+ * that is a path. A reason without either is its own kind. The kind is cleaned for
+ * printing and cut where a word ends when it does not fit.
+ */
+static void reason_kind(const char *why, char *kind, size_t len)
+{
+    const char *colon = strstr(why, ": ");
+    size_t n = colon != NULL ? (size_t)(colon - why) : strlen(why);
+    char *copy;
+
+    if (colon == NULL) {
+        for (const char *p = why; *p != '\0'; p++) {
+            if (*p == '/' && (p == why || p[-1] == ' ')) {
+                size_t m = (size_t)(p - why);
+                while (m > 0 && why[m - 1] == ' ')
+                    m--;
+                if (m > 0)
+                    n = m;
+                break;
+            }
+        }
+    }
+    copy = strndup(why, n);
+    ms_clean_text(kind, len, copy != NULL ? copy : why);
+    free(copy);
+}
+
 /* Reads the runs, sorted by run_id for lookups; skipped ones go to skipped_runs. */
 static int read_runs(sqlite3 *db, ms_sweep_data_t *out, int has_uninstrumented,
                      id_set_t *skipped_runs)
@@ -1029,9 +1060,9 @@ static int read_runs(sqlite3 *db, ms_sweep_data_t *out, int has_uninstrumented,
         if (sqlite3_column_type(st, 3) != SQLITE_NULL) {
             const unsigned char *why_text = sqlite3_column_text(st, 3);
             r->not_measured = 1;
-            ms_clean_text(r->not_measured_why, sizeof r->not_measured_why,
-                          why_text != NULL && why_text[0] != '\0' ? (const char *)why_text
-                                                                  : "no reason recorded");
+            reason_kind(why_text != NULL && why_text[0] != '\0' ? (const char *)why_text
+                                                                : "no reason recorded",
+                        r->not_measured_kind, sizeof r->not_measured_kind);
         }
         r->peaks.tracking = MS_TRACKING_UNKNOWN;
     }
@@ -1463,32 +1494,16 @@ out:
     return rc;
 }
 
-/*
- * The kind of a reason a run was not measured: the launcher writes "statically linked:
- * /opt/bin/solve", "setuid: /usr/bin/x (owned by uid 0)", and the summary counts runs by
- * the part before the first ": ". A reason without one is its own kind.
- */
-static void reason_kind(const char *why, char *kind, size_t len)
-{
-    const char *colon = strstr(why, ": ");
-    const size_t n = colon != NULL ? (size_t)(colon - why) : strlen(why);
-
-    snprintf(kind, len, "%.*s", (int)(n < len ? n : len - 1), why);
-}
-
 /* The report's per-sweep figures, from the runs in seq order. */
 static void fill_report(ms_sweep_data_t *out)
 {
     ms_db_report_t *rep = &out->report;
-    char kind[sizeof out->runs[0].not_measured_why];
 
     for (size_t i = 0; i < out->n_runs; i++) {
         const ms_run_mem_t *r = &out->runs[i];
-        if (!ms_run_measured(r)) {
-            if (r->not_measured)
-                reason_kind(r->not_measured_why, kind, sizeof kind);
-            ms_tally_add(&rep->excluded, r->not_measured ? kind : "no memory sample");
-        }
+        if (!ms_run_measured(r))
+            ms_tally_add(&rep->excluded, r->not_measured ? r->not_measured_kind
+                                                         : "no memory sample");
         if (!r->status_known)
             ms_tally_add(&rep->unknown_status, r->status);
         rep->unstored = sat_add(rep->unstored, r->unstored);

@@ -39,7 +39,7 @@ typedef struct ms_run_mem {
     char status[32];            /* runs.status, cleaned for printing; "NULL" when NULL */
     int status_known;           /* one of the statuses of schema.h */
     int not_measured;           /* runs.uninstrumented is set: no process of it reported */
-    char not_measured_why[64];  /* its text, cleaned and cut (ms_sweep_run_reason: whole) */
+    char not_measured_kind[64]; /* the kind of its reason (ms_sweep_run_reason: whole text) */
     size_t n_processes;         /* process rows read (skipped ones not counted) */
     size_t n_samples;           /* usable samples, duplicates counted once */
     size_t ended_abnormally;    /* processes without an exit record or exec successor */

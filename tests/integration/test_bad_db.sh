@@ -368,6 +368,20 @@ jq_eq "$T/v3.advj" '(d["Excluded"], d["Unstored"])' \
     "({'Count': 3, 'Reasons': {'statically linked': 2, 'setuid': 1}}, 9)" "Excluded and Unstored (advise JSON)"
 # Counted by kind in the summary, each run's reason whole in peaks.
 assert_contains "$T/v3.pk" "  NotMeasured: statically linked: $LONG_REASON_PATH" "a long reason in peaks"
+
+note "reasons without ': ' are counted by the words before their path, and never cut inside a word"
+DYN_REASON="no process reported by /usr/lib/venv/bin/python3, which is dynamically linked (see the run's log)"
+LONG_KIND="the program exited before the shim could write anything at all to the database"
+damage kinds "INSERT INTO runs(run_id, sweep_id, seq, status, uninstrumented) VALUES
+ (5000, (SELECT sweep_id FROM sweeps), 4, 'ok', '${DYN_REASON//\'/\'\'}'),
+ (5001, (SELECT sweep_id FROM sweeps), 5, 'ok', '$LONG_KIND');"
+analyze kinds
+assert_eq "Excluded: 2 runs not measured (no process reported by: 1, the program exited before the shim could write anything at...: 1)" \
+    "$(grep '^Excluded: ' "$T/kinds.adv")" "the advisory's Excluded line"
+assert_contains "$T/kinds.pk" "  NotMeasured: $DYN_REASON" "the whole reason in peaks"
+jq_eq "$T/kinds.advj" 'd["Excluded"]' \
+    "{'Count': 2, 'Reasons': {'no process reported by': 1, 'the program exited before the shim could write anything at...': 1}}" \
+    "Excluded (advise JSON)"
 jq_eq "$T/v3.pkj" '[(r["Seq"], r["NotMeasured"], r["Unstored"], [(n["Note"], n["Processes"]) for n in r["Notes"]]) for r in d["runs"]]' \
     "[(1, None, 5, [('database is busy', 1)]), (2, None, 0, []), (3, None, 4, [('descriptors closed by the program', 2)]), (4, 'statically linked: /opt/solver/bin/solve', 0, []), (5, 'setuid', 0, []), (6, 'statically linked: $LONG_REASON_PATH', 0, [])]" \
     "NotMeasured, Unstored and Notes of each run (peaks JSON)"

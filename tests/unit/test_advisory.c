@@ -408,8 +408,15 @@ static void test_clean_text(void **state)
     assert_string_equal(buf, "a?b?c?");
     ms_clean_text(buf, sizeof buf, "exactly 11!");
     assert_string_equal(buf, "exactly 11!");
+    /* A cut text ends where a word ends, never inside one. */
     ms_clean_text(buf, sizeof buf, "exactly 12!!");
-    assert_string_equal(buf, "exactly ...");
+    assert_string_equal(buf, "exactly...");
+    ms_clean_text(buf, sizeof buf, "a bcd efghij");
+    assert_string_equal(buf, "a bcd...");
+    ms_clean_text(buf, sizeof buf, "a bcdefgh ij");
+    assert_string_equal(buf, "a...");
+    ms_clean_text(buf, sizeof buf, "abcd efg  ijk");
+    assert_string_equal(buf, "abcd efg...");
     /* Cut before a UTF-8 sequence, never inside one: "abcäö" is 7 bytes, ü would make 9. */
     ms_clean_text(buf, sizeof buf, "abc\xc3\xa4\xc3\xb6\xc3\xbcxyz");
     assert_string_equal(buf, "abc\xc3\xa4\xc3\xb6...");
@@ -427,8 +434,10 @@ static void test_clean_text(void **state)
     ms_write_clean(f, "0123456789", 8);
     fputc('|', f);
     ms_write_clean(f, "01234567", 8);
+    fputc('|', f);
+    ms_write_clean(f, "dynamically linked", 17);
     fclose(f);
-    assert_string_equal(text, "line one?line two|01234...|01234567");
+    assert_string_equal(text, "line one?line two|01234...|01234567|dynamically...");
     free(text);
 }
 

@@ -1188,7 +1188,11 @@ static void test_schema_v3_columns(void **state)
                  " (3, 1, 3, 'ok', 'setuid: /usr/local/libexec/a-rather-long-directory/tool"
                  " (owned by uid 65534)'),"
                  " (4, 1, 4, 'ok', ''), (5, 1, 5, 'failed', NULL),"
-                 " (6, 1, 6, 'ok', 'statically linked: /opt/b')");
+                 " (6, 1, 6, 'ok', 'statically linked: /opt/b'),"
+                 " (7, 1, 7, 'ok', 'no process reported by /usr/bin/python3, which is"
+                 " dynamically linked (see the run''s log)'),"
+                 " (8, 1, 8, 'ok', 'the program left before the shim could write anything"
+                 " at all, for reasons unknown')");
     add_proc(db, 4, 3, 103, 0, 1, 0);
     add_sample(db, 4, 0.5, 999 * MIB, "tick");
     sqlite3_close(db);
@@ -1197,28 +1201,33 @@ static void test_schema_v3_columns(void **state)
     r = run_by_id(&d, 1);
     assert_int_equal(r->unstored, 4);
     assert_false(r->not_measured);
-    assert_string_equal(run_by_id(&d, 2)->not_measured_why, "statically linked: /opt/a");
+    /* The kind of reason: the text before its first ": ", or before its first path. */
+    assert_string_equal(run_by_id(&d, 2)->not_measured_kind, "statically linked");
     r = run_by_id(&d, 3);
     assert_true(r->not_measured);
-    /* Cut for printing; ms_sweep_run_reason gives it whole. */
-    assert_string_equal(r->not_measured_why,
-                        "setuid: /usr/local/libexec/a-rather-long-directory/tool (own...");
+    assert_string_equal(r->not_measured_kind, "setuid");
     assert_int_equal(r->n_samples, 1);
     assert_false(ms_run_measured(r));
-    assert_string_equal(run_by_id(&d, 4)->not_measured_why, "no reason recorded");
+    assert_string_equal(run_by_id(&d, 4)->not_measured_kind, "no reason recorded");
+    assert_string_equal(run_by_id(&d, 7)->not_measured_kind, "no process reported by");
+    /* A kind too long for its buffer is cut where a word ends, never inside one. */
+    assert_string_equal(run_by_id(&d, 8)->not_measured_kind,
+                        "the program left before the shim could write anything at...");
     assert_int_equal(d.report.unstored, 4);
-    /* Counted by the kind of reason: the text before its first ": ". */
-    assert_int_equal(d.report.excluded.total, 5);
-    assert_int_equal(d.report.excluded.n, 4);
+    assert_int_equal(d.report.excluded.total, 7);
+    assert_int_equal(d.report.excluded.n, 6);
     assert_string_equal(d.report.excluded.text[0], "statically linked");
     assert_int_equal(d.report.excluded.count[0], 2);
     assert_string_equal(d.report.excluded.text[1], "setuid");
     assert_string_equal(d.report.excluded.text[2], "no reason recorded");
     assert_string_equal(d.report.excluded.text[3], "no memory sample");
+    assert_string_equal(d.report.excluded.text[4], "no process reported by");
+    assert_string_equal(d.report.excluded.text[5],
+                        "the program left before the shim could write anything at...");
     ms_advise_opts_init(&o);
     assert_int_equal(ms_sweep_advise(&d, &o, &a), 0);
     assert_int_equal(a.counts.included, 1);
-    assert_int_equal(a.counts.excluded, 5);
+    assert_int_equal(a.counts.excluded, 7);
     assert_float_equal(a.peak_mb.max, 30.0, 0.0); /* run 3's 999 MiB does not count */
     assert_int_equal(a.peaks.runs, 1);
     assert_true(a.have_report);
