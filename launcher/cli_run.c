@@ -15,7 +15,9 @@
 
 #include "advisory.h"
 #include "cli_util.h"
+#include "exeprobe.h"
 #include "memsweep/defaults.h"
+#include "memsweep/marker.h"
 #include "memsweep/version.h"
 #include "params.h"
 #include "rundb.h"
@@ -298,9 +300,37 @@ static int readable_file(const char *path, int *err)
 }
 
 /*
+ * Whether the file at path (named as name in messages) is the shim of this memsweep: the
+ * loader would preload anything, and a sweep run with another library, or a shim of
+ * another version writing a schema this analyzer may not read, is measured wrongly or
+ * not at all. Prints why not.
+ */
+static int is_our_shim(const char *name, const char *path)
+{
+    char version[MS_SHIM_MARKER_MAX];
+    char why[256];
+    const int rc = ms_shim_check_file(path, version, sizeof version, why, sizeof why);
+
+    if (rc == -ENOEXEC || rc == -EXDEV || rc == -ENOMSG || rc == -EBADMSG) {
+        ms_cli_error("%s: not the memsweep shim (%s)", name, why);
+        return 0;
+    }
+    if (rc != 0) {
+        ms_cli_error("%s: %s", name, why);
+        return 0;
+    }
+    if (strcmp(version, MS_VERSION) != 0) {
+        ms_cli_error("%s: not the memsweep shim of this version (it is %s, memsweep is %s)",
+                     name, version, MS_VERSION);
+        return 0;
+    }
+    return 1;
+}
+
+/*
  * Finds the shim: --preload, else next to the memsweep executable (the build tree), else
- * in the library directory of an installation. Returns an absolute path, or NULL after
- * printing why.
+ * in the library directory of an installation, and checks that it is this memsweep's.
+ * Returns an absolute path, or NULL after printing why.
  */
 static char *find_shim(const char *preload)
 {
@@ -354,6 +384,10 @@ static char *find_shim(const char *preload)
     if (abs != NULL && strpbrk(abs, ": \t\n") != NULL) {
         ms_cli_error("%s: the path contains a colon or a blank, which LD_PRELOAD cannot hold",
                      abs);
+        free(abs);
+        abs = NULL;
+    }
+    if (abs != NULL && !is_our_shim(preload != NULL ? preload : abs, abs)) {
         free(abs);
         abs = NULL;
     }
