@@ -103,8 +103,8 @@ static void usage(FILE *f)
             "The sweep directory DIR/sweep_YYYYMMDD-HHMMSS/ holds " MS_DB_FILE ",\n"
             MS_ADVISORY_FILE " and " MS_LOG_DIR "/ with each run's stdout and stderr.\n"
             "\n"
-            "Exit status: 0 when every run succeeded, 1 when a run failed or memsweep\n"
-            "did, 2 for a usage error, 130 when interrupted.\n",
+            "Exit status: 0 when every run succeeded, 1 when a run failed, no run was\n"
+            "measured or memsweep failed, 2 for a usage error, 130 when interrupted.\n",
             MS_TIMEOUT_GRACE_MS / 1000, MS_MIN_INTERVAL_MS, MS_MAX_INTERVAL_MS,
             MS_DEFAULT_INTERVAL_MS);
 }
@@ -408,17 +408,22 @@ static void ensure_std_fds(void)
     }
 }
 
-/* The post-run part: the advisory appended to the file and printed; returns 0 or 1. */
-static int finish_advisory(const ms_sweepdir_t *dir)
+/*
+ * The post-run part: the advisory appended to the file and printed; returns 0 or 1.
+ * *measured is the number of runs the advisory includes, or -1 when it could not be read.
+ */
+static int finish_advisory(const ms_sweepdir_t *dir, long long *measured)
 {
     ms_advisory_t adv;
     char err[512];
     int status = EXIT_SUCCESS;
 
+    *measured = -1;
     if (ms_advise_db(dir->db_path, &adv, err, sizeof err) != 0) {
         ms_cli_error("%s", err);
         return EXIT_FAILURE;
     }
+    *measured = (long long)adv.counts.included;
     if (ms_sweepdir_append_post(dir, &adv, err, sizeof err) != 0) {
         ms_cli_error("%s", err);
         status = EXIT_FAILURE;
@@ -444,6 +449,7 @@ int ms_cmd_run(int argc, char **argv)
     ms_supervise_opts_t so;
     ms_supervise_result_t res;
     unsigned long long mem_total_kb = 0;
+    long long measured = -1;
     char hostname[256];
     char err[512];
     char *shim = NULL;
@@ -568,11 +574,21 @@ int ms_cmd_run(int argc, char **argv)
     /* The analysis reads the database on its own connection, as any later reader would. */
     ms_rundb_close(db);
     db = NULL;
-    status = finish_advisory(&dir);
+    status = finish_advisory(&dir, &measured);
     if (res.stop_signal != 0)
         status = EXIT_INTERRUPTED;
     else if (res.error || res.ok != plan.n_runs)
         status = EXIT_FAILURE;
+    /*
+     * Runs that all succeeded unmeasured leave an advisory without a figure: that is not
+     * a sweep that did what was asked, whatever the runs' own statuses.
+     */
+    if (measured == 0 && res.finished > 0) {
+        ms_cli_error("no run was measured; the advisory has no figures (%zu run%s left out)",
+                     res.finished, res.finished == 1 ? "" : "s");
+        if (status != EXIT_INTERRUPTED)
+            status = EXIT_FAILURE;
+    }
 
 out:
     ms_rundb_close(db);

@@ -2,7 +2,8 @@
 # unmeasured never runs: a --preload that is not this memsweep's shim (a text file, a
 # program, another library, a copy of the shim without its marker or of another
 # version). Each refusal is one `memsweep: ...` line, exit status 1, nothing on stdout, no
-# command run and no sweep directory. The shim itself is taken.
+# command run and no sweep directory. The shim itself is taken. A sweep whose every run
+# went unmeasured ends with exit status 1 and says so.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -109,6 +110,24 @@ run_cmd taken "$MS_BIN" run -o "$T/taken" --preload "$MS_SHIM" -- "$WL" --mib 1
 assert_eq 0 "$RC" "exit status with --preload of the shim (stderr: $(cat "$T/taken.err"))"
 assert_eq 1 "$(post_field "$(sweep_dir_of "$T/taken")/memory_advisory.txt" RunsIncluded)" \
     "RunsIncluded with --preload of the shim"
+
+note "a sweep whose every run went unmeasured fails and says so"
+STATIC="$MS_BUILD_DIR/ms_workload_static"
+if [ -x "$STATIC" ]; then
+    run_cmd unmeasured "$MS_BIN" run -o "$T/unmeasured" -P i=1,2 -- "$STATIC" --mib 4 --print 'run {i}'
+    assert_eq 1 "$RC" "exit status when no run was measured (stderr: $(cat "$T/unmeasured.err"))"
+    assert_eq "memsweep: no run was measured; the advisory has no figures (2 runs left out)" \
+        "$(tail -n 1 "$T/unmeasured.err")" "the last line on stderr"
+    S="$(sweep_dir_of "$T/unmeasured")"
+    # The runs did run, and the advisory was written, with nothing included.
+    assert_eq "run 2" "$(cat "$S/logs/run-0002.out")" "stdout of run 2"
+    assert_eq "2|2" "$(sql "$S/memsweep.db" "SELECT count(*), sum(status = 'ok') FROM runs")" \
+        "runs and ok runs"
+    assert_eq 0 "$(post_field "$S/memory_advisory.txt" RunsIncluded)" "RunsIncluded"
+    assert_contains "$T/unmeasured.out" "Post-run Observed Advisory" "stdout of the unmeasured sweep"
+else
+    skip_part_missing libc6-dev "the unmeasured sweep: $STATIC was not built (no static C library)"
+fi
 
 note "$n_case refusals checked"
 pass
