@@ -394,6 +394,82 @@ static char *find_shim(const char *preload)
     return abs;
 }
 
+/* Programs whose check passed, kept so that a file of many lines checks each once. */
+#define CHECKED_KEEP 8
+
+/*
+ * Whether the program name can be started as execvp would (through PATH when it holds no
+ * '/'); prints why not, after where (the --commands file and run, or NULL).
+ */
+static int program_runs(const char *name, const char *where, size_t seq)
+{
+    char *path = NULL;
+    char *shown;
+    const int rc = ms_exe_resolve(name, getenv("PATH"), &path);
+
+    free(path);
+    if (rc == 0 || rc == -ENOMEM)
+        return 1; /* ENOMEM: not a reason to refuse the sweep */
+    shown = ms_label_text(name, MS_LABEL_LINE_MAX);
+    if (rc == -ENOENT && strchr(name, '/') == NULL) {
+        if (where != NULL)
+            ms_cli_error("%s: run %zu: %s: command not found in PATH", where, seq,
+                         shown != NULL ? shown : name);
+        else
+            ms_cli_error("%s: command not found in PATH", shown != NULL ? shown : name);
+    } else if (where != NULL) {
+        ms_cli_error("%s: run %zu: %s: %s", where, seq, shown != NULL ? shown : name,
+                     strerror(-rc));
+    } else {
+        ms_cli_error("%s: %s", shown != NULL ? shown : name, strerror(-rc));
+    }
+    free(shown);
+    return 0;
+}
+
+/*
+ * Refuses, before anything is created, a sweep whose program could not be started: every
+ * run would fail with exit status 127. Checked where the program is known without running
+ * anything: COMMAND when it holds no placeholder, and for --commands the first word of
+ * each line when it is a plain program name (ms_shell_first_program). Returns -1 to go
+ * on, or the exit status to leave with.
+ */
+static int check_programs(const ms_plan_t *plan, const char *commands_path)
+{
+    char *checked[CHECKED_KEEP] = {0};
+    size_t n_checked = 0;
+    int status = -1;
+
+    if (plan->commands == NULL) {
+        if (!ms_template_has_placeholder(plan->argv[0]) && !program_runs(plan->argv[0], NULL, 0))
+            return EXIT_FAILURE;
+        return -1;
+    }
+    for (size_t i = 0; i < plan->commands->n && status < 0; i++) {
+        char *word = ms_shell_first_program(plan->commands->lines[i]);
+        int seen = 0;
+
+        if (word == NULL)
+            continue;
+        for (size_t k = 0; k < n_checked && !seen; k++)
+            seen = strcmp(checked[k], word) == 0;
+        if (seen) {
+            free(word);
+        } else if (!program_runs(word, commands_path, i + 1)) {
+            free(word);
+            status = EXIT_FAILURE;
+        } else if (n_checked < CHECKED_KEEP) {
+            checked[n_checked++] = word;
+        } else {
+            free(checked[i % CHECKED_KEEP]);
+            checked[i % CHECKED_KEEP] = word;
+        }
+    }
+    for (size_t k = 0; k < n_checked; k++)
+        free(checked[k]);
+    return status;
+}
+
 /* Makes sure descriptors 0-2 are open, so no file memsweep opens can land on them. */
 static void ensure_std_fds(void)
 {
@@ -450,6 +526,7 @@ int ms_cmd_run(int argc, char **argv)
     ms_supervise_result_t res;
     unsigned long long mem_total_kb = 0;
     long long measured = -1;
+    int nothing_ran = 0;
     char hostname[256];
     char err[512];
     char *shim = NULL;
@@ -500,6 +577,10 @@ int ms_cmd_run(int argc, char **argv)
             ms_cli_error("%s", err);
         goto out;
     }
+    status = check_programs(&plan, ro.commands);
+    if (status >= 0)
+        goto out;
+    status = EXIT_FAILURE;
     if (ro.jobs == 0) {
         const long n = sysconf(_SC_NPROCESSORS_ONLN);
         ro.jobs = n > 0 ? n : 1;
@@ -541,6 +622,7 @@ int ms_cmd_run(int argc, char **argv)
         };
         if (ms_rundb_create(dir.db_path, &row, &db, err, sizeof err) != 0) {
             ms_cli_error("%s", err);
+            nothing_ran = 1;
             goto out;
         }
     }
@@ -548,6 +630,7 @@ int ms_cmd_run(int argc, char **argv)
                     MS_DEFAULT_SAFETY_FACTOR);
     if (ms_sweepdir_write_pre(&dir, &machine, err, sizeof err) != 0) {
         ms_cli_error("%s", err);
+        nothing_ran = 1;
         goto out;
     }
 
@@ -564,8 +647,10 @@ int ms_cmd_run(int argc, char **argv)
     };
     if (ro.timeout_s > 0.0 && so.timeout_ns < 1)
         so.timeout_ns = 1;
-    if (ms_supervise(&so, &res) != 0)
+    if (ms_supervise(&so, &res) != 0) {
+        nothing_ran = 1;
         goto out;
+    }
 
     if (ms_rundb_finish_sweep(db, ms_now_ns(), err, sizeof err) != 0) {
         ms_cli_error("%s", err);
@@ -592,6 +677,9 @@ int ms_cmd_run(int argc, char **argv)
 
 out:
     ms_rundb_close(db);
+    /* Refused after its directory was made: nothing ran, so nothing is left behind. */
+    if (nothing_ran)
+        ms_sweepdir_remove(&dir);
     ms_sweepdir_free(&dir);
     ms_commands_free(&cmds);
     ms_params_free(&ro.params);

@@ -530,10 +530,11 @@ int ms_shim_check_file(const char *path, char *version, size_t vlen, char *why,
 
 /*
  * The first word of a shell line when it is a plain program name or path (after an
- * optional "exec"), in a new string; NULL when the line starts otherwise (an assignment,
- * a quote, an expansion, a compound command) or on ENOMEM.
+ * optional "exec"), in a new string, with *end (when end is not NULL) where it ends in
+ * line; NULL when the line starts otherwise (an assignment, a quote, an expansion, a
+ * compound command) or on ENOMEM.
  */
-static char *first_word(const char *line)
+static char *first_word(const char *line, const char **end)
 {
     static const char stops[] = " \t\n;&|<>()";
     static const char unsure[] = "$`\"'\\*?[]{}~=#!";
@@ -548,7 +549,53 @@ static char *first_word(const char *line)
     n = strcspn(p, stops);
     if (n == 0 || strcspn(p, unsure) < n)
         return NULL;
+    if (end != NULL)
+        *end = p + n;
     return strndup(p, n);
+}
+
+/*
+ * Words sh takes as its own rather than a program to find in PATH: the keywords and
+ * built-in commands of dash (Debian's /bin/sh) and of bash (another system's), sorted for
+ * bsearch. A word missing here may be refused wrongly; one too many is merely not checked.
+ */
+static const char *const shell_words[] = {
+    ".",       ":",       "[",        "[[",      "alias",    "bg",       "bind",
+    "break",   "builtin", "caller",   "case",    "cd",       "chdir",    "command",
+    "compgen", "complete", "compopt", "continue", "coproc",  "declare",  "dirs",
+    "disown",  "do",      "done",     "echo",    "elif",     "else",     "enable",
+    "esac",    "eval",    "exec",     "exit",    "export",   "false",    "fc",
+    "fg",      "fi",      "for",      "function", "getopts", "hash",     "help",
+    "history", "if",      "in",       "jobs",    "kill",     "let",      "local",
+    "logout",  "mapfile", "popd",     "printf",  "pushd",    "pwd",      "read",
+    "readarray", "readonly", "return", "select", "set",      "shift",    "shopt",
+    "source",  "suspend", "test",     "then",    "time",     "times",    "trap",
+    "true",    "type",    "typeset",  "ulimit",  "umask",    "unalias",  "unset",
+    "until",   "wait",    "while",
+};
+
+static int cmp_word(const void *key, const void *elem)
+{
+    return strcmp((const char *)key, *(const char *const *)elem);
+}
+
+char *ms_shell_first_program(const char *line)
+{
+    const char *after = NULL;
+    char *word = first_word(line, &after);
+
+    if (word == NULL)
+        return NULL;
+    /* A '(' after the word makes it the name of a function the line defines; a word
+     * that starts with '-' is an option of "exec" ("exec -a name prog"), not a program. */
+    after += strspn(after, " \t");
+    if (*after == '(' || word[0] == '-' ||
+        bsearch(word, shell_words, sizeof shell_words / sizeof shell_words[0],
+                sizeof shell_words[0], cmp_word) != NULL) {
+        free(word);
+        return NULL;
+    }
+    return word;
 }
 
 /*
@@ -591,7 +638,7 @@ char *ms_unmeasured_reason(char *const *argv, const char *line, const char *path
          * The shell itself records its processes; when none did, the line's own program
          * may have replaced it at once (dash runs the last command of -c with exec).
          */
-        char *word = first_word(line);
+        char *word = first_word(line, NULL);
         if (word != NULL && ms_exe_resolve(word, path_env, &path) == 0 &&
             absolute(&path) == 0 && classify(path, uid, gid, 0, &why) == KIND_UNLOADABLE) {
             char *full = NULL;

@@ -7,7 +7,7 @@
  * about that, and records the answer in runs.uninstrumented.
  *
  * The launcher also asks it, before a sweep starts, whether the file it is to preload is
- * memsweep's shim at all (ms_shim_check_file).
+ * memsweep's shim at all (ms_shim_check_file), and whether a program exists.
  *
  * The ELF readers work on bytes the caller read, so unit tests call them on fixed headers;
  * the rest reads the file system as execvp and the kernel would.
@@ -101,6 +101,15 @@ int ms_shim_marker(const unsigned char *img, size_t len, const ms_elf_t *own, ch
  */
 int ms_shim_check_file(const char *path, char *version, size_t vlen, char *why,
                        size_t whylen);
+
+/*
+ * The program a shell line starts, when that can be told without running the line: its
+ * first word (after an optional "exec") when that is a plain program name or path, not a
+ * keyword or built-in command of sh (dash's or bash's), not an option ("exec -a NAME"),
+ * and not a function the line defines ("f() { ...; }; f"). A new string, or NULL when the line starts otherwise (an
+ * assignment, a quote, an expansion, a redirection, a subshell) or on ENOMEM.
+ */
+char *ms_shell_first_program(const char *line);
 
 /*
  * The text of runs.uninstrumented for a run that ended without any process row. argv is

@@ -1,9 +1,13 @@
 # What `memsweep run` refuses before a sweep starts, so that a sweep that could only run
-# unmeasured never runs: a --preload that is not this memsweep's shim (a text file, a
-# program, another library, a copy of the shim without its marker or of another
-# version). Each refusal is one `memsweep: ...` line, exit status 1, nothing on stdout, no
-# command run and no sweep directory. The shim itself is taken. A sweep whose every run
-# went unmeasured ends with exit status 1 and says so.
+# unmeasured or fail in every run never runs: a --preload that is not this memsweep's shim
+# (a text file, a program, another library, a copy of the shim without its marker or of
+# another version), and a program that cannot be started (COMMAND without a placeholder,
+# the plain first word of a --commands line). Each refusal is one `memsweep: ...` line,
+# exit status 1, nothing on stdout, no command run and no sweep directory; a refusal
+# found once the directory exists (a database that cannot be created) removes it. What
+# is not refused still runs: the shim itself, shell built-ins and functions, a program
+# named by a parameter. A sweep whose every run went unmeasured ends with exit status 1
+# and says so.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -111,6 +115,34 @@ assert_eq 0 "$RC" "exit status with --preload of the shim (stderr: $(cat "$T/tak
 assert_eq 1 "$(post_field "$(sweep_dir_of "$T/taken")/memory_advisory.txt" RunsIncluded)" \
     "RunsIncluded with --preload of the shim"
 
+note "a program that cannot be started"
+refused "memsweep: memsweep-no-such-program-$$: command not found in PATH" \
+    "$MS_BIN" run -o "$OUT" -P x=1,2 -- "memsweep-no-such-program-$$" '{x}'
+refused "memsweep: $T/absent: No such file or directory" \
+    "$MS_BIN" run -o "$OUT" -- "$T/absent" --flag
+printf '#!/bin/sh\ntouch "%s"\n' "$ran" >"$T/not-executable"
+chmod 644 "$T/not-executable"
+refused "memsweep: $T/not-executable: Permission denied" \
+    "$MS_BIN" run -o "$OUT" -- "$T/not-executable"
+# The first plain word of each line is checked; built-ins, functions and words that
+# need the shell to be read are not. The fourth line's program does not exist.
+printf '%s\n' "echo one" "f() { touch '$ran'; }; f" "cd / && true" \
+    "exec memsweep-no-such-program-$$ --flag" "touch '$ran'" >"$T/cmds.txt"
+refused "memsweep: $T/cmds.txt: run 4: memsweep-no-such-program-$$: command not found in PATH" \
+    "$MS_BIN" run -o "$OUT" --commands "$T/cmds.txt"
+
+note "what cannot be told before a run starts is not refused"
+printf '%s\n' "echo one" "f() { '$WL' --mib 1; }; f" "X=1 '$WL' --mib 1" \
+    "set -e; '$WL' --mib 1" >"$T/ok-cmds.txt"
+run_cmd shell_ok "$MS_BIN" run -o "$T/shell-ok" --commands "$T/ok-cmds.txt"
+assert_eq 0 "$RC" "exit status of a --commands sweep of built-ins and functions (stderr: $(cat "$T/shell_ok.err"))"
+assert_eq "4|4" "$(sql "$(sweep_dir_of "$T/shell-ok")/memsweep.db" \
+    "SELECT count(*), sum(status = 'ok') FROM runs")" "runs and ok runs of the --commands sweep"
+run_cmd by_param "$MS_BIN" run -o "$T/by-param" -P "prog=memsweep-no-such-program-$$" -- '{prog}'
+assert_eq 1 "$RC" "exit status of a sweep whose program a parameter names"
+assert_eq "failed|127" "$(sql "$(sweep_dir_of "$T/by-param")/memsweep.db" \
+    "SELECT status, exit_code FROM runs")" "the run whose program a parameter names"
+
 note "a sweep whose every run went unmeasured fails and says so"
 STATIC="$MS_BUILD_DIR/ms_workload_static"
 if [ -x "$STATIC" ]; then
@@ -127,6 +159,24 @@ if [ -x "$STATIC" ]; then
     assert_contains "$T/unmeasured.out" "Post-run Observed Advisory" "stdout of the unmeasured sweep"
 else
     skip_part_missing libc6-dev "the unmeasured sweep: $STATIC was not built (no static C library)"
+fi
+
+note "refused once the sweep directory exists: it is removed"
+M="$T/mnt"
+mkdir "$M"
+# Three inodes: the mount's root, the sweep directory and its logs directory; the
+# database cannot be created.
+if [ "$(id -u)" != 0 ]; then
+    skip_part "the full filesystem: mounting a tmpfs needs root"
+elif ! mount -t tmpfs -o size=1m,nr_inodes=3 memsweep-test "$M" 2>"$T/mount.err"; then
+    skip_part "the full filesystem: cannot mount a tmpfs here ($(head -c 200 "$T/mount.err"))"
+else
+    _cleanup_mount() { umount "$M" 2>/dev/null || umount -l "$M" 2>/dev/null || true; }
+    trap '_cleanup_mount; _cleanup' EXIT
+    OUT="$M"
+    refused "memsweep: $M/sweep_*" "$MS_BIN" run -o "$M" -- "${CMD[@]}"
+    assert_contains "$T/case$n_case.err" "memsweep.db" "the message names the database"
+    assert_eq "" "$(find "$M" -mindepth 1)" "what the refused sweep left in $M"
 fi
 
 note "$n_case refusals checked"

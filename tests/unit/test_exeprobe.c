@@ -352,6 +352,59 @@ static void test_shim_marker_files(void **state)
     assert_string_equal(why, strerror(ENOENT));
 }
 
+/* ms_shell_first_program on line: the word, or "" for NULL. */
+static void expect_first_program(const char *line, const char *want)
+{
+    char *got = ms_shell_first_program(line);
+
+    if (want[0] == '\0') {
+        if (got != NULL)
+            fail_msg("'%s': expected no program, got '%s'", line, got);
+    } else {
+        if (got == NULL)
+            fail_msg("'%s': expected '%s', got none", line, want);
+        assert_string_equal(got, want);
+    }
+    free(got);
+}
+
+static void test_shell_first_program(void **state)
+{
+    (void)state;
+    expect_first_program("python3 train.py --seed 1", "python3");
+    expect_first_program("  ./run.sh a b", "./run.sh");
+    expect_first_program("exec /opt/bin/solve x", "/opt/bin/solve");
+    expect_first_program("prog>out.txt", "prog");
+    expect_first_program("prog; echo done", "prog");
+    expect_first_program("prog|sort", "prog");
+    /* The word after "exec" is the program; a word that only starts with it is one. */
+    expect_first_program("executor --x", "executor");
+    /* Built-ins and keywords of sh are not looked up in PATH. */
+    expect_first_program("echo hi", "");
+    expect_first_program("cd /tmp && prog", "");
+    expect_first_program("set -e; prog", "");
+    expect_first_program("for i in 1 2; do prog $i; done", "");
+    expect_first_program("test -f x && prog", "");
+    expect_first_program(". ./env.sh; prog", "");
+    expect_first_program("exec", "");
+    expect_first_program("exec -a name prog", "");
+    expect_first_program("time prog", "");
+    /* A function the line defines, with or without a blank before its parentheses. */
+    expect_first_program("f() { prog; }; f", "");
+    expect_first_program("run_one () { prog; }; run_one", "");
+    /* What only the shell can read. */
+    expect_first_program("X=1 prog", "");
+    expect_first_program("\"my prog\" a", "");
+    expect_first_program("$HOME/bin/prog", "");
+    expect_first_program("~/bin/prog", "");
+    expect_first_program("(cd /tmp; prog)", "");
+    expect_first_program("{ prog; }", "");
+    expect_first_program("! prog", "");
+    expect_first_program("<in prog", "");
+    expect_first_program("p*g", "");
+    expect_first_program("", "");
+}
+
 static void test_shebang(void **state)
 {
     char out[32];
@@ -495,6 +548,7 @@ int main(void)
         cmocka_unit_test(test_reasons),
         cmocka_unit_test(test_shim_marker_images),
         cmocka_unit_test(test_shim_marker_files),
+        cmocka_unit_test(test_shell_first_program),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
