@@ -1769,10 +1769,12 @@ int ms_sweep_advise(const ms_sweep_data_t *d, const ms_advise_opts_t *o, ms_advi
 {
     ms_machine_t m;
     ms_run_counts_t counts;
+    ms_divergence_t div;
     double *end_mb = NULL, *peak_mb = NULL;
     size_t n = 0;
 
     memset(&counts, 0, sizeof counts);
+    ms_divergence_init(&div);
     if (o->mem_total_mb >= 0)
         ms_machine_init(&m, 1, (unsigned long long)o->mem_total_mb * 1024ULL, o->reserve_mb,
                         o->safety_factor);
@@ -1801,8 +1803,11 @@ int ms_sweep_advise(const ms_sweep_data_t *d, const ms_advise_opts_t *o, ms_advi
         end_mb[n] = (double)r->end_kb / 1024.0;
         peak_mb[n] = (double)r->peak_kb / 1024.0;
         n++;
+        ms_divergence_add(&div, r->seq, r->peak_kb, r->end_kb);
     }
     ms_advisory_compute(&m, &counts, end_mb, n, peak_mb, n, out);
+    out->divergence = div;
+    out->have_divergence = 1;
     ms_sweep_peak_summary(d, &out->peaks);
     out->have_peak_summary = 1;
     out->report = d->report;

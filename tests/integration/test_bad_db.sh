@@ -81,14 +81,15 @@ figures() {
 }
 
 # check_order ADVISORY WHAT: the post-run section keeps the specification's lines first,
-# in their order, then memsweep's keys, then the report, then notes, then warnings.
+# in their order, then memsweep's keys, then the report, then notes, then warnings (with
+# the Divergence line that follows the divergence warning).
 check_order() {
     post_section "$1" | python3 -c '
 import sys
 spec = ["Post-run Observed Advisory", "MeanRSS_End_MB", "MedianRSS_End_MB", "P95RSS_End_MB",
         "MaxRSS_End_MB", "MeanPeakRSS_MB", "P95PeakRSS_MB", "MaxPeakRSS_MB", "SafetyFactor",
         "RecommendedMaxWorkers_Aggressive", "RecommendedMaxWorkers_Conservative"]
-stage = {"Excluded": 3, "Skipped": 3, "Ignored": 3, "Note": 4, "Warning": 5}
+stage = {"Excluded": 3, "Skipped": 3, "Ignored": 3, "Note": 4, "Warning": 5, "Divergence": 5}
 last, pos = 0, -1
 for line in sys.stdin.read().splitlines():
     key = line.split(":")[0]

@@ -165,6 +165,114 @@ static void test_post_section_exact(void **state)
     free(text);
 }
 
+/* The example's runs (seq 1 to 4) added to a divergence breakdown, in KiB. */
+static void add_example_divergence(ms_advisory_t *a)
+{
+    static const unsigned long long end[] = {1300, 1000, 1200, 1100};
+    static const unsigned long long peak[] = {2000, 1000, 1600, 1500};
+
+    ms_divergence_init(&a->divergence);
+    for (int i = 0; i < 4; i++)
+        ms_divergence_add(&a->divergence, i + 1, peak[i] * 1024, end[i] * 1024);
+    a->have_divergence = 1;
+}
+
+static void test_divergence_breakdown(void **state)
+{
+    ms_divergence_t d;
+    char text[512];
+    (void)state;
+
+    /* A grid of sizes whose every run ends at its peak: the runs differ, none spikes. */
+    ms_divergence_init(&d);
+    ms_divergence_add(&d, 1, 100 * 1024, 100 * 1024);
+    ms_divergence_add(&d, 2, 800 * 1024, 800 * 1024);
+    ms_divergence_add(&d, 3, 400 * 1024, 396 * 1024);
+    assert_true(d.have_within);
+    assert_float_equal(d.within_ratio, 400.0 / 396.0, 1e-12);
+    assert_int_equal(d.within_seq, 3);
+    assert_float_equal(ms_divergence_across(&d), 8.0, 1e-12);
+    assert_int_equal(d.max_seq, 2);
+    assert_int_equal(d.min_seq, 1);
+    ms_divergence_text(&d, text, sizeof text);
+    assert_string_equal(text, "runs differ from each other, and do not spike (the largest "
+                              "peak within one run is 1.01x its end RSS, in run 3; the "
+                              "largest run peak is 8.00x the smallest, run 2 against run 1)");
+
+    /* Runs alike that all spike. Ties name the first run. */
+    ms_divergence_init(&d);
+    ms_divergence_add(&d, 1, 300, 100);
+    ms_divergence_add(&d, 2, 310, 100);
+    ms_divergence_add(&d, 3, 310, 100);
+    ms_divergence_text(&d, text, sizeof text);
+    assert_string_equal(text, "runs spike, and differ little from each other (the largest "
+                              "peak within one run is 3.10x its end RSS, in run 2; the "
+                              "largest run peak is 1.03x the smallest, run 2 against run 1)");
+
+    /* Both; a run that ended at 0 has no ratio, but its peak counts across runs. */
+    ms_divergence_init(&d);
+    ms_divergence_add(&d, 1, 100, 100);
+    ms_divergence_add(&d, 2, 500, 0);
+    ms_divergence_add(&d, 3, 250, 100);
+    assert_int_equal(d.within_seq, 3);
+    ms_divergence_text(&d, text, sizeof text);
+    assert_string_equal(text, "runs spike, and differ from each other (the largest peak "
+                              "within one run is 2.50x its end RSS, in run 3; the largest "
+                              "run peak is 5.00x the smallest, run 2 against run 1)");
+
+    /* Exactly 1.2x is not more than 1.2x. */
+    ms_divergence_init(&d);
+    ms_divergence_add(&d, 1, 120, 100);
+    ms_divergence_add(&d, 2, 100, 100);
+    ms_divergence_text(&d, text, sizeof text);
+    assert_non_null(strstr(text, "runs spike a little and differ a little, neither by more "
+                                 "than 1.2x ("));
+
+    /* Nothing to compare. */
+    ms_divergence_init(&d);
+    ms_divergence_add(&d, 1, 0, 0);
+    ms_divergence_text(&d, text, sizeof text);
+    assert_string_equal(text, "runs spike a little and differ a little, neither by more than "
+                              "1.2x (no run has an end RSS to compare its peak with; no run "
+                              "has a peak)");
+}
+
+static void test_divergence_lines(void **state)
+{
+    ms_advisory_t a;
+    char *text;
+    (void)state;
+
+    compute_example(&a, 1);
+    add_example_divergence(&a);
+    text = render(ms_advisory_write_post, NULL, &a, NULL);
+    /* The seed's warning stays as it is, and memsweep's line follows it. */
+    assert_non_null(strstr(text, "\nWarning: MaxPeakRSS_MB is more than 1.2x MeanRSS_End_MB; "
+                                 "prefer the conservative recommendation and consider "
+                                 "staggering worker starts.\n"
+                                 "Divergence: runs spike, and differ from each other (the "
+                                 "largest peak within one run is 1.54x its end RSS, in run 1; "
+                                 "the largest run peak is 2.00x the smallest, run 1 against "
+                                 "run 2)\n"));
+    free(text);
+    text = render(ms_advisory_write_json, NULL, &a, NULL);
+    assert_non_null(strstr(text, "\"Divergence\":{\"Text\":\"runs spike, and differ from each "
+                                 "other (the largest peak"));
+    assert_non_null(strstr(text, "\"WithinRun_Ratio\":1.54,\"WithinRun_Run\":1,"
+                                 "\"AcrossRuns_Ratio\":2.00,\"AcrossRuns_LargestPeak_Run\":1,"
+                                 "\"AcrossRuns_SmallestPeak_Run\":2}"));
+    free(text);
+
+    /* Without the warning there is no breakdown to give. */
+    a.warn_divergence = 0;
+    text = render(ms_advisory_write_post, NULL, &a, NULL);
+    assert_null(strstr(text, "Divergence"));
+    free(text);
+    text = render(ms_advisory_write_json, NULL, &a, NULL);
+    assert_null(strstr(text, "Divergence"));
+    free(text);
+}
+
 static void test_post_without_memtotal_omits_recommendations(void **state)
 {
     ms_advisory_t a;
@@ -468,6 +576,8 @@ int main(void)
         cmocka_unit_test(test_pre_section_exact),
         cmocka_unit_test(test_pre_section_fallback),
         cmocka_unit_test(test_post_section_exact),
+        cmocka_unit_test(test_divergence_breakdown),
+        cmocka_unit_test(test_divergence_lines),
         cmocka_unit_test(test_post_without_memtotal_omits_recommendations),
         cmocka_unit_test(test_basis_falls_back_to_end),
         cmocka_unit_test(test_no_fit_warning),
