@@ -68,6 +68,7 @@ static int write_runs(FILE *f, sqlite3 *db, const char *name, const ms_sweep_dat
         info.n_samples = r->n_samples;
         info.ended_abnormally = r->ended_abnormally;
         info.unstored = r->unstored;
+        info.unstored_failed = r->unstored_failed;
         info.notes = notes;
         info.n_notes = n_notes;
         info.more_notes = more_notes;

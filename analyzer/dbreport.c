@@ -281,12 +281,28 @@ int ms_db_report_note(const ms_db_report_t *r, size_t i, char *buf, size_t len)
                     r->unknown_status.total, r->unknown_status.total == 1 ? " has" : "s have",
                     reasons);
     }
-    if (r->unstored > 0 && k++ == i)
+    if (r->unstored_failed > 0 && k++ == i) {
+        const unsigned long long n = r->unstored_failed;
+        if (r->unstored_note[0] != '\0')
+            return note(buf, len,
+                        "%llu reading%s lost by processes whose writes to the database "
+                        "failed (the first reason noted: %s); no figure includes %s.",
+                        n, n == 1 ? " was" : "s were", r->unstored_note, n == 1 ? "it" : "them");
         return note(buf, len,
-                    "%llu reading%s taken but not stored (the database was full, read-only, "
-                    "busy or closed by the program); no figure includes %s.",
-                    r->unstored, r->unstored == 1 ? " was" : "s were",
-                    r->unstored == 1 ? "it" : "them");
+                    "%llu reading%s lost by processes whose writes to the database failed; "
+                    "no figure includes %s.",
+                    n, n == 1 ? " was" : "s were", n == 1 ? "it" : "them");
+    }
+    if (r->unstored > r->unstored_failed && k++ == i) {
+        const unsigned long long n = r->unstored - r->unstored_failed;
+        return note(buf, len,
+                    "%llu reading%s not stored though no write to the database failed: the "
+                    "shim's sampler thread did not run when %s fell due (a loaded machine "
+                    "starves it), or the database stayed locked by other writers for too "
+                    "long; no figure includes %s.",
+                    n, n == 1 ? " was" : "s were", n == 1 ? "it" : "they",
+                    n == 1 ? "it" : "them");
+    }
     return -1;
 }
 
@@ -337,4 +353,7 @@ void ms_db_report_write_json(FILE *f, int *first, const ms_db_report_t *r)
     json_tally(f, first, "UnknownStatus", &r->unknown_status);
     ms_json_int(f, first, "Unstored",
                 r->unstored > (unsigned long long)INT64_MAX ? INT64_MAX : (long long)r->unstored);
+    ms_json_int(f, first, "UnstoredWriteFailed",
+                r->unstored_failed > (unsigned long long)INT64_MAX ? INT64_MAX
+                                                                   : (long long)r->unstored_failed);
 }

@@ -170,8 +170,18 @@ static int status_running(const ms_peaks_run_info_t *info)
 /* The lines after the peak views: unstored readings, abnormal ends and the shim's notes. */
 static void write_run_notes(FILE *f, const ms_peaks_run_info_t *info)
 {
-    if (info->unstored > 0)
-        fprintf(f, "  Unstored: %llu\n", info->unstored);
+    if (info->unstored > 0) {
+        const unsigned long long late = info->unstored - info->unstored_failed;
+        fprintf(f, "  Unstored: %llu", info->unstored);
+        /* The cause the database shows: a failed write leaves a note, a late tick none. */
+        if (info->unstored_failed > 0 && late > 0)
+            fprintf(f, " (%llu where writes failed, see the notes; %llu not taken in time or "
+                       "held up by a busy database)\n", info->unstored_failed, late);
+        else if (info->unstored_failed > 0)
+            fputs(" (writes to the database failed; see the notes)\n", f);
+        else
+            fputs(" (not taken in time or held up by a busy database; no write failed)\n", f);
+    }
     if (info->ended_abnormally > 0)
         fprintf(f, "  ProcessesEndedAbnormally: %zu%s\n", info->ended_abnormally,
                 status_running(info) ? " (or still running)" : "");
@@ -330,6 +340,7 @@ void ms_peaks_write_run_json(FILE *f, const ms_peaks_run_info_t *info, const ms_
     ms_json_int(f, &first, "AllocDroppedRate", json_count(p->dropped_rate));
     ms_json_int(f, &first, "AllocDroppedQueue", json_count(p->dropped_queue));
     ms_json_int(f, &first, "Unstored", json_count(info->unstored));
+    ms_json_int(f, &first, "UnstoredWriteFailed", json_count(info->unstored_failed));
     ms_json_int(f, &first, "ProcessesEndedAbnormally", (long long)info->ended_abnormally);
     ms_json_key(f, &first, "Notes");
     fputc('[', f);

@@ -172,7 +172,8 @@ typedef struct ms_peaks_run_info {
     size_t n_processes;
     size_t n_samples;
     size_t ended_abnormally;  /* processes without an exit record or exec successor */
-    unsigned long long unstored; /* readings taken but not stored */
+    unsigned long long unstored; /* readings due but not stored */
+    unsigned long long unstored_failed; /* ... of processes whose writes failed (a note) */
     const ms_proc_note_t *notes; /* n_notes notes, and more_notes not shown */
     size_t n_notes;
     size_t more_notes;

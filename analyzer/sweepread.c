@@ -85,6 +85,7 @@ typedef struct proc_fold {
     ms_tracking_t tracking;              /* processes.alloc_tracking */
     unsigned long long dropped, dropped_rate, dropped_queue;
     unsigned long long unstored;
+    int has_note;                        /* processes.note is set: a write of it failed */
 } proc_fold_t;
 
 /* One event of a time-ordered merge: a sample of a process, or its exit. */
@@ -1206,6 +1207,7 @@ static ms_bad_t check_process(sqlite3_stmt *st, const ms_sweep_data_t *out,
         p->dropped = present_total ? total : p->dropped_rate + p->dropped_queue;
     }
     p->unstored = count_col(st, 10, bad, MS_BAD_PROC_UNSTORED, &present);
+    p->has_note = sqlite3_column_int(st, 11) != 0;
     return MS_BAD_COUNT;
 }
 
@@ -1222,11 +1224,13 @@ static int read_processes(sqlite3 *db, ms_sweep_data_t *out, const optional_cols
 
     snprintf(sql, sizeof sql,
              "SELECT proc_id, run_id, pid, started_ns, ended_ns, hwm_kb,"
-             " %s, %s, %s, %s, %s FROM processes ORDER BY proc_id",
+             " %s, %s, %s, %s, %s, %s FROM processes ORDER BY proc_id",
              oc->tracking ? "alloc_tracking" : "NULL", oc->dropped ? "alloc_dropped" : "NULL",
              oc->dropped_rate ? "alloc_dropped_rate" : "NULL",
              oc->dropped_queue ? "alloc_dropped_queue" : "NULL",
-             oc->unstored ? "unstored" : "NULL");
+             oc->unstored ? "unstored" : "NULL",
+             /* The shim notes a process only when a write of it failed. */
+             oc->note ? "note IS NOT NULL AND note <> '', note" : "0, NULL");
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
         return -EIO;
     while ((s = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1249,6 +1253,10 @@ static int read_processes(sqlite3 *db, ms_sweep_data_t *out, const optional_cols
         }
         procs[n++] = p;
         out->runs[p.run_index].n_processes++;
+        if (p.has_note && p.unstored > 0 && out->report.unstored_note[0] == '\0' &&
+            sqlite3_column_text(st, 12) != NULL)
+            ms_clean_text(out->report.unstored_note, sizeof out->report.unstored_note,
+                          (const char *)sqlite3_column_text(st, 12));
     }
     if (s != SQLITE_DONE)
         rc = -EIO;
@@ -1456,6 +1464,8 @@ static int reduce_runs(sqlite3 *db, ms_sweep_data_t *out, proc_fold_t *procs, si
             if (!p->have_ended && !p->have_end_sample && !p->execd)
                 run->ended_abnormally++;
             run->unstored = sat_add(run->unstored, p->unstored);
+            if (p->has_note)
+                run->unstored_failed = sat_add(run->unstored_failed, p->unstored);
         }
         for (size_t k = i; k < j; k++) {
             const proc_fold_t *p = &procs[order[k].fold];
@@ -1507,12 +1517,15 @@ static void fill_report(ms_sweep_data_t *out)
         if (!r->status_known)
             ms_tally_add(&rep->unknown_status, r->status);
         rep->unstored = sat_add(rep->unstored, r->unstored);
+        rep->unstored_failed = sat_add(rep->unstored_failed, r->unstored_failed);
         rep->ended_abnormally += r->ended_abnormally;
         if (strcmp(r->status, MS_STATUS_RUNNING) == 0)
             rep->ended_abnormally_running += r->ended_abnormally;
     }
     if (rep->unstored > (unsigned long long)INT64_MAX)
         rep->unstored = (unsigned long long)INT64_MAX;
+    if (rep->unstored_failed > rep->unstored)
+        rep->unstored_failed = rep->unstored;
 }
 
 /* How messages name the database: as the caller does, else by SQLite's file name. */

@@ -43,7 +43,8 @@ typedef struct ms_run_mem {
     size_t n_processes;         /* process rows read (skipped ones not counted) */
     size_t n_samples;           /* usable samples, duplicates counted once */
     size_t ended_abnormally;    /* processes without an exit record or exec successor */
-    unsigned long long unstored; /* readings its processes took but could not store */
+    unsigned long long unstored; /* readings of its processes that were due but not stored */
+    unsigned long long unstored_failed; /* ... of processes whose writes failed (a note) */
     unsigned long long end_kb;  /* run RSS at its end (see docs/advisory.md) */
     unsigned long long peak_kb; /* largest run RSS, never below a process's VmHWM */
     ms_run_peaks_t peaks;       /* periodic, all-samples and VmHWM views of the peak */

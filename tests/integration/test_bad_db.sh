@@ -121,14 +121,15 @@ run_figures "$CLEAN" >"$T/clean.figures"
 expected_advisory "$T/clean.figures" "$(mem_total_mb)" >"$T/clean.expected"
 check_advisory "$T/clean.expected" "$T/clean0.adv" "clean database"
 # On a loaded machine the workers' samplers may have been kept from storing a reading or
-# two; the report then says so, with the count the database holds, and nothing else.
+# two; the report then says so, with the count the database holds and the cause it shows
+# (no write failed: no process has a note), and nothing else.
 unstored="$(sql "$CLEAN" "SELECT coalesce(sum(unstored), 0) FROM processes")"
 assert_int "$unstored" "readings the clean sweep's workers could not store"
 if [ "$unstored" = 0 ]; then
     assert_eq "" "$(report "$T/clean0.adv")" "report lines of the clean database's advisory"
 else
     assert_eq 1 "$(report "$T/clean0.adv" | wc -l)" "report lines of the clean database's advisory (with $unstored unstored)"
-    report "$T/clean0.adv" | grep -qE "^Note: $unstored readings? (was |were )?taken but not stored" ||
+    report "$T/clean0.adv" | grep -qE "^Note: $unstored readings? (was|were) not stored though no write to the database failed: " ||
         fail "the clean database's only report line is not about its $unstored unstored readings: $(report "$T/clean0.adv")"
 fi
 # The killed worker has no exit record: its samples up to its end count (the
@@ -347,15 +348,18 @@ UPDATE processes SET unstored = 2, note = 'descriptors closed by the program' WH
 analyze v3
 pid_r1="$(sql "$CLEAN" "SELECT pid FROM processes WHERE proc_id = $PR1")"
 pid_r3="$(sql "$CLEAN" "SELECT pid FROM processes WHERE proc_id IN $PR3 LIMIT 1)")"
+# The note named is that of the first process (by proc_id) that lost readings to it.
+first_note="$(sql "$T/v3.db" "SELECT note FROM processes WHERE unstored > 0 AND note <> ''
+                              ORDER BY proc_id LIMIT 1")"
 assert_eq "Excluded: 3 runs not measured (statically linked: 2, setuid: 1)
-Note: 9 readings were taken but not stored (the database was full, read-only, busy or closed by the program); no figure includes them." \
+Note: 9 readings were lost by processes whose writes to the database failed (the first reason noted: $first_note); no figure includes them." \
     "$(report "$T/v3.adv")" "report of the advisory"
 assert_eq "6|3|$(($(post_field "$T/clean0.adv" RunsFailed) + 1))|3" "$(post_field "$T/v3.adv" RunsTotal)|$(post_field "$T/v3.adv" RunsIncluded)|$(post_field "$T/v3.adv" RunsFailed)|$(post_field "$T/v3.adv" RunsExcluded)" \
     "RunsTotal|RunsIncluded|RunsFailed|RunsExcluded"
 assert_eq "$(grep -E '_MB: ' "$T/clean0.adv")" "$(grep -E '_MB: ' "$T/v3.adv")" "RSS statistics"
-assert_contains "$T/v3.pk" "  Unstored: 5" "run 1's unstored readings"
+assert_contains "$T/v3.pk" "  Unstored: 5 (writes to the database failed; see the notes)" "run 1's unstored readings"
 assert_contains "$T/v3.pk" "  Note: pid $pid_r1: database is busy" "run 1's note"
-assert_contains "$T/v3.pk" "  Unstored: 4" "run 3's unstored readings"
+assert_contains "$T/v3.pk" "  Unstored: 4 (writes to the database failed; see the notes)" "run 3's unstored readings"
 assert_contains "$T/v3.pk" "  Note: 2 processes, first pid $pid_r3: descriptors closed by the program" "run 3's note"
 assert_contains "$T/v3.pk" "Run 5
   Status: failed

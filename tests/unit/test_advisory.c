@@ -389,6 +389,8 @@ static void example_report(ms_db_report_t *r)
     r->bad[MS_BAD_PROC_HWM_RANGE] = 1;
     ms_tally_add(&r->unknown_status, "exploded");
     r->unstored = 7;
+    r->unstored_failed = 4;
+    snprintf(r->unstored_note, sizeof r->unstored_note, "database or disk is full");
     r->no_sweep_row = 1;
 }
 
@@ -416,8 +418,13 @@ static void test_report_lines(void **state)
                         "sampling interval are unknown.\n"
                         "Note: 1 run has a status this version does not know (exploded: 1); "
                         "counted as failed.\n"
-                        "Note: 7 readings were taken but not stored (the database was full, "
-                        "read-only, busy or closed by the program); no figure includes them.\n"
+                        "Note: 4 readings were lost by processes whose writes to the database "
+                        "failed (the first reason noted: database or disk is full); no figure "
+                        "includes them.\n"
+                        "Note: 3 readings were not stored though no write to the database "
+                        "failed: the shim's sampler thread did not run when they fell due (a "
+                        "loaded machine starves it), or the database stayed locked by other "
+                        "writers for too long; no figure includes them.\n"
                         "Warning: MaxPeakRSS_MB is more than 1.2x MeanRSS_End_MB; prefer the "
                         "conservative recommendation and consider staggering worker starts.\n");
     free(text);
@@ -430,11 +437,23 @@ static void test_report_lines(void **state)
     text = render(ms_advisory_write_post, NULL, &a, NULL);
     assert_non_null(strstr(text, "Note: MemTotal unknown; recommendations omitted (see "
                                  "--mem-total-mb).\n"
-                                 "Note: 1 reading was taken but not stored (the database was "
-                                 "full, read-only, busy or closed by the program); no figure "
+                                 "Note: 1 reading was not stored though no write to the "
+                                 "database failed: the shim's sampler thread did not run when "
+                                 "it fell due (a loaded machine starves it), or the database "
+                                 "stayed locked by other writers for too long; no figure "
                                  "includes it.\n"));
     assert_null(strstr(text, "\nSkipped: "));
     assert_null(strstr(text, "\nExcluded: "));
+    assert_null(strstr(text, "writes to the database failed"));
+    free(text);
+
+    /* Only readings of processes whose writes failed; a note without text names none. */
+    a.report.unstored = 2;
+    a.report.unstored_failed = 2;
+    text = render(ms_advisory_write_post, NULL, &a, NULL);
+    assert_non_null(strstr(text, "\nNote: 2 readings were lost by processes whose writes to "
+                                 "the database failed; no figure includes them.\n"));
+    assert_null(strstr(text, "no write to the database failed"));
     free(text);
 }
 
@@ -457,11 +476,15 @@ static void test_report_json(void **state)
         "\"Samples\":{\"Count\":3,\"Reasons\":{\"NULL rss_kb\":2,\"negative rss_kb\":1}}},"
         "\"Ignored\":{\"Count\":1,\"Reasons\":{\"processes.hwm_kb negative or over 4 PiB\":1}},"
         "\"UnknownStatus\":{\"Count\":1,\"Reasons\":{\"exploded\":1}},"
-        "\"Unstored\":7,"
+        "\"Unstored\":7,\"UnstoredWriteFailed\":4,"
         "\"Notes\":[\"the database has no sweeps row; the machine's MemTotal and the sampling "
         "interval are unknown.\",\"1 run has a status this version does not know (exploded: "
-        "1); counted as failed.\",\"7 readings were taken but not stored (the database was "
-        "full, read-only, busy or closed by the program); no figure includes them.\"],"
+        "1); counted as failed.\",\"4 readings were lost by processes whose writes to the "
+        "database failed (the first reason noted: database or disk is full); no figure "
+        "includes them.\",\"3 readings were not stored though no write to the database "
+        "failed: the shim's sampler thread did not run when they fell due (a loaded machine "
+        "starves it), or the database stayed locked by other writers for too long; no "
+        "figure includes them.\"],"
         "\"Warnings\":["));
     free(text);
 }

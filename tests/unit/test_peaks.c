@@ -374,7 +374,7 @@ static void test_summary_json(void **state)
                              "\"Samples\":{\"Count\":0,\"Reasons\":{}}},"
                              "\"Ignored\":{\"Count\":0,\"Reasons\":{}},"
                              "\"UnknownStatus\":{\"Count\":0,\"Reasons\":{}},"
-                             "\"Unstored\":0,\"Notes\":[]}");
+                             "\"Unstored\":0,\"UnstoredWriteFailed\":0,\"Notes\":[]}");
     free(buf);
 
     /* Inside the advisory absent figures are left out, as the text leaves them out. */
@@ -412,6 +412,7 @@ static void test_run_text_report(void **state)
     info.label = "a\tb";
     info.status = "running";
     info.unstored = 12;
+    info.unstored_failed = 9;
     info.ended_abnormally = 2;
     info.notes = notes;
     info.n_notes = 2;
@@ -420,7 +421,8 @@ static void test_run_text_report(void **state)
     /* Control characters of the database's text never reach the output as such. */
     expect_prefix(text, "Run 2: a?b\n  Status: running\n");
     expect_contains(text, "  AllocDropped: 10 (rate limit 7, full queue 3)\n"
-                          "  Unstored: 12\n"
+                          "  Unstored: 12 (9 where writes failed, see the notes; 3 not taken "
+                          "in time or held up by a busy database)\n"
                           "  ProcessesEndedAbnormally: 2 (or still running)\n"
                           "  Note: pid 4242: database is?read-only\n"
                           "  Note: 3 processes, first pid 77: ");
@@ -463,7 +465,8 @@ static void test_run_text_report(void **state)
     expect_contains(text, "\"Status\":\"exploded\",\"StatusKnown\":false,"
                           "\"NotMeasured\":\"statically linked\",");
     expect_contains(text, "\"Compared\":false,");
-    expect_contains(text, "\"Unstored\":0,\"ProcessesEndedAbnormally\":0,\"Notes\":[],"
+    expect_contains(text, "\"Unstored\":0,\"UnstoredWriteFailed\":0,"
+                          "\"ProcessesEndedAbnormally\":0,\"Notes\":[],"
                           "\"NotesNotShown\":0,");
     free(text);
 }
@@ -478,13 +481,24 @@ static void test_run_json_report(void **state)
 
     example_run(&info, &p);
     info.unstored = 5;
+    info.unstored_failed = 5;
     info.ended_abnormally = 1;
     info.notes = &note;
     info.n_notes = 1;
     info.more_notes = 4;
+    text = render_run(ms_peaks_write_run, &info, &p, NULL);
+    expect_contains(text, "  Unstored: 5 (writes to the database failed; see the notes)\n");
+    free(text);
+    info.unstored_failed = 0;
+    text = render_run(ms_peaks_write_run, &info, &p, NULL);
+    expect_contains(text, "  Unstored: 5 (not taken in time or held up by a busy database; "
+                          "no write failed)\n");
+    free(text);
+    info.unstored_failed = 5;
     text = render_run(ms_peaks_write_run_json, &info, &p, NULL);
     expect_contains(text, "\"StatusKnown\":true,\"NotMeasured\":null,");
-    expect_contains(text, "\"AllocDroppedQueue\":3,\"Unstored\":5,\"ProcessesEndedAbnormally\":1,"
+    expect_contains(text, "\"AllocDroppedQueue\":3,\"Unstored\":5,\"UnstoredWriteFailed\":5,"
+                          "\"ProcessesEndedAbnormally\":1,"
                           "\"Notes\":[{\"Note\":\"full \\ufffd disk\",\"Pid\":9,\"Processes\":2}],"
                           "\"NotesNotShown\":4,\"PeakStack\":");
     free(text);
@@ -519,9 +533,10 @@ static void test_summary_with_report(void **state)
                              "PeriodicMissOver20Pct_Runs: 0\n"
                              "Excluded: 1 run not measured (setuid: 1)\n"
                              "Skipped: 4 samples (duplicate: 4)\n"
-                             "Note: 8 readings were taken but not stored (the database was full, "
-                             "read-only, busy or closed by the program); no figure includes "
-                             "them.\n");
+                             "Note: 8 readings were not stored though no write to the database "
+                             "failed: the shim's sampler thread did not run when they fell due "
+                             "(a loaded machine starves it), or the database stayed locked by "
+                             "other writers for too long; no figure includes them.\n");
     free(buf);
     buf = NULL;
     f = open_memstream(&buf, &len);
@@ -531,7 +546,8 @@ static void test_summary_with_report(void **state)
     expect_contains(buf, "\"ProcessesEndedAbnormally\":3,"
                          "\"ProcessesEndedAbnormallyInRunningRuns\":1,");
     expect_contains(buf, "\"Samples\":{\"Count\":4,\"Reasons\":{\"duplicate\":4}}},");
-    expect_contains(buf, "\"Unstored\":8,\"Notes\":[\"8 readings were taken");
+    expect_contains(buf, "\"Unstored\":8,\"UnstoredWriteFailed\":0,"
+                         "\"Notes\":[\"8 readings were not stored though");
     assert_int_equal(buf[strlen(buf) - 1], '}');
     free(buf);
 }
@@ -707,7 +723,7 @@ static void test_cli(void **state)
                              "\"Samples\":{\"Count\":0,\"Reasons\":{}}},"
                              "\"Ignored\":{\"Count\":0,\"Reasons\":{}},"
                              "\"UnknownStatus\":{\"Count\":0,\"Reasons\":{}},"
-                             "\"Unstored\":0,\"Notes\":[]}}\n");
+                             "\"Unstored\":0,\"UnstoredWriteFailed\":0,\"Notes\":[]}}\n");
         free(out);
         free(err);
     }

@@ -1195,11 +1195,17 @@ static void test_schema_v3_columns(void **state)
                  " at all, for reasons unknown')");
     add_proc(db, 4, 3, 103, 0, 1, 0);
     add_sample(db, 4, 0.5, 999 * MIB, "tick");
+    /* Readings lost without a failed write (no note): a sampler held up. */
+    exec_sql(db, "UPDATE processes SET unstored = 3 WHERE proc_id = 4");
     sqlite3_close(db);
 
     read_db(&d);
     r = run_by_id(&d, 1);
     assert_int_equal(r->unstored, 4);
+    /* A process with a note had a write fail: its readings are told by that cause. */
+    assert_int_equal(r->unstored_failed, 4);
+    assert_int_equal(run_by_id(&d, 3)->unstored, 3);
+    assert_int_equal(run_by_id(&d, 3)->unstored_failed, 0);
     assert_false(r->not_measured);
     /* The kind of reason: the text before its first ": ", or before its first path. */
     assert_string_equal(run_by_id(&d, 2)->not_measured_kind, "statically linked");
@@ -1213,7 +1219,10 @@ static void test_schema_v3_columns(void **state)
     /* A kind too long for its buffer is cut where a word ends, never inside one. */
     assert_string_equal(run_by_id(&d, 8)->not_measured_kind,
                         "the program left before the shim could write anything at...");
-    assert_int_equal(d.report.unstored, 4);
+    assert_int_equal(d.report.unstored, 7);
+    assert_int_equal(d.report.unstored_failed, 4);
+    /* The first noted process that lost readings; proc 2's note lost none. */
+    assert_string_equal(d.report.unstored_note, "database is full");
     assert_int_equal(d.report.excluded.total, 7);
     assert_int_equal(d.report.excluded.n, 6);
     assert_string_equal(d.report.excluded.text[0], "statically linked");
@@ -1231,7 +1240,8 @@ static void test_schema_v3_columns(void **state)
     assert_float_equal(a.peak_mb.max, 30.0, 0.0); /* run 3's 999 MiB does not count */
     assert_int_equal(a.peaks.runs, 1);
     assert_true(a.have_report);
-    assert_int_equal(a.report.unstored, 4);
+    assert_int_equal(a.report.unstored, 7);
+    assert_int_equal(a.report.unstored_failed, 4);
 
     {
         sqlite3 *rdb = NULL;
