@@ -118,6 +118,8 @@ typedef struct ms_db_report {
     char unstored_note[128];          /* the first such process's note, cleaned and cut */
     size_t ended_abnormally;          /* processes that ended without an exit record */
     size_t ended_abnormally_running;  /* ... of which in runs still `running` */
+    size_t ended_abnormally_main;     /* ... of which main processes whose end the run
+                                       * records (filled by `peaks`, which looks it up) */
     int no_sweep_row;                 /* the sweeps table is empty */
 } ms_db_report_t;
 

@@ -161,6 +161,17 @@ typedef struct ms_proc_note {
     size_t processes; /* processes of the run with it */
 } ms_proc_note_t;
 
+/*
+ * How a run's main process ended when it left no exit record of its own, as the run's row
+ * says (runs.term_signal or runs.exit_code, from the launcher's wait()).
+ */
+typedef struct ms_main_end {
+    long long pid;
+    int have_signal; /* killed by signal; otherwise it exited with exit_code */
+    int signal;
+    int exit_code;
+} ms_main_end_t;
+
 /* What `peaks` prints about a run besides its peak views. */
 typedef struct ms_peaks_run_info {
     long long seq;
@@ -172,6 +183,8 @@ typedef struct ms_peaks_run_info {
     size_t n_processes;
     size_t n_samples;
     size_t ended_abnormally;  /* processes without an exit record or exec successor */
+    const ms_main_end_t *main_end; /* the main process is among them, and how it ended is
+                                    * known; NULL otherwise */
     unsigned long long unstored; /* readings due but not stored */
     unsigned long long unstored_failed; /* ... of processes whose writes failed (a note) */
     const ms_proc_note_t *notes; /* n_notes notes, and more_notes not shown */

@@ -1429,6 +1429,8 @@ static int reduce_runs(sqlite3 *db, ms_sweep_data_t *out, proc_fold_t *procs, si
 
         while (j < n_procs && order[j].run_index == ri)
             j++;
+        run->first_proc = procs[order[i].fold].proc_id;
+        run->main_pid = procs[order[i].fold].pid;
 
         /*
          * Effective end of each process: its recorded exit; else the start of the image it
@@ -1460,9 +1462,13 @@ static int reduce_runs(sqlite3 *db, ms_sweep_data_t *out, proc_fold_t *procs, si
             proc_fold_t *p = &procs[order[k].fold];
             if (p->n_samples && p->last_t > p->eff_end_ns)
                 p->eff_end_ns = p->last_t;
-            /* No exit path ran: killed by a signal, crashed, or its shim stopped. */
-            if (!p->have_ended && !p->have_end_sample && !p->execd)
+            /* No exit path ran: killed by a signal, crashed, a raw exit system call, or its
+             * shim stopped. For the first row's pid the run's status may say which. */
+            if (!p->have_ended && !p->have_end_sample && !p->execd) {
                 run->ended_abnormally++;
+                if (p->pid == procs[order[i].fold].pid)
+                    run->main_no_exit = p->proc_id;
+            }
             run->unstored = sat_add(run->unstored, p->unstored);
             if (p->has_note)
                 run->unstored_failed = sat_add(run->unstored_failed, p->unstored);
@@ -1643,6 +1649,7 @@ int ms_sweep_texts_open(sqlite3 *db, const char *name, ms_sweep_texts_t *t, char
                         size_t errlen)
 {
     int has_stacks = 0, has_label = 0, has_note = 0, has_reason = 0;
+    int has_command = 0, has_exit = 0, has_signal = 0, has_cmdline = 0;
 
     memset(t, 0, sizeof *t);
     /* Schema version 1 has no stacks table, version 2 no note column; those texts are
@@ -1650,7 +1657,19 @@ int ms_sweep_texts_open(sqlite3 *db, const char *name, ms_sweep_texts_t *t, char
     if (has_column(db, "stacks", "frames", &has_stacks) != 0 ||
         has_column(db, "runs", "label", &has_label) != 0 ||
         has_column(db, "processes", "note", &has_note) != 0 ||
-        has_column(db, "runs", "uninstrumented", &has_reason) != 0)
+        has_column(db, "runs", "uninstrumented", &has_reason) != 0 ||
+        has_column(db, "runs", "command", &has_command) != 0 ||
+        has_column(db, "runs", "exit_code", &has_exit) != 0 ||
+        has_column(db, "runs", "term_signal", &has_signal) != 0 ||
+        has_column(db, "processes", "cmdline", &has_cmdline) != 0)
+        goto sql_error;
+    if (has_command && has_exit && has_signal && has_cmdline &&
+        sqlite3_prepare_v2(db,
+                           "SELECT r.exit_code, r.term_signal, CAST(p.cmdline AS BLOB),"
+                           " CAST(r.command AS BLOB)"
+                           " FROM runs r JOIN processes p ON p.run_id = r.run_id"
+                           " WHERE r.run_id = ?1 AND p.proc_id = ?2",
+                           -1, &t->main_end, NULL) != SQLITE_OK)
         goto sql_error;
     if (has_label && sqlite3_prepare_v2(db, "SELECT label FROM runs WHERE run_id = ?", -1,
                                         &t->label, NULL) != SQLITE_OK)
@@ -1682,6 +1701,7 @@ void ms_sweep_texts_close(ms_sweep_texts_t *t)
     sqlite3_finalize(t->frames);
     sqlite3_finalize(t->notes);
     sqlite3_finalize(t->reason);
+    sqlite3_finalize(t->main_end);
     memset(t, 0, sizeof *t);
 }
 
@@ -1720,6 +1740,73 @@ int ms_sweep_stack_frames(ms_sweep_texts_t *t, long long stack_id, char **frames
 int ms_sweep_run_reason(ms_sweep_texts_t *t, long long run_id, char **reason)
 {
     return lookup_text(t->reason, run_id, reason);
+}
+
+/*
+ * Whether a process's command line (cmdline, clen bytes: its arguments joined by spaces) is
+ * that of the program the launcher started for a run whose command is command (mlen
+ * bytes): the command itself (COMMAND's arguments, or env and its program), "sh -c" and
+ * the line (--commands), or the command after the interpreter the kernel runs for a "#!"
+ * script: an absolute path and at most one argument ("/usr/bin/python3 ./train.py").
+ * Anything else is not taken for the main process: its status must not be lent to a
+ * child. A command line cut at the shim's limit never matches.
+ */
+static int is_launched_cmdline(const unsigned char *cmdline, size_t clen,
+                               const unsigned char *command, size_t mlen)
+{
+    static const char sh_c[] = "sh -c ";
+    size_t plen, blanks = 0;
+
+    if (cmdline == NULL || command == NULL || mlen == 0 || clen < mlen ||
+        memcmp(cmdline + clen - mlen, command, mlen) != 0)
+        return 0;
+    if (clen == mlen)
+        return 1;
+    /* The prefix before the command, its separating blank included. */
+    plen = clen - mlen;
+    if (cmdline[plen - 1] != ' ')
+        return 0;
+    if (plen == sizeof sh_c - 1 && memcmp(cmdline, sh_c, plen) == 0)
+        return 1;
+    if (cmdline[0] != '/')
+        return 0;
+    for (size_t i = 0; i < plen - 1; i++)
+        blanks += cmdline[i] == ' ';
+    return blanks <= 1;
+}
+
+int ms_sweep_main_end(ms_sweep_texts_t *t, const ms_run_mem_t *r, ms_main_end_t *out,
+                      int *known)
+{
+    long long v;
+    int s;
+
+    *known = 0;
+    memset(out, 0, sizeof *out);
+    if (t->main_end == NULL || r->main_no_exit == 0 || r->first_proc == 0)
+        return 0;
+    sqlite3_reset(t->main_end);
+    sqlite3_bind_int64(t->main_end, 1, r->run_id);
+    sqlite3_bind_int64(t->main_end, 2, r->first_proc);
+    s = sqlite3_step(t->main_end);
+    if (s == SQLITE_ROW &&
+        is_launched_cmdline(sqlite3_column_blob(t->main_end, 2),
+                            (size_t)sqlite3_column_bytes(t->main_end, 2),
+                            sqlite3_column_blob(t->main_end, 3),
+                            (size_t)sqlite3_column_bytes(t->main_end, 3))) {
+        out->pid = r->main_pid;
+        /* What wait() gave: a signal number, or an exit status; anything else says nothing. */
+        if (int_col(t->main_end, 1, 1, 64, &v) == V_OK) {
+            out->have_signal = 1;
+            out->signal = (int)v;
+            *known = 1;
+        } else if (int_col(t->main_end, 0, 0, 255, &v) == V_OK) {
+            out->exit_code = (int)v;
+            *known = 1;
+        }
+    }
+    sqlite3_reset(t->main_end);
+    return s == SQLITE_ROW || s == SQLITE_DONE ? 0 : -EIO;
 }
 
 int ms_sweep_run_notes(ms_sweep_texts_t *t, long long run_id, ms_proc_note_t *notes, size_t max,

@@ -75,9 +75,10 @@ report() {
 }
 
 # figures FILE: an output without the report lines, without the run counts, and without
-# per-run Note/Unstored/abnormal-end lines (the figures proper).
+# per-run Note/Unstored lines and lines on processes without an exit record (the figures
+# proper).
 figures() {
-    grep -vE '^(Excluded|Skipped|Ignored|Note|RunsTotal|RunsFailed|RunsExcluded|RunsIncluded|RunsCompared|ProcessesEndedAbnormally|Unstored): |^  (Note|Unstored|ProcessesEndedAbnormally): ' "$1"
+    grep -vE '^(Excluded|Skipped|Ignored|Note|RunsTotal|RunsFailed|RunsExcluded|RunsIncluded|RunsCompared|ProcessesWithoutExitRecord|MainProcessesWithoutExitRecord|Unstored): |^  (Note|Unstored|ProcessesWithoutExitRecord|MainProcessEnd|OtherProcessesWithoutExitRecord): ' "$1"
 }
 
 # check_order ADVISORY WHAT: the post-run section keeps the specification's lines first,
@@ -140,14 +141,39 @@ pid_killed="$(sql "$CLEAN" "SELECT p.pid FROM processes p JOIN runs r USING (run
       AND NOT EXISTS (SELECT 1 FROM processes q WHERE q.run_id = p.run_id AND q.pid = p.pid
                       AND q.started_ns > p.started_ns)")"
 assert_int "$pid_killed" "pid of the worker that killed itself"
-assert_eq 1 "$(grep -c '^  ProcessesEndedAbnormally: 1$' "$T/clean0.pk")" \
-    "runs of the clean database with a process that ended abnormally"
-assert_contains "$T/clean0.pk" "ProcessesEndedAbnormally: 1
+assert_eq 1 "$(grep -c '^  ProcessesWithoutExitRecord: 1$' "$T/clean0.pk")" \
+    "runs of the clean database with a process without an exit record"
+# When sh -c exec'd into the worker (some shells do, for a line of one command), it is the
+# run's main process, and the run's row says how it ended; when the shell forked it, it is
+# a child, and nothing in the database says how it ended.
+first_pid="$(sql "$CLEAN" "SELECT p.pid FROM processes p JOIN runs r USING (run_id) WHERE r.seq = 2
+                           ORDER BY p.started_ns, p.proc_id LIMIT 1")"
+if [ "$first_pid" = "$pid_killed" ]; then
+    note "the shell exec'd the killed worker: it is the run's main process"
+    assert_contains "$T/clean0.pk" "  ProcessesWithoutExitRecord: 1
+  MainProcessEnd: pid $pid_killed, killed by signal 9 (SIGKILL)
+" "run 2 in peaks on the clean database"
+    mains=1 others="[0, 0, 0]" main_json="{'Pid': $pid_killed, 'Signal': 9, 'ExitCode': None}"
+else
+    note "the shell forked the killed worker: it is a child of the run's main process"
+    assert_contains "$T/clean0.pk" "  ProcessesWithoutExitRecord: 1
+  OtherProcessesWithoutExitRecord: 1 (killed by a signal, crashed or ended by a raw exit system call; the database does not say which)
+" "run 2 in peaks on the clean database"
+    mains=0 others="[0, 1, 0]" main_json=None
+fi
+assert_eq 0 "$(grep -c 'SIGKILL\|MainProcessEnd' <(grep -v "pid $pid_killed" "$T/clean0.pk"))" \
+    "peaks: how a process other than the killed worker ended"
+assert_contains "$T/clean0.pk" "ProcessesWithoutExitRecord: 1
+MainProcessesWithoutExitRecord: $mains
 Unstored: $unstored" "summary of peaks on the clean database"
-jq_eq "$T/clean0.pkj" '[r["ProcessesEndedAbnormally"] for r in d["runs"]]' "[0, 1, 0]" \
-    "ProcessesEndedAbnormally of each run (JSON)"
-jq_eq "$T/clean0.pkj" 'd["summary"]["ProcessesEndedAbnormally"]' 1 \
-    "summary ProcessesEndedAbnormally (JSON)"
+jq_eq "$T/clean0.pkj" '[r["ProcessesWithoutExitRecord"] for r in d["runs"]]' "[0, 1, 0]" \
+    "ProcessesWithoutExitRecord of each run (JSON)"
+jq_eq "$T/clean0.pkj" '[r["OtherProcessesWithoutExitRecord"] for r in d["runs"]]' "$others" \
+    "OtherProcessesWithoutExitRecord of each run (JSON)"
+jq_eq "$T/clean0.pkj" '[r["MainProcessEnd"] for r in d["runs"]]' "[None, $main_json, None]" \
+    "MainProcessEnd of each run (JSON)"
+jq_eq "$T/clean0.pkj" '(d["summary"]["ProcessesWithoutExitRecord"], d["summary"]["MainProcessesWithoutExitRecord"])' \
+    "(1, $mains)" "summary ProcessesWithoutExitRecord and MainProcessesWithoutExitRecord (JSON)"
 jq_eq "$T/clean0.advj" '(d["Skipped"]["Samples"]["Count"], d["Ignored"]["Count"], d["Excluded"]["Count"], d["Unstored"])' \
     "(0, 0, 0, $unstored)" "report of the clean database (JSON)"
 
@@ -277,11 +303,14 @@ assert_contains "$T/orphans.pk" "Run 4
   Status: failed
   Processes: 0
   Samples: 0 (no memory sample; not compared)" "the run without processes in peaks"
-# The process row without samples and without an exit record ended abnormally too.
-jq_eq "$T/orphans.pkj" '[(r["Seq"], r["Processes"], r["ProcessesEndedAbnormally"]) for r in d["runs"]]' \
+# The process row without samples has no exit record either; nothing says how it ended.
+jq_eq "$T/orphans.pkj" '[(r["Seq"], r["Processes"], r["ProcessesWithoutExitRecord"]) for r in d["runs"]]' \
     "[(1, $(($(sql "$CLEAN" "SELECT count(*) FROM processes p JOIN runs r USING (run_id) WHERE r.seq = 1") + 1)), 1), (2, $(sql "$CLEAN" "SELECT count(*) FROM processes p JOIN runs r USING (run_id) WHERE r.seq = 2"), 1), (3, $(sql "$CLEAN" "SELECT count(*) FROM processes p JOIN runs r USING (run_id) WHERE r.seq = 3"), 0), (4, 0, 0)]" \
-    "Seq, Processes and ProcessesEndedAbnormally of each run"
-assert_contains "$T/orphans.pk" "ProcessesEndedAbnormally: 2
+    "Seq, Processes and ProcessesWithoutExitRecord of each run"
+jq_eq "$T/orphans.pkj" '[(r["Seq"], r["OtherProcessesWithoutExitRecord"]) for r in d["runs"]]' \
+    "[(1, 1), (2, $((1 - mains))), (3, 0), (4, 0)]" "OtherProcessesWithoutExitRecord of each run"
+assert_contains "$T/orphans.pk" "ProcessesWithoutExitRecord: 2
+MainProcessesWithoutExitRecord: $mains
 Unstored: 0" "summary of peaks"
 
 # ---- the sweeps table ---------------------------------------------------------------
@@ -367,7 +396,8 @@ assert_contains "$T/v3.pk" "Run 5
   NotMeasured: setuid
   Samples: 0 (run not measured; not compared)" "a run not measured in peaks"
 assert_contains "$T/v3.pk" "RunsCompared: 3
-ProcessesEndedAbnormally: 1
+ProcessesWithoutExitRecord: 1
+MainProcessesWithoutExitRecord: $mains
 Unstored: 9" "summary of peaks"
 jq_eq "$T/v3.advj" '(d["Excluded"], d["Unstored"])' \
     "({'Count': 3, 'Reasons': {'statically linked': 2, 'setuid': 1}}, 9)" "Excluded and Unstored (advise JSON)"

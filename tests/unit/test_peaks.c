@@ -364,8 +364,9 @@ static void test_summary_json(void **state)
     ms_peaks_write_summary_json(f, 3, &s, NULL);
     fclose(f);
     assert_string_equal(buf, "{\"RunsTotal\":3,\"RunsCompared\":0,"
-                             "\"ProcessesEndedAbnormally\":0,"
-                             "\"ProcessesEndedAbnormallyInRunningRuns\":0,"
+                             "\"ProcessesWithoutExitRecord\":0,"
+                             "\"ProcessesWithoutExitRecordInRunningRuns\":0,"
+                             "\"MainProcessesWithoutExitRecord\":0,"
                              "\"PeriodicMissOver5Pct_Runs\":0,\"PeriodicMissOver20Pct_Runs\":0,"
                              "\"LargestPeriodicMiss_Pct\":null,\"LargestPeriodicMiss_Run\":null,"
                              "\"Excluded\":{\"Count\":0,\"Reasons\":{}},"
@@ -423,7 +424,10 @@ static void test_run_text_report(void **state)
     expect_contains(text, "  AllocDropped: 10 (rate limit 7, full queue 3)\n"
                           "  Unstored: 12 (9 where writes failed, see the notes; 3 not taken "
                           "in time or held up by a busy database)\n"
-                          "  ProcessesEndedAbnormally: 2 (or still running)\n"
+                          "  ProcessesWithoutExitRecord: 2 (or still running)\n"
+                          "  OtherProcessesWithoutExitRecord: 2 (still running, or killed by a "
+                          "signal, crashed or ended by a raw exit system call; the database "
+                          "does not say which)\n"
                           "  Note: pid 4242: database is?read-only\n"
                           "  Note: 3 processes, first pid 77: ");
     expect_contains(text, "nnn...\n  Note: 1 more distinct note not shown\n  PeakStack: none\n");
@@ -466,7 +470,8 @@ static void test_run_text_report(void **state)
                           "\"NotMeasured\":\"statically linked\",");
     expect_contains(text, "\"Compared\":false,");
     expect_contains(text, "\"Unstored\":0,\"UnstoredWriteFailed\":0,"
-                          "\"ProcessesEndedAbnormally\":0,\"Notes\":[],"
+                          "\"ProcessesWithoutExitRecord\":0,\"MainProcessEnd\":null,"
+                          "\"OtherProcessesWithoutExitRecord\":0,\"Notes\":[],"
                           "\"NotesNotShown\":0,");
     free(text);
 }
@@ -498,9 +503,68 @@ static void test_run_json_report(void **state)
     text = render_run(ms_peaks_write_run_json, &info, &p, NULL);
     expect_contains(text, "\"StatusKnown\":true,\"NotMeasured\":null,");
     expect_contains(text, "\"AllocDroppedQueue\":3,\"Unstored\":5,\"UnstoredWriteFailed\":5,"
-                          "\"ProcessesEndedAbnormally\":1,"
+                          "\"ProcessesWithoutExitRecord\":1,\"MainProcessEnd\":null,"
+                          "\"OtherProcessesWithoutExitRecord\":1,"
                           "\"Notes\":[{\"Note\":\"full \\ufffd disk\",\"Pid\":9,\"Processes\":2}],"
                           "\"NotesNotShown\":4,\"PeakStack\":");
+    free(text);
+}
+
+static void test_run_main_process_end(void **state)
+{
+    ms_peaks_run_info_t info;
+    ms_run_peaks_t p;
+    ms_main_end_t m = {.pid = 4321, .have_signal = 1, .signal = 13};
+    char *text;
+    (void)state;
+
+    example_run(&info, &p);
+    info.status = "killed";
+    info.ended_abnormally = 3;
+    info.main_end = &m;
+    text = render_run(ms_peaks_write_run, &info, &p, NULL);
+    expect_contains(text, "  ProcessesWithoutExitRecord: 3\n"
+                          "  MainProcessEnd: pid 4321, killed by signal 13 (SIGPIPE)\n"
+                          "  OtherProcessesWithoutExitRecord: 2 (killed by a signal, crashed "
+                          "or ended by a raw exit system call; the database does not say "
+                          "which)\n");
+    free(text);
+    text = render_run(ms_peaks_write_run_json, &info, &p, NULL);
+    expect_contains(text, "\"ProcessesWithoutExitRecord\":3,\"MainProcessEnd\":{\"Pid\":4321,"
+                          "\"Signal\":13,\"ExitCode\":null},\"OtherProcessesWithoutExitRecord\":2,");
+    free(text);
+
+    /* Only the main process; memsweep's own signal says so; no name for a number that
+     * differs between architectures. */
+    info.ended_abnormally = 1;
+    info.status = "timeout";
+    m.signal = 15;
+    text = render_run(ms_peaks_write_run, &info, &p, NULL);
+    expect_contains(text, "  ProcessesWithoutExitRecord: 1\n"
+                          "  MainProcessEnd: pid 4321, killed by signal 15 (SIGTERM), sent by "
+                          "memsweep at the timeout\n  ");
+    assert_null(strstr(text, "OtherProcesses"));
+    free(text);
+    info.status = "oom";
+    m.signal = 10;
+    text = render_run(ms_peaks_write_run, &info, &p, NULL);
+    expect_contains(text, "  MainProcessEnd: pid 4321, killed by signal 10, by the kernel's "
+                          "out-of-memory killer\n");
+    free(text);
+
+    /* An exit status without an exit record: a raw exit system call, as Go makes. */
+    info.status = "ok";
+    m.have_signal = 0;
+    m.exit_code = 0;
+    text = render_run(ms_peaks_write_run, &info, &p, NULL);
+    expect_contains(text, "  MainProcessEnd: pid 4321, exited with status 0 but left no exit "
+                          "record (a raw exit system call, as Go programs make, or an exit "
+                          "that did not wait for the shim's last write)\n");
+    assert_null(strstr(text, "killed"));
+    free(text);
+    text = render_run(ms_peaks_write_run_json, &info, &p, NULL);
+    expect_contains(text, "\"MainProcessEnd\":{\"Pid\":4321,\"Signal\":null,\"ExitCode\":0},"
+                          "\"OtherProcessesWithoutExitRecord\":0,");
     free(text);
 }
 
@@ -517,6 +581,7 @@ static void test_summary_with_report(void **state)
     memset(&r, 0, sizeof r);
     r.ended_abnormally = 3;
     r.ended_abnormally_running = 1;
+    r.ended_abnormally_main = 1;
     r.unstored = 8;
     r.bad[MS_BAD_SAMPLE_DUP] = 4;
     ms_tally_add(&r.excluded, "setuid");
@@ -527,7 +592,8 @@ static void test_summary_with_report(void **state)
     assert_string_equal(buf, "Summary\n"
                              "RunsTotal: 2\n"
                              "RunsCompared: 0\n"
-                             "ProcessesEndedAbnormally: 3 (1 in runs still running)\n"
+                             "ProcessesWithoutExitRecord: 3 (1 in runs still running)\n"
+                             "MainProcessesWithoutExitRecord: 1\n"
                              "Unstored: 8\n"
                              "PeriodicMissOver5Pct_Runs: 0\n"
                              "PeriodicMissOver20Pct_Runs: 0\n"
@@ -543,8 +609,9 @@ static void test_summary_with_report(void **state)
     assert_non_null(f);
     ms_peaks_write_summary_json(f, 2, &s, &r);
     fclose(f);
-    expect_contains(buf, "\"ProcessesEndedAbnormally\":3,"
-                         "\"ProcessesEndedAbnormallyInRunningRuns\":1,");
+    expect_contains(buf, "\"ProcessesWithoutExitRecord\":3,"
+                         "\"ProcessesWithoutExitRecordInRunningRuns\":1,"
+                         "\"MainProcessesWithoutExitRecord\":1,");
     expect_contains(buf, "\"Samples\":{\"Count\":4,\"Reasons\":{\"duplicate\":4}}},");
     expect_contains(buf, "\"Unstored\":8,\"UnstoredWriteFailed\":0,"
                          "\"Notes\":[\"8 readings were not stored though");
@@ -689,13 +756,17 @@ static void test_cli(void **state)
                                  "  Samples: 0 (no memory sample; not compared)\n"
                                  "  AllocTracking: not recorded\n"
                                  "  AllocDropped: 0 (rate limit 0, full queue 0)\n"
-                                 "  ProcessesEndedAbnormally: 1\n"
+                                 "  ProcessesWithoutExitRecord: 1\n"
+                                 "  OtherProcessesWithoutExitRecord: 1 (killed by a signal, "
+                                 "crashed or ended by a raw exit system call; the database does "
+                                 "not say which)\n"
                                  "  PeakStack: none\n"
                                  "\n"
                                  "Summary\n"
                                  "RunsTotal: 2\n"
                                  "RunsCompared: 1\n"
-                                 "ProcessesEndedAbnormally: 1\n"
+                                 "ProcessesWithoutExitRecord: 1\n"
+                                 "MainProcessesWithoutExitRecord: 0\n"
                                  "Unstored: 0\n"
                                  "PeriodicMissOver5Pct_Runs: 1\n"
                                  "PeriodicMissOver20Pct_Runs: 1\n"
@@ -713,8 +784,9 @@ static void test_cli(void **state)
         expect_contains(out, "\"Frames\":[\"/usr/bin/w+0x40 spike\",\"/usr/bin/w+0x90 main\"]}},"
                              "{\"Seq\":2,");
         expect_contains(out, "],\"summary\":{\"RunsTotal\":2,\"RunsCompared\":1,"
-                             "\"ProcessesEndedAbnormally\":1,"
-                             "\"ProcessesEndedAbnormallyInRunningRuns\":0,"
+                             "\"ProcessesWithoutExitRecord\":1,"
+                             "\"ProcessesWithoutExitRecordInRunningRuns\":0,"
+                             "\"MainProcessesWithoutExitRecord\":0,"
                              "\"PeriodicMissOver5Pct_Runs\":1,\"PeriodicMissOver20Pct_Runs\":1,"
                              "\"LargestPeriodicMiss_Pct\":75.0,\"LargestPeriodicMiss_Run\":1,"
                              "\"Excluded\":{\"Count\":1,\"Reasons\":{\"no memory sample\":1}},"
@@ -783,6 +855,7 @@ int main(void)
         cmocka_unit_test(test_summary_json),
         cmocka_unit_test(test_run_text_report),
         cmocka_unit_test(test_run_json_report),
+        cmocka_unit_test(test_run_main_process_end),
         cmocka_unit_test(test_summary_with_report),
         cmocka_unit_test(test_cli),
     };

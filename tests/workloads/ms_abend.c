@@ -8,19 +8,23 @@
  *   abort   abort(): SIGABRT
  *   segv    a store into a page mapped without access: a real SIGSEGV from the MMU,
  *           not a raise()
+ *   exit_group  the exit_group system call with status 0, as the Go runtime ends a
+ *           program: no C library code and no interposed function runs
  *
  * Everything printed is flushed before the end, so that stdout is the same whichever way
  * the process ends. --wait-file lets a test end the process once what it wants to see is
  * in the database (a tick showing the memory), where a fixed hold would race with a busy
  * machine.
  *
- * Usage: ms_abend --end exit|_exit|abort|segv [--mib N] [--hold-ms T] [--wait-file PATH]
+ * Usage: ms_abend --end exit|_exit|abort|segv|exit_group [--mib N] [--hold-ms T]
+ *                 [--wait-file PATH]
  */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "wl_common.h"
@@ -28,11 +32,13 @@
 #define MIB ((size_t)1 << 20)
 
 static const char usage_text[] =
-    "Usage: ms_abend --end exit|_exit|abort|segv [--mib N] [--hold-ms T] [--wait-file P]\n"
+    "Usage: ms_abend --end exit|_exit|abort|segv|exit_group [--mib N] [--hold-ms T]\n"
+    "                [--wait-file P]\n"
     "Allocate and touch memory, then end without the C library's usual exit path.\n"
     "\n"
     "  --end HOW        exit: exit(0); _exit: _exit(3); abort: abort(), SIGABRT;\n"
-    "                   segv: a store into a page mapped without access, SIGSEGV\n"
+    "                   segv: a store into a page mapped without access, SIGSEGV;\n"
+    "                   exit_group: the raw system call with status 0, as Go does\n"
     "  --mib N          allocate N MiB with malloc and touch every page (default 0)\n"
     "  --hold-ms T      sleep T ms after allocating (default 0)\n"
     "  --wait-file P    after the hold, wait until the file P exists\n"
@@ -76,8 +82,8 @@ int main(int argc, char **argv)
     }
     if (end == NULL || optind < argc ||
         (strcmp(end, "exit") != 0 && strcmp(end, "_exit") != 0 && strcmp(end, "abort") != 0 &&
-         strcmp(end, "segv") != 0)) {
-        fputs("usage: ms_abend --end exit|_exit|abort|segv [--mib N] [--hold-ms T]"
+         strcmp(end, "segv") != 0 && strcmp(end, "exit_group") != 0)) {
+        fputs("usage: ms_abend --end exit|_exit|abort|segv|exit_group [--mib N] [--hold-ms T]"
               " [--wait-file P]\n", stderr);
         return 2;
     }
@@ -100,6 +106,8 @@ int main(int argc, char **argv)
         _exit(3);
     if (strcmp(end, "abort") == 0)
         abort();
+    if (strcmp(end, "exit_group") == 0)
+        syscall(SYS_exit_group, 0);
     if (strcmp(end, "segv") == 0) {
         *guard = 1;
         fputs("ms_abend: the store into a PROT_NONE page did not fault\n", stderr);
