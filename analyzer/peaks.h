@@ -4,8 +4,9 @@
  *
  *   periodic peak     the run's peak from start, tick and end samples only;
  *   all-samples peak  the same from every sample, allocation-driven ones included;
- *   kernel VmHWM      the sum over the run's processes of each one's VmHWM, exact for a
- *                     single process and an upper bound for several.
+ *   kernel VmHWM      the largest sum of VmHWM over the run's processes alive at one
+ *                     moment: exact when one process is alive at a time, an upper bound
+ *                     when several are.
  *
  * The true peak that misses are measured against is the advisory's peak: the larger of
  * the all-samples peak and the largest single process's VmHWM. Pure computation and
@@ -93,8 +94,9 @@ typedef struct ms_run_peaks {
     unsigned long long periodic_kb; /* sum-over-alive peak of start/tick/end samples */
     unsigned long long all_kb;      /* sum-over-alive peak of all samples */
     unsigned long long hwm_max_kb;  /* largest single process VmHWM */
-    unsigned long long hwm_sum_kb;  /* sum of the processes' VmHWM */
-    size_t hwm_procs;               /* processes with a VmHWM figure in hwm_sum_kb */
+    unsigned long long hwm_sum_kb;  /* largest sum of VmHWM over processes alive at once */
+    size_t hwm_alive;               /* how many processes make that sum */
+    size_t hwm_procs;               /* processes with a VmHWM figure */
     size_t kinds[MS_SAMPLE_KINDS];  /* samples counted by kind */
     unsigned long long dropped;       /* allocation-driven samples dropped, in total */
     unsigned long long dropped_rate;  /* ... of which by the rate limit */
@@ -106,6 +108,22 @@ typedef struct ms_run_peaks {
     unsigned long long stack_rss_kb; /* its RSS: the largest among such samples */
     int64_t stack_t_ns;             /* its time */
 } ms_run_peaks_t;
+
+/* One process's life and VmHWM, for ms_hwm_concurrent. */
+typedef struct ms_hwm_span {
+    int64_t start_ns;
+    int64_t end_ns;             /* exclusive; a span no longer than an instant lasts 1 ns */
+    unsigned long long hwm_kb;
+} ms_hwm_span_t;
+
+/*
+ * The largest sum of hwm_kb over the spans alive at one moment, and in *alive how many
+ * spans make it (the first such moment). A span that ends when another starts is not
+ * alive with it. Each process's RSS never exceeds its VmHWM, so this bounds the run's
+ * concurrent RSS from above, and is exact when spans never overlap. Sorts spans; each
+ * hwm_kb is at most MS_KB_LIMIT, so the sums are exact for up to 2^22 spans alive at once.
+ */
+unsigned long long ms_hwm_concurrent(ms_hwm_span_t *spans, size_t n, size_t *alive);
 
 /* The run's true peak: max(all-samples peak, largest single process VmHWM). */
 unsigned long long ms_run_peaks_true_kb(const ms_run_peaks_t *p);

@@ -867,8 +867,8 @@ static void fold_proc_into_run(const proc_fold_t *p, ms_run_peaks_t *r)
         return;
     {
         const unsigned long long hwm = umax(p->max_hwm, p->col_hwm_kb);
+        /* The sum over processes alive at once is taken by hwm_bound, over all of them. */
         if (hwm > 0) {
-            r->hwm_sum_kb = sat_add(r->hwm_sum_kb, hwm);
             r->hwm_procs++;
             r->hwm_max_kb = umax(r->hwm_max_kb, hwm);
         }
@@ -1384,6 +1384,34 @@ static int any_stack(sqlite3 *db, int *found)
 }
 
 /*
+ * The kernel VmHWM view of a run (count processes, from order): the largest sum of VmHWM
+ * over its processes alive at one moment. A process lives from its start to its recorded
+ * exit, or to the start of the image it exec'd into; one without an exit record was seen
+ * last at its last sample but may have lived on, so it counts as alive until the last
+ * moment anything of the run was seen (run_end), which keeps the figure an upper bound.
+ */
+static void hwm_bound(const proc_fold_t *procs, const proc_order_t *order, size_t count,
+                      int64_t run_end, ms_hwm_span_t *spans, ms_run_peaks_t *r)
+{
+    size_t n = 0;
+
+    for (size_t k = 0; k < count; k++) {
+        const proc_fold_t *p = &procs[order[k].fold];
+        const unsigned long long hwm = umax(p->max_hwm, p->col_hwm_kb);
+        const int recorded = p->have_ended || p->have_end_sample || p->execd;
+        if (p->n_samples == 0 || hwm == 0)
+            continue;
+        spans[n].start_ns = p->started_ns < p->first_t ? p->started_ns : p->first_t;
+        spans[n].end_ns = recorded || p->eff_end_ns > run_end ? p->eff_end_ns : run_end;
+        if (spans[n].end_ns < spans[n].start_ns)
+            spans[n].end_ns = spans[n].start_ns;
+        spans[n].hwm_kb = hwm;
+        n++;
+    }
+    r->hwm_sum_kb = ms_hwm_concurrent(spans, n, &r->hwm_alive);
+}
+
+/*
  * Reduces the processes of every run: effective ends (exec successors), abnormal ends,
  * duplicates, then each run's peak, end and views.
  */
@@ -1392,13 +1420,15 @@ static int reduce_runs(sqlite3 *db, ms_sweep_data_t *out, proc_fold_t *procs, si
     sqlite3_stmt *st_ps = NULL;
     proc_order_t *order = NULL;
     pid_order_t *by_pid = NULL;
+    ms_hwm_span_t *spans = NULL;
     /* interval_ms is at most MS_MAX_INTERVAL_MS here, so this cannot overflow. */
     const int64_t exec_slack_ns = (int64_t)out->info.interval_ms * 1000000LL + 1000000000LL;
     int rc = 0;
 
     order = malloc((n_procs ? n_procs : 1) * sizeof *order);
     by_pid = malloc((n_procs ? n_procs : 1) * sizeof *by_pid);
-    if (order == NULL || by_pid == NULL) {
+    spans = malloc((n_procs ? n_procs : 1) * sizeof *spans);
+    if (order == NULL || by_pid == NULL || spans == NULL) {
         rc = -ENOMEM;
         goto out;
     }
@@ -1500,6 +1530,7 @@ static int reduce_runs(sqlite3 *db, ms_sweep_data_t *out, proc_fold_t *procs, si
             }
             /* The advisory's peak: never below the largest single process's VmHWM. */
             run->peak_kb = ms_run_peaks_true_kb(&run->peaks);
+            hwm_bound(procs, &order[i], j - i, max_end, spans, &run->peaks);
         }
         i = j;
     }
@@ -1507,6 +1538,7 @@ out:
     sqlite3_finalize(st_ps);
     free(order);
     free(by_pid);
+    free(spans);
     return rc;
 }
 

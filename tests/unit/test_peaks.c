@@ -22,6 +22,7 @@
 #include "peaks.h"
 
 #define MIB 1024ULL /* one MiB in kB */
+#define S_NS 1000000000LL
 
 static char tmpdir[] = "/tmp/ms-test-peaks-XXXXXX";
 
@@ -139,6 +140,7 @@ static ms_run_peaks_t single(unsigned long long periodic_kb, unsigned long long 
     p.all_kb = periodic_kb;
     p.hwm_max_kb = true_kb;
     p.hwm_sum_kb = true_kb;
+    p.hwm_alive = 1;
     p.hwm_procs = 1;
     return p;
 }
@@ -218,7 +220,8 @@ static void example_run(ms_peaks_run_info_t *info, ms_run_peaks_t *p)
     p->all_kb = 300 * MIB;
     p->hwm_max_kb = 300 * MIB;
     p->hwm_sum_kb = 330 * MIB;
-    p->hwm_procs = 2;
+    p->hwm_alive = 2;
+    p->hwm_procs = 3;
     p->kinds[MS_SAMPLE_START] = 2;
     p->kinds[MS_SAMPLE_TICK] = 4;
     p->kinds[MS_SAMPLE_END] = 2;
@@ -251,7 +254,7 @@ static void test_run_text(void **state)
                               "  Samples: 10 (start 2, tick 4, end 2, alloc 1, release 1)\n"
                               "  PeriodicPeakRSS_MB: 70.0\n"
                               "  AllSamplesPeakRSS_MB: 300.0\n"
-                              "  VmHWM_MB: 330.0 (upper bound, 2 processes)\n"
+                              "  VmHWM_MB: 330.0 (upper bound, 2 processes alive at once)\n"
                               "  TruePeakRSS_MB: 300.0\n"
                               "  PeriodicMissVsAllSamples_Pct: 76.7\n"
                               "  PeriodicMissVsVmHWM_Pct: 78.8\n"
@@ -263,10 +266,10 @@ static void test_run_text(void **state)
                               "    /lib/libc.so.6+0x29d8f __libc_start_main\n");
     free(text);
 
-    /* One process: VmHWM is exact, no label; an unknown kind is listed; a stack whose
-     * row is missing is named by id. */
+    /* One process alive at a time (of several): VmHWM is exact, no label; an unknown
+     * kind is listed; a stack whose row is missing is named by id. */
     info.label = NULL;
-    p.hwm_procs = 1;
+    p.hwm_alive = 1;
     p.kinds[MS_SAMPLE_OTHER] = 4;
     p.tracking = MS_TRACKING_UNKNOWN;
     text = render_run(ms_peaks_write_run, &info, &p, NULL);
@@ -322,7 +325,8 @@ static void test_run_json(void **state)
     expect_contains(text, "\"SamplesByKind\":{\"start\":2,\"tick\":4,\"end\":2,\"alloc\":1,"
                           "\"release\":1,\"other\":0},");
     expect_contains(text, "\"PeriodicPeakRSS_MB\":70.0,\"AllSamplesPeakRSS_MB\":300.0,"
-                          "\"VmHWM_MB\":330.0,\"VmHWM_Processes\":2,\"VmHWM_UpperBound\":true,"
+                          "\"VmHWM_MB\":330.0,\"VmHWM_Processes\":3,\"VmHWM_AliveAtOnce\":2,"
+                          "\"VmHWM_UpperBound\":true,"
                           "\"TruePeakRSS_MB\":300.0,");
     expect_contains(text, "\"PeriodicMissVsTruePeak_Pct\":76.7,");
     expect_contains(text, "\"AllocTracking\":true,\"AllocDropped\":10,\"AllocDroppedRate\":7,"
@@ -508,6 +512,44 @@ static void test_run_json_report(void **state)
                           "\"Notes\":[{\"Note\":\"full \\ufffd disk\",\"Pid\":9,\"Processes\":2}],"
                           "\"NotesNotShown\":4,\"PeakStack\":");
     free(text);
+}
+
+static void test_hwm_concurrent(void **state)
+{
+    /* A shell (10 MiB, 0-100 s) running 400 programs of 500 MiB one after another. */
+    ms_hwm_span_t v[401];
+    size_t alive = 0;
+    (void)state;
+
+    v[0] = (ms_hwm_span_t){0, 100 * S_NS, 10 * MIB};
+    for (int i = 1; i <= 400; i++)
+        v[i] = (ms_hwm_span_t){i * (S_NS / 5), i * (S_NS / 5) + S_NS / 10, 500 * MIB};
+    assert_int_equal(ms_hwm_concurrent(v, 401, &alive), 510 * MIB);
+    assert_int_equal(alive, 2);
+
+    /* One ends exactly when the next starts (an exec): not alive together. */
+    v[0] = (ms_hwm_span_t){0, 5, 100};
+    v[1] = (ms_hwm_span_t){5, 9, 70};
+    assert_int_equal(ms_hwm_concurrent(v, 2, &alive), 100);
+    assert_int_equal(alive, 1);
+    /* Overlapping by one nanosecond, they are; given in any order. */
+    v[0] = (ms_hwm_span_t){4, 9, 70};
+    v[1] = (ms_hwm_span_t){0, 5, 100};
+    assert_int_equal(ms_hwm_concurrent(v, 2, &alive), 170);
+    assert_int_equal(alive, 2);
+    /* The largest sum need not have the most processes: three small, then one large. */
+    v[0] = (ms_hwm_span_t){0, 10, 1};
+    v[1] = (ms_hwm_span_t){0, 10, 1};
+    v[2] = (ms_hwm_span_t){0, 10, 1};
+    v[3] = (ms_hwm_span_t){20, 30, 50};
+    assert_int_equal(ms_hwm_concurrent(v, 4, &alive), 50);
+    assert_int_equal(alive, 1);
+    /* An instant (start = end) still counts its own peak. */
+    v[0] = (ms_hwm_span_t){7, 7, 42};
+    assert_int_equal(ms_hwm_concurrent(v, 1, &alive), 42);
+    assert_int_equal(alive, 1);
+    assert_int_equal(ms_hwm_concurrent(v, 0, &alive), 0);
+    assert_int_equal(alive, 0);
 }
 
 static void test_run_main_process_end(void **state)
@@ -856,6 +898,7 @@ int main(void)
         cmocka_unit_test(test_run_text_report),
         cmocka_unit_test(test_run_json_report),
         cmocka_unit_test(test_run_main_process_end),
+        cmocka_unit_test(test_hwm_concurrent),
         cmocka_unit_test(test_summary_with_report),
         cmocka_unit_test(test_cli),
     };

@@ -1174,6 +1174,58 @@ static int main_end_of(const ms_sweep_data_t *d, long long run_id, ms_main_end_t
     return known;
 }
 
+static void test_hwm_bound_over_time(void **state)
+{
+    sqlite3 *db = create_db(dbpath);
+    ms_sweep_data_t d;
+    const ms_run_mem_t *r;
+    (void)state;
+
+    /* Run 1: a shell loop: the shell (2 MiB) for 10 s, five programs of 300 MiB one after
+     * another. The bound is the shell and one program, not all six. */
+    add_run(db, 1, "ok");
+    add_proc(db, 1, 1, 100, 0, 10, 0);
+    add_sample_ex(db, 1, 0.0, 2 * MIB, 2 * MIB, "start", 0);
+    add_sample_ex(db, 1, 10.0, 2 * MIB, 2 * MIB, "end", 0);
+    for (int k = 1; k <= 5; k++) {
+        add_proc(db, 1 + k, 1, 100 + k, k + 0.1, k + 0.5, 300 * MIB);
+        add_sample_ex(db, 1 + k, k + 0.2, 300 * MIB, 300 * MIB, "tick", 0);
+        add_sample_ex(db, 1 + k, k + 0.5, 1 * MIB, 300 * MIB, "end", 0);
+    }
+    /* Run 2: a child without an exit record (last seen at 1.5 s) may have lived on; it
+     * counts as alive until the run was last seen, so with the later child too. */
+    add_run(db, 2, "ok");
+    add_proc(db, 10, 2, 200, 0, 10, 0);
+    add_sample_ex(db, 10, 0.0, 2 * MIB, 2 * MIB, "start", 0);
+    add_sample_ex(db, 10, 10.0, 2 * MIB, 2 * MIB, "end", 0);
+    add_proc(db, 11, 2, 201, 1, -1, 0);
+    add_sample_ex(db, 11, 1.5, 100 * MIB, 100 * MIB, "tick", 0);
+    add_proc(db, 12, 2, 202, 5, 6, 100 * MIB);
+    add_sample_ex(db, 12, 5.5, 100 * MIB, 100 * MIB, "tick", 0);
+    /* Run 3: an image replaced by exec ends where its successor starts. */
+    add_run(db, 3, "ok");
+    add_proc(db, 20, 3, 300, 0, -1, 0);
+    add_sample_ex(db, 20, 0.5, 50 * MIB, 50 * MIB, "tick", 0);
+    add_proc(db, 21, 3, 300, 1, 3, 80 * MIB);
+    add_sample_ex(db, 21, 2.0, 80 * MIB, 80 * MIB, "tick", 0);
+    sqlite3_close(db);
+
+    read_db(&d);
+    r = run_by_id(&d, 1);
+    assert_int_equal(r->peaks.hwm_sum_kb, 302 * MIB);
+    assert_int_equal(r->peaks.hwm_alive, 2);
+    assert_int_equal(r->peaks.hwm_procs, 6);
+    assert_int_equal(r->peak_kb, 302 * MIB); /* the samples' sum agrees */
+    r = run_by_id(&d, 2);
+    assert_int_equal(r->peaks.hwm_sum_kb, 202 * MIB);
+    assert_int_equal(r->peaks.hwm_alive, 3);
+    r = run_by_id(&d, 3);
+    assert_int_equal(r->peaks.hwm_sum_kb, 80 * MIB);
+    assert_int_equal(r->peaks.hwm_alive, 1);
+    assert_int_equal(r->peaks.hwm_procs, 2);
+    ms_sweep_free(&d);
+}
+
 static void test_main_process_end(void **state)
 {
     sqlite3 *db = create_db(dbpath);
@@ -1588,6 +1640,7 @@ int main(void)
         cmocka_unit_test(test_sweeps_rows),
         cmocka_unit_test(test_abnormal_ends),
         cmocka_unit_test(test_main_process_end),
+        cmocka_unit_test(test_hwm_bound_over_time),
         cmocka_unit_test(test_schema_v3_columns),
         cmocka_unit_test(test_schema_v2_database),
         cmocka_unit_test(test_unknown_status),
