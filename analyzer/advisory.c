@@ -174,6 +174,74 @@ static void write_machine_lines(FILE *f, const ms_machine_t *m)
         fprintf(f, "CPUs: %lld\n", m->cpus);
 }
 
+void ms_divergence_init(ms_divergence_t *d)
+{
+    memset(d, 0, sizeof *d);
+}
+
+void ms_divergence_add(ms_divergence_t *d, long long seq, unsigned long long peak_kb,
+                       unsigned long long end_kb)
+{
+    d->runs++;
+    /* A run without an end RSS has no ratio to give: it cannot be told spiking. */
+    if (end_kb > 0) {
+        const double r = (double)peak_kb / (double)end_kb;
+        if (!d->have_within || r > d->within_ratio) {
+            d->have_within = 1;
+            d->within_ratio = r;
+            d->within_seq = seq;
+        }
+    }
+    if (peak_kb > 0) {
+        if (!d->have_across || peak_kb > d->max_peak_kb) {
+            d->max_peak_kb = peak_kb;
+            d->max_seq = seq;
+        }
+        if (!d->have_across || peak_kb < d->min_peak_kb) {
+            d->min_peak_kb = peak_kb;
+            d->min_seq = seq;
+        }
+        d->have_across = 1;
+    }
+}
+
+double ms_divergence_across(const ms_divergence_t *d)
+{
+    if (!d->have_across)
+        return 0.0;
+    return (double)d->max_peak_kb / (double)d->min_peak_kb;
+}
+
+void ms_divergence_text(const ms_divergence_t *d, char *buf, size_t len)
+{
+    const double across = ms_divergence_across(d);
+    const int spike = d->have_within && d->within_ratio > MS_DIVERGENCE_RATIO;
+    const int differ = d->have_across && across > MS_DIVERGENCE_RATIO;
+    char kind[96], within[160], between[160];
+
+    if (spike && differ)
+        snprintf(kind, sizeof kind, "runs spike, and differ from each other");
+    else if (spike)
+        snprintf(kind, sizeof kind, "runs spike, and differ little from each other");
+    else if (differ)
+        snprintf(kind, sizeof kind, "runs differ from each other, and do not spike");
+    else
+        snprintf(kind, sizeof kind, "runs spike a little and differ a little, neither by more "
+                 "than %gx", MS_DIVERGENCE_RATIO);
+
+    if (d->have_within)
+        snprintf(within, sizeof within, "the largest peak within one run is %.2fx its end "
+                 "RSS, in run %lld", d->within_ratio, d->within_seq);
+    else
+        snprintf(within, sizeof within, "no run has an end RSS to compare its peak with");
+    if (d->have_across)
+        snprintf(between, sizeof between, "the largest run peak is %.2fx the smallest, run "
+                 "%lld against run %lld", across, d->max_seq, d->min_seq);
+    else
+        snprintf(between, sizeof between, "no run has a peak");
+    snprintf(buf, len, "%s (%s; %s)", kind, within, between);
+}
+
 void ms_advisory_write_pre(FILE *f, const ms_machine_t *m)
 {
     fputs("Pre-run Memory Advisory\n", f);
@@ -355,8 +423,14 @@ void ms_advisory_write_post(FILE *f, const ms_advisory_t *a)
         ms_db_report_write(f, &a->report);
     for (size_t i = 0; note_text(a, i, text, sizeof text) == 0; i++)
         fprintf(f, "Note: %s\n", text);
-    for (size_t i = 0; warning_text(a, i, text, sizeof text) == 0; i++)
+    for (size_t i = 0; warning_text(a, i, text, sizeof text) == 0; i++) {
         fprintf(f, "Warning: %s\n", text);
+        /* The seed's warning cannot tell spikes from a grid of sizes; memsweep's line can. */
+        if (i == 0 && a->warn_divergence && a->have_divergence) {
+            ms_divergence_text(&a->divergence, text, sizeof text);
+            fprintf(f, "Divergence: %s\n", text);
+        }
+    }
 }
 
 void ms_advisory_write_json(FILE *f, const ms_advisory_t *a)
@@ -415,6 +489,32 @@ void ms_advisory_write_json(FILE *f, const ms_advisory_t *a)
         ms_peak_summary_write_json(f, &first, &a->peaks, 0);
     if (a->have_report)
         ms_db_report_write_json(f, &first, &a->report);
+    if (a->warn_divergence && a->have_divergence) {
+        const ms_divergence_t *d = &a->divergence;
+        int dfirst = 1;
+        ms_divergence_text(d, text, sizeof text);
+        ms_json_key(f, &first, "Divergence");
+        ms_json_str(f, &dfirst, "Text", text);
+        if (d->have_within) {
+            ms_json_key(f, &dfirst, "WithinRun_Ratio");
+            fprintf(f, "%.2f", d->within_ratio);
+            ms_json_int(f, &dfirst, "WithinRun_Run", d->within_seq);
+        } else {
+            ms_json_null(f, &dfirst, "WithinRun_Ratio");
+            ms_json_null(f, &dfirst, "WithinRun_Run");
+        }
+        if (d->have_across) {
+            ms_json_key(f, &dfirst, "AcrossRuns_Ratio");
+            fprintf(f, "%.2f", ms_divergence_across(d));
+            ms_json_int(f, &dfirst, "AcrossRuns_LargestPeak_Run", d->max_seq);
+            ms_json_int(f, &dfirst, "AcrossRuns_SmallestPeak_Run", d->min_seq);
+        } else {
+            ms_json_null(f, &dfirst, "AcrossRuns_Ratio");
+            ms_json_null(f, &dfirst, "AcrossRuns_LargestPeak_Run");
+            ms_json_null(f, &dfirst, "AcrossRuns_SmallestPeak_Run");
+        }
+        fputc('}', f);
+    }
     ms_json_key(f, &first, "Notes");
     fputc('[', f);
     for (size_t i = 0; note_text(a, i, text, sizeof text) == 0; i++) {

@@ -68,6 +68,40 @@ typedef struct ms_run_counts {
     long long left_out_peak_seq; /* the run that reached it */
 } ms_run_counts_t;
 
+/*
+ * What lies behind MaxPeakRSS_MB exceeding MeanRSS_End_MB: runs whose peak rises above
+ * their own end RSS (spikes within a run), or runs that differ from each other (one run's
+ * peak above another's, as across a grid of sizes). Filled over the included runs, in seq
+ * order, from their unrounded figures in KiB.
+ */
+typedef struct ms_divergence {
+    size_t runs;                 /* runs added */
+    int have_within;             /* some run had an end RSS above 0 */
+    double within_ratio;         /* the largest peak / end RSS of one run */
+    long long within_seq;        /* the first run with it */
+    int have_across;             /* some run had a peak above 0 */
+    unsigned long long max_peak_kb;
+    long long max_seq;           /* the first run with the largest peak */
+    unsigned long long min_peak_kb;
+    long long min_seq;           /* the first run with the smallest peak above 0 */
+} ms_divergence_t;
+
+void ms_divergence_init(ms_divergence_t *d);
+
+/* Adds an included run; call in seq order so that ties name the first run. */
+void ms_divergence_add(ms_divergence_t *d, long long seq, unsigned long long peak_kb,
+                       unsigned long long end_kb);
+
+/* The largest run peak over the smallest one above 0; 0 when no run has a peak. */
+double ms_divergence_across(const ms_divergence_t *d);
+
+/*
+ * The text of memsweep's Divergence line (without "Divergence: "): whether the runs spike,
+ * differ from each other, both or neither by more than MS_DIVERGENCE_RATIO, then the two
+ * ratios and the runs that have them.
+ */
+void ms_divergence_text(const ms_divergence_t *d, char *buf, size_t len);
+
 /* Every figure of the post-run section. */
 typedef struct ms_advisory {
     ms_machine_t machine;
@@ -86,6 +120,8 @@ typedef struct ms_advisory {
     int warn_left_out_peak;  /* a left-out run reached more than P95PeakRSS_MB */
     int warn_few_runs;       /* fewer than MS_FEW_RUNS runs included */
     int warn_many_left_out;  /* more than MS_LEFT_OUT_PCT % of the runs left out */
+    int have_divergence;     /* the breakdown below was filled in */
+    ms_divergence_t divergence; /* within runs or across them, told with warn_divergence */
     int have_peak_summary;   /* the periodic-miss summary below was filled in */
     ms_peak_summary_t peaks; /* how much the periodic sampler missed (peaks.h) */
     int have_report;         /* the database report below was filled in */
@@ -149,13 +185,15 @@ void ms_advisory_write_pre(FILE *f, const ms_machine_t *m);
 /*
  * Writes the post-run section: the specification's lines, then memsweep's own lines, then
  * the periodic-miss summary when there is one, then the database report's Excluded,
- * Skipped and Ignored lines, then notes and warnings.
+ * Skipped and Ignored lines, then notes and warnings; a Divergence line follows the
+ * divergence warning when the breakdown was filled in.
  */
 void ms_advisory_write_post(FILE *f, const ms_advisory_t *a);
 
 /*
  * Writes both sections as one JSON object keyed by the same field names, the database
- * report's keys (dbreport.h), "Notes" and "Warnings", and a newline.
+ * report's keys (dbreport.h), "Divergence" with the divergence warning and its breakdown,
+ * "Notes" and "Warnings", and a newline.
  */
 void ms_advisory_write_json(FILE *f, const ms_advisory_t *a);
 

@@ -28,22 +28,32 @@ static const char usage_text[] =
 /* The notes `peaks` shows of one run; more distinct notes are only counted. */
 #define NOTES_SHOWN 8
 
-/* Prints every run, streaming, so that labels, stacks and notes are held one run at a time. */
+/*
+ * Prints every run, streaming, so that labels, stacks and notes are held one run at a time.
+ * *mains counts the runs whose main process left no exit record but whose row says how it
+ * ended.
+ */
 static int write_runs(FILE *f, sqlite3 *db, const char *name, const ms_sweep_data_t *d,
-                      ms_sweep_texts_t *texts, int json, char *err, size_t errlen)
+                      ms_sweep_texts_t *texts, int json, size_t *mains, char *err,
+                      size_t errlen)
 {
+    *mains = 0;
     for (size_t i = 0; i < d->n_runs; i++) {
         const ms_run_mem_t *r = &d->runs[i];
         ms_peaks_run_info_t info;
         ms_proc_note_t notes[NOTES_SHOWN];
+        ms_main_end_t main_end;
         size_t n_notes = 0, more_notes = 0;
         char *label = NULL, *frames = NULL, *reason = NULL;
+        int main_known = 0;
         int rc = ms_sweep_run_label(texts, r->run_id, &label);
 
         if (rc == 0 && r->peaks.have_stack)
             rc = ms_sweep_stack_frames(texts, r->peaks.stack_id, &frames);
         if (rc == 0 && r->not_measured)
             rc = ms_sweep_run_reason(texts, r->run_id, &reason);
+        if (rc == 0 && r->ended_abnormally > 0)
+            rc = ms_sweep_main_end(texts, r, &main_end, &main_known);
         if (rc == 0)
             rc = ms_sweep_run_notes(texts, r->run_id, notes, NOTES_SHOWN, &n_notes, &more_notes);
         if (rc != 0) {
@@ -63,11 +73,14 @@ static int write_runs(FILE *f, sqlite3 *db, const char *name, const ms_sweep_dat
         /* The whole text when it can be read again; an empty one says so. */
         info.not_measured = !r->not_measured                      ? NULL
                             : reason != NULL && reason[0] != '\0' ? reason
-                                                                  : r->not_measured_why;
+                                                                  : r->not_measured_kind;
         info.n_processes = r->n_processes;
         info.n_samples = r->n_samples;
         info.ended_abnormally = r->ended_abnormally;
+        info.main_end = main_known ? &main_end : NULL;
+        *mains += main_known != 0;
         info.unstored = r->unstored;
+        info.unstored_failed = r->unstored_failed;
         info.notes = notes;
         info.n_notes = n_notes;
         info.more_notes = more_notes;
@@ -92,6 +105,7 @@ int ms_peaks_print(FILE *f, sqlite3 *db, const char *name, const ms_sweep_data_t
 {
     ms_sweep_texts_t texts;
     ms_peak_summary_t summary;
+    ms_db_report_t report = d->report;
     int rc;
 
     rc = ms_sweep_texts_open(db, name, &texts, err, errlen);
@@ -101,14 +115,14 @@ int ms_peaks_print(FILE *f, sqlite3 *db, const char *name, const ms_sweep_data_t
     if (json)
         fputs("{\"runs\":[", f);
     rc = write_runs(f, db, name != NULL ? name : sqlite3_db_filename(db, "main"), d, &texts, json,
-                    err, errlen);
+                    &report.ended_abnormally_main, err, errlen);
     if (rc == 0) {
         if (json) {
             fputs("],\"summary\":", f);
-            ms_peaks_write_summary_json(f, d->n_runs, &summary, &d->report);
+            ms_peaks_write_summary_json(f, d->n_runs, &summary, &report);
             fputs("}\n", f);
         } else {
-            ms_peaks_write_summary(f, d->n_runs, &summary, &d->report);
+            ms_peaks_write_summary(f, d->n_runs, &summary, &report);
         }
     }
     ms_sweep_texts_close(&texts);

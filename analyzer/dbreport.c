@@ -37,34 +37,69 @@ static size_t utf8_len(unsigned char c)
     return 1;
 }
 
+/* The length of the UTF-8 sequence at s, or 1 for a stray byte (kept alone). */
+static size_t seq_len(const char *s)
+{
+    size_t n = utf8_len((unsigned char)*s);
+
+    /* A lead byte without its continuation bytes stands alone, so that what follows it
+     * is cleaned in turn. */
+    for (size_t i = 1; i < n; i++) {
+        if (((unsigned char)s[i] & 0xC0) != 0x80)
+            return 1;
+    }
+    return n;
+}
+
+static int is_blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
 /*
- * Passes the cleaned form of s through put(), at most max bytes of it (never splitting a
- * UTF-8 sequence). Cleaning keeps the length: a control character becomes one '?'.
+ * How many bytes of s to keep when at most room fit: the longest prefix that ends where a
+ * word ends (before a blank, trailing blanks dropped), so that a cut text reads as whole
+ * words. A first word longer than room cannot be kept whole; it is cut before the UTF-8
+ * sequence that would not fit.
  */
-static void clean_each(const char *s, size_t max, void (*put)(void *, const char *, size_t),
+static size_t cut_len(const char *s, size_t room)
+{
+    size_t k = 0;
+    size_t word_end = 0;
+
+    while (s[k] != '\0') {
+        const size_t n = seq_len(s + k);
+        if (k + n > room)
+            break;
+        if (is_blank(s[k]) && k > 0 && !is_blank(s[k - 1]))
+            word_end = k;
+        k += n;
+    }
+    if (s[k] == '\0' || is_blank(s[k])) {
+        while (k > 0 && is_blank(s[k - 1]))
+            k--;
+        return k;
+    }
+    return word_end > 0 ? word_end : k;
+}
+
+/*
+ * Passes the cleaned form of the first n bytes of s through put(). Cleaning keeps the
+ * length: a control character becomes one '?'.
+ */
+static void clean_each(const char *s, size_t n, void (*put)(void *, const char *, size_t),
                        void *arg)
 {
     size_t used = 0;
 
-    while (*s != '\0') {
-        const unsigned char c = (unsigned char)*s;
-        size_t n = utf8_len(c);
-        /* A lead byte without its continuation bytes stands alone, so that what follows
-         * it is cleaned in turn. */
-        for (size_t i = 1; i < n; i++) {
-            if (((unsigned char)s[i] & 0xC0) != 0x80) {
-                n = 1;
-                break;
-            }
-        }
-        if (used + n > max)
-            return;
+    while (used < n && s[used] != '\0') {
+        const unsigned char c = (unsigned char)s[used];
+        const size_t k = seq_len(s + used);
         if (c < 0x20 || c == 0x7F)
             put(arg, "?", 1);
         else
-            put(arg, s, n);
-        used += n;
-        s += n;
+            put(arg, s + used, k);
+        used += k;
     }
 }
 
@@ -82,7 +117,7 @@ void ms_write_clean(FILE *f, const char *s, size_t max)
         return;
     }
     /* Cut, leaving room for the "..." that marks it. */
-    clean_each(s, max > 3 ? max - 3 : 0, put_file, f);
+    clean_each(s, cut_len(s, max > 3 ? max - 3 : 0), put_file, f);
     fputs("...", f);
 }
 
@@ -108,7 +143,7 @@ void ms_clean_text(char *buf, size_t len, const char *s)
     if (n < len) {
         clean_each(s, n, put_buf, &b);
     } else if (len > 4) {
-        clean_each(s, len - 4, put_buf, &b);
+        clean_each(s, cut_len(s, len - 4), put_buf, &b);
         put_buf(&b, "...", 3);
     }
     buf[b.used] = '\0';
@@ -246,12 +281,28 @@ int ms_db_report_note(const ms_db_report_t *r, size_t i, char *buf, size_t len)
                     r->unknown_status.total, r->unknown_status.total == 1 ? " has" : "s have",
                     reasons);
     }
-    if (r->unstored > 0 && k++ == i)
+    if (r->unstored_failed > 0 && k++ == i) {
+        const unsigned long long n = r->unstored_failed;
+        if (r->unstored_note[0] != '\0')
+            return note(buf, len,
+                        "%llu reading%s lost by processes whose writes to the database "
+                        "failed (the first reason noted: %s); no figure includes %s.",
+                        n, n == 1 ? " was" : "s were", r->unstored_note, n == 1 ? "it" : "them");
         return note(buf, len,
-                    "%llu reading%s taken but not stored (the database was full, read-only, "
-                    "busy or closed by the program); no figure includes %s.",
-                    r->unstored, r->unstored == 1 ? " was" : "s were",
-                    r->unstored == 1 ? "it" : "them");
+                    "%llu reading%s lost by processes whose writes to the database failed; "
+                    "no figure includes %s.",
+                    n, n == 1 ? " was" : "s were", n == 1 ? "it" : "them");
+    }
+    if (r->unstored > r->unstored_failed && k++ == i) {
+        const unsigned long long n = r->unstored - r->unstored_failed;
+        return note(buf, len,
+                    "%llu reading%s not stored though no write to the database failed: the "
+                    "shim's sampler thread did not run when %s fell due (a loaded machine "
+                    "starves it), or the database stayed locked by other writers for too "
+                    "long; no figure includes %s.",
+                    n, n == 1 ? " was" : "s were", n == 1 ? "it" : "they",
+                    n == 1 ? "it" : "them");
+    }
     return -1;
 }
 
@@ -302,4 +353,7 @@ void ms_db_report_write_json(FILE *f, int *first, const ms_db_report_t *r)
     json_tally(f, first, "UnknownStatus", &r->unknown_status);
     ms_json_int(f, first, "Unstored",
                 r->unstored > (unsigned long long)INT64_MAX ? INT64_MAX : (long long)r->unstored);
+    ms_json_int(f, first, "UnstoredWriteFailed",
+                r->unstored_failed > (unsigned long long)INT64_MAX ? INT64_MAX
+                                                                   : (long long)r->unstored_failed);
 }

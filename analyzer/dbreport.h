@@ -121,9 +121,13 @@ typedef struct ms_db_report {
     size_t bad[MS_BAD_COUNT];         /* rows skipped and values ignored, by reason */
     ms_tally_t excluded;              /* runs not measured, by reason */
     ms_tally_t unknown_status;        /* runs whose status this version does not know */
-    unsigned long long unstored;      /* readings taken but not stored, over the runs read */
+    unsigned long long unstored;      /* readings due but not stored, over the runs read */
+    unsigned long long unstored_failed; /* ... of processes whose writes failed (a note) */
+    char unstored_note[128];          /* the first such process's note, cleaned and cut */
     size_t ended_abnormally;          /* processes that ended without an exit record */
     size_t ended_abnormally_running;  /* ... of which in runs still `running` */
+    size_t ended_abnormally_main;     /* ... of which main processes whose end the run
+                                       * records (filled by `peaks`, which looks it up) */
     int no_sweep_row;                 /* the sweeps table is empty */
 } ms_db_report_t;
 
@@ -142,20 +146,24 @@ void ms_db_report_write(FILE *f, const ms_db_report_t *r);
 
 /*
  * The report's notes, as full sentences without the "Note: " prefix: index i from 0 up;
- * returns 0 with the note in buf, or -1 when there is no note i.
+ * returns 0 with the note in buf, or -1 when there is no note i. Readings not stored are
+ * told by their cause as the database shows it: those of processes whose writes failed
+ * (the shim noted why), and those of processes none of whose writes failed (the sampler
+ * thread did not run in time, or the database stayed locked by other writers).
  */
 int ms_db_report_note(const ms_db_report_t *r, size_t i, char *buf, size_t len);
 
 /*
  * Writes the report as keys of an open JSON object (see jsonw.h): "Excluded", "Skipped",
- * "Ignored", "UnknownStatus" and "Unstored", always present. Each count object is
+ * "Ignored", "UnknownStatus", "Unstored" and "UnstoredWriteFailed", always present. Each count object is
  * {"Count": N, "Reasons": {"text": n, ...}}; Skipped holds one per table.
  */
 void ms_db_report_write_json(FILE *f, int *first, const ms_db_report_t *r);
 
 /*
  * Writes s for a one-line text output: control characters become '?', and at most max
- * bytes are written (cut before a UTF-8 sequence, then "..."); max 0 means no limit.
+ * bytes are written; max 0 means no limit. A longer text is cut where a word ends and
+ * followed by "..." (a first word longer than max is cut before a UTF-8 sequence).
  */
 void ms_write_clean(FILE *f, const char *s, size_t max);
 

@@ -1,6 +1,7 @@
 /* Peak views of a run, the periodic sampler's shortfall, and their text and JSON renderings. */
 #include "peaks.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "jsonw.h"
@@ -25,6 +26,60 @@ const char *ms_sample_kind_name(ms_sample_kind_t kind)
         break;
     }
     return "other";
+}
+
+/* Orders span starts and ends by time, an end before a start at the same time. */
+typedef struct hwm_edge {
+    int64_t t;
+    int is_start;
+    unsigned long long kb;
+} hwm_edge_t;
+
+static int cmp_edge(const void *a, const void *b)
+{
+    const hwm_edge_t *x = a, *y = b;
+    if (x->t != y->t)
+        return (x->t > y->t) - (x->t < y->t);
+    return x->is_start - y->is_start;
+}
+
+unsigned long long ms_hwm_concurrent(ms_hwm_span_t *spans, size_t n, size_t *alive)
+{
+    hwm_edge_t *e = malloc((n > 0 ? n : 1) * 2 * sizeof *e);
+    unsigned long long sum = 0, best = 0;
+    size_t now = 0;
+
+    *alive = 0;
+    if (e == NULL) {
+        /* Without room to order them, the sum over all spans still bounds the run. */
+        for (size_t i = 0; i < n; i++)
+            best += spans[i].hwm_kb;
+        *alive = n;
+        return best;
+    }
+    for (size_t i = 0; i < n; i++) {
+        /* An instant lasts a nanosecond, so that its own end never comes before its start. */
+        const int64_t end = spans[i].end_ns > spans[i].start_ns ? spans[i].end_ns
+                                                                : spans[i].start_ns + 1;
+        e[2 * i] = (hwm_edge_t){spans[i].start_ns, 1, spans[i].hwm_kb};
+        e[2 * i + 1] = (hwm_edge_t){end, 0, spans[i].hwm_kb};
+    }
+    qsort(e, 2 * n, sizeof *e, cmp_edge);
+    for (size_t i = 0; i < 2 * n; i++) {
+        if (e[i].is_start) {
+            sum += e[i].kb;
+            now++;
+            if (sum > best) {
+                best = sum;
+                *alive = now;
+            }
+        } else {
+            sum -= e[i].kb;
+            now--;
+        }
+    }
+    free(e);
+    return best;
 }
 
 unsigned long long ms_run_peaks_best_kb(const ms_run_peaks_t *p)
@@ -182,14 +237,84 @@ static int status_running(const ms_peaks_run_info_t *info)
     return info->status != NULL && strcmp(info->status, MS_STATUS_RUNNING) == 0;
 }
 
-/* The lines after the peak views: unstored readings, abnormal ends and the shim's notes. */
+/* "SIGTERM" for 15: the names of the signals numbered alike on every Linux architecture. */
+static const char *signal_name(int sig)
+{
+    static const char *const names[] = {
+        NULL,      "SIGHUP",  "SIGINT",  "SIGQUIT", "SIGILL",  "SIGTRAP", "SIGABRT",
+        NULL,      "SIGFPE",  "SIGKILL", NULL,      "SIGSEGV", NULL,      "SIGPIPE",
+        "SIGALRM", "SIGTERM",
+    };
+
+    if (sig > 0 && (size_t)sig < sizeof names / sizeof names[0] && names[sig] != NULL)
+        return names[sig];
+    return NULL;
+}
+
+/*
+ * What memsweep or the kernel says about a run's main process killed by a signal, from
+ * the run's status (timeout and interrupted: memsweep sent it; oom: the kernel's
+ * out-of-memory killer); "" when the status adds nothing.
+ */
+static const char *signal_sender(const char *status)
+{
+    if (status == NULL)
+        return "";
+    if (strcmp(status, MS_STATUS_TIMEOUT) == 0)
+        return ", sent by memsweep at the timeout";
+    if (strcmp(status, MS_STATUS_INTERRUPTED) == 0)
+        return ", sent by memsweep when the sweep was interrupted";
+    if (strcmp(status, MS_STATUS_OOM) == 0)
+        return ", by the kernel's out-of-memory killer";
+    return "";
+}
+
+/*
+ * The processes of a run that left no exit record and were not replaced by exec: the
+ * total, then how the main process ended when the run's row says so, then the others,
+ * of which the database knows only that they left no record.
+ */
+static void write_no_exit_record(FILE *f, const ms_peaks_run_info_t *info)
+{
+    const int running = status_running(info);
+    const ms_main_end_t *m = info->main_end;
+    const size_t others = info->ended_abnormally - (m != NULL ? 1 : 0);
+
+    fprintf(f, "  ProcessesWithoutExitRecord: %zu%s\n", info->ended_abnormally,
+            running ? " (or still running)" : "");
+    if (m != NULL && m->have_signal) {
+        const char *name = signal_name(m->signal);
+        fprintf(f, "  MainProcessEnd: pid %lld, killed by signal %d%s%s%s%s\n", m->pid,
+                m->signal, name != NULL ? " (" : "", name != NULL ? name : "",
+                name != NULL ? ")" : "", signal_sender(info->status));
+    } else if (m != NULL) {
+        fprintf(f, "  MainProcessEnd: pid %lld, exited with status %d but left no exit "
+                   "record (a raw exit system call, as Go programs make, or an exit that did "
+                   "not wait for the shim's last write)\n", m->pid, m->exit_code);
+    }
+    if (others > 0)
+        fprintf(f, "  OtherProcessesWithoutExitRecord: %zu (%skilled by a signal, crashed or "
+                   "ended by a raw exit system call; the database does not say which)\n",
+                others, running ? "still running, or " : "");
+}
+
+/* The lines after the peak views: unstored readings, ends without a record, the notes. */
 static void write_run_notes(FILE *f, const ms_peaks_run_info_t *info)
 {
-    if (info->unstored > 0)
-        fprintf(f, "  Unstored: %llu\n", info->unstored);
+    if (info->unstored > 0) {
+        const unsigned long long late = info->unstored - info->unstored_failed;
+        fprintf(f, "  Unstored: %llu", info->unstored);
+        /* The cause the database shows: a failed write leaves a note, a late tick none. */
+        if (info->unstored_failed > 0 && late > 0)
+            fprintf(f, " (%llu where writes failed, see the notes; %llu not taken in time or "
+                       "held up by a busy database)\n", info->unstored_failed, late);
+        else if (info->unstored_failed > 0)
+            fputs(" (writes to the database failed; see the notes)\n", f);
+        else
+            fputs(" (not taken in time or held up by a busy database; no write failed)\n", f);
+    }
     if (info->ended_abnormally > 0)
-        fprintf(f, "  ProcessesEndedAbnormally: %zu%s\n", info->ended_abnormally,
-                status_running(info) ? " (or still running)" : "");
+        write_no_exit_record(f, info);
     for (size_t i = 0; i < info->n_notes; i++) {
         const ms_proc_note_t *n = &info->notes[i];
         if (n->processes > 1)
@@ -234,9 +359,9 @@ void ms_peaks_write_run(FILE *f, const ms_peaks_run_info_t *info, const ms_run_p
         fputs(")\n", f);
         fprintf(f, "  PeriodicPeakRSS_MB: %.1f\n", mib(p->periodic_kb));
         fprintf(f, "  AllSamplesPeakRSS_MB: %.1f\n", mib(p->all_kb));
-        if (p->hwm_procs > 1)
-            fprintf(f, "  VmHWM_MB: %.1f (upper bound, %zu processes)\n", mib(p->hwm_sum_kb),
-                    p->hwm_procs);
+        if (p->hwm_alive > 1)
+            fprintf(f, "  VmHWM_MB: %.1f (upper bound, %zu processes alive at once)\n",
+                    mib(p->hwm_sum_kb), p->hwm_alive);
         else
             fprintf(f, "  VmHWM_MB: %.1f\n", mib(p->hwm_sum_kb));
         switch (p->wait4) {
@@ -335,7 +460,8 @@ void ms_peaks_write_run_json(FILE *f, const ms_peaks_run_info_t *info, const ms_
         ms_json_dec1(f, &first, "AllSamplesPeakRSS_MB", mib(p->all_kb));
         ms_json_dec1(f, &first, "VmHWM_MB", mib(p->hwm_sum_kb));
         ms_json_int(f, &first, "VmHWM_Processes", (long long)p->hwm_procs);
-        ms_json_bool(f, &first, "VmHWM_UpperBound", p->hwm_procs > 1);
+        ms_json_int(f, &first, "VmHWM_AliveAtOnce", (long long)p->hwm_alive);
+        ms_json_bool(f, &first, "VmHWM_UpperBound", p->hwm_alive > 1);
         if (p->wait4 == MS_WAIT4_NONE) {
             ms_json_null(f, &first, "Wait4MaxRSS_MB");
             ms_json_null(f, &first, "Wait4Floor_MB");
@@ -362,9 +488,10 @@ void ms_peaks_write_run_json(FILE *f, const ms_peaks_run_info_t *info, const ms_
         static const char *const keys[] = {
             "PeriodicPeakRSS_MB",           "AllSamplesPeakRSS_MB",
             "VmHWM_MB",                     "VmHWM_Processes",
-            "VmHWM_UpperBound",             "Wait4MaxRSS_MB",
-            "Wait4Floor_MB",                "Wait4AboveFloor",
-            "PeakRSS_MB",                   "PeakRSS_Exact",
+            "VmHWM_AliveAtOnce",            "VmHWM_UpperBound",
+            "Wait4MaxRSS_MB",               "Wait4Floor_MB",
+            "Wait4AboveFloor",              "PeakRSS_MB",
+            "PeakRSS_Exact",
             "PeriodicMissVsAllSamples_Pct", "PeriodicMissVsVmHWM_Pct",
             "PeriodicMissVsWait4_Pct",      "PeriodicMissVsPeak_Pct",
         };
@@ -379,7 +506,25 @@ void ms_peaks_write_run_json(FILE *f, const ms_peaks_run_info_t *info, const ms_
     ms_json_int(f, &first, "AllocDroppedRate", json_count(p->dropped_rate));
     ms_json_int(f, &first, "AllocDroppedQueue", json_count(p->dropped_queue));
     ms_json_int(f, &first, "Unstored", json_count(info->unstored));
-    ms_json_int(f, &first, "ProcessesEndedAbnormally", (long long)info->ended_abnormally);
+    ms_json_int(f, &first, "UnstoredWriteFailed", json_count(info->unstored_failed));
+    ms_json_int(f, &first, "ProcessesWithoutExitRecord", (long long)info->ended_abnormally);
+    if (info->main_end == NULL) {
+        ms_json_null(f, &first, "MainProcessEnd");
+    } else {
+        int mfirst = 1;
+        ms_json_key(f, &first, "MainProcessEnd");
+        ms_json_int(f, &mfirst, "Pid", info->main_end->pid);
+        if (info->main_end->have_signal) {
+            ms_json_int(f, &mfirst, "Signal", info->main_end->signal);
+            ms_json_null(f, &mfirst, "ExitCode");
+        } else {
+            ms_json_null(f, &mfirst, "Signal");
+            ms_json_int(f, &mfirst, "ExitCode", info->main_end->exit_code);
+        }
+        fputc('}', f);
+    }
+    ms_json_int(f, &first, "OtherProcessesWithoutExitRecord",
+                (long long)(info->ended_abnormally - (info->main_end != NULL ? 1 : 0)));
     ms_json_key(f, &first, "Notes");
     fputc('[', f);
     for (size_t i = 0; i < info->n_notes; i++) {
@@ -423,10 +568,11 @@ void ms_peaks_write_summary(FILE *f, size_t runs_total, const ms_peak_summary_t 
     fputs("Summary\n", f);
     fprintf(f, "RunsTotal: %zu\n", runs_total);
     fprintf(f, "RunsCompared: %zu\n", s->runs);
-    fprintf(f, "ProcessesEndedAbnormally: %zu", report->ended_abnormally);
+    fprintf(f, "ProcessesWithoutExitRecord: %zu", report->ended_abnormally);
     if (report->ended_abnormally_running > 0)
         fprintf(f, " (%zu in runs still running)", report->ended_abnormally_running);
     fputc('\n', f);
+    fprintf(f, "MainProcessesWithoutExitRecord: %zu\n", report->ended_abnormally_main);
     fprintf(f, "Unstored: %llu\n", report->unstored);
     ms_peak_summary_write(f, s);
     fprintf(f, "RunsWithWait4Peak: %zu\n", s->wait4_runs);
@@ -448,9 +594,11 @@ void ms_peaks_write_summary_json(FILE *f, size_t runs_total, const ms_peak_summa
         report = &none;
     ms_json_int(f, &first, "RunsTotal", (long long)runs_total);
     ms_json_int(f, &first, "RunsCompared", (long long)s->runs);
-    ms_json_int(f, &first, "ProcessesEndedAbnormally", (long long)report->ended_abnormally);
-    ms_json_int(f, &first, "ProcessesEndedAbnormallyInRunningRuns",
+    ms_json_int(f, &first, "ProcessesWithoutExitRecord", (long long)report->ended_abnormally);
+    ms_json_int(f, &first, "ProcessesWithoutExitRecordInRunningRuns",
                 (long long)report->ended_abnormally_running);
+    ms_json_int(f, &first, "MainProcessesWithoutExitRecord",
+                (long long)report->ended_abnormally_main);
     ms_peak_summary_write_json(f, &first, s, 1);
     ms_json_int(f, &first, "RunsWithWait4Peak", (long long)s->wait4_runs);
     {

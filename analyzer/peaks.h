@@ -4,8 +4,9 @@
  *
  *   periodic peak     the run's peak from start, tick and end samples only;
  *   all-samples peak  the same from every sample, allocation-driven ones included;
- *   kernel VmHWM      the sum over the run's processes of each one's VmHWM, exact for a
- *                     single process and an upper bound for several.
+ *   kernel VmHWM      the largest sum of VmHWM over the run's processes alive at one
+ *                     moment: exact when one process is alive at a time, an upper bound
+ *                     when several are.
  *
  *   wait4             ru_maxrss of the run's main process as the launcher reaped it, above
  *                     the launcher's floor: the kernel's peak of the largest single process
@@ -105,8 +106,9 @@ typedef struct ms_run_peaks {
     unsigned long long periodic_kb; /* sum-over-alive peak of start/tick/end samples */
     unsigned long long all_kb;      /* sum-over-alive peak of all samples */
     unsigned long long hwm_max_kb;  /* largest single process VmHWM */
-    unsigned long long hwm_sum_kb;  /* sum of the processes' VmHWM */
-    size_t hwm_procs;               /* processes with a VmHWM figure in hwm_sum_kb */
+    unsigned long long hwm_sum_kb;  /* largest sum of VmHWM over processes alive at once */
+    size_t hwm_alive;               /* how many processes make that sum */
+    size_t hwm_procs;               /* processes with a VmHWM figure */
     size_t procs;                   /* processes with samples */
     size_t exit_hwm_procs;          /* ... of which with VmHWM in an exit record */
     int overlap;                    /* two of them were alive at once */
@@ -124,6 +126,22 @@ typedef struct ms_run_peaks {
     unsigned long long stack_rss_kb; /* its RSS: the largest among such samples */
     int64_t stack_t_ns;             /* its time */
 } ms_run_peaks_t;
+
+/* One process's life and VmHWM, for ms_hwm_concurrent. */
+typedef struct ms_hwm_span {
+    int64_t start_ns;
+    int64_t end_ns;             /* exclusive; a span no longer than an instant lasts 1 ns */
+    unsigned long long hwm_kb;
+} ms_hwm_span_t;
+
+/*
+ * The largest sum of hwm_kb over the spans alive at one moment, and in *alive how many
+ * spans make it (the first such moment). A span that ends when another starts is not
+ * alive with it. Each process's RSS never exceeds its VmHWM, so this bounds the run's
+ * concurrent RSS from above, and is exact when spans never overlap. Sorts spans; each
+ * hwm_kb is at most MS_KB_LIMIT, so the sums are exact for up to 2^22 spans alive at once.
+ */
+unsigned long long ms_hwm_concurrent(ms_hwm_span_t *spans, size_t n, size_t *alive);
 
 /*
  * The run's peak as memsweep reports it: the largest of the all-samples peak, the largest
@@ -195,6 +213,17 @@ typedef struct ms_proc_note {
     size_t processes; /* processes of the run with it */
 } ms_proc_note_t;
 
+/*
+ * How a run's main process ended when it left no exit record of its own, as the run's row
+ * says (runs.term_signal or runs.exit_code, from the launcher's wait()).
+ */
+typedef struct ms_main_end {
+    long long pid;
+    int have_signal; /* killed by signal; otherwise it exited with exit_code */
+    int signal;
+    int exit_code;
+} ms_main_end_t;
+
 /* What `peaks` prints about a run besides its peak views. */
 typedef struct ms_peaks_run_info {
     long long seq;
@@ -206,7 +235,10 @@ typedef struct ms_peaks_run_info {
     size_t n_processes;
     size_t n_samples;
     size_t ended_abnormally;  /* processes without an exit record or exec successor */
-    unsigned long long unstored; /* readings taken but not stored */
+    const ms_main_end_t *main_end; /* the main process is among them, and how it ended is
+                                    * known; NULL otherwise */
+    unsigned long long unstored; /* readings due but not stored */
+    unsigned long long unstored_failed; /* ... of processes whose writes failed (a note) */
     const ms_proc_note_t *notes; /* n_notes notes, and more_notes not shown */
     size_t n_notes;
     size_t more_notes;

@@ -86,6 +86,7 @@ typedef struct proc_fold {
     ms_tracking_t tracking;              /* processes.alloc_tracking */
     unsigned long long dropped, dropped_rate, dropped_queue;
     unsigned long long unstored;
+    int has_note;                        /* processes.note is set: a write of it failed */
 } proc_fold_t;
 
 /* One event of a time-ordered merge: a sample of a process, or its exit. */
@@ -872,7 +873,6 @@ static void fold_proc_into_run(const proc_fold_t *p, ms_run_peaks_t *r)
         if (p->have_ended && p->col_hwm_kb > 0)
             r->exit_hwm_procs++;
         if (hwm > 0) {
-            r->hwm_sum_kb = sat_add(r->hwm_sum_kb, hwm);
             r->hwm_procs++;
             r->hwm_max_kb = umax(r->hwm_max_kb, hwm);
         }
@@ -1088,6 +1088,37 @@ static int read_unfinished(sqlite3 *db, ms_sweep_data_t *out)
     return s == SQLITE_ROW || s == SQLITE_DONE ? 0 : -EIO;
 }
 
+/*
+ * The kind of a reason a run was not measured: the launcher writes "statically linked:
+ * /opt/bin/solve", "setuid: /usr/bin/x (owned by uid 0)", "no process reported by
+ * /usr/bin/python3, which is dynamically linked (see the run's log)", and the summary
+ * counts runs by the part before the first ": " or, without one, before the first word
+ * that is a path. A reason without either is its own kind. The kind is cleaned for
+ * printing and cut where a word ends when it does not fit.
+ */
+static void reason_kind(const char *why, char *kind, size_t len)
+{
+    const char *colon = strstr(why, ": ");
+    size_t n = colon != NULL ? (size_t)(colon - why) : strlen(why);
+    char *copy;
+
+    if (colon == NULL) {
+        for (const char *p = why; *p != '\0'; p++) {
+            if (*p == '/' && (p == why || p[-1] == ' ')) {
+                size_t m = (size_t)(p - why);
+                while (m > 0 && why[m - 1] == ' ')
+                    m--;
+                if (m > 0)
+                    n = m;
+                break;
+            }
+        }
+    }
+    copy = strndup(why, n);
+    ms_clean_text(kind, len, copy != NULL ? copy : why);
+    free(copy);
+}
+
 /* Reads the runs, sorted by run_id for lookups; skipped ones go to skipped_runs. */
 static int read_runs(sqlite3 *db, ms_sweep_data_t *out, int has_uninstrumented,
                      int has_usage, id_set_t *skipped_runs)
@@ -1152,9 +1183,9 @@ static int read_runs(sqlite3 *db, ms_sweep_data_t *out, int has_uninstrumented,
         if (sqlite3_column_type(st, 3) != SQLITE_NULL) {
             const unsigned char *why_text = sqlite3_column_text(st, 3);
             r->not_measured = 1;
-            ms_clean_text(r->not_measured_why, sizeof r->not_measured_why,
-                          why_text != NULL && why_text[0] != '\0' ? (const char *)why_text
-                                                                  : "no reason recorded");
+            reason_kind(why_text != NULL && why_text[0] != '\0' ? (const char *)why_text
+                                                                : "no reason recorded",
+                        r->not_measured_kind, sizeof r->not_measured_kind);
         }
         r->peaks.tracking = MS_TRACKING_UNKNOWN;
         read_wait4(st, 4, r, out->report.bad);
@@ -1306,6 +1337,7 @@ static ms_bad_t check_process(sqlite3_stmt *st, const ms_sweep_data_t *out,
         p->dropped = present_total ? total : p->dropped_rate + p->dropped_queue;
     }
     p->unstored = count_col(st, 10, bad, MS_BAD_PROC_UNSTORED, &present);
+    p->has_note = sqlite3_column_int(st, 11) != 0;
     return MS_BAD_COUNT;
 }
 
@@ -1322,11 +1354,13 @@ static int read_processes(sqlite3 *db, ms_sweep_data_t *out, const optional_cols
 
     snprintf(sql, sizeof sql,
              "SELECT proc_id, run_id, pid, started_ns, ended_ns, hwm_kb,"
-             " %s, %s, %s, %s, %s FROM processes ORDER BY proc_id",
+             " %s, %s, %s, %s, %s, %s FROM processes ORDER BY proc_id",
              oc->tracking ? "alloc_tracking" : "NULL", oc->dropped ? "alloc_dropped" : "NULL",
              oc->dropped_rate ? "alloc_dropped_rate" : "NULL",
              oc->dropped_queue ? "alloc_dropped_queue" : "NULL",
-             oc->unstored ? "unstored" : "NULL");
+             oc->unstored ? "unstored" : "NULL",
+             /* The shim notes a process only when a write of it failed. */
+             oc->note ? "note IS NOT NULL AND note <> '', note" : "0, NULL");
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
         return -EIO;
     while ((s = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1349,6 +1383,10 @@ static int read_processes(sqlite3 *db, ms_sweep_data_t *out, const optional_cols
         }
         procs[n++] = p;
         out->runs[p.run_index].n_processes++;
+        if (p.has_note && p.unstored > 0 && out->report.unstored_note[0] == '\0' &&
+            sqlite3_column_text(st, 12) != NULL)
+            ms_clean_text(out->report.unstored_note, sizeof out->report.unstored_note,
+                          (const char *)sqlite3_column_text(st, 12));
     }
     if (s != SQLITE_DONE)
         rc = -EIO;
@@ -1476,6 +1514,34 @@ static int any_stack(sqlite3 *db, int *found)
 }
 
 /*
+ * The kernel VmHWM view of a run (count processes, from order): the largest sum of VmHWM
+ * over its processes alive at one moment. A process lives from its start to its recorded
+ * exit, or to the start of the image it exec'd into; one without an exit record was seen
+ * last at its last sample but may have lived on, so it counts as alive until the last
+ * moment anything of the run was seen (run_end), which keeps the figure an upper bound.
+ */
+static void hwm_bound(const proc_fold_t *procs, const proc_order_t *order, size_t count,
+                      int64_t run_end, ms_hwm_span_t *spans, ms_run_peaks_t *r)
+{
+    size_t n = 0;
+
+    for (size_t k = 0; k < count; k++) {
+        const proc_fold_t *p = &procs[order[k].fold];
+        const unsigned long long hwm = umax(p->max_hwm, p->col_hwm_kb);
+        const int recorded = p->have_ended || p->have_end_sample || p->execd;
+        if (p->n_samples == 0 || hwm == 0)
+            continue;
+        spans[n].start_ns = p->started_ns < p->first_t ? p->started_ns : p->first_t;
+        spans[n].end_ns = recorded || p->eff_end_ns > run_end ? p->eff_end_ns : run_end;
+        if (spans[n].end_ns < spans[n].start_ns)
+            spans[n].end_ns = spans[n].start_ns;
+        spans[n].hwm_kb = hwm;
+        n++;
+    }
+    r->hwm_sum_kb = ms_hwm_concurrent(spans, n, &r->hwm_alive);
+}
+
+/*
  * Reduces the processes of every run: effective ends (exec successors), abnormal ends,
  * duplicates, then each run's peak, end and views.
  */
@@ -1484,13 +1550,15 @@ static int reduce_runs(sqlite3 *db, ms_sweep_data_t *out, proc_fold_t *procs, si
     sqlite3_stmt *st_ps = NULL;
     proc_order_t *order = NULL;
     pid_order_t *by_pid = NULL;
+    ms_hwm_span_t *spans = NULL;
     /* interval_ms is at most MS_MAX_INTERVAL_MS here, so this cannot overflow. */
     const int64_t exec_slack_ns = (int64_t)out->info.interval_ms * 1000000LL + 1000000000LL;
     int rc = 0;
 
     order = malloc((n_procs ? n_procs : 1) * sizeof *order);
     by_pid = malloc((n_procs ? n_procs : 1) * sizeof *by_pid);
-    if (order == NULL || by_pid == NULL) {
+    spans = malloc((n_procs ? n_procs : 1) * sizeof *spans);
+    if (order == NULL || by_pid == NULL || spans == NULL) {
         rc = -ENOMEM;
         goto out;
     }
@@ -1521,6 +1589,8 @@ static int reduce_runs(sqlite3 *db, ms_sweep_data_t *out, proc_fold_t *procs, si
 
         while (j < n_procs && order[j].run_index == ri)
             j++;
+        run->first_proc = procs[order[i].fold].proc_id;
+        run->main_pid = procs[order[i].fold].pid;
 
         /*
          * Effective end of each process: its recorded exit; else the start of the image it
@@ -1552,10 +1622,16 @@ static int reduce_runs(sqlite3 *db, ms_sweep_data_t *out, proc_fold_t *procs, si
             proc_fold_t *p = &procs[order[k].fold];
             if (p->n_samples && p->last_t > p->eff_end_ns)
                 p->eff_end_ns = p->last_t;
-            /* No exit path ran: killed by a signal, crashed, or its shim stopped. */
-            if (!p->have_ended && !p->have_end_sample && !p->execd)
+            /* No exit path ran: killed by a signal, crashed, a raw exit system call, or its
+             * shim stopped. For the first row's pid the run's status may say which. */
+            if (!p->have_ended && !p->have_end_sample && !p->execd) {
                 run->ended_abnormally++;
+                if (p->pid == procs[order[i].fold].pid)
+                    run->main_no_exit = p->proc_id;
+            }
             run->unstored = sat_add(run->unstored, p->unstored);
+            if (p->has_note)
+                run->unstored_failed = sat_add(run->unstored_failed, p->unstored);
         }
         for (size_t k = i; k < j; k++) {
             const proc_fold_t *p = &procs[order[k].fold];
@@ -1588,6 +1664,7 @@ static int reduce_runs(sqlite3 *db, ms_sweep_data_t *out, proc_fold_t *procs, si
              * below the kernel's ru_maxrss of the run's main process and what it reaped.
              */
             run->peak_kb = ms_run_peaks_best_kb(&run->peaks);
+            hwm_bound(procs, &order[i], j - i, max_end, spans, &run->peaks);
         }
         i = j;
     }
@@ -1595,44 +1672,32 @@ out:
     sqlite3_finalize(st_ps);
     free(order);
     free(by_pid);
+    free(spans);
     return rc;
-}
-
-/*
- * The kind of a reason a run was not measured: the launcher writes "statically linked:
- * /opt/bin/solve", "setuid: /usr/bin/x (owned by uid 0)", and the summary counts runs by
- * the part before the first ": ". A reason without one is its own kind.
- */
-static void reason_kind(const char *why, char *kind, size_t len)
-{
-    const char *colon = strstr(why, ": ");
-    const size_t n = colon != NULL ? (size_t)(colon - why) : strlen(why);
-
-    snprintf(kind, len, "%.*s", (int)(n < len ? n : len - 1), why);
 }
 
 /* The report's per-sweep figures, from the runs in seq order. */
 static void fill_report(ms_sweep_data_t *out)
 {
     ms_db_report_t *rep = &out->report;
-    char kind[sizeof out->runs[0].not_measured_why];
 
     for (size_t i = 0; i < out->n_runs; i++) {
         const ms_run_mem_t *r = &out->runs[i];
-        if (!ms_run_measured(r)) {
-            if (r->not_measured)
-                reason_kind(r->not_measured_why, kind, sizeof kind);
-            ms_tally_add(&rep->excluded, r->not_measured ? kind : "no memory sample");
-        }
+        if (!ms_run_measured(r))
+            ms_tally_add(&rep->excluded, r->not_measured ? r->not_measured_kind
+                                                         : "no memory sample");
         if (!r->status_known)
             ms_tally_add(&rep->unknown_status, r->status);
         rep->unstored = sat_add(rep->unstored, r->unstored);
+        rep->unstored_failed = sat_add(rep->unstored_failed, r->unstored_failed);
         rep->ended_abnormally += r->ended_abnormally;
         if (strcmp(r->status, MS_STATUS_RUNNING) == 0)
             rep->ended_abnormally_running += r->ended_abnormally;
     }
     if (rep->unstored > (unsigned long long)INT64_MAX)
         rep->unstored = (unsigned long long)INT64_MAX;
+    if (rep->unstored_failed > rep->unstored)
+        rep->unstored_failed = rep->unstored;
 }
 
 /* How messages name the database: as the caller does, else by SQLite's file name. */
@@ -1754,6 +1819,7 @@ int ms_sweep_texts_open(sqlite3 *db, const char *name, ms_sweep_texts_t *t, char
                         size_t errlen)
 {
     int has_stacks = 0, has_label = 0, has_note = 0, has_reason = 0;
+    int has_command = 0, has_exit = 0, has_signal = 0, has_cmdline = 0;
 
     memset(t, 0, sizeof *t);
     /* Schema version 1 has no stacks table, version 2 no note column; those texts are
@@ -1761,7 +1827,19 @@ int ms_sweep_texts_open(sqlite3 *db, const char *name, ms_sweep_texts_t *t, char
     if (has_column(db, "stacks", "frames", &has_stacks) != 0 ||
         has_column(db, "runs", "label", &has_label) != 0 ||
         has_column(db, "processes", "note", &has_note) != 0 ||
-        has_column(db, "runs", "uninstrumented", &has_reason) != 0)
+        has_column(db, "runs", "uninstrumented", &has_reason) != 0 ||
+        has_column(db, "runs", "command", &has_command) != 0 ||
+        has_column(db, "runs", "exit_code", &has_exit) != 0 ||
+        has_column(db, "runs", "term_signal", &has_signal) != 0 ||
+        has_column(db, "processes", "cmdline", &has_cmdline) != 0)
+        goto sql_error;
+    if (has_command && has_exit && has_signal && has_cmdline &&
+        sqlite3_prepare_v2(db,
+                           "SELECT r.exit_code, r.term_signal, CAST(p.cmdline AS BLOB),"
+                           " CAST(r.command AS BLOB)"
+                           " FROM runs r JOIN processes p ON p.run_id = r.run_id"
+                           " WHERE r.run_id = ?1 AND p.proc_id = ?2",
+                           -1, &t->main_end, NULL) != SQLITE_OK)
         goto sql_error;
     if (has_label && sqlite3_prepare_v2(db, "SELECT label FROM runs WHERE run_id = ?", -1,
                                         &t->label, NULL) != SQLITE_OK)
@@ -1793,6 +1871,7 @@ void ms_sweep_texts_close(ms_sweep_texts_t *t)
     sqlite3_finalize(t->frames);
     sqlite3_finalize(t->notes);
     sqlite3_finalize(t->reason);
+    sqlite3_finalize(t->main_end);
     memset(t, 0, sizeof *t);
 }
 
@@ -1831,6 +1910,73 @@ int ms_sweep_stack_frames(ms_sweep_texts_t *t, long long stack_id, char **frames
 int ms_sweep_run_reason(ms_sweep_texts_t *t, long long run_id, char **reason)
 {
     return lookup_text(t->reason, run_id, reason);
+}
+
+/*
+ * Whether a process's command line (cmdline, clen bytes: its arguments joined by spaces) is
+ * that of the program the launcher started for a run whose command is command (mlen
+ * bytes): the command itself (COMMAND's arguments, or env and its program), "sh -c" and
+ * the line (--commands), or the command after the interpreter the kernel runs for a "#!"
+ * script: an absolute path and at most one argument ("/usr/bin/python3 ./train.py").
+ * Anything else is not taken for the main process: its status must not be lent to a
+ * child. A command line cut at the shim's limit never matches.
+ */
+static int is_launched_cmdline(const unsigned char *cmdline, size_t clen,
+                               const unsigned char *command, size_t mlen)
+{
+    static const char sh_c[] = "sh -c ";
+    size_t plen, blanks = 0;
+
+    if (cmdline == NULL || command == NULL || mlen == 0 || clen < mlen ||
+        memcmp(cmdline + clen - mlen, command, mlen) != 0)
+        return 0;
+    if (clen == mlen)
+        return 1;
+    /* The prefix before the command, its separating blank included. */
+    plen = clen - mlen;
+    if (cmdline[plen - 1] != ' ')
+        return 0;
+    if (plen == sizeof sh_c - 1 && memcmp(cmdline, sh_c, plen) == 0)
+        return 1;
+    if (cmdline[0] != '/')
+        return 0;
+    for (size_t i = 0; i < plen - 1; i++)
+        blanks += cmdline[i] == ' ';
+    return blanks <= 1;
+}
+
+int ms_sweep_main_end(ms_sweep_texts_t *t, const ms_run_mem_t *r, ms_main_end_t *out,
+                      int *known)
+{
+    long long v;
+    int s;
+
+    *known = 0;
+    memset(out, 0, sizeof *out);
+    if (t->main_end == NULL || r->main_no_exit == 0 || r->first_proc == 0)
+        return 0;
+    sqlite3_reset(t->main_end);
+    sqlite3_bind_int64(t->main_end, 1, r->run_id);
+    sqlite3_bind_int64(t->main_end, 2, r->first_proc);
+    s = sqlite3_step(t->main_end);
+    if (s == SQLITE_ROW &&
+        is_launched_cmdline(sqlite3_column_blob(t->main_end, 2),
+                            (size_t)sqlite3_column_bytes(t->main_end, 2),
+                            sqlite3_column_blob(t->main_end, 3),
+                            (size_t)sqlite3_column_bytes(t->main_end, 3))) {
+        out->pid = r->main_pid;
+        /* What wait() gave: a signal number, or an exit status; anything else says nothing. */
+        if (int_col(t->main_end, 1, 1, 64, &v) == V_OK) {
+            out->have_signal = 1;
+            out->signal = (int)v;
+            *known = 1;
+        } else if (int_col(t->main_end, 0, 0, 255, &v) == V_OK) {
+            out->exit_code = (int)v;
+            *known = 1;
+        }
+    }
+    sqlite3_reset(t->main_end);
+    return s == SQLITE_ROW || s == SQLITE_DONE ? 0 : -EIO;
 }
 
 int ms_sweep_run_notes(ms_sweep_texts_t *t, long long run_id, ms_proc_note_t *notes, size_t max,
@@ -1938,10 +2084,12 @@ int ms_sweep_advise(const ms_sweep_data_t *d, const ms_advise_opts_t *o, ms_advi
 {
     ms_machine_t m;
     ms_run_counts_t counts;
+    ms_divergence_t div;
     double *end_mb = NULL, *peak_mb = NULL;
     size_t n = 0;
 
     memset(&counts, 0, sizeof counts);
+    ms_divergence_init(&div);
     advise_machine(&d->info, o, &m);
 
     end_mb = malloc((d->n_runs ? d->n_runs : 1) * sizeof *end_mb);
@@ -1990,8 +2138,11 @@ int ms_sweep_advise(const ms_sweep_data_t *d, const ms_advise_opts_t *o, ms_advi
         end_mb[n] = (double)r->end_kb / 1024.0;
         peak_mb[n] = (double)r->peak_kb / 1024.0;
         n++;
+        ms_divergence_add(&div, r->seq, r->peak_kb, r->end_kb);
     }
     ms_advisory_compute(&m, &counts, end_mb, n, peak_mb, n, out);
+    out->divergence = div;
+    out->have_divergence = 1;
     ms_sweep_peak_summary(d, &out->peaks);
     out->have_peak_summary = 1;
     out->report = d->report;

@@ -53,11 +53,17 @@ typedef struct ms_run_mem {
     char status[32];            /* runs.status, cleaned for printing; "NULL" when NULL */
     int status_known;           /* one of the statuses of schema.h */
     int not_measured;           /* runs.uninstrumented is set: no process of it reported */
-    char not_measured_why[64];  /* its text, cleaned and cut (ms_sweep_run_reason: whole) */
+    char not_measured_kind[64]; /* the kind of its reason (ms_sweep_run_reason: whole text) */
     size_t n_processes;         /* process rows read (skipped ones not counted) */
     size_t n_samples;           /* usable samples, duplicates counted once */
     size_t ended_abnormally;    /* processes without an exit record or exec successor */
-    unsigned long long unstored; /* readings its processes took but could not store */
+    long long first_proc;       /* proc_id of its earliest process row; 0 when it has none */
+    long long main_no_exit;     /* proc_id of the last image of that row's pid, when it is
+                                 * among them: the main process, if the first row is the
+                                 * program the launcher started (ms_sweep_main_end); or 0 */
+    long long main_pid;         /* that pid */
+    unsigned long long unstored; /* readings of its processes that were due but not stored */
+    unsigned long long unstored_failed; /* ... of processes whose writes failed (a note) */
     unsigned long long end_kb;  /* run RSS at its end (see docs/advisory.md) */
     unsigned long long peak_kb; /* largest run RSS, never below a process's VmHWM */
     ms_run_peaks_t peaks;       /* periodic, all-samples and VmHWM views of the peak */
@@ -112,6 +118,7 @@ typedef struct ms_sweep_texts {
     sqlite3_stmt *frames; /* NULL when the database has no stacks table */
     sqlite3_stmt *notes;  /* NULL when processes has no note column (before version 3) */
     sqlite3_stmt *reason; /* NULL when runs has no uninstrumented column (idem) */
+    sqlite3_stmt *main_end; /* NULL without runs.command, exit_code, term_signal or cmdline */
 } ms_sweep_texts_t;
 
 /* Prepares the lookups; a failure's message names the database as ms_sweep_read's does. */
@@ -136,6 +143,18 @@ int ms_sweep_stack_frames(ms_sweep_texts_t *t, long long stack_id, char **frames
  * measured, whole), or NULL. Returns 0, -ENOMEM or -EIO.
  */
 int ms_sweep_run_reason(ms_sweep_texts_t *t, long long run_id, char **reason);
+
+/*
+ * How the main process of run r ended, when it is among the run's processes without an
+ * exit record (r->main_no_exit): from the run's exit_code or term_signal, which the
+ * launcher took from wait(). Only when the run's first process row is the program the
+ * launcher started (its command line is runs.command, or "sh -c" and the command, or an
+ * absolute interpreter path and at most one argument before it), so that a run whose
+ * main process left no row (a static wrapper) does not lend its status to a child. Sets
+ * *known to 1 with *out filled, or to 0. Returns 0, or -EIO on a database error.
+ */
+int ms_sweep_main_end(ms_sweep_texts_t *t, const ms_run_mem_t *r, ms_main_end_t *out,
+                      int *known);
 
 /*
  * Fills notes (room for max) with the distinct non-empty processes.note texts of run_id,

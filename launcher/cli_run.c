@@ -17,7 +17,9 @@
 #include "cli_util.h"
 #include "hostlimits.h"
 #include "hostlimits_probe.h"
+#include "exeprobe.h"
 #include "memsweep/defaults.h"
+#include "memsweep/marker.h"
 #include "memsweep/version.h"
 #include "params.h"
 #include "rundb.h"
@@ -119,8 +121,8 @@ static void usage(FILE *f)
             "The sweep directory DIR/sweep_YYYYMMDD-HHMMSS/ holds " MS_DB_FILE ",\n"
             MS_ADVISORY_FILE " and " MS_LOG_DIR "/ with each run's stdout and stderr.\n"
             "\n"
-            "Exit status: 0 when every run succeeded, 1 when a run failed or memsweep\n"
-            "did, 2 for a usage error, 130 when interrupted.\n",
+            "Exit status: 0 when every run succeeded, 1 when a run failed, no run was\n"
+            "measured or memsweep failed, 2 for a usage error, 130 when interrupted.\n",
             MS_TIMEOUT_GRACE_MS / 1000, MS_MIN_INTERVAL_MS, MS_MAX_INTERVAL_MS,
             MS_DEFAULT_INTERVAL_MS, MS_DEFAULT_RESERVE_MB, MS_LIMIT_RESERVE_PCT,
             MS_LIMIT_RESERVE_MIN_MB, MS_LIMIT_RESERVE_MAX_MB);
@@ -331,9 +333,37 @@ static int readable_file(const char *path, int *err)
 }
 
 /*
+ * Whether the file at path (named as name in messages) is the shim of this memsweep: the
+ * loader would preload anything, and a sweep run with another library, or a shim of
+ * another version writing a schema this analyzer may not read, is measured wrongly or
+ * not at all. Prints why not.
+ */
+static int is_our_shim(const char *name, const char *path)
+{
+    char version[MS_SHIM_MARKER_MAX];
+    char why[256];
+    const int rc = ms_shim_check_file(path, version, sizeof version, why, sizeof why);
+
+    if (rc == -ENOEXEC || rc == -EXDEV || rc == -ENOMSG || rc == -EBADMSG) {
+        ms_cli_error("%s: not the memsweep shim (%s)", name, why);
+        return 0;
+    }
+    if (rc != 0) {
+        ms_cli_error("%s: %s", name, why);
+        return 0;
+    }
+    if (strcmp(version, MS_VERSION) != 0) {
+        ms_cli_error("%s: not the memsweep shim of this version (it is %s, memsweep is %s)",
+                     name, version, MS_VERSION);
+        return 0;
+    }
+    return 1;
+}
+
+/*
  * Finds the shim: --preload, else next to the memsweep executable (the build tree), else
- * in the library directory of an installation. Returns an absolute path, or NULL after
- * printing why.
+ * in the library directory of an installation, and checks that it is this memsweep's.
+ * Returns an absolute path, or NULL after printing why.
  */
 static char *find_shim(const char *preload)
 {
@@ -390,7 +420,87 @@ static char *find_shim(const char *preload)
         free(abs);
         abs = NULL;
     }
+    if (abs != NULL && !is_our_shim(preload != NULL ? preload : abs, abs)) {
+        free(abs);
+        abs = NULL;
+    }
     return abs;
+}
+
+/* Programs whose check passed, kept so that a file of many lines checks each once. */
+#define CHECKED_KEEP 8
+
+/*
+ * Whether the program name can be started as execvp would (through PATH when it holds no
+ * '/'); prints why not, after where (the --commands file and run, or NULL).
+ */
+static int program_runs(const char *name, const char *where, size_t seq)
+{
+    char *path = NULL;
+    char *shown;
+    const int rc = ms_exe_resolve(name, getenv("PATH"), &path);
+
+    free(path);
+    if (rc == 0 || rc == -ENOMEM)
+        return 1; /* ENOMEM: not a reason to refuse the sweep */
+    shown = ms_label_text(name, MS_LABEL_LINE_MAX);
+    if (rc == -ENOENT && strchr(name, '/') == NULL) {
+        if (where != NULL)
+            ms_cli_error("%s: run %zu: %s: command not found in PATH", where, seq,
+                         shown != NULL ? shown : name);
+        else
+            ms_cli_error("%s: command not found in PATH", shown != NULL ? shown : name);
+    } else if (where != NULL) {
+        ms_cli_error("%s: run %zu: %s: %s", where, seq, shown != NULL ? shown : name,
+                     strerror(-rc));
+    } else {
+        ms_cli_error("%s: %s", shown != NULL ? shown : name, strerror(-rc));
+    }
+    free(shown);
+    return 0;
+}
+
+/*
+ * Refuses, before anything is created, a sweep whose program could not be started: every
+ * run would fail with exit status 127. Checked where the program is known without running
+ * anything: COMMAND when it holds no placeholder, and for --commands the first word of
+ * each line when it is a plain program name (ms_shell_first_program). Returns -1 to go
+ * on, or the exit status to leave with.
+ */
+static int check_programs(const ms_plan_t *plan, const char *commands_path)
+{
+    char *checked[CHECKED_KEEP] = {0};
+    size_t n_checked = 0;
+    int status = -1;
+
+    if (plan->commands == NULL) {
+        if (!ms_template_has_placeholder(plan->argv[0]) && !program_runs(plan->argv[0], NULL, 0))
+            return EXIT_FAILURE;
+        return -1;
+    }
+    for (size_t i = 0; i < plan->commands->n && status < 0; i++) {
+        char *word = ms_shell_first_program(plan->commands->lines[i]);
+        int seen = 0;
+
+        if (word == NULL)
+            continue;
+        for (size_t k = 0; k < n_checked && !seen; k++)
+            seen = strcmp(checked[k], word) == 0;
+        if (seen) {
+            free(word);
+        } else if (!program_runs(word, commands_path, i + 1)) {
+            free(word);
+            status = EXIT_FAILURE;
+        } else if (n_checked < CHECKED_KEEP) {
+            checked[n_checked++] = word;
+        } else {
+            free(checked[i % CHECKED_KEEP]);
+            checked[i % CHECKED_KEEP] = word;
+        }
+    }
+    for (size_t k = 0; k < n_checked; k++)
+        free(checked[k]);
+    return status;
 }
 
 /* Makes sure descriptors 0-2 are open, so no file memsweep opens can land on them. */
@@ -433,14 +543,19 @@ static void find_machine(const run_opts_t *ro, ms_mem_choice_t *mem, long long *
                      "not used", slurm.cpus_on_node);
 }
 
-/* The post-run part: the advisory appended to the file and printed; returns 0 or 1. */
-static int finish_advisory(const ms_sweepdir_t *dir, const run_opts_t *ro)
+/*
+ * The post-run part: the advisory appended to the file and printed; returns 0 or 1.
+ * *measured is the number of runs that were measured (included in the statistics, or
+ * left out only because they did not finish), or -1 when it could not be read.
+ */
+static int finish_advisory(const ms_sweepdir_t *dir, const run_opts_t *ro, long long *measured)
 {
     ms_advise_opts_t opts;
     ms_advisory_t adv;
     char err[512];
     int status = EXIT_SUCCESS;
 
+    *measured = -1;
     /* The recorded machine, but a reserve given on the command line is named as such. */
     ms_advise_opts_init(&opts);
     opts.reserve_mb = ro->reserve_mb;
@@ -448,6 +563,7 @@ static int finish_advisory(const ms_sweepdir_t *dir, const run_opts_t *ro)
         ms_cli_error("%s", err);
         return EXIT_FAILURE;
     }
+    *measured = (long long)(adv.counts.total - adv.counts.excluded);
     if (ms_sweepdir_append_post(dir, &adv, err, sizeof err) != 0) {
         ms_cli_error("%s", err);
         status = EXIT_FAILURE;
@@ -477,6 +593,8 @@ int ms_cmd_run(int argc, char **argv)
     ms_supervise_result_t res;
     ms_mem_choice_t mem;
     long long cpus = 0;
+    long long measured = -1;
+    int nothing_ran = 0;
     char hostname[256];
     char err[512];
     char *shim = NULL;
@@ -526,6 +644,10 @@ int ms_cmd_run(int argc, char **argv)
             ms_cli_error("%s", err);
         goto out;
     }
+    status = check_programs(&plan, ro.commands);
+    if (status >= 0)
+        goto out;
+    status = EXIT_FAILURE;
     find_machine(&ro, &mem, &cpus);
     if (ro.jobs == 0)
         ro.jobs = cpus < MS_MAX_RUNS ? cpus : MS_MAX_RUNS;
@@ -569,6 +691,7 @@ int ms_cmd_run(int argc, char **argv)
         };
         if (ms_rundb_create(dir.db_path, &row, &db, err, sizeof err) != 0) {
             ms_cli_error("%s", err);
+            nothing_ran = 1;
             goto out;
         }
     }
@@ -577,6 +700,7 @@ int ms_cmd_run(int argc, char **argv)
     ms_machine_describe(&machine, mem.source, mem.have_host, mem.host_kb, mem.rule, cpus);
     if (ms_sweepdir_write_pre(&dir, &machine, err, sizeof err) != 0) {
         ms_cli_error("%s", err);
+        nothing_ran = 1;
         goto out;
     }
 
@@ -593,8 +717,10 @@ int ms_cmd_run(int argc, char **argv)
     };
     if (ro.timeout_s > 0.0 && so.timeout_ns < 1)
         so.timeout_ns = 1;
-    if (ms_supervise(&so, &res) != 0)
+    if (ms_supervise(&so, &res) != 0) {
+        nothing_ran = 1;
         goto out;
+    }
 
     if (ms_rundb_finish_sweep(db, ms_now_ns(), err, sizeof err) != 0) {
         ms_cli_error("%s", err);
@@ -603,14 +729,27 @@ int ms_cmd_run(int argc, char **argv)
     /* The analysis reads the database on its own connection, as any later reader would. */
     ms_rundb_close(db);
     db = NULL;
-    status = finish_advisory(&dir, &ro);
+    status = finish_advisory(&dir, &ro, &measured);
     if (res.stop_signal != 0)
         status = EXIT_INTERRUPTED;
     else if (res.error || res.ok != plan.n_runs)
         status = EXIT_FAILURE;
+    /*
+     * Runs that all succeeded unmeasured leave an advisory without a figure: that is not
+     * a sweep that did what was asked, whatever the runs' own statuses.
+     */
+    if (measured == 0 && res.finished > 0) {
+        ms_cli_error("no run was measured; the advisory has no figures (%zu run%s left out)",
+                     res.finished, res.finished == 1 ? "" : "s");
+        if (status != EXIT_INTERRUPTED)
+            status = EXIT_FAILURE;
+    }
 
 out:
     ms_rundb_close(db);
+    /* Refused after its directory was made: nothing ran, so nothing is left behind. */
+    if (nothing_ran)
+        ms_sweepdir_remove(&dir);
     ms_sweepdir_free(&dir);
     ms_commands_free(&cmds);
     ms_params_free(&ro.params);

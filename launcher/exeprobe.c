@@ -1,6 +1,8 @@
 /* What a program's file says about running it with the shim (see exeprobe.h). */
 #include "exeprobe.h"
 
+#include "memsweep/marker.h"
+
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -8,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/xattr.h>
@@ -163,8 +166,7 @@ int ms_exe_resolve(const char *name, const char *path_env, char **out)
 /* What a file is to the loader. */
 typedef enum { KIND_UNLOADABLE, KIND_DYNAMIC, KIND_UNKNOWN } kind_t;
 
-/* The class, byte order and machine of the launcher itself, which the shim shares. */
-static int own_elf(ms_elf_t *own)
+int ms_elf_self(ms_elf_t *own)
 {
     static ms_elf_t cached;
     static int state; /* 0: not read, 1: read, -1: unreadable */
@@ -252,7 +254,7 @@ static int classify(const char *path, unsigned uid, unsigned gid, int depth, cha
         close(fd);
         return KIND_UNKNOWN;
     }
-    if (own_elf(&own) == 0 &&
+    if (ms_elf_self(&own) == 0 &&
         (e.elf_class != own.elf_class || e.data != own.data || e.machine != own.machine)) {
         close(fd);
         if (e.elf_class != own.elf_class)
@@ -301,12 +303,238 @@ char *ms_exe_unloadable(const char *path, unsigned uid, unsigned gid)
     return classify(path, uid, gid, 0, &why) == KIND_UNLOADABLE ? why : NULL;
 }
 
+/* Whether [off, off + size) lies within len bytes, without overflow. */
+static int in_file(uint64_t off, uint64_t size, size_t len)
+{
+    return off <= (uint64_t)len && size <= (uint64_t)len - off;
+}
+
+/* Sets why and returns rc, for ms_shim_marker's many exits. */
+static int not_shim(int rc, char *why, size_t whylen, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int not_shim(int rc, char *why, size_t whylen, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(why, whylen, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* One section header, the fields the marker's lookup needs. */
+typedef struct shdr {
+    uint64_t type, addr, offset, size, link, entsize;
+} shdr_t;
+
+/* Reads section header i of the table at shoff; 0, or -EINVAL when it is not in img. */
+static int read_shdr(const unsigned char *img, size_t len, const ms_elf_t *e, uint64_t shoff,
+                     unsigned shentsize, unsigned i, shdr_t *sh)
+{
+    const uint64_t at = shoff + (uint64_t)i * shentsize;
+    const unsigned char *h;
+
+    if (!in_file(at, shentsize, len))
+        return -EINVAL;
+    h = img + at;
+    if (e->elf_class == ELFCLASS64) {
+        sh->type = get_uint(h + FIELD(Elf64_Shdr, sh_type), e->data);
+        sh->addr = get_uint(h + FIELD(Elf64_Shdr, sh_addr), e->data);
+        sh->offset = get_uint(h + FIELD(Elf64_Shdr, sh_offset), e->data);
+        sh->size = get_uint(h + FIELD(Elf64_Shdr, sh_size), e->data);
+        sh->link = get_uint(h + FIELD(Elf64_Shdr, sh_link), e->data);
+        sh->entsize = get_uint(h + FIELD(Elf64_Shdr, sh_entsize), e->data);
+    } else {
+        sh->type = get_uint(h + FIELD(Elf32_Shdr, sh_type), e->data);
+        sh->addr = get_uint(h + FIELD(Elf32_Shdr, sh_addr), e->data);
+        sh->offset = get_uint(h + FIELD(Elf32_Shdr, sh_offset), e->data);
+        sh->size = get_uint(h + FIELD(Elf32_Shdr, sh_size), e->data);
+        sh->link = get_uint(h + FIELD(Elf32_Shdr, sh_link), e->data);
+        sh->entsize = get_uint(h + FIELD(Elf32_Shdr, sh_entsize), e->data);
+    }
+    return 0;
+}
+
+/* One dynamic symbol, the fields the lookup needs. */
+typedef struct sym {
+    uint64_t name, value, size, shndx;
+} sym_t;
+
+static void read_sym(const unsigned char *h, const ms_elf_t *e, sym_t *y)
+{
+    if (e->elf_class == ELFCLASS64) {
+        y->name = get_uint(h + FIELD(Elf64_Sym, st_name), e->data);
+        y->value = get_uint(h + FIELD(Elf64_Sym, st_value), e->data);
+        y->size = get_uint(h + FIELD(Elf64_Sym, st_size), e->data);
+        y->shndx = get_uint(h + FIELD(Elf64_Sym, st_shndx), e->data);
+    } else {
+        y->name = get_uint(h + FIELD(Elf32_Sym, st_name), e->data);
+        y->value = get_uint(h + FIELD(Elf32_Sym, st_value), e->data);
+        y->size = get_uint(h + FIELD(Elf32_Sym, st_size), e->data);
+        y->shndx = get_uint(h + FIELD(Elf32_Sym, st_shndx), e->data);
+    }
+}
+
+/* Copies the marker's value, the symbol y of section sh, to version; 0 or -EINVAL. */
+static int marker_text(const unsigned char *img, size_t len, const shdr_t *sh, const sym_t *y,
+                       char *version, size_t vlen)
+{
+    uint64_t off;
+    const unsigned char *v;
+    size_t n;
+
+    if (sh->type == SHT_NOBITS || y->value < sh->addr || y->size == 0 ||
+        y->size > MS_SHIM_MARKER_MAX || y->value - sh->addr > sh->size ||
+        y->size > sh->size - (y->value - sh->addr))
+        return -EINVAL;
+    off = sh->offset + (y->value - sh->addr);
+    if (off < sh->offset || !in_file(off, y->size, len))
+        return -EINVAL;
+    v = img + off;
+    n = strnlen((const char *)v, (size_t)y->size);
+    if (n == (size_t)y->size || n + 1 > vlen)
+        return -EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] < 0x20 || v[i] >= 0x7F)
+            return -EINVAL;
+    }
+    memcpy(version, v, n);
+    version[n] = '\0';
+    return 0;
+}
+
+int ms_shim_marker(const unsigned char *img, size_t len, const ms_elf_t *own, char *version,
+                   size_t vlen, char *why, size_t whylen)
+{
+    const size_t symsize_need[2] = {sizeof(Elf32_Sym), sizeof(Elf64_Sym)};
+    const size_t shsize_need[2] = {sizeof(Elf32_Shdr), sizeof(Elf64_Shdr)};
+    ms_elf_t e;
+    uint64_t shoff;
+    unsigned shentsize, shnum, type;
+    shdr_t dynsym, strtab;
+    int is64;
+    int rc;
+
+    if (vlen > 0)
+        version[0] = '\0';
+    rc = ms_elf_header(img, len, &e);
+    if (rc == -ENOEXEC)
+        return not_shim(-ENOEXEC, why, whylen, "not an ELF file");
+    if (rc != 0)
+        return not_shim(-ENOEXEC, why, whylen, "not an ELF object a program can load");
+    if (own != NULL && (e.elf_class != own->elf_class || e.data != own->data)) {
+        return not_shim(-EXDEV, why, whylen, "a %d-bit%s ELF object; memsweep is %d-bit%s",
+                        e.elf_class == ELFCLASS64 ? 64 : 32,
+                        e.data != own->data ? e.data == ELFDATA2MSB ? " big-endian"
+                                                                    : " little-endian"
+                                            : "",
+                        own->elf_class == ELFCLASS64 ? 64 : 32,
+                        e.data != own->data ? own->data == ELFDATA2MSB ? " big-endian"
+                                                                       : " little-endian"
+                                            : "");
+    }
+    if (own != NULL && e.machine != own->machine)
+        return not_shim(-EXDEV, why, whylen,
+                        "an ELF object for another machine (ELF machine %d, memsweep's is %d)",
+                        e.machine, own->machine);
+    is64 = e.elf_class == ELFCLASS64;
+    if (is64) {
+        type = (unsigned)get_uint(img + FIELD(Elf64_Ehdr, e_type), e.data);
+        shoff = get_uint(img + FIELD(Elf64_Ehdr, e_shoff), e.data);
+        shentsize = (unsigned)get_uint(img + FIELD(Elf64_Ehdr, e_shentsize), e.data);
+        shnum = (unsigned)get_uint(img + FIELD(Elf64_Ehdr, e_shnum), e.data);
+    } else {
+        type = (unsigned)get_uint(img + FIELD(Elf32_Ehdr, e_type), e.data);
+        shoff = get_uint(img + FIELD(Elf32_Ehdr, e_shoff), e.data);
+        shentsize = (unsigned)get_uint(img + FIELD(Elf32_Ehdr, e_shentsize), e.data);
+        shnum = (unsigned)get_uint(img + FIELD(Elf32_Ehdr, e_shnum), e.data);
+    }
+    if (type != ET_DYN)
+        return not_shim(-ENOEXEC, why, whylen, "not a shared library");
+    /* SHN_LORESERVE and above keep the real count elsewhere; no shim has that many. */
+    if (shoff == 0 || shnum == 0 || shnum >= SHN_LORESERVE)
+        return not_shim(-ENOMSG, why, whylen, "no section headers to find %s in",
+                        MS_SHIM_MARKER);
+    if (shentsize != shsize_need[is64] || !in_file(shoff, (uint64_t)shnum * shentsize, len))
+        return not_shim(-EBADMSG, why, whylen, "its section headers are damaged or cut short");
+    memset(&dynsym, 0, sizeof dynsym);
+    for (unsigned i = 0; i < shnum; i++) {
+        shdr_t sh;
+        (void)read_shdr(img, len, &e, shoff, shentsize, i, &sh);
+        if (sh.type == SHT_DYNSYM) {
+            dynsym = sh;
+            break;
+        }
+    }
+    if (dynsym.type != SHT_DYNSYM)
+        return not_shim(-ENOMSG, why, whylen, "it exports no symbol, so not %s",
+                        MS_SHIM_MARKER);
+    if (dynsym.entsize != symsize_need[is64] || !in_file(dynsym.offset, dynsym.size, len) ||
+        dynsym.link >= shnum || read_shdr(img, len, &e, shoff, shentsize,
+                                          (unsigned)dynsym.link, &strtab) != 0 ||
+        strtab.type != SHT_STRTAB || !in_file(strtab.offset, strtab.size, len))
+        return not_shim(-EBADMSG, why, whylen, "its dynamic symbol table is damaged");
+    for (uint64_t k = 0; k < dynsym.size / dynsym.entsize; k++) {
+        const char *names = (const char *)img + strtab.offset;
+        shdr_t sh;
+        sym_t y;
+
+        read_sym(img + dynsym.offset + k * dynsym.entsize, &e, &y);
+        if (y.name >= strtab.size ||
+            strnlen(names + y.name, (size_t)(strtab.size - y.name)) == strtab.size - y.name ||
+            strcmp(names + y.name, MS_SHIM_MARKER) != 0)
+            continue;
+        if (y.shndx == SHN_UNDEF)
+            continue; /* a reference to the marker, not its definition */
+        if (y.shndx >= shnum || read_shdr(img, len, &e, shoff, shentsize, (unsigned)y.shndx,
+                                          &sh) != 0 ||
+            marker_text(img, len, &sh, &y, version, vlen) != 0)
+            return not_shim(-EBADMSG, why, whylen, "its %s is damaged", MS_SHIM_MARKER);
+        return 0;
+    }
+    return not_shim(-ENOMSG, why, whylen, "it does not export %s", MS_SHIM_MARKER);
+}
+
+int ms_shim_check_file(const char *path, char *version, size_t vlen, char *why,
+                       size_t whylen)
+{
+    struct stat st;
+    ms_elf_t own;
+    void *img;
+    int fd;
+    int rc;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        rc = -errno;
+        if (fd >= 0)
+            close(fd);
+        return not_shim(rc, why, whylen, "%s", strerror(-rc));
+    }
+    if (st.st_size == 0) {
+        close(fd);
+        return not_shim(-ENOEXEC, why, whylen, "an empty file");
+    }
+    /* Mapped, not read: the file may be large, and only its tables are looked at. */
+    img = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    rc = img == MAP_FAILED ? -errno : 0;
+    close(fd);
+    if (rc != 0)
+        return not_shim(rc, why, whylen, "%s", strerror(-rc));
+    rc = ms_shim_marker(img, (size_t)st.st_size, ms_elf_self(&own) == 0 ? &own : NULL,
+                        version, vlen, why, whylen);
+    munmap(img, (size_t)st.st_size);
+    return rc;
+}
+
 /*
  * The first word of a shell line when it is a plain program name or path (after an
- * optional "exec"), in a new string; NULL when the line starts otherwise (an assignment,
- * a quote, an expansion, a compound command) or on ENOMEM.
+ * optional "exec"), in a new string, with *end (when end is not NULL) where it ends in
+ * line; NULL when the line starts otherwise (an assignment, a quote, an expansion, a
+ * compound command) or on ENOMEM.
  */
-static char *first_word(const char *line)
+static char *first_word(const char *line, const char **end)
 {
     static const char stops[] = " \t\n;&|<>()";
     static const char unsure[] = "$`\"'\\*?[]{}~=#!";
@@ -321,7 +549,53 @@ static char *first_word(const char *line)
     n = strcspn(p, stops);
     if (n == 0 || strcspn(p, unsure) < n)
         return NULL;
+    if (end != NULL)
+        *end = p + n;
     return strndup(p, n);
+}
+
+/*
+ * Words sh takes as its own rather than a program to find in PATH: the keywords and
+ * built-in commands of dash (Debian's /bin/sh) and of bash (another system's), sorted for
+ * bsearch. A word missing here may be refused wrongly; one too many is merely not checked.
+ */
+static const char *const shell_words[] = {
+    ".",       ":",       "[",        "[[",      "alias",    "bg",       "bind",
+    "break",   "builtin", "caller",   "case",    "cd",       "chdir",    "command",
+    "compgen", "complete", "compopt", "continue", "coproc",  "declare",  "dirs",
+    "disown",  "do",      "done",     "echo",    "elif",     "else",     "enable",
+    "esac",    "eval",    "exec",     "exit",    "export",   "false",    "fc",
+    "fg",      "fi",      "for",      "function", "getopts", "hash",     "help",
+    "history", "if",      "in",       "jobs",    "kill",     "let",      "local",
+    "logout",  "mapfile", "popd",     "printf",  "pushd",    "pwd",      "read",
+    "readarray", "readonly", "return", "select", "set",      "shift",    "shopt",
+    "source",  "suspend", "test",     "then",    "time",     "times",    "trap",
+    "true",    "type",    "typeset",  "ulimit",  "umask",    "unalias",  "unset",
+    "until",   "wait",    "while",
+};
+
+static int cmp_word(const void *key, const void *elem)
+{
+    return strcmp((const char *)key, *(const char *const *)elem);
+}
+
+char *ms_shell_first_program(const char *line)
+{
+    const char *after = NULL;
+    char *word = first_word(line, &after);
+
+    if (word == NULL)
+        return NULL;
+    /* A '(' after the word makes it the name of a function the line defines; a word
+     * that starts with '-' is an option of "exec" ("exec -a name prog"), not a program. */
+    after += strspn(after, " \t");
+    if (*after == '(' || word[0] == '-' ||
+        bsearch(word, shell_words, sizeof shell_words / sizeof shell_words[0],
+                sizeof shell_words[0], cmp_word) != NULL) {
+        free(word);
+        return NULL;
+    }
+    return word;
 }
 
 /*
@@ -364,7 +638,7 @@ char *ms_unmeasured_reason(char *const *argv, const char *line, const char *path
          * The shell itself records its processes; when none did, the line's own program
          * may have replaced it at once (dash runs the last command of -c with exec).
          */
-        char *word = first_word(line);
+        char *word = first_word(line, NULL);
         if (word != NULL && ms_exe_resolve(word, path_env, &path) == 0 &&
             absolute(&path) == 0 && classify(path, uid, gid, 0, &why) == KIND_UNLOADABLE) {
             char *full = NULL;

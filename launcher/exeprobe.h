@@ -6,6 +6,9 @@
  * without any process row, the launcher asks this module what the program it started says
  * about that, and records the answer in runs.uninstrumented.
  *
+ * The launcher also asks it, before a sweep starts, whether the file it is to preload is
+ * memsweep's shim at all (ms_shim_check_file), and whether a program exists.
+ *
  * The ELF readers work on bytes the caller read, so unit tests call them on fixed headers;
  * the rest reads the file system as execvp and the kernel would.
  */
@@ -71,6 +74,42 @@ int ms_exe_resolve(const char *name, const char *path_env, char **out);
  * the real ids the program starts with.
  */
 char *ms_exe_unloadable(const char *path, unsigned uid, unsigned gid);
+
+/*
+ * The class, byte order and machine of the launcher itself (its /proc/self/exe), which
+ * the shim must share. Returns 0, or -ENOENT when it cannot be read.
+ */
+int ms_elf_self(ms_elf_t *own);
+
+/*
+ * Whether the file image img (its len bytes) is memsweep's shim: an ELF shared object of
+ * the class, byte order and machine of own (NULL: not compared) whose dynamic symbol table
+ * defines the marker of include/memsweep/marker.h, a NUL-terminated string stored in the
+ * file. Returns 0 with the marker's text (the shim's version) copied to version (vlen
+ * bytes); otherwise a negative code, and why the file is not the shim in why (whylen
+ * bytes, a phrase such as "not an ELF file"): -ENOEXEC (not an ELF shared object), -EXDEV
+ * (built for another architecture), -ENOMSG (no marker), -EBADMSG (a table or the marker
+ * lies outside the file, or is malformed). Reads only inside img, whatever it holds.
+ */
+int ms_shim_marker(const unsigned char *img, size_t len, const ms_elf_t *own, char *version,
+                   size_t vlen, char *why, size_t whylen);
+
+/*
+ * ms_shim_marker on the file at path, compared with the launcher's own ELF header. Returns
+ * its result (an empty file is -ENOEXEC), or the negative errno of opening or mapping the
+ * file, none of ms_shim_marker's codes, with strerror's text in why.
+ */
+int ms_shim_check_file(const char *path, char *version, size_t vlen, char *why,
+                       size_t whylen);
+
+/*
+ * The program a shell line starts, when that can be told without running the line: its
+ * first word (after an optional "exec") when that is a plain program name or path, not a
+ * keyword or built-in command of sh (dash's or bash's), not an option ("exec -a NAME"),
+ * and not a function the line defines ("f() { ...; }; f"). A new string, or NULL when the line starts otherwise (an
+ * assignment, a quote, an expansion, a redirection, a subshell) or on ENOMEM.
+ */
+char *ms_shell_first_program(const char *line);
 
 /*
  * The text of runs.uninstrumented for a run that ended without any process row. argv is

@@ -433,6 +433,15 @@ void ms_params_choice(const ms_params_t *p, size_t idx, size_t *choice)
     }
 }
 
+int ms_template_has_placeholder(const char *tmpl)
+{
+    for (const char *s = strchr(tmpl, '{'); s != NULL; s = strchr(s + 1, '{')) {
+        if (placeholder_len(s + 1) > 0)
+            return 1;
+    }
+    return 0;
+}
+
 int ms_template_check(const char *tmpl, const ms_params_t *p, char *err, size_t errlen)
 {
     for (const char *s = tmpl; *s != '\0'; s++) {

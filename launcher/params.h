@@ -124,6 +124,9 @@ int ms_params_count(const ms_params_t *p, size_t *runs);
  */
 void ms_params_choice(const ms_params_t *p, size_t idx, size_t *choice);
 
+/* Nonzero when tmpl holds a placeholder, `{identifier}`: its expansion varies by run. */
+int ms_template_has_placeholder(const char *tmpl);
+
 /*
  * Checks that every `{identifier}` in tmpl names a parameter of p or MS_PARAM_RUN.
  * Returns 0, or -EINVAL with "unknown placeholder '{x}' in 'ARG'" in err.

@@ -1,6 +1,7 @@
 /* The sweep directory and the files in it (see sweepdir.h). */
 #include "sweepdir.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -151,6 +152,40 @@ nomem:
 fail:
     ms_sweepdir_free(d);
     return rc;
+}
+
+/* Unlinks base + suffix; a missing file is not an error. */
+static void unlink_with(const char *base, const char *suffix)
+{
+    char *path;
+
+    if (asprintf(&path, "%s%s", base, suffix) < 0)
+        return;
+    (void)unlink(path);
+    free(path);
+}
+
+void ms_sweepdir_remove(const ms_sweepdir_t *d)
+{
+    static const char *const db_files[] = {"", "-wal", "-shm", "-journal"};
+    DIR *logs;
+
+    if (d->path == NULL)
+        return;
+    for (size_t i = 0; i < sizeof db_files / sizeof db_files[0]; i++)
+        unlink_with(d->db_path, db_files[i]);
+    (void)unlink(d->advisory_path);
+    logs = opendir(d->log_dir);
+    if (logs != NULL) {
+        const struct dirent *e;
+        while ((e = readdir(logs)) != NULL) {
+            if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+                (void)unlinkat(dirfd(logs), e->d_name, 0);
+        }
+        closedir(logs);
+    }
+    (void)rmdir(d->log_dir);
+    (void)rmdir(d->path);
 }
 
 void ms_sweepdir_free(ms_sweepdir_t *d)

@@ -41,6 +41,14 @@ int ms_sweepdir_name(char *buf, size_t len, const struct tm *tm, unsigned attemp
 int ms_sweepdir_create(const char *outdir, time_t now, ms_sweepdir_t *d, char *err,
                        size_t errlen);
 
+/*
+ * Removes a sweep directory that no run used: the database and its journals, the
+ * advisory file, the log directory and what it holds, and the directory itself. For a
+ * sweep refused after its directory was made (the database could not be created), so that
+ * a refusal leaves nothing behind. The output directory and its parents stay. Best effort.
+ */
+void ms_sweepdir_remove(const ms_sweepdir_t *d);
+
 void ms_sweepdir_free(ms_sweepdir_t *d);
 
 /*

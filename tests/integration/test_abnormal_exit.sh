@@ -109,38 +109,32 @@ assert_eq 3 "$(post_field "$ADV" RunsFailed)" "RunsFailed (_exit(3), abort, segv
 expected_advisory "$T/fig.txt" "$(mem_total_mb)" >"$T/expected.txt"
 check_advisory "$T/expected.txt" "$ADV" "memory_advisory.txt"
 
-note "memsweep peaks marks the processes that ended abnormally"
+note "memsweep peaks says how the processes without an exit record ended"
 run_cmd peaks "$MS_BIN" peaks --json "$S"
 assert_eq 0 "$RC" "exit status of memsweep peaks --json (stderr: $(cat "$T/peaks.err"))"
-# Per run: its label and every field whose name contains "abnormal", as true or false
-# (a count, flag or list is true when it is non-zero or non-empty).
-python3 - "$T/peaks.out" "$DB" >"$T/abnormal.txt" <<'PY'
+# Per run: its label, the count of processes without an exit record, how the main process
+# ended as the run's row says (the signal wait() gave), and the others.
+python3 - "$T/peaks.out" "$DB" >"$T/no-record.txt" <<'PY'
 import json, sqlite3, sys
 doc = json.load(open(sys.argv[1]))
 labels = dict(sqlite3.connect(sys.argv[2]).execute("SELECT run_id, label FROM runs"))
-def fields(o, path):
-    if isinstance(o, dict):
-        for k, v in o.items():
-            if "abnormal" in k.lower():
-                yield path + k, v
-            yield from fields(v, path + k + ".")
-    elif isinstance(o, list):
-        for i, v in enumerate(o):
-            yield from fields(v, "%s%d." % (path, i))
 for run in doc["runs"]:
-    for key, value in fields(run, ""):
-        print("%s|%s|%s" % (labels.get(run.get("RunId")), key, "true" if value else "false"))
+    m = run["MainProcessEnd"]
+    print("%s|%d|%s|%d" % (labels.get(run["RunId"]), run["ProcessesWithoutExitRecord"],
+                           "none" if m is None else "%s/%s/%s" % (m["Pid"], m["Signal"], m["ExitCode"]),
+                           run["OtherProcessesWithoutExitRecord"]))
 PY
-[ -s "$T/abnormal.txt" ] || fail "peaks --json: no field about abnormal ends in any run"
-while IFS='|' read -r label key value; do
-    case "$label" in
-    end=abort | end=segv) assert_eq true "$value" "peaks --json: $key of run $label" ;;
-    end=exit | end=_exit) assert_eq false "$value" "peaks --json: $key of run $label" ;;
-    *) fail "peaks --json: a run labelled '$label'" ;;
+for e in $ENDS; do
+    pid="$(sql "$DB" "SELECT p.pid FROM processes p JOIN runs r USING (run_id) WHERE r.label = 'end=$e'")"
+    case "$e" in
+    exit | _exit) want="end=$e|0|none|0" ;;
+    abort) want="end=$e|1|$pid/6/None|0" ;;
+    segv) want="end=$e|1|$pid/11/None|0" ;;
     esac
-done <"$T/abnormal.txt"
-for label in end=abort end=segv; do
-    grep -q "^$label|" "$T/abnormal.txt" || fail "peaks --json: no abnormal field for run $label"
+    assert_eq "$want" "$(grep "^end=$e|" "$T/no-record.txt")" "peaks --json: run end=$e"
 done
+run_cmd peaks_text "$MS_BIN" peaks "$S"
+assert_contains "$T/peaks_text.out" "  MainProcessEnd: pid $(sql "$DB" "SELECT p.pid FROM processes p JOIN runs r USING (run_id) WHERE r.label = 'end=abort'"), killed by signal 6 (SIGABRT)" \
+    "peaks: how the aborted run's main process ended"
 
 pass

@@ -77,20 +77,22 @@ report() {
 }
 
 # figures FILE: an output without the report lines, without the run counts, and without
-# per-run Note/Unstored/abnormal-end lines (the figures proper).
+# per-run Note/Unstored lines and lines on processes without an exit record (the figures
+# proper).
 figures() {
-    grep -vE '^(Excluded|Skipped|Ignored|Note|RunsTotal|RunsFailed|RunsExcluded|RunsIncluded|RunsStopped|RunsRunning|RunsCompared|ProcessesEndedAbnormally|Unstored): |^  (Note|Unstored|ProcessesEndedAbnormally): |^Warning: [0-9]+ of [0-9]+ runs \([0-9]+%\) were left out' "$1"
+    grep -vE '^(Excluded|Skipped|Ignored|Note|RunsTotal|RunsFailed|RunsExcluded|RunsIncluded|RunsStopped|RunsRunning|RunsCompared|ProcessesWithoutExitRecord|MainProcessesWithoutExitRecord|Unstored): |^  (Note|Unstored|ProcessesWithoutExitRecord|MainProcessEnd|OtherProcessesWithoutExitRecord): |^Warning: [0-9]+ of [0-9]+ runs \([0-9]+%\) were left out' "$1"
 }
 
 # check_order ADVISORY WHAT: the post-run section keeps the specification's lines first,
-# in their order, then memsweep's keys, then the report, then notes, then warnings.
+# in their order, then memsweep's keys, then the report, then notes, then warnings (with
+# the Divergence line that follows the divergence warning).
 check_order() {
     post_section "$1" | python3 -c '
 import sys
 spec = ["Post-run Observed Advisory", "MeanRSS_End_MB", "MedianRSS_End_MB", "P95RSS_End_MB",
         "MaxRSS_End_MB", "MeanPeakRSS_MB", "P95PeakRSS_MB", "MaxPeakRSS_MB", "SafetyFactor",
         "RecommendedMaxWorkers_Aggressive", "RecommendedMaxWorkers_Conservative"]
-stage = {"Excluded": 3, "Skipped": 3, "Ignored": 3, "Note": 4, "Warning": 5}
+stage = {"Excluded": 3, "Skipped": 3, "Ignored": 3, "Note": 4, "Warning": 5, "Divergence": 5}
 last, pos = 0, -1
 for line in sys.stdin.read().splitlines():
     key = line.split(":")[0]
@@ -122,14 +124,15 @@ run_figures "$CLEAN" >"$T/clean.figures"
 expected_advisory "$T/clean.figures" "$(mem_total_mb)" >"$T/clean.expected"
 check_advisory "$T/clean.expected" "$T/clean0.adv" "clean database"
 # On a loaded machine the workers' samplers may have been kept from storing a reading or
-# two; the report then says so, with the count the database holds, and nothing else.
+# two; the report then says so, with the count the database holds and the cause it shows
+# (no write failed: no process has a note), and nothing else.
 unstored="$(sql "$CLEAN" "SELECT coalesce(sum(unstored), 0) FROM processes")"
 assert_int "$unstored" "readings the clean sweep's workers could not store"
 if [ "$unstored" = 0 ]; then
     assert_eq "" "$(report "$T/clean0.adv")" "report lines of the clean database's advisory"
 else
     assert_eq 1 "$(report "$T/clean0.adv" | wc -l)" "report lines of the clean database's advisory (with $unstored unstored)"
-    report "$T/clean0.adv" | grep -qE "^Note: $unstored readings? (was |were )?taken but not stored" ||
+    report "$T/clean0.adv" | grep -qE "^Note: $unstored readings? (was|were) not stored though no write to the database failed: " ||
         fail "the clean database's only report line is not about its $unstored unstored readings: $(report "$T/clean0.adv")"
 fi
 # The killed worker has no exit record: its samples up to its end count (the
@@ -140,14 +143,39 @@ pid_killed="$(sql "$CLEAN" "SELECT p.pid FROM processes p JOIN runs r USING (run
       AND NOT EXISTS (SELECT 1 FROM processes q WHERE q.run_id = p.run_id AND q.pid = p.pid
                       AND q.started_ns > p.started_ns)")"
 assert_int "$pid_killed" "pid of the worker that killed itself"
-assert_eq 1 "$(grep -c '^  ProcessesEndedAbnormally: 1$' "$T/clean0.pk")" \
-    "runs of the clean database with a process that ended abnormally"
-assert_contains "$T/clean0.pk" "ProcessesEndedAbnormally: 1
+assert_eq 1 "$(grep -c '^  ProcessesWithoutExitRecord: 1$' "$T/clean0.pk")" \
+    "runs of the clean database with a process without an exit record"
+# When sh -c exec'd into the worker (some shells do, for a line of one command), it is the
+# run's main process, and the run's row says how it ended; when the shell forked it, it is
+# a child, and nothing in the database says how it ended.
+first_pid="$(sql "$CLEAN" "SELECT p.pid FROM processes p JOIN runs r USING (run_id) WHERE r.seq = 2
+                           ORDER BY p.started_ns, p.proc_id LIMIT 1")"
+if [ "$first_pid" = "$pid_killed" ]; then
+    note "the shell exec'd the killed worker: it is the run's main process"
+    assert_contains "$T/clean0.pk" "  ProcessesWithoutExitRecord: 1
+  MainProcessEnd: pid $pid_killed, killed by signal 9 (SIGKILL)
+" "run 2 in peaks on the clean database"
+    mains=1 others="[0, 0, 0]" main_json="{'Pid': $pid_killed, 'Signal': 9, 'ExitCode': None}"
+else
+    note "the shell forked the killed worker: it is a child of the run's main process"
+    assert_contains "$T/clean0.pk" "  ProcessesWithoutExitRecord: 1
+  OtherProcessesWithoutExitRecord: 1 (killed by a signal, crashed or ended by a raw exit system call; the database does not say which)
+" "run 2 in peaks on the clean database"
+    mains=0 others="[0, 1, 0]" main_json=None
+fi
+assert_eq 0 "$(grep -c 'SIGKILL\|MainProcessEnd' <(grep -v "pid $pid_killed" "$T/clean0.pk"))" \
+    "peaks: how a process other than the killed worker ended"
+assert_contains "$T/clean0.pk" "ProcessesWithoutExitRecord: 1
+MainProcessesWithoutExitRecord: $mains
 Unstored: $unstored" "summary of peaks on the clean database"
-jq_eq "$T/clean0.pkj" '[r["ProcessesEndedAbnormally"] for r in d["runs"]]' "[0, 1, 0]" \
-    "ProcessesEndedAbnormally of each run (JSON)"
-jq_eq "$T/clean0.pkj" 'd["summary"]["ProcessesEndedAbnormally"]' 1 \
-    "summary ProcessesEndedAbnormally (JSON)"
+jq_eq "$T/clean0.pkj" '[r["ProcessesWithoutExitRecord"] for r in d["runs"]]' "[0, 1, 0]" \
+    "ProcessesWithoutExitRecord of each run (JSON)"
+jq_eq "$T/clean0.pkj" '[r["OtherProcessesWithoutExitRecord"] for r in d["runs"]]' "$others" \
+    "OtherProcessesWithoutExitRecord of each run (JSON)"
+jq_eq "$T/clean0.pkj" '[r["MainProcessEnd"] for r in d["runs"]]' "[None, $main_json, None]" \
+    "MainProcessEnd of each run (JSON)"
+jq_eq "$T/clean0.pkj" '(d["summary"]["ProcessesWithoutExitRecord"], d["summary"]["MainProcessesWithoutExitRecord"])' \
+    "(1, $mains)" "summary ProcessesWithoutExitRecord and MainProcessesWithoutExitRecord (JSON)"
 jq_eq "$T/clean0.advj" '(d["Skipped"]["Samples"]["Count"], d["Ignored"]["Count"], d["Excluded"]["Count"], d["Unstored"])' \
     "(0, 0, 0, $unstored)" "report of the clean database (JSON)"
 
@@ -277,11 +305,14 @@ assert_contains "$T/orphans.pk" "Run 4
   Status: failed
   Processes: 0
   Samples: 0 (no memory sample; not compared)" "the run without processes in peaks"
-# The process row without samples and without an exit record ended abnormally too.
-jq_eq "$T/orphans.pkj" '[(r["Seq"], r["Processes"], r["ProcessesEndedAbnormally"]) for r in d["runs"]]' \
+# The process row without samples has no exit record either; nothing says how it ended.
+jq_eq "$T/orphans.pkj" '[(r["Seq"], r["Processes"], r["ProcessesWithoutExitRecord"]) for r in d["runs"]]' \
     "[(1, $(($(sql "$CLEAN" "SELECT count(*) FROM processes p JOIN runs r USING (run_id) WHERE r.seq = 1") + 1)), 1), (2, $(sql "$CLEAN" "SELECT count(*) FROM processes p JOIN runs r USING (run_id) WHERE r.seq = 2"), 1), (3, $(sql "$CLEAN" "SELECT count(*) FROM processes p JOIN runs r USING (run_id) WHERE r.seq = 3"), 0), (4, 0, 0)]" \
-    "Seq, Processes and ProcessesEndedAbnormally of each run"
-assert_contains "$T/orphans.pk" "ProcessesEndedAbnormally: 2
+    "Seq, Processes and ProcessesWithoutExitRecord of each run"
+jq_eq "$T/orphans.pkj" '[(r["Seq"], r["OtherProcessesWithoutExitRecord"]) for r in d["runs"]]' \
+    "[(1, 1), (2, $((1 - mains))), (3, 0), (4, 0)]" "OtherProcessesWithoutExitRecord of each run"
+assert_contains "$T/orphans.pk" "ProcessesWithoutExitRecord: 2
+MainProcessesWithoutExitRecord: $mains
 Unstored: 0" "summary of peaks"
 
 # ---- the sweeps table ---------------------------------------------------------------
@@ -348,15 +379,18 @@ UPDATE processes SET unstored = 2, note = 'descriptors closed by the program' WH
 analyze v3
 pid_r1="$(sql "$CLEAN" "SELECT pid FROM processes WHERE proc_id = $PR1")"
 pid_r3="$(sql "$CLEAN" "SELECT pid FROM processes WHERE proc_id IN $PR3 LIMIT 1)")"
+# The note named is that of the first process (by proc_id) that lost readings to it.
+first_note="$(sql "$T/v3.db" "SELECT note FROM processes WHERE unstored > 0 AND note <> ''
+                              ORDER BY proc_id LIMIT 1")"
 assert_eq "Excluded: 3 runs not measured (statically linked: 2, setuid: 1)
-Note: 9 readings were taken but not stored (the database was full, read-only, busy or closed by the program); no figure includes them." \
+Note: 9 readings were lost by processes whose writes to the database failed (the first reason noted: $first_note); no figure includes them." \
     "$(report "$T/v3.adv")" "report of the advisory"
 assert_eq "6|3|$(($(post_field "$T/clean0.adv" RunsFailed) + 1))|3" "$(post_field "$T/v3.adv" RunsTotal)|$(post_field "$T/v3.adv" RunsIncluded)|$(post_field "$T/v3.adv" RunsFailed)|$(post_field "$T/v3.adv" RunsExcluded)" \
     "RunsTotal|RunsIncluded|RunsFailed|RunsExcluded"
 assert_eq "$(grep -E '_MB: ' "$T/clean0.adv")" "$(grep -E '_MB: ' "$T/v3.adv")" "RSS statistics"
-assert_contains "$T/v3.pk" "  Unstored: 5" "run 1's unstored readings"
+assert_contains "$T/v3.pk" "  Unstored: 5 (writes to the database failed; see the notes)" "run 1's unstored readings"
 assert_contains "$T/v3.pk" "  Note: pid $pid_r1: database is busy" "run 1's note"
-assert_contains "$T/v3.pk" "  Unstored: 4" "run 3's unstored readings"
+assert_contains "$T/v3.pk" "  Unstored: 4 (writes to the database failed; see the notes)" "run 3's unstored readings"
 assert_contains "$T/v3.pk" "  Note: 2 processes, first pid $pid_r3: descriptors closed by the program" "run 3's note"
 assert_contains "$T/v3.pk" "Run 5
   Status: failed
@@ -364,12 +398,27 @@ assert_contains "$T/v3.pk" "Run 5
   NotMeasured: setuid
   Samples: 0 (run not measured; not compared)" "a run not measured in peaks"
 assert_contains "$T/v3.pk" "RunsCompared: 3
-ProcessesEndedAbnormally: 1
+ProcessesWithoutExitRecord: 1
+MainProcessesWithoutExitRecord: $mains
 Unstored: 9" "summary of peaks"
 jq_eq "$T/v3.advj" '(d["Excluded"], d["Unstored"])' \
     "({'Count': 3, 'Reasons': {'statically linked': 2, 'setuid': 1}}, 9)" "Excluded and Unstored (advise JSON)"
 # Counted by kind in the summary, each run's reason whole in peaks.
 assert_contains "$T/v3.pk" "  NotMeasured: statically linked: $LONG_REASON_PATH" "a long reason in peaks"
+
+note "reasons without ': ' are counted by the words before their path, and never cut inside a word"
+DYN_REASON="no process reported by /usr/lib/venv/bin/python3, which is dynamically linked (see the run's log)"
+LONG_KIND="the program exited before the shim could write anything at all to the database"
+damage kinds "INSERT INTO runs(run_id, sweep_id, seq, status, uninstrumented) VALUES
+ (5000, (SELECT sweep_id FROM sweeps), 4, 'ok', '${DYN_REASON//\'/\'\'}'),
+ (5001, (SELECT sweep_id FROM sweeps), 5, 'ok', '$LONG_KIND');"
+analyze kinds
+assert_eq "Excluded: 2 runs not measured (no process reported by: 1, the program exited before the shim could write anything at...: 1)" \
+    "$(grep '^Excluded: ' "$T/kinds.adv")" "the advisory's Excluded line"
+assert_contains "$T/kinds.pk" "  NotMeasured: $DYN_REASON" "the whole reason in peaks"
+jq_eq "$T/kinds.advj" 'd["Excluded"]' \
+    "{'Count': 2, 'Reasons': {'no process reported by': 1, 'the program exited before the shim could write anything at...': 1}}" \
+    "Excluded (advise JSON)"
 jq_eq "$T/v3.pkj" '[(r["Seq"], r["NotMeasured"], r["Unstored"], [(n["Note"], n["Processes"]) for n in r["Notes"]]) for r in d["runs"]]' \
     "[(1, None, 5, [('database is busy', 1)]), (2, None, 0, []), (3, None, 4, [('descriptors closed by the program', 2)]), (4, 'statically linked: /opt/solver/bin/solve', 0, []), (5, 'setuid', 0, []), (6, 'statically linked: $LONG_REASON_PATH', 0, [])]" \
     "NotMeasured, Unstored and Notes of each run (peaks JSON)"

@@ -124,7 +124,7 @@ $(sql "$DB" "SELECT pid, ppid, exe, ended_ns, unstored, note FROM processes")"
     # Why the shim stopped or interrupted measuring, if it did.
     assert_eq "" "$(sql "$DB" "SELECT note FROM processes WHERE $D")" "$variant: note on the daemon's row"
     # Every process of the tree exited with status 0: none may be left without an exit
-    # record, which readers take for an abnormal end (`memsweep peaks` counts them).
+    # record, which `memsweep peaks` counts as ended in a way the database cannot tell.
     assert_eq "" "$(sql "$DB" "SELECT group_concat(pid || ' ' || exe, ', ') FROM processes
                                WHERE ended_ns IS NULL")" "$variant: processes without an exit record"
 done

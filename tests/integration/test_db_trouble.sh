@@ -125,6 +125,22 @@ assert_ge "$((written + unstored))" "$attempts" \
 # Every tick missing between written ones is counted; unstored may count more (readings
 # dropped while the database was unusable need not leave a gap between ticks).
 check_ticks "$M/full.db" 2 "full" "p.pid = $pid" lower-only
+# The advisory names the cause the database shows: writes failed, and the shim's note
+# says why. Readings of processes without a note (none failed to write) are told apart.
+run_cmd full_advise "$MS_BIN" advise "$M/full.db"
+assert_eq 0 "$RC" "exit status of advise on the full filesystem's database"
+failed="$(sql "$M/full.db" "SELECT coalesce(sum(unstored), 0) FROM processes WHERE note <> ''")"
+late="$(sql "$M/full.db" "SELECT coalesce(sum(unstored), 0) FROM processes WHERE coalesce(note, '') = ''")"
+assert_ge "$failed" 1 "readings of processes with a note"
+want="Note: $failed readings were lost by processes whose writes to the database failed (the first reason noted: ${note_text:0:20}"
+awk -v w="$want" 'index($0, w) == 1 { found = 1 } END { exit !found }' "$T/full_advise.out" ||
+    fail "advise: no line starting '$want': $(grep '^Note: ' "$T/full_advise.out")"
+if [ "$late" = 0 ]; then
+    assert_eq 0 "$(grep -c 'no write to the database failed' "$T/full_advise.out")" \
+        "advise: a note on readings lost without a failed write, where every loss had one"
+else
+    assert_contains "$T/full_advise.out" "Note: $late reading" "advise: readings lost without a failed write"
+fi
 
 # Read-only: nothing can be written at any point; one line at exit says how much was lost.
 run_id="$(make_db "$M/ro.db")"

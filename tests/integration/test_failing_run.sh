@@ -1,5 +1,6 @@
-# A run that exits 3 is `failed` and still measured; a command that does not exist is
-# `failed` with 127, says why in its .err log, and has no sample to count.
+# A run that exits 3 is `failed` and still measured; a command that does not exist (named
+# by a parameter, so that it is known only when the run starts) is `failed` with 127, says
+# why in its .err log, and has no sample to count.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -26,9 +27,9 @@ assert_eq 0 "$(post_field "$ADV" RunsExcluded)" "RunsExcluded"
 expected_advisory "$T/fig.txt" "$(mem_total_mb)" >"$T/expected.txt"
 check_advisory "$T/expected.txt" "$ADV" "memory_advisory.txt"
 
-note "a command that does not exist"
+note "a command that does not exist, named by a parameter"
 missing="$T/no-such-program"
-run_cmd run2 "$MS_BIN" run -j 1 -o "$T/out2" -- "$missing" --flag
+run_cmd run2 "$MS_BIN" run -j 1 -o "$T/out2" -P "prog=$missing" -- '{prog}' --flag
 assert_eq 1 "$RC" "exit status of memsweep run with a missing command"
 S2="$(sweep_dir_of "$T/out2")"
 DB2="$S2/memsweep.db"

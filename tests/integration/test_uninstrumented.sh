@@ -73,8 +73,10 @@ else
     skip_part_missing libc6-dev "the static part: $STATIC was not built (no static C library)"
 fi
 
-note "a program that cannot be executed"
-run_cmd missing "$MS_BIN" run -o "$T/missing" -- memsweep-no-such-program-$$
+note "a program that cannot be executed, named by a parameter"
+# A COMMAND without a placeholder is checked before the sweep starts (test_refuse.sh); one
+# that a parameter names is known only when its run starts.
+run_cmd missing "$MS_BIN" run -o "$T/missing" -P "prog=memsweep-no-such-program-$$" -- '{prog}'
 assert_eq 1 "$RC" "exit status (the run failed)"
 DB="$(sweep_dir_of "$T/missing")/memsweep.db"
 assert_eq "failed|127|cannot be executed: memsweep-no-such-program-$$: No such file or directory" \

@@ -244,6 +244,114 @@ static void test_left_out_runs(void **state)
     free(text);
 }
 
+/* The example's runs (seq 1 to 4) added to a divergence breakdown, in KiB. */
+static void add_example_divergence(ms_advisory_t *a)
+{
+    static const unsigned long long end[] = {1300, 1000, 1200, 1100};
+    static const unsigned long long peak[] = {2000, 1000, 1600, 1500};
+
+    ms_divergence_init(&a->divergence);
+    for (int i = 0; i < 4; i++)
+        ms_divergence_add(&a->divergence, i + 1, peak[i] * 1024, end[i] * 1024);
+    a->have_divergence = 1;
+}
+
+static void test_divergence_breakdown(void **state)
+{
+    ms_divergence_t d;
+    char text[512];
+    (void)state;
+
+    /* A grid of sizes whose every run ends at its peak: the runs differ, none spikes. */
+    ms_divergence_init(&d);
+    ms_divergence_add(&d, 1, 100 * 1024, 100 * 1024);
+    ms_divergence_add(&d, 2, 800 * 1024, 800 * 1024);
+    ms_divergence_add(&d, 3, 400 * 1024, 396 * 1024);
+    assert_true(d.have_within);
+    assert_float_equal(d.within_ratio, 400.0 / 396.0, 1e-12);
+    assert_int_equal(d.within_seq, 3);
+    assert_float_equal(ms_divergence_across(&d), 8.0, 1e-12);
+    assert_int_equal(d.max_seq, 2);
+    assert_int_equal(d.min_seq, 1);
+    ms_divergence_text(&d, text, sizeof text);
+    assert_string_equal(text, "runs differ from each other, and do not spike (the largest "
+                              "peak within one run is 1.01x its end RSS, in run 3; the "
+                              "largest run peak is 8.00x the smallest, run 2 against run 1)");
+
+    /* Runs alike that all spike. Ties name the first run. */
+    ms_divergence_init(&d);
+    ms_divergence_add(&d, 1, 300, 100);
+    ms_divergence_add(&d, 2, 310, 100);
+    ms_divergence_add(&d, 3, 310, 100);
+    ms_divergence_text(&d, text, sizeof text);
+    assert_string_equal(text, "runs spike, and differ little from each other (the largest "
+                              "peak within one run is 3.10x its end RSS, in run 2; the "
+                              "largest run peak is 1.03x the smallest, run 2 against run 1)");
+
+    /* Both; a run that ended at 0 has no ratio, but its peak counts across runs. */
+    ms_divergence_init(&d);
+    ms_divergence_add(&d, 1, 100, 100);
+    ms_divergence_add(&d, 2, 500, 0);
+    ms_divergence_add(&d, 3, 250, 100);
+    assert_int_equal(d.within_seq, 3);
+    ms_divergence_text(&d, text, sizeof text);
+    assert_string_equal(text, "runs spike, and differ from each other (the largest peak "
+                              "within one run is 2.50x its end RSS, in run 3; the largest "
+                              "run peak is 5.00x the smallest, run 2 against run 1)");
+
+    /* Exactly 1.2x is not more than 1.2x. */
+    ms_divergence_init(&d);
+    ms_divergence_add(&d, 1, 120, 100);
+    ms_divergence_add(&d, 2, 100, 100);
+    ms_divergence_text(&d, text, sizeof text);
+    assert_non_null(strstr(text, "runs spike a little and differ a little, neither by more "
+                                 "than 1.2x ("));
+
+    /* Nothing to compare. */
+    ms_divergence_init(&d);
+    ms_divergence_add(&d, 1, 0, 0);
+    ms_divergence_text(&d, text, sizeof text);
+    assert_string_equal(text, "runs spike a little and differ a little, neither by more than "
+                              "1.2x (no run has an end RSS to compare its peak with; no run "
+                              "has a peak)");
+}
+
+static void test_divergence_lines(void **state)
+{
+    ms_advisory_t a;
+    char *text;
+    (void)state;
+
+    compute_example(&a, 1);
+    add_example_divergence(&a);
+    text = render(ms_advisory_write_post, NULL, &a, NULL);
+    /* The seed's warning stays as it is, and memsweep's line follows it. */
+    assert_non_null(strstr(text, "\nWarning: MaxPeakRSS_MB is more than 1.2x MeanRSS_End_MB; "
+                                 "prefer the conservative recommendation and consider "
+                                 "staggering worker starts.\n"
+                                 "Divergence: runs spike, and differ from each other (the "
+                                 "largest peak within one run is 1.54x its end RSS, in run 1; "
+                                 "the largest run peak is 2.00x the smallest, run 1 against "
+                                 "run 2)\n"));
+    free(text);
+    text = render(ms_advisory_write_json, NULL, &a, NULL);
+    assert_non_null(strstr(text, "\"Divergence\":{\"Text\":\"runs spike, and differ from each "
+                                 "other (the largest peak"));
+    assert_non_null(strstr(text, "\"WithinRun_Ratio\":1.54,\"WithinRun_Run\":1,"
+                                 "\"AcrossRuns_Ratio\":2.00,\"AcrossRuns_LargestPeak_Run\":1,"
+                                 "\"AcrossRuns_SmallestPeak_Run\":2}"));
+    free(text);
+
+    /* Without the warning there is no breakdown to give. */
+    a.warn_divergence = 0;
+    text = render(ms_advisory_write_post, NULL, &a, NULL);
+    assert_null(strstr(text, "Divergence"));
+    free(text);
+    text = render(ms_advisory_write_json, NULL, &a, NULL);
+    assert_null(strstr(text, "Divergence"));
+    free(text);
+}
+
 static void test_post_without_memtotal_omits_recommendations(void **state)
 {
     ms_advisory_t a;
@@ -549,6 +657,8 @@ static void example_report(ms_db_report_t *r)
     r->bad[MS_BAD_PROC_HWM_RANGE] = 1;
     ms_tally_add(&r->unknown_status, "exploded");
     r->unstored = 7;
+    r->unstored_failed = 4;
+    snprintf(r->unstored_note, sizeof r->unstored_note, "database or disk is full");
     r->no_sweep_row = 1;
 }
 
@@ -576,8 +686,13 @@ static void test_report_lines(void **state)
                         "sampling interval are unknown.\n"
                         "Note: 1 run has a status this version does not know (exploded: 1); "
                         "counted as failed.\n"
-                        "Note: 7 readings were taken but not stored (the database was full, "
-                        "read-only, busy or closed by the program); no figure includes them.\n"
+                        "Note: 4 readings were lost by processes whose writes to the database "
+                        "failed (the first reason noted: database or disk is full); no figure "
+                        "includes them.\n"
+                        "Note: 3 readings were not stored though no write to the database "
+                        "failed: the shim's sampler thread did not run when they fell due (a "
+                        "loaded machine starves it), or the database stayed locked by other "
+                        "writers for too long; no figure includes them.\n"
                         "Warning: MaxPeakRSS_MB is more than 1.2x MeanRSS_End_MB; prefer the "
                         "conservative recommendation and consider staggering worker starts.\n"
                         "Warning: only 4 runs entered the statistics; percentiles of fewer "
@@ -595,11 +710,23 @@ static void test_report_lines(void **state)
     text = render(ms_advisory_write_post, NULL, &a, NULL);
     assert_non_null(strstr(text, "Note: MemTotal unknown; recommendations omitted (see "
                                  "--mem-total-mb).\n"
-                                 "Note: 1 reading was taken but not stored (the database was "
-                                 "full, read-only, busy or closed by the program); no figure "
+                                 "Note: 1 reading was not stored though no write to the "
+                                 "database failed: the shim's sampler thread did not run when "
+                                 "it fell due (a loaded machine starves it), or the database "
+                                 "stayed locked by other writers for too long; no figure "
                                  "includes it.\n"));
     assert_null(strstr(text, "\nSkipped: "));
     assert_null(strstr(text, "\nExcluded: "));
+    assert_null(strstr(text, "writes to the database failed"));
+    free(text);
+
+    /* Only readings of processes whose writes failed; a note without text names none. */
+    a.report.unstored = 2;
+    a.report.unstored_failed = 2;
+    text = render(ms_advisory_write_post, NULL, &a, NULL);
+    assert_non_null(strstr(text, "\nNote: 2 readings were lost by processes whose writes to "
+                                 "the database failed; no figure includes them.\n"));
+    assert_null(strstr(text, "no write to the database failed"));
     free(text);
 }
 
@@ -622,11 +749,15 @@ static void test_report_json(void **state)
         "\"Samples\":{\"Count\":3,\"Reasons\":{\"NULL rss_kb\":2,\"negative rss_kb\":1}}},"
         "\"Ignored\":{\"Count\":1,\"Reasons\":{\"processes.hwm_kb negative or over 4 PiB\":1}},"
         "\"UnknownStatus\":{\"Count\":1,\"Reasons\":{\"exploded\":1}},"
-        "\"Unstored\":7,"
+        "\"Unstored\":7,\"UnstoredWriteFailed\":4,"
         "\"Notes\":[\"the database has no sweeps row; the machine's MemTotal and the sampling "
         "interval are unknown.\",\"1 run has a status this version does not know (exploded: "
-        "1); counted as failed.\",\"7 readings were taken but not stored (the database was "
-        "full, read-only, busy or closed by the program); no figure includes them.\"],"
+        "1); counted as failed.\",\"4 readings were lost by processes whose writes to the "
+        "database failed (the first reason noted: database or disk is full); no figure "
+        "includes them.\",\"3 readings were not stored though no write to the database "
+        "failed: the shim's sampler thread did not run when they fell due (a loaded machine "
+        "starves it), or the database stayed locked by other writers for too long; no "
+        "figure includes them.\"],"
         "\"Warnings\":["));
     free(text);
 }
@@ -681,8 +812,15 @@ static void test_clean_text(void **state)
     assert_string_equal(buf, "a?b?c?");
     ms_clean_text(buf, sizeof buf, "exactly 11!");
     assert_string_equal(buf, "exactly 11!");
+    /* A cut text ends where a word ends, never inside one. */
     ms_clean_text(buf, sizeof buf, "exactly 12!!");
-    assert_string_equal(buf, "exactly ...");
+    assert_string_equal(buf, "exactly...");
+    ms_clean_text(buf, sizeof buf, "a bcd efghij");
+    assert_string_equal(buf, "a bcd...");
+    ms_clean_text(buf, sizeof buf, "a bcdefgh ij");
+    assert_string_equal(buf, "a...");
+    ms_clean_text(buf, sizeof buf, "abcd efg  ijk");
+    assert_string_equal(buf, "abcd efg...");
     /* Cut before a UTF-8 sequence, never inside one: "abcäö" is 7 bytes, ü would make 9. */
     ms_clean_text(buf, sizeof buf, "abc\xc3\xa4\xc3\xb6\xc3\xbcxyz");
     assert_string_equal(buf, "abc\xc3\xa4\xc3\xb6...");
@@ -700,8 +838,10 @@ static void test_clean_text(void **state)
     ms_write_clean(f, "0123456789", 8);
     fputc('|', f);
     ms_write_clean(f, "01234567", 8);
+    fputc('|', f);
+    ms_write_clean(f, "dynamically linked", 17);
     fclose(f);
-    assert_string_equal(text, "line one?line two|01234...|01234567");
+    assert_string_equal(text, "line one?line two|01234...|01234567|dynamically...");
     free(text);
 }
 
@@ -733,6 +873,8 @@ int main(void)
         cmocka_unit_test(test_pre_section_fallback),
         cmocka_unit_test(test_post_section_exact),
         cmocka_unit_test(test_left_out_runs),
+        cmocka_unit_test(test_divergence_breakdown),
+        cmocka_unit_test(test_divergence_lines),
         cmocka_unit_test(test_post_without_memtotal_omits_recommendations),
         cmocka_unit_test(test_basis_falls_back_to_end),
         cmocka_unit_test(test_no_fit_warning),

@@ -341,6 +341,22 @@ static void check_expand(const ms_params_t *p, const char *tmpl, size_t idx, con
     free(out);
 }
 
+static void test_template_has_placeholder(void **state)
+{
+    (void)state;
+    assert_true(ms_template_has_placeholder("{prog}"));
+    assert_true(ms_template_has_placeholder("/opt/{variant}/bin/solve"));
+    assert_true(ms_template_has_placeholder("run-{run}"));
+    assert_true(ms_template_has_placeholder("{{x}"));
+    /* Braces that do not enclose an identifier stay as they are. */
+    assert_false(ms_template_has_placeholder("python3"));
+    assert_false(ms_template_has_placeholder("{}"));
+    assert_false(ms_template_has_placeholder("{ x }"));
+    assert_false(ms_template_has_placeholder("{1x}"));
+    assert_false(ms_template_has_placeholder("{x"));
+    assert_false(ms_template_has_placeholder(""));
+}
+
 static void test_template_expand(void **state)
 {
     const char *const specs[] = {"n=1..3", "mode=fast,slow"};
@@ -1061,6 +1077,7 @@ int main(void)
         cmocka_unit_test(test_params_choice_first_slowest),
         cmocka_unit_test(test_template_check),
         cmocka_unit_test(test_template_expand),
+        cmocka_unit_test(test_template_has_placeholder),
         cmocka_unit_test(test_run_number_is_seq),
         cmocka_unit_test(test_label_and_join),
         cmocka_unit_test(test_commands_parse),

@@ -22,6 +22,7 @@
 #include "peaks.h"
 
 #define MIB 1024ULL /* one MiB in kB */
+#define S_NS 1000000000LL
 
 static char tmpdir[] = "/tmp/ms-test-peaks-XXXXXX";
 
@@ -139,6 +140,7 @@ static ms_run_peaks_t single(unsigned long long periodic_kb, unsigned long long 
     p.all_kb = periodic_kb;
     p.hwm_max_kb = true_kb;
     p.hwm_sum_kb = true_kb;
+    p.hwm_alive = 1;
     p.hwm_procs = 1;
     return p;
 }
@@ -218,7 +220,8 @@ static void example_run(ms_peaks_run_info_t *info, ms_run_peaks_t *p)
     p->all_kb = 300 * MIB;
     p->hwm_max_kb = 300 * MIB;
     p->hwm_sum_kb = 330 * MIB;
-    p->hwm_procs = 2;
+    p->hwm_alive = 2;
+    p->hwm_procs = 3;
     p->procs = 2;
     p->exit_hwm_procs = 2;
     p->overlap = 1;
@@ -254,7 +257,7 @@ static void test_run_text(void **state)
                               "  Samples: 10 (start 2, tick 4, end 2, alloc 1, release 1)\n"
                               "  PeriodicPeakRSS_MB: 70.0\n"
                               "  AllSamplesPeakRSS_MB: 300.0\n"
-                              "  VmHWM_MB: 330.0 (upper bound, 2 processes)\n"
+                              "  VmHWM_MB: 330.0 (upper bound, 2 processes alive at once)\n"
                               "  Wait4MaxRSS_MB: not recorded\n"
                               "  PeakRSS_MB: 300.0 (lower bound)\n"
                               "  PeriodicMissVsAllSamples_Pct: 76.7\n"
@@ -267,10 +270,10 @@ static void test_run_text(void **state)
                               "    /lib/libc.so.6+0x29d8f __libc_start_main\n");
     free(text);
 
-    /* One process: VmHWM is exact, no label; an unknown kind is listed; a stack whose
-     * row is missing is named by id. */
+    /* One process alive at a time (of several): VmHWM is exact, no label; an unknown
+     * kind is listed; a stack whose row is missing is named by id. */
     info.label = NULL;
-    p.hwm_procs = 1;
+    p.hwm_alive = 1;
     p.kinds[MS_SAMPLE_OTHER] = 4;
     p.tracking = MS_TRACKING_UNKNOWN;
     text = render_run(ms_peaks_write_run, &info, &p, NULL);
@@ -367,7 +370,8 @@ static void test_run_json(void **state)
     expect_contains(text, "\"SamplesByKind\":{\"start\":2,\"tick\":4,\"end\":2,\"alloc\":1,"
                           "\"release\":1,\"other\":0},");
     expect_contains(text, "\"PeriodicPeakRSS_MB\":70.0,\"AllSamplesPeakRSS_MB\":300.0,"
-                          "\"VmHWM_MB\":330.0,\"VmHWM_Processes\":2,\"VmHWM_UpperBound\":true,"
+                          "\"VmHWM_MB\":330.0,\"VmHWM_Processes\":3,\"VmHWM_AliveAtOnce\":2,"
+                          "\"VmHWM_UpperBound\":true,"
                           "\"Wait4MaxRSS_MB\":null,\"Wait4Floor_MB\":null,"
                           "\"Wait4AboveFloor\":null,\"PeakRSS_MB\":300.0,"
                           "\"PeakRSS_Exact\":false,");
@@ -424,8 +428,9 @@ static void test_summary_json(void **state)
     ms_peaks_write_summary_json(f, 3, &s, NULL);
     fclose(f);
     assert_string_equal(buf, "{\"RunsTotal\":3,\"RunsCompared\":0,"
-                             "\"ProcessesEndedAbnormally\":0,"
-                             "\"ProcessesEndedAbnormallyInRunningRuns\":0,"
+                             "\"ProcessesWithoutExitRecord\":0,"
+                             "\"ProcessesWithoutExitRecordInRunningRuns\":0,"
+                             "\"MainProcessesWithoutExitRecord\":0,"
                              "\"PeriodicMissOver5Pct_Runs\":0,\"PeriodicMissOver20Pct_Runs\":0,"
                              "\"LargestPeriodicMiss_Pct\":null,\"LargestPeriodicMiss_Run\":null,"
                              "\"RunsWithWait4Peak\":0,\"SamplesMissOver5PctVsWait4_Runs\":0,"
@@ -435,7 +440,7 @@ static void test_summary_json(void **state)
                              "\"Samples\":{\"Count\":0,\"Reasons\":{}}},"
                              "\"Ignored\":{\"Count\":0,\"Reasons\":{}},"
                              "\"UnknownStatus\":{\"Count\":0,\"Reasons\":{}},"
-                             "\"Unstored\":0,\"Notes\":[]}");
+                             "\"Unstored\":0,\"UnstoredWriteFailed\":0,\"Notes\":[]}");
     free(buf);
 
     /* Inside the advisory absent figures are left out, as the text leaves them out. */
@@ -473,6 +478,7 @@ static void test_run_text_report(void **state)
     info.label = "a\tb";
     info.status = "running";
     info.unstored = 12;
+    info.unstored_failed = 9;
     info.ended_abnormally = 2;
     info.notes = notes;
     info.n_notes = 2;
@@ -481,8 +487,12 @@ static void test_run_text_report(void **state)
     /* Control characters of the database's text never reach the output as such. */
     expect_prefix(text, "Run 2: a?b\n  Status: running\n");
     expect_contains(text, "  AllocDropped: 10 (rate limit 7, full queue 3)\n"
-                          "  Unstored: 12\n"
-                          "  ProcessesEndedAbnormally: 2 (or still running)\n"
+                          "  Unstored: 12 (9 where writes failed, see the notes; 3 not taken "
+                          "in time or held up by a busy database)\n"
+                          "  ProcessesWithoutExitRecord: 2 (or still running)\n"
+                          "  OtherProcessesWithoutExitRecord: 2 (still running, or killed by a "
+                          "signal, crashed or ended by a raw exit system call; the database "
+                          "does not say which)\n"
                           "  Note: pid 4242: database is?read-only\n"
                           "  Note: 3 processes, first pid 77: ");
     expect_contains(text, "nnn...\n  Note: 1 more distinct note not shown\n  PeakStack: none\n");
@@ -524,7 +534,9 @@ static void test_run_text_report(void **state)
     expect_contains(text, "\"Status\":\"exploded\",\"StatusKnown\":false,"
                           "\"NotMeasured\":\"statically linked\",");
     expect_contains(text, "\"Compared\":false,");
-    expect_contains(text, "\"Unstored\":0,\"ProcessesEndedAbnormally\":0,\"Notes\":[],"
+    expect_contains(text, "\"Unstored\":0,\"UnstoredWriteFailed\":0,"
+                          "\"ProcessesWithoutExitRecord\":0,\"MainProcessEnd\":null,"
+                          "\"OtherProcessesWithoutExitRecord\":0,\"Notes\":[],"
                           "\"NotesNotShown\":0,");
     free(text);
 }
@@ -539,15 +551,123 @@ static void test_run_json_report(void **state)
 
     example_run(&info, &p);
     info.unstored = 5;
+    info.unstored_failed = 5;
     info.ended_abnormally = 1;
     info.notes = &note;
     info.n_notes = 1;
     info.more_notes = 4;
+    text = render_run(ms_peaks_write_run, &info, &p, NULL);
+    expect_contains(text, "  Unstored: 5 (writes to the database failed; see the notes)\n");
+    free(text);
+    info.unstored_failed = 0;
+    text = render_run(ms_peaks_write_run, &info, &p, NULL);
+    expect_contains(text, "  Unstored: 5 (not taken in time or held up by a busy database; "
+                          "no write failed)\n");
+    free(text);
+    info.unstored_failed = 5;
     text = render_run(ms_peaks_write_run_json, &info, &p, NULL);
     expect_contains(text, "\"StatusKnown\":true,\"NotMeasured\":null,");
-    expect_contains(text, "\"AllocDroppedQueue\":3,\"Unstored\":5,\"ProcessesEndedAbnormally\":1,"
+    expect_contains(text, "\"AllocDroppedQueue\":3,\"Unstored\":5,\"UnstoredWriteFailed\":5,"
+                          "\"ProcessesWithoutExitRecord\":1,\"MainProcessEnd\":null,"
+                          "\"OtherProcessesWithoutExitRecord\":1,"
                           "\"Notes\":[{\"Note\":\"full \\ufffd disk\",\"Pid\":9,\"Processes\":2}],"
                           "\"NotesNotShown\":4,\"PeakStack\":");
+    free(text);
+}
+
+static void test_hwm_concurrent(void **state)
+{
+    /* A shell (10 MiB, 0-100 s) running 400 programs of 500 MiB one after another. */
+    ms_hwm_span_t v[401];
+    size_t alive = 0;
+    (void)state;
+
+    v[0] = (ms_hwm_span_t){0, 100 * S_NS, 10 * MIB};
+    for (int i = 1; i <= 400; i++)
+        v[i] = (ms_hwm_span_t){i * (S_NS / 5), i * (S_NS / 5) + S_NS / 10, 500 * MIB};
+    assert_int_equal(ms_hwm_concurrent(v, 401, &alive), 510 * MIB);
+    assert_int_equal(alive, 2);
+
+    /* One ends exactly when the next starts (an exec): not alive together. */
+    v[0] = (ms_hwm_span_t){0, 5, 100};
+    v[1] = (ms_hwm_span_t){5, 9, 70};
+    assert_int_equal(ms_hwm_concurrent(v, 2, &alive), 100);
+    assert_int_equal(alive, 1);
+    /* Overlapping by one nanosecond, they are; given in any order. */
+    v[0] = (ms_hwm_span_t){4, 9, 70};
+    v[1] = (ms_hwm_span_t){0, 5, 100};
+    assert_int_equal(ms_hwm_concurrent(v, 2, &alive), 170);
+    assert_int_equal(alive, 2);
+    /* The largest sum need not have the most processes: three small, then one large. */
+    v[0] = (ms_hwm_span_t){0, 10, 1};
+    v[1] = (ms_hwm_span_t){0, 10, 1};
+    v[2] = (ms_hwm_span_t){0, 10, 1};
+    v[3] = (ms_hwm_span_t){20, 30, 50};
+    assert_int_equal(ms_hwm_concurrent(v, 4, &alive), 50);
+    assert_int_equal(alive, 1);
+    /* An instant (start = end) still counts its own peak. */
+    v[0] = (ms_hwm_span_t){7, 7, 42};
+    assert_int_equal(ms_hwm_concurrent(v, 1, &alive), 42);
+    assert_int_equal(alive, 1);
+    assert_int_equal(ms_hwm_concurrent(v, 0, &alive), 0);
+    assert_int_equal(alive, 0);
+}
+
+static void test_run_main_process_end(void **state)
+{
+    ms_peaks_run_info_t info;
+    ms_run_peaks_t p;
+    ms_main_end_t m = {.pid = 4321, .have_signal = 1, .signal = 13};
+    char *text;
+    (void)state;
+
+    example_run(&info, &p);
+    info.status = "killed";
+    info.ended_abnormally = 3;
+    info.main_end = &m;
+    text = render_run(ms_peaks_write_run, &info, &p, NULL);
+    expect_contains(text, "  ProcessesWithoutExitRecord: 3\n"
+                          "  MainProcessEnd: pid 4321, killed by signal 13 (SIGPIPE)\n"
+                          "  OtherProcessesWithoutExitRecord: 2 (killed by a signal, crashed "
+                          "or ended by a raw exit system call; the database does not say "
+                          "which)\n");
+    free(text);
+    text = render_run(ms_peaks_write_run_json, &info, &p, NULL);
+    expect_contains(text, "\"ProcessesWithoutExitRecord\":3,\"MainProcessEnd\":{\"Pid\":4321,"
+                          "\"Signal\":13,\"ExitCode\":null},\"OtherProcessesWithoutExitRecord\":2,");
+    free(text);
+
+    /* Only the main process; memsweep's own signal says so; no name for a number that
+     * differs between architectures. */
+    info.ended_abnormally = 1;
+    info.status = "timeout";
+    m.signal = 15;
+    text = render_run(ms_peaks_write_run, &info, &p, NULL);
+    expect_contains(text, "  ProcessesWithoutExitRecord: 1\n"
+                          "  MainProcessEnd: pid 4321, killed by signal 15 (SIGTERM), sent by "
+                          "memsweep at the timeout\n  ");
+    assert_null(strstr(text, "OtherProcesses"));
+    free(text);
+    info.status = "oom";
+    m.signal = 10;
+    text = render_run(ms_peaks_write_run, &info, &p, NULL);
+    expect_contains(text, "  MainProcessEnd: pid 4321, killed by signal 10, by the kernel's "
+                          "out-of-memory killer\n");
+    free(text);
+
+    /* An exit status without an exit record: a raw exit system call, as Go makes. */
+    info.status = "ok";
+    m.have_signal = 0;
+    m.exit_code = 0;
+    text = render_run(ms_peaks_write_run, &info, &p, NULL);
+    expect_contains(text, "  MainProcessEnd: pid 4321, exited with status 0 but left no exit "
+                          "record (a raw exit system call, as Go programs make, or an exit "
+                          "that did not wait for the shim's last write)\n");
+    assert_null(strstr(text, "killed"));
+    free(text);
+    text = render_run(ms_peaks_write_run_json, &info, &p, NULL);
+    expect_contains(text, "\"MainProcessEnd\":{\"Pid\":4321,\"Signal\":null,\"ExitCode\":0},"
+                          "\"OtherProcessesWithoutExitRecord\":0,");
     free(text);
 }
 
@@ -564,6 +684,7 @@ static void test_summary_with_report(void **state)
     memset(&r, 0, sizeof r);
     r.ended_abnormally = 3;
     r.ended_abnormally_running = 1;
+    r.ended_abnormally_main = 1;
     r.unstored = 8;
     r.bad[MS_BAD_SAMPLE_DUP] = 4;
     ms_tally_add(&r.excluded, "setuid");
@@ -574,7 +695,8 @@ static void test_summary_with_report(void **state)
     assert_string_equal(buf, "Summary\n"
                              "RunsTotal: 2\n"
                              "RunsCompared: 0\n"
-                             "ProcessesEndedAbnormally: 3 (1 in runs still running)\n"
+                             "ProcessesWithoutExitRecord: 3 (1 in runs still running)\n"
+                             "MainProcessesWithoutExitRecord: 1\n"
                              "Unstored: 8\n"
                              "PeriodicMissOver5Pct_Runs: 0\n"
                              "PeriodicMissOver20Pct_Runs: 0\n"
@@ -582,19 +704,22 @@ static void test_summary_with_report(void **state)
                              "SamplesMissOver5PctVsWait4_Runs: 0\n"
                              "Excluded: 1 run not measured (setuid: 1)\n"
                              "Skipped: 4 samples (duplicate: 4)\n"
-                             "Note: 8 readings were taken but not stored (the database was full, "
-                             "read-only, busy or closed by the program); no figure includes "
-                             "them.\n");
+                             "Note: 8 readings were not stored though no write to the database "
+                             "failed: the shim's sampler thread did not run when they fell due "
+                             "(a loaded machine starves it), or the database stayed locked by "
+                             "other writers for too long; no figure includes them.\n");
     free(buf);
     buf = NULL;
     f = open_memstream(&buf, &len);
     assert_non_null(f);
     ms_peaks_write_summary_json(f, 2, &s, &r);
     fclose(f);
-    expect_contains(buf, "\"ProcessesEndedAbnormally\":3,"
-                         "\"ProcessesEndedAbnormallyInRunningRuns\":1,");
+    expect_contains(buf, "\"ProcessesWithoutExitRecord\":3,"
+                         "\"ProcessesWithoutExitRecordInRunningRuns\":1,"
+                         "\"MainProcessesWithoutExitRecord\":1,");
     expect_contains(buf, "\"Samples\":{\"Count\":4,\"Reasons\":{\"duplicate\":4}}},");
-    expect_contains(buf, "\"Unstored\":8,\"Notes\":[\"8 readings were taken");
+    expect_contains(buf, "\"Unstored\":8,\"UnstoredWriteFailed\":0,"
+                         "\"Notes\":[\"8 readings were not stored though");
     assert_int_equal(buf[strlen(buf) - 1], '}');
     free(buf);
 }
@@ -737,13 +862,17 @@ static void test_cli(void **state)
                                  "  Samples: 0 (no memory sample; not compared)\n"
                                  "  AllocTracking: not recorded\n"
                                  "  AllocDropped: 0 (rate limit 0, full queue 0)\n"
-                                 "  ProcessesEndedAbnormally: 1\n"
+                                 "  ProcessesWithoutExitRecord: 1\n"
+                                 "  OtherProcessesWithoutExitRecord: 1 (killed by a signal, "
+                                 "crashed or ended by a raw exit system call; the database does "
+                                 "not say which)\n"
                                  "  PeakStack: none\n"
                                  "\n"
                                  "Summary\n"
                                  "RunsTotal: 2\n"
                                  "RunsCompared: 1\n"
-                                 "ProcessesEndedAbnormally: 1\n"
+                                 "ProcessesWithoutExitRecord: 1\n"
+                                 "MainProcessesWithoutExitRecord: 0\n"
                                  "Unstored: 0\n"
                                  "PeriodicMissOver5Pct_Runs: 1\n"
                                  "PeriodicMissOver20Pct_Runs: 1\n"
@@ -763,8 +892,9 @@ static void test_cli(void **state)
         expect_contains(out, "\"Frames\":[\"/usr/bin/w+0x40 spike\",\"/usr/bin/w+0x90 main\"]}},"
                              "{\"Seq\":2,");
         expect_contains(out, "],\"summary\":{\"RunsTotal\":2,\"RunsCompared\":1,"
-                             "\"ProcessesEndedAbnormally\":1,"
-                             "\"ProcessesEndedAbnormallyInRunningRuns\":0,"
+                             "\"ProcessesWithoutExitRecord\":1,"
+                             "\"ProcessesWithoutExitRecordInRunningRuns\":0,"
+                             "\"MainProcessesWithoutExitRecord\":0,"
                              "\"PeriodicMissOver5Pct_Runs\":1,\"PeriodicMissOver20Pct_Runs\":1,"
                              "\"LargestPeriodicMiss_Pct\":75.0,\"LargestPeriodicMiss_Run\":1,"
                              "\"RunsWithWait4Peak\":0,\"SamplesMissOver5PctVsWait4_Runs\":0,"
@@ -774,7 +904,7 @@ static void test_cli(void **state)
                              "\"Samples\":{\"Count\":0,\"Reasons\":{}}},"
                              "\"Ignored\":{\"Count\":0,\"Reasons\":{}},"
                              "\"UnknownStatus\":{\"Count\":0,\"Reasons\":{}},"
-                             "\"Unstored\":0,\"Notes\":[]}}\n");
+                             "\"Unstored\":0,\"UnstoredWriteFailed\":0,\"Notes\":[]}}\n");
         free(out);
         free(err);
     }
@@ -834,6 +964,8 @@ int main(void)
         cmocka_unit_test(test_summary_json),
         cmocka_unit_test(test_run_text_report),
         cmocka_unit_test(test_run_json_report),
+        cmocka_unit_test(test_run_main_process_end),
+        cmocka_unit_test(test_hwm_concurrent),
         cmocka_unit_test(test_summary_with_report),
         cmocka_unit_test(test_cli),
     };

@@ -1286,6 +1286,174 @@ static void test_abnormal_ends(void **state)
     ms_sweep_free(&d);
 }
 
+/* ms_sweep_main_end for run_id of the database at dbpath, read again. */
+static int main_end_of(const ms_sweep_data_t *d, long long run_id, ms_main_end_t *m)
+{
+    sqlite3 *rdb = NULL;
+    ms_sweep_texts_t texts;
+    char err[256] = "";
+    int known = -1;
+
+    assert_int_equal(ms_sweep_open(dbpath, &rdb, err, sizeof err), 0);
+    assert_int_equal(ms_sweep_texts_open(rdb, NULL, &texts, err, sizeof err), 0);
+    assert_int_equal(ms_sweep_main_end(&texts, run_by_id(d, run_id), m, &known), 0);
+    ms_sweep_texts_close(&texts);
+    sqlite3_close(rdb);
+    return known;
+}
+
+static void test_hwm_bound_over_time(void **state)
+{
+    sqlite3 *db = create_db(dbpath);
+    ms_sweep_data_t d;
+    const ms_run_mem_t *r;
+    (void)state;
+
+    /* Run 1: a shell loop: the shell (2 MiB) for 10 s, five programs of 300 MiB one after
+     * another. The bound is the shell and one program, not all six. */
+    add_run(db, 1, "ok");
+    add_proc(db, 1, 1, 100, 0, 10, 0);
+    add_sample_ex(db, 1, 0.0, 2 * MIB, 2 * MIB, "start", 0);
+    add_sample_ex(db, 1, 10.0, 2 * MIB, 2 * MIB, "end", 0);
+    for (int k = 1; k <= 5; k++) {
+        add_proc(db, 1 + k, 1, 100 + k, k + 0.1, k + 0.5, 300 * MIB);
+        add_sample_ex(db, 1 + k, k + 0.2, 300 * MIB, 300 * MIB, "tick", 0);
+        add_sample_ex(db, 1 + k, k + 0.5, 1 * MIB, 300 * MIB, "end", 0);
+    }
+    /* Run 2: a child without an exit record (last seen at 1.5 s) may have lived on; it
+     * counts as alive until the run was last seen, so with the later child too. */
+    add_run(db, 2, "ok");
+    add_proc(db, 10, 2, 200, 0, 10, 0);
+    add_sample_ex(db, 10, 0.0, 2 * MIB, 2 * MIB, "start", 0);
+    add_sample_ex(db, 10, 10.0, 2 * MIB, 2 * MIB, "end", 0);
+    add_proc(db, 11, 2, 201, 1, -1, 0);
+    add_sample_ex(db, 11, 1.5, 100 * MIB, 100 * MIB, "tick", 0);
+    add_proc(db, 12, 2, 202, 5, 6, 100 * MIB);
+    add_sample_ex(db, 12, 5.5, 100 * MIB, 100 * MIB, "tick", 0);
+    /* Run 3: an image replaced by exec ends where its successor starts. */
+    add_run(db, 3, "ok");
+    add_proc(db, 20, 3, 300, 0, -1, 0);
+    add_sample_ex(db, 20, 0.5, 50 * MIB, 50 * MIB, "tick", 0);
+    add_proc(db, 21, 3, 300, 1, 3, 80 * MIB);
+    add_sample_ex(db, 21, 2.0, 80 * MIB, 80 * MIB, "tick", 0);
+    sqlite3_close(db);
+
+    read_db(&d);
+    r = run_by_id(&d, 1);
+    assert_int_equal(r->peaks.hwm_sum_kb, 302 * MIB);
+    assert_int_equal(r->peaks.hwm_alive, 2);
+    assert_int_equal(r->peaks.hwm_procs, 6);
+    assert_int_equal(r->peak_kb, 302 * MIB); /* the samples' sum agrees */
+    r = run_by_id(&d, 2);
+    assert_int_equal(r->peaks.hwm_sum_kb, 202 * MIB);
+    assert_int_equal(r->peaks.hwm_alive, 3);
+    r = run_by_id(&d, 3);
+    assert_int_equal(r->peaks.hwm_sum_kb, 80 * MIB);
+    assert_int_equal(r->peaks.hwm_alive, 1);
+    assert_int_equal(r->peaks.hwm_procs, 2);
+    ms_sweep_free(&d);
+}
+
+static void test_main_process_end(void **state)
+{
+    sqlite3 *db = create_db(dbpath);
+    ms_sweep_data_t d;
+    ms_main_end_t m;
+    const ms_run_mem_t *r;
+    (void)state;
+
+    /* Run 1: the program the launcher started was killed by SIGABRT; its row has no exit
+     * record. A child of it also left none. */
+    add_run(db, 1, "killed");
+    add_proc(db, 1, 1, 20, 0, -1, 0);
+    add_sample(db, 1, 0.5, 8 * MIB, "tick");
+    add_proc(db, 2, 1, 21, 0.2, -1, 0);
+    add_sample(db, 2, 0.6, 1 * MIB, "tick");
+    /* Run 2: "sh -c LINE" exec'd into the line's program, which exited 0 through a raw
+     * exit system call: the exec successor is the main process. */
+    add_run(db, 2, "ok");
+    add_proc(db, 3, 2, 30, 0, -1, 0);
+    add_sample(db, 3, 0.1, 1 * MIB, "start");
+    add_proc(db, 4, 2, 30, 0.2, -1, 0);
+    add_sample(db, 4, 0.5, 4 * MIB, "tick");
+    /* Run 3: a script run by its interpreter, killed by a signal no name is kept for. */
+    add_run(db, 3, "killed");
+    add_proc(db, 5, 3, 40, 0, -1, 0);
+    add_sample(db, 5, 0.5, 4 * MIB, "tick");
+    /* Run 4: the first row is not the program the launcher started (a static wrapper left
+     * none), though its command line ends with the run's command: the run's status is not
+     * lent to it. */
+    add_run(db, 4, "killed");
+    add_proc(db, 6, 4, 50, 0, -1, 0);
+    add_sample(db, 6, 0.5, 4 * MIB, "tick");
+    /* Run 5: the main process has an exit record; only its child left none. */
+    add_run(db, 5, "ok");
+    add_proc(db, 7, 5, 60, 0, 2, 0);
+    add_sample(db, 7, 0.5, 4 * MIB, "end");
+    add_proc(db, 8, 5, 61, 0.2, -1, 0);
+    add_sample(db, 8, 0.5, 4 * MIB, "tick");
+    /* Run 6: still running, without an exit status. */
+    add_run(db, 6, "running");
+    add_proc(db, 9, 6, 70, 0, -1, 0);
+    add_sample(db, 9, 0.5, 4 * MIB, "tick");
+    /* Runs 7 and 8: "#!/usr/bin/env python3" is an interpreter and one argument; three
+     * words before the command are not an interpreter line. */
+    add_run(db, 7, "killed");
+    add_proc(db, 10, 7, 80, 0, -1, 0);
+    add_sample(db, 10, 0.5, 4 * MIB, "tick");
+    add_run(db, 8, "killed");
+    add_proc(db, 11, 8, 90, 0, -1, 0);
+    add_sample(db, 11, 0.5, 4 * MIB, "tick");
+    exec_sql(db, "UPDATE runs SET command = './prog --x 1', term_signal = 6 WHERE run_id = 1;"
+                 "UPDATE processes SET cmdline = './prog --x 1' WHERE proc_id = 1;"
+                 "UPDATE processes SET cmdline = 'sort -n' WHERE proc_id = 2;"
+                 "UPDATE runs SET command = 'exec ./goprog', exit_code = 0 WHERE run_id = 2;"
+                 "UPDATE processes SET cmdline = 'sh -c exec ./goprog' WHERE proc_id = 3;"
+                 "UPDATE processes SET cmdline = './goprog' WHERE proc_id = 4;"
+                 "UPDATE runs SET command = './train.py', term_signal = 33 WHERE run_id = 3;"
+                 "UPDATE processes SET cmdline = '/usr/bin/python3 ./train.py' WHERE proc_id = 5;"
+                 "UPDATE runs SET command = './wrapper', term_signal = 9 WHERE run_id = 4;"
+                 "UPDATE processes SET cmdline = './child --of ./wrapper' WHERE proc_id = 6;"
+                 "UPDATE runs SET command = './prog', exit_code = 0 WHERE run_id = 5;"
+                 "UPDATE processes SET cmdline = './prog' WHERE proc_id IN (7, 8);"
+                 "UPDATE runs SET command = './prog' WHERE run_id = 6;"
+                 "UPDATE processes SET cmdline = './prog' WHERE proc_id = 9;"
+                 "UPDATE runs SET command = './t.py', term_signal = 15 WHERE run_id IN (7, 8);"
+                 "UPDATE processes SET cmdline = '/usr/bin/env python3 ./t.py' WHERE proc_id = 10;"
+                 "UPDATE processes SET cmdline = '/opt/run a b ./t.py' WHERE proc_id = 11;");
+    sqlite3_close(db);
+
+    read_db(&d);
+    r = run_by_id(&d, 1);
+    assert_int_equal(r->ended_abnormally, 2);
+    assert_int_equal(r->main_no_exit, 1);
+    assert_int_equal(main_end_of(&d, 1, &m), 1);
+    assert_int_equal(m.pid, 20);
+    assert_true(m.have_signal);
+    assert_int_equal(m.signal, 6);
+    r = run_by_id(&d, 2);
+    assert_int_equal(r->ended_abnormally, 1); /* the shell's image was replaced by exec */
+    assert_int_equal(r->main_no_exit, 4);
+    assert_int_equal(main_end_of(&d, 2, &m), 1);
+    assert_int_equal(m.pid, 30);
+    assert_false(m.have_signal);
+    assert_int_equal(m.exit_code, 0);
+    assert_int_equal(main_end_of(&d, 3, &m), 1);
+    assert_int_equal(m.signal, 33);
+    assert_int_equal(m.pid, 40);
+    assert_int_equal(run_by_id(&d, 4)->main_no_exit, 6);
+    assert_int_equal(main_end_of(&d, 4, &m), 0);
+    r = run_by_id(&d, 5);
+    assert_int_equal(r->ended_abnormally, 1);
+    assert_int_equal(r->main_no_exit, 0);
+    assert_int_equal(main_end_of(&d, 5, &m), 0);
+    assert_int_equal(main_end_of(&d, 6, &m), 0);
+    assert_int_equal(main_end_of(&d, 7, &m), 1);
+    assert_int_equal(m.signal, 15);
+    assert_int_equal(main_end_of(&d, 8, &m), 0);
+    ms_sweep_free(&d);
+}
+
 static void test_schema_v3_columns(void **state)
 {
     sqlite3 *db = create_db(dbpath);
@@ -1316,41 +1484,60 @@ static void test_schema_v3_columns(void **state)
                  " (3, 1, 3, 'ok', 'setuid: /usr/local/libexec/a-rather-long-directory/tool"
                  " (owned by uid 65534)'),"
                  " (4, 1, 4, 'ok', ''), (5, 1, 5, 'failed', NULL),"
-                 " (6, 1, 6, 'ok', 'statically linked: /opt/b')");
+                 " (6, 1, 6, 'ok', 'statically linked: /opt/b'),"
+                 " (7, 1, 7, 'ok', 'no process reported by /usr/bin/python3, which is"
+                 " dynamically linked (see the run''s log)'),"
+                 " (8, 1, 8, 'ok', 'the program left before the shim could write anything"
+                 " at all, for reasons unknown')");
     add_proc(db, 4, 3, 103, 0, 1, 0);
     add_sample(db, 4, 0.5, 999 * MIB, "tick");
+    /* Readings lost without a failed write (no note): a sampler held up. */
+    exec_sql(db, "UPDATE processes SET unstored = 3 WHERE proc_id = 4");
     sqlite3_close(db);
 
     read_db(&d);
     r = run_by_id(&d, 1);
     assert_int_equal(r->unstored, 4);
+    /* A process with a note had a write fail: its readings are told by that cause. */
+    assert_int_equal(r->unstored_failed, 4);
+    assert_int_equal(run_by_id(&d, 3)->unstored, 3);
+    assert_int_equal(run_by_id(&d, 3)->unstored_failed, 0);
     assert_false(r->not_measured);
-    assert_string_equal(run_by_id(&d, 2)->not_measured_why, "statically linked: /opt/a");
+    /* The kind of reason: the text before its first ": ", or before its first path. */
+    assert_string_equal(run_by_id(&d, 2)->not_measured_kind, "statically linked");
     r = run_by_id(&d, 3);
     assert_true(r->not_measured);
-    /* Cut for printing; ms_sweep_run_reason gives it whole. */
-    assert_string_equal(r->not_measured_why,
-                        "setuid: /usr/local/libexec/a-rather-long-directory/tool (own...");
+    assert_string_equal(r->not_measured_kind, "setuid");
     assert_int_equal(r->n_samples, 1);
     assert_false(ms_run_measured(r));
-    assert_string_equal(run_by_id(&d, 4)->not_measured_why, "no reason recorded");
-    assert_int_equal(d.report.unstored, 4);
-    /* Counted by the kind of reason: the text before its first ": ". */
-    assert_int_equal(d.report.excluded.total, 5);
-    assert_int_equal(d.report.excluded.n, 4);
+    assert_string_equal(run_by_id(&d, 4)->not_measured_kind, "no reason recorded");
+    assert_string_equal(run_by_id(&d, 7)->not_measured_kind, "no process reported by");
+    /* A kind too long for its buffer is cut where a word ends, never inside one. */
+    assert_string_equal(run_by_id(&d, 8)->not_measured_kind,
+                        "the program left before the shim could write anything at...");
+    assert_int_equal(d.report.unstored, 7);
+    assert_int_equal(d.report.unstored_failed, 4);
+    /* The first noted process that lost readings; proc 2's note lost none. */
+    assert_string_equal(d.report.unstored_note, "database is full");
+    assert_int_equal(d.report.excluded.total, 7);
+    assert_int_equal(d.report.excluded.n, 6);
     assert_string_equal(d.report.excluded.text[0], "statically linked");
     assert_int_equal(d.report.excluded.count[0], 2);
     assert_string_equal(d.report.excluded.text[1], "setuid");
     assert_string_equal(d.report.excluded.text[2], "no reason recorded");
     assert_string_equal(d.report.excluded.text[3], "no memory sample");
+    assert_string_equal(d.report.excluded.text[4], "no process reported by");
+    assert_string_equal(d.report.excluded.text[5],
+                        "the program left before the shim could write anything at...");
     ms_advise_opts_init(&o);
     assert_int_equal(ms_sweep_advise(&d, &o, &a), 0);
     assert_int_equal(a.counts.included, 1);
-    assert_int_equal(a.counts.excluded, 5);
+    assert_int_equal(a.counts.excluded, 7);
     assert_float_equal(a.peak_mb.max, 30.0, 0.0); /* run 3's 999 MiB does not count */
     assert_int_equal(a.peaks.runs, 1);
     assert_true(a.have_report);
-    assert_int_equal(a.report.unstored, 4);
+    assert_int_equal(a.report.unstored, 7);
+    assert_int_equal(a.report.unstored_failed, 4);
 
     {
         sqlite3 *rdb = NULL;
@@ -1580,6 +1767,8 @@ int main(void)
         cmocka_unit_test(test_orphans_and_skipped_parents),
         cmocka_unit_test(test_sweeps_rows),
         cmocka_unit_test(test_abnormal_ends),
+        cmocka_unit_test(test_main_process_end),
+        cmocka_unit_test(test_hwm_bound_over_time),
         cmocka_unit_test(test_schema_v3_columns),
         cmocka_unit_test(test_machine_recorded),
         cmocka_unit_test(test_machine_values_that_are_not),

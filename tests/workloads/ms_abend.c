@@ -108,6 +108,8 @@ int main(int argc, char **argv)
         syscall(SYS_exit_group, 0);
     if (strcmp(end, "abort") == 0)
         abort();
+    if (strcmp(end, "exit_group") == 0)
+        syscall(SYS_exit_group, 0);
     if (strcmp(end, "segv") == 0) {
         *guard = 1;
         fputs("ms_abend: the store into a PROT_NONE page did not fault\n", stderr);
