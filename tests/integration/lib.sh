@@ -513,6 +513,62 @@ check_advisory() {
     done <"$1"
 }
 
+# ---- memory cgroups ---------------------------------------------------------------------
+# make_memory_cgroup LIMIT_MIB: creates a memory cgroup (v2 under /sys/fs/cgroup, or v1
+# under /sys/fs/cgroup/memory, whichever this machine has and lets us use) with a hard
+# limit of LIMIT_MIB MiB and no swap, and sets CG (its directory), CG_VERSION (2 or 1) and
+# CG_FILE (memory.max or memory.limit_in_bytes). Skips, with the reason, where no such
+# group can be made (not root, a read-only or delegated-away hierarchy). The group is
+# removed at exit once its processes are gone (remove_memory_cgroup), children first.
+CG=
+CG_VERSION=
+CG_FILE=
+make_memory_cgroup() {
+    local root
+    if [ -f /sys/fs/cgroup/cgroup.controllers ] &&
+        grep -qw memory /sys/fs/cgroup/cgroup.controllers; then
+        root=/sys/fs/cgroup
+        if ! grep -qw memory "$root/cgroup.subtree_control"; then
+            echo +memory >"$root/cgroup.subtree_control" 2>/dev/null ||
+                skip "cannot enable the memory controller for the children of $root"
+        fi
+        CG="$(mktemp -d "$root/memsweep-test.XXXXXX" 2>/dev/null)" ||
+            skip "cannot create a cgroup under $root (not root, or read-only)"
+        CG_VERSION=2
+        CG_FILE=memory.max
+        echo "$(($1 << 20))" >"$CG/memory.max" 2>/dev/null || skip "cannot set memory.max in $CG"
+        # Without swap the limit is a hard one: a worker cannot escape it by swapping.
+        [ ! -f "$CG/memory.swap.max" ] || echo 0 >"$CG/memory.swap.max" 2>/dev/null ||
+            skip "cannot set memory.swap.max in $CG"
+    elif [ -f /sys/fs/cgroup/memory/memory.limit_in_bytes ]; then
+        root=/sys/fs/cgroup/memory
+        CG="$(mktemp -d "$root/memsweep-test.XXXXXX" 2>/dev/null)" ||
+            skip "cannot create a cgroup under $root (not root, or read-only)"
+        CG_VERSION=1
+        CG_FILE=memory.limit_in_bytes
+        echo "$(($1 << 20))" >"$CG/memory.limit_in_bytes" 2>/dev/null ||
+            skip "cannot set memory.limit_in_bytes in $CG"
+        # Memory plus swap at the same limit: no swap either.
+        [ ! -f "$CG/memory.memsw.limit_in_bytes" ] ||
+            echo "$(($1 << 20))" >"$CG/memory.memsw.limit_in_bytes" 2>/dev/null ||
+            skip "cannot set memory.memsw.limit_in_bytes in $CG"
+    else
+        skip "no memory cgroup hierarchy at /sys/fs/cgroup (neither v2 with the memory controller nor v1's memory/)"
+    fi
+    trap '_cleanup; remove_memory_cgroup' EXIT
+}
+
+# remove_memory_cgroup: removes $CG and the groups below it once their processes are gone
+# (a launcher that _cleanup stopped takes its workers with it, if not at once).
+remove_memory_cgroup() {
+    local d
+    [ -n "$CG" ] && [ -d "$CG" ] || return 0
+    for d in $(find "$CG" -mindepth 1 -type d | sort -r); do
+        wait_for 30 rmdir "$d" 2>/dev/null || echo "warning: could not remove $d" >&2
+    done
+    wait_for 30 rmdir "$CG" 2>/dev/null || echo "warning: could not remove $CG" >&2
+}
+
 # ---- allocation-driven sampling ------------------------------------------------------
 # Workloads of the allocation tests (tests/workloads/). Only ms_workload is required by
 # every test; a test that uses one of these checks it with need_exe.

@@ -16,46 +16,9 @@ HOST_MB="$(mem_total_mb)"
 [ "$HOST_MB" -gt $((LIMIT_MIB + 100)) ] ||
     skip "this machine has $HOST_MB MiB: a $LIMIT_MIB MiB limit would not be narrower"
 
-# Creates the group and its child, and sets CG, CG_VERSION and CG_FILE, or skips.
-make_cgroup() {
-    local root
-    if [ -f /sys/fs/cgroup/cgroup.controllers ] &&
-        grep -qw memory /sys/fs/cgroup/cgroup.controllers; then
-        root=/sys/fs/cgroup
-        CG="$(mktemp -d "$root/memsweep-test.XXXXXX" 2>/dev/null)" ||
-            skip "cannot create a cgroup under $root (not root, or read-only)"
-        CG_VERSION=2
-        CG_FILE=memory.max
-        if [ ! -f "$CG/memory.max" ]; then
-            echo +memory >"$root/cgroup.subtree_control" 2>/dev/null ||
-                skip "cannot enable the memory controller for the children of $root"
-        fi
-    elif [ -f /sys/fs/cgroup/memory/memory.limit_in_bytes ]; then
-        root=/sys/fs/cgroup/memory
-        CG="$(mktemp -d "$root/memsweep-test.XXXXXX" 2>/dev/null)" ||
-            skip "cannot create a cgroup under $root (not root, or read-only)"
-        CG_VERSION=1
-        CG_FILE=memory.limit_in_bytes
-    else
-        skip "no memory cgroup hierarchy at /sys/fs/cgroup (neither v2 with the memory controller nor v1's memory/)"
-    fi
-    echo "$((LIMIT_MIB << 20))" >"$CG/$CG_FILE" 2>/dev/null || skip "cannot set $CG_FILE in $CG"
-    mkdir "$CG/inner" 2>/dev/null || skip "cannot create a child cgroup in $CG"
-}
-
-CG=
-CG_VERSION=
-CG_FILE=
-# The groups can be removed once their processes are gone: memsweep and its workers have
-# exited when a sweep returns, and _cleanup stops a launcher left running by a failure.
-_remove_cgroup() {
-    [ -n "$CG" ] && [ -d "$CG" ] || return 0
-    [ ! -d "$CG/inner" ] || wait_for 30 rmdir "$CG/inner" 2>/dev/null ||
-        echo "warning: could not remove $CG/inner" >&2
-    wait_for 30 rmdir "$CG" 2>/dev/null || echo "warning: could not remove $CG" >&2
-}
-trap '_cleanup; _remove_cgroup' EXIT
-make_cgroup
+# The group with its limit (lib.sh), and a child of it without one.
+make_memory_cgroup "$LIMIT_MIB"
+mkdir "$CG/inner" 2>/dev/null || skip "cannot create a child cgroup in $CG"
 note "cgroup v$CG_VERSION at $CG, $CG_FILE $LIMIT_MIB MiB; memsweep runs in $CG/inner"
 SOURCE="cgroup $CG_FILE $CG"
 

@@ -21,42 +21,6 @@ INTERVAL=50
 GROW_CMD=("$GROW" --step-mib 4 --step-ms 40 --max-mib 1024 --pause-at-mib "$PAUSE_MIB"
           --wait-file)
 
-# Creates the group and sets CG and CG_VERSION, or skips.
-make_cgroup() {
-    local root
-    if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
-        root=/sys/fs/cgroup
-        grep -qw memory "$root/cgroup.controllers" ||
-            skip "cgroup v2 at $root has no memory controller"
-        if ! grep -qw memory "$root/cgroup.subtree_control"; then
-            echo +memory >"$root/cgroup.subtree_control" 2>/dev/null ||
-                skip "cannot enable the memory controller for the children of $root"
-        fi
-        CG="$(mktemp -d "$root/memsweep-test.XXXXXX" 2>/dev/null)" ||
-            skip "cannot create a cgroup under $root (not root, or read-only)"
-        CG_VERSION=2
-        echo "$((LIMIT_MIB << 20))" >"$CG/memory.max" 2>/dev/null ||
-            skip "cannot set memory.max in $CG"
-        # Without swap the limit is a hard one: the worker cannot escape it by swapping.
-        [ ! -f "$CG/memory.swap.max" ] || echo 0 >"$CG/memory.swap.max" 2>/dev/null ||
-            skip "cannot set memory.swap.max in $CG"
-    elif [ -f /sys/fs/cgroup/memory/memory.limit_in_bytes ]; then
-        root=/sys/fs/cgroup/memory
-        CG="$(mktemp -d "$root/memsweep-test.XXXXXX" 2>/dev/null)" ||
-            skip "cannot create a cgroup under $root (not root, or read-only)"
-        CG_VERSION=1
-        echo "$((LIMIT_MIB << 20))" >"$CG/memory.limit_in_bytes" 2>/dev/null ||
-            skip "cannot set memory.limit_in_bytes in $CG"
-        # Memory plus swap at the same limit: no swap either.
-        [ ! -f "$CG/memory.memsw.limit_in_bytes" ] ||
-            echo "$((LIMIT_MIB << 20))" >"$CG/memory.memsw.limit_in_bytes" 2>/dev/null ||
-            skip "cannot set memory.memsw.limit_in_bytes in $CG"
-    else
-        skip "no memory cgroup hierarchy at /sys/fs/cgroup (neither v2 nor v1's memory/)"
-    fi
-}
-
-# OOM kills in the group so far.
 oom_kills() {
     if [ "$CG_VERSION" = 2 ]; then
         awk '$1 == "oom_kill" { print $2 }' "$CG/memory.events"
@@ -65,16 +29,7 @@ oom_kills() {
     fi
 }
 
-CG=
-CG_VERSION=
-# The group can be removed once its processes are gone: the killed worker is, and the
-# launcher that _cleanup stopped after a failure takes its worker with it, if not at once.
-_remove_cgroup() {
-    [ -n "$CG" ] && [ -d "$CG" ] || return 0
-    wait_for 30 rmdir "$CG" 2>/dev/null || echo "warning: could not remove $CG" >&2
-}
-trap '_cleanup; _remove_cgroup' EXIT
-make_cgroup
+make_memory_cgroup "$LIMIT_MIB"
 note "cgroup v$CG_VERSION at $CG, limit $LIMIT_MIB MiB"
 [ -n "$(oom_kills)" ] || skip "$CG reports no oom_kill count (kernel too old to tell an OOM kill)"
 
