@@ -93,8 +93,9 @@ unsigned long long ms_run_peaks_best_kb(const ms_run_peaks_t *p)
 
 int ms_run_peaks_exact(const ms_run_peaks_t *p)
 {
-    return p->procs > 0 && !p->overlap &&
-           (p->exit_hwm_procs == p->procs || p->wait4 == MS_WAIT4_ABOVE);
+    return p->procs > 0 && !p->overlap && p->procs == p->rows &&
+           p->exit_hwm_procs == p->procs &&
+           (p->wait4 != MS_WAIT4_ABOVE || p->wait4_kb <= p->hwm_max_kb);
 }
 
 double ms_peak_miss_pct(unsigned long long view_kb, unsigned long long periodic_kb)

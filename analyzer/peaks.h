@@ -109,6 +109,7 @@ typedef struct ms_run_peaks {
     unsigned long long hwm_sum_kb;  /* largest sum of VmHWM over processes alive at once */
     size_t hwm_alive;               /* how many processes make that sum */
     size_t hwm_procs;               /* processes with a VmHWM figure */
+    size_t rows;                    /* process rows of the run, with samples or not */
     size_t procs;                   /* processes with samples */
     size_t exit_hwm_procs;          /* ... of which with VmHWM in an exit record */
     int overlap;                    /* two of them were alive at once */
@@ -151,12 +152,12 @@ unsigned long long ms_hwm_concurrent(ms_hwm_span_t *spans, size_t n, size_t *ali
 unsigned long long ms_run_peaks_best_kb(const ms_run_peaks_t *p);
 
 /*
- * Whether that peak is exact: the run's process images with samples were alive one at
- * a time (one process, or an exec chain), and the kernel gave the peak of each: VmHWM in
- * every image's exit record, or ru_maxrss above the floor, which covers every image of
- * the main process. Otherwise it is a lower bound: an image that ended without an exit
- * record (killed, or exec'd) in a run no launcher reaped, or processes alive together,
- * whose concurrent peak the samples see only at their instants.
+ * Whether that peak is exact: every process row of the run has samples, they were alive
+ * one at a time, each has the kernel's VmHWM in its exit record, and wait4's figure is not
+ * above the largest of them (a larger one is a process the shim did not see, a statically
+ * linked child for one, which may have run beside the others). Otherwise it is a lower
+ * bound: a process killed or exec'd without an exit record, processes alive together
+ * (whose concurrent peak the samples see only at their instants), or an unseen one.
  */
 int ms_run_peaks_exact(const ms_run_peaks_t *p);
 

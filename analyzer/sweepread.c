@@ -858,6 +858,7 @@ static int check_required(sqlite3 *db, const char *path, char *err, size_t errle
  */
 static void fold_proc_into_run(const proc_fold_t *p, ms_run_peaks_t *r)
 {
+    r->rows++;
     r->dropped = sat_add(r->dropped, p->dropped);
     r->dropped_rate = sat_add(r->dropped_rate, p->dropped_rate);
     r->dropped_queue = sat_add(r->dropped_queue, p->dropped_queue);
@@ -1040,8 +1041,7 @@ out:
 /*
  * Reads runs.maxrss_kb and maxrss_floor_kb (columns col and col + 1) into the run's peak
  * views. A ru_maxrss without a floor cannot be told from the launcher's copy, so it is
- * kept as "at the floor" (shown, not used); a value that cannot be a size is ignored and
- * counted.
+ * left out; a value that cannot be a size is ignored and counted.
  */
 static void read_wait4(sqlite3_stmt *st, int col, ms_run_mem_t *r, size_t *bad)
 {
@@ -1055,9 +1055,12 @@ static void read_wait4(sqlite3_stmt *st, int col, ms_run_mem_t *r, size_t *bad)
         count_bad(bad, MS_BAD_RUN_MAXRSS);
         return;
     }
+    /* Without its floor, ru_maxrss cannot be told from the launcher's copy: not used. */
+    if (vf == V_NULL)
+        return;
     r->peaks.wait4_kb = (unsigned long long)kb;
     r->peaks.wait4_floor_kb = (unsigned long long)floor_kb;
-    r->peaks.wait4 = vf == V_OK && kb > floor_kb ? MS_WAIT4_ABOVE : MS_WAIT4_AT_FLOOR;
+    r->peaks.wait4 = kb > floor_kb ? MS_WAIT4_ABOVE : MS_WAIT4_AT_FLOOR;
 }
 
 /*

@@ -48,9 +48,10 @@ typedef struct ms_oom_counter {
 /*
  * The counter of the launcher's own cgroup, where its workers are: memory.events of its
  * cgroup v2 group, else memory.oom_control of its v1 memory cgroup. The kernel counts a
- * kill in the victim's group and every ancestor below the root, whether a group's limit
- * or the whole machine ran out, so this sees every kill of a worker that stays in the
- * launcher's group or below it. A file without an oom_kill line (an old kernel, or the root group,
+ * kill in the victim's group, whether a group's limit or the whole machine ran out, and on
+ * cgroup v2 (unless mounted with memory_localevents) in its ancestors below the root too:
+ * this sees every kill of a worker that stays in the launcher's group, and on v2 of one
+ * below it. A file without an oom_kill line (an old kernel, or the root group,
  * which has no memory.events) is passed over. Never fails: c->available says whether one
  * was found.
  */

@@ -478,11 +478,12 @@ static char *unmeasured_reason(const sup_t *s, size_t seq)
 }
 
 /*
- * Whether a run that died of SIGKILL was killed by the out-of-memory killer: the count of
+ * Whether a run that died of SIGKILL (or whose shell reported its child's SIGKILL as exit
+ * status 137) was killed by the out-of-memory killer: the count of
  * kills rose while the run was alive, and a kill of that rise is not yet given to another
  * run. The count is that of the launcher's cgroup, which the kernel raises for a kill of
- * any process in it or below it, by a limit of the group or a shortage of the whole
- * machine; only where no cgroup counts kills is the machine's count used, which also
+ * a process in it (on cgroup v2 also below it), by a limit of the group or a shortage of
+ * the whole machine; only where no cgroup counts kills is the machine's count used, which also
  * counts kills that have nothing to do with the sweep. Kills are given out in the order
  * runs are reaped; a kill of a descendant whose run's main process survived stays
  * unclaimed, and a later SIGKILL of a run alive at the time may be taken for it
@@ -536,7 +537,10 @@ static void finish_run(sup_t *s, slot_t *slot, int wstatus, const struct rusage 
         end.status = MS_STATUS_TIMEOUT;
     else if (slot->interrupted)
         end.status = MS_STATUS_INTERRUPTED;
-    else if (end.have_term_signal && end.term_signal == SIGKILL && oom_killed(s, slot))
+    /* SIGKILL, or a shell reporting its child's SIGKILL as 128 + 9. */
+    else if (((end.have_term_signal && end.term_signal == SIGKILL) ||
+              (end.have_exit_code && end.exit_code == 128 + SIGKILL)) &&
+             oom_killed(s, slot))
         end.status = MS_STATUS_OOM;
     else if (end.have_term_signal)
         end.status = MS_STATUS_KILLED;
@@ -657,8 +661,14 @@ static void on_stop_signal(sup_t *s, int sig, const siginfo_t *info)
 
     /* Runs that ended on their own before the signal keep their real status. */
     reap(s);
-    if (s->res->stop_signal != 0 && repeats_first_stop(s, sig, info, now))
+    if (s->res->stop_signal != 0 && repeats_first_stop(s, sig, info, now)) {
+        print_line(s,
+                   "memsweep: %s from pid %ld again: taken as the same request (send it "
+                   "once more to kill the workers at once)\n",
+                   signal_name(sig), (long)info->si_pid);
+        s->stop_at = 0;
         return;
+    }
     if (s->res->stop_signal == 0) {
         s->res->stop_signal = sig;
         s->stop_sender = info != NULL && info->si_code == SI_USER ? info->si_pid : 0;

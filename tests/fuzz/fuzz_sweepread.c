@@ -321,7 +321,11 @@ static void render_advisory(const ms_sweep_data_t *d, long long mem_total_mb)
     ms_advise_opts_init(&o);
     o.mem_total_mb = mem_total_mb;
     check(ms_sweep_advise(d, &o, &a) == 0, "advise computes");
-    check(a.counts.included + a.counts.excluded == a.counts.total, "included + excluded = total");
+    check(a.counts.included + a.counts.excluded + a.counts.stopped + a.counts.unfinished_runs ==
+              a.counts.total,
+          "included + excluded + stopped + unfinished = total");
+    check(a.counts.failed + a.counts.running <= a.counts.total, "failed and running runs are runs");
+    check(a.counts.unfinished_runs <= a.counts.running, "unfinished runs are running runs");
     check(a.counts.excluded == a.report.excluded.total, "RunsExcluded matches the Excluded line");
     check(a.counts.failed <= a.counts.total, "failed runs are runs");
 

@@ -31,7 +31,11 @@ assert_between "$dur" $((TIMEOUT_S * 1000)) $((HOLD_MS / 2)) "ms between the run
 assert_eq 1 "$(post_field "$S/memory_advisory.txt" RunsFailed)" "RunsFailed"
 assert_eq 0 "$(post_field "$S/memory_advisory.txt" RunsIncluded)" "RunsIncluded"
 assert_eq 1 "$(post_field "$S/memory_advisory.txt" RunsStopped)" "RunsStopped"
-assert_between "$(post_field "$S/memory_advisory.txt" LeftOutPeakRSS_LowerBound_MB)" 16 \
+# What the run reached before the kill depends on when its samples came; at most what
+# it touched. The line is there for any stopped run with samples.
+assert_ne "" "$(post_field "$S/memory_advisory.txt" LeftOutPeakRSS_LowerBound_MB)" \
+    "LeftOutPeakRSS_LowerBound_MB line"
+assert_between "$(post_field "$S/memory_advisory.txt" LeftOutPeakRSS_LowerBound_MB)" 0 \
     $((16 + MIB_TOL)) "LeftOutPeakRSS_LowerBound_MB"
 
 pass

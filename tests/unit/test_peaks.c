@@ -285,6 +285,7 @@ static void test_run_text(void **state)
     free(text);
 
     /* One process whose exit the kernel reported: its peak is exact. */
+    p.rows = 1;
     p.procs = 1;
     p.exit_hwm_procs = 1;
     p.overlap = 0;
@@ -292,8 +293,30 @@ static void test_run_text(void **state)
     expect_contains(text, "  PeakRSS_MB: 300.0 (exact)\n");
     free(text);
 
+    /* wait4 at its VmHWM still is; above it, a process the shim did not see (a static
+     * child) had more, and may have run beside it: a lower bound. */
+    p.wait4 = MS_WAIT4_ABOVE;
+    p.wait4_kb = 300 * MIB;
+    p.wait4_floor_kb = 4 * MIB;
+    text = render_run(ms_peaks_write_run, &info, &p, NULL);
+    expect_contains(text, "  PeakRSS_MB: 300.0 (exact)\n");
+    free(text);
+    p.wait4_kb = 500 * MIB;
+    text = render_run(ms_peaks_write_run, &info, &p, NULL);
+    expect_contains(text, "  PeakRSS_MB: 500.0 (lower bound)\n");
+    free(text);
+
+    /* A row without samples (a process killed before its first) makes it a bound too. */
+    p.wait4 = MS_WAIT4_NONE;
+    p.rows = 2;
+    text = render_run(ms_peaks_write_run, &info, &p, NULL);
+    expect_contains(text, "  PeakRSS_MB: 300.0 (lower bound)\n");
+    free(text);
+    p.rows = 1;
+
     /* Killed before its exit record (no VmHWM), reaped by the launcher: ru_maxrss above
-     * the floor is the peak, exact, and the periodic miss is measured against it. */
+     * the floor is the peak the run reached, a lower bound (it may be a child's), and the
+     * periodic miss is measured against it. */
     p.hwm_procs = 0;
     p.exit_hwm_procs = 0;
     p.hwm_max_kb = 0;
@@ -303,7 +326,7 @@ static void test_run_text(void **state)
     p.wait4_floor_kb = 4 * MIB;
     text = render_run(ms_peaks_write_run, &info, &p, NULL);
     expect_contains(text, "  Wait4MaxRSS_MB: 350.0\n"
-                          "  PeakRSS_MB: 350.0 (exact)\n"
+                          "  PeakRSS_MB: 350.0 (lower bound)\n"
                           "  PeriodicMissVsAllSamples_Pct: 76.7\n"
                           "  PeriodicMissVsVmHWM_Pct: 0.0\n"
                           "  PeriodicMissVsWait4_Pct: 80.0\n"
@@ -384,11 +407,14 @@ static void test_run_json(void **state)
     assert_int_equal(text[strlen(text) - 1], '}');
     free(text);
 
+    p.rows = 1;
     p.procs = 1;
+    p.exit_hwm_procs = 1;
     p.overlap = 0;
     p.wait4 = MS_WAIT4_ABOVE;
     p.wait4_kb = 350 * MIB;
     p.wait4_floor_kb = 4 * MIB;
+    p.hwm_max_kb = 350 * MIB;
     text = render_run(ms_peaks_write_run_json, &info, &p, NULL);
     expect_contains(text, "\"Wait4MaxRSS_MB\":350.0,\"Wait4Floor_MB\":4.0,"
                           "\"Wait4AboveFloor\":true,\"PeakRSS_MB\":350.0,"

@@ -78,7 +78,6 @@ static void test_this_machine(void **state)
     ms_oom_counter_open_cgroup(&cg);
     if (cg.available) {
         assert_int_equal(ms_oom_counter_read(&cg, &n), 0);
-        assert_non_null(strstr(cg.path, "/memory."));
     }
     printf("self RSS %llu KiB; cgroup counter: %s; machine counter: %s\n", kb,
            cg.available ? cg.path : "none", machine.available ? machine.path : "none");

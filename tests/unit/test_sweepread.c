@@ -1647,6 +1647,90 @@ static void test_unknown_status(void **state)
     ms_sweep_free(&d);
 }
 
+/*
+ * How ms_sweep_advise counts runs: stopped ones (interrupted, timeout) and the running
+ * ones of an unfinished sweep are left out with their largest peak; running ones are not
+ * failed; a killed or oom run with samples stays in; wait4 above its floor raises a
+ * killed run's peak, at or below it does not, and without a floor it is not used.
+ */
+static void test_run_counts_and_wait4(void **state)
+{
+    sqlite3 *db = create_db(dbpath);
+    static const char *const status[] = {"ok", "oom", "interrupted", "timeout", "running",
+                                         "failed"};
+    ms_sweep_data_t d;
+    ms_advise_opts_t o;
+    ms_advisory_t a;
+    (void)state;
+
+    for (int i = 1; i <= 6; i++) {
+        add_run(db, i, status[i - 1]);
+        add_proc(db, i, i, 100 + i, 0, i == 1 ? 1 : -1, 0);
+        add_sample(db, i, 0.5, (10 + i) * MIB, "tick");
+    }
+    add_run(db, 7, "failed"); /* no sample: excluded */
+    /* Run 2 was killed at 300 MiB; run 1's wait4 is the launcher's copy; run 6 has none. */
+    exec_sql(db, "UPDATE runs SET maxrss_kb = 300 * 1024, maxrss_floor_kb = 4096 WHERE run_id = 2;"
+                 "UPDATE runs SET maxrss_kb = 3000, maxrss_floor_kb = 4096 WHERE run_id = 1;"
+                 "UPDATE runs SET maxrss_kb = 900 * 1024 WHERE run_id = 6;"
+                 "UPDATE runs SET maxrss_kb = 50 * 1024, maxrss_floor_kb = 4096 WHERE run_id = 4;");
+    sqlite3_close(db);
+
+    /* A finished sweep: running runs stay in (no launcher records their ends). */
+    db = NULL;
+    assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
+    exec_sql(db, "UPDATE sweeps SET finished_ns = 5, origin = 'launcher'");
+    sqlite3_close(db);
+    read_db(&d);
+    assert_int_equal(run_by_id(&d, 2)->peak_kb, 300 * MIB);
+    assert_int_equal(run_by_id(&d, 2)->peaks.wait4, MS_WAIT4_ABOVE);
+    assert_int_equal(run_by_id(&d, 1)->peak_kb, 11 * MIB);
+    assert_int_equal(run_by_id(&d, 1)->peaks.wait4, MS_WAIT4_AT_FLOOR);
+    assert_int_equal(run_by_id(&d, 6)->peak_kb, 16 * MIB);
+    assert_int_equal(run_by_id(&d, 6)->peaks.wait4, MS_WAIT4_NONE);
+    ms_advise_opts_init(&o);
+    assert_int_equal(ms_sweep_advise(&d, &o, &a), 0);
+    assert_int_equal(a.counts.total, 7);
+    assert_int_equal(a.counts.included, 4);  /* ok, oom, running, failed */
+    assert_int_equal(a.counts.stopped, 2);
+    assert_int_equal(a.counts.excluded, 1);
+    assert_int_equal(a.counts.running, 1);
+    assert_int_equal(a.counts.unfinished_runs, 0);
+    assert_int_equal(a.counts.failed, 5);    /* oom, interrupted, timeout, failed x2 */
+    assert_false(a.counts.unfinished);
+    assert_true(a.counts.have_left_out_peak);
+    assert_int_equal(a.counts.left_out_peak_seq, 4); /* timeout run's wait4: 50 MiB */
+    assert_true(a.counts.left_out_peak_mb > 49.9 && a.counts.left_out_peak_mb < 50.1);
+    assert_true(a.peak_mb.max > 299.9);
+    ms_sweep_free(&d);
+
+    /* The same sweep not finished: its running run is left out, not failed. */
+    assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
+    exec_sql(db, "UPDATE sweeps SET finished_ns = NULL");
+    sqlite3_close(db);
+    read_db(&d);
+    assert_int_equal(ms_sweep_advise(&d, &o, &a), 0);
+    assert_true(a.counts.unfinished);
+    assert_int_equal(a.counts.included, 3);
+    assert_int_equal(a.counts.unfinished_runs, 1);
+    assert_int_equal(a.counts.running, 1);
+    assert_int_equal(a.counts.failed, 5);
+    assert_int_equal(a.counts.included + a.counts.excluded + a.counts.stopped +
+                         a.counts.unfinished_runs,
+                     a.counts.total);
+    ms_sweep_free(&d);
+
+    /* A database of the shim alone has no launcher to finish it: nothing is unfinished. */
+    assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
+    exec_sql(db, "UPDATE sweeps SET origin = 'shim'");
+    sqlite3_close(db);
+    read_db(&d);
+    assert_int_equal(ms_sweep_advise(&d, &o, &a), 0);
+    assert_false(a.counts.unfinished);
+    assert_int_equal(a.counts.included, 4);
+    ms_sweep_free(&d);
+}
+
 /* ms_sweep_read on dbpath fails with want_rc and exactly want_err. */
 static void expect_read_error(int want_rc, const char *want_err)
 {
@@ -1774,6 +1858,7 @@ int main(void)
         cmocka_unit_test(test_machine_values_that_are_not),
         cmocka_unit_test(test_schema_v2_database),
         cmocka_unit_test(test_unknown_status),
+        cmocka_unit_test(test_run_counts_and_wait4),
         cmocka_unit_test(test_missing_tables_and_columns),
         cmocka_unit_test(test_damaged_files),
     };
