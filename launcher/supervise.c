@@ -479,15 +479,14 @@ static char *unmeasured_reason(const sup_t *s, size_t seq)
 
 /*
  * Whether a run that died of SIGKILL (or whose shell reported its child's SIGKILL as exit
- * status 137) was killed by the out-of-memory killer: the count of
- * kills rose while the run was alive, and a kill of that rise is not yet given to another
- * run. The count is that of the launcher's cgroup, which the kernel raises for a kill of
- * a process in it (on cgroup v2 also below it), by a limit of the group or a shortage of
- * the whole machine; only where no cgroup counts kills is the machine's count used, which also
- * counts kills that have nothing to do with the sweep. Kills are given out in the order
- * runs are reaped; a kill of a descendant whose run's main process survived stays
- * unclaimed, and a later SIGKILL of a run alive at the time may be taken for it
- * (docs/advisory.md).
+ * status 137) was killed by the out-of-memory killer: the count of kills rose while the
+ * run was alive, and a kill of that rise is not yet given to another run. The count is
+ * that of the launcher's cgroup, which the kernel raises for a kill of a process in it (on
+ * cgroup v2 also below it), by a limit of the group or a shortage of the whole machine;
+ * only where no cgroup counts kills is the machine's count used, which also counts kills
+ * that have nothing to do with the sweep. Kills are given out in the order runs are
+ * reaped; a kill of a descendant whose run's main process survived stays unclaimed, and a
+ * later SIGKILL of a run alive at the time may be taken for it (docs/advisory.md).
  */
 static int oom_killed(sup_t *s, const slot_t *slot)
 {
