@@ -68,6 +68,9 @@ if command -v python3 >/dev/null 2>&1; then
 import multiprocessing, os, sys, time
 
 def idle(_):
+    # Says it is busy: a worker still waiting for a task when the Pool is terminated is
+    # told to stop and exits normally, with an exit record.
+    open("%s.busy-%d" % (sys.argv[1], os.getpid()), "w").close()
     while True:
         time.sleep(0.05)
 
@@ -94,6 +97,9 @@ PY
                                       AND s.kind = 'tick')" 2
     }
     wait_for 120 workers_recorded || fail "the Pool's workers were not recorded within 120 s (stderr: $(cat "$T/pool.err"))"
+    # Both are running their task, so that terminate() kills both with SIGTERM.
+    workers_busy() { [ "$(ls "$T"/pool.go.busy-* 2>/dev/null | wc -l)" -ge 2 ]; }
+    wait_for 120 workers_busy || fail "the Pool's workers did not both start their task within 120 s"
     touch "$T/pool.go"
     RC=0
     wait "$launcher" || RC=$?
