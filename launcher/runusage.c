@@ -8,38 +8,15 @@
 #include <unistd.h>
 
 #include "hostlimits_probe.h"
-
-/* Parses a decimal number of at most 19 digits at *p, moving *p past it. */
-static int parse_u64(const char **p, unsigned long long *v)
-{
-    const char *s = *p;
-    unsigned long long x = 0;
-    int digits = 0;
-
-    while (*s >= '0' && *s <= '9') {
-        if (++digits > 19)
-            return -EINVAL;
-        x = x * 10 + (unsigned long long)(*s - '0');
-        s++;
-    }
-    if (digits == 0)
-        return -EINVAL;
-    *p = s;
-    *v = x;
-    return 0;
-}
+#include "memsweep/procfs.h"
 
 int ms_parse_statm_rss_kb(const char *text, long page_size, unsigned long long *kb)
 {
-    const char *p = text;
-    unsigned long long size, resident;
+    unsigned long long pages;
 
-    if (page_size <= 0 || parse_u64(&p, &size) != 0 || *p != ' ')
+    if (page_size <= 0 || ms_procfs_statm_resident(text, strlen(text), &pages) != 0)
         return -EINVAL;
-    p++;
-    if (parse_u64(&p, &resident) != 0 || (*p != ' ' && *p != '\n' && *p != '\0'))
-        return -EINVAL;
-    *kb = resident * (unsigned long long)(page_size / 1024);
+    *kb = pages * (unsigned long long)(page_size / 1024);
     return 0;
 }
 
@@ -64,9 +41,10 @@ int ms_parse_oom_kill(const char *text, unsigned long long *n)
     while (*line != '\0') {
         const char *nl = strchr(line, '\n');
         if (strncmp(line, key, sizeof key - 1) == 0) {
-            const char *p = line + sizeof key - 1;
+            const size_t len = nl != NULL ? (size_t)(nl - line) : strlen(line);
+            size_t pos = sizeof key - 1;
             unsigned long long v;
-            if (parse_u64(&p, &v) != 0 || (*p != '\n' && *p != '\0'))
+            if (ms_procfs_number(line, len, &pos, &v) != 0 || pos != len)
                 return -EINVAL;
             *n = v;
             return 0;
