@@ -17,6 +17,20 @@
  */
 #define MS_ENV_RUN_ID "MEMSWEEP_RUN_ID"
 
+/*
+ * The pool file (include/memsweep/spool.h) the processes of a run write to: set by the
+ * launcher for each run, and exported by the first measured process of a program measured
+ * without the launcher to its children.
+ */
+#define MS_ENV_SPOOL "MEMSWEEP_SPOOL"
+
+/*
+ * Where a program measured without the launcher creates its pool: a directory of the user's
+ * own (mode 0700). Default: "<MEMSWEEP_DB>.spool", or a node-local directory when the
+ * database is on a network filesystem (docs/spool.md).
+ */
+#define MS_ENV_SPOOL_DIR "MEMSWEEP_SPOOL_DIR"
+
 /* Period of the sampler thread in milliseconds (default MS_DEFAULT_INTERVAL_MS). */
 #define MS_ENV_INTERVAL_MS "MEMSWEEP_INTERVAL_MS"
 
