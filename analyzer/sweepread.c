@@ -42,9 +42,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli_util.h"
+#include "errbuf.h"
 #include "memsweep/defaults.h"
 #include "memsweep/schema.h"
+#include "textclean.h"
 
 /* Per-process figures folded from the samples scan. */
 typedef struct proc_fold {
