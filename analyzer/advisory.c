@@ -7,6 +7,7 @@
 #include "jsonw.h"
 #include "memsweep/defaults.h"
 #include "memsweep/schema.h"
+#include "textclean.h"
 
 /* Absorbs floating-point error in usable / basis * factor before flooring. */
 #define WORKERS_EPSILON 1e-9

@@ -160,14 +160,4 @@ int ms_db_report_note(const ms_db_report_t *r, size_t i, char *buf, size_t len);
  */
 void ms_db_report_write_json(FILE *f, int *first, const ms_db_report_t *r);
 
-/*
- * Writes s for a one-line text output: control characters become '?', and at most max
- * bytes are written; max 0 means no limit. A longer text is cut where a word ends and
- * followed by "..." (a first word longer than max is cut before a UTF-8 sequence).
- */
-void ms_write_clean(FILE *f, const char *s, size_t max);
-
-/* Copies s into buf (len bytes) as ms_write_clean writes it, cut to fit. */
-void ms_clean_text(char *buf, size_t len, const char *s);
-
 #endif

@@ -1,41 +1,7 @@
 /* The streaming JSON writer of the analyzer's --json outputs. */
 #include "jsonw.h"
 
-/*
- * Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlong forms, no
- * surrogates, nothing above U+10FFFF), or 0 when the bytes at s are not one.
- */
-static size_t utf8_valid(const unsigned char *s)
-{
-    const unsigned char c = s[0];
-    unsigned char lo = 0x80, hi = 0xBF;
-    size_t n;
-
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        n = 2;
-    else if (c >= 0xE0 && c <= 0xEF)
-        n = 3;
-    else if (c >= 0xF0 && c <= 0xF4)
-        n = 4;
-    else
-        return 0;
-    if (c == 0xE0)
-        lo = 0xA0;
-    else if (c == 0xED)
-        hi = 0x9F;
-    else if (c == 0xF0)
-        lo = 0x90;
-    else if (c == 0xF4)
-        hi = 0x8F;
-    if (s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < n; i++)
-        if (s[i] < 0x80 || s[i] > 0xBF)
-            return 0;
-    return n;
-}
+#include "utf8.h"
 
 void ms_json_string(FILE *f, const char *s)
 {
@@ -51,7 +17,7 @@ void ms_json_string(FILE *f, const char *s)
         } else if (c < 0x20) {
             fprintf(f, "\\u%04x", c);
             p++;
-        } else if ((n = utf8_valid(p)) == 0) {
+        } else if ((n = ms_utf8_valid_len(p)) == 0) {
             /* Text read from a database need not be UTF-8; JSON must be. */
             fputs("\\ufffd", f);
             p++;

@@ -7,6 +7,7 @@
 #include "jsonw.h"
 #include "memsweep/defaults.h"
 #include "memsweep/schema.h"
+#include "textclean.h"
 
 const char *ms_sample_kind_name(ms_sample_kind_t kind)
 {

@@ -11,8 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "dbreport.h"
 #include "memsweep/procfs.h"
+#include "textclean.h"
 
 /* mountinfo of a host with thousands of mounts stays far below this. */
 #define PROC_FILE_MAX (8u << 20)

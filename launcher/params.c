@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli_util.h"
+#include "errbuf.h"
+#include "numparse.h"
+#include "utf8.h"
 
 /* Longest text accepted for one bound of a range; a 64-bit integer needs 20. */
 #define NUMBER_MAX 64
@@ -69,17 +71,9 @@ static size_t show_into(const char *s, size_t n, size_t max, char *out)
     size_t keep = n;
     size_t o = 0;
 
-    if (n > max) {
-        size_t start = max;
-
-        /*
-         * A UTF-8 character is not split: the cut moves back to its first byte, which is
-         * at most three bytes back. Bytes that are not UTF-8 are cut where they are.
-         */
-        for (int k = 0; k < 3 && start > 0 && ((unsigned char)s[start] & 0xC0) == 0x80; k++)
-            start--;
-        keep = ((unsigned char)s[start] & 0xC0) != 0x80 ? start : max;
-    }
+    /* A UTF-8 character is not split. */
+    if (n > max)
+        keep = ms_utf8_cut(s, max);
     for (size_t i = 0; i < keep; i++) {
         const unsigned char c = (unsigned char)s[i];
 

@@ -10,7 +10,8 @@
 
 #include <sqlite3.h>
 
-#include "cli_util.h"
+#include "clock.h"
+#include "errbuf.h"
 #include "memsweep/defaults.h"
 #include "memsweep/schema.h"
 

@@ -13,7 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli_util.h"
+#include "climsg.h"
+#include "clock.h"
 #include "exeprobe.h"
 #include "memsweep/env.h"
 #include "memsweep/schema.h"

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli_util.h"
+#include "errbuf.h"
 #include "memsweep/defaults.h"
 
 /* Suffixes tried after the plain name before giving up. */

@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
 # The gates after the test suite, each in a build tree of its own (docs/reliability.md):
+#   cycles  no two source files call each other in a circle, and the command's directories
+#         depend one way (scripts/check_cycles.sh; cycles in preload/ are warnings unless
+#         MEMSWEEP_PRELOAD_CYCLES=error)
 #   asan  the unit and integration tests with the launcher, the analyzer and the tests built
 #         with AddressSanitizer and UndefinedBehaviorSanitizer (undefined behaviour aborts)
 #   tsan  the ThreadSanitizer harness of the shim's lock-free queue and trigger (tests/tsan/)
@@ -41,6 +44,13 @@ configure() {
     shift
     cmake -S "$src" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMEMSWEEP_WERROR="$werror" \
         "$@" >/dev/null
+}
+
+gate_cycles() {
+    local strict=()
+    [ "${MEMSWEEP_PRELOAD_CYCLES:-warn}" = error ] && strict=(--preload-errors)
+    configure "$root/cycles" -G "Unix Makefiles" &&
+        scripts/check_cycles.sh "${strict[@]}" "$root/cycles"
 }
 
 gate_asan() {
@@ -108,7 +118,7 @@ gate_fuzz() {
 }
 
 failed=()
-for gate in asan tsan fuzz; do
+for gate in cycles asan tsan fuzz; do
     say "$gate: start"
     start=$SECONDS
     if "gate_$gate"; then

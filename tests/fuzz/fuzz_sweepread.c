@@ -1,6 +1,6 @@
 /*
- * libFuzzer harness of the sweep database reader (analyzer/sweepread.c) and everything
- * that renders what it read: the advisory as text and JSON, `memsweep peaks` as text and
+ * libFuzzer harness of the sweep database reader (analyzer/sweep*.c) and everything that
+ * renders what it read: the advisory as text and JSON, `memsweep peaks` as text and
  * JSON. An input is one of two things:
  *
  *   - a database file image: an input that starts with the SQLite header, or whose first

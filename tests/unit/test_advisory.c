@@ -16,6 +16,7 @@
 #include "advisory.h"
 #include "dbreport.h"
 #include "jsonw.h"
+#include "textclean.h"
 #include "memsweep/defaults.h"
 
 /* Renders with one of the writers into a malloc'd string. */

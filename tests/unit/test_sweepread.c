@@ -1,9 +1,9 @@
 /*
- * Unit tests for analyzer/sweepread.c on databases built here: run reduction (single
- * process, exec chain, wrapper shell, overlapping children, SIGKILLed process), the peak
- * views of `memsweep peaks` (periodic, all-samples, VmHWM; kinds, drops, tracking,
- * stacks), schema version 1 databases, and the checks that refuse databases that are
- * not memsweep's.
+ * Unit tests for the sweep reader (analyzer/sweep*.c) on databases built here: run
+ * reduction (single process, exec chain, wrapper shell, overlapping children, SIGKILLed
+ * process), the peak views of `memsweep peaks` (periodic, all-samples, VmHWM; kinds,
+ * drops, tracking, stacks), schema version 1 databases, and the checks that refuse
+ * databases that are not memsweep's.
  */
 #include <setjmp.h>
 #include <stdarg.h>

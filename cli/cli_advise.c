@@ -7,6 +7,8 @@
 
 #include "advisory.h"
 #include "cli_util.h"
+#include "climsg.h"
+#include "numparse.h"
 #include "memsweep/defaults.h"
 #include "sweepread.h"
 

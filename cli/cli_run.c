@@ -14,7 +14,9 @@
 #include <unistd.h>
 
 #include "advisory.h"
-#include "cli_util.h"
+#include "climsg.h"
+#include "clock.h"
+#include "numparse.h"
 #include "hostlimits.h"
 #include "hostlimits_probe.h"
 #include "exeprobe.h"

@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "cli_util.h"
+#include "climsg.h"
+#include "errbuf.h"
 #include "peaks.h"
 #include "sweepread.h"
 

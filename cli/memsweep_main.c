@@ -6,7 +6,7 @@
 #include "cli_advise.h"
 #include "cli_peaks.h"
 #include "cli_run.h"
-#include "cli_util.h"
+#include "climsg.h"
 #include "memsweep/version.h"
 
 /* A subcommand gets argv starting at its own name and returns the exit status. */

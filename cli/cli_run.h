@@ -1,6 +1,6 @@
 /* `memsweep run`: runs a parameter sweep under the shim and writes its advisory. */
-#ifndef MS_LAUNCHER_CLI_RUN_H
-#define MS_LAUNCHER_CLI_RUN_H
+#ifndef MS_CLI_CLI_RUN_H
+#define MS_CLI_CLI_RUN_H
 
 /*
  * Entry point of the subcommand; argv[0] is "run". Returns the process exit status:

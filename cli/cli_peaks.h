@@ -1,6 +1,6 @@
 /* `memsweep peaks`: periodic versus allocation-driven peaks of a recorded sweep. */
-#ifndef MS_ANALYZER_CLI_PEAKS_H
-#define MS_ANALYZER_CLI_PEAKS_H
+#ifndef MS_CLI_CLI_PEAKS_H
+#define MS_CLI_CLI_PEAKS_H
 
 #include <stddef.h>
 #include <stdio.h>

@@ -1,0 +1,172 @@
+/*
+ * The advisory of a sweep already read: the machine it is for (the recorded one or
+ * another), the runs that count, and the periodic-miss summary; and the launcher's
+ * shortcut from a database path to its advisory.
+ */
+#include "sweepread.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "errbuf.h"
+#include "memsweep/defaults.h"
+#include "memsweep/schema.h"
+
+void ms_sweep_peak_summary(const ms_sweep_data_t *d, ms_peak_summary_t *out)
+{
+    ms_peak_summary_init(out);
+    for (size_t i = 0; i < d->n_runs; i++)
+        if (ms_run_measured(&d->runs[i]))
+            ms_peak_summary_add(out, d->runs[i].seq, &d->runs[i].peaks);
+}
+
+void ms_advise_opts_init(ms_advise_opts_t *o)
+{
+    o->mem_total_mb = -1;
+    o->reserve_mb = -1;
+    o->safety_factor = MS_DEFAULT_SAFETY_FACTOR;
+}
+
+/*
+ * The machine of the advice: the recorded one, or a whole machine of --mem-total-mb; the
+ * reserve of --reserve-mb, else the recorded one, else the rule's for the source.
+ */
+static void advise_machine(const ms_sweep_info_t *in, const ms_advise_opts_t *o, ms_machine_t *m)
+{
+    ms_reserve_rule_t rule;
+    long long reserve;
+
+    if (o->mem_total_mb >= 0) {
+        if (o->reserve_mb >= 0) {
+            reserve = o->reserve_mb;
+            rule = MS_RESERVE_RULE_OPTION;
+        } else {
+            reserve = MS_DEFAULT_RESERVE_MB;
+            rule = MS_RESERVE_RULE_MACHINE;
+        }
+        ms_machine_init(m, 1, (unsigned long long)o->mem_total_mb * 1024ULL, reserve,
+                        o->safety_factor);
+        /* Another machine's: the recorded one's MemTotal is not its own. */
+        ms_machine_describe(m, MS_MEM_SOURCE_OPTION, 0, 0, rule, in->cpus);
+        return;
+    }
+    {
+        const long long total_mb = in->have_mem_total ? (long long)(in->mem_total_kb / 1024ULL)
+                                                      : 0;
+        if (o->reserve_mb >= 0) {
+            reserve = o->reserve_mb;
+            rule = MS_RESERVE_RULE_OPTION;
+        } else if (in->have_reserve) {
+            reserve = in->reserve_mb;
+            rule = ms_reserve_rule_of(in->mem_source, total_mb, reserve);
+        } else if (ms_mem_source_is_limit(in->mem_source)) {
+            reserve = ms_limit_reserve_mb(total_mb);
+            rule = MS_RESERVE_RULE_LIMIT;
+        } else {
+            reserve = MS_DEFAULT_RESERVE_MB;
+            rule = MS_RESERVE_RULE_MACHINE;
+        }
+    }
+    ms_machine_init(m, in->have_mem_total, in->mem_total_kb, reserve, o->safety_factor);
+    ms_machine_describe(m, in->mem_source, in->have_host_mem_total, in->host_mem_total_kb, rule,
+                        in->cpus);
+}
+
+int ms_sweep_advise(const ms_sweep_data_t *d, const ms_advise_opts_t *o, ms_advisory_t *out)
+{
+    ms_machine_t m;
+    ms_run_counts_t counts;
+    ms_divergence_t div;
+    double *end_mb = NULL, *peak_mb = NULL;
+    size_t n = 0;
+
+    memset(&counts, 0, sizeof counts);
+    ms_divergence_init(&div);
+    advise_machine(&d->info, o, &m);
+
+    end_mb = malloc((d->n_runs ? d->n_runs : 1) * sizeof *end_mb);
+    peak_mb = malloc((d->n_runs ? d->n_runs : 1) * sizeof *peak_mb);
+    if (end_mb == NULL || peak_mb == NULL) {
+        free(end_mb);
+        free(peak_mb);
+        return -ENOMEM;
+    }
+    counts.total = d->n_runs;
+    counts.unfinished = d->info.unfinished;
+    for (size_t i = 0; i < d->n_runs; i++) {
+        const ms_run_mem_t *r = &d->runs[i];
+        const int running = strcmp(r->status, MS_STATUS_RUNNING) == 0;
+        const int stopped = strcmp(r->status, MS_STATUS_INTERRUPTED) == 0 ||
+                            strcmp(r->status, MS_STATUS_TIMEOUT) == 0;
+
+        /* An unknown status is not ok either; a run still running has not failed. */
+        if (running)
+            counts.running++;
+        else if (strcmp(r->status, MS_STATUS_OK) != 0)
+            counts.failed++;
+        if (!ms_run_measured(r)) {
+            counts.excluded++;
+            continue;
+        }
+        /*
+         * A run stopped by the user or by --timeout did not show what it needs to
+         * finish, nor does a run of an unfinished sweep that is still running: left out,
+         * with the largest peak such a run reached so far (a lower bound).
+         */
+        if (stopped || (running && d->info.unfinished)) {
+            const double peak = (double)r->peak_kb / 1024.0;
+            if (stopped)
+                counts.stopped++;
+            else
+                counts.unfinished_runs++;
+            if (!counts.have_left_out_peak || peak > counts.left_out_peak_mb) {
+                counts.have_left_out_peak = 1;
+                counts.left_out_peak_mb = peak;
+                counts.left_out_peak_seq = r->seq;
+            }
+            continue;
+        }
+        counts.included++;
+        end_mb[n] = (double)r->end_kb / 1024.0;
+        peak_mb[n] = (double)r->peak_kb / 1024.0;
+        n++;
+        ms_divergence_add(&div, r->seq, r->peak_kb, r->end_kb);
+    }
+    ms_advisory_compute(&m, &counts, end_mb, n, peak_mb, n, out);
+    out->divergence = div;
+    out->have_divergence = 1;
+    ms_sweep_peak_summary(d, &out->peaks);
+    out->have_peak_summary = 1;
+    out->report = d->report;
+    out->have_report = 1;
+    free(end_mb);
+    free(peak_mb);
+    return 0;
+}
+
+int ms_advise_db(const char *db_path, const ms_advise_opts_t *opts, ms_advisory_t *out,
+                 char *err, size_t errlen)
+{
+    sqlite3 *db = NULL;
+    ms_sweep_data_t d;
+    ms_advise_opts_t o;
+    int rc;
+
+    rc = ms_sweep_open(db_path, &db, err, errlen);
+    if (rc != 0)
+        return rc;
+    rc = ms_sweep_read(db, db_path, &d, err, errlen);
+    sqlite3_close(db);
+    if (rc != 0)
+        return rc;
+    if (opts != NULL)
+        o = *opts;
+    else
+        ms_advise_opts_init(&o);
+    rc = ms_sweep_advise(&d, &o, out);
+    if (rc != 0)
+        ms_set_err(err, errlen, "%s: %s", db_path, strerror(-rc));
+    ms_sweep_free(&d);
+    return rc;
+}

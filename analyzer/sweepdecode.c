@@ -1,0 +1,997 @@
+/*
+ * Reading a sweep: every row of the sweeps, runs, processes and samples tables decoded
+ * and checked, then folded and reduced (sweepfold.c), in one read transaction.
+ *
+ * Samples are read in one sequential scan and folded into per-process figures. Only runs
+ * whose processes overlap in time need a time-ordered merge; they are read again through
+ * the samples_by_proc index, one run at a time, which keeps memory bounded by the largest
+ * run rather than by the database.
+ *
+ * Nothing read is trusted: every number is checked for its type and a plausible range
+ * (dbreport.h) before it is used, so that a damaged or hand-made database gives counted
+ * skips instead of wrong figures, and no arithmetic on what is accepted can overflow. A
+ * process whose samples are not in time order in the scan is read again, in order, to
+ * find exact duplicates, which count once.
+ */
+#include "sweepdecode.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "errbuf.h"
+#include "memsweep/defaults.h"
+#include "memsweep/schema.h"
+#include "sweepfold.h"
+#include "sweepread.h"
+#include "sweepread_internal.h"
+#include "textclean.h"
+
+/*
+ * Reads column col as a whole number in [lo, hi]. A REAL that holds a whole number (a
+ * column without INTEGER affinity keeps 5.0 as REAL) is that number; text and blobs are
+ * never numbers here, even when they spell one.
+ */
+ms__vcheck_t ms__int_col(sqlite3_stmt *st, int col, long long lo, long long hi, long long *out)
+{
+    long long v;
+
+    switch (sqlite3_column_type(st, col)) {
+    case SQLITE_NULL:
+        return MS__V_NULL;
+    case SQLITE_INTEGER:
+        v = sqlite3_column_int64(st, col);
+        break;
+    case SQLITE_FLOAT: {
+        const double d = sqlite3_column_double(st, col);
+        if (!(d == floor(d)) || d < -9.0e18 || d > 9.0e18)
+            return MS__V_TYPE;
+        v = (long long)d;
+        break;
+    }
+    default:
+        return MS__V_TYPE;
+    }
+    if (v < lo)
+        return MS__V_LOW;
+    if (v > hi)
+        return MS__V_HIGH;
+    *out = v;
+    return MS__V_OK;
+}
+
+/* Counts reason in bad when bad is not NULL (re-reads do not count again). */
+static void count_bad(size_t *bad, ms_bad_t reason)
+{
+    if (bad != NULL)
+        bad[reason]++;
+}
+
+static uint64_t fnv1a(const unsigned char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    if (s == NULL)
+        return 0;
+    for (; *s != '\0'; s++)
+        h = (h ^ *s) * 1099511628211ULL;
+    return h;
+}
+
+/*
+ * Checks the sample at columns c (t_ns), c + 1 (rss_kb), c + 2 (hwm_kb), c + 3 (kind) and,
+ * when stack_col >= 0, stack_col (stack_id). Returns MS_BAD_COUNT when the sample is
+ * usable, with *s filled and ignored values counted in bad; otherwise the reason to skip
+ * it, which the caller counts.
+ */
+static ms_bad_t read_sample(sqlite3_stmt *st, int c, int stack_col, ms__sample_row_t *s, size_t *bad)
+{
+    long long v;
+
+    switch (ms__int_col(st, c, 0, MS_NS_LIMIT - 1, &v)) {
+    case MS__V_OK:
+        s->t = v;
+        break;
+    case MS__V_NULL:
+        return MS_BAD_SAMPLE_T_NULL;
+    case MS__V_TYPE:
+        return MS_BAD_SAMPLE_T;
+    case MS__V_LOW:
+        return MS_BAD_SAMPLE_T_EARLY;
+    case MS__V_HIGH:
+        return MS_BAD_SAMPLE_T_LATE;
+    }
+    switch (ms__int_col(st, c + 1, 0, MS_KB_LIMIT, &v)) {
+    case MS__V_OK:
+        s->rss = (unsigned long long)v;
+        break;
+    case MS__V_NULL:
+        return MS_BAD_SAMPLE_RSS_NULL;
+    case MS__V_TYPE:
+        return MS_BAD_SAMPLE_RSS;
+    case MS__V_LOW:
+        return MS_BAD_SAMPLE_RSS_NEGATIVE;
+    case MS__V_HIGH:
+        return MS_BAD_SAMPLE_RSS_HUGE;
+    }
+    s->hwm = -1;
+    switch (ms__int_col(st, c + 2, 0, MS_KB_LIMIT, &v)) {
+    case MS__V_OK:
+        s->hwm = v;
+        break;
+    case MS__V_NULL:
+        break;
+    case MS__V_TYPE:
+        count_bad(bad, MS_BAD_SAMPLE_HWM);
+        break;
+    case MS__V_LOW:
+    case MS__V_HIGH:
+        count_bad(bad, MS_BAD_SAMPLE_HWM_RANGE);
+        break;
+    }
+    {
+        const unsigned char *kind = sqlite3_column_text(st, c + 3);
+        s->kind = ms_sample_kind_of((const char *)kind);
+        s->kind_hash = s->kind == MS_SAMPLE_OTHER ? fnv1a(kind) : 0;
+    }
+    s->have_stack = 0;
+    if (stack_col >= 0) {
+        switch (ms__int_col(st, stack_col, INT64_MIN, INT64_MAX, &v)) {
+        case MS__V_OK:
+            s->have_stack = 1;
+            s->stack_id = v;
+            break;
+        case MS__V_NULL:
+            break;
+        default:
+            count_bad(bad, MS_BAD_SAMPLE_STACK);
+            break;
+        }
+    }
+    return MS_BAD_COUNT;
+}
+
+/* A nullable count column: its value, or 0 for NULL; a bad value counts reason and reads 0. */
+static unsigned long long count_col(sqlite3_stmt *st, int col, size_t *bad, ms_bad_t reason,
+                                    int *present)
+{
+    long long v;
+
+    *present = 0;
+    switch (ms__int_col(st, col, 0, MS_COUNT_LIMIT, &v)) {
+    case MS__V_OK:
+        *present = 1;
+        return (unsigned long long)v;
+    case MS__V_NULL:
+        return 0;
+    default:
+        bad[reason]++;
+        return 0;
+    }
+}
+
+void ms_sweep_free(ms_sweep_data_t *d)
+{
+    free(d->runs);
+    memset(d, 0, sizeof *d);
+}
+
+static int cmp_proc_id(const void *a, const void *b)
+{
+    const ms__proc_fold_t *x = a, *y = b;
+    return (x->proc_id > y->proc_id) - (x->proc_id < y->proc_id);
+}
+
+static int cmp_ll(const void *a, const void *b)
+{
+    const long long x = *(const long long *)a, y = *(const long long *)b;
+    return (x > y) - (x < y);
+}
+
+static size_t find_run(const ms_run_mem_t *runs, size_t n, long long run_id)
+{
+    size_t lo = 0, hi = n;
+    /* runs are sorted by run_id for this lookup. */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (runs[mid].run_id < run_id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return (lo < n && runs[lo].run_id == run_id) ? lo : SIZE_MAX;
+}
+
+static ms__proc_fold_t *find_proc(ms__proc_fold_t *procs, size_t n, long long proc_id)
+{
+    ms__proc_fold_t key;
+    if (n == 0)
+        return NULL;
+    key.proc_id = proc_id;
+    return bsearch(&key, procs, n, sizeof *procs, cmp_proc_id);
+}
+
+static int cmp_run_id(const void *a, const void *b)
+{
+    const ms_run_mem_t *x = a, *y = b;
+    return (x->run_id > y->run_id) - (x->run_id < y->run_id);
+}
+
+static int cmp_run_seq(const void *a, const void *b)
+{
+    const ms_run_mem_t *x = a, *y = b;
+    if (x->seq != y->seq)
+        return (x->seq > y->seq) - (x->seq < y->seq);
+    return (x->run_id > y->run_id) - (x->run_id < y->run_id);
+}
+
+/* A growable set of ids (of skipped rows), sorted before it is searched. */
+typedef struct id_set {
+    long long *v;
+    size_t n, cap;
+} id_set_t;
+
+static int id_set_add(id_set_t *s, long long id)
+{
+    if (s->n == s->cap) {
+        const size_t ncap = s->cap ? s->cap * 2 : 64;
+        long long *nv = realloc(s->v, ncap * sizeof *nv);
+        if (nv == NULL)
+            return -ENOMEM;
+        s->v = nv;
+        s->cap = ncap;
+    }
+    s->v[s->n++] = id;
+    return 0;
+}
+
+static void id_set_sort(id_set_t *s)
+{
+    if (s->n > 1)
+        qsort(s->v, s->n, sizeof *s->v, cmp_ll);
+}
+
+static int id_set_has(const id_set_t *s, long long id)
+{
+    return s->n > 0 && bsearch(&id, s->v, s->n, sizeof *s->v, cmp_ll) != NULL;
+}
+
+/*
+ * Steps st (bound to one process: proc_id, t_ns, rss_kb, hwm_kb, kind) to its next usable
+ * sample of that process, as the scan accepted it. Returns 1 with *s filled, 0 at the end,
+ * or -EIO.
+ */
+static int next_sample_of(sqlite3_stmt *st, long long proc_id, ms__sample_row_t *s)
+{
+    for (;;) {
+        long long id;
+        const int step = sqlite3_step(st);
+        if (step == SQLITE_DONE)
+            return 0;
+        if (step != SQLITE_ROW)
+            return -EIO;
+        /* The comparison in SQL follows the column's affinity; the scan does not. */
+        if (ms__int_col(st, 0, INT64_MIN, INT64_MAX, &id) != MS__V_OK || id != proc_id)
+            continue;
+        if (read_sample(st, 1, -1, s, NULL) == MS_BAD_COUNT)
+            return 1;
+    }
+}
+
+static int status_is_known(const char *s)
+{
+    static const char *const known[] = {MS_STATUS_OK,      MS_STATUS_FAILED,
+                                        MS_STATUS_KILLED,  MS_STATUS_OOM, MS_STATUS_TIMEOUT,
+                                        MS_STATUS_INTERRUPTED, MS_STATUS_RUNNING};
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (strcmp(s, known[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* The most CPUs a sweeps row may record: beyond any machine Linux runs on. */
+#define MAX_CPUS 1048576
+
+/* Reads the first sweeps row and how many there are. */
+static int read_sweep(sqlite3 *db, ms_sweep_data_t *out, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    long long v;
+    int s, rc = -EIO;
+
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM sweeps", -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW)
+        goto out;
+    out->info.n_sweeps = (size_t)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    st = NULL;
+    out->report.no_sweep_row = out->info.n_sweeps == 0;
+
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        goto out;
+    s = sqlite3_step(st);
+    if (s == SQLITE_DONE) {
+        rc = 0;
+        goto out;
+    }
+    if (s != SQLITE_ROW)
+        goto out;
+    out->info.sweep_id = sqlite3_column_int64(st, 0);
+    switch (ms__int_col(st, 1, 1, MS_KB_LIMIT, &v)) {
+    case MS__V_OK:
+        out->info.have_mem_total = 1;
+        out->info.mem_total_kb = (unsigned long long)v;
+        break;
+    case MS__V_NULL: /* MemTotal could not be read where the sweep ran */
+        break;
+    case MS__V_TYPE:
+        out->report.bad[MS_BAD_SWEEP_MEM_TOTAL]++;
+        break;
+    case MS__V_LOW:
+    case MS__V_HIGH:
+        out->report.bad[MS_BAD_SWEEP_MEM_TOTAL_RANGE]++;
+        break;
+    }
+    switch (ms__int_col(st, 2, MS_MIN_INTERVAL_MS, MS_MAX_INTERVAL_MS, &v)) {
+    case MS__V_OK:
+        out->info.interval_ms = v;
+        break;
+    case MS__V_NULL:
+        out->report.bad[MS_BAD_SWEEP_INTERVAL_NULL]++;
+        break;
+    case MS__V_TYPE:
+        out->report.bad[MS_BAD_SWEEP_INTERVAL]++;
+        break;
+    case MS__V_LOW:
+    case MS__V_HIGH:
+        out->report.bad[MS_BAD_SWEEP_INTERVAL_RANGE]++;
+        break;
+    }
+    if (sqlite3_column_text(st, 3) != NULL)
+        ms_clean_text(out->info.hostname, sizeof out->info.hostname,
+                      (const char *)sqlite3_column_text(st, 3));
+    /* The reserve's upper bound is MS_KB_LIMIT in MiB: no reserve is larger than memory. */
+    switch (ms__int_col(st, 4, 0, MS_KB_LIMIT / 1024, &v)) {
+    case MS__V_OK:
+        out->info.have_reserve = 1;
+        out->info.reserve_mb = v;
+        break;
+    case MS__V_NULL: /* a column of every version, NOT NULL: only a hand-made row lacks it */
+        break;
+    case MS__V_TYPE:
+        out->report.bad[MS_BAD_SWEEP_RESERVE]++;
+        break;
+    case MS__V_LOW:
+    case MS__V_HIGH:
+        out->report.bad[MS_BAD_SWEEP_RESERVE_RANGE]++;
+        break;
+    }
+    if (sqlite3_column_type(st, 5) == SQLITE_FLOAT || sqlite3_column_type(st, 5) == SQLITE_INTEGER)
+        out->info.safety_factor = sqlite3_column_double(st, 5);
+
+    /* Schema 4: where the memory figure came from, the machine's own, the CPUs. */
+    switch (sqlite3_column_type(st, 6)) {
+    case SQLITE_NULL:
+        snprintf(out->info.mem_source, sizeof out->info.mem_source, "%s",
+                 MS_MEM_SOURCE_MEMINFO);
+        break;
+    case SQLITE_TEXT:
+        ms_clean_text(out->info.mem_source, sizeof out->info.mem_source,
+                      (const char *)sqlite3_column_text(st, 6));
+        break;
+    default:
+        out->report.bad[MS_BAD_SWEEP_MEM_SOURCE]++;
+        break;
+    }
+    switch (ms__int_col(st, 7, 1, MS_KB_LIMIT, &v)) {
+    case MS__V_OK:
+        out->info.have_host_mem_total = 1;
+        out->info.host_mem_total_kb = (unsigned long long)v;
+        break;
+    case MS__V_NULL:
+        /* Before version 4 (and from the shim alone) the figure is the machine's. */
+        if (sqlite3_column_type(st, 6) == SQLITE_NULL && out->info.have_mem_total) {
+            out->info.have_host_mem_total = 1;
+            out->info.host_mem_total_kb = out->info.mem_total_kb;
+        }
+        break;
+    case MS__V_TYPE:
+        out->report.bad[MS_BAD_SWEEP_HOST_MEM]++;
+        break;
+    case MS__V_LOW:
+    case MS__V_HIGH:
+        out->report.bad[MS_BAD_SWEEP_HOST_MEM_RANGE]++;
+        break;
+    }
+    switch (ms__int_col(st, 8, 1, MAX_CPUS, &v)) {
+    case MS__V_OK:
+        out->info.cpus = v;
+        break;
+    case MS__V_NULL:
+        break;
+    case MS__V_TYPE:
+        out->report.bad[MS_BAD_SWEEP_CPUS]++;
+        break;
+    case MS__V_LOW:
+    case MS__V_HIGH:
+        out->report.bad[MS_BAD_SWEEP_CPUS_RANGE]++;
+        break;
+    }
+    rc = 0;
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/*
+ * Reads runs.maxrss_kb and maxrss_floor_kb (columns col and col + 1) into the run's peak
+ * views. A ru_maxrss without a floor cannot be told from the launcher's copy, so it is
+ * left out; a value that cannot be a size is ignored and counted.
+ */
+static void read_wait4(sqlite3_stmt *st, int col, ms_run_mem_t *r, size_t *bad)
+{
+    long long kb, floor_kb = 0;
+    const ms__vcheck_t v = ms__int_col(st, col, 0, MS_KB_LIMIT, &kb);
+    const ms__vcheck_t vf = ms__int_col(st, col + 1, 0, MS_KB_LIMIT, &floor_kb);
+
+    if (v == MS__V_NULL)
+        return;
+    if (v != MS__V_OK || (vf != MS__V_OK && vf != MS__V_NULL)) {
+        count_bad(bad, MS_BAD_RUN_MAXRSS);
+        return;
+    }
+    /* Without its floor, ru_maxrss cannot be told from the launcher's copy: not used. */
+    if (vf == MS__V_NULL)
+        return;
+    r->peaks.wait4_kb = (unsigned long long)kb;
+    r->peaks.wait4_floor_kb = (unsigned long long)floor_kb;
+    r->peaks.wait4 = kb > floor_kb ? MS_WAIT4_ABOVE : MS_WAIT4_AT_FLOOR;
+}
+
+/*
+ * Whether the first sweep is a launcher's sweep that has not finished. A database made by
+ * the shim alone never gets finished_ns, and has no launcher to finish its runs.
+ */
+static int read_unfinished(sqlite3 *db, ms_sweep_data_t *out)
+{
+    sqlite3_stmt *st = NULL;
+    int has_origin = 0;
+    int s;
+
+    if (out->info.n_sweeps == 0)
+        return 0;
+    if (ms__sweep_has_column(db, "sweeps", "origin", &has_origin) != 0)
+        return -EIO;
+    if (sqlite3_prepare_v2(db,
+                           has_origin ? "SELECT finished_ns IS NULL AND origin IS '"
+                                        MS_ORIGIN_LAUNCHER "' FROM sweeps ORDER BY sweep_id LIMIT 1"
+                                      : "SELECT finished_ns IS NULL FROM sweeps ORDER BY sweep_id"
+                                        " LIMIT 1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return -EIO;
+    s = sqlite3_step(st);
+    if (s == SQLITE_ROW)
+        out->info.unfinished = sqlite3_column_int(st, 0) != 0;
+    sqlite3_finalize(st);
+    return s == SQLITE_ROW || s == SQLITE_DONE ? 0 : -EIO;
+}
+
+/*
+ * The kind of a reason a run was not measured: the launcher writes "statically linked:
+ * /opt/bin/solve", "setuid: /usr/bin/x (owned by uid 0)", "no process reported by
+ * /usr/bin/python3, which is dynamically linked (see the run's log)", and the summary
+ * counts runs by the part before the first ": " or, without one, before the first word
+ * that is a path. A reason without either is its own kind. The kind is cleaned for
+ * printing and cut where a word ends when it does not fit.
+ */
+static void reason_kind(const char *why, char *kind, size_t len)
+{
+    const char *colon = strstr(why, ": ");
+    size_t n = colon != NULL ? (size_t)(colon - why) : strlen(why);
+    char *copy;
+
+    if (colon == NULL) {
+        for (const char *p = why; *p != '\0'; p++) {
+            if (*p == '/' && (p == why || p[-1] == ' ')) {
+                size_t m = (size_t)(p - why);
+                while (m > 0 && why[m - 1] == ' ')
+                    m--;
+                if (m > 0)
+                    n = m;
+                break;
+            }
+        }
+    }
+    copy = strndup(why, n);
+    ms_clean_text(kind, len, copy != NULL ? copy : why);
+    free(copy);
+}
+
+/* Reads the runs, sorted by run_id for lookups; skipped ones go to skipped_runs. */
+static int read_runs(sqlite3 *db, ms_sweep_data_t *out, int has_uninstrumented,
+                     int has_usage, id_set_t *skipped_runs)
+{
+    sqlite3_stmt *st = NULL;
+    char sql[512];
+    size_t cap = 0;
+    int s;
+
+    /* With several sweeps rows only the first sweep's runs are read. */
+    snprintf(sql, sizeof sql,
+             "SELECT run_id, seq, status, %s, %s, %s FROM runs ORDER BY run_id",
+             has_uninstrumented ? "uninstrumented" : "NULL",
+             has_usage ? "maxrss_kb, maxrss_floor_kb" : "NULL, NULL",
+             out->info.n_sweeps > 1
+                 ? "sweep_id IS (SELECT sweep_id FROM sweeps ORDER BY sweep_id LIMIT 1)"
+                 : "1");
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return -EIO;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        ms_run_mem_t *r;
+        long long run_id, seq = 0;
+        int ok_id = ms__int_col(st, 0, INT64_MIN, INT64_MAX, &run_id) == MS__V_OK;
+        ms_bad_t why = MS_BAD_COUNT;
+
+        if (sqlite3_column_int(st, 6) == 0)
+            why = MS_BAD_RUN_OTHER_SWEEP;
+        else if (!ok_id)
+            why = MS_BAD_RUN_ID;
+        else {
+            switch (ms__int_col(st, 1, INT64_MIN, INT64_MAX, &seq)) {
+            case MS__V_OK:
+                break;
+            case MS__V_NULL:
+                why = MS_BAD_RUN_SEQ_NULL;
+                break;
+            default:
+                why = MS_BAD_RUN_SEQ;
+                break;
+            }
+        }
+        if (why == MS_BAD_COUNT && out->n_runs > 0 && out->runs[out->n_runs - 1].run_id == run_id)
+            why = MS_BAD_RUN_ID_DUP;
+        if (why != MS_BAD_COUNT) {
+            out->report.bad[why]++;
+            if (ok_id && why != MS_BAD_RUN_ID_DUP && id_set_add(skipped_runs, run_id) != 0)
+                goto nomem;
+            continue;
+        }
+        if (ms__grow((void **)&out->runs, &cap, out->n_runs, sizeof *out->runs, 256) != 0)
+            goto nomem;
+        r = &out->runs[out->n_runs++];
+        memset(r, 0, sizeof *r);
+        r->run_id = run_id;
+        r->seq = seq;
+        {
+            const unsigned char *status = sqlite3_column_text(st, 2);
+            ms_clean_text(r->status, sizeof r->status,
+                          status != NULL ? (const char *)status : "NULL");
+            r->status_known = status != NULL && status_is_known((const char *)status);
+        }
+        if (sqlite3_column_type(st, 3) != SQLITE_NULL) {
+            const unsigned char *why_text = sqlite3_column_text(st, 3);
+            r->not_measured = 1;
+            reason_kind(why_text != NULL && why_text[0] != '\0' ? (const char *)why_text
+                                                                : "no reason recorded",
+                        r->not_measured_kind, sizeof r->not_measured_kind);
+        }
+        r->peaks.tracking = MS_TRACKING_UNKNOWN;
+        read_wait4(st, 4, r, out->report.bad);
+    }
+    sqlite3_finalize(st);
+    if (s != SQLITE_DONE)
+        return -EIO;
+    /* SQL orders numbers numerically; sorting again only guards the binary search. */
+    for (size_t i = 1; i < out->n_runs; i++) {
+        if (out->runs[i - 1].run_id > out->runs[i].run_id) {
+            qsort(out->runs, out->n_runs, sizeof *out->runs, cmp_run_id);
+            break;
+        }
+    }
+    id_set_sort(skipped_runs);
+    return 0;
+nomem:
+    sqlite3_finalize(st);
+    return -ENOMEM;
+}
+
+/*
+ * Checks one processes row (columns as read_processes selects them) into *p. Returns
+ * MS_BAD_COUNT when the row is usable, else the reason to skip it.
+ */
+static ms_bad_t check_process(sqlite3_stmt *st, const ms_sweep_data_t *out,
+                              const id_set_t *skipped_runs, ms__proc_fold_t *p, size_t *bad)
+{
+    long long v;
+    size_t ri;
+    int present_total, present;
+
+    memset(p, 0, sizeof *p);
+    if (ms__int_col(st, 0, INT64_MIN, INT64_MAX, &v) != MS__V_OK)
+        return MS_BAD_PROC_ID;
+    p->proc_id = v;
+    if (ms__int_col(st, 1, INT64_MIN, INT64_MAX, &v) != MS__V_OK)
+        return MS_BAD_PROC_RUN;
+    ri = find_run(out->runs, out->n_runs, v);
+    if (ri == SIZE_MAX)
+        return id_set_has(skipped_runs, v) ? MS_BAD_PROC_RUN_SKIPPED : MS_BAD_PROC_NO_RUN;
+    p->run_index = ri;
+    switch (ms__int_col(st, 2, INT64_MIN, INT64_MAX, &v)) {
+    case MS__V_OK:
+        p->pid = v;
+        break;
+    case MS__V_NULL:
+        return MS_BAD_PROC_PID_NULL;
+    default:
+        return MS_BAD_PROC_PID;
+    }
+    switch (ms__int_col(st, 3, 0, MS_NS_LIMIT - 1, &v)) {
+    case MS__V_OK:
+        p->started_ns = v;
+        break;
+    case MS__V_NULL:
+        return MS_BAD_PROC_START_NULL;
+    case MS__V_TYPE:
+        return MS_BAD_PROC_START;
+    case MS__V_LOW:
+        return MS_BAD_PROC_START_EARLY;
+    case MS__V_HIGH:
+        return MS_BAD_PROC_START_LATE;
+    }
+    /* From here on a bad value is ignored, not a reason to skip the process. */
+    switch (ms__int_col(st, 4, 0, MS_NS_LIMIT - 1, &v)) {
+    case MS__V_OK:
+        if (v < p->started_ns) {
+            bad[MS_BAD_PROC_END_BEFORE_START]++;
+        } else {
+            p->have_ended = 1;
+            p->ended_ns = v;
+        }
+        break;
+    case MS__V_NULL:
+        break;
+    case MS__V_TYPE:
+        bad[MS_BAD_PROC_END]++;
+        break;
+    case MS__V_LOW:
+    case MS__V_HIGH:
+        bad[MS_BAD_PROC_END_RANGE]++;
+        break;
+    }
+    switch (ms__int_col(st, 5, 0, MS_KB_LIMIT, &v)) {
+    case MS__V_OK:
+        p->col_hwm_kb = (unsigned long long)v;
+        break;
+    case MS__V_NULL:
+        break;
+    case MS__V_TYPE:
+        bad[MS_BAD_PROC_HWM]++;
+        break;
+    case MS__V_LOW:
+    case MS__V_HIGH:
+        bad[MS_BAD_PROC_HWM_RANGE]++;
+        break;
+    }
+    p->tracking = MS_TRACKING_UNKNOWN;
+    switch (ms__int_col(st, 6, INT64_MIN, INT64_MAX, &v)) {
+    case MS__V_OK:
+        p->tracking = v != 0 ? MS_TRACKING_ON : MS_TRACKING_OFF;
+        break;
+    case MS__V_NULL:
+        break;
+    default:
+        bad[MS_BAD_PROC_TRACKING]++;
+        break;
+    }
+    {
+        const unsigned long long total = count_col(st, 7, bad, MS_BAD_PROC_DROPPED,
+                                                   &present_total);
+        p->dropped_rate = count_col(st, 8, bad, MS_BAD_PROC_DROPPED, &present);
+        p->dropped_queue = count_col(st, 9, bad, MS_BAD_PROC_DROPPED, &present);
+        /* alloc_dropped is the total; without it the two causes add up to it. */
+        p->dropped = present_total ? total : p->dropped_rate + p->dropped_queue;
+    }
+    p->unstored = count_col(st, 10, bad, MS_BAD_PROC_UNSTORED, &present);
+    p->has_note = sqlite3_column_int(st, 11) != 0;
+    return MS_BAD_COUNT;
+}
+
+/* Reads the processes, sorted by proc_id for lookups; skipped ones go to skipped_procs. */
+static int read_processes(sqlite3 *db, ms_sweep_data_t *out, const ms__optional_cols_t *oc,
+                          const id_set_t *skipped_runs, ms__proc_fold_t **procs_out,
+                          size_t *n_out, id_set_t *skipped_procs)
+{
+    sqlite3_stmt *st = NULL;
+    ms__proc_fold_t *procs = NULL;
+    size_t n = 0, cap = 0;
+    char sql[512];
+    int s, rc = 0;
+
+    snprintf(sql, sizeof sql,
+             "SELECT proc_id, run_id, pid, started_ns, ended_ns, hwm_kb,"
+             " %s, %s, %s, %s, %s, %s FROM processes ORDER BY proc_id",
+             oc->tracking ? "alloc_tracking" : "NULL", oc->dropped ? "alloc_dropped" : "NULL",
+             oc->dropped_rate ? "alloc_dropped_rate" : "NULL",
+             oc->dropped_queue ? "alloc_dropped_queue" : "NULL",
+             oc->unstored ? "unstored" : "NULL",
+             /* The shim notes a process only when a write of it failed. */
+             oc->note ? "note IS NOT NULL AND note <> '', note" : "0, NULL");
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return -EIO;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        ms__proc_fold_t p;
+        ms_bad_t why = check_process(st, out, skipped_runs, &p, out->report.bad);
+        if (why == MS_BAD_COUNT && n > 0 && procs[n - 1].proc_id == p.proc_id)
+            why = MS_BAD_PROC_ID_DUP;
+        if (why != MS_BAD_COUNT) {
+            out->report.bad[why]++;
+            if (why != MS_BAD_PROC_ID && why != MS_BAD_PROC_ID_DUP &&
+                id_set_add(skipped_procs, p.proc_id) != 0) {
+                rc = -ENOMEM;
+                goto out;
+            }
+            continue;
+        }
+        if (ms__grow((void **)&procs, &cap, n, sizeof *procs, 256) != 0) {
+            rc = -ENOMEM;
+            goto out;
+        }
+        procs[n++] = p;
+        out->runs[p.run_index].n_processes++;
+        if (p.has_note && p.unstored > 0 && out->report.unstored_note[0] == '\0' &&
+            sqlite3_column_text(st, 12) != NULL)
+            ms_clean_text(out->report.unstored_note, sizeof out->report.unstored_note,
+                          (const char *)sqlite3_column_text(st, 12));
+    }
+    if (s != SQLITE_DONE)
+        rc = -EIO;
+    for (size_t i = 1; rc == 0 && i < n; i++) {
+        if (procs[i - 1].proc_id > procs[i].proc_id) {
+            qsort(procs, n, sizeof *procs, cmp_proc_id);
+            break;
+        }
+    }
+    id_set_sort(skipped_procs);
+out:
+    sqlite3_finalize(st);
+    if (rc != 0) {
+        free(procs);
+        procs = NULL;
+        n = 0;
+    }
+    *procs_out = procs;
+    *n_out = n;
+    return rc;
+}
+
+/* The one sequential scan of every sample, folded per process. */
+static int scan_samples(sqlite3 *db, int read_stacks, ms__proc_fold_t *procs, size_t n_procs,
+                        const id_set_t *skipped_procs, long long interval_ms, size_t *bad)
+{
+    sqlite3_stmt *st = NULL;
+    ms__proc_fold_t *last = NULL;
+    char sql[128];
+    int s;
+
+    snprintf(sql, sizeof sql, "SELECT proc_id, t_ns, rss_kb, hwm_kb, kind%s FROM samples",
+             read_stacks ? ", stack_id" : "");
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return -EIO;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        long long proc_id;
+        ms__sample_row_t row;
+        ms_bad_t why;
+        ms__proc_fold_t *p;
+
+        if (ms__int_col(st, 0, INT64_MIN, INT64_MAX, &proc_id) != MS__V_OK) {
+            bad[MS_BAD_SAMPLE_PROC]++;
+            continue;
+        }
+        p = (last != NULL && last->proc_id == proc_id) ? last : find_proc(procs, n_procs, proc_id);
+        if (p == NULL) {
+            bad[id_set_has(skipped_procs, proc_id) ? MS_BAD_SAMPLE_PROC_SKIPPED
+                                                   : MS_BAD_SAMPLE_NO_PROC]++;
+            continue;
+        }
+        last = p;
+        why = read_sample(st, 1, read_stacks ? 5 : -1, &row, bad);
+        if (why != MS_BAD_COUNT) {
+            bad[why]++;
+            continue;
+        }
+        ms__fold_sample(p, &row, interval_ms);
+    }
+    sqlite3_finalize(st);
+    return s == SQLITE_DONE ? 0 : -EIO;
+}
+
+/*
+ * Appends to *rows (n used, cap allocated) the usable samples of process proc_id, in time
+ * order, read through st (samples of one process by time). Returns 0, -ENOMEM or -EIO.
+ */
+static int read_proc_samples(sqlite3_stmt *st, long long proc_id, ms__sample_row_t **rows,
+                             size_t *n, size_t *cap)
+{
+    ms__sample_row_t s;
+    int got;
+
+    sqlite3_reset(st);
+    sqlite3_bind_int64(st, 1, proc_id);
+    while ((got = next_sample_of(st, proc_id, &s)) == 1) {
+        if (ms__grow((void **)rows, cap, *n, sizeof **rows, 1024) != 0)
+            return -ENOMEM;
+        (*rows)[(*n)++] = s;
+    }
+    return got < 0 ? -EIO : 0;
+}
+
+/*
+ * Reduces the processes of every run: duplicates of the processes whose samples were not
+ * in time order, then each run's figures, reading again the samples of the runs whose
+ * processes overlap, one run at a time.
+ */
+static int reduce_runs(sqlite3 *db, ms_sweep_data_t *out, ms__proc_fold_t *procs, size_t n_procs)
+{
+    sqlite3_stmt *st_ps = NULL;
+    ms__proc_order_t *order = NULL;
+    ms__sample_row_t *rows = NULL;
+    size_t *first = NULL;
+    size_t cap = 0, first_cap = 0;
+    int rc = 0;
+
+    if (sqlite3_prepare_v2(db,
+                           "SELECT proc_id, t_ns, rss_kb, hwm_kb, kind FROM samples"
+                           " WHERE proc_id = ? ORDER BY t_ns",
+                           -1, &st_ps, NULL) != SQLITE_OK) {
+        rc = -EIO;
+        goto out;
+    }
+    for (size_t i = 0; i < n_procs; i++) {
+        size_t n = 0;
+        if (!procs[i].recheck)
+            continue;
+        if ((rc = read_proc_samples(st_ps, procs[i].proc_id, &rows, &n, &cap)) != 0)
+            goto out;
+        ms__fold_drop_duplicates(&procs[i], rows, n, out->report.bad);
+    }
+    if ((rc = ms__fold_order(procs, n_procs, &order)) != 0)
+        goto out;
+
+    for (size_t i = 0; i < n_procs;) {
+        const size_t ri = order[i].run_index;
+        ms_run_mem_t *run = &out->runs[ri];
+        size_t j = i, n = 0;
+
+        while (j < n_procs && order[j].run_index == ri)
+            j++;
+        rc = ms__run_reduce(procs, &order[i], j - i, out->info.interval_ms, run);
+        if (rc == 1) {
+            /* The processes overlap: the merge needs their samples, in time order. */
+            if (j - i + 1 > first_cap) {
+                size_t *nf = realloc(first, (j - i + 1) * sizeof *first);
+                if (nf == NULL) {
+                    rc = -ENOMEM;
+                    goto out;
+                }
+                first = nf;
+                first_cap = j - i + 1;
+            }
+            for (size_t k = i; k < j; k++) {
+                first[k - i] = n;
+                if (procs[order[k].fold].n_samples > 0 &&
+                    (rc = read_proc_samples(st_ps, procs[order[k].fold].proc_id, &rows, &n,
+                                            &cap)) != 0)
+                    goto out;
+            }
+            first[j - i] = n;
+            rc = ms__run_merge(procs, &order[i], j - i, rows, first, out->info.interval_ms,
+                               run);
+        }
+        if (rc != 0)
+            goto out;
+        i = j;
+    }
+out:
+    sqlite3_finalize(st_ps);
+    free(order);
+    free(rows);
+    free(first);
+    return rc;
+}
+
+int ms_sweep_read(sqlite3 *db, const char *name, ms_sweep_data_t *out, char *err, size_t errlen)
+{
+    ms__proc_fold_t *procs = NULL;
+    size_t n_procs = 0;
+    id_set_t skipped_runs = {0}, skipped_procs = {0};
+    ms__optional_cols_t oc;
+    const char *path = ms__sweep_db_name(db, name);
+    char sql[512];
+    int in_tx = 0;
+    int read_stacks = 0;
+    int rc = 0;
+
+    memset(out, 0, sizeof *out);
+    memset(&oc, 0, sizeof oc);
+    out->info.reserve_mb = MS_DEFAULT_RESERVE_MB;
+    out->info.safety_factor = MS_DEFAULT_SAFETY_FACTOR;
+    out->info.interval_ms = MS_DEFAULT_INTERVAL_MS;
+
+    /* One read transaction: a consistent snapshot even while a sweep is writing. */
+    if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+        goto sql_error;
+    in_tx = 1;
+
+    rc = ms__sweep_check_required(db, path, err, errlen);
+    if (rc == -EIO)
+        goto sql_error;
+    if (rc != 0)
+        goto out;
+    if (ms__sweep_find_optional(db, &oc) != 0)
+        goto sql_error;
+    snprintf(sql, sizeof sql,
+             "SELECT sweep_id, mem_total_kb, interval_ms, %s, %s, %s, %s, %s, %s FROM sweeps"
+             " ORDER BY sweep_id LIMIT 1",
+             oc.hostname ? "hostname" : "NULL", oc.reserve_mb ? "reserve_mb" : "NULL",
+             oc.safety_factor ? "safety_factor" : "NULL",
+             oc.mem_source ? "mem_source" : "NULL",
+             oc.host_mem_total ? "host_mem_total_kb" : "NULL", oc.cpus ? "cpus" : "NULL");
+    if (read_sweep(db, out, sql) != 0)
+        goto sql_error;
+    if (read_unfinished(db, out) != 0)
+        goto sql_error;
+
+    rc = read_runs(db, out, oc.uninstrumented, oc.maxrss && oc.maxrss_floor, &skipped_runs);
+    if (rc == -EIO)
+        goto sql_error;
+    if (rc != 0)
+        goto nomem;
+
+    /* Reading a column costs on every one of millions of samples: stack_id is read only
+     * when some stack was recorded at all. */
+    if (oc.stack_id && oc.stacks && ms__sweep_any_stack(db, &read_stacks) != 0)
+        goto sql_error;
+
+    rc = read_processes(db, out, &oc, &skipped_runs, &procs, &n_procs, &skipped_procs);
+    if (rc == -EIO)
+        goto sql_error;
+    if (rc != 0)
+        goto nomem;
+
+    rc = scan_samples(db, read_stacks, procs, n_procs, &skipped_procs, out->info.interval_ms,
+                      out->report.bad);
+    if (rc != 0)
+        goto sql_error;
+
+    rc = reduce_runs(db, out, procs, n_procs);
+    if (rc == -EIO)
+        goto sql_error;
+    if (rc != 0)
+        goto nomem;
+
+    if (out->n_runs > 1)
+        qsort(out->runs, out->n_runs, sizeof *out->runs, cmp_run_seq);
+    ms__sweep_fill_report(out);
+    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    in_tx = 0;
+    goto out;
+
+nomem:
+    rc = -ENOMEM;
+    ms_set_err(err, errlen, "%s: %s", path, strerror(ENOMEM));
+    goto out;
+sql_error:
+    rc = -EIO;
+    ms__sweep_db_error(db, path, err, errlen);
+out:
+    if (in_tx)
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    free(procs);
+    free(skipped_runs.v);
+    free(skipped_procs.v);
+    if (rc != 0)
+        ms_sweep_free(out);
+    return rc;
+}
