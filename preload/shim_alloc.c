@@ -424,6 +424,20 @@ static int ready_state(void)
 
 /* ---- counting ----------------------------------------------------------------------- */
 
+/* A fork child's image is dormant until a count of one of its threads wakes it. */
+static atomic_int wake_due;
+
+static int64_t heap_kb_of(int64_t bytes)
+{
+    return bytes > 0 ? bytes / 1024 : 0;
+}
+
+/* A sample was taken: the next `alloc` sample is due a step above the current heap. */
+static void rebase(void)
+{
+    atomic_store(&trigger_at, atomic_load(&live) + atomic_load(&step_bytes));
+}
+
 static void thread_exit(void *arg)
 {
     ms_tls_t *const t = &tls;
@@ -476,11 +490,18 @@ static __attribute__((noinline)) void account_slow(ms_tls_t *t, int st, int64_t 
     }
     guard_on(t);
     if (t->registered == 0) {
-        if (!atomic_load_explicit(&hooks_seen, memory_order_relaxed))
+        if (!atomic_load_explicit(&hooks_seen, memory_order_relaxed)) {
             atomic_store(&hooks_seen, 1);
+            if (MODE(st) == ST_SAMPLE)
+                ms__spool_set_tracking(1);
+        }
         if (MODE(st) == ST_SAMPLE)
             register_thread(t);
     }
+    /* A fork child's first count wakes its image, with the heap it inherited. */
+    if (unlikely(atomic_load_explicit(&wake_due, memory_order_relaxed)) &&
+        atomic_exchange(&wake_due, 0))
+        ms__image_wake(heap_kb_of(atomic_load(&live) + t->delta));
     if (t->delta >= FOLD_BYTES || t->delta <= -FOLD_BYTES || t->registered == 0) {
         const int64_t d = t->delta;
         const int64_t now = (int64_t)atomic_fetch_add(&live, d) + d;
@@ -488,18 +509,19 @@ static __attribute__((noinline)) void account_slow(ms_tls_t *t, int st, int64_t 
         long long level = atomic_load(&trigger_at);
 
         t->delta = 0;
-        if (MODE(st) == ST_SAMPLE)
-            ms__vfs_renew_in_program();
         if (MODE(st) != ST_SAMPLE) {
             /* nothing to trigger */
         } else if (d < 0) {
+            ms__spool_set_heap(heap_kb_of(now));
             while (now + step < level &&
                    !atomic_compare_exchange_weak(&trigger_at, &level, now + step))
                 ;
         } else {
+            ms__spool_set_heap(heap_kb_of(now));
             while (now >= level) {
                 if (atomic_compare_exchange_weak(&trigger_at, &level, now + step)) {
-                    ms__trigger_sample(MS__SAMPLE_ALLOC, now);
+                    if (ms__trigger_sample(MS__SAMPLE_ALLOC, now))
+                        rebase();
                     break;
                 }
             }
@@ -541,8 +563,10 @@ static __attribute__((noinline)) void release(ms_tls_t *t)
     if (t->busy)
         return;
     guard_on(t);
-    ms__trigger_sample(MS__SAMPLE_RELEASE,
-                       (int64_t)atomic_load_explicit(&live, memory_order_relaxed) + t->delta);
+    if (ms__trigger_sample(MS__SAMPLE_RELEASE,
+                           (int64_t)atomic_load_explicit(&live, memory_order_relaxed) +
+                               t->delta))
+        rebase();
     guard_off(t, 0);
     errno = saved;
 }
@@ -999,6 +1023,8 @@ void ms__alloc_configure(const ms_alloc_config_t *cfg)
     atomic_store(&trigger_at, atomic_load(&live) + (long long)cfg->step_bytes);
     ms__trigger_configure(cfg->max_per_s, cfg->stacks);
     atomic_store(&tracking, 1);
+    if (atomic_load(&hooks_seen))
+        ms__spool_set_tracking(1);
     atomic_store(&release_bytes, (size_t)cfg->release_bytes);
     atomic_store(&state, ST_SAMPLE | (st & ST_GLIBC));
 }
@@ -1034,11 +1060,6 @@ void ms__alloc_stop(void)
     }
 }
 
-void ms__alloc_exclude_thread(void)
-{
-    guard_on(&tls);
-}
-
 int ms__alloc_tracking(void)
 {
     return atomic_load(&tracking) && atomic_load(&hooks_seen) &&
@@ -1054,18 +1075,10 @@ int64_t ms__alloc_heap_kb(void)
     return bytes > 0 ? (int64_t)(bytes / 1024) : 0;
 }
 
-void ms__alloc_rebase(void)
-{
-    atomic_store(&trigger_at, atomic_load(&live) + atomic_load(&step_bytes));
-}
-
 void ms__alloc_fork_child(int measured)
 {
-    /*
-     * The kept status descriptor describes the parent: drop it whatever the mode, since
-     * the sampler's ticks read it too.
-     */
-    ms__procfd_fork_child();
+    ms_tls_t *const t = &tls;
+
     if (MODE(atomic_load(&state)) != ST_SAMPLE)
         return;
     if (!measured) {
@@ -1073,7 +1086,15 @@ void ms__alloc_fork_child(int measured)
         return;
     }
     /* The child's heap starts as the parent's: it has a copy of every live block. */
-    ms__alloc_rebase();
-    ms__allocq_reset();
+    rebase();
     ms__trigger_fork_child();
+    atomic_store(&wake_due, 1);
+    /*
+     * The forking thread is the child's only thread: its next count, whatever its size,
+     * takes the slow path, which wakes the image.
+     */
+    if (!t->busy) {
+        t->hi = INT64_MIN;
+        t->lo = INT64_MAX;
+    }
 }
