@@ -349,6 +349,14 @@ void ms__alloc_fork_child(int measured);
 
 /* The implementations behind the exported functions of shim_alloc_override.c. */
 void *ms__malloc(size_t size);
+void *ms__malloc_glibc(size_t size); /* only while the hooks count with glibc's allocator */
+void ms__free_glibc(void *p);
+
+/* Where the exported malloc and free go: one of the two above, chosen by the state. */
+typedef void *(*ms_malloc_entry_t)(size_t);
+typedef void (*ms_free_entry_t)(void *);
+extern _Atomic(ms_malloc_entry_t) ms__malloc_entry;
+extern _Atomic(ms_free_entry_t) ms__free_entry;
 void *ms__calloc(size_t n, size_t size);
 void *ms__realloc(void *p, size_t size);
 void ms__free(void *p);
