@@ -17,7 +17,7 @@
  * allocator's malloc_usable_size.
  *
  * The re-entrancy guard is thread-local too, and folded into the same comparison: while
- * it is set (inside the shim's own work, and for good in the sampler thread) the thread's
+ * it is set (inside the shim's own work: waking an image, sampling) the thread's
  * limits are such that every count takes the slow path, which takes the count back. So
  * the ordinary call neither tests nor sets the guard; glibc's malloc calls nothing back
  * through the dynamic linker, so its real call needs none. Around any other allocator

@@ -58,6 +58,9 @@ int ms__proc_read(const char *path, char *buf, size_t cap, size_t *len)
         if (got == 0)
             break;
         n += (size_t)got;
+        /* A /proc file hands out what it has in one read: a short read is its end. */
+        if ((size_t)got < cap - (n - (size_t)got))
+            break;
     }
     close(fd);
     *len = n;
