@@ -5,7 +5,6 @@
 #         MEMSWEEP_PRELOAD_CYCLES=error)
 #   asan  the unit and integration tests with the launcher, the analyzer and the tests built
 #         with AddressSanitizer and UndefinedBehaviorSanitizer (undefined behaviour aborts)
-#   tsan  the ThreadSanitizer harness of the shim's lock-free queue and trigger (tests/tsan/)
 #   fuzz  every libFuzzer target tests/fuzz/fuzz_<name>.c: its committed corpus replayed,
 #         then MEMSWEEP_FUZZ_SECONDS (default 60) of fuzzing from a copy of that corpus
 # The build trees go in MEMSWEEP_GATES_BUILD (default: build-gates/ here). With CI=true
@@ -59,18 +58,6 @@ gate_asan() {
         ctest --test-dir "$root/asan" -LE 'bench|load' --output-on-failure -j 2
 }
 
-gate_tsan() {
-    configure "$root/tsan" -DMEMSWEEP_SANITIZE=thread &&
-        cmake --build "$root/tsan" --target tsan_allocq -j "$jobs" >/dev/null || return 1
-    ctest --test-dir "$root/tsan" -L tsan --output-on-failure | tee "$tmp/tsan.log" && return 0
-    # ThreadSanitizer's runtime (gcc 12, clang 14) cannot run with the address space
-    # randomized more than it expects (vm.mmap_rnd_bits above 28): run it again without
-    # randomization, which is the runtime's own advice.
-    grep -q "unexpected memory mapping" "$tmp/tsan.log" || return 1
-    say "tsan: the runtime refused this kernel's address-space layout; again under setarch -R"
-    setarch "$(uname -m)" -R ctest --test-dir "$root/tsan" -L tsan --output-on-failure
-}
-
 gate_fuzz() {
     local dir="$root/fuzz" names=() name f status=0 pids=()
 
@@ -118,7 +105,7 @@ gate_fuzz() {
 }
 
 failed=()
-for gate in cycles asan tsan fuzz; do
+for gate in cycles asan fuzz; do
     say "$gate: start"
     start=$SECONDS
     if "gate_$gate"; then
