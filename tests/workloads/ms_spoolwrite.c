@@ -102,7 +102,8 @@ static void claim(writer_t *w)
     c = mmap(NULL, w->chunk_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, w->fd, off);
     if (c == MAP_FAILED)
         die("mmap");
-    if (w->chunk != NULL && w->seq > 0)
+    /* The first chunk stays mapped: the process header lives there. */
+    if (w->chunk != NULL && w->seq > 1)
         munmap(w->chunk, w->chunk_bytes);
     h = (ms_spool_chunk_t *)c;
     h->seq = w->seq;
