@@ -298,7 +298,8 @@ int ms_spool_scan(ms_spool_t *sp, char *err, size_t errlen)
             if (chunks[i].state == MS_SPOOL_CHUNK_OK)
                 order[k++] = i;
         sort_base = chunks;
-        qsort(order, k, sizeof *order, cmp_chunk);
+        if (k > 1)
+            qsort(order, k, sizeof *order, cmp_chunk);
         for (size_t i = 0; i < k;) {
             size_t j = i;
             ms_spool_proc_info_t *p;
