@@ -171,7 +171,7 @@ ms_spool_proc_info_t *ms_spool_find_proc(ms_spool_t *sp, uint64_t key)
 }
 
 /* Orders chunk infos (through their indices) by key, then seq, then position. */
-static const ms_spool_chunk_info_t *sort_base;
+static _Thread_local const ms_spool_chunk_info_t *sort_base;
 
 static int cmp_chunk(const void *a, const void *b)
 {

@@ -6,14 +6,16 @@
  *
  *   ms_spoolwrite [--samples N] [--allocs N] [--rss KB] [--note TEXT] [--children N]
  *                 [--wait-file PATH] [--kill-after N] [--no-end] [--self-sampled]
- *                 [--tick-ms MS] [--pool PATH]
+ *                 [--tick-ms MS] [--hold-ms MS] [--started-file PATH] [--pool PATH]
  *
  * The pool is --pool, else MEMSWEEP_SPOOL, else a new pool of a run of its own in
  * MEMSWEEP_SPOOL_DIR or the default spool directory of MEMSWEEP_DB (spooldir.h), whose
  * path it exports in MEMSWEEP_SPOOL to its children. Each process image writes an
  * identity, a start sample, N tick samples (rss KB + 8 * i), N allocation samples with one
  * stack, the note, and its end. --children N forks N children that do the same after the
- * parent's start sample, and waits for them. --wait-file holds before the end until the
+ * parent's start sample, and waits for them; --hold-ms MS keeps each image alive that long
+ * after its samples (children too); --started-file is created once its first chunk and
+ * start sample are in place. --wait-file holds before the end until the
  * file exists; --kill-after N dies of SIGKILL after N ticks, leaving no end.
  */
 #include <errno.h>
@@ -295,10 +297,12 @@ int main(int argc, char **argv)
         {"children", required_argument, NULL, 'c'}, {"wait-file", required_argument, NULL, 'w'},
         {"kill-after", required_argument, NULL, 'k'}, {"no-end", no_argument, NULL, 'E'},
         {"self-sampled", no_argument, NULL, 'S'},   {"tick-ms", required_argument, NULL, 't'},
-        {"pool", required_argument, NULL, 'p'},     {NULL, 0, NULL, 0},
+        {"pool", required_argument, NULL, 'p'},     {"hold-ms", required_argument, NULL, 'H'},
+        {"started-file", required_argument, NULL, 'F'}, {NULL, 0, NULL, 0},
     };
     long samples = 5, allocs = 0, rss = 10000, children = 0, kill_after = -1, tick_ms = 0;
-    const char *note_text = NULL, *wait_path = NULL, *pool = NULL;
+    long hold_ms = 0;
+    const char *note_text = NULL, *wait_path = NULL, *pool = NULL, *started_path = NULL;
     int end = 1, self_sampled = 0;
     int64_t hwm = 0;
     uint64_t stack = 0;
@@ -314,9 +318,11 @@ int main(int argc, char **argv)
         case 'c': target = &children; break;
         case 'k': target = &kill_after; break;
         case 't': target = &tick_ms; break;
+        case 'H': target = &hold_ms; break;
         case 'n': note_text = optarg; break;
         case 'w': wait_path = optarg; break;
         case 'p': pool = optarg; break;
+        case 'F': started_path = optarg; break;
         case 'E': end = 0; break;
         case 'S': self_sampled = 1; break;
         default:
@@ -338,13 +344,20 @@ int main(int argc, char **argv)
     ident(&w);
     hwm = rss;
     sample(&w, MS_SPOOL_KIND_START, rss, hwm, 0);
+    if (started_path != NULL) {
+        const int fd = open(started_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        if (fd >= 0)
+            close(fd);
+    }
     for (long i = 0; i < children; i++) {
         const pid_t pid = fork();
         if (pid < 0)
             die("fork");
         if (pid == 0) {
             /* A child is a new process image: a chunk and a key of its own. */
-            char *args[] = {argv[0], "--samples", "3", "--rss", "5000", NULL};
+            char hold[32];
+            char *args[] = {argv[0], "--samples", "3", "--rss", "5000", "--hold-ms", hold, NULL};
+            snprintf(hold, sizeof hold, "%ld", hold_ms);
             execv("/proc/self/exe", args);
             die("exec");
         }
@@ -373,6 +386,8 @@ int main(int argc, char **argv)
         note(&w, note_text);
     w.proc->alloc_tracking = 1;
     w.proc->alloc_dropped_rate = allocs / 3;
+    if (hold_ms > 0)
+        sleep_ms(hold_ms);
     while (children > 0) {
         if (wait(NULL) < 0 && errno != EINTR)
             break;
