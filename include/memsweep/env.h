@@ -11,9 +11,9 @@
 #define MS_ENV_DB "MEMSWEEP_DB"
 
 /*
- * runs.run_id of the run this process belongs to. Set by the launcher. When it is unset
- * the shim creates a run row of its own and exports the new id to the process's
- * environment, so that the program's children join the same run.
+ * runs.run_id of the run this process belongs to, as earlier versions of the launcher set
+ * it. The launcher now names the run in the header of the run's pool (MS_ENV_SPOOL) and
+ * removes an inherited MEMSWEEP_RUN_ID from its workers' environment.
  */
 #define MS_ENV_RUN_ID "MEMSWEEP_RUN_ID"
 
