@@ -410,6 +410,7 @@ static int fold_all(ms_collector_t *c, int final)
 {
     char err[512] = "";
     size_t removed = 0;
+    size_t n;
     cpool_t *p;
     int rc;
 
@@ -418,7 +419,11 @@ static int fold_all(ms_collector_t *c, int final)
     for (size_t i = 0; i < c->n_ticks; i++)
         add_tick_to(&c->pending, &c->n_pending, &c->cap_pending, &c->missed, &c->ticks[i]);
     c->n_ticks = 0;
+    n = c->n_pools;
     pthread_mutex_unlock(&c->mu);
+    /* Nothing to fold: the write lock is not taken for nothing. */
+    if (n == 0 && c->n_pending == 0)
+        return 0;
 
     rc = ms_fold_begin(c->fold, err, sizeof err);
     for (size_t i = 0; rc == 0 && (p = pool_at(c, i)) != NULL; i++) {
