@@ -274,20 +274,21 @@ int ms__pool_create(const char *db, unsigned interval_ms, ms_fmt_t *why)
         }
         env = env_abs;
     } else {
-        struct statfs sfs;
-        char parent[MS__PATH_MAX];
-        const size_t n = ms_spooldir_db_dir_len(db);
-        ms__fmt_init(&f, parent, sizeof(parent));
-        ms__fmt_mem(&f, db, n);
-        if (statfs(parent, &sfs) == 0)
-            on_network = ms_spooldir_is_network_fs((unsigned long long)sfs.f_type);
         env = NULL;
     }
-    err = ms_spooldir(dir, sizeof(dir), db, env, on_network, (unsigned)geteuid());
+    err = ms_spooldir_for_db(dir, sizeof(dir), db, env);
     if (err != 0) {
         ms__fmt_str(why, db);
         ms__fmt_str(why, ": path too long");
         return err;
+    }
+    if (env == NULL) {
+        /* The rule chose the node-local directory: the database is on a network filesystem. */
+        char parent[64];
+        size_t n;
+        ms_spooldir_local_parent(parent, sizeof(parent), (unsigned)geteuid());
+        n = strlen(parent);
+        on_network = strncmp(dir, parent, n) == 0 && dir[n] == '/';
     }
     if (on_network) {
         char parent[64];

@@ -15,9 +15,9 @@
 #define MS_ENV_DB "MEMSWEEP_DB"
 
 /*
- * runs.run_id of the run this process belongs to, set by the launcher for its own use.
- * The shim does not read it: the pool (MEMSWEEP_SPOOL) is the run, and a program measured
- * without the launcher creates a pool of its own and exports its path to its children.
+ * runs.run_id of the run this process belongs to, as earlier versions of the launcher set
+ * it. The launcher now names the run in the header of the run's pool (MS_ENV_SPOOL) and
+ * removes an inherited MEMSWEEP_RUN_ID from its workers' environment.
  */
 #define MS_ENV_RUN_ID "MEMSWEEP_RUN_ID"
 

@@ -5,7 +5,9 @@
  * caller does the system calls (statfs of the database's directory, getuid) and passes
  * their results, so that every side computes the path by the one rule below.
  *
- * The rule, for an absolute database path DB:
+ * The rule, for the database path DB made absolute and with its directory resolved
+ * (realpath, when the directory exists), so that two spellings of one database give one
+ * directory:
  *   1. MEMSWEEP_SPOOL_DIR, when set and not empty, as given (made absolute by the caller).
  *   2. Otherwise "<DB>.spool", next to the database,
  *   3. except when the database's directory is on a network filesystem (NFS, SMB/CIFS,
@@ -21,7 +23,12 @@
 #include "memsweep/spool.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/vfs.h>
+#include <unistd.h>
 
 /* Parent of the node-local spool directories: "/tmp/memsweep-<uid>". */
 #define MS_SPOOL_LOCAL_PARENT "/tmp/memsweep-"
@@ -130,6 +137,70 @@ static inline int ms_spooldir(char *out, size_t cap, const char *db, const char 
         rc = ms_spooldir_put(out, cap, &len, db, 0);
     }
     return rc != 0 ? rc : ms_spooldir_put(out, cap, &len, MS_SPOOL_DIR_SUFFIX, 0);
+}
+
+/*
+ * The rule with its system calls, as the shim and memsweep both apply it: db made absolute
+ * (from the working directory) with its directory resolved when it exists, statfs of that
+ * directory, the effective uid. dir_env is MEMSWEEP_SPOOL_DIR made absolute, or NULL. No
+ * allocation, no stdio: the shim calls it before main. Returns 0, or -ENAMETOOLONG, or
+ * the -errno of getcwd.
+ */
+static inline int ms_spooldir_for_db(char *out, size_t cap, const char *db,
+                                     const char *dir_env)
+{
+    char abs[PATH_MAX];
+    char real[PATH_MAX];
+    struct statfs fs;
+    size_t len = 0, dir_len;
+    int on_network = 0, rc;
+
+    if (db == NULL || db[0] == '\0')
+        return -EINVAL;
+    abs[0] = '\0';
+    if (db[0] != '/') {
+        if (getcwd(abs, sizeof(abs)) == NULL)
+            return -errno;
+        len = strlen(abs);
+        if (len == 1)
+            len = 0; /* "/" */
+        rc = ms_spooldir_put(abs, sizeof(abs), &len, "/", 0);
+        if (rc != 0)
+            return rc;
+    }
+    rc = ms_spooldir_put(abs, sizeof(abs), &len, db, 0);
+    if (rc != 0)
+        return rc;
+    dir_len = ms_spooldir_db_dir_len(abs);
+    {
+        const char saved = abs[dir_len];
+        abs[dir_len] = '\0';
+        const int resolved = realpath(abs, real) != NULL;
+        abs[dir_len] = saved;
+        if (resolved) {
+            size_t rlen = strlen(real);
+            const char *base = abs + dir_len + (abs[dir_len] == '/' ? 1 : 0);
+            if (dir_len == 1 && abs[0] == '/')
+                base = abs + 1;
+            if (rlen == 1)
+                rlen = 0; /* "/" */
+            rc = ms_spooldir_put(real, sizeof(real), &rlen, "/", 0);
+            if (rc == 0)
+                rc = ms_spooldir_put(real, sizeof(real), &rlen, base, 0);
+            if (rc != 0)
+                return rc;
+            memcpy(abs, real, rlen + 1);
+        }
+    }
+    dir_len = ms_spooldir_db_dir_len(abs);
+    {
+        const char saved = abs[dir_len];
+        abs[dir_len] = '\0';
+        if (statfs(abs, &fs) == 0)
+            on_network = ms_spooldir_is_network_fs((unsigned long long)fs.f_type);
+        abs[dir_len] = saved;
+    }
+    return ms_spooldir(out, cap, abs, dir_env, on_network, (unsigned)geteuid());
 }
 
 #endif

@@ -905,7 +905,7 @@ static const char loose_processes_sql[] =
     "CREATE TABLE p2 AS SELECT * FROM processes; DROP TABLE processes;"
     "CREATE TABLE processes(proc_id, run_id, pid, ppid, exe, cmdline, started_ns, ended_ns,"
     " hwm_kb, end_rss_kb, alloc_tracking, alloc_dropped, alloc_dropped_rate,"
-    " alloc_dropped_queue, unstored, note);"
+    " alloc_dropped_queue, unstored, note, spool_key);"
     "INSERT INTO processes SELECT * FROM p2; DROP TABLE p2;";
 
 /* Checks every reason's count: want lists the non-zero ones, ended by MS_BAD_COUNT. */

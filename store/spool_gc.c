@@ -1,0 +1,163 @@
+/* The removal rule of pools (see spool_gc.h). */
+#include "spool_gc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "memsweep/procfs.h"
+
+int ms_spool_parse_boot_id(const char *text, size_t len, uint64_t *hi, uint64_t *lo)
+{
+    uint64_t v[2] = {0, 0};
+    unsigned digits = 0;
+
+    for (size_t i = 0; i < len && text[i] != '\n' && text[i] != '\0'; i++) {
+        const char ch = text[i];
+        unsigned d;
+        if (ch == '-')
+            continue;
+        if (ch >= '0' && ch <= '9')
+            d = (unsigned)(ch - '0');
+        else if (ch >= 'a' && ch <= 'f')
+            d = (unsigned)(ch - 'a' + 10);
+        else if (ch >= 'A' && ch <= 'F')
+            d = (unsigned)(ch - 'A' + 10);
+        else
+            return -EINVAL;
+        if (digits >= 32)
+            return -EINVAL;
+        v[digits / 16] = v[digits / 16] << 4 | d;
+        digits++;
+    }
+    if (digits != 32)
+        return -EINVAL;
+    *hi = v[0];
+    *lo = v[1];
+    return 0;
+}
+
+int ms_spool_host_self(ms_spool_host_t *h)
+{
+    char buf[64];
+    struct stat st;
+    ssize_t n;
+    int fd;
+
+    memset(h, 0, sizeof *h);
+    if (stat("/proc/self/ns/pid", &st) != 0)
+        return -errno;
+    h->pidns_ino = (uint64_t)st.st_ino;
+    fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    n = read(fd, buf, sizeof buf);
+    close(fd);
+    if (n > 0 && ms_spool_parse_boot_id(buf, (size_t)n, &h->boot_hi, &h->boot_lo) == 0)
+        h->have_boot = 1;
+    return h->have_boot ? 0 : -EINVAL;
+}
+
+int ms_spool_parse_start_ticks(const char *stat, size_t len, unsigned long long *ticks)
+{
+    size_t i = len;
+    size_t pos;
+    int field = 2; /* the command name's field */
+
+    while (i > 0 && stat[i - 1] != ')')
+        i--;
+    if (i == 0)
+        return -EINVAL;
+    pos = i;
+    /* Fields 3 to 21 are skipped; field 22 is the start time. */
+    while (field < 21) {
+        while (pos < len && stat[pos] == ' ')
+            pos++;
+        if (pos >= len)
+            return -EINVAL;
+        while (pos < len && stat[pos] != ' ')
+            pos++;
+        field++;
+    }
+    return ms_procfs_number(stat, len, &pos, ticks) == 0 ? 0 : -EINVAL;
+}
+
+int ms_spool_pid_alive(int32_t pid, uint64_t start_ticks)
+{
+    char path[64];
+    char buf[1024];
+    unsigned long long ticks;
+    ssize_t n;
+    int fd;
+
+    if (pid <= 0)
+        return 0;
+    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    n = read(fd, buf, sizeof buf);
+    close(fd);
+    if (n <= 0 || ms_spool_parse_start_ticks(buf, (size_t)n, &ticks) != 0)
+        return 0;
+    if (ticks != start_ticks)
+        return 0;
+    /* A zombie writes nothing more: the state is the field after the name. */
+    for (ssize_t i = n - 1; i > 0; i--) {
+        if (buf[i] == ')') {
+            if (i + 2 < n && (buf[i + 2] == 'Z' || buf[i + 2] == 'X'))
+                return 0;
+            break;
+        }
+    }
+    return 1;
+}
+
+int ms_spool_all_gone(const ms_spool_t *sp, const ms_spool_host_t *h, char *why, size_t len)
+{
+    if (!h->have_boot || sp->hdr.boot_id_hi != h->boot_hi || sp->hdr.boot_id_lo != h->boot_lo) {
+        snprintf(why, len, "written on another machine or boot (%s)", sp->hdr.host);
+        return 0;
+    }
+    for (size_t i = 0; i < sp->n_procs; i++) {
+        const ms_spool_proc_info_t *p = &sp->procs[i];
+        if (!p->have_proc)
+            continue;
+        if (p->proc.pidns_ino != h->pidns_ino) {
+            snprintf(why, len, "process %d is in another pid namespace", (int)p->proc.pid);
+            return 0;
+        }
+        if (ms_spool_pid_alive(p->proc.pid, p->proc.start_ticks)) {
+            snprintf(why, len, "process %d is still running", (int)p->proc.pid);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int ms_spool_removable(const ms_spool_t *sp, const ms_spool_host_t *h, int folded_all,
+                       char *why, size_t len)
+{
+    struct stat st;
+
+    if (!folded_all) {
+        snprintf(why, len, "not folded completely");
+        return 0;
+    }
+    if (!ms_spool_all_gone(sp, h, why, len))
+        return 0;
+    if (sp->n_unwritten > 0) {
+        const time_t now = time(NULL);
+        if (fstat(sp->fd, &st) != 0 || now - st.st_mtime < MS_SPOOL_STALE_S ||
+            now - st.st_ctime < MS_SPOOL_STALE_S) {
+            snprintf(why, len, "%llu chunks claimed but not written yet",
+                     (unsigned long long)sp->n_unwritten);
+            return 0;
+        }
+    }
+    return 1;
+}
