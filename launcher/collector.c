@@ -38,7 +38,10 @@ typedef struct watched {
     uint64_t start_ticks;
     uint64_t proc_off; /* where its ms_spool_proc_t is in the pool file */
     int fd;            /* its /proc/<pid>/status, once checked to be this process */
-    int dead;          /* gone, ended, or not ours to read */
+    int dead;          /* gone, ended, replaced by exec, or not ours to read */
+    int have_first;    /* vmexe_kb and last_hwm_kb hold its first reading's figures */
+    unsigned long long vmexe_kb; /* VmExe at its first reading; -1 when not reported */
+    unsigned long long last_hwm_kb;
 } watched_t;
 
 /*
@@ -214,6 +217,8 @@ static int pread_all(int fd, void *buf, size_t len, uint64_t off)
     return n == (ssize_t)len ? 0 : -1;
 }
 
+static void bury(watched_t *w);
+
 /* Learns the process images that wrote their first chunk since the last tick. */
 static void discover(ms_collector_t *c, cpool_t *p)
 {
@@ -253,6 +258,14 @@ static void discover(ms_collector_t *c, cpool_t *p)
             p->procs = nw;
             p->cap_procs = ncap;
         }
+        /*
+         * An image of the same process (pid and start time) before this one called exec:
+         * what /proc shows from now on is the new image's, never the old one's.
+         */
+        for (size_t k = 0; k < p->n_procs; k++)
+            if (!p->procs[k].dead && p->procs[k].pid == pr.pid &&
+                p->procs[k].start_ticks == pr.start_ticks)
+                bury(&p->procs[k]);
         w = &p->procs[p->n_procs++];
         memset(w, 0, sizeof *w);
         w->key = ch.key;
@@ -335,6 +348,31 @@ static void read_one(ms_collector_t *c, cpool_t *p, watched_t *w)
     t.t_ns = real_ns();
     if (ms_procfs_kb_field(buf, (size_t)n, "VmHWM:", &hwm) != 0)
         hwm = (unsigned long long)-1;
+    {
+        /*
+         * An exec keeps the pid and the start time but replaces the image, whose own
+         * record then ends: a new image registers itself (discover buries this one), but
+         * one the shim cannot enter (static, setuid, environment cleared) never does. Its
+         * text size (VmExe) differs from the first reading's, or its high-water mark,
+         * which only grows within an image, went down; either way the readings are no
+         * longer this image's.
+         */
+        unsigned long long exe_kb;
+        if (ms_procfs_kb_field(buf, (size_t)n, "VmExe:", &exe_kb) != 0)
+            exe_kb = (unsigned long long)-1;
+        if (!w->have_first) {
+            w->have_first = 1;
+            w->vmexe_kb = exe_kb;
+            w->last_hwm_kb = hwm;
+        } else if (exe_kb != w->vmexe_kb ||
+                   (hwm != (unsigned long long)-1 && w->last_hwm_kb != (unsigned long long)-1 &&
+                    hwm < w->last_hwm_kb)) {
+            bury(w);
+            return;
+        }
+        if (hwm != (unsigned long long)-1)
+            w->last_hwm_kb = hwm;
+    }
     if (pread_all(p->fd, &end_state, sizeof end_state,
                   w->proc_off + offsetof(ms_spool_proc_t, end_state)) == 0 &&
         end_state == MS_SPOOL_END_DONE) {
