@@ -28,15 +28,25 @@
 # the median over rounds of that, and "fastest", the same formula on each mode's fastest
 # round. Nothing is asserted about time.
 #
-# Usage: bench/bench_floor.sh [--baseline DIR] [ROUNDS] [N]     (defaults: 7 400)
+# With --outlive, every process of the loop is `sleep 0.02` instead of /bin/true and the
+# shims sample every 5 ms (MEMSWEEP_INTERVAL_MS=5, --interval-ms 5): a process that
+# records a few ticks before it exits, where /bin/true ends within its first interval.
+#
+# Usage: bench/bench_floor.sh [--baseline DIR] [--outlive] [ROUNDS] [N]
+#   (defaults: 7 rounds; N 400, or 100 with --outlive)
 #   DIR: a directory made by bench/baseline.sh (or MS_BASELINE in the environment)
 source "$(dirname "$0")/lib.sh"
 parse_baseline_option "$@"
 set -- "${MS_ARGS[@]}"
+OUTLIVE=0
+if [ "${1:-}" = --outlive ]; then
+  OUTLIVE=1
+  shift
+fi
 ROUNDS=${1:-7}
-N=${2:-400}
+N=${2:-$((OUTLIVE ? 100 : 400))}
 [[ "$ROUNDS" =~ ^[1-9][0-9]*$ && "$N" =~ ^[1-9][0-9]*$ ]] ||
-  { echo "bench: usage: bench_floor.sh [--baseline DIR] [ROUNDS] [N]" >&2; exit 2; }
+  { echo "bench: usage: bench_floor.sh [--baseline DIR] [--outlive] [ROUNDS] [N]" >&2; exit 2; }
 unset MEMSWEEP_DB MEMSWEEP_RUN_ID MEMSWEEP_SPOOL MEMSWEEP_INTERVAL_MS
 work=$(mktemp -d "${TMPDIR:-/tmp}/ms-bench-floor-XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -46,8 +56,14 @@ for k in empty mmap excl thread; do
 done
 head -c 32768 /dev/zero >"$work/floor.file"
 
-LOOP="i=0; while [ \$i -lt $N ]; do /bin/true; i=\$((i+1)); done"
-LOOP0="i=0; while [ \$i -lt 0 ]; do /bin/true; i=\$((i+1)); done"
+PROC=/bin/true
+INTERVAL_MS=500
+if [ "$OUTLIVE" = 1 ]; then
+  PROC="sleep 0.02"
+  INTERVAL_MS=5
+fi
+LOOP="i=0; while [ \$i -lt $N ]; do $PROC; i=\$((i+1)); done"
+LOOP0="i=0; while [ \$i -lt 0 ]; do $PROC; i=\$((i+1)); done"
 
 # The shims: this tree's, and the baseline's when there is one.
 shims=(tree) shim_path=([0]="$MS_SHIM") shim_bin=([0]="$MS_BIN") shim_name=([0]="this tree")
@@ -71,11 +87,12 @@ run_mode() {
       [ "${mode%%_*}" = tree ] || idx=1
       case $mode in
         *_inert) LD_PRELOAD=${shim_path[$idx]} sh -c "$LOOP" ;;
-        *_standalone) MEMSWEEP_DB=$s/m.db LD_PRELOAD=${shim_path[$idx]} sh -c "$LOOP" ;;
-        *_run) "${shim_bin[$idx]}" run -j 1 -o "$s/out" --preload "${shim_path[$idx]}" \
-                 -- sh -c "$LOOP" >"$s/log" 2>&1 || rc=$? ;;
-        *_run0) "${shim_bin[$idx]}" run -j 1 -o "$s/out" --preload "${shim_path[$idx]}" \
-                  -- sh -c "$LOOP0" >"$s/log" 2>&1 || rc=$? ;;
+        *_standalone) MEMSWEEP_INTERVAL_MS=$INTERVAL_MS MEMSWEEP_DB=$s/m.db \
+                        LD_PRELOAD=${shim_path[$idx]} sh -c "$LOOP" ;;
+        *_run) "${shim_bin[$idx]}" run -j 1 -o "$s/out" --interval-ms "$INTERVAL_MS" \
+                 --preload "${shim_path[$idx]}" -- sh -c "$LOOP" >"$s/log" 2>&1 || rc=$? ;;
+        *_run0) "${shim_bin[$idx]}" run -j 1 -o "$s/out" --interval-ms "$INTERVAL_MS" \
+                  --preload "${shim_path[$idx]}" -- sh -c "$LOOP0" >"$s/log" 2>&1 || rc=$? ;;
       esac
       [ "$rc" = 0 ] || { echo "bench: $mode failed (exit $rc):" >&2; cat "$s/log" >&2; exit 1; } ;;
     *) echo "bench: unknown mode $mode" >&2; exit 1 ;;
@@ -94,8 +111,8 @@ note_recorded() {
 modes=(none none0 lib_empty lib_mmap lib_excl lib_thread)
 for s in "${shims[@]}"; do modes+=("${s}_inert" "${s}_standalone" "${s}_run" "${s}_run0"); done
 declare -A times
-echo "floor: $ROUNDS rounds of ${#modes[@]} modes, $N x /bin/true each; $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "  reproduce: bench/bench_floor.sh${BASE_DIR:+ --baseline $BASE_DIR} $ROUNDS $N"
+echo "floor: $ROUNDS rounds of ${#modes[@]} modes, $N x $PROC each, shims sampling every $INTERVAL_MS ms; $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "  reproduce: bench/bench_floor.sh${BASE_DIR:+ --baseline $BASE_DIR}$([ "$OUTLIVE" = 0 ] || echo ' --outlive') $ROUNDS $N"
 for ((r = 0; r < ROUNDS; r++)); do
   for ((m = 0; m < ${#modes[@]}; m++)); do
     mode=${modes[$(((m + r) % ${#modes[@]}))]}
@@ -138,7 +155,7 @@ row() {
   printf '  %-38s %+9.3f %+9.3f %7d   %s\n' "$label" "$med" "$fast" "$ROUNDS" "${recorded[$mode]:-}"
 }
 printf '  %-38s %9s %9s %7s   %s\n' mode "ms/proc" fastest rounds "processes recorded"
-printf '  %-38s %9.3f %9.3f %7d   (absolute, ms per process)\n' "none ($N x /bin/true in sh)" \
+printf '  %-38s %9.3f %9.3f %7d   (absolute, ms per process)\n' "none ($N x $PROC in sh)" \
   "$(calc "$(median ${times[none]}) * 1000 / $N")" "$(calc "$(fastest none) * 1000 / $N")" "$ROUNDS"
 row "lib: empty" lib_empty
 row "lib: mmap an existing 32 KiB file" lib_mmap
