@@ -37,3 +37,46 @@ start_live_sweep() {
   done
   run_id=$(sqlite3 "$db" 'SELECT max(run_id) FROM runs')
 }
+
+# parse_baseline_option ARGS...: takes `--baseline DIR` (or `--baseline=DIR`) out of ARGS,
+# leaving the rest in the array MS_ARGS; DIR defaults to $MS_BASELINE. DIR is a directory
+# made by bench/baseline.sh (its build/ holds libmemsweep.so and memsweep) or a build
+# directory itself. Sets BASE_DIR (as given), BASE_SHIM and BASE_BIN (empty without a
+# baseline), and BASE_DESC (the baseline's short commit, or its path).
+parse_baseline_option() {
+  MS_ARGS=()
+  BASE_DIR=${MS_BASELINE:-}
+  while [ $# -gt 0 ]; do
+    case $1 in
+      --baseline) [ $# -ge 2 ] || { echo "bench: --baseline needs a directory" >&2; exit 2; }
+                  BASE_DIR=$2; shift 2 ;;
+      --baseline=*) BASE_DIR=${1#--baseline=}; shift ;;
+      *) MS_ARGS+=("$1"); shift ;;
+    esac
+  done
+  BASE_SHIM= BASE_BIN= BASE_DESC=
+  [ -n "$BASE_DIR" ] || return 0
+  local b
+  for b in "$BASE_DIR/build" "$BASE_DIR"; do
+    if [ -e "$b/libmemsweep.so" ] && [ -e "$b/memsweep" ]; then
+      BASE_SHIM=$(cd "$b" && pwd)/libmemsweep.so
+      BASE_BIN=$(cd "$b" && pwd)/memsweep
+      break
+    fi
+  done
+  [ -n "$BASE_SHIM" ] ||
+    { echo "bench: $BASE_DIR: no libmemsweep.so and memsweep there or in its build/ (bench/baseline.sh REF builds them)" >&2; exit 2; }
+  if [ -f "$BASE_DIR/.commit" ]; then
+    BASE_DESC=$(cut -c1-7 "$BASE_DIR/.commit")
+  else
+    BASE_DESC=$BASE_DIR
+  fi
+}
+
+# build_bench_lib OUT SRC: compiles SRC (a small C file of bench/) into the preloadable
+# library OUT, with the project's warning flags.
+build_bench_lib() {
+  "${CC:-cc}" -std=c11 -D_GNU_SOURCE -O2 -fPIC -shared -pthread \
+    -Wall -Wextra -Wshadow -Wundef -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla \
+    -Werror -o "$1" "$2"
+}
