@@ -162,8 +162,24 @@ assert_empty() {
     [ ! -s "$1" ] || fail "$2: expected no output, got: $(head -c 2000 "$1")"
 }
 
+# collect_pending DB: programs measured alone (MEMSWEEP_DB without the launcher) leave
+# spools, not rows, until memsweep folds them: fold what is pending, as a user would with
+# `memsweep collect DB`, before a test reads DB with sqlite3. Only for a database with a
+# spool directory beside it (a sweep's database is written by its collector), and not in
+# tests that set MS_NO_AUTO_COLLECT to see the spools themselves.
+collect_pending() {
+    [ -z "${MS_NO_AUTO_COLLECT:-}" ] || return 0
+    [ -f "$1" ] || [ ! -e "$1" ] || return 0
+    [ -d "$1.spool" ] || return 0
+    "$MS_BIN" collect "$1" >/dev/null 2>"$T/.collect.err" || {
+        cat "$T/.collect.err" >&2
+        return 1
+    }
+}
+
 # sql DB QUERY: the rows of QUERY, '|'-separated, waiting for writers to finish.
 sql() {
+    collect_pending "$1" || return 1
     sqlite3 -batch -noheader -bail -cmd '.timeout 10000' "$1" "$2"
 }
 
@@ -265,7 +281,9 @@ db_has() {
     if [ -d "$db" ]; then
         db="$(find "$db" -maxdepth 2 -name memsweep.db 2>/dev/null | head -n 1)"
     fi
-    [ -n "$db" ] && [ -s "$db" ] || return 1
+    [ -n "$db" ] || return 1
+    collect_pending "$db" 2>/dev/null || return 1
+    [ -s "$db" ] || return 1
     n="$(sql "$db" "$2" 2>/dev/null)" || return 1
     [ "${n:-0}" -ge "${3:-1}" ]
 }
@@ -310,6 +328,7 @@ now_ms() {
 # The run's peak is never below the main process's ru_maxrss either, where the launcher
 # recorded one above its floor (runs.maxrss_kb > runs.maxrss_floor_kb).
 run_figures() {
+    collect_pending "$1" || return 1
     python3 - "$1" <<'PY'
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1], timeout=10)
@@ -381,6 +400,7 @@ PY
 # tick may then be dropped, which leaves no gap). Prints one line of figures.
 check_ticks() {
     local out rc=0
+    collect_pending "$1" || return 1
     out="$(python3 - "$1" "$2" "${4:-1}" "${5:-}" <<'PY'
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1], timeout=10)
