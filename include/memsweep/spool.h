@@ -24,7 +24,7 @@
  *
  * Everything in a pool is untrusted: a process can scribble over its own mapping, a file
  * can be truncated or half-written. Readers use pread, never a mapping (a truncated file
- * would fault), and validate every field (common/spool_read.c).
+ * would fault), and validate every field (store/spool_read.c).
  */
 #ifndef MS_MEMSWEEP_SPOOL_H
 #define MS_MEMSWEEP_SPOOL_H
