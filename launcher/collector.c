@@ -39,9 +39,10 @@ typedef struct watched {
     uint64_t proc_off; /* where its ms_spool_proc_t is in the pool file */
     int fd;            /* its /proc/<pid>/status, once checked to be this process */
     int dead;          /* gone, ended, replaced by exec, or not ours to read */
-    int have_first;    /* vmexe_kb and last_hwm_kb hold its first reading's figures */
-    unsigned long long vmexe_kb; /* VmExe at its first reading; -1 when not reported */
-    unsigned long long last_hwm_kb;
+    int stat_fd;       /* its /proc/<pid>/stat */
+    int have_first;    /* vmexe_kb and startcode hold its first reading's figures */
+    unsigned long long vmexe_kb;  /* VmExe at its first reading; -1 when not reported */
+    unsigned long long startcode; /* field 26 of stat: where its text is mapped */
 } watched_t;
 
 /*
@@ -273,6 +274,7 @@ static void discover(ms_collector_t *c, cpool_t *p)
         w->start_ticks = pr.start_ticks;
         w->proc_off = off + sizeof ch;
         w->fd = -1;
+        w->stat_fd = -1;
         /* Only a process of this namespace can be found by its pid here. */
         w->dead = (pr.flags & MS_SPOOL_SELF_SAMPLED) != 0 || !c->have_host ||
                   pr.pidns_ino != c->host.pidns_ino || pr.end_state == MS_SPOOL_END_DONE;
@@ -316,7 +318,10 @@ static void bury(watched_t *w)
 {
     if (w->fd >= 0)
         close(w->fd);
+    if (w->stat_fd >= 0)
+        close(w->stat_fd);
     w->fd = -1;
+    w->stat_fd = -1;
     w->dead = 1;
 }
 
@@ -334,11 +339,36 @@ static void read_one(ms_collector_t *c, cpool_t *p, watched_t *w)
         char path[64];
         snprintf(path, sizeof path, "/proc/%ld/status", (long)w->pid);
         w->fd = open(path, O_RDONLY | O_CLOEXEC);
-        /* Opened first, checked after: the descriptor is then surely that process's. */
-        if (w->fd < 0 || !ms_spool_pid_alive(w->pid, w->start_ticks)) {
+        snprintf(path, sizeof path, "/proc/%ld/stat", (long)w->pid);
+        w->stat_fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (w->fd < 0 || w->stat_fd < 0) {
             bury(w);
             return;
         }
+    }
+    {
+        /*
+         * Opened first, checked after, at every reading: the descriptors are surely that
+         * process's (a dead one's fail), and its start time says it is the process the
+         * image belongs to. An exec keeps the pid and the start time but replaces the
+         * image, whose own record then ends: a new image registers itself (discover buries
+         * this one), but one the shim cannot enter (static, setuid, environment cleared)
+         * never does. Its text is then mapped elsewhere (field 26, with address-space
+         * randomisation) or has another size (VmExe, below); either way the readings are
+         * no longer this image's. (VmHWM cannot tell: read from outside, it can lag the
+         * process's own figure by the per-thread counts not yet folded.)
+         */
+        char sbuf[1024];
+        unsigned long long start, code;
+        const ssize_t sn = pread(w->stat_fd, sbuf, sizeof sbuf, 0);
+        if (sn <= 0 || ms_spool_parse_stat_field(sbuf, (size_t)sn, 22, &start) != 0 ||
+            start != w->start_ticks ||
+            ms_spool_parse_stat_field(sbuf, (size_t)sn, 26, &code) != 0 ||
+            (w->have_first && code != w->startcode)) {
+            bury(w);
+            return;
+        }
+        w->startcode = code;
     }
     n = pread(w->fd, buf, sizeof buf, 0);
     if (n <= 0 || ms_procfs_kb_field(buf, (size_t)n, "VmRSS:", &rss) != 0) {
@@ -349,29 +379,16 @@ static void read_one(ms_collector_t *c, cpool_t *p, watched_t *w)
     if (ms_procfs_kb_field(buf, (size_t)n, "VmHWM:", &hwm) != 0)
         hwm = (unsigned long long)-1;
     {
-        /*
-         * An exec keeps the pid and the start time but replaces the image, whose own
-         * record then ends: a new image registers itself (discover buries this one), but
-         * one the shim cannot enter (static, setuid, environment cleared) never does. Its
-         * text size (VmExe) differs from the first reading's, or its high-water mark,
-         * which only grows within an image, went down; either way the readings are no
-         * longer this image's.
-         */
         unsigned long long exe_kb;
         if (ms_procfs_kb_field(buf, (size_t)n, "VmExe:", &exe_kb) != 0)
             exe_kb = (unsigned long long)-1;
         if (!w->have_first) {
             w->have_first = 1;
             w->vmexe_kb = exe_kb;
-            w->last_hwm_kb = hwm;
-        } else if (exe_kb != w->vmexe_kb ||
-                   (hwm != (unsigned long long)-1 && w->last_hwm_kb != (unsigned long long)-1 &&
-                    hwm < w->last_hwm_kb)) {
+        } else if (exe_kb != w->vmexe_kb) {
             bury(w);
             return;
         }
-        if (hwm != (unsigned long long)-1)
-            w->last_hwm_kb = hwm;
     }
     if (pread_all(p->fd, &end_state, sizeof end_state,
                   w->proc_off + offsetof(ms_spool_proc_t, end_state)) == 0 &&
@@ -394,8 +411,7 @@ static void read_one(ms_collector_t *c, cpool_t *p, watched_t *w)
 static void close_tick_side(cpool_t *p)
 {
     for (size_t k = 0; k < p->n_procs; k++)
-        if (p->procs[k].fd >= 0)
-            close(p->procs[k].fd);
+        bury(&p->procs[k]);
     p->n_procs = 0;
     if (p->fd >= 0)
         close(p->fd);

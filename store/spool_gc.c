@@ -62,19 +62,21 @@ int ms_spool_host_self(ms_spool_host_t *h)
     return h->have_boot ? 0 : -EINVAL;
 }
 
-int ms_spool_parse_start_ticks(const char *stat, size_t len, unsigned long long *ticks)
+int ms_spool_parse_stat_field(const char *stat, size_t len, int want, unsigned long long *out)
 {
     size_t i = len;
     size_t pos;
     int field = 2; /* the command name's field */
 
+    if (want < 3)
+        return -EINVAL;
+    /* The command name may hold spaces and parentheses: fields count from the last ')'. */
     while (i > 0 && stat[i - 1] != ')')
         i--;
     if (i == 0)
         return -EINVAL;
     pos = i;
-    /* Fields 3 to 21 are skipped; field 22 is the start time. */
-    while (field < 21) {
+    while (field < want - 1) {
         while (pos < len && stat[pos] == ' ')
             pos++;
         if (pos >= len)
@@ -83,7 +85,12 @@ int ms_spool_parse_start_ticks(const char *stat, size_t len, unsigned long long 
             pos++;
         field++;
     }
-    return ms_procfs_number(stat, len, &pos, ticks) == 0 ? 0 : -EINVAL;
+    return ms_procfs_number(stat, len, &pos, out) == 0 ? 0 : -EINVAL;
+}
+
+int ms_spool_parse_start_ticks(const char *stat, size_t len, unsigned long long *ticks)
+{
+    return ms_spool_parse_stat_field(stat, len, 22, ticks);
 }
 
 int ms_spool_pid_alive(int32_t pid, uint64_t start_ticks)

@@ -37,6 +37,12 @@ int ms_spool_host_self(ms_spool_host_t *h);
 int ms_spool_parse_boot_id(const char *text, size_t len, uint64_t *hi, uint64_t *lo);
 
 /*
+ * Field `want` (numbered as proc(5) numbers them, from 3) of a /proc/<pid>/stat text: 0,
+ * or -EINVAL when the text has no such unsigned field.
+ */
+int ms_spool_parse_stat_field(const char *stat, size_t len, int want, unsigned long long *out);
+
+/*
  * The start time (field 22, clock ticks since boot) in the text of /proc/<pid>/stat,
  * counted after the command name's closing parenthesis, which may itself hold spaces and
  * parentheses. Returns 0, or -EINVAL when the text is malformed.

@@ -171,6 +171,7 @@ collect_pending() {
     [ -z "${MS_NO_AUTO_COLLECT:-}" ] || return 0
     [ -f "$1" ] || [ ! -e "$1" ] || return 0
     [ -d "$1.spool" ] || return 0
+    compgen -G "$1.spool/*.msp" >/dev/null || return 0
     "$MS_BIN" collect "$1" >/dev/null 2>"$T/.collect.err" || {
         cat "$T/.collect.err" >&2
         return 1
@@ -618,6 +619,7 @@ run_shim() {
     shift 2
     run_cmd "$name" env MEMSWEEP_DB="$db" LD_PRELOAD="$MS_SHIM" "$@"
     echo "$RC" >"$T/$name.rc"
+    collect_pending "$db"
 }
 
 # run_shim_held NAME DB GO CHECK [VAR=VALUE]... CMD...: run_shim for a CMD that holds
@@ -637,6 +639,7 @@ run_shim_held() {
     RC=0
     wait "$pid" || RC=$?
     echo "$RC" >"$T/$name.rc"
+    collect_pending "$db"
 }
 
 # same_run REF NAME WHAT: runs REF and NAME (from run_ref/run_shim) printed the same
