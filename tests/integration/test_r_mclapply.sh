@@ -25,7 +25,7 @@
 # at least DECIDE clean calls are in, the shim's share of them is judged: were the shim
 # harmless, each clean call would be the shim's as likely as not (the alternation shares
 # the machine's changing load between both), and MAX_SHIM_SHARE or fewer of DECIDE would
-# happen by chance about once in 800 (binomial, 20 and 3).
+# happen by chance about once in 6,000 (binomial, 30 and 5).
 #   - PASS when more than MAX_SHIM_SHARE of them ran under the shim (on a quiet machine
 #     nearly every call is clean either way);
 #   - FAIL otherwise: the shim delays its workers' exit past R's SIGTERM;
@@ -40,9 +40,9 @@ WAITLOG="$MS_BUILD_DIR/libms_waitlog.so"
 [ -f "$WAITLOG" ] || fail "$WAITLOG is missing (build the tests/workloads targets)"
 
 CALLS=5
-DECIDE=20
-MAX_SHIM_SHARE=3
-MAX_PAIRS=40
+DECIDE=30
+MAX_SHIM_SHARE=5
+MAX_PAIRS=60
 
 cat >"$T/mc.R" <<'R'
 calls <- as.integer(commandArgs(TRUE)[1])
