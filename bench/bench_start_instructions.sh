@@ -9,6 +9,8 @@
 #   and standalone (MEMSWEEP_DB set; one /bin/true first creates what the shim keeps,
 #   then REPS more are counted, each a new top-level program joining it, as a sweep's
 #   next worker would).
+#   for this tree's shim, joining a pool made ahead as `memsweep run` makes one for each
+#   run: self-sampled, and watched (what a worker under `memsweep run` executes).
 # Each configuration is counted REPS times; the median, lowest and highest are printed
 # with the median's difference to none. A shim whose threads wait for each other can
 # execute more or fewer instructions from run to run (valgrind runs one thread at a time),
@@ -59,6 +61,16 @@ shim_counts() {
   count "$1:~standalone" MEMSWEEP_DB="$d/m.db" LD_PRELOAD="$2"
 }
 
+# pool_counts NAME SHIM: a spool shim joining a pool of a run made ahead (as `memsweep run`
+# makes it before the worker starts), unwatched (it samples itself) and watched by this
+# script's shell, as by a collector that reads /proc from outside (no thread, no file).
+pool_counts() {
+  make_pool "$work/unwatched.msp"
+  make_pool "$work/watched.msp" "$$"
+  count "$1:~run's~pool,~self-sampled" MEMSWEEP_SPOOL="$work/unwatched.msp" LD_PRELOAD="$2"
+  count "$1:~run's~pool,~watched" MEMSWEEP_SPOOL="$work/watched.msp" LD_PRELOAD="$2"
+}
+
 perf_note="perf instructions:u: not supported here"
 if command -v perf >/dev/null && out=$(perf stat -x, -e instructions:u /bin/true 2>&1 >/dev/null) &&
     [[ "$out" =~ ^[0-9]+, ]]; then
@@ -72,6 +84,7 @@ fi
   count "lib:~O_EXCL~file" FLOOR_DIR="$work/excl" LD_PRELOAD="$work/libfloor_excl.so"
   count "lib:~thread" LD_PRELOAD="$work/libfloor_thread.so"
   shim_counts this~tree "$MS_SHIM"
+  pool_counts this~tree "$MS_SHIM"
   [ -z "$BASE_SHIM" ] || shim_counts "baseline~$BASE_DESC" "$BASE_SHIM"
 } >"$work/counts"
 

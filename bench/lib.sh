@@ -80,3 +80,25 @@ build_bench_lib() {
     -Wall -Wextra -Wshadow -Wundef -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla \
     -Werror -o "$1" "$2"
 }
+
+# make_pool PATH [WATCHER_PID]: a pool file (include/memsweep/spool.h) as `memsweep run`
+# creates one for a run before its worker starts: header, 4 chunks allocated, mode 0600.
+# With WATCHER_PID, the pool says that process watches the run from this pid namespace
+# (MS_SPOOL_WATCHED), so a process joining it starts no sampler thread while the watcher
+# lives; without, every process joining it samples itself.
+make_pool() {
+  python3 - "$1" "${2:-0}" <<'PY'
+import os, socket, struct, sys, time
+path, watcher = sys.argv[1], int(sys.argv[2])
+boot = open("/proc/sys/kernel/random/boot_id").read().strip().replace("-", "")
+ino = os.stat("/proc/self/ns/pid").st_ino if watcher else 0
+head = struct.pack("<QIIIIqqQiIQQ64sQQQ", 0x4C4F4F5053575345, 1, 4096, 32768,
+                   1 if watcher else 0, 1, time.time_ns(), ino, watcher, 500,
+                   int(boot[:16], 16), int(boot[16:], 16),
+                   socket.gethostname().encode()[:63], 0, 0, 0)
+fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+os.write(fd, head.ljust(4096, b"\0"))
+os.posix_fallocate(fd, 4096, 4 * 32768)
+os.close(fd)
+PY
+}
