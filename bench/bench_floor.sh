@@ -100,10 +100,14 @@ run_mode() {
 }
 
 # recorded MODE SCRATCH: processes in the database the mode left, if it left one that
-# this sqlite3 can read ("-" otherwise: a design that writes elsewhere).
+# this sqlite3 can read ("-" otherwise). A shim measuring alone leaves spools beside the
+# database, which this tree's memsweep folds first (after the timing).
 declare -A recorded
 note_recorded() {
   local db
+  if [ -d "$2/m.db.spool" ]; then
+    "$MS_BIN" collect "$2/m.db" >/dev/null 2>&1 || true
+  fi
   db=$(ls "$2"/m.db "$2"/out/sweep_*/memsweep.db 2>/dev/null | head -n 1 || true)
   recorded[$1]=$( { [ -n "$db" ] && sqlite3 "$db" 'SELECT count(*) FROM processes' 2>/dev/null; } || echo -)
 }
