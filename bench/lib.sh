@@ -21,9 +21,11 @@ now() { date +%s.%N; }
 calc() { awk "BEGIN { printf \"%.9f\", $* }"; }
 
 # start_live_sweep WORK: starts a sweep (its one run sleeps) whose launcher keeps its
-# database open, as during any real sweep, so that measured processes can join it. Sets
-# db (the database), run_id (the sleeping run's id) and launcher (its pid), and replaces
-# the EXIT trap with one that stops the sweep and removes WORK.
+# database open and its collector running, as during any real sweep, so that measured
+# processes can join its run. Sets db (the database), run_id (the sleeping run's id),
+# pool (that run's spool file: MEMSWEEP_SPOOL=$pool joins the run, watched by the
+# collector) and launcher (its pid), and replaces the EXIT trap with one that stops the
+# sweep and removes WORK.
 start_live_sweep() {
   local work=$1
   "$MS_BIN" run -j 1 -o "$work/out" -- sleep 3600 >/dev/null 2>&1 &
@@ -36,6 +38,7 @@ start_live_sweep() {
     sleep 0.1
   done
   run_id=$(sqlite3 "$db" 'SELECT max(run_id) FROM runs')
+  pool=$(ls "${db%/memsweep.db}"/spool/*.msp 2>/dev/null | head -n 1 || true)
 }
 
 # parse_baseline_option ARGS...: takes `--baseline DIR` (or `--baseline=DIR`) out of ARGS,
