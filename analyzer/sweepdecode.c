@@ -30,36 +30,19 @@
 #include "sweepread_internal.h"
 #include "textclean.h"
 
-/*
- * Reads column col as a whole number in [lo, hi]. A REAL that holds a whole number (a
- * column without INTEGER affinity keeps 5.0 as REAL) is that number; text and blobs are
- * never numbers here, even when they spell one.
- */
-ms__vcheck_t ms__int_col(sqlite3_stmt *st, int col, long long lo, long long hi, long long *out)
+ms__vcheck_t ms__real_val(sqlite3_value *v, long long lo, long long hi, long long *out)
 {
-    long long v;
+    const double d = sqlite3_value_double(v);
+    long long n;
 
-    switch (sqlite3_column_type(st, col)) {
-    case SQLITE_NULL:
-        return MS__V_NULL;
-    case SQLITE_INTEGER:
-        v = sqlite3_column_int64(st, col);
-        break;
-    case SQLITE_FLOAT: {
-        const double d = sqlite3_column_double(st, col);
-        if (!(d == floor(d)) || d < -9.0e18 || d > 9.0e18)
-            return MS__V_TYPE;
-        v = (long long)d;
-        break;
-    }
-    default:
+    if (!(d == floor(d)) || d < -9.0e18 || d > 9.0e18)
         return MS__V_TYPE;
-    }
-    if (v < lo)
+    n = (long long)d;
+    if (n < lo)
         return MS__V_LOW;
-    if (v > hi)
+    if (n > hi)
         return MS__V_HIGH;
-    *out = v;
+    *out = n;
     return MS__V_OK;
 }
 
@@ -132,7 +115,8 @@ static ms_bad_t read_sample(sqlite3_stmt *st, int c, int stack_col, ms__sample_r
         break;
     }
     {
-        const unsigned char *kind = sqlite3_column_text(st, c + 3);
+        /* As sqlite3_column_text, without a second lookup of the column (sweepdecode.h). */
+        const unsigned char *kind = sqlite3_value_text(sqlite3_column_value(st, c + 3));
         s->kind = ms_sample_kind_of((const char *)kind);
         s->kind_hash = s->kind == MS_SAMPLE_OTHER ? fnv1a(kind) : 0;
     }
