@@ -620,6 +620,11 @@ static void test_removal_rule(void **state)
     assert_int_equal(ms_spool_open(p.path, &sp, err, sizeof err), 0);
     assert_int_equal(ms_spool_removable(sp, &h, 1, why, sizeof why), 1);
     assert_int_equal(ms_spool_removable(sp, &h, 0, why, sizeof why), 0);
+    /* Confirmed by a later scan only when no chunk was claimed since and all is folded. */
+    assert_int_equal(ms_spool_removal_confirmed(sp, &h, sp->claimed, 1, why, sizeof why), 1);
+    assert_int_equal(ms_spool_removal_confirmed(sp, &h, sp->claimed, 0, why, sizeof why), 0);
+    assert_int_equal(ms_spool_removal_confirmed(sp, &h, sp->claimed - 1, 1, why, sizeof why), 0);
+    assert_non_null(strstr(why, "claimed since"));
     ms_spool_close(sp);
 
     /* This process, with its real start time: alive. */
