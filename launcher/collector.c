@@ -58,6 +58,8 @@ typedef struct cpool {
     size_t n_procs, cap_procs;
     ms_spool_t *sp;    /* for the fold */
     int folded_all;    /* at the last fold */
+    int quiet;         /* its processes were all found gone after the last fold */
+    uint64_t quiet_claimed; /* chunks claimed in the scan that was found quiet */
     int done;          /* its worker was reaped (atomic) */
     int removed;       /* the fold thread let it go (atomic): 2 until marked in the database */
 } cpool_t;
@@ -525,14 +527,27 @@ static int fold_all(ms_collector_t *c, int final)
     }
     c->n_pending = 0;
 
-    /* A pool goes once its run is over, all of it is folded and its processes are gone. */
+    /*
+     * A pool goes once its run is over, all of it is folded and its processes are gone,
+     * in two steps (spool_gc.h): after one fold its processes are found gone, and the
+     * next fold, whose scan began after that, must have folded everything with no chunk
+     * claimed meanwhile. Deciding on one fold lost records: a worker that claimed its
+     * chunk, wrote and exited after the scan but before its reaping was seen looked like
+     * a run with no process at all, and one still writing during the scan lost its end.
+     */
     for (size_t i = 0; c->have_host && (p = pool_at(c, i)) != NULL; i++) {
         char why[256];
-        if (__atomic_load_n(&p->removed, __ATOMIC_ACQUIRE) || p->sp == NULL ||
-            !(__atomic_load_n(&p->done, __ATOMIC_ACQUIRE) || final))
+        const int was_quiet = p->quiet;
+        if (__atomic_load_n(&p->removed, __ATOMIC_ACQUIRE) || p->sp == NULL)
             continue;
-        if (!ms_spool_removable(p->sp, &c->host, p->folded_all, why, sizeof why))
+        p->quiet = 0;
+        if (!was_quiet || !ms_spool_removal_confirmed(p->sp, &c->host, p->quiet_claimed,
+                                                      p->folded_all, why, sizeof why)) {
+            p->quiet = (__atomic_load_n(&p->done, __ATOMIC_ACQUIRE) || final) &&
+                       ms_spool_removable(p->sp, &c->host, p->folded_all, why, sizeof why);
+            p->quiet_claimed = p->sp->claimed;
             continue;
+        }
         if (unlink_pool(p) == 0) {
             let_go(p, 2);
             removed++;
@@ -803,9 +818,14 @@ int ms_collector_finish(ms_collector_t *c)
         pthread_join(c->fold_thread, NULL);
         c->started = 0;
     }
-    /* Every worker is reaped: a last reading of what lives on, and the last fold. */
+    /*
+     * Every worker is reaped: a last reading of what lives on, and the last folds. The
+     * second one removes the pools the first found with all their processes gone.
+     */
     take_ticks(c);
     rc = fold_all(c, 1);
+    if (rc == 0)
+        rc = fold_all(c, 1);
     (void)rmdir(c->spool_dir); /* only when empty */
     ms_fold_close(c->fold);
     c->fold = NULL;

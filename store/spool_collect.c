@@ -149,6 +149,49 @@ static int remove_pool(const ms_spool_t *sp)
     return unlink(sp->path) == 0 ? 0 : -errno;
 }
 
+/* Folds what sp holds as scanned, in one transaction. */
+static int fold_once(ms_fold_t *f, ms_spool_t *sp, ms_fold_stats_t *st, char *err,
+                     size_t errlen)
+{
+    int rc = ms_fold_begin(f, err, errlen);
+
+    if (rc == 0)
+        rc = ms_fold_pool(f, sp, st, err, errlen);
+    if (rc == 0)
+        rc = ms_fold_commit(f, err, errlen);
+    else
+        ms_fold_rollback(f);
+    return rc;
+}
+
+/*
+ * Whether the pool sp, just folded (st), may go: its processes are gone now, and a second
+ * scan, taken after that was found, is folded completely with no chunk claimed
+ * meanwhile (spool_gc.h says why the first fold alone cannot tell). The second fold's
+ * rows are added to st.
+ */
+static int may_remove(ms_fold_t *f, ms_spool_t *sp, const ms_spool_host_t *host,
+                      ms_fold_stats_t *st, char *why, size_t whylen, char *err, size_t errlen)
+{
+    ms_fold_stats_t again;
+    uint64_t claimed;
+    int rc;
+
+    if (st->deferred || !ms_spool_removable(sp, host, st->folded_all, why, whylen))
+        return 0;
+    claimed = sp->claimed;
+    if (ms_spool_scan(sp, why, whylen) != 0)
+        return 0; /* kept, for a later collect to look at again */
+    rc = fold_once(f, sp, &again, err, errlen);
+    if (rc != 0)
+        return rc;
+    st->rows += again.rows;
+    st->rejected += again.rejected;
+    if (st->reason[0] == '\0')
+        memcpy(st->reason, again.reason, sizeof st->reason);
+    return ms_spool_removal_confirmed(sp, host, claimed, again.folded_all, why, whylen);
+}
+
 int ms_collect_dir(ms_fold_t *f, const char *dir, const ms_collect_opts_t *o,
                    ms_collect_result_t *r, char *err, size_t errlen)
 {
@@ -171,6 +214,7 @@ int ms_collect_dir(ms_fold_t *f, const char *dir, const ms_collect_opts_t *o,
         char why[256];
         ms_spool_t *sp = NULL;
         ms_fold_stats_t st;
+        int removable;
 
         r->pools++;
         if (snprintf(path, sizeof path, "%s/%s", dir, names[i]) >= (int)sizeof path) {
@@ -191,13 +235,7 @@ int ms_collect_dir(ms_fold_t *f, const char *dir, const ms_collect_opts_t *o,
             warn(o, "%s", why);
             continue;
         }
-        rc = ms_fold_begin(f, err, errlen);
-        if (rc == 0)
-            rc = ms_fold_pool(f, sp, &st, err, errlen);
-        if (rc == 0)
-            rc = ms_fold_commit(f, err, errlen);
-        else
-            ms_fold_rollback(f);
+        rc = fold_once(f, sp, &st, err, errlen);
         if (rc == -ESRCH) {
             r->refused++;
             warn(o, "%s", err);
@@ -209,13 +247,20 @@ int ms_collect_dir(ms_fold_t *f, const char *dir, const ms_collect_opts_t *o,
             ms_spool_close(sp);
             goto out;
         }
+        removable = o->remove && have_host
+                        ? may_remove(f, sp, &host, &st, why, sizeof why, err, errlen)
+                        : 0;
+        if (removable < 0) {
+            ms_spool_close(sp);
+            rc = removable;
+            goto out;
+        }
         r->rows += st.rows;
         r->rejected += st.rejected;
         if (st.rejected > 0)
             warn(o, "%s: %llu records or chunks rejected (first: %s)", path,
                  (unsigned long long)st.rejected, st.reason);
-        if (o->remove && !st.deferred && have_host &&
-            ms_spool_removable(sp, &host, st.folded_all, why, sizeof why)) {
+        if (removable) {
             if (remove_pool(sp) == 0) {
                 r->removed++;
                 if (ms_fold_begin(f, err, errlen) == 0) {

@@ -686,8 +686,20 @@ static int fold_proc(ms_fold_t *f, ms_spool_t *sp, const ms_spool_proc_info_t *p
     return rc == SQLITE_OK ? 0 : fail(f, rc, "cannot record a process's end", err, errlen);
 }
 
+/* Orders process images by the chunk each claimed first; those without one go last. */
+static int cmp_claim(const void *a, const void *b)
+{
+    const ms_spool_proc_info_t *x = *(const ms_spool_proc_info_t *const *)a;
+    const ms_spool_proc_info_t *y = *(const ms_spool_proc_info_t *const *)b;
+    const uint64_t cx = x->have_proc ? x->first_chunk : UINT64_MAX;
+    const uint64_t cy = y->have_proc ? y->first_chunk : UINT64_MAX;
+
+    return cx < cy ? -1 : cx > cy;
+}
+
 int ms_fold_pool(ms_fold_t *f, ms_spool_t *sp, ms_fold_stats_t *st, char *err, size_t errlen)
 {
+    const ms_spool_proc_info_t **order = NULL;
     cursor_t *cur = NULL;
     int64_t run_id = 0;
     int rc;
@@ -710,8 +722,23 @@ int ms_fold_pool(ms_fold_t *f, ms_spool_t *sp, ms_fold_stats_t *st, char *err, s
     rc = load_cursors(f, sp, cur, err, errlen);
     if (rc != 0)
         goto out;
+    /*
+     * The reader keeps the images in the order of their random keys. They are folded in
+     * the order they claimed their first chunk, which is the order they started in (a
+     * process claims it before main, a fork child when it wakes), so that processes rows
+     * are numbered as the processes began: a parent before the children it forked.
+     */
+    order = malloc((sp->n_procs > 0 ? sp->n_procs : 1) * sizeof *order);
+    if (order == NULL) {
+        free(cur);
+        goto nomem;
+    }
+    for (size_t i = 0; i < sp->n_procs; i++)
+        order[i] = &sp->procs[i];
+    if (sp->n_procs > 1)
+        qsort(order, sp->n_procs, sizeof *order, cmp_claim);
     for (size_t i = 0; i < sp->n_procs; i++) {
-        rc = fold_proc(f, sp, &sp->procs[i], cur, run_id, st, err, errlen);
+        rc = fold_proc(f, sp, order[i], cur, run_id, st, err, errlen);
         if (rc != 0)
             goto out;
     }
@@ -746,6 +773,7 @@ int ms_fold_pool(ms_fold_t *f, ms_spool_t *sp, ms_fold_stats_t *st, char *err, s
     st->complete = st->folded_all && sp->n_unwritten == 0;
     rc = 0;
 out:
+    free(order);
     free(cur);
     return rc;
 

@@ -168,3 +168,13 @@ int ms_spool_removable(const ms_spool_t *sp, const ms_spool_host_t *h, int folde
     }
     return 1;
 }
+
+int ms_spool_removal_confirmed(const ms_spool_t *sp, const ms_spool_host_t *h,
+                               uint64_t claimed_then, int folded_all, char *why, size_t len)
+{
+    if (sp->claimed != claimed_then) {
+        snprintf(why, len, "chunks claimed since its processes were found gone");
+        return 0;
+    }
+    return ms_spool_removable(sp, h, folded_all, why, len);
+}

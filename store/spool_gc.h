@@ -62,11 +62,29 @@ int ms_spool_pid_alive(int32_t pid, uint64_t start_ticks);
 int ms_spool_all_gone(const ms_spool_t *sp, const ms_spool_host_t *h, char *why, size_t len);
 
 /*
- * The removal rule: folded_all (every written chunk folded to its committed bytes or
- * found bad: ms_fold_stats_t), all processes gone, and no chunk claimed but unwritten
- * unless the file is stale. Returns 1 when the pool may be removed, or 0 with why.
+ * The first half of the removal rule: folded_all (every written chunk of the scan sp holds
+ * folded to its committed bytes or found bad: ms_fold_stats_t), all processes of that scan
+ * gone now, and no chunk claimed but unwritten unless the file is stale. Returns 1, or 0
+ * with why.
+ *
+ * This alone never allows a removal. A process alive while sp was scanned may have written
+ * more records, or its end, between the scan and the moment it was found gone; a process
+ * that had not yet claimed its first chunk at the scan is not in it at all (a run whose
+ * worker has not reached the shim's constructor looks empty). Only a scan taken after
+ * this check, folded, is known to hold everything: see ms_spool_removal_confirmed.
  */
 int ms_spool_removable(const ms_spool_t *sp, const ms_spool_host_t *h, int folded_all,
                        char *why, size_t len);
+
+/*
+ * The second half: ms_spool_removable said 1 for a scan of `claimed_then` claimed chunks,
+ * and sp has been scanned again since and folded (folded_all as ms_fold_stats_t says).
+ * Every process of the earlier scan was gone before this one began, so this scan holds all
+ * it wrote; the pool may go when no chunk was claimed meanwhile (a newer process might
+ * still be writing), all of this scan is folded and its processes are gone. Returns 1
+ * when the pool may be removed, or 0 with why.
+ */
+int ms_spool_removal_confirmed(const ms_spool_t *sp, const ms_spool_host_t *h,
+                               uint64_t claimed_then, int folded_all, char *why, size_t len);
 
 #endif

@@ -200,7 +200,13 @@ static void read_chunk(ms_spool_t *sp, ms_spool_chunk_info_t *c, ms_spool_proc_t
     c->state = MS_SPOOL_CHUNK_UNWRITTEN;
     if (pread_all(sp->fd, &ch, sizeof ch, off) != 0)
         return;
-    if (ch.magic == 0 && ch.key == 0 && ch.seq == 0 && ch.committed == 0)
+    /*
+     * The writer fills in the chunk's header and its first records before it stores the
+     * magic, last, with a release store: a chunk with its key but no magic yet is being
+     * written, not bad, and is looked at again at the next scan. One whose writer died
+     * there stays unwritten, which the removal rule's staleness allows for.
+     */
+    if (ch.magic == 0)
         return;
     if (ch.magic != MS_SPOOL_CHUNK_MAGIC || ch.key == 0) {
         c->state = MS_SPOOL_CHUNK_BAD;

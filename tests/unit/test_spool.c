@@ -360,6 +360,21 @@ static void test_unwritten_and_huge_claims(void **state)
     assert_int_equal(sp->n_unwritten, 1);
     assert_int_equal(sp->rejected, 0);
     ms_spool_close(sp);
+    /*
+     * A chunk whose writer has stored its key and records but not yet its magic, which
+     * comes last, is being written: unwritten, not bad, and usable once the magic is there.
+     */
+    chdr(&p, 1)->magic = 0;
+    save(&p, FILE_BYTES);
+    assert_int_equal(ms_spool_open(p.path, &sp, err, sizeof err), 0);
+    assert_int_equal(sp->chunks[1].state, MS_SPOOL_CHUNK_UNWRITTEN);
+    assert_int_equal(sp->rejected, 0);
+    chdr(&p, 1)->magic = MS_SPOOL_CHUNK_MAGIC;
+    save(&p, FILE_BYTES);
+    assert_int_equal(ms_spool_scan(sp, err, sizeof err), 0);
+    assert_int_equal(sp->chunks[1].state, MS_SPOOL_CHUNK_OK);
+    assert_int_equal(sp->rejected, 0);
+    ms_spool_close(sp);
     hdr(&p)->next_chunk = UINT64_MAX;
     save(&p, FILE_BYTES);
     assert_int_equal(ms_spool_open(p.path, &sp, err, sizeof err), 0);
@@ -620,6 +635,11 @@ static void test_removal_rule(void **state)
     assert_int_equal(ms_spool_open(p.path, &sp, err, sizeof err), 0);
     assert_int_equal(ms_spool_removable(sp, &h, 1, why, sizeof why), 1);
     assert_int_equal(ms_spool_removable(sp, &h, 0, why, sizeof why), 0);
+    /* Confirmed by a later scan only when no chunk was claimed since and all is folded. */
+    assert_int_equal(ms_spool_removal_confirmed(sp, &h, sp->claimed, 1, why, sizeof why), 1);
+    assert_int_equal(ms_spool_removal_confirmed(sp, &h, sp->claimed, 0, why, sizeof why), 0);
+    assert_int_equal(ms_spool_removal_confirmed(sp, &h, sp->claimed - 1, 1, why, sizeof why), 0);
+    assert_non_null(strstr(why, "claimed since"));
     ms_spool_close(sp);
 
     /* This process, with its real start time: alive. */
