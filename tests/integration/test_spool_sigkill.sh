@@ -40,4 +40,17 @@ grep ' kind=tick ' "$T/d" | awk -v iv=$((INTERVAL * 1000000)) -v unstored="$(val
       last = v["t_ns"]; n++ }
     END { if (missed > unstored + stalls) { print "missed " missed " ticks, unstored " unstored; bad = 1 }
           exit bad }' || fail "tick bookkeeping"
+
+# Every sample the spool holds reaches the database: the count the spool says was written
+# (its records, start and ticks and any allocation samples) is the count folded.
+written="$(count_in "$T/d" '^sample key='"$(val "$line" key)"' ')"
+"$MS_BIN" collect "$T/m.db" >"$T/collect.out" 2>"$T/collect.err" ||
+    fail "memsweep collect: $(cat "$T/collect.err")"
+MS_NO_AUTO_COLLECT=1
+assert_eq "$written" "$(sql "$T/m.db" "SELECT count(*) FROM samples JOIN processes USING (proc_id)
+                                      WHERE pid = $pid")" "samples of the killed process in the database"
+assert_eq "$ticks" "$(sql "$T/m.db" "SELECT count(*) FROM samples JOIN processes USING (proc_id)
+                                    WHERE pid = $pid AND kind = 'tick'")" "ticks in the database"
+assert_eq "" "$(sql "$T/m.db" "SELECT ended_ns FROM processes WHERE pid = $pid")" \
+    "the killed process has no exit record"
 pass
