@@ -82,6 +82,15 @@ typedef struct {
 
 int64_t ms__clock_ns(clockid_t clock);
 
+/*
+ * mmap and munmap of the shim's own mappings (the pool), as system calls: the names mmap
+ * and munmap would bind to the shim's exported hooks, which exist for the program's
+ * mappings. Both are async-signal-safe (a fork child's handler unmaps). ms__sys_mmap
+ * returns MAP_FAILED with errno set, as mmap does.
+ */
+void *ms__sys_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+int ms__sys_munmap(void *addr, size_t len);
+
 /* This process's id from the kernel (glibc caches nothing, but says so here). */
 pid_t ms__pid(void);
 

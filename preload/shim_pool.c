@@ -399,7 +399,7 @@ static int claim_on(int fd, ms_chunk_map_t *out, int first)
     uint64_t idx, off, map_off;
     int err = 0;
 
-    h = mmap(NULL, head_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    h = ms__sys_mmap(NULL, head_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (h == MAP_FAILED)
         return -errno;
     idx = __atomic_fetch_add(&h->next_chunk, 1, __ATOMIC_RELAXED);
@@ -420,7 +420,7 @@ static int claim_on(int fd, ms_chunk_map_t *out, int first)
     /* Pages larger than a chunk's alignment: the mapping starts at the page below. */
     map_off = off & ~(uint64_t)(page - 1);
     out->map_len = (size_t)(off - map_off) + info.chunk_bytes;
-    out->map = mmap(NULL, out->map_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+    out->map = ms__sys_mmap(NULL, out->map_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
                     (off_t)map_off);
     if (out->map == MAP_FAILED) {
         err = -errno;
@@ -428,11 +428,11 @@ static int claim_on(int fd, ms_chunk_map_t *out, int first)
     }
     out->chunk = (unsigned char *)out->map + (off - map_off);
     out->index = idx;
-    munmap(h, head_len);
+    ms__sys_munmap(h, head_len);
     return 0;
 lost:
     __atomic_fetch_add(first ? &h->lost_processes : &h->lost_chunks, 1, __ATOMIC_RELAXED);
-    munmap(h, head_len);
+    ms__sys_munmap(h, head_len);
     return err;
 }
 

@@ -23,6 +23,16 @@
  */
 #define STATUS_CHUNK 2048
 
+void *ms__sys_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+}
+
+int ms__sys_munmap(void *addr, size_t len)
+{
+    return (int)syscall(SYS_munmap, addr, len);
+}
+
 int64_t ms__clock_ns(clockid_t clock)
 {
     struct timespec ts;

@@ -187,9 +187,9 @@ static void keep_first_page(void)
     const size_t keep_at = (size_t)(w.cur.chunk - map) & ~(page - 1);
 
     if (keep_at > 0)
-        munmap(map, keep_at);
+        ms__sys_munmap(map, keep_at);
     if (keep_at + page < w.head_len)
-        munmap(map + keep_at + page, w.head_len - keep_at - page);
+        ms__sys_munmap(map + keep_at + page, w.head_len - keep_at - page);
     w.head_map = map + keep_at;
     w.head_len = page;
 }
@@ -237,7 +237,7 @@ static int make_room(uint32_t bytes)
     if (w.cur.map == w.head_map)
         keep_first_page();
     else
-        munmap(w.cur.map, w.cur.map_len);
+        ms__sys_munmap(w.cur.map, w.cur.map_len);
     start_chunk(&m, w.seq + 1);
     publish_chunk();
     return 0;
@@ -445,9 +445,9 @@ pid_t ms__spool_fork_child(void)
 
     /* munmap is a plain system call: safe between fork and exec. */
     if (w.cur.map != NULL && w.cur.map != w.head_map)
-        munmap(w.cur.map, w.cur.map_len);
+        ms__sys_munmap(w.cur.map, w.cur.map_len);
     if (w.head_map != NULL)
-        munmap(w.head_map, w.head_len);
+        ms__sys_munmap(w.head_map, w.head_len);
     __atomic_store_n(&w.proc, NULL, __ATOMIC_RELAXED);
     w.head_map = NULL;
     w.cur.map = NULL;
