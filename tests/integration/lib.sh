@@ -289,28 +289,6 @@ db_has() {
     [ "${n:-0}" -ge "${3:-1}" ]
 }
 
-# hold_db_open DB: keeps a read connection to the WAL database DB open until the test
-# ends, as the launcher's is for a sweep it runs. While any connection is open, a reader
-# of the test's that closes is never the last one, which would checkpoint the database and
-# delete its WAL; a shim sharing the program's descriptor table (MEMSWEEP_PRIVATE_FDS=0)
-# whose connection is closed at that moment (before its first write, or after a write
-# that failed) cannot reopen a WAL deleted under its spare descriptors (see "Known limits"
-# in docs/reliability.md).
-hold_db_open() {
-    local ready="$T/.held.$RANDOM"
-    python3 - "$1" "$ready" <<'PY' &
-import os, sqlite3, sys, time
-db = sqlite3.connect(sys.argv[1])
-db.execute("SELECT count(*) FROM sqlite_master").fetchall()
-open(sys.argv[2], "w").close()
-parent = os.getppid()
-while os.getppid() == parent:
-    time.sleep(0.1)
-PY
-    track_pid "$!"
-    wait_for 60 test -e "$ready" || fail "could not hold $1 open within 60 s"
-}
-
 # now_ms: wall-clock milliseconds.
 now_ms() {
     date +%s%3N
@@ -448,6 +426,50 @@ PY
 )" || rc=$?
     note "$3: ticks: $(echo "$out" | head -n 1)"
     [ "$rc" -eq 0 ] || fail "$3: tick bookkeeping:
+$out"
+}
+
+# check_collector_ticks DB INTERVAL_MS WHAT [WHERE]: the bookkeeping of the ticks that the
+# collector of `memsweep run` takes from outside, for every process (or those whose
+# processes row p matches WHERE). The collector keeps to a grid of one interval and skips
+# the points it is late for rather than catching up, so each tick after a process's first
+# is taken at a grid point later than the tick before it: n ticks span at least n - 2
+# intervals (no burst), whatever the machine's load. No tick precedes the process's start.
+# A process that no thread of its own samples loses a reading only when its spool has no
+# room, so its unstored is 0 and it has no note. (A tick may follow ended_ns by the time
+# the exit takes to read its own end: the collector read the process while it was alive.)
+check_collector_ticks() {
+    local out rc=0
+    collect_pending "$1" || return 1
+    out="$(python3 - "$1" "$2" "${4:-1}" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1], timeout=10)
+interval = int(sys.argv[2]) * 10**6
+bad = []
+n = ticks_total = 0
+for proc_id, pid, started, unstored, note in db.execute(
+        "SELECT p.proc_id, p.pid, p.started_ns, COALESCE(p.unstored, 0), p.note"
+        " FROM processes p WHERE " + sys.argv[3] + " ORDER BY p.proc_id").fetchall():
+    times = [t for (t,) in db.execute("SELECT t_ns FROM samples WHERE proc_id = ? AND"
+                                      " kind = 'tick' ORDER BY t_ns", (proc_id,))]
+    n += 1
+    ticks_total += len(times)
+    who = "pid %d (proc_id %d)" % (pid, proc_id)
+    if times and len(times) > (times[-1] - times[0]) // interval + 2:
+        bad.append("%s: %d ticks in %.0f ms, more than one every %d ms"
+                   % (who, len(times), (times[-1] - times[0]) / 1e6, interval // 10**6))
+    if times and times[0] < started:
+        bad.append("%s: a tick before the process started" % who)
+    if unstored != 0 or note is not None:
+        bad.append("%s: unstored %d, note %r" % (who, unstored, note))
+print("%d processes, %d ticks" % (n, ticks_total))
+for b in bad[:10]:
+    print("FAIL: " + b)
+sys.exit(1 if bad or n == 0 else 0)
+PY
+)" || rc=$?
+    note "$3: collector's ticks: $(echo "$out" | head -n 1)"
+    [ "$rc" -eq 0 ] || fail "$3: collector's tick bookkeeping:
 $out"
 }
 
