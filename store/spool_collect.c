@@ -236,6 +236,11 @@ int ms_collect_dir(ms_fold_t *f, const char *dir, const ms_collect_opts_t *o,
             continue;
         }
         rc = fold_once(f, sp, &st, err, errlen);
+        if (rc == -ESRCH && o->snapshot_max_run > 0 && sp->hdr.run_id > o->snapshot_max_run) {
+            ms_spool_close(sp);
+            err[0] = '\0';
+            continue;
+        }
         if (rc == -ESRCH) {
             r->refused++;
             warn(o, "%s", err);

@@ -18,6 +18,12 @@ typedef void (*ms_collect_warn_fn)(void *arg, const char *msg);
 typedef struct ms_collect_opts {
     int remove;              /* remove the pools the removal rule allows (spool_gc.h) */
     int vanished_is_error;   /* a pool listed but gone when opened: -EAGAIN (readers) */
+    /*
+     * Readers: the largest run id of their snapshot. A pool of a later run was created
+     * after the snapshot was taken (the launcher records the run, then makes its pool) and
+     * is left for the next read, without a warning; 0 for writers.
+     */
+    long long snapshot_max_run;
     ms_collect_warn_fn warn; /* NULL: say nothing */
     void *warn_arg;
 } ms_collect_opts_t;

@@ -74,6 +74,19 @@ static int private_copy(sqlite3 *file, const char *path, sqlite3 **out, char *er
     return 0;
 }
 
+/* The largest runs.run_id of db; 0 when it has none or cannot say. */
+static long long max_run_id(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    long long v = 0;
+
+    if (sqlite3_prepare_v2(db, "SELECT max(run_id) FROM runs", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
 int ms_store_open_reader(const char *db_path, sqlite3 **out, char *err, size_t errlen)
 {
     char open_err[512] = "";
@@ -114,6 +127,8 @@ int ms_store_open_reader(const char *db_path, sqlite3 **out, char *err, size_t e
         }
         rc = private_copy(file, db_path, &mem, err, errlen);
         sqlite3_close(file);
+        if (rc == 0)
+            o.snapshot_max_run = max_run_id(mem);
         if (rc == 0)
             rc = ms_fold_open(mem, db_path, 0, &f, err, errlen);
         memset(&res, 0, sizeof res);
