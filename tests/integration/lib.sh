@@ -28,11 +28,11 @@ WL="$MS_BUILD_DIR/ms_workload"
 [ -f "$MS_SHIM" ] || { echo "FAIL: shim $MS_SHIM is missing" >&2; exit 1; }
 
 # Tolerance of an RSS figure above the MiB a workload was told to touch. Measured with
-# `MEMSWEEP_DB=x.db LD_PRELOAD=libmemsweep.so ms_workload --mib 0`: the program alone
-# ends near 1.4 MiB and with the shim (its sampler thread's stack, the static SQLite and
-# its page cache) near 3.2 MiB; with --mib 50 it ends at 53.2 MiB, so malloc's and the
-# kernel's rounding add nothing visible.
-# 16 MiB leaves room for a different libc or SQLite cache size, and is still small
+# `/usr/bin/time -f %M env MEMSWEEP_DB=x.db LD_PRELOAD=libmemsweep.so ms_workload --mib 0`:
+# the program alone peaks near 1.2 MiB and with the shim (its code, its sampler thread's
+# stack and the pages of its spool) near 1.6 MiB; with --mib 50 near 51.3 MiB alone and
+# 51.6 MiB with the shim, so malloc's and the kernel's rounding add nothing visible.
+# 16 MiB leaves room for a different libc or allocator, and is still small
 # against the 24-256 MiB the tests allocate, so a figure that misses or doubles an
 # allocation cannot pass.
 MIB_TOL=16
