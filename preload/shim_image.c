@@ -118,9 +118,17 @@ void ms__image_end(int64_t heap_kb)
     ms__image_wake(heap_kb);
     if (ms__spool_state() != MS__SPOOL_LIVE)
         goto out;
+    /*
+     * The end is written even when /proc/self/status cannot be read (the program has
+     * used up its descriptors, /proc is not mounted): its time still says when the image
+     * ended, and -1 says "not reported" for the figures the kernel did not give, both of
+     * them whatever a failed read left behind. The heap is the hooks' own figure.
+     */
     end.t_ns = ms__clock_ns(CLOCK_REALTIME);
-    if (ms__proc_status(&end.rss_kb, &end.hwm_kb) != 0)
-        end.rss_kb = end.hwm_kb = -1;
+    if (ms__proc_status(&end.rss_kb, &end.hwm_kb) != 0) {
+        end.rss_kb = -1;
+        end.hwm_kb = -1;
+    }
     end.heap_kb = heap_kb;
     ms__spool_end(&end);
 out:

@@ -420,7 +420,12 @@ void ms__spool_end(const ms_reading_t *end)
     ms_spool_proc_t *const p = proc_now();
     uint32_t expect = MS_SPOOL_END_NONE;
 
-    if (p == NULL)
+    /*
+     * An end without a time is one no reader accepts: with none, the image reads as one
+     * that ended without writing its end, as after SIGKILL. (The realtime clock does not
+     * fail on Linux; this only keeps the promise of the format.)
+     */
+    if (p == NULL || end->t_ns <= 0)
         return;
     if (!__atomic_compare_exchange_n(&p->end_state, &expect, MS_SPOOL_END_WRITING, 0,
                                      __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
