@@ -302,7 +302,10 @@ void ms__image_wake(int64_t heap_kb);
 /* Nonzero in the process that owns the image's state (not in a vfork child). */
 int ms__image_owned(void);
 
-/* The exit: wakes a dormant image, then writes the end reading. Keeps errno. */
+/*
+ * The exit: wakes a dormant image (with no sampler thread: the exit may run in a signal
+ * handler, where creating a thread is not safe), then writes the end reading. Keeps errno.
+ */
 void ms__image_end(int64_t heap_kb);
 
 /* ---- shim_main.c ------------------------------------------------------------------- */
