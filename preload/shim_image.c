@@ -95,6 +95,16 @@ int ms__image_start(pid_t ppid, int64_t started_ns, int64_t start_mono_ns, int64
     return start(ppid, started_ns, start_mono_ns, heap_kb, interval_ms, 0);
 }
 
+void ms__image_fork_prepare(void)
+{
+    ms__spool_fork_prepare();
+}
+
+void ms__image_fork_parent(void)
+{
+    ms__spool_fork_parent();
+}
+
 int ms__image_fork_child(void)
 {
     fork_parent = ms__spool_fork_child();

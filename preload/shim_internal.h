@@ -261,6 +261,15 @@ void ms__spool_set_tracking(int on);
 void ms__spool_end(const ms_reading_t *end);
 
 /*
+ * Fork prepare and parent handlers: the writer lock is held across fork, so that the
+ * child never sees a chunk switch half done (the old chunk unmapped, w.cur still naming
+ * it). Every holder of the lock has all signals blocked, so the forking thread never
+ * holds it itself; the wait is for another thread's record, a chunk claim at worst.
+ */
+void ms__spool_fork_prepare(void);
+void ms__spool_fork_parent(void);
+
+/*
  * Fork child handler: forgets (unmaps) the parent's chunks, which the child must never
  * write to, and makes the image dormant when the parent's was measured. Returns the
  * parent's pid when the child is to be measured, else 0.
@@ -292,6 +301,10 @@ int ms__image_start(pid_t ppid, int64_t started_ns, int64_t start_mono_ns, int64
  * Returns 1 when the child is to be measured.
  */
 int ms__image_fork_child(void);
+
+/* Fork prepare and parent handlers (ms__spool_fork_prepare). */
+void ms__image_fork_prepare(void);
+void ms__image_fork_parent(void);
 
 /*
  * A dormant fork child's first hook call (or its exit): it now records itself. Called by
