@@ -14,8 +14,9 @@
  * itself and is not already exiting, starts its sampler thread. Nothing unsafe between
  * fork and exec (no file, no thread, no allocation) happens in the handler.
  *
- * The end waits for no other thread: it reads /proc/self/status once and writes the end
- * into the process header of chunk 0, which stays mapped for the image's whole life.
+ * The end waits for no other thread (but one writing the end at the same moment): it reads
+ * /proc/self/status once and writes the end into the process header of chunk 0, which
+ * stays mapped for the image's whole life.
  */
 #include "shim_internal.h"
 

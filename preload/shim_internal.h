@@ -255,8 +255,9 @@ void ms__spool_set_tracking(int on);
 /*
  * The end reading, once per image (end_state NONE -> WRITING -> DONE); the image writes
  * no record after it. end->t_ns must be > 0 (no end is written otherwise); rss_kb and
- * hwm_kb are -1 when they could not be read, heap_kb -1 when untracked. Waits for no
- * other thread.
+ * hwm_kb are -1 when they could not be read, heap_kb -1 when untracked. A thread that
+ * finds another one writing the end waits until it is written (at most about 100 ms),
+ * so that its exit does not kill the writer halfway; otherwise it waits for no thread.
  */
 void ms__spool_end(const ms_reading_t *end);
 

@@ -26,6 +26,7 @@
 #include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #define ALIGN8(n) (((n) + 7u) & ~(size_t)7u)
@@ -439,6 +440,23 @@ out:
     return err;
 }
 
+/*
+ * Another thread is writing the end. The caller is about to end the process, and
+ * exit_group would kill that thread between WRITING and DONE, leaving an end no reader
+ * takes: wait until it is done, but at most about 100 ms, for a writer that is itself
+ * stopped must not keep the program from ending. nanosleep is async-signal-safe.
+ */
+static void wait_end_written(ms_spool_proc_t *p)
+{
+    const struct timespec ms1 = {0, 1000000};
+
+    for (int i = 0; i < 100; i++) {
+        if (__atomic_load_n(&p->end_state, __ATOMIC_ACQUIRE) != MS_SPOOL_END_WRITING)
+            return;
+        nanosleep(&ms1, NULL);
+    }
+}
+
 void ms__spool_end(const ms_reading_t *end)
 {
     ms_spool_proc_t *const p = proc_now();
@@ -452,8 +470,10 @@ void ms__spool_end(const ms_reading_t *end)
     if (p == NULL || end->t_ns <= 0)
         return;
     if (!__atomic_compare_exchange_n(&p->end_state, &expect, MS_SPOOL_END_WRITING, 0,
-                                     __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+                                     __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+        wait_end_written(p);
         return;
+    }
     /* No record after the end: a writer under way finishes the one it is writing. */
     atomic_store_explicit(&w.state, MS__SPOOL_STOPPED, memory_order_release);
     __atomic_store_n(&p->end_t_ns, end->t_ns, __ATOMIC_RELAXED);
