@@ -11,11 +11,12 @@
  * children exec at once, and the new image records itself; one that does not wakes at
  * its first allocation hook that folds (or takes the slow path) or at its exit, and only
  * then claims its chunk, writes its identity and START reading and, when it samples
- * itself, starts its sampler thread. Nothing unsafe between fork and exec (no file, no
- * thread, no allocation) happens in the handler.
+ * itself and is not already exiting, starts its sampler thread. Nothing unsafe between
+ * fork and exec (no file, no thread, no allocation) happens in the handler.
  *
- * The end waits for no other thread: it reads /proc/self/status once and writes the end
- * into the process header of chunk 0, which stays mapped for the image's whole life.
+ * The end waits for no other thread (but one writing the end at the same moment): it reads
+ * /proc/self/status once and writes the end into the process header of chunk 0, which
+ * stays mapped for the image's whole life.
  */
 #include "shim_internal.h"
 
@@ -41,8 +42,15 @@ static int needs_sampler(uint64_t pidns_ino)
     return kill(pi->watcher_pid, 0) != 0 && errno == ESRCH;
 }
 
-int ms__image_start(pid_t ppid, int64_t started_ns, int64_t start_mono_ns, int64_t heap_kb,
-                    unsigned interval_ms)
+/*
+ * ms__image_start, and a fork child's wake. at_exit: the image wakes inside its exit,
+ * which may run in a signal handler that interrupted malloc or a lock of the C library.
+ * Everything here but the sampler thread is system calls and the shim's own memory;
+ * pthread_create is not async-signal-safe (it allocates and takes the library's locks)
+ * and could hang there, and a thread started in the exit would have nothing to sample.
+ */
+static int start(pid_t ppid, int64_t started_ns, int64_t start_mono_ns, int64_t heap_kb,
+                 unsigned interval_ms, int at_exit)
 {
     ms_image_t im = {0};
     int sampled;
@@ -69,6 +77,10 @@ int ms__image_start(pid_t ppid, int64_t started_ns, int64_t start_mono_ns, int64
     }
     if (im.rss_kb >= 0)
         ms__trigger_note_rss(im.rss_kb);
+    if (at_exit) {
+        ms__diag_debug_line("recording at the exit only; no sampler thread", -1);
+        return 0;
+    }
     if (sampled && ms__sampler_start(interval_ms, start_mono_ns) != 0)
         ms__spool_note("could not start the sampler thread; no ticks taken");
     if (ms__diag_debug())
@@ -76,6 +88,22 @@ int ms__image_start(pid_t ppid, int64_t started_ns, int64_t start_mono_ns, int64
                                     : "recording; the collector samples every ms: ",
                             interval_ms);
     return 0;
+}
+
+int ms__image_start(pid_t ppid, int64_t started_ns, int64_t start_mono_ns, int64_t heap_kb,
+                    unsigned interval_ms)
+{
+    return start(ppid, started_ns, start_mono_ns, heap_kb, interval_ms, 0);
+}
+
+void ms__image_fork_prepare(void)
+{
+    ms__spool_fork_prepare();
+}
+
+void ms__image_fork_parent(void)
+{
+    ms__spool_fork_parent();
 }
 
 int ms__image_fork_child(void)
@@ -86,7 +114,7 @@ int ms__image_fork_child(void)
     return fork_parent != 0;
 }
 
-void ms__image_wake(int64_t heap_kb)
+static void wake(int64_t heap_kb, int at_exit)
 {
     sigset_t all, old;
 
@@ -97,8 +125,13 @@ void ms__image_wake(int64_t heap_kb)
     /* Files are opened inside the program's own call: no handler of its sees the moment. */
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    ms__image_start(fork_parent, fork_ns, fork_mono_ns, heap_kb, interval);
+    start(fork_parent, fork_ns, fork_mono_ns, heap_kb, interval, at_exit);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+void ms__image_wake(int64_t heap_kb)
+{
+    wake(heap_kb, 0);
 }
 
 int ms__image_owned(void)
@@ -115,12 +148,20 @@ void ms__image_end(int64_t heap_kb)
 
     if (!ms__image_owned())
         goto out;
-    ms__image_wake(heap_kb);
+    wake(heap_kb, 1);
     if (ms__spool_state() != MS__SPOOL_LIVE)
         goto out;
+    /*
+     * The end is written even when /proc/self/status cannot be read (the program has
+     * used up its descriptors, /proc is not mounted): its time still says when the image
+     * ended, and -1 says "not reported" for the figures the kernel did not give, both of
+     * them whatever a failed read left behind. The heap is the hooks' own figure.
+     */
     end.t_ns = ms__clock_ns(CLOCK_REALTIME);
-    if (ms__proc_status(&end.rss_kb, &end.hwm_kb) != 0)
-        end.rss_kb = end.hwm_kb = -1;
+    if (ms__proc_status(&end.rss_kb, &end.hwm_kb) != 0) {
+        end.rss_kb = -1;
+        end.hwm_kb = -1;
+    }
     end.heap_kb = heap_kb;
     ms__spool_end(&end);
 out:

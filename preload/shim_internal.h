@@ -254,9 +254,21 @@ void ms__spool_set_tracking(int on);
 
 /*
  * The end reading, once per image (end_state NONE -> WRITING -> DONE); the image writes
- * no record after it. Waits for no other thread.
+ * no record after it. end->t_ns must be > 0 (no end is written otherwise); rss_kb and
+ * hwm_kb are -1 when they could not be read, heap_kb -1 when untracked. A thread that
+ * finds another one writing the end waits until it is written (at most about 100 ms),
+ * so that its exit does not kill the writer halfway; otherwise it waits for no thread.
  */
 void ms__spool_end(const ms_reading_t *end);
+
+/*
+ * Fork prepare and parent handlers: the writer lock is held across fork, so that the
+ * child never sees a chunk switch half done (the old chunk unmapped, w.cur still naming
+ * it). Every holder of the lock has all signals blocked, so the forking thread never
+ * holds it itself; the wait is for another thread's record, a chunk claim at worst.
+ */
+void ms__spool_fork_prepare(void);
+void ms__spool_fork_parent(void);
 
 /*
  * Fork child handler: forgets (unmaps) the parent's chunks, which the child must never
@@ -291,6 +303,10 @@ int ms__image_start(pid_t ppid, int64_t started_ns, int64_t start_mono_ns, int64
  */
 int ms__image_fork_child(void);
 
+/* Fork prepare and parent handlers (ms__spool_fork_prepare). */
+void ms__image_fork_prepare(void);
+void ms__image_fork_parent(void);
+
 /*
  * A dormant fork child's first hook call (or its exit): it now records itself. Called by
  * a program thread inside one of its own calls, with the hooks' re-entrancy guard set.
@@ -300,7 +316,10 @@ void ms__image_wake(int64_t heap_kb);
 /* Nonzero in the process that owns the image's state (not in a vfork child). */
 int ms__image_owned(void);
 
-/* The exit: wakes a dormant image, then writes the end reading. Keeps errno. */
+/*
+ * The exit: wakes a dormant image (with no sampler thread: the exit may run in a signal
+ * handler, where creating a thread is not safe), then writes the end reading. Keeps errno.
+ */
 void ms__image_end(int64_t heap_kb);
 
 /* ---- shim_main.c ------------------------------------------------------------------- */

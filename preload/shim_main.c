@@ -157,6 +157,22 @@ static int absolute_path(const char *path, char *out, size_t cap)
     return f.truncated ? -ENAMETOOLONG : 1;
 }
 
+static void fork_prepare(void)
+{
+    const int saved = errno;
+
+    ms__image_fork_prepare();
+    errno = saved;
+}
+
+static void fork_parent(void)
+{
+    const int saved = errno;
+
+    ms__image_fork_parent();
+    errno = saved;
+}
+
 static void fork_child(void)
 {
     const int saved = errno;
@@ -255,7 +271,7 @@ __attribute__((constructor)) static void shim_init(void)
      * Without the handler a forked child would write into its parent's chunks: a process
      * that cannot register it is not measured.
      */
-    if (pthread_atfork(NULL, NULL, fork_child) != 0) {
+    if (pthread_atfork(fork_prepare, fork_parent, fork_child) != 0) {
         ms__alloc_off();
         goto out;
     }

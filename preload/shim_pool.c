@@ -368,13 +368,28 @@ static int reopen(void)
     return fd;
 }
 
-/* Blocks exist for [off, off + len): fallocate, or zeros written where it is not had. */
-static int allocate(int fd, off_t off, size_t len)
+/*
+ * Blocks exist for the chunk at [off, off + len): fallocate, or zeros written where the
+ * filesystem has no fallocate. Both run whatever the file's size: another process that
+ * claimed a later chunk first has already extended the file past this one, so the size
+ * says nothing about whether this chunk's blocks exist. fallocate of blocks that exist
+ * costs next to nothing, and the zeros go into a chunk nobody else writes.
+ *
+ * Where a page is larger than 4 KiB the mapping also covers [map_off, off) and the rest
+ * of the chunk's last page, parts of the neighbouring chunks (or of the pool's header):
+ * a store into this chunk makes the kernel allocate the whole page, and a hole anywhere
+ * in it raises SIGBUS on a full filesystem. fallocate never changes data, so it covers
+ * the whole page range (the file may then end up to a page past its last chunk, which
+ * readers allow). Zeros would overwrite a neighbour's records, so without fallocate only
+ * this chunk's own blocks are written.
+ */
+static int allocate(int fd, off_t map_off, off_t off, size_t len, size_t page)
 {
     static const unsigned char zeros[4096];
+    const off_t end = (off_t)(((uint64_t)off + len + page - 1) & ~(uint64_t)(page - 1));
     size_t done = 0;
 
-    if (fallocate(fd, 0, off, (off_t)len) == 0)
+    if (fallocate(fd, 0, map_off, end - map_off) == 0)
         return 0;
     if (errno != EOPNOTSUPP && errno != ENOSYS)
         return -errno;
@@ -395,7 +410,6 @@ static int claim_on(int fd, ms_chunk_map_t *out, int first)
     const size_t page = (size_t)getpagesize();
     const size_t head_len = (MS_SPOOL_HEADER_BYTES + page - 1) & ~(page - 1);
     ms_spool_pool_t *h;
-    struct stat st;
     uint64_t idx, off, map_off;
     int err = 0;
 
@@ -408,17 +422,11 @@ static int claim_on(int fd, ms_chunk_map_t *out, int first)
         goto lost;
     }
     off = MS_SPOOL_HEADER_BYTES + idx * (uint64_t)info.chunk_bytes;
-    if (fstat(fd, &st) != 0) {
-        err = -errno;
-        goto lost;
-    }
-    if ((uint64_t)st.st_size < off + info.chunk_bytes) {
-        err = allocate(fd, (off_t)off, info.chunk_bytes);
-        if (err != 0)
-            goto lost;
-    }
     /* Pages larger than a chunk's alignment: the mapping starts at the page below. */
     map_off = off & ~(uint64_t)(page - 1);
+    err = allocate(fd, (off_t)map_off, (off_t)off, info.chunk_bytes, page);
+    if (err != 0)
+        goto lost;
     out->map_len = (size_t)(off - map_off) + info.chunk_bytes;
     out->map = ms__sys_mmap(NULL, out->map_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
                     (off_t)map_off);

@@ -3,7 +3,11 @@
  *
  * One writer at a time: a process-private lock that a program thread only ever tries
  * (a hook may run in a signal handler that interrupted a writer of the same thread, and
- * must then give up, never wait) and that only the sampler thread waits for. A record is
+ * must then give up, never wait) and that only the sampler thread, a NOTE and the fork
+ * prepare handler wait for. Every holder keeps all signals blocked while it holds the
+ * lock (the callers of ms__spool_write block them, the other holders here), so no
+ * handler ever runs in a thread that holds it: a thread that forks, even from a signal
+ * handler, never holds it itself and may wait for it. A record is
  * copied into the chunk first and published afterwards by a release store of the chunk's
  * `committed`, so that a reader, or a SIGKILL at any moment, finds whole records only.
  *
@@ -18,8 +22,11 @@
 
 #include <errno.h>
 #include <sched.h>
+#include <signal.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #define ALIGN8(n) (((n) + 7u) & ~(size_t)7u)
@@ -327,11 +334,18 @@ int ms__spool_write(const ms_reading_t *r, const ms_stack_text_t *stack, int wai
 
 void ms__spool_note(const char *why)
 {
-    if (ms__spool_state() != MS__SPOOL_LIVE || !lock_writer(1))
+    sigset_t all, old;
+
+    if (ms__spool_state() != MS__SPOOL_LIVE)
         return;
+    /* A program thread may call this (the constructor): no handler of its may run now. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    lock_writer(1);
     if (ms__spool_state() == MS__SPOOL_LIVE)
         note_locked(why);
     unlock_writer();
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 /* The IDENT record, its texts read straight into the chunk (no buffer of the shim's). */
@@ -367,15 +381,24 @@ static void write_ident(void)
 
 int ms__spool_begin(const ms_image_t *img)
 {
+    sigset_t all, old;
     ms_chunk_map_t m;
     ms_spool_proc_t *p;
     int err;
 
+    /*
+     * Nobody else writes before the image is live; the lock is held for a fork by
+     * another thread, whose child must find w.head_map and w.cur as they are between
+     * two steps, never in the middle of one.
+     */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    lock_writer(1);
     w.chunk_bytes = ms__pool_info()->chunk_bytes;
     err = ms__pool_claim(&m, 1);
     if (err != 0) {
         atomic_store(&w.state, MS__SPOOL_OFF);
-        return err;
+        goto out;
     }
     w.key = ms__random64();
     w.full = 0;
@@ -401,7 +424,6 @@ int ms__spool_begin(const ms_image_t *img)
     p->alloc_tracking = (uint32_t)atomic_load(&tracking);
     p->end_state = MS_SPOOL_END_NONE;
     atomic_store(&heap_kb, img->heap_kb);
-    /* Nobody else writes before the image is live: the records need no lock yet. */
     write_ident();
     if (img->rss_kb >= 0) {
         const ms_reading_t start = {MS_SPOOL_KIND_START, img->t_ns, img->rss_kb, img->hwm_kb,
@@ -412,7 +434,27 @@ int ms__spool_begin(const ms_image_t *img)
     __atomic_store_n(&w.proc, p, __ATOMIC_RELEASE);
     atomic_store_explicit(&w.owner, (int)img->pid, memory_order_relaxed);
     atomic_store_explicit(&w.state, MS__SPOOL_LIVE, memory_order_release);
-    return 0;
+out:
+    unlock_writer();
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return err;
+}
+
+/*
+ * Another thread is writing the end. The caller is about to end the process, and
+ * exit_group would kill that thread between WRITING and DONE, leaving an end no reader
+ * takes: wait until it is done, but at most about 100 ms, for a writer that is itself
+ * stopped must not keep the program from ending. nanosleep is async-signal-safe.
+ */
+static void wait_end_written(ms_spool_proc_t *p)
+{
+    const struct timespec ms1 = {0, 1000000};
+
+    for (int i = 0; i < 100; i++) {
+        if (__atomic_load_n(&p->end_state, __ATOMIC_ACQUIRE) != MS_SPOOL_END_WRITING)
+            return;
+        nanosleep(&ms1, NULL);
+    }
 }
 
 void ms__spool_end(const ms_reading_t *end)
@@ -420,11 +462,18 @@ void ms__spool_end(const ms_reading_t *end)
     ms_spool_proc_t *const p = proc_now();
     uint32_t expect = MS_SPOOL_END_NONE;
 
-    if (p == NULL)
+    /*
+     * An end without a time is one no reader accepts: with none, the image reads as one
+     * that ended without writing its end, as after SIGKILL. (The realtime clock does not
+     * fail on Linux; this only keeps the promise of the format.)
+     */
+    if (p == NULL || end->t_ns <= 0)
         return;
     if (!__atomic_compare_exchange_n(&p->end_state, &expect, MS_SPOOL_END_WRITING, 0,
-                                     __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+                                     __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+        wait_end_written(p);
         return;
+    }
     /* No record after the end: a writer under way finishes the one it is writing. */
     atomic_store_explicit(&w.state, MS__SPOOL_STOPPED, memory_order_release);
     __atomic_store_n(&p->end_t_ns, end->t_ns, __ATOMIC_RELAXED);
@@ -438,12 +487,26 @@ void ms__spool_end(const ms_reading_t *end)
     __atomic_store_n(&p->end_state, MS_SPOOL_END_DONE, __ATOMIC_RELEASE);
 }
 
+void ms__spool_fork_prepare(void)
+{
+    lock_writer(1);
+}
+
+void ms__spool_fork_parent(void)
+{
+    unlock_writer();
+}
+
 pid_t ms__spool_fork_child(void)
 {
     const int st = atomic_load(&w.state);
     const pid_t parent = ms__spool_owner();
 
-    /* munmap is a plain system call: safe between fork and exec. */
+    /*
+     * The prepare handler holds the writer lock across the fork, so w.cur and w.head_map
+     * are as a finished chunk switch left them: what they name is mapped in this child.
+     * munmap is a plain system call: safe between fork and exec.
+     */
     if (w.cur.map != NULL && w.cur.map != w.head_map)
         ms__sys_munmap(w.cur.map, w.cur.map_len);
     if (w.head_map != NULL)
