@@ -245,9 +245,7 @@ static void discover(ms_collector_t *c, cpool_t *p)
             p->resolved++;
             continue;
         }
-        if (pread_all(p->fd, &pr, sizeof pr, off + sizeof ch) != 0)
-            return;
-        rc = ms_spool_check_proc(&pr, NULL, 0);
+        rc = ms_spool_read_proc(p->fd, off + sizeof ch, &pr, NULL, 0);
         if (rc == -EAGAIN)
             return;
         p->resolved++;

@@ -562,6 +562,56 @@ static void test_fold_idempotent(void **state)
     unlink(p.path);
 }
 
+/*
+ * An end whose figures the shim could not read (-1: no descriptor left, /proc unmounted)
+ * still ends the process and its run, with NULL figures and no end sample; an end whose
+ * figures do not check yet is being published and is read again, never a bad chunk.
+ */
+static void test_fold_end_without_figures(void **state)
+{
+    pool_t p;
+    char dbpath[64], got[256];
+    ms_fold_stats_t st;
+    ms_spool_proc_t *pr;
+    sqlite3 *db;
+
+    (void)state;
+    build_valid(&p);
+    pr = proc_of(&p, 0);
+    /* DONE already stored, the figures not yet: not ended, nothing rejected. */
+    pr->end_state = MS_SPOOL_END_DONE;
+    pr->end_t_ns = 0;
+    pr->end_rss_kb = -7;
+    save(&p, FILE_BYTES);
+    db = new_db(dbpath);
+    assert_int_equal(fold_file(db, p.path, 0, &st), 0);
+    assert_int_equal(st.rejected, 0);
+    assert_int_equal(one(db, "SELECT count(*) FROM processes WHERE ended_ns IS NULL"), 1);
+    assert_int_equal(one(db, "SELECT count(*) FROM runs WHERE finished_ns IS NULL"), 1);
+    /* The figures published: the end as the shim writes it without /proc. */
+    pr->end_t_ns = 9000;
+    pr->end_rss_kb = -1;
+    pr->end_hwm_kb = -1;
+    pr->end_heap_kb = -1;
+    save(&p, FILE_BYTES);
+    assert_int_equal(fold_file(db, p.path, 0, &st), 0);
+    assert_int_equal(st.rejected, 0);
+    assert_int_equal(one(db, "SELECT count(*) FROM processes WHERE ended_ns = 9000"
+                             " AND hwm_kb IS NULL AND end_rss_kb IS NULL"), 1);
+    assert_int_equal(one(db, "SELECT count(*) FROM runs WHERE status = 'ok' AND finished_ns = 9000"), 1);
+    fingerprint(db, got, sizeof got);
+    assert_string_equal(got, "3 600 1 1 1 1 0 1"); /* every record, no end sample */
+    /* Other negative figures are out of range. */
+    pr->end_rss_kb = -2;
+    assert_int_equal(ms_spool_check_end(pr), -EINVAL);
+    pr->end_rss_kb = -1;
+    pr->end_t_ns = 0;
+    assert_int_equal(ms_spool_check_end(pr), -EINVAL);
+    sqlite3_close(db);
+    unlink(dbpath);
+    unlink(p.path);
+}
+
 static void test_fold_interrupted(void **state)
 {
     pool_t p;
@@ -702,6 +752,7 @@ int main(void)
         cmocka_unit_test(test_parsers),
         cmocka_unit_test(test_fold_idempotent),
         cmocka_unit_test(test_fold_interrupted),
+        cmocka_unit_test(test_fold_end_without_figures),
         cmocka_unit_test(test_fold_foreign_run),
         cmocka_unit_test(test_removal_rule),
     };
