@@ -53,7 +53,9 @@ typedef struct cpool {
     long long run_id;
     char *path;
     int fd;            /* for the tick's reads of headers */
-    uint64_t resolved; /* chunks below this index are known */
+    uint64_t resolved; /* chunks below this index are known, or in later */
+    uint64_t *later;   /* claimed chunks below resolved not written yet */
+    size_t n_later, cap_later;
     watched_t *procs;
     size_t n_procs, cap_procs;
     ms_spool_t *sp;    /* for the fold */
@@ -222,62 +224,100 @@ static int pread_all(int fd, void *buf, size_t len, uint64_t off)
 
 static void bury(watched_t *w);
 
-/* Learns the process images that wrote their first chunk since the last tick. */
+/* What resolve() found of one chunk. */
+enum { CHUNK_KNOWN, CHUNK_NOT_YET, CHUNK_PAST_FILE };
+
+/*
+ * Looks at the chunk at index i: a first chunk whose process header is in place becomes a
+ * watched image; any other written chunk is known and ignored. CHUNK_NOT_YET for a chunk
+ * claimed but not written (yet), CHUNK_PAST_FILE when the file does not reach it.
+ */
+static int resolve(ms_collector_t *c, cpool_t *p, uint64_t i)
+{
+    const uint64_t off = ms_spool_chunk_offset(&c->tmpl, i);
+    ms_spool_chunk_t ch;
+    ms_spool_proc_t pr;
+    watched_t *w;
+    int rc;
+
+    if (pread_all(p->fd, &ch, sizeof ch, off) != 0)
+        return CHUNK_PAST_FILE;
+    if (ch.magic == 0)
+        return CHUNK_NOT_YET;
+    if (ch.magic != MS_SPOOL_CHUNK_MAGIC || ch.seq != 0 || ch.key == 0)
+        return CHUNK_KNOWN;
+    rc = ms_spool_read_proc(p->fd, off + sizeof ch, &pr, NULL, 0);
+    if (rc == -EAGAIN)
+        return CHUNK_NOT_YET;
+    if (rc != 0)
+        return CHUNK_KNOWN;
+    if (p->n_procs == p->cap_procs) {
+        const size_t ncap = p->cap_procs != 0 ? p->cap_procs * 2 : 8;
+        watched_t *nw = realloc(p->procs, ncap * sizeof *nw);
+        if (nw == NULL)
+            return CHUNK_NOT_YET;
+        p->procs = nw;
+        p->cap_procs = ncap;
+    }
+    /*
+     * An image of the same process (pid and start time) before this one called exec:
+     * what /proc shows from now on is the new image's, never the old one's.
+     */
+    for (size_t k = 0; k < p->n_procs; k++)
+        if (!p->procs[k].dead && p->procs[k].pid == pr.pid &&
+            p->procs[k].start_ticks == pr.start_ticks)
+            bury(&p->procs[k]);
+    w = &p->procs[p->n_procs++];
+    memset(w, 0, sizeof *w);
+    w->key = ch.key;
+    w->pid = pr.pid;
+    w->start_ticks = pr.start_ticks;
+    w->proc_off = off + sizeof ch;
+    w->fd = -1;
+    w->stat_fd = -1;
+    /* Only a process of this namespace can be found by its pid here. */
+    w->dead = (pr.flags & MS_SPOOL_SELF_SAMPLED) != 0 || !c->have_host ||
+              pr.pidns_ino != c->host.pidns_ino || pr.end_state == MS_SPOOL_END_DONE;
+    return CHUNK_KNOWN;
+}
+
+/*
+ * Learns the process images that wrote their first chunk since the last tick. A chunk
+ * claimed but not written yet is remembered and looked at again at every tick, and the
+ * scan goes on past it: its writer may never write it (killed between its claim and its
+ * header, or a claim that failed after its add), and the processes that claimed later
+ * chunks must not go unwatched for it.
+ */
 static void discover(ms_collector_t *c, cpool_t *p)
 {
     uint64_t next = 0;
+    size_t k = 0;
 
     if (p->fd < 0 ||
         pread_all(p->fd, &next, sizeof next, offsetof(ms_spool_pool_t, next_chunk)) != 0)
         return;
     if (next > MS_SPOOL_CHUNKS_MAX)
         next = MS_SPOOL_CHUNKS_MAX;
+    for (size_t i = 0; i < p->n_later; i++)
+        if (resolve(c, p, p->later[i]) != CHUNK_KNOWN)
+            p->later[k++] = p->later[i];
+    p->n_later = k;
     while (p->resolved < next) {
-        const uint64_t off = ms_spool_chunk_offset(&c->tmpl, p->resolved);
-        ms_spool_chunk_t ch;
-        ms_spool_proc_t pr;
-        watched_t *w;
-        int rc;
-
-        if (pread_all(p->fd, &ch, sizeof ch, off) != 0 || ch.magic == 0)
-            return; /* not written yet: looked at again at the next tick */
-        if (ch.magic != MS_SPOOL_CHUNK_MAGIC || ch.seq != 0 || ch.key == 0) {
-            p->resolved++;
-            continue;
+        const int r = resolve(c, p, p->resolved);
+        if (r == CHUNK_PAST_FILE)
+            return; /* the file grows before a chunk there is written */
+        if (r == CHUNK_NOT_YET) {
+            if (p->n_later == p->cap_later) {
+                const size_t ncap = p->cap_later != 0 ? p->cap_later * 2 : 8;
+                uint64_t *nl = realloc(p->later, ncap * sizeof *nl);
+                if (nl == NULL)
+                    return; /* looked at again at the next tick */
+                p->later = nl;
+                p->cap_later = ncap;
+            }
+            p->later[p->n_later++] = p->resolved;
         }
-        rc = ms_spool_read_proc(p->fd, off + sizeof ch, &pr, NULL, 0);
-        if (rc == -EAGAIN)
-            return;
         p->resolved++;
-        if (rc != 0)
-            continue;
-        if (p->n_procs == p->cap_procs) {
-            const size_t ncap = p->cap_procs != 0 ? p->cap_procs * 2 : 8;
-            watched_t *nw = realloc(p->procs, ncap * sizeof *nw);
-            if (nw == NULL)
-                return;
-            p->procs = nw;
-            p->cap_procs = ncap;
-        }
-        /*
-         * An image of the same process (pid and start time) before this one called exec:
-         * what /proc shows from now on is the new image's, never the old one's.
-         */
-        for (size_t k = 0; k < p->n_procs; k++)
-            if (!p->procs[k].dead && p->procs[k].pid == pr.pid &&
-                p->procs[k].start_ticks == pr.start_ticks)
-                bury(&p->procs[k]);
-        w = &p->procs[p->n_procs++];
-        memset(w, 0, sizeof *w);
-        w->key = ch.key;
-        w->pid = pr.pid;
-        w->start_ticks = pr.start_ticks;
-        w->proc_off = off + sizeof ch;
-        w->fd = -1;
-        w->stat_fd = -1;
-        /* Only a process of this namespace can be found by its pid here. */
-        w->dead = (pr.flags & MS_SPOOL_SELF_SAMPLED) != 0 || !c->have_host ||
-                  pr.pidns_ino != c->host.pidns_ino || pr.end_state == MS_SPOOL_END_DONE;
     }
 }
 
@@ -848,6 +888,7 @@ void ms_collector_free(ms_collector_t *c)
         close_tick_side(c->pools[i]);
         close_fold_side(c->pools[i]);
         free(c->pools[i]->procs);
+        free(c->pools[i]->later);
         free(c->pools[i]->path);
         free(c->pools[i]);
     }
