@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -739,6 +740,60 @@ static void test_removal_rule(void **state)
     unlink(p.path);
 }
 
+static unsigned long long own_start_ticks(void)
+{
+    char buf[1024];
+    unsigned long long ticks = 0;
+    const int fd = open("/proc/self/stat", O_RDONLY);
+    const ssize_t n = read(fd, buf, sizeof buf);
+
+    close(fd);
+    assert_int_equal(ms_spool_parse_start_ticks(buf, (size_t)n, &ticks), 0);
+    return ticks;
+}
+
+/*
+ * Only "no such process" or another start time says a process is gone: a failure to look
+ * (no descriptor left) or a header without a start time cannot decide, and keeps its pool.
+ */
+static void test_pid_alive_undecided(void **state)
+{
+    const unsigned long long ticks = own_start_ticks();
+    pid_t child;
+    int status;
+
+    (void)state;
+    assert_int_equal(ms_spool_pid_alive(getpid(), ticks), 1);
+    assert_int_equal(ms_spool_pid_alive(getpid(), ticks + 1), 0);
+    assert_true(ms_spool_pid_alive(getpid(), 0) < 0);
+    child = fork();
+    assert_true(child >= 0);
+    if (child == 0)
+        _exit(0);
+    assert_int_equal(waitpid(child, NULL, 0), child);
+    assert_int_equal(ms_spool_pid_alive(child, ticks), 0);
+    /* With every descriptor in use, a live process is not taken for gone. */
+    child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        const pid_t parent = getppid();
+        const unsigned long long pticks = ticks; /* the parent's, read before the fork */
+        struct rlimit rl = {.rlim_cur = 16, .rlim_max = 16};
+        int rc;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            _exit(10);
+        while (open("/dev/null", O_RDONLY) >= 0)
+            ;
+        if (errno != EMFILE)
+            _exit(11);
+        rc = ms_spool_pid_alive(parent, pticks);
+        _exit(rc == -EMFILE ? 0 : rc == 0 ? 12 : 13);
+    }
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -755,6 +810,7 @@ int main(void)
         cmocka_unit_test(test_fold_end_without_figures),
         cmocka_unit_test(test_fold_foreign_run),
         cmocka_unit_test(test_removal_rule),
+        cmocka_unit_test(test_pid_alive_undecided),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
