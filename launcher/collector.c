@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <time.h>
@@ -107,6 +108,8 @@ struct ms_collector {
     ms_fold_t *fold;
     ms_spool_host_t host;
     int have_host;
+    struct rlimit user_nofile; /* the soft and hard limits the user gave memsweep */
+    int raised_nofile;         /* the soft limit was raised: workers get user_nofile */
     int error_shown;
     int result;
     uint64_t taken, missed;
@@ -377,11 +380,29 @@ static void read_one(ms_collector_t *c, cpool_t *p, watched_t *w)
 
     if (w->fd < 0) {
         char path[64];
+        int e = 0;
         snprintf(path, sizeof path, "/proc/%ld/status", (long)w->pid);
         w->fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (w->fd < 0)
+            e = errno;
         snprintf(path, sizeof path, "/proc/%ld/stat", (long)w->pid);
         w->stat_fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (w->stat_fd < 0 && e == 0)
+            e = errno;
         if (w->fd < 0 || w->stat_fd < 0) {
+            if (e == EMFILE || e == ENFILE || e == ENOMEM) {
+                /*
+                 * No descriptor or memory left now says nothing about the process:
+                 * opened again at the next tick, once other processes have ended.
+                 */
+                if (w->fd >= 0)
+                    close(w->fd);
+                if (w->stat_fd >= 0)
+                    close(w->stat_fd);
+                w->fd = -1;
+                w->stat_fd = -1;
+                return;
+            }
             bury(w);
             return;
         }
@@ -673,6 +694,18 @@ int ms_collector_start(const char *db_path, const char *spool_dir, long long int
         ms_set_err(err, errlen, "%s", strerror(ENOMEM));
         return -ENOMEM;
     }
+    /*
+     * The tick thread holds two descriptors for every live process it watches, which a
+     * sweep of many processes takes past the usual soft limit of 1024. The limit is the
+     * whole process's, so workers forked from here would inherit it: they get the user's
+     * back before their exec (ms_collector_child_limits).
+     */
+    if (getrlimit(RLIMIT_NOFILE, &c->user_nofile) == 0 &&
+        c->user_nofile.rlim_cur < c->user_nofile.rlim_max) {
+        struct rlimit raised = c->user_nofile;
+        raised.rlim_cur = raised.rlim_max;
+        c->raised_nofile = setrlimit(RLIMIT_NOFILE, &raised) == 0;
+    }
     c->interval_ns = interval_ms * NS_PER_MS;
     c->fold_ns = interval_ms > MS_COLLECT_FOLD_MS ? c->interval_ns : MS_COLLECT_FOLD_MS * NS_PER_MS;
     c->have_host = ms_spool_host_self(&c->host) == 0;
@@ -712,6 +745,12 @@ int ms_collector_start(const char *db_path, const char *spool_dir, long long int
     c->started = 1;
     *out = c;
     return 0;
+}
+
+void ms_collector_child_limits(const ms_collector_t *c)
+{
+    if (c != NULL && c->raised_nofile)
+        (void)setrlimit(RLIMIT_NOFILE, &c->user_nofile);
 }
 
 /* Makes the pool at path known to both threads. */
