@@ -62,6 +62,7 @@ typedef struct cpool {
     ms_spool_t *sp;    /* for the fold */
     int folded_all;    /* at the last fold */
     int quiet;         /* its processes were all found gone after the last fold */
+    int warned;        /* a failure of its own fold was reported (fold thread) */
     uint64_t quiet_claimed; /* chunks claimed in the scan that was found quiet */
     int done;          /* its worker was reaped (atomic) */
     int removed;       /* the fold thread let it go (atomic): 2 until marked in the database */
@@ -521,7 +522,26 @@ static void let_go(cpool_t *p, int value)
     __atomic_store_n(&p->removed, value, __ATOMIC_RELEASE);
 }
 
-/* One transaction: every pool's new records, then the ticks taken since the last fold. */
+/* Runs a SAVEPOINT, RELEASE or ROLLBACK TO statement on the fold's connection. */
+static int pool_savepoint(ms_collector_t *c, const char *sql)
+{
+    return ms_store_errno(sqlite3_exec(c->db, sql, NULL, NULL, NULL));
+}
+
+/*
+ * Whether a failure of one pool's scan or fold can be the pool's own rather than the
+ * database's: a full disk, a lock not had, a damaged or read-only file, or memory
+ * refused would refuse every pool alike, and the whole fold waits for the next one.
+ */
+static int pool_error(int rc)
+{
+    return rc != -ENOSPC && rc != -EBUSY && rc != -EPROTO && rc != -EACCES && rc != -ENOMEM;
+}
+
+/*
+ * One transaction: every pool's new records, each in a savepoint of its own, then the
+ * ticks taken since the last fold.
+ */
 static int fold_all(ms_collector_t *c, int final)
 {
     char err[512] = "";
@@ -562,9 +582,26 @@ static int fold_all(ms_collector_t *c, int final)
             continue;
         }
         if (rc == 0)
-            rc = ms_fold_pool(c->fold, p->sp, &st, err, sizeof err);
+            rc = pool_savepoint(c, "SAVEPOINT pool");
         if (rc == 0)
-            p->folded_all = st.folded_all;
+            rc = ms_fold_pool(c->fold, p->sp, &st, err, sizeof err);
+        if (rc == 0) {
+            rc = pool_savepoint(c, "RELEASE pool");
+            if (rc == 0)
+                p->folded_all = st.folded_all;
+        } else if (pool_error(rc) && pool_savepoint(c, "ROLLBACK TO pool") == 0 &&
+                   pool_savepoint(c, "RELEASE pool") == 0) {
+            /*
+             * What this pool holds, not the database, refused the fold (a run id of
+             * another sweep, a read that failed): it loses this fold and no other
+             * pool's rows or ticks do. It is tried again at the next fold.
+             */
+            if (!p->warned) {
+                p->warned = 1;
+                ms_cli_error("%s; its records are not folded", err);
+            }
+            rc = 0;
+        }
     }
     for (size_t i = 0; rc == 0 && i < c->n_pending; i++) {
         const tick_t *t = &c->pending[i];
