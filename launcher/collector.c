@@ -32,6 +32,15 @@
 /* Ticks kept while the database cannot take them; beyond, the oldest are dropped. */
 #define TICKS_MAX (1u << 20)
 
+/*
+ * Chunks claimed but not written that discovery remembers for one pool. A run has a few
+ * at most (claims that failed, processes killed between claim and header); a pool whose
+ * claim count was scribbled over has up to MS_SPOOL_CHUNKS_MAX, and looking at each of
+ * them at every tick would cost the tick thread its cadence. Past this many, discovery
+ * waits at the next unwritten chunk, as it always may.
+ */
+#define LATER_MAX 4096
+
 /* A process image the collector reads from outside. */
 typedef struct watched {
     uint64_t key;
@@ -311,6 +320,8 @@ static void discover(ms_collector_t *c, cpool_t *p)
         if (r == CHUNK_PAST_FILE)
             return; /* the file grows before a chunk there is written */
         if (r == CHUNK_NOT_YET) {
+            if (p->n_later == LATER_MAX)
+                return; /* a pool whose claims are not believable: see LATER_MAX */
             if (p->n_later == p->cap_later) {
                 const size_t ncap = p->cap_later != 0 ? p->cap_later * 2 : 8;
                 uint64_t *nl = realloc(p->later, ncap * sizeof *nl);
