@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <time.h>
@@ -30,6 +31,15 @@
 
 /* Ticks kept while the database cannot take them; beyond, the oldest are dropped. */
 #define TICKS_MAX (1u << 20)
+
+/*
+ * Chunks claimed but not written that discovery remembers for one pool. A run has a few
+ * at most (claims that failed, processes killed between claim and header); a pool whose
+ * claim count was scribbled over has up to MS_SPOOL_CHUNKS_MAX, and looking at each of
+ * them at every tick would cost the tick thread its cadence. Past this many, discovery
+ * waits at the next unwritten chunk, as it always may.
+ */
+#define LATER_MAX 4096
 
 /* A process image the collector reads from outside. */
 typedef struct watched {
@@ -53,12 +63,15 @@ typedef struct cpool {
     long long run_id;
     char *path;
     int fd;            /* for the tick's reads of headers */
-    uint64_t resolved; /* chunks below this index are known */
+    uint64_t resolved; /* chunks below this index are known, or in later */
+    uint64_t *later;   /* claimed chunks below resolved not written yet */
+    size_t n_later, cap_later;
     watched_t *procs;
     size_t n_procs, cap_procs;
     ms_spool_t *sp;    /* for the fold */
     int folded_all;    /* at the last fold */
     int quiet;         /* its processes were all found gone after the last fold */
+    int warned;        /* a failure of its own fold was reported (fold thread) */
     uint64_t quiet_claimed; /* chunks claimed in the scan that was found quiet */
     int done;          /* its worker was reaped (atomic) */
     int removed;       /* the fold thread let it go (atomic): 2 until marked in the database */
@@ -105,6 +118,8 @@ struct ms_collector {
     ms_fold_t *fold;
     ms_spool_host_t host;
     int have_host;
+    struct rlimit user_nofile; /* the soft and hard limits the user gave memsweep */
+    int raised_nofile;         /* the soft limit was raised: workers get user_nofile */
     int error_shown;
     int result;
     uint64_t taken, missed;
@@ -222,64 +237,102 @@ static int pread_all(int fd, void *buf, size_t len, uint64_t off)
 
 static void bury(watched_t *w);
 
-/* Learns the process images that wrote their first chunk since the last tick. */
+/* What resolve() found of one chunk. */
+enum { CHUNK_KNOWN, CHUNK_NOT_YET, CHUNK_PAST_FILE };
+
+/*
+ * Looks at the chunk at index i: a first chunk whose process header is in place becomes a
+ * watched image; any other written chunk is known and ignored. CHUNK_NOT_YET for a chunk
+ * claimed but not written (yet), CHUNK_PAST_FILE when the file does not reach it.
+ */
+static int resolve(ms_collector_t *c, cpool_t *p, uint64_t i)
+{
+    const uint64_t off = ms_spool_chunk_offset(&c->tmpl, i);
+    ms_spool_chunk_t ch;
+    ms_spool_proc_t pr;
+    watched_t *w;
+    int rc;
+
+    if (pread_all(p->fd, &ch, sizeof ch, off) != 0)
+        return CHUNK_PAST_FILE;
+    if (ch.magic == 0)
+        return CHUNK_NOT_YET;
+    if (ch.magic != MS_SPOOL_CHUNK_MAGIC || ch.seq != 0 || ch.key == 0)
+        return CHUNK_KNOWN;
+    rc = ms_spool_read_proc(p->fd, off + sizeof ch, &pr, NULL, 0);
+    if (rc == -EAGAIN)
+        return CHUNK_NOT_YET;
+    if (rc != 0)
+        return CHUNK_KNOWN;
+    if (p->n_procs == p->cap_procs) {
+        const size_t ncap = p->cap_procs != 0 ? p->cap_procs * 2 : 8;
+        watched_t *nw = realloc(p->procs, ncap * sizeof *nw);
+        if (nw == NULL)
+            return CHUNK_NOT_YET;
+        p->procs = nw;
+        p->cap_procs = ncap;
+    }
+    /*
+     * An image of the same process (pid and start time) before this one called exec:
+     * what /proc shows from now on is the new image's, never the old one's.
+     */
+    for (size_t k = 0; k < p->n_procs; k++)
+        if (!p->procs[k].dead && p->procs[k].pid == pr.pid &&
+            p->procs[k].start_ticks == pr.start_ticks)
+            bury(&p->procs[k]);
+    w = &p->procs[p->n_procs++];
+    memset(w, 0, sizeof *w);
+    w->key = ch.key;
+    w->pid = pr.pid;
+    w->start_ticks = pr.start_ticks;
+    w->proc_off = off + sizeof ch;
+    w->fd = -1;
+    w->stat_fd = -1;
+    /* Only a process of this namespace can be found by its pid here. */
+    w->dead = (pr.flags & MS_SPOOL_SELF_SAMPLED) != 0 || !c->have_host ||
+              pr.pidns_ino != c->host.pidns_ino || pr.end_state == MS_SPOOL_END_DONE;
+    return CHUNK_KNOWN;
+}
+
+/*
+ * Learns the process images that wrote their first chunk since the last tick. A chunk
+ * claimed but not written yet is remembered and looked at again at every tick, and the
+ * scan goes on past it: its writer may never write it (killed between its claim and its
+ * header, or a claim that failed after its add), and the processes that claimed later
+ * chunks must not go unwatched for it.
+ */
 static void discover(ms_collector_t *c, cpool_t *p)
 {
     uint64_t next = 0;
+    size_t k = 0;
 
     if (p->fd < 0 ||
         pread_all(p->fd, &next, sizeof next, offsetof(ms_spool_pool_t, next_chunk)) != 0)
         return;
     if (next > MS_SPOOL_CHUNKS_MAX)
         next = MS_SPOOL_CHUNKS_MAX;
+    for (size_t i = 0; i < p->n_later; i++)
+        if (resolve(c, p, p->later[i]) != CHUNK_KNOWN)
+            p->later[k++] = p->later[i];
+    p->n_later = k;
     while (p->resolved < next) {
-        const uint64_t off = ms_spool_chunk_offset(&c->tmpl, p->resolved);
-        ms_spool_chunk_t ch;
-        ms_spool_proc_t pr;
-        watched_t *w;
-        int rc;
-
-        if (pread_all(p->fd, &ch, sizeof ch, off) != 0 || ch.magic == 0)
-            return; /* not written yet: looked at again at the next tick */
-        if (ch.magic != MS_SPOOL_CHUNK_MAGIC || ch.seq != 0 || ch.key == 0) {
-            p->resolved++;
-            continue;
+        const int r = resolve(c, p, p->resolved);
+        if (r == CHUNK_PAST_FILE)
+            return; /* the file grows before a chunk there is written */
+        if (r == CHUNK_NOT_YET) {
+            if (p->n_later == LATER_MAX)
+                return; /* a pool whose claims are not believable: see LATER_MAX */
+            if (p->n_later == p->cap_later) {
+                const size_t ncap = p->cap_later != 0 ? p->cap_later * 2 : 8;
+                uint64_t *nl = realloc(p->later, ncap * sizeof *nl);
+                if (nl == NULL)
+                    return; /* looked at again at the next tick */
+                p->later = nl;
+                p->cap_later = ncap;
+            }
+            p->later[p->n_later++] = p->resolved;
         }
-        if (pread_all(p->fd, &pr, sizeof pr, off + sizeof ch) != 0)
-            return;
-        rc = ms_spool_check_proc(&pr, NULL, 0);
-        if (rc == -EAGAIN)
-            return;
         p->resolved++;
-        if (rc != 0)
-            continue;
-        if (p->n_procs == p->cap_procs) {
-            const size_t ncap = p->cap_procs != 0 ? p->cap_procs * 2 : 8;
-            watched_t *nw = realloc(p->procs, ncap * sizeof *nw);
-            if (nw == NULL)
-                return;
-            p->procs = nw;
-            p->cap_procs = ncap;
-        }
-        /*
-         * An image of the same process (pid and start time) before this one called exec:
-         * what /proc shows from now on is the new image's, never the old one's.
-         */
-        for (size_t k = 0; k < p->n_procs; k++)
-            if (!p->procs[k].dead && p->procs[k].pid == pr.pid &&
-                p->procs[k].start_ticks == pr.start_ticks)
-                bury(&p->procs[k]);
-        w = &p->procs[p->n_procs++];
-        memset(w, 0, sizeof *w);
-        w->key = ch.key;
-        w->pid = pr.pid;
-        w->start_ticks = pr.start_ticks;
-        w->proc_off = off + sizeof ch;
-        w->fd = -1;
-        w->stat_fd = -1;
-        /* Only a process of this namespace can be found by its pid here. */
-        w->dead = (pr.flags & MS_SPOOL_SELF_SAMPLED) != 0 || !c->have_host ||
-                  pr.pidns_ino != c->host.pidns_ino || pr.end_state == MS_SPOOL_END_DONE;
     }
 }
 
@@ -339,11 +392,29 @@ static void read_one(ms_collector_t *c, cpool_t *p, watched_t *w)
 
     if (w->fd < 0) {
         char path[64];
+        int e = 0;
         snprintf(path, sizeof path, "/proc/%ld/status", (long)w->pid);
         w->fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (w->fd < 0)
+            e = errno;
         snprintf(path, sizeof path, "/proc/%ld/stat", (long)w->pid);
         w->stat_fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (w->stat_fd < 0 && e == 0)
+            e = errno;
         if (w->fd < 0 || w->stat_fd < 0) {
+            if (e == EMFILE || e == ENFILE || e == ENOMEM) {
+                /*
+                 * No descriptor or memory left now says nothing about the process:
+                 * opened again at the next tick, once other processes have ended.
+                 */
+                if (w->fd >= 0)
+                    close(w->fd);
+                if (w->stat_fd >= 0)
+                    close(w->stat_fd);
+                w->fd = -1;
+                w->stat_fd = -1;
+                return;
+            }
             bury(w);
             return;
         }
@@ -462,7 +533,26 @@ static void let_go(cpool_t *p, int value)
     __atomic_store_n(&p->removed, value, __ATOMIC_RELEASE);
 }
 
-/* One transaction: every pool's new records, then the ticks taken since the last fold. */
+/* Runs a SAVEPOINT, RELEASE or ROLLBACK TO statement on the fold's connection. */
+static int pool_savepoint(ms_collector_t *c, const char *sql)
+{
+    return ms_store_errno(sqlite3_exec(c->db, sql, NULL, NULL, NULL));
+}
+
+/*
+ * Whether a failure of one pool's scan or fold can be the pool's own rather than the
+ * database's: a full disk, a lock not had, a damaged or read-only file, or memory
+ * refused would refuse every pool alike, and the whole fold waits for the next one.
+ */
+static int pool_error(int rc)
+{
+    return rc != -ENOSPC && rc != -EBUSY && rc != -EPROTO && rc != -EACCES && rc != -ENOMEM;
+}
+
+/*
+ * One transaction: every pool's new records, each in a savepoint of its own, then the
+ * ticks taken since the last fold.
+ */
 static int fold_all(ms_collector_t *c, int final)
 {
     char err[512] = "";
@@ -503,9 +593,26 @@ static int fold_all(ms_collector_t *c, int final)
             continue;
         }
         if (rc == 0)
-            rc = ms_fold_pool(c->fold, p->sp, &st, err, sizeof err);
+            rc = pool_savepoint(c, "SAVEPOINT pool");
         if (rc == 0)
-            p->folded_all = st.folded_all;
+            rc = ms_fold_pool(c->fold, p->sp, &st, err, sizeof err);
+        if (rc == 0) {
+            rc = pool_savepoint(c, "RELEASE pool");
+            if (rc == 0)
+                p->folded_all = st.folded_all;
+        } else if (pool_error(rc) && pool_savepoint(c, "ROLLBACK TO pool") == 0 &&
+                   pool_savepoint(c, "RELEASE pool") == 0) {
+            /*
+             * What this pool holds, not the database, refused the fold (a run id of
+             * another sweep, a read that failed): it loses this fold and no other
+             * pool's rows or ticks do. It is tried again at the next fold.
+             */
+            if (!p->warned) {
+                p->warned = 1;
+                ms_cli_error("%s; its records are not folded", err);
+            }
+            rc = 0;
+        }
     }
     for (size_t i = 0; rc == 0 && i < c->n_pending; i++) {
         const tick_t *t = &c->pending[i];
@@ -635,6 +742,18 @@ int ms_collector_start(const char *db_path, const char *spool_dir, long long int
         ms_set_err(err, errlen, "%s", strerror(ENOMEM));
         return -ENOMEM;
     }
+    /*
+     * The tick thread holds two descriptors for every live process it watches, which a
+     * sweep of many processes takes past the usual soft limit of 1024. The limit is the
+     * whole process's, so workers forked from here would inherit it: they get the user's
+     * back before their exec (ms_collector_child_limits).
+     */
+    if (getrlimit(RLIMIT_NOFILE, &c->user_nofile) == 0 &&
+        c->user_nofile.rlim_cur < c->user_nofile.rlim_max) {
+        struct rlimit raised = c->user_nofile;
+        raised.rlim_cur = raised.rlim_max;
+        c->raised_nofile = setrlimit(RLIMIT_NOFILE, &raised) == 0;
+    }
     c->interval_ns = interval_ms * NS_PER_MS;
     c->fold_ns = interval_ms > MS_COLLECT_FOLD_MS ? c->interval_ns : MS_COLLECT_FOLD_MS * NS_PER_MS;
     c->have_host = ms_spool_host_self(&c->host) == 0;
@@ -674,6 +793,12 @@ int ms_collector_start(const char *db_path, const char *spool_dir, long long int
     c->started = 1;
     *out = c;
     return 0;
+}
+
+void ms_collector_child_limits(const ms_collector_t *c)
+{
+    if (c != NULL && c->raised_nofile)
+        (void)setrlimit(RLIMIT_NOFILE, &c->user_nofile);
 }
 
 /* Makes the pool at path known to both threads. */
@@ -850,6 +975,7 @@ void ms_collector_free(ms_collector_t *c)
         close_tick_side(c->pools[i]);
         close_fold_side(c->pools[i]);
         free(c->pools[i]->procs);
+        free(c->pools[i]->later);
         free(c->pools[i]->path);
         free(c->pools[i]);
     }

@@ -42,6 +42,13 @@ int ms_collector_start(const char *db_path, const char *spool_dir, long long int
                        ms_collector_t **out, char *err, size_t errlen);
 
 /*
+ * In a child forked to become a worker, before its exec: gives it back the descriptor
+ * limit the user gave memsweep, which ms_collector_start raised for the collector's own
+ * descriptors. Only a system call: safe between fork and exec. c may be NULL.
+ */
+void ms_collector_child_limits(const ms_collector_t *c);
+
+/*
  * Creates the pool of run run_id, before its worker is forked: a new file with a random
  * name, its header written and its first chunks allocated. *path stays valid until
  * ms_collector_run_done. Returns 0, or -errno with a message in err.

@@ -237,6 +237,7 @@ static void child_exec(const sup_t *s, const ms_run_spec_t *spec, int out_fd, in
         sigaction(reset[i], &sa, NULL);
     }
     sigprocmask(SIG_SETMASK, &s->o->signals->orig_mask, NULL);
+    ms_collector_child_limits(s->o->collector);
     if (dup2(s->null_fd, STDIN_FILENO) < 0 || dup2(out_fd, STDOUT_FILENO) < 0 ||
         dup2(err_fd, STDERR_FILENO) < 0)
         _exit(127);

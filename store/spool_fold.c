@@ -578,10 +578,14 @@ static int proc_state(ms_fold_t *f, const ms_spool_proc_info_t *p, int64_t proc_
     sqlite3_bind_int64(s, 1, proc_id);
     sqlite3_bind_int64(s, 2, h->end_t_ns);
     or_null(s, 3, h->end_hwm_kb);
-    sqlite3_bind_int64(s, 4, h->end_rss_kb);
+    or_null(s, 4, h->end_rss_kb);
     rc = run(f, s, rows);
-    /* The end sample goes with the update that set ended_ns, and so only once. */
-    if (rc == SQLITE_OK && sqlite3_changes(f->db) == 1) {
+    /*
+     * The end sample goes with the update that set ended_ns, and so only once; an end
+     * without an RSS (the shim could not read /proc at the exit) ends the process and its
+     * run but is no sample.
+     */
+    if (rc == SQLITE_OK && sqlite3_changes(f->db) == 1 && h->end_rss_kb >= 0) {
         s = stmt(f, S_SAMPLE);
         sqlite3_bind_int64(s, 1, proc_id);
         sqlite3_bind_int64(s, 2, h->end_t_ns);

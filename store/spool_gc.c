@@ -99,18 +99,31 @@ int ms_spool_pid_alive(int32_t pid, uint64_t start_ticks)
     char buf[1024];
     unsigned long long ticks;
     ssize_t n;
-    int fd;
+    int fd, rc;
 
     if (pid <= 0)
         return 0;
+    /* Without its start time a reused pid cannot be told from the process. */
+    if (start_ticks == 0)
+        return -EINVAL;
     snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
     fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
+    if (fd < 0) {
+        /*
+         * Only "no such process" says it is gone. Running out of descriptors or memory,
+         * or a /proc that hides other processes (hidepid), says nothing about it, and
+         * taking it for gone would remove the pool of a process still writing.
+         */
+        rc = errno;
+        return rc == ENOENT || rc == ESRCH ? 0 : -rc;
+    }
     n = read(fd, buf, sizeof buf);
+    rc = n < 0 ? errno : 0;
     close(fd);
-    if (n <= 0 || ms_spool_parse_start_ticks(buf, (size_t)n, &ticks) != 0)
-        return 0;
+    if (n < 0)
+        return rc == ENOENT || rc == ESRCH ? 0 : -rc; /* ESRCH: it died since the open */
+    if (n == 0 || ms_spool_parse_start_ticks(buf, (size_t)n, &ticks) != 0)
+        return -EIO;
     if (ticks != start_ticks)
         return 0;
     /* A zombie writes nothing more: the state is the field after the name. */
@@ -138,8 +151,14 @@ int ms_spool_all_gone(const ms_spool_t *sp, const ms_spool_host_t *h, char *why,
             snprintf(why, len, "process %d is in another pid namespace", (int)p->proc.pid);
             return 0;
         }
-        if (ms_spool_pid_alive(p->proc.pid, p->proc.start_ticks)) {
+        const int alive = ms_spool_pid_alive(p->proc.pid, p->proc.start_ticks);
+        if (alive > 0) {
             snprintf(why, len, "process %d is still running", (int)p->proc.pid);
+            return 0;
+        }
+        if (alive < 0) {
+            snprintf(why, len, "cannot tell whether process %d is gone: %s",
+                     (int)p->proc.pid, strerror(-alive));
             return 0;
         }
     }

@@ -51,7 +51,10 @@ int ms_spool_parse_start_ticks(const char *stat, size_t len, unsigned long long 
 
 /*
  * Whether the process pid that started at start_ticks is still there (a zombie counts as
- * gone: it will write nothing more). Returns 1 alive, 0 gone.
+ * gone: it will write nothing more). Returns 1 alive, 0 gone (no such process, or another
+ * process under that pid: another start time), or a negative errno code when it cannot
+ * be decided (no start time, no descriptor or memory left, /proc hiding other users'
+ * processes): the caller keeps what the process may still write to.
  */
 int ms_spool_pid_alive(int32_t pid, uint64_t start_ticks);
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,11 +96,21 @@ int ms_spool_check_proc(const ms_spool_proc_t *p, char *why, size_t len)
         why_set(why, len, "end state %u unknown", p->end_state);
         return -EINVAL;
     }
-    if (p->end_state == MS_SPOOL_END_DONE &&
-        (p->end_t_ns <= 0 || p->end_rss_kb < 0 || p->end_hwm_kb < -1 || p->end_heap_kb < -1)) {
+    if (p->end_state == MS_SPOOL_END_DONE && ms_spool_check_end(p) != 0) {
         why_set(why, len, "end reading out of range");
         return -EINVAL;
     }
+    return 0;
+}
+
+int ms_spool_check_end(const ms_spool_proc_t *p)
+{
+    /*
+     * -1 says "not reported": the shim could not read /proc at the exit (its descriptors
+     * used up, /proc unmounted) and still ends the process, at end_t_ns.
+     */
+    if (p->end_t_ns <= 0 || p->end_rss_kb < -1 || p->end_hwm_kb < -1 || p->end_heap_kb < -1)
+        return -EINVAL;
     return 0;
 }
 
@@ -132,6 +143,29 @@ static int pread_all(int fd, void *buf, size_t len, uint64_t off)
         got += (size_t)n;
     }
     return 0;
+}
+
+int ms_spool_read_proc(int fd, uint64_t off, ms_spool_proc_t *p, char *why, size_t len)
+{
+    enum { END_AT = offsetof(ms_spool_proc_t, end_t_ns) };
+    int rc = pread_all(fd, p, sizeof *p, off);
+
+    if (rc != 0)
+        return -EAGAIN; /* past the end of the file: not written yet */
+    if (p->end_state == MS_SPOOL_END_DONE) {
+        /*
+         * The writer stores the end reading and then end_state with a release store, but
+         * one pread copies the bytes in no promised order: the DONE it saw may be newer
+         * than the figures it copied. Reading the figures again, after DONE was seen,
+         * gets those it published. A DONE whose figures still do not check is taken as
+         * "not yet" and read again at the next scan, never as a bad chunk.
+         */
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        if (pread_all(fd, (char *)p + END_AT, sizeof *p - END_AT, off + END_AT) != 0 ||
+            ms_spool_check_end(p) != 0)
+            p->end_state = MS_SPOOL_END_WRITING;
+    }
+    return ms_spool_check_proc(p, why, len);
 }
 
 static void free_procs(ms_spool_t *sp)
@@ -225,8 +259,7 @@ static void read_chunk(ms_spool_t *sp, ms_spool_chunk_info_t *c, ms_spool_proc_t
     c->committed = ch.committed;
     start = off + ms_spool_records_at(ch.seq);
     if (ch.seq == 0) {
-        const int rc = pread_all(sp->fd, proc, sizeof *proc, off + sizeof ch);
-        *proc_state = rc == 0 ? ms_spool_check_proc(proc, why, sizeof why) : -EAGAIN;
+        *proc_state = ms_spool_read_proc(sp->fd, off + sizeof ch, proc, why, sizeof why);
         if (*proc_state == -EAGAIN)
             return; /* a header still being written, or past the end of the file */
         if (*proc_state != 0) {

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -562,6 +563,56 @@ static void test_fold_idempotent(void **state)
     unlink(p.path);
 }
 
+/*
+ * An end whose figures the shim could not read (-1: no descriptor left, /proc unmounted)
+ * still ends the process and its run, with NULL figures and no end sample; an end whose
+ * figures do not check yet is being published and is read again, never a bad chunk.
+ */
+static void test_fold_end_without_figures(void **state)
+{
+    pool_t p;
+    char dbpath[64], got[256];
+    ms_fold_stats_t st;
+    ms_spool_proc_t *pr;
+    sqlite3 *db;
+
+    (void)state;
+    build_valid(&p);
+    pr = proc_of(&p, 0);
+    /* DONE already stored, the figures not yet: not ended, nothing rejected. */
+    pr->end_state = MS_SPOOL_END_DONE;
+    pr->end_t_ns = 0;
+    pr->end_rss_kb = -7;
+    save(&p, FILE_BYTES);
+    db = new_db(dbpath);
+    assert_int_equal(fold_file(db, p.path, 0, &st), 0);
+    assert_int_equal(st.rejected, 0);
+    assert_int_equal(one(db, "SELECT count(*) FROM processes WHERE ended_ns IS NULL"), 1);
+    assert_int_equal(one(db, "SELECT count(*) FROM runs WHERE finished_ns IS NULL"), 1);
+    /* The figures published: the end as the shim writes it without /proc. */
+    pr->end_t_ns = 9000;
+    pr->end_rss_kb = -1;
+    pr->end_hwm_kb = -1;
+    pr->end_heap_kb = -1;
+    save(&p, FILE_BYTES);
+    assert_int_equal(fold_file(db, p.path, 0, &st), 0);
+    assert_int_equal(st.rejected, 0);
+    assert_int_equal(one(db, "SELECT count(*) FROM processes WHERE ended_ns = 9000"
+                             " AND hwm_kb IS NULL AND end_rss_kb IS NULL"), 1);
+    assert_int_equal(one(db, "SELECT count(*) FROM runs WHERE status = 'ok' AND finished_ns = 9000"), 1);
+    fingerprint(db, got, sizeof got);
+    assert_string_equal(got, "3 600 1 1 1 1 0 1"); /* every record, no end sample */
+    /* Other negative figures are out of range. */
+    pr->end_rss_kb = -2;
+    assert_int_equal(ms_spool_check_end(pr), -EINVAL);
+    pr->end_rss_kb = -1;
+    pr->end_t_ns = 0;
+    assert_int_equal(ms_spool_check_end(pr), -EINVAL);
+    sqlite3_close(db);
+    unlink(dbpath);
+    unlink(p.path);
+}
+
 static void test_fold_interrupted(void **state)
 {
     pool_t p;
@@ -689,6 +740,60 @@ static void test_removal_rule(void **state)
     unlink(p.path);
 }
 
+static unsigned long long own_start_ticks(void)
+{
+    char buf[1024];
+    unsigned long long ticks = 0;
+    const int fd = open("/proc/self/stat", O_RDONLY);
+    const ssize_t n = read(fd, buf, sizeof buf);
+
+    close(fd);
+    assert_int_equal(ms_spool_parse_start_ticks(buf, (size_t)n, &ticks), 0);
+    return ticks;
+}
+
+/*
+ * Only "no such process" or another start time says a process is gone: a failure to look
+ * (no descriptor left) or a header without a start time cannot decide, and keeps its pool.
+ */
+static void test_pid_alive_undecided(void **state)
+{
+    const unsigned long long ticks = own_start_ticks();
+    pid_t child;
+    int status;
+
+    (void)state;
+    assert_int_equal(ms_spool_pid_alive(getpid(), ticks), 1);
+    assert_int_equal(ms_spool_pid_alive(getpid(), ticks + 1), 0);
+    assert_true(ms_spool_pid_alive(getpid(), 0) < 0);
+    child = fork();
+    assert_true(child >= 0);
+    if (child == 0)
+        _exit(0);
+    assert_int_equal(waitpid(child, NULL, 0), child);
+    assert_int_equal(ms_spool_pid_alive(child, ticks), 0);
+    /* With every descriptor in use, a live process is not taken for gone. */
+    child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        const pid_t parent = getppid();
+        const unsigned long long pticks = ticks; /* the parent's, read before the fork */
+        struct rlimit rl = {.rlim_cur = 16, .rlim_max = 16};
+        int rc;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            _exit(10);
+        while (open("/dev/null", O_RDONLY) >= 0)
+            ;
+        if (errno != EMFILE)
+            _exit(11);
+        rc = ms_spool_pid_alive(parent, pticks);
+        _exit(rc == -EMFILE ? 0 : rc == 0 ? 12 : 13);
+    }
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -702,8 +807,10 @@ int main(void)
         cmocka_unit_test(test_parsers),
         cmocka_unit_test(test_fold_idempotent),
         cmocka_unit_test(test_fold_interrupted),
+        cmocka_unit_test(test_fold_end_without_figures),
         cmocka_unit_test(test_fold_foreign_run),
         cmocka_unit_test(test_removal_rule),
+        cmocka_unit_test(test_pid_alive_undecided),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
