@@ -120,9 +120,9 @@ typedef struct {
     uint32_t alloc_tracking;     /* processes.alloc_tracking */
     uint32_t end_state;          /* MS_SPOOL_END_ */
     /* the end reading, valid once end_state is MS_SPOOL_END_DONE */
-    int64_t end_t_ns;
-    int64_t end_rss_kb;
-    int64_t end_hwm_kb; /* -1 when the kernel did not report it */
+    int64_t end_t_ns;   /* > 0 */
+    int64_t end_rss_kb; /* -1 when /proc/self/status could not be read at the exit */
+    int64_t end_hwm_kb; /* -1 when the kernel did not report it, or it could not be read */
     int64_t end_heap_kb;
 } ms_spool_proc_t;
 
