@@ -1,9 +1,11 @@
 /* The removal rule of pools (see spool_gc.h). */
 #include "spool_gc.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -137,6 +139,60 @@ int ms_spool_pid_alive(int32_t pid, uint64_t start_ticks)
     return 1;
 }
 
+/*
+ * The pid of a live process, other than this one, whose environment names the pool `name`
+ * in MEMSWEEP_SPOOL (any directory: the file name is random and so unique); 0 for none. A
+ * fork child that has not written yet is in no chunk of the pool, but it inherited the
+ * variable, and may still claim a chunk: its pool must stay. A process of another user
+ * cannot be read and cannot write to the pool either (mode 0600).
+ */
+static long attached_pid(const char *name)
+{
+    static const char var[] = "MEMSWEEP_SPOOL=";
+    const size_t name_len = strlen(name);
+    const long self = (long)getpid();
+    char buf[65536];
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    long found = 0;
+
+    if (d == NULL || name_len == 0)
+        goto out;
+    while (found == 0 && (e = readdir(d)) != NULL) {
+        char path[64];
+        char *end;
+        const long pid = strtol(e->d_name, &end, 10);
+        ssize_t n;
+        int fd;
+
+        if (*end != '\0' || pid <= 0 || pid == self)
+            continue;
+        snprintf(path, sizeof path, "/proc/%ld/environ", pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        n = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        if (n <= 0)
+            continue; /* a zombie's, or not ours to read */
+        buf[n] = '\0';
+        for (char *v = buf; v < buf + n; v += strlen(v) + 1) {
+            if (strncmp(v, var, sizeof var - 1) != 0)
+                continue;
+            const char *val = v + sizeof var - 1;
+            const char *slash = strrchr(val, '/');
+            const char *base = slash != NULL ? slash + 1 : val;
+            if (strcmp(base, name) == 0)
+                found = pid;
+            break;
+        }
+    }
+out:
+    if (d != NULL)
+        closedir(d);
+    return found;
+}
+
 int ms_spool_all_gone(const ms_spool_t *sp, const ms_spool_host_t *h, char *why, size_t len)
 {
     if (!h->have_boot || sp->hdr.boot_id_hi != h->boot_hi || sp->hdr.boot_id_lo != h->boot_lo) {
@@ -159,6 +215,14 @@ int ms_spool_all_gone(const ms_spool_t *sp, const ms_spool_host_t *h, char *why,
         if (alive < 0) {
             snprintf(why, len, "cannot tell whether process %d is gone: %s",
                      (int)p->proc.pid, strerror(-alive));
+            return 0;
+        }
+    }
+    {
+        const long pid = attached_pid(sp->name);
+        if (pid > 0) {
+            snprintf(why, len, "process %ld may still write to it (its environment names it)",
+                     pid);
             return 0;
         }
     }
