@@ -3,9 +3,11 @@
  * and checked, then folded and reduced (sweepfold.c), in one read transaction.
  *
  * Samples are read in one sequential scan and folded into per-process figures. Only runs
- * whose processes overlap in time need a time-ordered merge; they are read again through
- * the samples_by_proc index, one run at a time, which keeps memory bounded by the largest
- * run rather than by the database.
+ * whose processes overlap in time need a time-ordered merge of their samples. The scan
+ * holds the samples of such runs while it comes to them, up to a fixed number, and
+ * reduces each run as soon as its last sample came (see HELD_MAX_ROWS); the samples of
+ * the others are read again through the samples_by_proc index, one run at a time. Memory
+ * is bounded by that number and the largest run rather than by the database.
  *
  * Nothing read is trusted: every number is checked for its type and a plausible range
  * (dbreport.h) before it is used, so that a damaged or hand-made database gives counted
@@ -30,36 +32,19 @@
 #include "sweepread_internal.h"
 #include "textclean.h"
 
-/*
- * Reads column col as a whole number in [lo, hi]. A REAL that holds a whole number (a
- * column without INTEGER affinity keeps 5.0 as REAL) is that number; text and blobs are
- * never numbers here, even when they spell one.
- */
-ms__vcheck_t ms__int_col(sqlite3_stmt *st, int col, long long lo, long long hi, long long *out)
+ms__vcheck_t ms__real_val(sqlite3_value *v, long long lo, long long hi, long long *out)
 {
-    long long v;
+    const double d = sqlite3_value_double(v);
+    long long n;
 
-    switch (sqlite3_column_type(st, col)) {
-    case SQLITE_NULL:
-        return MS__V_NULL;
-    case SQLITE_INTEGER:
-        v = sqlite3_column_int64(st, col);
-        break;
-    case SQLITE_FLOAT: {
-        const double d = sqlite3_column_double(st, col);
-        if (!(d == floor(d)) || d < -9.0e18 || d > 9.0e18)
-            return MS__V_TYPE;
-        v = (long long)d;
-        break;
-    }
-    default:
+    if (!(d == floor(d)) || d < -9.0e18 || d > 9.0e18)
         return MS__V_TYPE;
-    }
-    if (v < lo)
+    n = (long long)d;
+    if (n < lo)
         return MS__V_LOW;
-    if (v > hi)
+    if (n > hi)
         return MS__V_HIGH;
-    *out = v;
+    *out = n;
     return MS__V_OK;
 }
 
@@ -132,7 +117,8 @@ static ms_bad_t read_sample(sqlite3_stmt *st, int c, int stack_col, ms__sample_r
         break;
     }
     {
-        const unsigned char *kind = sqlite3_column_text(st, c + 3);
+        /* As sqlite3_column_text, without a second lookup of the column (sweepdecode.h). */
+        const unsigned char *kind = sqlite3_value_text(sqlite3_column_value(st, c + 3));
         s->kind = ms_sample_kind_of((const char *)kind);
         s->kind_hash = s->kind == MS_SAMPLE_OTHER ? fnv1a(kind) : 0;
     }
@@ -766,14 +752,305 @@ out:
     return rc;
 }
 
-/* The one sequential scan of every sample, folded per process. */
-static int scan_samples(sqlite3 *db, int read_stacks, ms__proc_fold_t *procs, size_t n_procs,
-                        const id_set_t *skipped_procs, long long interval_ms, size_t *bad)
+/*
+ * The samples of runs whose processes may overlap, held during the scan so that their
+ * time-ordered merge needs no second read of them. Before the scan, the samples of each
+ * run of more than one process are counted through the samples_by_proc index; the scan
+ * holds that run's usable samples until it has seen as many, then reduces the run at
+ * once and lets them go. Rows usually come run after run, so little is held at a time,
+ * and never more than HELD_MAX_ROWS: a run that would go beyond it, a process whose
+ * samples are not in time order, or a run that gets a sample after it was reduced (the
+ * count in SQL and the scan's own reading of proc_id can differ on a damaged database)
+ * is left to reduce_runs, which reads its samples again through the index. Memory thus
+ * stays bounded whatever the number of samples.
+ */
+#define HELD_MAX_ROWS 65536
+
+typedef enum held_state { HELD_NONE, HELD_COLLECTING, HELD_DONE, HELD_DROPPED } held_state_t;
+
+/* A held sample and the position of its process in its run's slice of the order. */
+typedef struct held_row {
+    ms__sample_row_t s;
+    size_t pos;
+} held_row_t;
+
+typedef struct held_run {
+    held_state_t state;
+    size_t first, count;  /* the run's slice of the order: order[first], ... */
+    size_t expected;      /* samples of its processes, counted in SQL */
+    size_t seen;          /* ... of which the scan has come to */
+    held_row_t *rows;     /* the usable ones, in the order of the scan */
+    size_t n, cap;
+    ms_run_mem_t *result; /* the run as reduced when the last of them came */
+} held_run_t;
+
+typedef struct held {
+    held_run_t *runs;     /* by run index; NULL when nothing is held */
+    size_t *pos;          /* by fold index: position of the process in its run's slice */
+    size_t n_runs;
+    size_t held;          /* rows held over all runs */
+    /* Room reused by every run reduced during the scan. */
+    ms__proc_fold_t *procs;
+    ms__proc_order_t *order;
+    size_t procs_cap;
+    size_t *offs;
+    size_t offs_cap;
+    ms__sample_row_t *rows;
+    size_t rows_cap;
+} held_t;
+
+static void held_release(held_t *h, held_run_t *r)
 {
+    h->held -= r->n;
+    free(r->rows);
+    r->rows = NULL;
+    r->n = r->cap = 0;
+}
+
+static void held_drop(held_t *h, held_run_t *r)
+{
+    held_release(h, r);
+    free(r->result);
+    r->result = NULL;
+    r->state = HELD_DROPPED;
+}
+
+static void held_free(held_t *h)
+{
+    for (size_t i = 0; h->runs != NULL && i < h->n_runs; i++) {
+        free(h->runs[i].rows);
+        free(h->runs[i].result);
+    }
+    free(h->runs);
+    free(h->pos);
+    free(h->procs);
+    free(h->order);
+    free(h->offs);
+    free(h->rows);
+    memset(h, 0, sizeof *h);
+}
+
+/*
+ * Whether counting the samples of one process goes through an index. Without one each
+ * count would read the whole table, and the samples are better read again as before.
+ */
+static int count_uses_index(sqlite3 *db, const char *count_sql)
+{
+    sqlite3_stmt *st = NULL;
+    char sql[160];
+    int s, rows = 0, ok = 1;
+
+    snprintf(sql, sizeof sql, "EXPLAIN QUERY PLAN %s", count_sql);
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        sqlite3_finalize(st);
+        return 0;
+    }
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *detail = sqlite3_column_text(st, 3);
+        rows++;
+        if (detail == NULL || strncmp((const char *)detail, "SEARCH", 6) != 0)
+            ok = 0;
+    }
+    sqlite3_finalize(st);
+    return s == SQLITE_DONE && rows > 0 && ok;
+}
+
+/*
+ * Chooses the runs to hold (every run of more than one process whose samples, counted in
+ * SQL, fit in HELD_MAX_ROWS) and counts their samples. Anything in the way (no index, an
+ * error of the database) leaves h empty: reduce_runs then reads again the samples of
+ * every run that needs them. 0 or -ENOMEM.
+ */
+static int held_prepare(sqlite3 *db, const ms__proc_fold_t *procs, size_t n_procs,
+                        const ms__proc_order_t *order, size_t n_runs, held_t *h)
+{
+    static const char count_sql[] = "SELECT count(*) FROM samples WHERE proc_id = ?1";
+    sqlite3_stmt *st = NULL;
+    int any = 0, rc = 0;
+
+    memset(h, 0, sizeof *h);
+    for (size_t i = 1; i < n_procs && !any; i++)
+        any = order[i].run_index == order[i - 1].run_index;
+    if (!any || !count_uses_index(db, count_sql))
+        return 0;
+    h->n_runs = n_runs;
+    h->runs = calloc(n_runs, sizeof *h->runs);
+    h->pos = malloc(n_procs * sizeof *h->pos);
+    if (h->runs == NULL || h->pos == NULL) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    if (sqlite3_prepare_v2(db, count_sql, -1, &st, NULL) != SQLITE_OK)
+        goto give_up;
+    for (size_t i = 0; i < n_procs;) {
+        const size_t ri = order[i].run_index;
+        size_t j = i, expected = 0;
+
+        while (j < n_procs && order[j].run_index == ri) {
+            h->pos[order[j].fold] = j - i;
+            j++;
+        }
+        for (size_t k = i; j - i > 1 && k < j && expected <= HELD_MAX_ROWS; k++) {
+            sqlite3_reset(st);
+            sqlite3_bind_int64(st, 1, procs[order[k].fold].proc_id);
+            if (sqlite3_step(st) != SQLITE_ROW)
+                goto give_up;
+            expected += (size_t)sqlite3_column_int64(st, 0);
+        }
+        if (sqlite3_stmt_status(st, SQLITE_STMTSTATUS_FULLSCAN_STEP, 0) > 0)
+            goto give_up;
+        if (j - i > 1 && expected > 0 && expected <= HELD_MAX_ROWS) {
+            h->runs[ri].state = HELD_COLLECTING;
+            h->runs[ri].first = i;
+            h->runs[ri].count = j - i;
+            h->runs[ri].expected = expected;
+        }
+        i = j;
+    }
+    goto out;
+give_up:
+    held_free(h);
+out:
+    sqlite3_finalize(st);
+    if (rc != 0)
+        held_free(h);
+    return rc;
+}
+
+/*
+ * Reduces run r (index ri) from its held samples, as reduce_runs would after reading them
+ * again, on copies of its processes so that nothing is left behind if the run is dropped
+ * later. 0 or -ENOMEM.
+ */
+static int held_finish(held_t *h, held_run_t *r, size_t ri, const ms__proc_fold_t *procs,
+                       const ms__proc_order_t *order, const ms_sweep_data_t *out)
+{
+    const size_t count = r->count;
+    ms_run_mem_t run = out->runs[ri];
+    int rc;
+
+    if (count > h->procs_cap) {
+        ms__proc_fold_t *np = realloc(h->procs, count * sizeof *np);
+        ms__proc_order_t *no;
+        if (np == NULL)
+            return -ENOMEM;
+        h->procs = np;
+        no = realloc(h->order, count * sizeof *no);
+        if (no == NULL)
+            return -ENOMEM;
+        h->order = no;
+        h->procs_cap = count;
+    }
+    for (size_t k = 0; k < count; k++) {
+        h->procs[k] = procs[order[r->first + k].fold];
+        h->order[k] = order[r->first + k];
+        h->order[k].fold = k;
+        /* Held samples are in time order only while no process needs a recheck. */
+        if (h->procs[k].recheck) {
+            held_drop(h, r);
+            return 0;
+        }
+    }
+    rc = ms__run_reduce(h->procs, h->order, count, out->info.interval_ms, &run);
+    if (rc == 1) {
+        /* The samples of each process together, processes in the order of the slice. */
+        if (count + 1 > h->offs_cap) {
+            size_t *no = realloc(h->offs, (count + 1) * sizeof *no);
+            if (no == NULL)
+                return -ENOMEM;
+            h->offs = no;
+            h->offs_cap = count + 1;
+        }
+        if (r->n > h->rows_cap) {
+            ms__sample_row_t *nr = realloc(h->rows, r->n * sizeof *nr);
+            if (nr == NULL)
+                return -ENOMEM;
+            h->rows = nr;
+            h->rows_cap = r->n;
+        }
+        memset(h->offs, 0, (count + 1) * sizeof *h->offs);
+        for (size_t i = 0; i < r->n; i++)
+            h->offs[r->rows[i].pos + 1]++;
+        for (size_t k = 0; k < count; k++) {
+            if (h->offs[k + 1] != h->procs[k].n_samples) {
+                held_drop(h, r);
+                return 0;
+            }
+            h->offs[k + 1] += h->offs[k];
+        }
+        for (size_t i = 0; i < r->n; i++)
+            h->rows[h->offs[r->rows[i].pos]++] = r->rows[i].s;
+        /* Each offset moved to the end of its process; shift them back to the starts. */
+        for (size_t k = count; k > 0; k--)
+            h->offs[k] = h->offs[k - 1];
+        h->offs[0] = 0;
+        rc = ms__run_merge(h->procs, h->order, count, h->rows, h->offs, out->info.interval_ms,
+                           &run);
+    }
+    if (rc != 0)
+        return rc;
+    r->result = malloc(sizeof *r->result);
+    if (r->result == NULL)
+        return -ENOMEM;
+    *r->result = run;
+    r->state = HELD_DONE;
+    held_release(h, r);
+    return 0;
+}
+
+/*
+ * Counts a sample of process procs[fold] (row: its decoding, NULL when it is not usable)
+ * toward its held run, if any. 0 or -ENOMEM.
+ */
+static int held_note(held_t *h, const ms__proc_fold_t *procs, size_t fold,
+                     const ms__sample_row_t *row, const ms__proc_order_t *order,
+                     const ms_sweep_data_t *out)
+{
+    const size_t ri = procs[fold].run_index;
+    held_run_t *r = &h->runs[ri];
+
+    if (r->state == HELD_DONE) {
+        /* More samples than SQL counted: the figures reduced early are void. */
+        held_drop(h, r);
+        return 0;
+    }
+    if (r->state != HELD_COLLECTING)
+        return 0;
+    r->seen++;
+    if (row != NULL) {
+        if (procs[fold].recheck || h->held >= HELD_MAX_ROWS) {
+            held_drop(h, r);
+            return 0;
+        }
+        if (r->n == r->cap) {
+            const size_t ncap = r->cap ? r->cap * 2 : 64;
+            held_row_t *nv = realloc(r->rows, ncap * sizeof *nv);
+            if (nv == NULL)
+                return -ENOMEM;
+            r->rows = nv;
+            r->cap = ncap;
+        }
+        r->rows[r->n].s = *row;
+        r->rows[r->n].pos = h->pos[fold];
+        r->n++;
+        h->held++;
+    }
+    if (r->seen < r->expected)
+        return 0;
+    return held_finish(h, r, ri, procs, order, out);
+}
+
+/* The one sequential scan of every sample, folded per process. 0, -ENOMEM or -EIO. */
+static int scan_samples(sqlite3 *db, int read_stacks, ms__proc_fold_t *procs, size_t n_procs,
+                        const id_set_t *skipped_procs, const ms__proc_order_t *order,
+                        held_t *h, ms_sweep_data_t *out)
+{
+    size_t *const bad = out->report.bad;
+    const long long interval_ms = out->info.interval_ms;
     sqlite3_stmt *st = NULL;
     ms__proc_fold_t *last = NULL;
     char sql[128];
-    int s;
+    int s, rc = 0;
 
     snprintf(sql, sizeof sql, "SELECT proc_id, t_ns, rss_kb, hwm_kb, kind%s FROM samples",
              read_stacks ? ", stack_id" : "");
@@ -797,13 +1074,18 @@ static int scan_samples(sqlite3 *db, int read_stacks, ms__proc_fold_t *procs, si
         }
         last = p;
         why = read_sample(st, 1, read_stacks ? 5 : -1, &row, bad);
-        if (why != MS_BAD_COUNT) {
+        if (why != MS_BAD_COUNT)
             bad[why]++;
-            continue;
-        }
-        ms__fold_sample(p, &row, interval_ms);
+        else
+            ms__fold_sample(p, &row, interval_ms);
+        if (h->runs != NULL && h->runs[p->run_index].state != HELD_NONE &&
+            (rc = held_note(h, procs, (size_t)(p - procs), why == MS_BAD_COUNT ? &row : NULL,
+                            order, out)) != 0)
+            break;
     }
     sqlite3_finalize(st);
+    if (rc != 0)
+        return rc;
     return s == SQLITE_DONE ? 0 : -EIO;
 }
 
@@ -832,10 +1114,10 @@ static int read_proc_samples(sqlite3_stmt *st, long long proc_id, ms__sample_row
  * in time order, then each run's figures, reading again the samples of the runs whose
  * processes overlap, one run at a time.
  */
-static int reduce_runs(sqlite3 *db, ms_sweep_data_t *out, ms__proc_fold_t *procs, size_t n_procs)
+static int reduce_runs(sqlite3 *db, ms_sweep_data_t *out, ms__proc_fold_t *procs, size_t n_procs,
+                       const ms__proc_order_t *order, const held_t *h)
 {
     sqlite3_stmt *st_ps = NULL;
-    ms__proc_order_t *order = NULL;
     ms__sample_row_t *rows = NULL;
     size_t *first = NULL;
     size_t cap = 0, first_cap = 0;
@@ -856,8 +1138,6 @@ static int reduce_runs(sqlite3 *db, ms_sweep_data_t *out, ms__proc_fold_t *procs
             goto out;
         ms__fold_drop_duplicates(&procs[i], rows, n, out->report.bad);
     }
-    if ((rc = ms__fold_order(procs, n_procs, &order)) != 0)
-        goto out;
 
     for (size_t i = 0; i < n_procs;) {
         const size_t ri = order[i].run_index;
@@ -866,6 +1146,12 @@ static int reduce_runs(sqlite3 *db, ms_sweep_data_t *out, ms__proc_fold_t *procs
 
         while (j < n_procs && order[j].run_index == ri)
             j++;
+        if (h->runs != NULL && h->runs[ri].state == HELD_DONE) {
+            /* Reduced during the scan from the samples it held. */
+            *run = *h->runs[ri].result;
+            i = j;
+            continue;
+        }
         rc = ms__run_reduce(procs, &order[i], j - i, out->info.interval_ms, run);
         if (rc == 1) {
             /* The processes overlap: the merge needs their samples, in time order. */
@@ -895,7 +1181,6 @@ static int reduce_runs(sqlite3 *db, ms_sweep_data_t *out, ms__proc_fold_t *procs
     }
 out:
     sqlite3_finalize(st_ps);
-    free(order);
     free(rows);
     free(first);
     return rc;
@@ -904,6 +1189,8 @@ out:
 int ms_sweep_read(sqlite3 *db, const char *name, ms_sweep_data_t *out, char *err, size_t errlen)
 {
     ms__proc_fold_t *procs = NULL;
+    ms__proc_order_t *order = NULL;
+    held_t held = {0};
     size_t n_procs = 0;
     id_set_t skipped_runs = {0}, skipped_procs = {0};
     ms__optional_cols_t oc;
@@ -960,12 +1247,18 @@ int ms_sweep_read(sqlite3 *db, const char *name, ms_sweep_data_t *out, char *err
     if (rc != 0)
         goto nomem;
 
-    rc = scan_samples(db, read_stacks, procs, n_procs, &skipped_procs, out->info.interval_ms,
-                      out->report.bad);
+    /* Each run's processes are one slice of the order, known before any sample is read. */
+    if (ms__fold_order(procs, n_procs, &order) != 0 ||
+        held_prepare(db, procs, n_procs, order, out->n_runs, &held) != 0)
+        goto nomem;
+
+    rc = scan_samples(db, read_stacks, procs, n_procs, &skipped_procs, order, &held, out);
+    if (rc == -ENOMEM)
+        goto nomem;
     if (rc != 0)
         goto sql_error;
 
-    rc = reduce_runs(db, out, procs, n_procs);
+    rc = reduce_runs(db, out, procs, n_procs, order, &held);
     if (rc == -EIO)
         goto sql_error;
     if (rc != 0)
@@ -989,6 +1282,8 @@ out:
     if (in_tx)
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     free(procs);
+    free(order);
+    held_free(&held);
     free(skipped_runs.v);
     free(skipped_procs.v);
     if (rc != 0)

@@ -20,61 +20,28 @@
 #include "errbuf.h"
 #include "memsweep/defaults.h"
 #include "memsweep/schema.h"
+#include "spool_pending.h"
+#include "store.h"
 #include "sweepread_internal.h"
 
-/*
- * Says why opening or reading failed, in one line: a damaged file as such (with its
- * length when it is shorter than its header says), anything else in SQLite's words.
- */
+/* Says why opening or reading failed, in one line (store.h). */
 void ms__sweep_db_error(sqlite3 *db, const char *path, char *err, size_t errlen)
 {
-    const int code = sqlite3_errcode(db) & 0xff;
-
-    if (code == SQLITE_CORRUPT) {
-        unsigned char hdr[100];
-        struct stat st;
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        long long want = 0;
-        if (fd >= 0) {
-            if (fstat(fd, &st) == 0 && pread(fd, hdr, sizeof hdr, 0) == (ssize_t)sizeof hdr &&
-                memcmp(hdr, "SQLite format 3", 16) == 0 &&
-                memcmp(hdr + 24, hdr + 92, 4) == 0) {
-                /* The header's page count is valid when its change counter matches. */
-                const unsigned page = hdr[16] << 8 | hdr[17];
-                const long long size = page == 1 ? 65536 : page;
-                const long long pages = (long long)hdr[28] << 24 | hdr[29] << 16 |
-                                        hdr[30] << 8 | hdr[31];
-                want = size * pages;
-                if (want <= (long long)st.st_size)
-                    want = 0;
-            }
-            close(fd);
-        }
-        if (want > 0)
-            ms_set_err(err, errlen, "%s: damaged database file (truncated: %lld of %lld bytes)",
-                       path, (long long)st.st_size, want);
-        else
-            ms_set_err(err, errlen, "%s: damaged database file (%s)", path, sqlite3_errmsg(db));
-    } else if (code == SQLITE_NOTADB) {
-        ms_set_err(err, errlen, "%s: not a memsweep database (not an SQLite database file)",
-                   path);
-    } else {
-        ms_set_err(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
-    }
+    ms_store_db_error(db, path, err, errlen);
 }
 
 int ms_sweep_open(const char *path, sqlite3 **out, char *err, size_t errlen)
 {
     struct stat st;
     char *dbpath = NULL;
-    sqlite3 *db = NULL;
-    sqlite3_stmt *st_app = NULL;
-    long long app_id = 0, version = 0;
     int rc = 0;
 
     *out = NULL;
     if (stat(path, &st) != 0) {
         rc = -errno;
+        /* A program measured alone whose spools were never collected has no file yet. */
+        if (rc == -ENOENT)
+            return ms_store_open_reader(path, out, err, errlen);
         ms_set_err(err, errlen, "%s: %s", path, strerror(errno));
         goto out;
     }
@@ -100,58 +67,9 @@ int ms_sweep_open(const char *path, sqlite3 **out, char *err, size_t errlen)
             goto out;
         }
     }
-    if (!S_ISREG(st.st_mode)) {
-        rc = -EINVAL;
-        ms_set_err(err, errlen, "%s: not a regular file", dbpath);
-        goto out;
-    }
-    if (st.st_size == 0) {
-        /* SQLite would take an empty file for an empty database. */
-        rc = -EINVAL;
-        ms_set_err(err, errlen, "%s: empty file, not a memsweep database", dbpath);
-        goto out;
-    }
-    if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-        rc = -EIO;
-        ms_set_err(err, errlen, "%s: %s", dbpath, db ? sqlite3_errmsg(db) : "cannot open");
-        goto out;
-    }
-    sqlite3_busy_timeout(db, MS_BUSY_TIMEOUT_MS);
-    if (sqlite3_prepare_v2(db, "SELECT (SELECT application_id FROM pragma_application_id),"
-                               " (SELECT user_version FROM pragma_user_version)",
-                           -1, &st_app, NULL) != SQLITE_OK ||
-        sqlite3_step(st_app) != SQLITE_ROW) {
-        rc = -EINVAL;
-        ms__sweep_db_error(db, dbpath, err, errlen);
-        goto out;
-    }
-    app_id = sqlite3_column_int64(st_app, 0);
-    version = sqlite3_column_int64(st_app, 1);
-    if (app_id != MS_APPLICATION_ID) {
-        rc = -EINVAL;
-        ms_set_err(err, errlen, "%s: not a memsweep database", dbpath);
-        goto out;
-    }
-    if (version < 1) {
-        rc = -EINVAL;
-        ms_set_err(err, errlen, "%s: not a complete memsweep database (schema version %lld)",
-                   dbpath, version);
-        goto out;
-    }
-    if (version > MS_SCHEMA_VERSION) {
-        rc = -EPROTONOSUPPORT;
-        ms_set_err(err, errlen,
-                "%s: schema version %lld is newer than this memsweep reads (%d); "
-                "upgrade memsweep",
-                dbpath, version, MS_SCHEMA_VERSION);
-        goto out;
-    }
-    *out = db;
-    db = NULL;
+    /* Read-only, with the records of pools not yet folded (spool_pending.h). */
+    rc = ms_store_open_reader(dbpath, out, err, errlen);
 out:
-    sqlite3_finalize(st_app);
-    if (db != NULL)
-        sqlite3_close(db);
     free(dbpath);
     return rc;
 }

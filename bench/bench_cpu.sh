@@ -16,7 +16,7 @@ db=$(ls -d "$work"/out/sweep_*)/memsweep.db
 plain=() shim=()
 for ((r = 0; r < ROUNDS; r++)); do
   t0=$(now); "$LOOP" "$ITER" >/dev/null; t1=$(now)
-  MEMSWEEP_DB=$db MEMSWEEP_RUN_ID=1 LD_PRELOAD=$MS_SHIM "$LOOP" "$ITER" >/dev/null; t2=$(now)
+  MEMSWEEP_DB=$db LD_PRELOAD=$MS_SHIM "$LOOP" "$ITER" >/dev/null; t2=$(now)
   plain+=("$(calc "$t1 - $t0")")
   shim+=("$(calc "$t2 - $t1")")
 done

@@ -49,7 +49,7 @@ time_cmd() {
 plain=() shim=() count=() ht=() plain_cpu=() shim_cpu=() count_cpu=() ht_cpu=()
 for ((r = 0; r < ROUNDS; r++)); do
   time_cmd plain "$LOOP" "$N"
-  time_cmd shim env MEMSWEEP_DB="$db" MEMSWEEP_RUN_ID="$run_id" MEMSWEEP_ALLOC=1 \
+  time_cmd shim env MEMSWEEP_DB="$db" MEMSWEEP_SPOOL="$pool" MEMSWEEP_ALLOC=1 \
     LD_PRELOAD="$MS_SHIM" "$LOOP" "$N"
   time_cmd count env LD_PRELOAD="$COUNTER" "$LOOP" "$N"
 done

@@ -4,8 +4,12 @@
 # configuration; the difference divided by N is the cost of one pair, free of start-up.
 # Configurations: uninstrumented, the bare counting interposer, the shim recording with
 # allocation sampling on, and the shim in timer-only mode (MEMSWEEP_ALLOC=0).
-# Usage: bench/bench_malloc_instructions.sh [N]   (default 2000000)
+# With --baseline DIR (a directory made by bench/baseline.sh, or MS_BASELINE), the
+# baseline's shim is counted the same way beside this tree's.
+# Usage: bench/bench_malloc_instructions.sh [--baseline DIR] [N]   (default 2000000)
 source "$(dirname "$0")/lib.sh"
+parse_baseline_option "$@"
+set -- "${MS_ARGS[@]}"
 N=${1:-2000000}
 LOOP=$MS_BUILD_DIR/malloc_loop
 COUNTER=$MS_BUILD_DIR/libcount_interposer.so
@@ -37,9 +41,14 @@ db=$work/instr.db
   per_pair counting LD_PRELOAD="$COUNTER"
   per_pair shim MEMSWEEP_DB="$db" LD_PRELOAD="$MS_SHIM"
   per_pair shim_timer_only MEMSWEEP_DB="$db" MEMSWEEP_ALLOC=0 LD_PRELOAD="$MS_SHIM"
+  if [ -n "$BASE_SHIM" ]; then
+    per_pair "baseline_$BASE_DESC" MEMSWEEP_DB="$work/base.db" LD_PRELOAD="$BASE_SHIM"
+    per_pair "baseline_timer_only" MEMSWEEP_DB="$work/base.db" MEMSWEEP_ALLOC=0 LD_PRELOAD="$BASE_SHIM"
+  fi
 } >"$work/pairs"
 plain=$(awk '$1 == "plain" { print $2 }' "$work/pairs")
 printf 'malloc/free instructions per pair (cachegrind, %d and %d pairs)\n' "$N" $((2 * N))
+echo "  reproduce: bench/bench_malloc_instructions.sh${BASE_DIR:+ --baseline $BASE_DIR} $N"
 while read -r label v; do
-  printf '  %-16s %7.1f  (ratio %.3f)\n' "$label" "$v" "$(calc "$v / $plain")"
+  printf '  %-24s %7.1f  (ratio %.3f)\n' "$label" "$v" "$(calc "$v / $plain")"
 done <"$work/pairs"

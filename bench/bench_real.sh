@@ -79,7 +79,7 @@ measure() {
     read -r r u s <"$work/time"
     plain+=("$r")
     plain_cpu+=("$(calc "$u + $s")")
-    out_shim=$( { time MEMSWEEP_DB="$db" MEMSWEEP_RUN_ID="$run_id" MEMSWEEP_ALLOC=1 \
+    out_shim=$( { time MEMSWEEP_DB="$db" MEMSWEEP_SPOOL="$pool" MEMSWEEP_ALLOC=1 \
       LD_PRELOAD="$MS_SHIM" "prog_$name"; } 2>"$work/time")
     read -r r u s <"$work/time"
     shim+=("$r")

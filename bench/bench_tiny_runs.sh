@@ -67,7 +67,7 @@ for j in "${JOBS[@]}"; do
     t0=$(now)
     seq "$N" | xargs -P "$j" -n 1 "$TRUE_BIN"
     t1=$(now)
-    seq "$N" | env MEMSWEEP_DB="$db" MEMSWEEP_RUN_ID="$run_id" LD_PRELOAD="$MS_SHIM" \
+    seq "$N" | env MEMSWEEP_DB="$db" MEMSWEEP_SPOOL="$pool" LD_PRELOAD="$MS_SHIM" \
       xargs -P "$j" -n 1 "$TRUE_BIN"
     t2=$(now)
     c=$(run_memsweep "$j" "$work/out-$j-$r")

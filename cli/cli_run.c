@@ -590,6 +590,8 @@ int ms_cmd_run(int argc, char **argv)
     ms_sweepdir_t dir = {0};
     ms_signals_t sigs;
     ms_rundb_t *db = NULL;
+    ms_collector_t *coll = NULL;
+    char spool_dir[PATH_MAX] = "";
     ms_machine_t machine;
     ms_supervise_opts_t so;
     ms_supervise_result_t res;
@@ -671,6 +673,12 @@ int ms_cmd_run(int argc, char **argv)
         goto out;
     }
 
+    if (ms_collector_spool_dir(dir.abs_path, dir.db_path, spool_dir, sizeof spool_dir, err,
+                               sizeof err) != 0) {
+        ms_cli_error("%s", err);
+        nothing_ran = 1;
+        goto out;
+    }
     if (gethostname(hostname, sizeof hostname) != 0)
         hostname[0] = '\0';
     hostname[sizeof hostname - 1] = '\0';
@@ -690,12 +698,18 @@ int ms_cmd_run(int argc, char **argv)
             .have_host_mem_total = mem.have_host,
             .host_mem_total_kb = mem.host_kb,
             .cpus = cpus,
+            .spool_dir = spool_dir,
         };
         if (ms_rundb_create(dir.db_path, &row, &db, err, sizeof err) != 0) {
             ms_cli_error("%s", err);
             nothing_ran = 1;
             goto out;
         }
+    }
+    if (ms_collector_start(dir.db_path, spool_dir, ro.interval_ms, &coll, err, sizeof err) != 0) {
+        ms_cli_error("%s", err);
+        nothing_ran = 1;
+        goto out;
     }
     ms_machine_init(&machine, mem.have_total, mem.total_kb, mem.reserve_mb,
                     MS_DEFAULT_SAFETY_FACTOR);
@@ -710,6 +724,7 @@ int ms_cmd_run(int argc, char **argv)
         .plan = &plan,
         .dir = &dir,
         .db = db,
+        .collector = coll,
         .signals = &sigs,
         .shim_path = shim,
         .interval_ms = ro.interval_ms,
@@ -724,6 +739,13 @@ int ms_cmd_run(int argc, char **argv)
         goto out;
     }
 
+    /*
+     * Every worker is reaped: the last fold, before the sweep is marked finished and the
+     * database becomes one self-contained file, which needs the collector's connection
+     * closed.
+     */
+    if (ms_collector_finish(coll) != 0)
+        res.error = 1;
     if (ms_rundb_finish_sweep(db, ms_now_ns(), err, sizeof err) != 0) {
         ms_cli_error("%s", err);
         res.error = 1;
@@ -748,10 +770,14 @@ int ms_cmd_run(int argc, char **argv)
     }
 
 out:
+    ms_collector_free(coll);
     ms_rundb_close(db);
     /* Refused after its directory was made: nothing ran, so nothing is left behind. */
-    if (nothing_ran)
+    if (nothing_ran) {
+        if (spool_dir[0] != '\0')
+            (void)rmdir(spool_dir);
         ms_sweepdir_remove(&dir);
+    }
     ms_sweepdir_free(&dir);
     ms_commands_free(&cmds);
     ms_params_free(&ro.params);

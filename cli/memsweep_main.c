@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli_advise.h"
+#include "cli_collect.h"
 #include "cli_peaks.h"
 #include "cli_run.h"
 #include "climsg.h"
@@ -20,6 +21,7 @@ static const subcommand_t subcommands[] = {
     {"run", ms_cmd_run, "run a parameter sweep and measure each worker's memory"},
     {"advise", ms_cmd_advise, "print the memory advisory of a recorded sweep"},
     {"peaks", ms_cmd_peaks, "compare periodic and allocation-driven peaks of a sweep"},
+    {"collect", ms_cmd_collect, "fold pending spools into their database"},
 };
 
 #define N_SUBCOMMANDS (sizeof subcommands / sizeof subcommands[0])

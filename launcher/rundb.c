@@ -14,6 +14,7 @@
 #include "errbuf.h"
 #include "memsweep/defaults.h"
 #include "memsweep/schema.h"
+#include "store.h"
 
 /* The end of a run kept for the next commit of a batch (see ms_rundb_batch). */
 typedef struct pending_end {
@@ -36,43 +37,12 @@ struct ms_rundb {
     pending_end_t *pending;        /* ends of runs waiting for the batch's transaction */
     size_t n_pending;
     size_t cap_pending;
-    int64_t busy_since_ns;         /* when the current wait for a lock began */
 };
-
-/*
- * Sleeps between attempts to take a lock another connection holds, in microseconds; the
- * last one repeats. The shims hold the lock for a fraction of a millisecond, so the
- * launcher looks again soon: SQLite's own busy timeout would sleep a whole millisecond
- * first, and the launcher starts no run meanwhile.
- */
-static const unsigned busy_delays_us[] = {50, 50, 100, 100, 200, 200, 500, 1000, 2000, 5000};
-
-/* Maps an SQLite result code to an errno-style code for callers that only branch on it. */
-static int sqlite_errno(int rc)
-{
-    switch (rc & 0xff) {
-    case SQLITE_NOMEM:
-        return -ENOMEM;
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-        return -EBUSY;
-    case SQLITE_FULL:
-        return -ENOSPC;
-    case SQLITE_READONLY:
-    case SQLITE_PERM:
-    case SQLITE_AUTH:
-        return -EACCES;
-    case SQLITE_CANTOPEN:
-        return -ENOENT;
-    default:
-        return -EIO;
-    }
-}
 
 static int db_fail(ms_rundb_t *r, int rc, const char *what, char *err, size_t errlen)
 {
     ms_set_err(err, errlen, "%s: %s: %s", r->path, what, sqlite3_errmsg(r->db));
-    return sqlite_errno(rc);
+    return ms_store_errno(rc) != 0 ? ms_store_errno(rc) : -EIO;
 }
 
 static int exec_sql(ms_rundb_t *r, const char *sql, const char *what, char *err,
@@ -121,8 +91,10 @@ static int insert_sweep(ms_rundb_t *r, const ms_sweep_row_t *row, char *err, siz
 {
     static const char sql[] =
         "INSERT INTO sweeps(started_ns, hostname, mem_total_kb, reserve_mb, safety_factor,"
-        " interval_ms, jobs, argv, planned_runs, origin, mem_source, host_mem_total_kb, cpus)"
-        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, '" MS_ORIGIN_LAUNCHER "', ?10, ?11, ?12)";
+        " interval_ms, jobs, argv, planned_runs, origin, mem_source, host_mem_total_kb, cpus,"
+        " spool_dir)"
+        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, '" MS_ORIGIN_LAUNCHER "', ?10, ?11, ?12,"
+        " ?13)";
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(r->db, sql, -1, &st, NULL);
 
@@ -144,6 +116,8 @@ static int insert_sweep(ms_rundb_t *r, const ms_sweep_row_t *row, char *err, siz
             sqlite3_bind_int64(st, 11, (sqlite3_int64)row->host_mem_total_kb);
         if (row->cpus > 0)
             sqlite3_bind_int64(st, 12, row->cpus);
+        if (row->spool_dir != NULL)
+            sqlite3_bind_text(st, 13, row->spool_dir, -1, SQLITE_TRANSIENT);
         rc = sqlite3_step(st);
     }
     if (rc != SQLITE_DONE) {
@@ -156,41 +130,10 @@ static int insert_sweep(ms_rundb_t *r, const ms_sweep_row_t *row, char *err, siz
     return 0;
 }
 
-/* Waits for a lock up to MS_BUSY_TIMEOUT_MS in all (see busy_delays_us). */
-static int busy_wait(void *arg, int count)
-{
-    ms_rundb_t *r = arg;
-    const size_t n = sizeof busy_delays_us / sizeof busy_delays_us[0];
-    const int64_t now = ms_mono_ns();
-    const unsigned us = busy_delays_us[(size_t)count < n ? (size_t)count : n - 1];
-    struct timespec ts = {0, (long)us * 1000};
-
-    if (count == 0)
-        r->busy_since_ns = now;
-    if (now - r->busy_since_ns >= (int64_t)MS_BUSY_TIMEOUT_MS * 1000000)
-        return 0;
-    nanosleep(&ts, NULL);
-    return 1;
-}
-
-/* Opens r->db on file (flags as for sqlite3_open_v2) with the busy handler. */
+/* Opens r->db on file for writing (store.h), creating the file and schema when asked. */
 static int open_db(ms_rundb_t *r, const char *file, int flags, char *err, size_t errlen)
 {
-    int rc = sqlite3_open_v2(file, &r->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | flags,
-                             NULL);
-
-    if (rc != SQLITE_OK) {
-        if (r->db == NULL) {
-            ms_set_err(err, errlen, "%s: %s", r->path, sqlite3_errstr(rc));
-            return sqlite_errno(rc);
-        }
-        return db_fail(r, rc, "cannot open the database", err, errlen);
-    }
-    sqlite3_extended_result_codes(r->db, 1);
-    rc = sqlite3_busy_handler(r->db, busy_wait, r);
-    if (rc != SQLITE_OK)
-        return db_fail(r, rc, "cannot set the busy handler", err, errlen);
-    return exec_sql(r, "PRAGMA synchronous=NORMAL", "cannot set synchronous mode", err, errlen);
+    return ms_store_open_write(file, flags, &r->db, err, errlen);
 }
 
 /*
@@ -201,23 +144,13 @@ static int open_db(ms_rundb_t *r, const char *file, int flags, char *err, size_t
 static int build(ms_rundb_t *r, const char *tmp, const ms_sweep_row_t *row, char *err,
                  size_t errlen)
 {
-    char ids[128];
     int rc;
 
-    rc = open_db(r, tmp, SQLITE_OPEN_CREATE, err, errlen);
+    rc = open_db(r, tmp, MS_STORE_CREATE, err, errlen);
     if (rc == 0)
         rc = set_wal(r, err, errlen);
-    snprintf(ids, sizeof ids, "PRAGMA application_id=%ld;PRAGMA user_version=%ld;",
-             (long)MS_APPLICATION_ID, (long)MS_SCHEMA_VERSION);
-    if (rc == 0)
-        rc = exec_sql(r, "BEGIN IMMEDIATE;" MS_SCHEMA_SQL, "cannot create the schema", err,
-                      errlen);
-    if (rc == 0)
-        rc = exec_sql(r, ids, "cannot create the schema", err, errlen);
     if (rc == 0)
         rc = insert_sweep(r, row, err, errlen);
-    if (rc == 0)
-        rc = exec_sql(r, "COMMIT", "cannot create the schema", err, errlen);
     if (rc == 0 && sqlite3_close(r->db) != SQLITE_OK)
         rc = db_fail(r, SQLITE_ERROR, "cannot close the new database", err, errlen);
     else if (rc == 0)
@@ -395,7 +328,7 @@ int ms_rundb_run_has_process(ms_rundb_t *r, long long run_id)
     if (rc == SQLITE_ROW)
         has = sqlite3_column_int(st, 0) != 0;
     sqlite3_reset(st);
-    return rc == SQLITE_ROW ? has : sqlite_errno(rc);
+    return rc == SQLITE_ROW ? has : ms_store_errno(rc);
 }
 
 int ms_rundb_finish_run(ms_rundb_t *r, long long run_id, const ms_run_end_t *end,
@@ -531,9 +464,7 @@ int ms_rundb_finish_sweep(ms_rundb_t *r, int64_t finished_ns, char *err, size_t 
      * readable without a -shm file. This needs the database to itself: while a straggling
      * worker still has it open the switch is simply skipped, without waiting.
      */
-    sqlite3_busy_handler(r->db, NULL, NULL);
-    (void)sqlite3_exec(r->db, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL);
-    sqlite3_busy_handler(r->db, busy_wait, r);
+    (void)ms_store_self_contained(r->db);
     return 0;
 }
 
@@ -556,7 +487,7 @@ int ms_rundb_max_rss(ms_rundb_t *r, unsigned long long *kb)
     }
     sqlite3_reset(st);
     *kb = r->max_kb;
-    return rc == SQLITE_ROW ? 0 : sqlite_errno(rc);
+    return rc == SQLITE_ROW ? 0 : ms_store_errno(rc);
 }
 
 void ms_rundb_close(ms_rundb_t *r)

@@ -1,8 +1,8 @@
 /*
- * The launcher's writes to the sweep database: creating it, the sweeps row and one runs
- * row per run. Workers' shims write processes and samples into the same file at the same
- * time, so every write here is short: one autocommit statement, or the few statements of
- * a batch (ms_rundb_batch).
+ * The launcher's writes to the sweep database, through store/: creating it, the sweeps
+ * row and one runs row per run. The collector folds processes and samples into the same
+ * file at the same time, over a connection of its own, so every write here is short: one
+ * autocommit statement, or the few statements of a batch (ms_rundb_batch).
  *
  * Functions that fail return a negative errno-style code and put a one-line message
  * "<db path>: <reason>" (without the "memsweep: " prefix) in err.
@@ -31,6 +31,7 @@ typedef struct ms_sweep_row {
     int have_host_mem_total;
     unsigned long long host_mem_total_kb; /* the machine's MemTotal */
     long long cpus;              /* the CPUs the sweep may use; 0: unknown */
+    const char *spool_dir;       /* where the runs' pools are (sweeps.spool_dir); NULL: none */
 } ms_sweep_row_t;
 
 /* How a run ended, as the runs row records it. */

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,11 +52,11 @@ typedef struct slot {
     unsigned long long oom_start; /* the out-of-memory kill count when it started */
 } slot_t;
 
-/* The environment every worker gets; only the run id changes from one run to the next. */
+/* The environment every worker gets; only the pool changes from one run to the next. */
 typedef struct worker_env {
     char **envp;
     char *own[3];        /* LD_PRELOAD, MEMSWEEP_DB, MEMSWEEP_INTERVAL_MS entries */
-    char run_id[64];     /* MEMSWEEP_RUN_ID=..., the last entry of envp */
+    char spool[PATH_MAX + 32]; /* MEMSWEEP_SPOOL=..., the last entry of envp */
 } worker_env_t;
 
 /*
@@ -192,16 +193,20 @@ static int env_init(worker_env_t *w, const ms_supervise_opts_t *o)
     w->envp = calloc(n + 5, sizeof *w->envp);
     if (w->envp == NULL)
         goto fail;
-    /* Inherit everything except the variables memsweep sets for the worker. */
+    /*
+     * Inherit everything except the variables memsweep sets for the worker, and a run id
+     * of an enclosing sweep, which would file the worker's processes under another run.
+     */
     for (char **e = environ; *e != NULL; e++) {
         if (env_is(*e, MS_ENV_LD_PRELOAD) || env_is(*e, MS_ENV_DB) ||
-            env_is(*e, MS_ENV_RUN_ID) || env_is(*e, MS_ENV_INTERVAL_MS))
+            env_is(*e, MS_ENV_RUN_ID) || env_is(*e, MS_ENV_INTERVAL_MS) ||
+            env_is(*e, MS_ENV_SPOOL))
             continue;
         w->envp[k++] = *e;
     }
     for (size_t i = 0; i < 3; i++)
         w->envp[k++] = own[i];
-    w->envp[k++] = w->run_id;
+    w->envp[k++] = w->spool;
     w->envp[k] = NULL;
     return 0;
 
@@ -232,6 +237,7 @@ static void child_exec(const sup_t *s, const ms_run_spec_t *spec, int out_fd, in
         sigaction(reset[i], &sa, NULL);
     }
     sigprocmask(SIG_SETMASK, &s->o->signals->orig_mask, NULL);
+    ms_collector_child_limits(s->o->collector);
     if (dup2(s->null_fd, STDIN_FILENO) < 0 || dup2(out_fd, STDOUT_FILENO) < 0 ||
         dup2(err_fd, STDERR_FILENO) < 0)
         _exit(127);
@@ -295,6 +301,7 @@ static void record_unstarted(sup_t *s, long long run_id)
     ms_run_end_t end = {.finished_ns = ms_now_ns(), .status = MS_STATUS_FAILED};
     char err[512];
 
+    (void)ms_collector_run_done(s->o->collector, run_id);
     if (ms_rundb_finish_run(s->o->db, run_id, &end, err, sizeof err) != 0)
         print_line(s, "memsweep: %s\n", err);
     s->res->finished++;
@@ -422,7 +429,17 @@ static int start_run(sup_t *s, slot_t *slot)
         print_line(s, "memsweep: %s\n", err);
         goto out;
     }
-    snprintf(s->env.run_id, sizeof s->env.run_id, "%s=%lld", MS_ENV_RUN_ID, run_id);
+    /* The run's pool exists before its worker does: a worker's start creates no file. */
+    {
+        const char *pool = NULL;
+        rc = ms_collector_new_pool(o->collector, run_id, &pool, err, sizeof err);
+        if (rc != 0) {
+            print_line(s, "memsweep: %s\n", err);
+            record_unstarted(s, run_id);
+            goto out;
+        }
+        snprintf(s->env.spool, sizeof s->env.spool, "%s=%s", MS_ENV_SPOOL, pool);
+    }
     /* Read last before the fork, so that nothing the launcher does after it can go above. */
     slot->have_oom_start = ms_oom_counter_read(&s->oom, &slot->oom_start) == 0;
     slot->have_floor = ms_self_rss_kb(&slot->floor_kb) == 0;
@@ -550,11 +567,12 @@ static void finish_run(sup_t *s, slot_t *slot, int wstatus, const struct rusage 
         end.status = MS_STATUS_OK;
 
     /*
-     * Every measured program has written its processes row by the time it exits (the
-     * shim's exit waits for it), so a run without one was not measured. A read that fails
-     * leaves the run unmarked rather than guess.
+     * Every measured process claims a chunk of its run's pool when it starts, so a run
+     * whose pool has none, and no processes row either, was not measured. A read that
+     * fails leaves the run unmarked rather than guess.
      */
-    if (ms_rundb_run_has_process(o->db, slot->run_id) == 0) {
+    if (ms_collector_run_done(o->collector, slot->run_id) == 0 &&
+        ms_rundb_run_has_process(o->db, slot->run_id) == 0) {
         reason = unmeasured_reason(s, slot->seq);
         end.uninstrumented = reason;
     }

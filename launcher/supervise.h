@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "collector.h"
 #include "params.h"
 #include "rundb.h"
 #include "sweepdir.h"
@@ -53,6 +54,7 @@ typedef struct ms_supervise_opts {
     const ms_plan_t *plan;
     const ms_sweepdir_t *dir;
     ms_rundb_t *db;
+    ms_collector_t *collector; /* creates each run's pool and folds them */
     const ms_signals_t *signals;
     const char *shim_path;  /* absolute path, prepended to LD_PRELOAD */
     long long interval_ms;  /* MEMSWEEP_INTERVAL_MS */

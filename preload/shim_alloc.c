@@ -17,7 +17,7 @@
  * allocator's malloc_usable_size.
  *
  * The re-entrancy guard is thread-local too, and folded into the same comparison: while
- * it is set (inside the shim's own work, and for good in the sampler thread) the thread's
+ * it is set (inside the shim's own work: waking an image, sampling) the thread's
  * limits are such that every count takes the slow path, which takes the count back. So
  * the ordinary call neither tests nor sets the guard; glibc's malloc calls nothing back
  * through the dynamic linker, so its real call needs none. Around any other allocator
@@ -153,6 +153,24 @@ static atomic_int exit_key_state; /* 0 none, 1 being created, 2 ready, 3 failed 
 static _Alignas(POOL_ALIGN) unsigned char pool[POOL_BYTES];
 static atomic_size_t pool_used;
 
+/*
+ * What the exported malloc and free call (shim_alloc_override.c): the fast paths for
+ * glibc's allocator while the hooks count with it, which then need not look at the
+ * state on every call, and the general functions otherwise.
+ */
+_Atomic(ms_malloc_entry_t) ms__malloc_entry = ms__malloc;
+_Atomic(ms_free_entry_t) ms__free_entry = ms__free;
+
+static void set_entries(void)
+{
+    const int glibc = (atomic_load(&state) & ST_GLIBC) != 0;
+
+    atomic_store_explicit(&ms__malloc_entry, glibc ? ms__malloc_glibc : ms__malloc,
+                          memory_order_relaxed);
+    atomic_store_explicit(&ms__free_entry, glibc ? ms__free_glibc : ms__free,
+                          memory_order_relaxed);
+}
+
 /* ---- the guard ---------------------------------------------------------------------- */
 
 static void set_limits(ms_tls_t *t)
@@ -192,7 +210,14 @@ static inline int in_pool(const void *p)
     return (uintptr_t)p - (uintptr_t)pool < POOL_BYTES;
 }
 
-/* Each block is preceded by its size; blocks are never reused, so they are zero. */
+/*
+ * Each block is preceded by its size and, in the word where glibc keeps a chunk's size,
+ * POOL_MARK: a fast free that reads that word as a chunk size finds a release so large
+ * that it takes the slow path, which alone looks for the pool's blocks. Blocks are never
+ * reused, so they are zero.
+ */
+#define POOL_MARK ((size_t)1 << 62)
+
 static void *pool_alloc(size_t size, size_t align)
 {
     size_t used = atomic_load(&pool_used);
@@ -209,7 +234,9 @@ static void *pool_alloc(size_t size, size_t align)
         if (end > POOL_BYTES)
             goto fail;
         if (atomic_compare_exchange_weak(&pool_used, &used, end)) {
-            memcpy(pool + start - sizeof(size_t), &size, sizeof(size));
+            const size_t mark = POOL_MARK;
+            memcpy(pool + start - 2 * sizeof(size_t), &size, sizeof(size));
+            memcpy(pool + start - sizeof(size_t), &mark, sizeof(mark));
             return pool + start;
         }
     }
@@ -222,7 +249,7 @@ static size_t pool_size(const void *p)
 {
     size_t size;
 
-    memcpy(&size, (const unsigned char *)p - sizeof(size_t), sizeof(size));
+    memcpy(&size, (const unsigned char *)p - 2 * sizeof(size_t), sizeof(size));
     return size;
 }
 
@@ -285,9 +312,13 @@ static int check_glibc_layout(void)
     return ok;
 }
 
-/* glibc's own entry points, for when RTLD_NEXT finds no allocator at all. */
-extern void *__libc_malloc(size_t);
-extern void __libc_free(void *);
+/*
+ * glibc's own entry points: for when RTLD_NEXT finds no allocator at all, and called
+ * directly by the fast paths when the next allocator is glibc's (the same functions that
+ * its malloc and free are aliases of), through the GOT without a PLT stub.
+ */
+extern void *__libc_malloc(size_t) __attribute__((noplt));
+extern void __libc_free(void *) __attribute__((noplt));
 extern void *__libc_calloc(size_t, size_t);
 extern void *__libc_realloc(void *, size_t);
 extern void *__libc_memalign(size_t, size_t);
@@ -407,6 +438,7 @@ static void resolve(void)
     /* ms__alloc_off may have come meanwhile, finding the state unresolved. */
     if (atomic_load(&off_requested))
         atomic_store(&state, ST_OFF);
+    set_entries();
     guard_off(t, was_busy);
     errno = saved;
 }
@@ -423,6 +455,20 @@ static int ready_state(void)
 }
 
 /* ---- counting ----------------------------------------------------------------------- */
+
+/* A fork child's image is dormant until a count of one of its threads wakes it. */
+static atomic_int wake_due;
+
+static int64_t heap_kb_of(int64_t bytes)
+{
+    return bytes > 0 ? bytes / 1024 : 0;
+}
+
+/* A sample was taken: the next `alloc` sample is due a step above the current heap. */
+static void rebase(void)
+{
+    atomic_store(&trigger_at, atomic_load(&live) + atomic_load(&step_bytes));
+}
 
 static void thread_exit(void *arg)
 {
@@ -476,11 +522,18 @@ static __attribute__((noinline)) void account_slow(ms_tls_t *t, int st, int64_t 
     }
     guard_on(t);
     if (t->registered == 0) {
-        if (!atomic_load_explicit(&hooks_seen, memory_order_relaxed))
+        if (!atomic_load_explicit(&hooks_seen, memory_order_relaxed)) {
             atomic_store(&hooks_seen, 1);
+            if (MODE(st) == ST_SAMPLE)
+                ms__spool_set_tracking(1);
+        }
         if (MODE(st) == ST_SAMPLE)
             register_thread(t);
     }
+    /* A fork child's first count wakes its image, with the heap it inherited. */
+    if (unlikely(atomic_load_explicit(&wake_due, memory_order_relaxed)) &&
+        atomic_exchange(&wake_due, 0))
+        ms__image_wake(heap_kb_of(atomic_load(&live) + t->delta));
     if (t->delta >= FOLD_BYTES || t->delta <= -FOLD_BYTES || t->registered == 0) {
         const int64_t d = t->delta;
         const int64_t now = (int64_t)atomic_fetch_add(&live, d) + d;
@@ -488,18 +541,19 @@ static __attribute__((noinline)) void account_slow(ms_tls_t *t, int st, int64_t 
         long long level = atomic_load(&trigger_at);
 
         t->delta = 0;
-        if (MODE(st) == ST_SAMPLE)
-            ms__vfs_renew_in_program();
         if (MODE(st) != ST_SAMPLE) {
             /* nothing to trigger */
         } else if (d < 0) {
+            ms__spool_set_heap(heap_kb_of(now));
             while (now + step < level &&
                    !atomic_compare_exchange_weak(&trigger_at, &level, now + step))
                 ;
         } else {
+            ms__spool_set_heap(heap_kb_of(now));
             while (now >= level) {
                 if (atomic_compare_exchange_weak(&trigger_at, &level, now + step)) {
-                    ms__trigger_sample(MS__SAMPLE_ALLOC, now);
+                    if (ms__trigger_sample(MS__SAMPLE_ALLOC, now))
+                        rebase();
                     break;
                 }
             }
@@ -541,8 +595,10 @@ static __attribute__((noinline)) void release(ms_tls_t *t)
     if (t->busy)
         return;
     guard_on(t);
-    ms__trigger_sample(MS__SAMPLE_RELEASE,
-                       (int64_t)atomic_load_explicit(&live, memory_order_relaxed) + t->delta);
+    if (ms__trigger_sample(MS__SAMPLE_RELEASE,
+                           (int64_t)atomic_load_explicit(&live, memory_order_relaxed) +
+                               t->delta))
+        rebase();
     guard_off(t, 0);
     errno = saved;
 }
@@ -598,21 +654,26 @@ static __attribute__((noinline)) void *counted_slow(void *p, int64_t bytes)
     return p;
 }
 
+void *ms__malloc_glibc(size_t size)
+{
+    void *const p = __libc_malloc(size);
+
+    if (likely(p != NULL)) {
+        ms_tls_t *const t = &tls;
+        const size_t bytes = glibc_chunk(p);
+        t->delta += (int64_t)bytes;
+        if (unlikely(t->delta >= t->hi))
+            return counted_slow(p, (int64_t)bytes);
+    }
+    return p;
+}
+
 void *ms__malloc(size_t size)
 {
     const int st = load_state();
 
-    if (likely((st & ST_GLIBC) != 0)) {
-        void *const p = REAL(malloc)(size);
-        if (likely(p != NULL)) {
-            ms_tls_t *const t = &tls;
-            const size_t bytes = glibc_chunk(p);
-            t->delta += (int64_t)bytes;
-            if (unlikely(t->delta >= t->hi))
-                return counted_slow(p, (int64_t)bytes);
-        }
-        return p;
-    }
+    if (likely((st & ST_GLIBC) != 0))
+        return ms__malloc_glibc(size);
     if (st == ST_OFF)
         return REAL(malloc)(size);
     return malloc_general(size, st);
@@ -693,36 +754,56 @@ static __attribute__((noinline)) void free_general(void *p, int st)
     count_down(t, st, size);
 }
 
-/* The rest of a fast free that releases a lot or must fold. */
+/*
+ * The rest of a fast free that releases a lot or must fold, or whose block is the
+ * bootstrap pool's (POOL_MARK made it look like a huge release).
+ */
 static __attribute__((noinline)) void free_slow(void *p, size_t size)
 {
     ms_tls_t *const t = &tls;
 
+    if (in_pool(p))
+        return;
     if (is_releasing(size))
         release(t);
     count_down(t, load_state(), size);
-    REAL(free)(p);
+    __libc_free(p);
+}
+
+/*
+ * With glibc's allocator. No test of the release size is needed here: a release of
+ * release_bytes (1 MiB at least) or more takes the delta below -FOLD_BYTES, and so the
+ * slow path, from anywhere the fast path leaves it.
+ */
+void ms__free_glibc(void *p)
+{
+    ms_tls_t *const t = &tls;
+    size_t size;
+    int64_t d;
+
+    if (unlikely(p == NULL))
+        return;
+    /* Counted first, so that the real free is the last call, with nothing kept. */
+    size = glibc_chunk(p);
+    d = t->delta - (int64_t)size;
+    if (unlikely(d <= t->lo)) {
+        free_slow(p, size);
+        return;
+    }
+    t->delta = d;
+    __libc_free(p);
 }
 
 void ms__free(void *p)
 {
     const int st = load_state();
 
-    if (unlikely(p == NULL) || unlikely(in_pool(p)))
-        return;
     if (likely((st & ST_GLIBC) != 0)) {
-        /* Counted first, so that the real free is the last call, with nothing kept. */
-        ms_tls_t *const t = &tls;
-        const size_t size = glibc_chunk(p);
-        const int64_t d = t->delta - (int64_t)size;
-        if (unlikely(is_releasing(size) || d <= t->lo)) {
-            free_slow(p, size);
-            return;
-        }
-        t->delta = d;
-        REAL(free)(p);
+        ms__free_glibc(p);
         return;
     }
+    if (unlikely(p == NULL) || unlikely(in_pool(p)))
+        return;
     if (st == ST_OFF) {
         REAL(free)(p);
         return;
@@ -999,8 +1080,11 @@ void ms__alloc_configure(const ms_alloc_config_t *cfg)
     atomic_store(&trigger_at, atomic_load(&live) + (long long)cfg->step_bytes);
     ms__trigger_configure(cfg->max_per_s, cfg->stacks);
     atomic_store(&tracking, 1);
+    if (atomic_load(&hooks_seen))
+        ms__spool_set_tracking(1);
     atomic_store(&release_bytes, (size_t)cfg->release_bytes);
     atomic_store(&state, ST_SAMPLE | (st & ST_GLIBC));
+    set_entries();
 }
 
 /*
@@ -1017,6 +1101,7 @@ void ms__alloc_off(void)
     st = atomic_load(&state);
     while (st != ST_UNRESOLVED && !atomic_compare_exchange_weak(&state, &st, ST_OFF))
         ;
+    set_entries();
 }
 
 void ms__alloc_stop(void)
@@ -1027,16 +1112,12 @@ void ms__alloc_stop(void)
     atomic_store(&release_bytes, SIZE_MAX);
     if (MODE(st) == ST_SAMPLE)
         atomic_compare_exchange_strong(&state, &st, ST_COUNT | (st & ST_GLIBC));
+    set_entries();
     /* The exiting thread's remainder belongs in the end reading. */
     if (!t->busy) {
         atomic_fetch_add(&live, t->delta);
         t->delta = 0;
     }
-}
-
-void ms__alloc_exclude_thread(void)
-{
-    guard_on(&tls);
 }
 
 int ms__alloc_tracking(void)
@@ -1054,18 +1135,10 @@ int64_t ms__alloc_heap_kb(void)
     return bytes > 0 ? (int64_t)(bytes / 1024) : 0;
 }
 
-void ms__alloc_rebase(void)
-{
-    atomic_store(&trigger_at, atomic_load(&live) + atomic_load(&step_bytes));
-}
-
 void ms__alloc_fork_child(int measured)
 {
-    /*
-     * The kept status descriptor describes the parent: drop it whatever the mode, since
-     * the sampler's ticks read it too.
-     */
-    ms__procfd_fork_child();
+    ms_tls_t *const t = &tls;
+
     if (MODE(atomic_load(&state)) != ST_SAMPLE)
         return;
     if (!measured) {
@@ -1073,7 +1146,15 @@ void ms__alloc_fork_child(int measured)
         return;
     }
     /* The child's heap starts as the parent's: it has a copy of every live block. */
-    ms__alloc_rebase();
-    ms__allocq_reset();
+    rebase();
     ms__trigger_fork_child();
+    atomic_store(&wake_due, 1);
+    /*
+     * The forking thread is the child's only thread: its next count, whatever its size,
+     * takes the slow path, which wakes the image.
+     */
+    if (!t->busy) {
+        t->hi = INT64_MIN;
+        t->lo = INT64_MAX;
+    }
 }

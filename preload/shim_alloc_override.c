@@ -20,7 +20,7 @@
 
 MS_EXPORT void *malloc(size_t size)
 {
-    return ms__malloc(size);
+    return atomic_load_explicit(&ms__malloc_entry, memory_order_relaxed)(size);
 }
 
 MS_EXPORT void *calloc(size_t n, size_t size)
@@ -53,7 +53,7 @@ MS_EXPORT void *reallocarray(void *p, size_t n, size_t size)
 
 MS_EXPORT void free(void *p)
 {
-    ms__free(p);
+    atomic_load_explicit(&ms__free_entry, memory_order_relaxed)(p);
 }
 
 MS_EXPORT int posix_memalign(void **out, size_t alignment, size_t size)

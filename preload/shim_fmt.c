@@ -105,21 +105,6 @@ void ms__diag_debug_start(ms_fmt_t *f, char *buf, size_t cap)
     ms__fmt_str(f, "]: ");
 }
 
-/*
- * Lines of a thread whose descriptor table has no stderr (the sampler's own table, see
- * shim_vfs.c), kept until a program thread writes them at exit. Only the sampler appends;
- * relay_len is published after the bytes it covers.
- */
-static char relay[2048];
-static atomic_size_t relay_len;
-static atomic_int relay_pid; /* the process whose sampler wrote them */
-static _Thread_local int relaying;
-
-void ms__diag_relay(int on)
-{
-    relaying = on;
-}
-
 static void write_all(const char *buf, size_t len)
 {
     struct stat st;
@@ -148,30 +133,19 @@ void ms__diag_line(ms_fmt_t *f)
         f->len = f->cap - 2;
     f->buf[f->len++] = '\n';
     f->buf[f->len] = '\0';
-    if (relaying) {
-        const size_t used = atomic_load(&relay_len);
-        if (used + f->len <= sizeof(relay)) {
-            memcpy(relay + used, f->buf, f->len);
-            atomic_store(&relay_pid, (int)getpid());
-            atomic_store(&relay_len, used + f->len);
-        }
-        return;
-    }
     write_all(f->buf, f->len);
 }
 
-void ms__diag_fork_child(void)
+void ms__diag_debug_line(const char *what, int64_t n)
 {
-    atomic_store(&relay_len, 0);
-}
+    char buf[256];
+    ms_fmt_t f;
 
-void ms__diag_flush_relay(void)
-{
-    size_t len;
-
-    /* Not a fork child's inherited copy, nor a vfork child sharing the parent's memory. */
-    if (atomic_load(&relay_len) == 0 || atomic_load(&relay_pid) != (int)getpid())
+    if (!debug_on)
         return;
-    len = atomic_exchange(&relay_len, 0);
-    write_all(relay, len);
+    ms__diag_debug_start(&f, buf, sizeof(buf));
+    ms__fmt_str(&f, what);
+    if (n >= 0)
+        ms__fmt_i64(&f, n);
+    ms__diag_line(&f);
 }

@@ -1,27 +1,29 @@
 /* Private to the shim (preload/): the launcher, the analyzer and the tests never include it. */
 /*
  * Modules of libmemsweep.so and what they share:
- *   shim_main.c     constructor, destructor and fork handlers; reads the environment
- *   shim_sampler.c  the sampler thread, its pending readings and its exit and fork paths
- *   shim_store.c    everything that talks to SQLite (only the sampler thread calls it)
- *   shim_vfs.c      the descriptors SQLite opens, kept apart from the program's
- *   shim_proc.c     /proc reads and clocks
+ *   shim_main.c     constructor, destructor, fork handler and exit; reads the environment
+ *   shim_image.c    the life of one process image: start, dormant fork child, wake, end
+ *   shim_pool.c     the pool file of the run: open or create it, claim and map chunks
+ *   shim_spool.c    the image's records in its chunks: one writer at a time, live counters
+ *   shim_sampler.c  the sampler thread of a process no collector watches
+ *   shim_proc.c     /proc reads, clocks and random numbers
  *   shim_fmt.c      fixed-buffer text and the shim's only output path
  * and, for the samples driven by the program's own allocations (see shim_alloc.c):
  *   shim_alloc_override.c  the exported malloc, free, mmap, ...: forwarders only
  *   shim_alloc.c    the hooks: real functions, bootstrap pool, per-thread counters
  *   shim_maptable.c the anonymous mappings the program made, for munmap and mremap
- *   shim_trigger.c  an allocation-driven sample, taken in the allocating thread
- *   shim_procfd.c   the /proc/self/status descriptor that such a sample reads
- *   shim_allocq.c   the bounded lock-free queue that hands samples to the sampler
+ *   shim_trigger.c  an allocation-driven sample, taken and written in the allocating thread
  *   shim_unwind.c   the unwinder, called on new peaks
- *   shim_stacks.c   return addresses to "module+0xoffset symbol" text (sampler only)
+ *   shim_stacks.c   return addresses to "module+0xoffset symbol" text
+ * Calls between them go one way only (main -> image -> sampler -> trigger -> spool -> pool
+ * -> proc -> fmt, alloc -> image and trigger): no two files call each other in a circle.
  * Functions return 0 or a negative errno code unless they say otherwise.
  */
 #ifndef MS_PRELOAD_SHIM_INTERNAL_H
 #define MS_PRELOAD_SHIM_INTERNAL_H
 
 #include "memsweep/defaults.h"
+#include "memsweep/spool.h"
 
 #include <stdatomic.h>
 #include <stddef.h>
@@ -29,36 +31,8 @@
 #include <sys/types.h>
 #include <time.h>
 
-/* Longest database path the shim accepts, including the terminating NUL. */
+/* Longest path the shim accepts (database, spool directory, pool), including the NUL. */
 #define MS__PATH_MAX 4096
-
-/* Bytes of /proc/self/cmdline kept on a process row; longer command lines are cut. */
-#define MS__CMDLINE_MAX 4096
-
-/*
- * Allocation-driven samples the queue between the program's threads and the sampler
- * holds (shim_allocq.c). At the default rate limit and interval a flush carries at most
- * about 150 of them (a burst of MEMSWEEP_ALLOC_MAX_PER_S and half a second's refill).
- */
-#define MS__ALLOCQ_CAP 256
-
-/*
- * Readings the sampler can hold before it writes them: its own (a flush normally carries
- * one to three; the rest is headroom for a database that stays busy for several
- * intervals) and the allocation-driven ones it has taken off the queue.
- */
-#define MS__PENDING_OWN 16
-#define MS__PENDING_MAX (MS__PENDING_OWN + MS__ALLOCQ_CAP)
-
-/* Captured stacks the sampler can hold before it writes them. */
-#define MS__PENDING_STACKS 32
-
-/*
- * Longest the program ever waits for the shim: the constructor for the registration of a
- * run of our own, the destructor for the end sample, a fork for the sampler to leave the
- * database. Exit and fork must never hang on a slow or locked database.
- */
-#define MS__WAIT_MS 2000
 
 /* ---- shim_fmt.c -------------------------------------------------------------------- */
 
@@ -92,256 +66,267 @@ int ms__diag_debug(void);
  */
 void ms__diag_line(ms_fmt_t *f);
 
-/*
- * For the sampler thread when its own descriptor table has no stderr: its lines are kept
- * and written by ms__diag_flush_relay, which the exit paths call in a program thread.
- */
-void ms__diag_relay(int on);
-void ms__diag_flush_relay(void);
-void ms__diag_fork_child(void); /* the parent's kept lines are the parent's to write */
-
 /* Starts a debug line "memsweep[<pid>]: " in f. */
 void ms__diag_debug_start(ms_fmt_t *f, char *buf, size_t cap);
 
+/* A debug line: what, then n unless it is negative. Nothing without MEMSWEEP_DEBUG=1. */
+void ms__diag_debug_line(const char *what, int64_t n);
+
 /* ---- shim_proc.c ------------------------------------------------------------------- */
 
-/* One measurement of the process. Times are CLOCK_REALTIME nanoseconds since the epoch. */
-typedef struct {
-    int64_t t_ns;
-    int64_t rss_kb;
-    int64_t hwm_kb;   /* VmHWM; -1 when the kernel did not report it */
-    int64_t heap_kb;  /* live heap (shim_alloc.c); -1 when allocations are not tracked */
-    const char *kind; /* one of the MS_KIND_ strings of schema.h */
-    int stack;        /* index of its stack in the writer's stack array; -1: none */
-} ms_reading_t;
-
-/* Return addresses of one thread, innermost first, as backtrace() found them. */
+/* Return addresses of one thread, innermost first, as the unwinder found them. */
 typedef struct {
     int depth;
     void *ips[MS_MAX_STACK_FRAMES];
 } ms_stack_t;
 
-/* The identity of this process image as stored on its processes row. */
+int64_t ms__clock_ns(clockid_t clock);
+
+/*
+ * mmap and munmap of the shim's own mappings (the pool), as system calls: the names mmap
+ * and munmap would bind to the shim's exported hooks, which exist for the program's
+ * mappings. Both are async-signal-safe (a fork child's handler unmaps). ms__sys_mmap
+ * returns MAP_FAILED with errno set, as mmap does.
+ */
+void *ms__sys_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+int ms__sys_munmap(void *addr, size_t len);
+
+/* This process's id from the kernel (glibc caches nothing, but says so here). */
+pid_t ms__pid(void);
+
+/*
+ * Reads at most cap bytes of a small file with open, pread and close into buf (no NUL is
+ * added); *len is what was read.
+ */
+int ms__proc_read(const char *path, char *buf, size_t cap, size_t *len);
+
+/*
+ * VmRSS and VmHWM (-1 when absent) of this process in kB, by open, pread and close of
+ * /proc/self/status (or, when the main thread has exited and taken the figures of
+ * /proc/self with it, /proc/thread-self/status). The open takes the lowest free
+ * descriptor number for a moment: callers make sure that is harmless (shim_trigger.c).
+ */
+int ms__proc_status(int64_t *rss_kb, int64_t *hwm_kb);
+
+/* The same from a descriptor of /proc/self/status the caller keeps (the sampler). */
+int ms__proc_status_fd(int fd, int64_t *rss_kb, int64_t *hwm_kb);
+
+/* Field 22 of /proc/self/stat: the process's start time in clock ticks after boot. */
+int ms__proc_start_ticks(uint64_t *ticks);
+
+/* st_ino of /proc/self/ns/pid, the process's pid namespace; 0 when unknown. */
+uint64_t ms__proc_pidns_ino(void);
+
+/*
+ * The path of the program (/proc/self/exe), read once per process image and kept: stacks
+ * name the main program by it. "" when unreadable.
+ */
+const char *ms__proc_exe(void);
+
+/* Forgets the kept path: a new image (exec) has its own. Constructor only. */
+void ms__proc_exe_reset(void);
+
+/*
+ * /proc/self/cmdline into buf (at most cap bytes, no NUL added), the arguments joined by
+ * spaces; returns the bytes used.
+ */
+size_t ms__proc_cmdline(char *buf, size_t cap);
+
+/* 64 unpredictable bits when the kernel has them at hand; never 0. */
+uint64_t ms__random64(void);
+
+/* ---- shim_pool.c ------------------------------------------------------------------- */
+
+/* What a process needs to know of its run's pool. */
+typedef struct {
+    uint32_t flags;       /* MS_SPOOL_WATCHED */
+    uint32_t interval_ms; /* 0 when the header's is out of range */
+    uint32_t chunk_bytes;
+    uint64_t pidns_ino; /* the watcher's */
+    int32_t watcher_pid;
+} ms_pool_info_t;
+
+/*
+ * Opens the pool MEMSWEEP_SPOOL names: a regular file of this user's with no group or
+ * other permission bits and a header this shim can write to. `why` says what is wrong.
+ */
+int ms__pool_open(const char *path, ms_fmt_t *why);
+
+/*
+ * Creates the pool of a run of this program's own in the spool directory of the database
+ * db (absolute; include/memsweep/spooldir.h), with the header of an unwatched run. On
+ * success ms__pool_path() is the new file; on failure `why` starts with the directory or
+ * file it concerns.
+ */
+int ms__pool_create(const char *db, unsigned interval_ms, ms_fmt_t *why);
+
+const char *ms__pool_path(void);
+const ms_pool_info_t *ms__pool_info(void);
+
+/* A chunk mapped into this process: the mapping, and where in it the chunk starts. */
+typedef struct {
+    void *map;
+    size_t map_len;
+    unsigned char *chunk;
+    uint64_t index;
+} ms_chunk_map_t;
+
+/*
+ * Claims the next chunk of the pool, makes sure its blocks exist and maps it shared. The
+ * first chunk of an image is claimed with first set; a failure is counted in the pool's
+ * lost_processes or lost_chunks. Returns 0, -ENOSPC (no room on the filesystem, or the
+ * pool has its MS_SPOOL_CHUNKS_MAX chunks) or another negative errno; the shim keeps no
+ * descriptor of the pool afterwards. Blocks the calling thread's signals while it works.
+ */
+int ms__pool_claim(ms_chunk_map_t *out, int first);
+
+/* ---- shim_spool.c ------------------------------------------------------------------ */
+
+/* What the first chunk of an image records about it (ms_spool_proc_t, IDENT, START). */
 typedef struct {
     pid_t pid;
     pid_t ppid;
+    uint64_t start_ticks;
     int64_t started_ns;
-    char exe[MS__PATH_MAX];        /* empty when /proc/self/exe is unreadable */
-    char cmdline[MS__CMDLINE_MAX]; /* arguments joined by spaces; empty when unreadable */
-} ms_ident_t;
+    uint64_t pidns_ino;
+    uint32_t interval_ms;
+    uint32_t flags;   /* MS_SPOOL_SELF_SAMPLED */
+    int64_t t_ns;     /* the START reading */
+    int64_t rss_kb;   /* -1: none could be taken (no START sample is written) */
+    int64_t hwm_kb;
+    int64_t heap_kb;
+} ms_image_t;
 
-int64_t ms__clock_ns(clockid_t clock);
-
-/* Reads a whole small file with open, pread and close; *len excludes the NUL added. */
-int ms__proc_read(const char *path, char *buf, size_t cap, size_t *len);
-
-/* Takes a reading of RSS and VmHWM now (sampler thread). */
-int ms__proc_reading(ms_reading_t *r, const char *kind);
-
-/* Fills id->exe and id->cmdline; pid, ppid and started_ns are the caller's. */
-void ms__proc_ident(ms_ident_t *id);
-
-/* MemTotal of /proc/meminfo in kB. */
-int ms__proc_mem_total_kb(int64_t *kb);
-
-/* ---- shim_vfs.c -------------------------------------------------------------------- */
-
-/*
- * Wraps the system calls SQLite's unix VFS makes on descriptors (see shim_vfs.c). Called
- * once, before the first connection is opened.
- */
-int ms__vfs_install(void);
-
-/*
- * Opens the database, its WAL and its shared-memory file, those that exist, as spares
- * above the low descriptor numbers, replacing spares the program has closed. Only where no
- * code of the program can run at the same time: the constructor, a fork child's handler,
- * or with ms__vfs_low_ok set.
- */
-void ms__vfs_reserve(const char *db_path);
-
-/*
- * Whether SQLite may open a file that has no spare, taking the lowest free descriptor
- * number for a moment: set only while the program's code cannot be opening or closing
- * descriptors (before main, at exit).
- */
-void ms__vfs_low_ok(int ok);
-
-/*
- * Sampler thread, first thing: gives the thread a descriptor table of its own holding
- * none of the program's descriptors (its copy of stderr is kept when that is harmless,
- * or when keep_stderr). Returns 1 when stderr was kept, 0 when not, or a negative errno
- * when the thread still shares the program's table (then the spares serve).
- */
-int ms__vfs_go_private(int keep_stderr);
-
-/*
- * Constructor, before ms__vfs_reserve: when want is set and the kernel has close_range,
- * the sampler will have a table of its own, and ms__vfs_reserve only records the paths
- * (if the table is refused after all, a program thread opens the spares later).
- */
-void ms__vfs_expect_private(int want);
-int ms__vfs_private(void);
-int ms__vfs_may_open_low(void);
-
-/*
- * The spares are the sampler's from ms__vfs_claim (before it opens its connection) to
- * ms__vfs_release (after it closed it, or failed to open it). Claiming fails with -EBUSY
- * while they are to be renewed, unless at_exit (ms__vfs_low_ok set) lets the sampler
- * open files itself. Releasing with want_renew, or ms__vfs_want_renew (a reading found
- * the status descriptor closed), asks a program thread to renew them.
- */
-int ms__vfs_claim(int at_exit);
-
-/* Why the sampler could not open the database while the program ran. */
-#define MS__WHY_NO_SPARE                                                                \
-    "could not reopen the database while the program ran (the program closed the "     \
-    "shim's descriptors, or the file was missing when it started)"
-void ms__vfs_release(int want_renew);
-void ms__vfs_want_renew(void);
-
-/*
- * Called by the hooks in a program thread, inside one of the program's own calls (when a
- * thread's count is folded, every 256 KiB): renews the status descriptor and the spares
- * when the sampler asked for it or when, looking at most every 100 ms, it finds them
- * closed; with the thread's signals blocked. An open there takes a low number no more
- * visibly than the files glibc itself opens inside its calls, and in a single-threaded
- * program nothing else can be acting on descriptors meanwhile.
- */
-void ms__vfs_renew_in_program(void);
-
-/* Fork child handler: renews the spares, which the child may then use. */
-void ms__vfs_fork_child(const char *db_path);
-
-/* Nonzero while every descriptor SQLite holds, and every spare, is still its file. */
-int ms__vfs_fds_intact(void);
-
-/* Nonzero when a file SQLite holds open has been deleted (its link count is 0). */
-int ms__vfs_db_deleted(void);
-
-/* ---- shim_store.c ------------------------------------------------------------------ */
-
-struct sqlite3;
-struct sqlite3_stmt;
-
-/*
- * The sampler's connection and its prepared statements. It is closed whenever a fork is
- * about to happen, so that a child never inherits SQLite's record of an open file (see
- * shim_sampler.c), and reopened at the next write.
- */
+/* A reading on its way into the spool; kind is an MS_SPOOL_KIND_. */
 typedef struct {
-    struct sqlite3 *db;
-    struct sqlite3_stmt *insert_process;
-    struct sqlite3_stmt *insert_sample;
-    struct sqlite3_stmt *end_process;
-    struct sqlite3_stmt *update_alloc;
-    struct sqlite3_stmt *insert_stack;
-    struct sqlite3_stmt *find_stack;
-    const atomic_int *abandon; /* nonzero: give up any wait for a lock at once */
-    int64_t busy_since_ns;
-    int wal_frames; /* frames in the WAL after the last commit */
-} ms_store_t;
+    uint32_t kind;
+    int64_t t_ns;
+    int64_t rss_kb;
+    int64_t hwm_kb;
+    int64_t heap_kb;
+} ms_reading_t;
 
-/* The counters of a processes row (docs/schema.md) that change while it runs. */
+/* A symbolized stack (shim_stacks.c's text) for the reading written with it. */
 typedef struct {
-    int tracking;          /* alloc_tracking */
-    int64_t dropped_rate;  /* alloc_dropped_rate */
-    int64_t dropped_queue; /* alloc_dropped_queue; alloc_dropped is the sum */
-    int64_t unstored;      /* readings taken but never stored */
-    char note[160];        /* why measuring was interrupted; "" for none */
-} ms_alloc_stats_t;
+    uint64_t hash;
+    uint32_t depth;
+    uint32_t len;
+    const char *text;
+} ms_stack_text_t;
 
-/* Where this process's rows go. Written by ms__store_write once its transaction commits. */
-typedef struct {
-    int64_t run_id;  /* 0: no run yet; the first write creates one of our own */
-    int64_t proc_id; /* 0: no processes row yet; the first write inserts it */
-    int created_run; /* this process inserted the runs row and so finishes it */
-    unsigned interval_ms;
-    ms_alloc_stats_t stats; /* what the processes row holds */
-} ms_dest_t;
+/* Where the writer of this process image is. */
+enum {
+    MS__SPOOL_OFF = 0, /* nothing is measured in this image */
+    MS__SPOOL_LIVE,    /* chunks mapped, records being written */
+    MS__SPOOL_DORMANT, /* a fork child that has not written anything yet */
+    MS__SPOOL_WAKING,  /* a thread of the fork child is writing its first chunk */
+    MS__SPOOL_STOPPED  /* no more records: out of space, or the end is written */
+};
 
-/*
- * Configures SQLite, wraps its system calls and seeds its random numbers (which opens
- * /dev/urandom). Called by the constructor, before main.
- */
-void ms__store_init(void);
+int ms__spool_state(void);
+
+/* The process that owns the writer (a vfork child shares it and is not that process). */
+pid_t ms__spool_owner(void);
 
 /*
- * Opens path, refusing a database that is not memsweep's or is newer than this shim, and,
- * when `create` is set, creates the file and the schema if there is none. Returns -EAGAIN
- * when a lock could not be had (busy for MS_BUSY_TIMEOUT_MS, or *abandon became nonzero):
- * try again later; -EPROTO or -EPROTONOSUPPORT for a database that is not ours or too new,
- * which no retry changes; other errors (full, read-only, missing, no spare descriptor) may
- * pass. `why` says what is wrong in a few words.
+ * Starts the records of this image: claims its first chunk, writes ms_spool_proc_t, the
+ * IDENT record (read from /proc straight into the chunk) and the START sample.
  */
-int ms__store_open(ms_store_t *st, const char *path, int create, const atomic_int *abandon,
-                   ms_fmt_t *why);
+int ms__spool_begin(const ms_image_t *img);
 
 /*
- * Writes n readings in one transaction, first registering the process (and a run of its
- * own when dest->run_id is 0). A reading whose `stack` is not -1 gets stacks[stack],
- * symbolized and deduplicated in the stacks table. `stats` goes to the processes row
- * when it differs from what the row holds. `end`, when not NULL, is the final reading,
- * which also completes the processes row and, if this process created its run, the runs
- * row. Errors as for ms__store_open, and -EBADF when the program has closed or replaced
- * one of SQLite's descriptors; on error nothing was written.
+ * Appends a reading, and stack first when it is not NULL and this image has not written
+ * it yet. wait: the sampler waits for the writer; a program thread (wait 0) does not, and
+ * a reading it finds the writer busy for is counted in alloc_dropped_queue (-EBUSY).
+ * -ENOSPC: out of room, counted in unstored. -ESRCH: the image writes nothing (now).
  */
-int ms__store_write(ms_store_t *st, ms_dest_t *dest, const ms_ident_t *id,
-                    const ms_reading_t *r, size_t n, const ms_stack_t *stacks,
-                    const ms_alloc_stats_t *stats, const ms_reading_t *end, ms_fmt_t *why);
+int ms__spool_write(const ms_reading_t *r, const ms_stack_text_t *stack, int wait);
+
+/* A NOTE record saying why measuring stopped; only the first of an image is written. */
+void ms__spool_note(const char *why);
+
+/* Live counters of ms_spool_proc_t, kept per image (relaxed stores). */
+enum { MS__COUNT_DROPPED_RATE, MS__COUNT_DROPPED_QUEUE, MS__COUNT_UNSTORED };
+void ms__spool_count(int which, int64_t n);
+void ms__spool_set_heap(int64_t heap_kb);
+int64_t ms__spool_heap_kb(void); /* as last set; -1 untracked */
+void ms__spool_set_tracking(int on);
 
 /*
- * Sets a function the busy handler calls between its sleeps (sampler thread only); when it
- * returns nonzero the wait is given up and the write fails with -EAGAIN.
+ * The end reading, once per image (end_state NONE -> WRITING -> DONE); the image writes
+ * no record after it. end->t_ns must be > 0 (no end is written otherwise); rss_kb and
+ * hwm_kb are -1 when they could not be read, heap_kb -1 when untracked. A thread that
+ * finds another one writing the end waits until it is written (at most about 100 ms),
+ * so that its exit does not kill the writer halfway; otherwise it waits for no thread.
  */
-void ms__store_on_wait(int (*fn)(void));
+void ms__spool_end(const ms_reading_t *end);
 
 /*
- * Sets the gate around every COMMIT (sampler thread only): `before` is called with the
- * database's write lock held and everything but the commit done; when it returns 0 the
- * transaction is rolled back and the write fails with -ECANCELED. `after` is called as soon
- * as the COMMIT has returned, with 1 when it committed, before any checkpoint.
+ * Fork prepare and parent handlers: the writer lock is held across fork, so that the
+ * child never sees a chunk switch half done (the old chunk unmapped, w.cur still naming
+ * it). Every holder of the lock has all signals blocked, so the forking thread never
+ * holds it itself; the wait is for another thread's record, a chunk claim at worst.
  */
-void ms__store_on_commit(int (*before)(void), void (*after)(int committed));
+void ms__spool_fork_prepare(void);
+void ms__spool_fork_parent(void);
 
 /*
- * Closes the connection, rolling back an open transaction; never checkpoints. Returns
- * -EBADF when the program had closed or replaced one of its descriptors: the calls SQLite
- * makes on those fail instead of touching the program's files (shim_vfs.c).
+ * Fork child handler: forgets (unmaps) the parent's chunks, which the child must never
+ * write to, and makes the image dormant when the parent's was measured. Returns the
+ * parent's pid when the child is to be measured, else 0.
  */
-int ms__store_close(ms_store_t *st);
+pid_t ms__spool_fork_child(void);
+
+/* Dormant -> waking, for the one thread that wakes the image; 1 when this one does. */
+int ms__spool_claim_wake(void);
 
 /* ---- shim_sampler.c ---------------------------------------------------------------- */
 
-typedef struct {
-    char db_path[MS__PATH_MAX]; /* absolute, so a chdir of the program does not move it */
-    int64_t run_id;             /* MEMSWEEP_RUN_ID; 0 when unset */
-    unsigned interval_ms;
-    int64_t started_ns;
-    int private_fds; /* MEMSWEEP_PRIVATE_FDS: the sampler keeps a descriptor table of its own */
-} ms_config_t;
+/*
+ * Starts the sampler thread (every signal blocked) for a process that no collector
+ * watches: a TICK every interval_ms, due from start_mono_ns (CLOCK_MONOTONIC).
+ */
+int ms__sampler_start(unsigned interval_ms, int64_t start_mono_ns);
+
+/* ---- shim_image.c ------------------------------------------------------------------ */
 
 /*
- * Starts the sampler thread for this process with every signal blocked. Called by the
- * constructor; the configuration is copied.
+ * Starts measuring this process image: its first chunk, identity and START reading, and
+ * a sampler thread when no collector watches it. ppid is its parent's pid.
  */
-int ms__sampler_start(const ms_config_t *cfg);
+int ms__image_start(pid_t ppid, int64_t started_ns, int64_t start_mono_ns, int64_t heap_kb,
+                    unsigned interval_ms);
 
 /*
- * Waits at most timeout_ms until the sampler has registered this process, and returns its
- * run id in *run_id. -ETIMEDOUT, or -ECANCELED when the sampler gave up.
+ * Fork child handler: the child of a measured image is dormant until ms__image_wake.
+ * Returns 1 when the child is to be measured.
  */
-int ms__sampler_wait_registered(int64_t *run_id, unsigned timeout_ms);
+int ms__image_fork_child(void);
+
+/* Fork prepare and parent handlers (ms__spool_fork_prepare). */
+void ms__image_fork_prepare(void);
+void ms__image_fork_parent(void);
 
 /*
- * Asks the sampler of this process for its end sample and waits for it at most
- * timeout_ms. Does nothing in a process that does not own a running sampler.
+ * A dormant fork child's first hook call (or its exit): it now records itself. Called by
+ * a program thread inside one of its own calls, with the hooks' re-entrancy guard set.
  */
-void ms__sampler_stop(unsigned timeout_ms);
+void ms__image_wake(int64_t heap_kb);
+
+/* Nonzero in the process that owns the image's state (not in a vfork child). */
+int ms__image_owned(void);
+
+/*
+ * The exit: wakes a dormant image (with no sampler thread: the exit may run in a signal
+ * handler, where creating a thread is not safe), then writes the end reading. Keeps errno.
+ */
+void ms__image_end(int64_t heap_kb);
+
+/* ---- shim_main.c ------------------------------------------------------------------- */
 
 /*
  * Called by the exported _exit and _Exit: the end sample, as the destructor takes it, in
- * a process that owns a sampler; nothing otherwise. Keeps errno.
+ * the process that owns the image; nothing otherwise. Keeps errno.
  */
 void ms__before_exit(void);
 
@@ -350,11 +335,6 @@ void ms__resolve_exit(void);
 
 /* Ends the process through the next _exit, or the exit_group system call without one. */
 __attribute__((noreturn)) void ms__real_exit(int status);
-
-/* pthread_atfork handlers. */
-void ms__sampler_fork_prepare(void);
-void ms__sampler_fork_parent(void);
-void ms__sampler_fork_child(void);
 
 /* ---- shim_alloc.c ------------------------------------------------------------------ */
 
@@ -370,21 +350,17 @@ typedef struct {
 /*
  * Until the constructor calls one of these two, the hooks count but never sample.
  * ms__alloc_configure starts allocation-driven sampling (or, with cfg->enabled 0, turns
- * the hooks into plain forwarders) for a process whose sampler is about to start;
- * ms__alloc_off turns them into plain forwarders, for a shim that measures nothing.
+ * the hooks into plain forwarders) for a process about to be measured; ms__alloc_off
+ * turns them into plain forwarders, for a shim that measures nothing.
  */
 void ms__alloc_configure(const ms_alloc_config_t *cfg);
 void ms__alloc_off(void);
 
 /*
- * Ends allocation-driven sampling at exit or when the sampler gave up. The counts go on,
- * so that the end reading still has its heap figure, and the calling thread's unfolded
- * remainder is added to them.
+ * Ends allocation-driven sampling at exit. The counts go on, so that the end reading
+ * still has its heap figure, and the calling thread's unfolded remainder is added to them.
  */
 void ms__alloc_stop(void);
-
-/* Called first by the sampler thread: its allocations (SQLite's) are not the program's. */
-void ms__alloc_exclude_thread(void);
 
 /* 1 while the hooks track allocations and the program's threads have called them. */
 int ms__alloc_tracking(void);
@@ -392,14 +368,23 @@ int ms__alloc_tracking(void);
 /* Live heap in KiB (allocated minus freed, mapped minus unmapped); -1 when untracked. */
 int64_t ms__alloc_heap_kb(void);
 
-/* A sample was taken: the next `alloc` sample is due a step above the current heap. */
-void ms__alloc_rebase(void);
-
-/* Fork child handler: measured is 0 when the child will not be measured. */
+/*
+ * Fork child handler: measured is 0 when the child will not be measured. A measured
+ * child's first count takes the slow path, which wakes the dormant image
+ * (ms__image_wake).
+ */
 void ms__alloc_fork_child(int measured);
 
 /* The implementations behind the exported functions of shim_alloc_override.c. */
 void *ms__malloc(size_t size);
+void *ms__malloc_glibc(size_t size); /* only while the hooks count with glibc's allocator */
+void ms__free_glibc(void *p);
+
+/* Where the exported malloc and free go: one of the two above, chosen by the state. */
+typedef void *(*ms_malloc_entry_t)(size_t);
+typedef void (*ms_free_entry_t)(void *);
+extern _Atomic(ms_malloc_entry_t) ms__malloc_entry;
+extern _Atomic(ms_free_entry_t) ms__free_entry;
 void *ms__calloc(size_t n, size_t size);
 void *ms__realloc(void *p, size_t size);
 void ms__free(void *p);
@@ -441,8 +426,8 @@ int64_t ms__maptable_overflows(void);
 
 /* ---- shim_trigger.c ---------------------------------------------------------------- */
 
-/* Kinds of allocation-driven samples in the queue; 0 marks an entry to skip. */
-enum { MS__SAMPLE_NONE = 0, MS__SAMPLE_ALLOC, MS__SAMPLE_RELEASE };
+/* Kinds of allocation-driven samples. */
+enum { MS__SAMPLE_ALLOC = MS_SPOOL_KIND_ALLOC, MS__SAMPLE_RELEASE = MS_SPOOL_KIND_RELEASE };
 
 /* Called by ms__alloc_configure and in a measured fork child. */
 void ms__trigger_configure(unsigned max_per_s, int stacks);
@@ -450,66 +435,14 @@ void ms__trigger_fork_child(void);
 
 /*
  * Takes an allocation-driven sample of `kind` in the calling thread, with heap_bytes as
- * its live heap: rate-limited, read through shim_procfd.c, with a stack when it is a new
- * peak, and queued for the sampler. Called inside a hook (re-entrancy guard set).
+ * its live heap: rate-limited, with a stack when it is a new peak, written into the spool
+ * by this thread. Called inside a hook (re-entrancy guard set). Returns 1 when a reading
+ * was taken, so that the caller moves the level of the next one.
  */
-void ms__trigger_sample(int kind, int64_t heap_bytes);
+int ms__trigger_sample(int kind, int64_t heap_bytes);
 
 /* The sampler's own readings take part in deciding what is a new peak. */
 void ms__trigger_note_rss(int64_t rss_kb);
-
-/* Samples dropped so far by the rate limit and by a full queue. */
-void ms__trigger_drops(int64_t *rate, int64_t *queue);
-
-/* ---- shim_procfd.c ----------------------------------------------------------------- */
-
-/*
- * RSS and VmHWM (-1 when absent) of this process in kB, by pread. A descriptor the program
- * closed is reopened by a program thread inside one of its own calls (`in_program`), or
- * while ms__vfs_low_ok is set; the sampler thread otherwise gets -EBADF, except for the
- * fallback to /proc/thread-self once the main thread has exited (shim_procfd.c).
- */
-int ms__procfd_reading(int64_t *rss_kb, int64_t *hwm_kb, int in_program);
-
-/* The sampler thread, after ms__vfs_go_private: opens its own status descriptor. */
-void ms__procfd_sampler_start(void);
-
-/* Opens the status descriptor: constructor and fork child handler only. */
-void ms__procfd_open(void);
-
-/* Fork child handler: the inherited descriptor describes the parent; opens the child's. */
-void ms__procfd_fork_child(void);
-
-/* ---- shim_allocq.c ----------------------------------------------------------------- */
-
-/* An allocation-driven sample on its way to the sampler. */
-typedef struct {
-    int64_t t_ns;
-    int64_t rss_kb;
-    int64_t hwm_kb;
-    int64_t heap_kb;
-    int kind; /* MS__SAMPLE_ */
-    ms_stack_t stack;
-} ms_alloc_sample_t;
-
-/*
- * Reserves the next entry for the calling thread, or returns NULL when the queue is full.
- * The caller fills it and hands it over with ms__allocq_publish(ticket).
- */
-ms_alloc_sample_t *ms__allocq_claim(size_t *ticket);
-void ms__allocq_publish(size_t ticket);
-
-/* Sampler only: moves the oldest published entry to *out. 1 when there was one. */
-int ms__allocq_pop(ms_alloc_sample_t *out);
-
-/*
- * Entries claimed and not yet taken by the sampler, from any thread; a claim still being
- * filled counts. A snapshot: the sampler may take one at the same moment.
- */
-size_t ms__allocq_waiting(void);
-
-/* Fork child handler: entries and half-written claims of the parent are dropped. */
-void ms__allocq_reset(void);
 
 /* ---- shim_unwind.c ----------------------------------------------------------------- */
 

@@ -1,8 +1,9 @@
 /*
- * Entry points of libmemsweep.so: the constructor that reads the environment and starts
- * the sampler, the destructor that asks it for the end sample, and the fork handlers.
- * Each runs inside the program, so each keeps errno as it found it, and none of them can
- * block for longer than MS__WAIT_MS.
+ * Entry points of libmemsweep.so: the constructor that reads the environment, finds the
+ * run's pool (or creates one for a program measured without the launcher) and starts the
+ * process image's records; the fork child handler; and the destructor and the exported
+ * _exit and _Exit, which write the end. Each runs inside the program, so each keeps errno
+ * as it found it, and none of them waits for anything.
  */
 #include "shim_internal.h"
 
@@ -135,19 +136,6 @@ static void read_alloc_config(ms_alloc_config_t *a)
                                          MS_DEFAULT_ALLOC_MAX_PER_S, "samples a second");
 }
 
-static int64_t read_run_id(void)
-{
-    const char *s = getenv(MS_ENV_RUN_ID);
-    uint64_t v;
-
-    if (s == NULL || s[0] == '\0')
-        return 0;
-    if (parse_decimal(s, &v) == 0 && v > 0 && v <= INT64_MAX)
-        return (int64_t)v;
-    warn_env(MS_ENV_RUN_ID, s, "not a run id; recording a run of this program's own");
-    return 0;
-}
-
 /*
  * Makes the database path absolute, so that neither a chdir of the program nor a child
  * started elsewhere moves it. Returns 1 when it was relative.
@@ -173,7 +161,7 @@ static void fork_prepare(void)
 {
     const int saved = errno;
 
-    ms__sampler_fork_prepare();
+    ms__image_fork_prepare();
     errno = saved;
 }
 
@@ -181,7 +169,7 @@ static void fork_parent(void)
 {
     const int saved = errno;
 
-    ms__sampler_fork_parent();
+    ms__image_fork_parent();
     errno = saved;
 }
 
@@ -189,126 +177,110 @@ static void fork_child(void)
 {
     const int saved = errno;
 
-    ms__sampler_fork_child();
+    ms__alloc_fork_child(ms__image_fork_child());
     errno = saved;
 }
 
-/*
- * Without MEMSWEEP_RUN_ID the first process creates a run and exports its id, so that
- * the program's children join that run instead of each starting one. The wait happens
- * before main, while the program has no threads that could race with setenv.
- */
-static void export_run(const ms_config_t *cfg, int was_relative)
+/* "memsweep: <what>; not measuring", where what names the file and the reason. */
+static void not_measuring(const char *what)
 {
-    char buf[32];
+    char buf[MS__PATH_MAX + 256];
     ms_fmt_t f;
-    int64_t run_id;
 
-    if (ms__sampler_wait_registered(&run_id, MS__WAIT_MS) != 0)
-        return;
     ms__fmt_init(&f, buf, sizeof(buf));
-    ms__fmt_i64(&f, run_id);
-    setenv(MS_ENV_RUN_ID, buf, 1);
-    if (was_relative)
-        setenv(MS_ENV_DB, cfg->db_path, 1);
+    ms__fmt_str(&f, "memsweep: ");
+    ms__fmt_str(&f, what);
+    ms__fmt_str(&f, "; not measuring");
+    ms__diag_line(&f);
+}
+
+/*
+ * The pool of the run: MEMSWEEP_SPOOL's, or, for a program measured with MEMSWEEP_DB
+ * only, a new one in the database's spool directory, whose path is exported so that the
+ * program's children join the same run. setenv is safe here, before main, while the
+ * program has no threads that could read the environment at the same time.
+ */
+static int find_pool(const char *spool, const char *db, unsigned interval_ms)
+{
+    char whybuf[MS__PATH_MAX + 128];
+    char db_abs[MS__PATH_MAX];
+    ms_fmt_t why;
+    int rel, err;
+
+    ms__fmt_init(&why, whybuf, sizeof(whybuf));
+    if (spool != NULL && spool[0] != '\0') {
+        err = ms__pool_open(spool, &why);
+        if (err != 0) {
+            char buf[MS__PATH_MAX + 160];
+            ms_fmt_t f;
+            ms__fmt_init(&f, buf, sizeof(buf));
+            ms__fmt_str(&f, spool);
+            ms__fmt_str(&f, ": ");
+            ms__fmt_str(&f, whybuf);
+            not_measuring(buf);
+        }
+        return err;
+    }
+    rel = absolute_path(db, db_abs, sizeof(db_abs));
+    if (rel < 0) {
+        ms__fmt_mem(&why, db, strnlen(db, 64));
+        ms__fmt_str(&why, rel == -ENAMETOOLONG ? ": path too long" : ": no working directory");
+        not_measuring(whybuf);
+        return rel;
+    }
+    err = ms__pool_create(db_abs, interval_ms, &why);
+    if (err != 0) {
+        not_measuring(whybuf);
+        return err;
+    }
+    setenv(MS_ENV_SPOOL, ms__pool_path(), 1);
+    if (rel)
+        setenv(MS_ENV_DB, db_abs, 1);
+    return 0;
 }
 
 __attribute__((constructor)) static void shim_init(void)
 {
-    static ms_config_t cfg;
     ms_alloc_config_t alloc;
     const int saved = errno;
+    const char *spool = getenv(MS_ENV_SPOOL);
     const char *db = getenv(MS_ENV_DB);
     const char *debug;
-    int rel;
+    const int64_t started_ns = ms__clock_ns(CLOCK_REALTIME);
+    const int64_t start_mono_ns = ms__clock_ns(CLOCK_MONOTONIC);
+    unsigned interval_ms;
 
     /* Until measuring is certain, the allocation hooks only forward. */
-    if (db == NULL || db[0] == '\0') {
+    if ((spool == NULL || spool[0] == '\0') && (db == NULL || db[0] == '\0')) {
         ms__alloc_off();
         goto out;
     }
     debug = getenv(MS_ENV_DEBUG);
     ms__diag_init(debug != NULL && strcmp(debug, "1") == 0);
-    cfg.started_ns = ms__clock_ns(CLOCK_REALTIME);
-    cfg.interval_ms = read_interval();
-    cfg.run_id = read_run_id();
-    cfg.private_fds = read_switch(MS_ENV_PRIVATE_FDS);
+    ms__proc_exe_reset();
+    interval_ms = read_interval();
     read_alloc_config(&alloc);
-    rel = absolute_path(db, cfg.db_path, sizeof(cfg.db_path));
-    if (rel < 0) {
+    if (find_pool(spool, db, interval_ms) != 0) {
         ms__alloc_off();
-        char buf[256];
-        ms_fmt_t f;
-        ms__fmt_init(&f, buf, sizeof(buf));
-        ms__fmt_str(&f, "memsweep: ");
-        ms__fmt_mem(&f, db, strnlen(db, 64));
-        ms__fmt_str(&f, rel == -ENAMETOOLONG ? ": path too long" : ": no working directory");
-        ms__fmt_str(&f, "; not measuring");
-        ms__diag_line(&f);
         goto out;
     }
-    if (ms__diag_debug()) {
-        char buf[MS__PATH_MAX + 128];
-        ms_fmt_t f;
-        ms__diag_debug_start(&f, buf, sizeof(buf));
-        ms__fmt_str(&f, "sampling every ");
-        ms__fmt_i64(&f, cfg.interval_ms);
-        ms__fmt_str(&f, " ms into ");
-        ms__fmt_str(&f, cfg.db_path);
-        if (cfg.run_id != 0) {
-            ms__fmt_str(&f, ", run ");
-            ms__fmt_i64(&f, cfg.run_id);
-        } else {
-            ms__fmt_str(&f, ", in a run of its own");
-        }
-        ms__diag_line(&f);
-        ms__diag_debug_start(&f, buf, sizeof(buf));
-        if (alloc.enabled) {
-            ms__fmt_str(&f, "allocation samples every ");
-            ms__fmt_i64(&f, (int64_t)(alloc.step_bytes >> 20));
-            ms__fmt_str(&f, " MiB of heap growth and before releases of ");
-            ms__fmt_i64(&f, (int64_t)(alloc.release_bytes >> 20));
-            ms__fmt_str(&f, " MiB, at most ");
-            ms__fmt_i64(&f, alloc.max_per_s);
-            ms__fmt_str(&f, alloc.stacks ? " a second, with stacks" : " a second, no stacks");
-        } else {
-            ms__fmt_str(&f, "allocation samples off");
-        }
-        ms__diag_line(&f);
-    }
+    /* The run's interval is the pool's: every process of a run samples alike. */
+    if (ms__pool_info()->interval_ms != 0)
+        interval_ms = ms__pool_info()->interval_ms;
     /*
-     * The hooks start sampling before the sampler runs, so that its start reading has the
-     * heap figure; its queue waits for it.
+     * Without the handler a forked child would write into its parent's chunks: a process
+     * that cannot register it is not measured.
      */
+    if (pthread_atfork(fork_prepare, fork_parent, fork_child) != 0) {
+        ms__alloc_off();
+        goto out;
+    }
+    /* The hooks sample from now on, so that the start reading has the heap figure. */
     ms__alloc_configure(&alloc);
-    /*
-     * Without the handlers a forked child is simply not measured; the parent still is.
-     * Its allocation hooks then take no sample either, being in another process than the
-     * one configured (shim_trigger.c).
-     */
-    pthread_atfork(fork_prepare, fork_parent, fork_child);
     ms__resolve_exit();
-    /*
-     * Every descriptor the shim will need is opened now, while no code of the program can
-     * be opening or closing descriptors at the same time (shim_vfs.c says why that
-     * matters); from the end of this function on, nothing of the shim takes a low number.
-     */
-    ms__vfs_low_ok(1);
-    ms__store_init();
-    ms__procfd_open();
-    ms__vfs_expect_private(cfg.private_fds);
-    ms__vfs_reserve(cfg.db_path);
-    if (ms__sampler_start(&cfg) != 0) {
+    if (ms__image_start(getppid(), started_ns, start_mono_ns, ms__alloc_heap_kb(),
+                        interval_ms) != 0)
         ms__alloc_off();
-        ms__vfs_low_ok(0);
-        goto out;
-    }
-    if (cfg.run_id == 0) {
-        export_run(&cfg, rel);
-        /* Registering may have created the database and its WAL. */
-        ms__vfs_reserve(cfg.db_path);
-    }
-    ms__vfs_low_ok(0);
 out:
     errno = saved;
 }
@@ -334,20 +306,25 @@ void ms__real_exit(int status)
         syscall(SYS_exit_group, status);
 }
 
-void ms__before_exit(void)
+static void end_image(void)
 {
     const int saved = errno;
 
-    ms__sampler_stop(MS__WAIT_MS);
-    ms__diag_flush_relay();
+    /* Not in a vfork child, which shares the parent's memory and must change nothing. */
+    if (ms__image_owned()) {
+        /* No more allocation-driven samples; the exiting thread's count is folded. */
+        ms__alloc_stop();
+        ms__image_end(ms__alloc_heap_kb());
+    }
     errno = saved;
+}
+
+void ms__before_exit(void)
+{
+    end_image();
 }
 
 __attribute__((destructor)) static void shim_fini(void)
 {
-    const int saved = errno;
-
-    ms__sampler_stop(MS__WAIT_MS);
-    ms__diag_flush_relay();
-    errno = saved;
+    end_image();
 }

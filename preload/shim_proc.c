@@ -1,8 +1,9 @@
 /*
- * /proc reads and clocks. Readings of RSS go through the status descriptor kept by
- * shim_procfd.c. The other files (the command line, MemTotal) are read whole by an open,
- * pread and close, which takes the lowest free descriptor number for a moment: only where
- * the shim may do that (the constructor, before main; see shim_vfs.c).
+ * /proc reads, clocks and random numbers. Every file is read by open, pread and close:
+ * the shim keeps no descriptor of the program's table open, so none can collide with the
+ * program's numbers later. The open takes the lowest free number for a moment; each
+ * caller says why that is harmless where it calls (before main, in the sampler's own
+ * descriptor table, or inside one of the program's own calls with signals blocked).
  */
 #include "shim_internal.h"
 
@@ -11,7 +12,26 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+/*
+ * Bytes of /proc/self/status read at a time. The figures sit about 1 KiB into the file; a
+ * long Groups line moves them further, and then the file is read on in steps of this size.
+ */
+#define STATUS_CHUNK 2048
+
+void *ms__sys_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+}
+
+int ms__sys_munmap(void *addr, size_t len)
+{
+    return (int)syscall(SYS_munmap, addr, len);
+}
 
 int64_t ms__clock_ns(clockid_t clock)
 {
@@ -22,6 +42,11 @@ int64_t ms__clock_ns(clockid_t clock)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+pid_t ms__pid(void)
+{
+    return (pid_t)syscall(SYS_getpid);
+}
+
 int ms__proc_read(const char *path, char *buf, size_t cap, size_t *len)
 {
     size_t n = 0;
@@ -29,15 +54,11 @@ int ms__proc_read(const char *path, char *buf, size_t cap, size_t *len)
     int fd;
 
     *len = 0;
-    if (cap == 0)
-        return -EINVAL;
-    if (!ms__vfs_may_open_low())
-        return -EBUSY;
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0)
         return -errno;
-    while (n < cap - 1) {
-        const ssize_t got = pread(fd, buf + n, cap - 1 - n, (off_t)n);
+    while (n < cap) {
+        const ssize_t got = pread(fd, buf + n, cap - n, (off_t)n);
         if (got < 0 && errno == EINTR)
             continue;
         if (got < 0) {
@@ -47,68 +68,188 @@ int ms__proc_read(const char *path, char *buf, size_t cap, size_t *len)
         if (got == 0)
             break;
         n += (size_t)got;
+        /* A /proc file hands out what it has in one read: a short read is its end. */
+        if ((size_t)got < cap - (n - (size_t)got))
+            break;
     }
     close(fd);
-    buf[n] = '\0';
     *len = n;
     return rc;
 }
 
-int ms__proc_reading(ms_reading_t *r, const char *kind)
+/*
+ * Finds VmRSS and VmHWM, reading the file in chunks that each start at a line, so that
+ * ms_procfs_kb_field sees whole lines only. A line longer than a chunk is skipped.
+ */
+int ms__proc_status_fd(int fd, int64_t *rss_kb, int64_t *hwm_kb)
 {
-    int64_t rss_kb, hwm_kb = -1;
-    int rc;
+    char buf[STATUS_CHUNK];
+    off_t off = 0;
+    int in_long_line = 0;
+    int have_rss = 0;
 
-    /*
-     * The descriptor kept open by shim_procfd.c, checked to still be ours before each
-     * read: opening a file for every tick would take the lowest free descriptor number for
-     * a moment, the very number a program closing and reusing descriptors may be about to
-     * act on.
-     */
-    r->t_ns = ms__clock_ns(CLOCK_REALTIME);
-    r->kind = kind;
-    rc = ms__procfd_reading(&rss_kb, &hwm_kb, 0);
+    *hwm_kb = -1;
+    for (int rounds = 0; rounds < 64; rounds++) {
+        const ssize_t got = pread(fd, buf, sizeof(buf), off);
+        size_t start = 0, end;
+        unsigned long long v;
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            break;
+        if (in_long_line) {
+            while (start < (size_t)got && buf[start] != '\n')
+                start++;
+            if (start == (size_t)got) {
+                off += got;
+                continue;
+            }
+            start++;
+            in_long_line = 0;
+        }
+        end = (size_t)got;
+        if (got == (ssize_t)sizeof(buf)) {
+            while (end > start && buf[end - 1] != '\n')
+                end--;
+        }
+        if (end == start) {
+            in_long_line = 1;
+            off += got;
+            continue;
+        }
+        if (!have_rss && ms_procfs_kb_field(buf + start, end - start, "VmRSS:", &v) == 0) {
+            *rss_kb = (int64_t)v;
+            have_rss = 1;
+        }
+        if (*hwm_kb < 0 && ms_procfs_kb_field(buf + start, end - start, "VmHWM:", &v) == 0)
+            *hwm_kb = (int64_t)v;
+        if ((have_rss && *hwm_kb >= 0) || got < (ssize_t)sizeof(buf))
+            break;
+        off += (off_t)end;
+    }
+    return have_rss ? 0 : -EPROTO;
+}
+
+static int status_of(const char *path, int64_t *rss_kb, int64_t *hwm_kb)
+{
+    const int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    int err;
+
+    if (fd < 0)
+        return -errno;
+    err = ms__proc_status_fd(fd, rss_kb, hwm_kb);
+    close(fd);
+    return err;
+}
+
+int ms__proc_status(int64_t *rss_kb, int64_t *hwm_kb)
+{
+    const int err = status_of("/proc/self/status", rss_kb, hwm_kb);
+
+    /* The main thread is gone and took the figures of /proc/self with it. */
+    if (err == -EPROTO)
+        return status_of("/proc/thread-self/status", rss_kb, hwm_kb);
+    return err;
+}
+
+int ms__proc_start_ticks(uint64_t *ticks)
+{
+    char buf[1024];
+    size_t len, pos = 0, close_paren = 0;
+    unsigned long long v = 0;
+    int rc, field;
+
+    rc = ms__proc_read("/proc/self/stat", buf, sizeof(buf), &len);
     if (rc != 0)
         return rc;
-    r->rss_kb = rss_kb;
-    r->hwm_kb = hwm_kb;
+    /*
+     * The command name (field 2) is in parentheses and may itself hold spaces and
+     * parentheses: the fields are counted from the last ')' on, which is field 2's end.
+     */
+    for (size_t i = 0; i < len; i++) {
+        if (buf[i] == ')')
+            close_paren = i + 1;
+    }
+    if (close_paren == 0)
+        return -EPROTO;
+    pos = close_paren;
+    for (field = 3; field <= 22; field++) {
+        while (pos < len && buf[pos] == ' ')
+            pos++;
+        if (field == 22)
+            break;
+        while (pos < len && buf[pos] != ' ')
+            pos++;
+    }
+    if (ms_procfs_number(buf, len, &pos, &v) != 0)
+        return -EPROTO;
+    *ticks = v;
     return 0;
 }
 
-void ms__proc_ident(ms_ident_t *id)
+uint64_t ms__proc_pidns_ino(void)
+{
+    struct stat st;
+
+    return stat("/proc/self/ns/pid", &st) == 0 ? (uint64_t)st.st_ino : 0;
+}
+
+/* The program's path, for IDENT records and for naming the main program in stacks. */
+static char exe_path[MS__PATH_MAX];
+static atomic_int exe_state; /* 0 unread, 1 being read, 2 read */
+
+const char *ms__proc_exe(void)
+{
+    int expect = 0;
+
+    if (atomic_load_explicit(&exe_state, memory_order_acquire) == 2)
+        return exe_path;
+    if (atomic_compare_exchange_strong(&exe_state, &expect, 1)) {
+        const ssize_t n = readlink("/proc/self/exe", exe_path, sizeof(exe_path) - 1);
+        exe_path[n > 0 ? n : 0] = '\0';
+        atomic_store_explicit(&exe_state, 2, memory_order_release);
+        return exe_path;
+    }
+    /* Another thread is reading it this very moment: no name rather than a wait. */
+    return atomic_load_explicit(&exe_state, memory_order_acquire) == 2 ? exe_path : "";
+}
+
+void ms__proc_exe_reset(void)
+{
+    atomic_store(&exe_state, 0);
+}
+
+size_t ms__proc_cmdline(char *buf, size_t cap)
 {
     size_t len = 0;
-    ssize_t n;
 
-    n = readlink("/proc/thread-self/exe", id->exe, sizeof(id->exe) - 1);
-    id->exe[n > 0 ? n : 0] = '\0';
-
-    if (ms__proc_read("/proc/thread-self/cmdline", id->cmdline, sizeof(id->cmdline),
-                      &len) != 0)
-        len = 0;
+    if (ms__proc_read("/proc/self/cmdline", buf, cap, &len) != 0)
+        return 0;
     /* Arguments are NUL-separated with a NUL after the last one. */
-    while (len > 0 && id->cmdline[len - 1] == '\0')
+    while (len > 0 && buf[len - 1] == '\0')
         len--;
     for (size_t i = 0; i < len; i++) {
-        if (id->cmdline[i] == '\0')
-            id->cmdline[i] = ' ';
+        if (buf[i] == '\0')
+            buf[i] = ' ';
     }
-    id->cmdline[len] = '\0';
+    return len;
 }
 
-int ms__proc_mem_total_kb(int64_t *kb)
+uint64_t ms__random64(void)
 {
-    /* MemTotal is the first line of /proc/meminfo. */
-    char buf[512];
-    unsigned long long v;
-    size_t len;
-    int rc;
+    uint64_t v = 0;
+    int local;
 
-    rc = ms__proc_read("/proc/meminfo", buf, sizeof(buf), &len);
-    if (rc != 0)
-        return rc;
-    if (ms_procfs_kb_field(buf, len, "MemTotal:", &v) != 0)
-        return -EPROTO;
-    *kb = (int64_t)v;
-    return 0;
+    if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != (ssize_t)sizeof(v)) {
+        /*
+         * Early in boot the pool may not be ready: a mix of what differs between
+         * processes and between moments is enough to keep keys apart.
+         */
+        v = (uint64_t)ms__clock_ns(CLOCK_REALTIME) ^ ((uint64_t)ms__pid() << 32) ^
+            (uint64_t)(uintptr_t)&local ^ (uint64_t)ms__clock_ns(CLOCK_MONOTONIC) << 17;
+        v ^= v >> 33;
+        v *= UINT64_C(0xff51afd7ed558ccd);
+        v ^= v >> 33;
+    }
+    return v != 0 ? v : 1;
 }

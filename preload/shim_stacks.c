@@ -1,7 +1,7 @@
 /*
- * Turns a captured stack into the text of stacks.frames (docs/schema.md), in the sampler
- * thread: dladdr takes the dynamic loader's lock, which has no place in the program's
- * allocating thread. The module of a frame is the object's path as the loader knows it
+ * Turns a captured stack into the text of stacks.frames (docs/schema.md), in the thread
+ * that captured it (shim_trigger.c), before it tries the spool's writer: dladdr takes the
+ * dynamic loader's lock, which must never be waited for while the writer is held. The module of a frame is the object's path as the loader knows it
  * (the program itself is unnamed there, so the caller passes /proc/self/exe); the offset
  * is from the object's load address (zero for a program that is not position
  * independent), so that `addr2line -f -e module offset` finds the line; the symbol is the

@@ -1,26 +1,30 @@
 /*
- * An allocation-driven sample, taken in the thread whose allocation or release triggered
- * it (shim_alloc.c decides when): the same reading as a tick (RSS and VmHWM, read with
- * one pread, shim_procfd.c) plus the live heap, queued for the sampler thread, which alone
- * writes the database. Only this path, never an ordinary call, makes system calls or
- * unwinds, and a token bucket limits how often it runs.
+ * An allocation-driven sample, taken and written in the thread whose allocation or
+ * release triggered it (shim_alloc.c decides when): the same reading as a tick (RSS and
+ * VmHWM from /proc/self/status) plus the live heap. Only this path, never an ordinary
+ * call, makes system calls or unwinds, and a token bucket limits how often it runs; what
+ * it refuses is counted in alloc_dropped_rate.
  *
- * When a sample sets a new RSS peak for the process (the sampler's own readings count
- * too), the thread's stack is captured with backtrace() into the queue entry as raw return
- * addresses; the sampler turns them into text later, away from the program's thread.
+ * The reading goes straight into the spool by this thread. The spool's writer is only
+ * tried, never waited for: this thread may be a signal handler that interrupted the very
+ * writer it would wait for. A reading that finds it busy is counted in
+ * alloc_dropped_queue. The thread's signals are blocked from the open of /proc to the
+ * end of the write, so that no handler of the program sees the descriptor number taken
+ * for a moment, or finds the writer held by its own thread.
+ *
+ * When a sample sets a new RSS peak for the process (the sampler's and the start's
+ * readings count too), the thread's stack is captured and symbolized here, before the
+ * writer is tried, into one static buffer that only one thread at a time may fill: a
+ * sample that finds it in use goes without its stack.
  *
  * A vfork child shares our memory and runs no fork handler: a sample taken there would
- * describe the child as if it were the parent, or disturb the parent's queue. The process
- * id is therefore checked first; a child that is not the configured process passes.
+ * describe the child as if it were the parent. The process id is therefore checked first;
+ * a process that does not own the spool's writer takes none.
  */
 #include "shim_internal.h"
 
 #include <pthread.h>
-
-#include <unistd.h>
-
-/* The process allocation-driven samples belong to; any other (a vfork child) takes none. */
-static atomic_int owner_pid;
+#include <signal.h>
 
 /*
  * Token bucket, as a theoretical arrival time (monotonic ns): each sample moves it on by
@@ -33,23 +37,21 @@ static atomic_llong period_ns; /* 0: no sample at all */
 static atomic_int stacks_on;
 static atomic_llong peak_rss_kb;
 
-static atomic_llong dropped_rate;
-static atomic_llong dropped_queue;
+/* The text of the stack being written, and who fills it. */
+static char stack_text[MS_SPOOL_STACK_TEXT_MAX];
+static atomic_int stack_busy;
 
 void ms__trigger_configure(unsigned max_per_s, int stacks)
 {
     atomic_store(&period_ns, max_per_s > 0 ? 1000000000LL / (long long)max_per_s : 0);
     atomic_store(&stacks_on, stacks);
-    atomic_store(&owner_pid, (int)getpid());
 }
 
 void ms__trigger_fork_child(void)
 {
-    atomic_store(&owner_pid, (int)getpid());
     atomic_store(&bucket_tat, 0);
     atomic_store(&peak_rss_kb, 0);
-    atomic_store(&dropped_rate, 0);
-    atomic_store(&dropped_queue, 0);
+    atomic_store(&stack_busy, 0);
 }
 
 static int take_token(void)
@@ -81,54 +83,60 @@ static int raise_peak(int64_t rss_kb)
     return 0;
 }
 
-void ms__trigger_sample(int kind, int64_t heap_bytes)
+/* Captures and symbolizes the calling thread's stack into stack_text (held by caller). */
+static int symbolize(ms_stack_text_t *out)
 {
-    ms_alloc_sample_t *e;
-    size_t ticket;
-    int64_t rss_kb, hwm_kb;
-    int cancel_state;
+    ms_stack_t s;
+    ms_fmt_t f;
 
-    if ((int)getpid() != atomic_load(&owner_pid))
-        return;
+    s.depth = ms__unwind_capture(s.ips, MS_MAX_STACK_FRAMES);
+    ms__fmt_init(&f, stack_text, sizeof(stack_text));
+    out->depth = (uint32_t)ms__stack_format(&s, ms__proc_exe(), &f);
+    out->len = (uint32_t)f.len;
+    out->text = stack_text;
+    out->hash = out->len > 0 ? (uint64_t)ms__stack_hash(stack_text, f.len) : 0;
+    return out->depth > 0 && out->len > 0;
+}
+
+int ms__trigger_sample(int kind, int64_t heap_bytes)
+{
+    ms_stack_text_t st;
+    ms_reading_t r;
+    sigset_t all, old;
+    int cancel_state, have_stack = 0, holds_text = 0;
+
+    if (ms__spool_state() != MS__SPOOL_LIVE || ms__pid() != ms__spool_owner())
+        return 0;
     if (!take_token()) {
-        atomic_fetch_add_explicit(&dropped_rate, 1, memory_order_relaxed);
-        return;
+        ms__spool_count(MS__COUNT_DROPPED_RATE, 1);
+        return 0;
     }
-    /*
-     * open and pread are cancellation points, and malloc and free must not become ones:
-     * a thread cancelled here would also leave its claimed queue entry unpublished, and
-     * the sampler waiting at that entry for good.
-     */
+    /* open and pread are cancellation points, and malloc and free must not become ones. */
     pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
-    e = ms__allocq_claim(&ticket);
-    if (e == NULL) {
-        atomic_fetch_add_explicit(&dropped_queue, 1, memory_order_relaxed);
-        pthread_setcancelstate(cancel_state, NULL);
-        return;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    r.kind = (uint32_t)kind;
+    r.t_ns = ms__clock_ns(CLOCK_REALTIME);
+    r.heap_kb = heap_bytes > 0 ? heap_bytes / 1024 : 0;
+    if (ms__proc_status(&r.rss_kb, &r.hwm_kb) == 0) {
+        if (raise_peak(r.rss_kb) && atomic_load_explicit(&stacks_on, memory_order_relaxed)) {
+            int expect = 0;
+            holds_text = atomic_compare_exchange_strong(&stack_busy, &expect, 1);
+            if (holds_text)
+                have_stack = symbolize(&st);
+        }
+        ms__spool_write(&r, have_stack ? &st : NULL, 0);
+        if (holds_text)
+            atomic_store(&stack_busy, 0);
+    } else {
+        ms__spool_count(MS__COUNT_UNSTORED, 1);
     }
-    e->kind = MS__SAMPLE_NONE;
-    e->stack.depth = 0;
-    e->t_ns = ms__clock_ns(CLOCK_REALTIME);
-    if (ms__procfd_reading(&rss_kb, &hwm_kb, 1) == 0) {
-        e->rss_kb = rss_kb;
-        e->hwm_kb = hwm_kb;
-        e->heap_kb = heap_bytes > 0 ? heap_bytes / 1024 : 0;
-        e->kind = kind;
-        if (raise_peak(rss_kb) && atomic_load_explicit(&stacks_on, memory_order_relaxed))
-            e->stack.depth = ms__unwind_capture(e->stack.ips, MS_MAX_STACK_FRAMES);
-    }
-    ms__allocq_publish(ticket);
-    ms__alloc_rebase();
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_setcancelstate(cancel_state, NULL);
+    return 1;
 }
 
 void ms__trigger_note_rss(int64_t rss_kb)
 {
     raise_peak(rss_kb);
-}
-
-void ms__trigger_drops(int64_t *rate, int64_t *queue)
-{
-    *rate = atomic_load_explicit(&dropped_rate, memory_order_relaxed);
-    *queue = atomic_load_explicit(&dropped_queue, memory_order_relaxed);
 }

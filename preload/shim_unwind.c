@@ -1,6 +1,6 @@
 /*
  * Stacks of allocation-driven peaks, walked with libgcc's unwinder linked statically into
- * the shim (hidden, like SQLite). It is called in the program's own threads, inside their
+ * the shim (hidden). It is called in the program's own threads, inside their
  * malloc, free or mmap, so what it may do there is what matters:
  *
  *  - It opens no descriptor, loads nothing and allocates nothing. glibc's backtrace()

@@ -2,10 +2,11 @@
 # Installs the Debian packages memsweep needs to build and test, if any is missing.
 set -euo pipefail
 # clang and its runtime build the fuzzing and sanitizer gates; libunwind-dev builds a test
-# program that brings its own unwinder.
+# program that brings its own unwinder; r-base-core runs R's parallel::mclapply under the
+# shim (test_r_mclapply.sh).
 packages=(cmake gcc g++ libc6-dev make pkg-config libsqlite3-dev libcmocka-dev
           sqlite3 python3 time libjemalloc2 xz-utils procps
-          clang libclang-rt-14-dev libunwind-dev)
+          clang libclang-rt-14-dev libunwind-dev r-base-core)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

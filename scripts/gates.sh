@@ -1,11 +1,9 @@
 #!/usr/bin/env bash
 # The gates after the test suite, each in a build tree of its own (docs/reliability.md):
-#   cycles  no two source files call each other in a circle, and the command's directories
-#         depend one way (scripts/check_cycles.sh; cycles in preload/ are warnings unless
-#         MEMSWEEP_PRELOAD_CYCLES=error)
+#   cycles  no two source files call each other in a circle, the shim's included, and the
+#         command's directories depend one way (scripts/check_cycles.sh)
 #   asan  the unit and integration tests with the launcher, the analyzer and the tests built
 #         with AddressSanitizer and UndefinedBehaviorSanitizer (undefined behaviour aborts)
-#   tsan  the ThreadSanitizer harness of the shim's lock-free queue and trigger (tests/tsan/)
 #   fuzz  every libFuzzer target tests/fuzz/fuzz_<name>.c: its committed corpus replayed,
 #         then MEMSWEEP_FUZZ_SECONDS (default 60) of fuzzing from a copy of that corpus
 # The build trees go in MEMSWEEP_GATES_BUILD (default: build-gates/ here). With CI=true
@@ -47,28 +45,14 @@ configure() {
 }
 
 gate_cycles() {
-    local strict=()
-    [ "${MEMSWEEP_PRELOAD_CYCLES:-warn}" = error ] && strict=(--preload-errors)
     configure "$root/cycles" -G "Unix Makefiles" &&
-        scripts/check_cycles.sh "${strict[@]}" "$root/cycles"
+        scripts/check_cycles.sh --preload-errors "$root/cycles"
 }
 
 gate_asan() {
     configure "$root/asan" -DMEMSWEEP_SANITIZE='address;undefined' &&
         cmake --build "$root/asan" -j "$jobs" >/dev/null &&
         ctest --test-dir "$root/asan" -LE 'bench|load' --output-on-failure -j 2
-}
-
-gate_tsan() {
-    configure "$root/tsan" -DMEMSWEEP_SANITIZE=thread &&
-        cmake --build "$root/tsan" --target tsan_allocq -j "$jobs" >/dev/null || return 1
-    ctest --test-dir "$root/tsan" -L tsan --output-on-failure | tee "$tmp/tsan.log" && return 0
-    # ThreadSanitizer's runtime (gcc 12, clang 14) cannot run with the address space
-    # randomized more than it expects (vm.mmap_rnd_bits above 28): run it again without
-    # randomization, which is the runtime's own advice.
-    grep -q "unexpected memory mapping" "$tmp/tsan.log" || return 1
-    say "tsan: the runtime refused this kernel's address-space layout; again under setarch -R"
-    setarch "$(uname -m)" -R ctest --test-dir "$root/tsan" -L tsan --output-on-failure
 }
 
 gate_fuzz() {
@@ -118,7 +102,7 @@ gate_fuzz() {
 }
 
 failed=()
-for gate in cycles asan tsan fuzz; do
+for gate in cycles asan fuzz; do
     say "$gate: start"
     start=$SECONDS
     if "gate_$gate"; then

@@ -7,13 +7,17 @@
 #ifndef MS_MEMSWEEP_ENV_H
 #define MS_MEMSWEEP_ENV_H
 
-/* Path of the sweep database. Unset or empty: the shim stays inert and silent. */
+/*
+ * Path of the sweep database. With neither it nor MEMSWEEP_SPOOL set (or both empty) the
+ * shim stays inert and silent; with it alone the shim creates a pool in its spool
+ * directory (include/memsweep/spooldir.h).
+ */
 #define MS_ENV_DB "MEMSWEEP_DB"
 
 /*
- * runs.run_id of the run this process belongs to. Set by the launcher. When it is unset
- * the shim creates a run row of its own and exports the new id to the process's
- * environment, so that the program's children join the same run.
+ * runs.run_id of the run this process belongs to, as earlier versions of the launcher set
+ * it. The launcher now names the run in the header of the run's pool (MS_ENV_SPOOL) and
+ * removes an inherited MEMSWEEP_RUN_ID from its workers' environment.
  */
 #define MS_ENV_RUN_ID "MEMSWEEP_RUN_ID"
 
@@ -53,9 +57,8 @@
 #define MS_ENV_STACKS "MEMSWEEP_STACKS"
 
 /*
- * "0": the sampler thread shares the program's descriptor table instead of keeping one of
- * its own, as it must where the kernel refuses a private table; for testing that mode.
- * Default on.
+ * Read by no part of memsweep any more: the shim's sampler thread always takes a
+ * descriptor table of its own, and takes no ticks where it cannot (shim_sampler.c).
  */
 #define MS_ENV_PRIVATE_FDS "MEMSWEEP_PRIVATE_FDS"
 

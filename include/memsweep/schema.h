@@ -1,7 +1,8 @@
 /*
  * The sweep database: memsweep's public, versioned contract (documented in
- * docs/schema.md). The shim writes processes and samples, the launcher writes sweeps and
- * runs, the analyzer only reads. Anything that changes a column's meaning bumps
+ * docs/schema.md). memsweep alone writes it: the launcher writes sweeps and runs, and
+ * memsweep folds the processes and samples the shim spools (spool.h) into it; the
+ * analyzer only reads. Anything that changes a column's meaning bumps
  * MS_SCHEMA_VERSION; readers refuse a database whose user_version is newer than theirs.
  */
 #ifndef MS_MEMSWEEP_SCHEMA_H
@@ -11,7 +12,7 @@
 #define MS_APPLICATION_ID 0x4D535750
 
 /* PRAGMA user_version written by this version of memsweep. */
-#define MS_SCHEMA_VERSION 4
+#define MS_SCHEMA_VERSION 5
 
 /*
  * Creates every table and index. Idempotent, so that the launcher and any number of
@@ -35,7 +36,8 @@
     " origin TEXT NOT NULL DEFAULT 'launcher',"                                        \
     " mem_source TEXT,"                                                                \
     " host_mem_total_kb INTEGER,"                                                      \
-    " cpus INTEGER);"                                                                  \
+    " cpus INTEGER,"                                                                   \
+    " spool_dir TEXT);"                                                                \
     "CREATE TABLE IF NOT EXISTS runs("                                                 \
     " run_id INTEGER PRIMARY KEY,"                                                     \
     " sweep_id INTEGER NOT NULL REFERENCES sweeps(sweep_id),"                          \
@@ -69,7 +71,8 @@
     " alloc_dropped_rate INTEGER,"                                                     \
     " alloc_dropped_queue INTEGER,"                                                    \
     " unstored INTEGER,"                                                               \
-    " note TEXT);"                                                                     \
+    " note TEXT,"                                                                      \
+    " spool_key INTEGER);"                                                             \
     "CREATE TABLE IF NOT EXISTS samples("                                              \
     " proc_id INTEGER NOT NULL REFERENCES processes(proc_id),"                         \
     " t_ns INTEGER NOT NULL,"                                                          \
@@ -85,7 +88,41 @@
     " frames TEXT NOT NULL);"                                                          \
     "CREATE INDEX IF NOT EXISTS runs_by_sweep ON runs(sweep_id, seq);"                 \
     "CREATE INDEX IF NOT EXISTS processes_by_run ON processes(run_id, started_ns);"    \
-    "CREATE INDEX IF NOT EXISTS samples_by_proc ON samples(proc_id, t_ns);"
+    "CREATE INDEX IF NOT EXISTS samples_by_proc ON samples(proc_id, t_ns);"            \
+    MS_SCHEMA_SPOOL_SQL
+
+/*
+ * What version 5 added to the tables of version 4, for a database created before: the
+ * columns (ALTER TABLE, run only when absent) and then MS_SCHEMA_SPOOL_SQL.
+ */
+#define MS_SCHEMA_V5_COLUMNS_SQL                                                       \
+    "ALTER TABLE sweeps ADD COLUMN spool_dir TEXT;"                                    \
+    "ALTER TABLE processes ADD COLUMN spool_key INTEGER;"
+
+/*
+ * The fold's own bookkeeping (schema 5): which pool files were folded into this database,
+ * how far, and into which run. A chunk's row is written in the transaction that writes
+ * the rows of its records, so the database never holds a record twice nor a cursor past
+ * a record it lacks.
+ */
+#define MS_SCHEMA_SPOOL_SQL                                                            \
+    "CREATE UNIQUE INDEX IF NOT EXISTS processes_by_spool_key ON processes(spool_key)" \
+    " WHERE spool_key IS NOT NULL;"                                                    \
+    "CREATE TABLE IF NOT EXISTS spool_pools("                                          \
+    " pool TEXT PRIMARY KEY,"                                                          \
+    " run_id INTEGER REFERENCES runs(run_id),"                                         \
+    " host TEXT,"                                                                      \
+    " lost_processes INTEGER NOT NULL DEFAULT 0,"                                      \
+    " lost_chunks INTEGER NOT NULL DEFAULT 0,"                                         \
+    " rejected INTEGER NOT NULL DEFAULT 0,"                                            \
+    " rejected_reason TEXT,"                                                           \
+    " removed_ns INTEGER);"                                                            \
+    "CREATE TABLE IF NOT EXISTS spool_chunks("                                         \
+    " pool TEXT NOT NULL,"                                                             \
+    " chunk INTEGER NOT NULL,"                                                         \
+    " folded INTEGER NOT NULL,"                                                        \
+    " bad INTEGER NOT NULL DEFAULT 0,"                                                 \
+    " PRIMARY KEY(pool, chunk)) WITHOUT ROWID;"
 
 /* samples.kind values. Later versions add kinds; readers must accept unknown ones. */
 #define MS_KIND_START "start" /* taken when the shim starts in a process image */

@@ -24,7 +24,7 @@
  *
  * Everything in a pool is untrusted: a process can scribble over its own mapping, a file
  * can be truncated or half-written. Readers use pread, never a mapping (a truncated file
- * would fault), and validate every field (common/spool_read.c).
+ * would fault), and validate every field (store/spool_read.c).
  */
 #ifndef MS_MEMSWEEP_SPOOL_H
 #define MS_MEMSWEEP_SPOOL_H
@@ -120,9 +120,9 @@ typedef struct {
     uint32_t alloc_tracking;     /* processes.alloc_tracking */
     uint32_t end_state;          /* MS_SPOOL_END_ */
     /* the end reading, valid once end_state is MS_SPOOL_END_DONE */
-    int64_t end_t_ns;
-    int64_t end_rss_kb;
-    int64_t end_hwm_kb; /* -1 when the kernel did not report it */
+    int64_t end_t_ns;   /* > 0 */
+    int64_t end_rss_kb; /* -1 when /proc/self/status could not be read at the exit */
+    int64_t end_hwm_kb; /* -1 when the kernel did not report it, or it could not be read */
     int64_t end_heap_kb;
 } ms_spool_proc_t;
 

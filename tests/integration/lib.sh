@@ -28,11 +28,11 @@ WL="$MS_BUILD_DIR/ms_workload"
 [ -f "$MS_SHIM" ] || { echo "FAIL: shim $MS_SHIM is missing" >&2; exit 1; }
 
 # Tolerance of an RSS figure above the MiB a workload was told to touch. Measured with
-# `MEMSWEEP_DB=x.db LD_PRELOAD=libmemsweep.so ms_workload --mib 0`: the program alone
-# ends near 1.4 MiB and with the shim (its sampler thread's stack, the static SQLite and
-# its page cache) near 3.2 MiB; with --mib 50 it ends at 53.2 MiB, so malloc's and the
-# kernel's rounding add nothing visible.
-# 16 MiB leaves room for a different libc or SQLite cache size, and is still small
+# `/usr/bin/time -f %M env MEMSWEEP_DB=x.db LD_PRELOAD=libmemsweep.so ms_workload --mib 0`:
+# the program alone peaks near 1.2 MiB and with the shim (its code, its sampler thread's
+# stack and the pages of its spool) near 1.6 MiB; with --mib 50 near 51.3 MiB alone and
+# 51.6 MiB with the shim, so malloc's and the kernel's rounding add nothing visible.
+# 16 MiB leaves room for a different libc or allocator, and is still small
 # against the 24-256 MiB the tests allocate, so a figure that misses or doubles an
 # allocation cannot pass.
 MIB_TOL=16
@@ -162,8 +162,25 @@ assert_empty() {
     [ ! -s "$1" ] || fail "$2: expected no output, got: $(head -c 2000 "$1")"
 }
 
+# collect_pending DB: programs measured alone (MEMSWEEP_DB without the launcher) leave
+# spools, not rows, until memsweep folds them: fold what is pending, as a user would with
+# `memsweep collect DB`, before a test reads DB with sqlite3. Only for a database with a
+# spool directory beside it (a sweep's database is written by its collector), and not in
+# tests that set MS_NO_AUTO_COLLECT to see the spools themselves.
+collect_pending() {
+    [ -z "${MS_NO_AUTO_COLLECT:-}" ] || return 0
+    [ -f "$1" ] || [ ! -e "$1" ] || return 0
+    [ -d "$1.spool" ] || return 0
+    compgen -G "$1.spool/*.msp" >/dev/null || return 0
+    "$MS_BIN" collect "$1" >/dev/null 2>"$T/.collect.err" || {
+        cat "$T/.collect.err" >&2
+        return 1
+    }
+}
+
 # sql DB QUERY: the rows of QUERY, '|'-separated, waiting for writers to finish.
 sql() {
+    collect_pending "$1" || return 1
     sqlite3 -batch -noheader -bail -cmd '.timeout 10000' "$1" "$2"
 }
 
@@ -265,31 +282,11 @@ db_has() {
     if [ -d "$db" ]; then
         db="$(find "$db" -maxdepth 2 -name memsweep.db 2>/dev/null | head -n 1)"
     fi
-    [ -n "$db" ] && [ -s "$db" ] || return 1
+    [ -n "$db" ] || return 1
+    collect_pending "$db" 2>/dev/null || return 1
+    [ -s "$db" ] || return 1
     n="$(sql "$db" "$2" 2>/dev/null)" || return 1
     [ "${n:-0}" -ge "${3:-1}" ]
-}
-
-# hold_db_open DB: keeps a read connection to the WAL database DB open until the test
-# ends, as the launcher's is for a sweep it runs. While any connection is open, a reader
-# of the test's that closes is never the last one, which would checkpoint the database and
-# delete its WAL; a shim sharing the program's descriptor table (MEMSWEEP_PRIVATE_FDS=0)
-# whose connection is closed at that moment (before its first write, or after a write
-# that failed) cannot reopen a WAL deleted under its spare descriptors (see "Known limits"
-# in docs/reliability.md).
-hold_db_open() {
-    local ready="$T/.held.$RANDOM"
-    python3 - "$1" "$ready" <<'PY' &
-import os, sqlite3, sys, time
-db = sqlite3.connect(sys.argv[1])
-db.execute("SELECT count(*) FROM sqlite_master").fetchall()
-open(sys.argv[2], "w").close()
-parent = os.getppid()
-while os.getppid() == parent:
-    time.sleep(0.1)
-PY
-    track_pid "$!"
-    wait_for 60 test -e "$ready" || fail "could not hold $1 open within 60 s"
 }
 
 # now_ms: wall-clock milliseconds.
@@ -310,6 +307,7 @@ now_ms() {
 # The run's peak is never below the main process's ru_maxrss either, where the launcher
 # recorded one above its floor (runs.maxrss_kb > runs.maxrss_floor_kb).
 run_figures() {
+    collect_pending "$1" || return 1
     python3 - "$1" <<'PY'
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1], timeout=10)
@@ -381,6 +379,7 @@ PY
 # tick may then be dropped, which leaves no gap). Prints one line of figures.
 check_ticks() {
     local out rc=0
+    collect_pending "$1" || return 1
     out="$(python3 - "$1" "$2" "${4:-1}" "${5:-}" <<'PY'
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1], timeout=10)
@@ -427,6 +426,50 @@ PY
 )" || rc=$?
     note "$3: ticks: $(echo "$out" | head -n 1)"
     [ "$rc" -eq 0 ] || fail "$3: tick bookkeeping:
+$out"
+}
+
+# check_collector_ticks DB INTERVAL_MS WHAT [WHERE]: the bookkeeping of the ticks that the
+# collector of `memsweep run` takes from outside, for every process (or those whose
+# processes row p matches WHERE). The collector keeps to a grid of one interval and skips
+# the points it is late for rather than catching up, so each tick after a process's first
+# is taken at a grid point later than the tick before it: n ticks span at least n - 2
+# intervals (no burst), whatever the machine's load. No tick precedes the process's start.
+# A process that no thread of its own samples loses a reading only when its spool has no
+# room, so its unstored is 0 and it has no note. (A tick may follow ended_ns by the time
+# the exit takes to read its own end: the collector read the process while it was alive.)
+check_collector_ticks() {
+    local out rc=0
+    collect_pending "$1" || return 1
+    out="$(python3 - "$1" "$2" "${4:-1}" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1], timeout=10)
+interval = int(sys.argv[2]) * 10**6
+bad = []
+n = ticks_total = 0
+for proc_id, pid, started, unstored, note in db.execute(
+        "SELECT p.proc_id, p.pid, p.started_ns, COALESCE(p.unstored, 0), p.note"
+        " FROM processes p WHERE " + sys.argv[3] + " ORDER BY p.proc_id").fetchall():
+    times = [t for (t,) in db.execute("SELECT t_ns FROM samples WHERE proc_id = ? AND"
+                                      " kind = 'tick' ORDER BY t_ns", (proc_id,))]
+    n += 1
+    ticks_total += len(times)
+    who = "pid %d (proc_id %d)" % (pid, proc_id)
+    if times and len(times) > (times[-1] - times[0]) // interval + 2:
+        bad.append("%s: %d ticks in %.0f ms, more than one every %d ms"
+                   % (who, len(times), (times[-1] - times[0]) / 1e6, interval // 10**6))
+    if times and times[0] < started:
+        bad.append("%s: a tick before the process started" % who)
+    if unstored != 0 or note is not None:
+        bad.append("%s: unstored %d, note %r" % (who, unstored, note))
+print("%d processes, %d ticks" % (n, ticks_total))
+for b in bad[:10]:
+    print("FAIL: " + b)
+sys.exit(1 if bad or n == 0 else 0)
+PY
+)" || rc=$?
+    note "$3: collector's ticks: $(echo "$out" | head -n 1)"
+    [ "$rc" -eq 0 ] || fail "$3: collector's tick bookkeeping:
 $out"
 }
 
@@ -598,6 +641,7 @@ run_shim() {
     shift 2
     run_cmd "$name" env MEMSWEEP_DB="$db" LD_PRELOAD="$MS_SHIM" "$@"
     echo "$RC" >"$T/$name.rc"
+    collect_pending "$db"
 }
 
 # run_shim_held NAME DB GO CHECK [VAR=VALUE]... CMD...: run_shim for a CMD that holds
@@ -617,6 +661,7 @@ run_shim_held() {
     RC=0
     wait "$pid" || RC=$?
     echo "$RC" >"$T/$name.rc"
+    collect_pending "$db"
 }
 
 # same_run REF NAME WHAT: runs REF and NAME (from run_ref/run_shim) printed the same

@@ -1,10 +1,11 @@
 # Garbage in the shim's variables: MEMSWEEP_ALLOC_STEP_MB, MEMSWEEP_RELEASE_MB,
-# MEMSWEEP_ALLOC_MAX_PER_S, MEMSWEEP_INTERVAL_MS and MEMSWEEP_RUN_ID set to a word, a negative number, a number of MiB whose
-# byte count overflows 64 bits, and nothing. The program runs with its output and exit
-# status unchanged, the shim says at most one line per variable on stderr and nothing
-# else, and it still records the process with allocation tracking on. A word, a negative
-# number or nothing leaves the default in force, so the 96 MiB spikes (past the default
-# 64 MiB step and 16 MiB release size) still get alloc and release samples.
+# MEMSWEEP_ALLOC_MAX_PER_S and MEMSWEEP_INTERVAL_MS set to a word, a negative number, a
+# number of MiB whose byte count overflows 64 bits, and nothing; and MEMSWEEP_RUN_ID, which
+# the shim no longer reads (a pool's header names its run). The program runs with its
+# output and exit status unchanged, the shim says at most one line per variable on stderr
+# and nothing else, and it still records the process with allocation tracking on. A word,
+# a negative number or nothing leaves the default in force, so the 96 MiB spikes (past
+# the default 64 MiB step and 16 MiB release size) still get alloc and release samples.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 need_exe "$SPIKE"
@@ -60,14 +61,16 @@ for var in MEMSWEEP_ALLOC_STEP_MB MEMSWEEP_RELEASE_MB MEMSWEEP_ALLOC_MAX_PER_S; 
         check_garbage "g$i" "$defaults" "$var=$value"
     done
 done
-# The sampling interval and the run id: a word, a negative number, nothing, or out of
-# range leave the 500 ms default and a run of the program's own; 99999999999999 is a
-# well-formed run id that names no run of this database, which gets a line and a run of
-# its own all the same.
+# The sampling interval: a word, a negative number, nothing, or out of range leave the
+# 500 ms default. MEMSWEEP_RUN_ID, whatever it holds (99999999999999 is a well-formed run
+# id that names no run), is not read: not a word about it, and a run of the program's own.
 for var in MEMSWEEP_INTERVAL_MS MEMSWEEP_RUN_ID; do
     for value in abc -5 '' 99999999999999; do
         i=$((i + 1))
         check_garbage "g$i" 1 "$var=$value"
+        if [ "$var" = MEMSWEEP_RUN_ID ]; then
+            assert_empty "$T/g$i.err" "$var=$value: stderr"
+        fi
         assert_eq 1 "$(sql "$T/g$i.db" "SELECT count(*) FROM runs")" "$var=$value: runs recorded"
         assert_eq "$(sql "$T/g$i.db" "SELECT run_id FROM runs")" \
             "$(sql "$T/g$i.db" "SELECT run_id FROM processes WHERE exe LIKE '%/ms_spike'")" \

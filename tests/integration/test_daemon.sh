@@ -6,7 +6,11 @@
 # is recorded in the starting process's run with the forking process as its parent, and
 # its samples reach the database while it runs (checked while it is kept alive, by
 # reading the database as `memsweep advise` on a live sweep does), not only at its exit;
-# then its exit record, end sample and peak.
+# then its exit record, end sample and peak. Under the launcher the daemon outlives the
+# sweep: the sweep's collector, which takes the ticks of the processes it watches from
+# outside, is gone with `memsweep run`, so the daemon gets no ticks once the sweep is over
+# (docs/reliability.md, "Known limits"); what it writes itself (its start, its end, its
+# peak) stays in the run's pool, which `memsweep collect` folds.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -32,8 +36,12 @@ daemon_ticked() {
     [ "$(sql "$1" "SELECT count(*) FROM samples JOIN processes USING (proc_id)
                    WHERE pid = $2 AND kind = 'tick' AND rss_kb >= 40 * 1024")" -ge 1 ]
 }
-# Its exit record, which the shim writes before the process ends.
+# Its exit record, which the shim writes before the process ends; in a sweep's pool that
+# outlived `memsweep run`, once `memsweep collect` has folded it.
 daemon_ended() {
+    if [ "$variant" = launcher ]; then
+        "$MS_BIN" collect "$S" >/dev/null 2>&1 || return 1
+    fi
     [ "$(sql "$1" "SELECT count(*) FROM processes WHERE pid = $2 AND ended_ns IS NOT NULL")" = 1 ]
 }
 
@@ -78,8 +86,9 @@ for variant in libc manual manual-close-all launcher; do
     d="$(cat "$shim/daemon.pid")"
     assert_int "$d" "$variant: the daemon's pid"
     # The daemon cannot end before the go file exists: a tick seen now was committed
-    # while it ran, as a kill would find it.
-    wait_for 30 daemon_ticked "$DB" "$d" ||
+    # while it ran, as a kill would find it. (Not under the launcher, whose collector took
+    # the ticks and has gone.)
+    [ "$variant" = launcher ] || wait_for 30 daemon_ticked "$DB" "$d" ||
         fail "$variant: no committed tick of the running daemon (pid $d) within 30 s; rows:
 $(sql "$DB" "SELECT pid, ppid, exe, ended_ns, unstored, note FROM processes")"
     touch "$shim/go"
@@ -116,9 +125,15 @@ $(sql "$DB" "SELECT pid, ppid, exe, ended_ns, unstored, note FROM processes")"
     # The daemon was let go only once a tick of its was committed; how many more it got
     # depends on the machine, but not its bookkeeping of them: no more than its life holds,
     # and every one missing between written ones counted in unstored.
-    assert_ge "$(sql "$DB" "SELECT count(*) FROM samples JOIN processes USING (proc_id)
-                            WHERE $D AND kind = 'tick'")" 1 "$variant: the daemon's ticks"
-    check_ticks "$DB" 500 "$variant: the daemon" "p.$D"
+    if [ "$variant" != launcher ]; then
+        assert_ge "$(sql "$DB" "SELECT count(*) FROM samples JOIN processes USING (proc_id)
+                                WHERE $D AND kind = 'tick'")" 1 "$variant: the daemon's ticks"
+        check_ticks "$DB" 500 "$variant: the daemon" "p.$D"
+    else
+        # Its pool is gone once folded and its processes are gone: nothing is left behind.
+        "$MS_BIN" collect "$S" >/dev/null
+        assert_eq "" "$(ls "$S/spool" 2>/dev/null)" "$variant: pools left in the sweep's spool directory"
+    fi
     assert_eq 1 "$(sql "$DB" "SELECT count(*) FROM samples JOIN processes USING (proc_id)
                               WHERE $D AND kind = 'end'")" "$variant: the daemon's end sample"
     # Why the shim stopped or interrupted measuring, if it did.

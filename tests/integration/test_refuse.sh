@@ -4,9 +4,9 @@
 # another version), and a program that cannot be started (COMMAND without a placeholder,
 # the plain first word of a --commands line). Each refusal is one `memsweep: ...` line,
 # exit status 1, nothing on stdout, no command run and no sweep directory; a refusal
-# found once the directory exists (a database that cannot be created) removes it. What
-# is not refused still runs: the shim itself, shell built-ins and functions, a program
-# named by a parameter. A sweep whose every run went unmeasured ends with exit status 1
+# found once the directory exists (a spool directory or a database that cannot be
+# created) removes it. What is not refused still runs: the shim itself, shell built-ins
+# and functions, a program named by a parameter. A sweep whose every run went unmeasured ends with exit status 1
 # and says so.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -162,21 +162,33 @@ else
 fi
 
 note "refused once the sweep directory exists: it is removed"
-M="$T/mnt"
-mkdir "$M"
-# Three inodes: the mount's root, the sweep directory and its logs directory; the
-# database cannot be created.
+# A tmpfs with room for N inodes: the mount's root, the sweep directory and its logs
+# directory take three. With three the spool directory cannot be created, with four the
+# database: either refusal names what could not be made, in one line.
 if [ "$(id -u)" != 0 ]; then
     skip_part "the full filesystem: mounting a tmpfs needs root"
-elif ! mount -t tmpfs -o size=1m,nr_inodes=3 memsweep-test "$M" 2>"$T/mount.err"; then
-    skip_part "the full filesystem: cannot mount a tmpfs here ($(head -c 200 "$T/mount.err"))"
 else
-    _cleanup_mount() { umount "$M" 2>/dev/null || umount -l "$M" 2>/dev/null || true; }
+    _cleanup_mount() {
+        local m
+        for m in "$T"/mnt*; do
+            umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
+        done
+    }
     trap '_cleanup_mount; _cleanup' EXIT
-    OUT="$M"
-    refused "memsweep: $M/sweep_*" "$MS_BIN" run -o "$M" -- "${CMD[@]}"
-    assert_contains "$T/case$n_case.err" "memsweep.db" "the message names the database"
-    assert_eq "" "$(find "$M" -mindepth 1)" "what the refused sweep left in $M"
+    for inodes_what in "3 spool" "4 memsweep.db"; do
+        read -r inodes what <<<"$inodes_what"
+        M="$T/mnt$inodes"
+        mkdir "$M"
+        if ! mount -t tmpfs -o size=1m,nr_inodes="$inodes" memsweep-test "$M" 2>"$T/mount.err"; then
+            skip_part "the full filesystem: cannot mount a tmpfs here ($(head -c 200 "$T/mount.err"))"
+            break
+        fi
+        OUT="$M"
+        refused "memsweep: $M/sweep_*" "$MS_BIN" run -o "$M" -- "${CMD[@]}"
+        [[ "$(cat "$T/case$n_case.err")" =~ ^memsweep:\ $M/sweep_[0-9]{8}-[0-9]{6}/$what[.:] ]] ||
+            fail "case $n_case: the message does not name the sweep's $what: $(cat "$T/case$n_case.err")"
+        assert_eq "" "$(find "$M" -mindepth 1)" "what the refused sweep left in $M"
+    done
 fi
 
 note "$n_case refusals checked"

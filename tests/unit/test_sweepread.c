@@ -511,6 +511,141 @@ static void test_overlapping_processes_views(void **state)
     ms_sweep_free(&d);
 }
 
+/* The figures of one run that a time-ordered merge computes, as two reads must agree. */
+static void assert_same_run(const ms_run_mem_t *a, const ms_run_mem_t *b)
+{
+    assert_int_equal(a->run_id, b->run_id);
+    assert_int_equal(a->n_processes, b->n_processes);
+    assert_int_equal(a->n_samples, b->n_samples);
+    assert_int_equal(a->ended_abnormally, b->ended_abnormally);
+    assert_int_equal(a->end_kb, b->end_kb);
+    assert_int_equal(a->peak_kb, b->peak_kb);
+    assert_int_equal(a->peaks.periodic_kb, b->peaks.periodic_kb);
+    assert_int_equal(a->peaks.all_kb, b->peaks.all_kb);
+    assert_int_equal(a->peaks.hwm_sum_kb, b->peaks.hwm_sum_kb);
+    assert_int_equal(a->peaks.overlap, b->peaks.overlap);
+    for (int k = 0; k < MS_SAMPLE_KINDS; k++)
+        assert_int_equal(a->peaks.kinds[k], b->peaks.kinds[k]);
+}
+
+static void test_held_runs_match_reread(void **state)
+{
+    sqlite3 *db = create_db(dbpath);
+    ms_sweep_data_t held, reread;
+    const ms_run_mem_t *r;
+    char sql[256];
+    (void)state;
+
+    /* Columns without affinity, as a hand-made database may have: a REAL stays REAL. */
+    exec_sql(db, "DROP TABLE samples;"
+                 "CREATE TABLE samples(proc_id, t_ns, rss_kb, hwm_kb, kind, heap_kb, stack_id);"
+                 "CREATE INDEX samples_by_proc ON samples(proc_id, t_ns);");
+    exec_sql(db, "BEGIN");
+    /* Runs 1 and 2: a wrapper and a worker that overlap, their samples interleaved as
+     * a live sweep writes them; run 2's rows come between run 1's. */
+    for (int run = 1; run <= 2; run++) {
+        add_run(db, run, "ok");
+        add_proc(db, 10 * run, run, 100 * run, 0, 10, 0);
+        add_proc(db, 10 * run + 1, run, 100 * run + 1, 1, 9, 0);
+    }
+    for (int i = 0; i <= 10; i++) {
+        for (int run = 1; run <= 2; run++) {
+            const char *kind = i == 0 ? "start" : i == 10 ? "end" : "tick";
+            add_sample(db, 10 * run, i, (run * 10 + i) * MIB, kind);
+            if (i >= 1 && i <= 9)
+                add_sample(db, 10 * run + 1, i + 0.5, (run * 100 + 7 * i) * MIB,
+                           i == 1 ? "start" : i == 9 ? "end" : "tick");
+        }
+    }
+    /* Run 3: overlapping, one process's samples out of time order (read again). */
+    add_run(db, 3, "ok");
+    add_proc(db, 30, 3, 300, 0, 10, 0);
+    add_proc(db, 31, 3, 301, 1, 9, 0);
+    add_sample(db, 30, 0, 5 * MIB, "start");
+    add_sample(db, 30, 10, 5 * MIB, "end");
+    add_sample(db, 30, 5, 6 * MIB, "tick");
+    add_sample(db, 31, 1, 50 * MIB, "start");
+    add_sample(db, 31, 4, 80 * MIB, "tick");
+    add_sample(db, 31, 9, 20 * MIB, "end");
+    /* Run 4: overlapping, with more samples than are ever held at once (read again). */
+    add_run(db, 4, "ok");
+    add_proc(db, 40, 4, 400, 0, 100, 0);
+    add_proc(db, 41, 4, 401, 1, 99, 0);
+    add_sample(db, 40, 0, 3 * MIB, "start");
+    for (int i = 0; i < 70000; i++)
+        add_sample(db, 41, 1 + i / 1000.0, (10 + i % 97) * MIB, i == 0 ? "start" : "tick");
+    add_sample(db, 41, 99, 9 * MIB, "end");
+    add_sample(db, 40, 100, 3 * MIB, "end");
+    /* Run 5: overlapping, and a sample whose proc_id SQL counts but the reader refuses
+     * (a REAL beyond the range it accepts): the count is never reached (read again). */
+    add_run(db, 5, "ok");
+    exec_sql(db, "INSERT INTO processes(proc_id, run_id, pid, ppid, started_ns, ended_ns)"
+                 " VALUES (9100000000000000000, 5, 500, 1, 0, 10000000000),"
+                 " (51, 5, 501, 1, 1000000000, 9000000000)");
+    for (int i = 0; i <= 10; i++) {
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO samples(proc_id, t_ns, rss_kb, hwm_kb, kind) VALUES"
+                 " (9100000000000000000, %lld, %lld, NULL, '%s')",
+                 i * S_NS, (40 + i) * MIB, i == 0 ? "start" : i == 10 ? "end" : "tick");
+        exec_sql(db, sql);
+        if (i >= 1 && i <= 9)
+            add_sample(db, 51, i + 0.25, 30 * MIB, i == 1 ? "start" : i == 9 ? "end" : "tick");
+    }
+    exec_sql(db, "INSERT INTO samples(proc_id, t_ns, rss_kb, kind)"
+                 " VALUES (9.1e18, 5000000000, 1, 'tick')");
+    /* Runs 6 and 7: overlapping, each small enough to be held, their rows interleaved so
+     * that together they are not: run 6 is read again, run 7 still held. */
+    for (int run = 6; run <= 7; run++) {
+        add_run(db, run, "ok");
+        add_proc(db, 10 * run, run, 100 * run, 0, 100, 0);
+        add_proc(db, 10 * run + 1, run, 100 * run + 1, 1, 99, 0);
+        add_sample(db, 10 * run, 0, 2 * MIB, "start");
+    }
+    for (int i = 0; i < 40000; i++)
+        for (int run = 6; run <= 7; run++)
+            add_sample(db, 10 * run + 1, 1 + i / 1000.0, (run + i % 89) * MIB,
+                       i == 0 ? "start" : "tick");
+    for (int run = 6; run <= 7; run++) {
+        add_sample(db, 10 * run + 1, 99, 9 * MIB, "end");
+        add_sample(db, 10 * run, 100, 2 * MIB, "end");
+    }
+    exec_sql(db, "COMMIT");
+    sqlite3_close(db);
+
+    read_db(&held);
+    /* Without the index the samples are not counted: every run is read again. */
+    assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
+    exec_sql(db, "DROP INDEX samples_by_proc");
+    sqlite3_close(db);
+    read_db(&reread);
+
+    assert_int_equal(held.n_runs, 7);
+    assert_int_equal(reread.n_runs, 7);
+    for (size_t i = 0; i < held.n_runs; i++)
+        assert_same_run(&held.runs[i], &reread.runs[i]);
+    /* Run 1 at 9.5 s: the wrapper's 19 MiB and the worker's 163 MiB. */
+    r = run_by_id(&held, 1);
+    assert_true(r->peaks.overlap);
+    assert_int_equal(r->peaks.all_kb, 182 * MIB);
+    assert_int_equal(r->end_kb, 182 * MIB);
+    r = run_by_id(&held, 2);
+    assert_int_equal(r->peaks.all_kb, 29 * MIB + 263 * MIB);
+    r = run_by_id(&held, 3);
+    assert_int_equal(r->peaks.all_kb, 86 * MIB); /* at 5 s: 6 + 80 */
+    r = run_by_id(&held, 4);
+    assert_int_equal(r->n_samples, 70003);
+    assert_int_equal(r->peaks.all_kb, 109 * MIB);
+    r = run_by_id(&held, 5);
+    assert_int_equal(r->n_samples, 20);
+    assert_int_equal(r->peaks.all_kb, 79 * MIB);
+    assert_int_equal(held.report.bad[MS_BAD_SAMPLE_PROC], 1);
+    r = run_by_id(&held, 7);
+    assert_int_equal(r->n_samples, 40003);
+    assert_int_equal(r->peaks.all_kb, (2 + 7 + 88) * MIB);
+    ms_sweep_free(&held);
+    ms_sweep_free(&reread);
+}
+
 static void test_stack_selection_kinds_tracking(void **state)
 {
     sqlite3 *db = create_db(dbpath);
@@ -905,7 +1040,7 @@ static const char loose_processes_sql[] =
     "CREATE TABLE p2 AS SELECT * FROM processes; DROP TABLE processes;"
     "CREATE TABLE processes(proc_id, run_id, pid, ppid, exe, cmdline, started_ns, ended_ns,"
     " hwm_kb, end_rss_kb, alloc_tracking, alloc_dropped, alloc_dropped_rate,"
-    " alloc_dropped_queue, unstored, note);"
+    " alloc_dropped_queue, unstored, note, spool_key);"
     "INSERT INTO processes SELECT * FROM p2; DROP TABLE p2;";
 
 /* Checks every reason's count: want lists the non-zero ones, ended by MS_BAD_COUNT. */
@@ -1839,6 +1974,7 @@ int main(void)
         cmocka_unit_test(test_pid_reuse_and_teardown),
         cmocka_unit_test(test_spike_seen_only_by_alloc_samples),
         cmocka_unit_test(test_overlapping_processes_views),
+        cmocka_unit_test(test_held_runs_match_reread),
         cmocka_unit_test(test_stack_selection_kinds_tracking),
         cmocka_unit_test(test_schema_v1_database),
         cmocka_unit_test(test_advise_peak_summary),

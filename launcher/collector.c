@@ -1,0 +1,997 @@
+/* The collector of `memsweep run` (see collector.h). */
+#include "collector.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "climsg.h"
+#include "errbuf.h"
+#include "memsweep/procfs.h"
+#include "memsweep/spool.h"
+#include "memsweep/spooldir.h"
+#include "spool_fold.h"
+#include "spool_gc.h"
+#include "spool_read.h"
+#include "store.h"
+
+#define NS_PER_MS 1000000LL
+
+/* Ticks kept while the database cannot take them; beyond, the oldest are dropped. */
+#define TICKS_MAX (1u << 20)
+
+/*
+ * Chunks claimed but not written that discovery remembers for one pool. A run has a few
+ * at most (claims that failed, processes killed between claim and header); a pool whose
+ * claim count was scribbled over has up to MS_SPOOL_CHUNKS_MAX, and looking at each of
+ * them at every tick would cost the tick thread its cadence. Past this many, discovery
+ * waits at the next unwritten chunk, as it always may.
+ */
+#define LATER_MAX 4096
+
+/* A process image the collector reads from outside. */
+typedef struct watched {
+    uint64_t key;
+    int32_t pid;
+    uint64_t start_ticks;
+    uint64_t proc_off; /* where its ms_spool_proc_t is in the pool file */
+    int fd;            /* its /proc/<pid>/status, once checked to be this process */
+    int dead;          /* gone, ended, replaced by exec, or not ours to read */
+    int stat_fd;       /* its /proc/<pid>/stat */
+    int have_first;    /* vmexe_kb and startcode hold its first reading's figures */
+    unsigned long long vmexe_kb;  /* VmExe at its first reading; -1 when not reported */
+    unsigned long long startcode; /* field 26 of stat: where its text is mapped */
+} watched_t;
+
+/*
+ * A pool. The tick thread alone uses fd, resolved and procs; the fold thread alone sp and
+ * folded_all; done and removed are set by one thread and read by another.
+ */
+typedef struct cpool {
+    long long run_id;
+    char *path;
+    int fd;            /* for the tick's reads of headers */
+    uint64_t resolved; /* chunks below this index are known, or in later */
+    uint64_t *later;   /* claimed chunks below resolved not written yet */
+    size_t n_later, cap_later;
+    watched_t *procs;
+    size_t n_procs, cap_procs;
+    ms_spool_t *sp;    /* for the fold */
+    int folded_all;    /* at the last fold */
+    int quiet;         /* its processes were all found gone after the last fold */
+    int warned;        /* a failure of its own fold was reported (fold thread) */
+    uint64_t quiet_claimed; /* chunks claimed in the scan that was found quiet */
+    int done;          /* its worker was reaped (atomic) */
+    int removed;       /* the fold thread let it go (atomic): 2 until marked in the database */
+} cpool_t;
+
+/* A pool as the supervisor's thread sees it, between its creation and its run's end. */
+typedef struct mpool {
+    long long run_id;
+    int fd;
+    char *path;
+} mpool_t;
+
+typedef struct tick {
+    uint64_t key;
+    int64_t t_ns, rss_kb, hwm_kb, heap_kb;
+} tick_t;
+
+struct ms_collector {
+    char *db_path;
+    char *spool_dir;
+    int64_t interval_ns;
+    int64_t fold_ns;
+    ms_spool_pool_t tmpl; /* the header of every new pool but its run id and time */
+
+    /* mu guards pools (appended by the supervisor), ticks and stop. */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t tick_thread, fold_thread;
+    int started;
+    int stop;
+    cpool_t **pools;
+    size_t n_pools, cap_pools;
+    tick_t *ticks; /* taken, not yet handed to the fold */
+    size_t n_ticks, cap_ticks;
+
+    /* The supervisor's thread only. */
+    mpool_t *mine;
+    size_t n_mine, cap_mine;
+
+    /* The fold thread only (and ms_collector_finish after the joins). */
+    tick_t *pending; /* handed to the fold, not yet committed */
+    size_t n_pending, cap_pending;
+    sqlite3 *db;
+    ms_fold_t *fold;
+    ms_spool_host_t host;
+    int have_host;
+    struct rlimit user_nofile; /* the soft and hard limits the user gave memsweep */
+    int raised_nofile;         /* the soft limit was raised: workers get user_nofile */
+    int error_shown;
+    int result;
+    uint64_t taken, missed;
+};
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int64_t real_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Creates dir (mode 0700) or checks that the existing one is the user's own and private. */
+static int own_dir(const char *dir, char *err, size_t errlen)
+{
+    struct stat st;
+
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        const int rc = -errno;
+        ms_set_err(err, errlen, "%s: %s", dir, strerror(-rc));
+        return rc;
+    }
+    if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+        (st.st_mode & 0077) != 0) {
+        ms_set_err(err, errlen, "%s: not a private directory of this user (mode 0700)", dir);
+        return -EPERM;
+    }
+    return 0;
+}
+
+int ms_collector_spool_dir(const char *sweep_dir, const char *db_path, char *out, size_t len,
+                           char *err, size_t errlen)
+{
+    struct statfs fs;
+    int rc;
+
+    if (statfs(sweep_dir, &fs) == 0 && ms_spooldir_is_network_fs((unsigned long long)fs.f_type)) {
+        char parent[64];
+        /* A pool is a shared mapping and its processes' pids are this machine's. */
+        rc = ms_spooldir_for_db(out, len, db_path, NULL);
+        if (rc != 0) {
+            ms_set_err(err, errlen, "%s: %s", db_path, strerror(-rc));
+            return rc;
+        }
+        snprintf(parent, sizeof parent, "/tmp/memsweep-%lu", (unsigned long)getuid());
+        rc = own_dir(parent, err, errlen);
+    } else {
+        rc = snprintf(out, len, "%s/spool", sweep_dir) >= (int)len ? -ENAMETOOLONG : 0;
+        if (rc != 0)
+            ms_set_err(err, errlen, "%s: %s", sweep_dir, strerror(-rc));
+    }
+    return rc == 0 ? own_dir(out, err, errlen) : rc;
+}
+
+/* The header fields every pool of this sweep shares. */
+static void init_template(ms_collector_t *c, long long interval_ms)
+{
+    ms_spool_pool_t *h = &c->tmpl;
+
+    memset(h, 0, sizeof *h);
+    h->magic = MS_SPOOL_MAGIC;
+    h->version = MS_SPOOL_VERSION;
+    h->header_bytes = MS_SPOOL_HEADER_BYTES;
+    h->chunk_bytes = MS_SPOOL_CHUNK_BYTES;
+    h->flags = MS_SPOOL_WATCHED;
+    h->watcher_pid = (int32_t)getpid();
+    h->interval_ms = (uint32_t)interval_ms;
+    if (c->have_host) {
+        h->pidns_ino = c->host.pidns_ino;
+        h->boot_id_hi = c->host.boot_hi;
+        h->boot_id_lo = c->host.boot_lo;
+    } else {
+        h->watcher_pid = 0;
+    }
+    if (gethostname(h->host, sizeof h->host - 1) != 0)
+        h->host[0] = '\0';
+}
+
+static void say(ms_collector_t *c, const char *what, const char *err)
+{
+    /* One line per sweep: a database that refuses one fold usually refuses the next. */
+    if (c->error_shown)
+        return;
+    c->error_shown = 1;
+    ms_cli_error("%s%s", what, err);
+}
+
+/* The pool at index i, or NULL past the end: the array moves when the supervisor adds. */
+static cpool_t *pool_at(ms_collector_t *c, size_t i)
+{
+    cpool_t *p = NULL;
+
+    pthread_mutex_lock(&c->mu);
+    if (i < c->n_pools)
+        p = c->pools[i];
+    pthread_mutex_unlock(&c->mu);
+    return p;
+}
+
+static int pread_all(int fd, void *buf, size_t len, uint64_t off)
+{
+    const ssize_t n = pread(fd, buf, len, (off_t)off);
+
+    return n == (ssize_t)len ? 0 : -1;
+}
+
+static void bury(watched_t *w);
+
+/* What resolve() found of one chunk. */
+enum { CHUNK_KNOWN, CHUNK_NOT_YET, CHUNK_PAST_FILE };
+
+/*
+ * Looks at the chunk at index i: a first chunk whose process header is in place becomes a
+ * watched image; any other written chunk is known and ignored. CHUNK_NOT_YET for a chunk
+ * claimed but not written (yet), CHUNK_PAST_FILE when the file does not reach it.
+ */
+static int resolve(ms_collector_t *c, cpool_t *p, uint64_t i)
+{
+    const uint64_t off = ms_spool_chunk_offset(&c->tmpl, i);
+    ms_spool_chunk_t ch;
+    ms_spool_proc_t pr;
+    watched_t *w;
+    int rc;
+
+    if (pread_all(p->fd, &ch, sizeof ch, off) != 0)
+        return CHUNK_PAST_FILE;
+    if (ch.magic == 0)
+        return CHUNK_NOT_YET;
+    if (ch.magic != MS_SPOOL_CHUNK_MAGIC || ch.seq != 0 || ch.key == 0)
+        return CHUNK_KNOWN;
+    rc = ms_spool_read_proc(p->fd, off + sizeof ch, &pr, NULL, 0);
+    if (rc == -EAGAIN)
+        return CHUNK_NOT_YET;
+    if (rc != 0)
+        return CHUNK_KNOWN;
+    if (p->n_procs == p->cap_procs) {
+        const size_t ncap = p->cap_procs != 0 ? p->cap_procs * 2 : 8;
+        watched_t *nw = realloc(p->procs, ncap * sizeof *nw);
+        if (nw == NULL)
+            return CHUNK_NOT_YET;
+        p->procs = nw;
+        p->cap_procs = ncap;
+    }
+    /*
+     * An image of the same process (pid and start time) before this one called exec:
+     * what /proc shows from now on is the new image's, never the old one's.
+     */
+    for (size_t k = 0; k < p->n_procs; k++)
+        if (!p->procs[k].dead && p->procs[k].pid == pr.pid &&
+            p->procs[k].start_ticks == pr.start_ticks)
+            bury(&p->procs[k]);
+    w = &p->procs[p->n_procs++];
+    memset(w, 0, sizeof *w);
+    w->key = ch.key;
+    w->pid = pr.pid;
+    w->start_ticks = pr.start_ticks;
+    w->proc_off = off + sizeof ch;
+    w->fd = -1;
+    w->stat_fd = -1;
+    /* Only a process of this namespace can be found by its pid here. */
+    w->dead = (pr.flags & MS_SPOOL_SELF_SAMPLED) != 0 || !c->have_host ||
+              pr.pidns_ino != c->host.pidns_ino || pr.end_state == MS_SPOOL_END_DONE;
+    return CHUNK_KNOWN;
+}
+
+/*
+ * Learns the process images that wrote their first chunk since the last tick. A chunk
+ * claimed but not written yet is remembered and looked at again at every tick, and the
+ * scan goes on past it: its writer may never write it (killed between its claim and its
+ * header, or a claim that failed after its add), and the processes that claimed later
+ * chunks must not go unwatched for it.
+ */
+static void discover(ms_collector_t *c, cpool_t *p)
+{
+    uint64_t next = 0;
+    size_t k = 0;
+
+    if (p->fd < 0 ||
+        pread_all(p->fd, &next, sizeof next, offsetof(ms_spool_pool_t, next_chunk)) != 0)
+        return;
+    if (next > MS_SPOOL_CHUNKS_MAX)
+        next = MS_SPOOL_CHUNKS_MAX;
+    for (size_t i = 0; i < p->n_later; i++)
+        if (resolve(c, p, p->later[i]) != CHUNK_KNOWN)
+            p->later[k++] = p->later[i];
+    p->n_later = k;
+    while (p->resolved < next) {
+        const int r = resolve(c, p, p->resolved);
+        if (r == CHUNK_PAST_FILE)
+            return; /* the file grows before a chunk there is written */
+        if (r == CHUNK_NOT_YET) {
+            if (p->n_later == LATER_MAX)
+                return; /* a pool whose claims are not believable: see LATER_MAX */
+            if (p->n_later == p->cap_later) {
+                const size_t ncap = p->cap_later != 0 ? p->cap_later * 2 : 8;
+                uint64_t *nl = realloc(p->later, ncap * sizeof *nl);
+                if (nl == NULL)
+                    return; /* looked at again at the next tick */
+                p->later = nl;
+                p->cap_later = ncap;
+            }
+            p->later[p->n_later++] = p->resolved;
+        }
+        p->resolved++;
+    }
+}
+
+/* Appends to a buffer of ticks; the caller holds what guards it. */
+static void add_tick_to(tick_t **v, size_t *n, size_t *cap, uint64_t *missed, const tick_t *t)
+{
+    if (*n == *cap) {
+        size_t ncap = *cap != 0 ? *cap * 2 : 256;
+        tick_t *nt;
+        if (ncap > TICKS_MAX)
+            ncap = TICKS_MAX;
+        if (*n == ncap) {
+            /* The database has refused them for long: the oldest go, counted. */
+            memmove(*v, *v + 1, (*n - 1) * sizeof **v);
+            (*n)--;
+            (*missed)++;
+        } else {
+            nt = realloc(*v, ncap * sizeof *nt);
+            if (nt == NULL) {
+                (*missed)++;
+                return;
+            }
+            *v = nt;
+            *cap = ncap;
+        }
+    }
+    (*v)[(*n)++] = *t;
+}
+
+static void add_tick(ms_collector_t *c, const tick_t *t)
+{
+    pthread_mutex_lock(&c->mu);
+    add_tick_to(&c->ticks, &c->n_ticks, &c->cap_ticks, &c->missed, t);
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void bury(watched_t *w)
+{
+    if (w->fd >= 0)
+        close(w->fd);
+    if (w->stat_fd >= 0)
+        close(w->stat_fd);
+    w->fd = -1;
+    w->stat_fd = -1;
+    w->dead = 1;
+}
+
+/* Reads one process's status from outside, checking it is still the same process. */
+static void read_one(ms_collector_t *c, cpool_t *p, watched_t *w)
+{
+    char buf[4096];
+    unsigned long long rss, hwm;
+    int64_t heap = -1;
+    uint32_t end_state = 0;
+    tick_t t;
+    ssize_t n;
+
+    if (w->fd < 0) {
+        char path[64];
+        int e = 0;
+        snprintf(path, sizeof path, "/proc/%ld/status", (long)w->pid);
+        w->fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (w->fd < 0)
+            e = errno;
+        snprintf(path, sizeof path, "/proc/%ld/stat", (long)w->pid);
+        w->stat_fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (w->stat_fd < 0 && e == 0)
+            e = errno;
+        if (w->fd < 0 || w->stat_fd < 0) {
+            if (e == EMFILE || e == ENFILE || e == ENOMEM) {
+                /*
+                 * No descriptor or memory left now says nothing about the process:
+                 * opened again at the next tick, once other processes have ended.
+                 */
+                if (w->fd >= 0)
+                    close(w->fd);
+                if (w->stat_fd >= 0)
+                    close(w->stat_fd);
+                w->fd = -1;
+                w->stat_fd = -1;
+                return;
+            }
+            bury(w);
+            return;
+        }
+    }
+    {
+        /*
+         * Opened first, checked after, at every reading: the descriptors are surely that
+         * process's (a dead one's fail), and its start time says it is the process the
+         * image belongs to. An exec keeps the pid and the start time but replaces the
+         * image, whose own record then ends: a new image registers itself (discover buries
+         * this one), but one the shim cannot enter (static, setuid, environment cleared)
+         * never does. Its text is then mapped elsewhere (field 26, with address-space
+         * randomisation) or has another size (VmExe, below); either way the readings are
+         * no longer this image's. (VmHWM cannot tell: read from outside, it can lag the
+         * process's own figure by the per-thread counts not yet folded.)
+         */
+        char sbuf[1024];
+        unsigned long long start, code;
+        const ssize_t sn = pread(w->stat_fd, sbuf, sizeof sbuf, 0);
+        if (sn <= 0 || ms_spool_parse_stat_field(sbuf, (size_t)sn, 22, &start) != 0 ||
+            start != w->start_ticks ||
+            ms_spool_parse_stat_field(sbuf, (size_t)sn, 26, &code) != 0 ||
+            (w->have_first && code != w->startcode)) {
+            bury(w);
+            return;
+        }
+        w->startcode = code;
+    }
+    n = pread(w->fd, buf, sizeof buf, 0);
+    if (n <= 0 || ms_procfs_kb_field(buf, (size_t)n, "VmRSS:", &rss) != 0) {
+        bury(w); /* gone, or a zombie whose memory is released */
+        return;
+    }
+    t.t_ns = real_ns();
+    if (ms_procfs_kb_field(buf, (size_t)n, "VmHWM:", &hwm) != 0)
+        hwm = (unsigned long long)-1;
+    {
+        unsigned long long exe_kb;
+        if (ms_procfs_kb_field(buf, (size_t)n, "VmExe:", &exe_kb) != 0)
+            exe_kb = (unsigned long long)-1;
+        if (!w->have_first) {
+            w->have_first = 1;
+            w->vmexe_kb = exe_kb;
+        } else if (exe_kb != w->vmexe_kb) {
+            bury(w);
+            return;
+        }
+    }
+    if (pread_all(p->fd, &end_state, sizeof end_state,
+                  w->proc_off + offsetof(ms_spool_proc_t, end_state)) == 0 &&
+        end_state == MS_SPOOL_END_DONE) {
+        bury(w); /* its own end reading follows */
+        return;
+    }
+    if (pread_all(p->fd, &heap, sizeof heap, w->proc_off + offsetof(ms_spool_proc_t, heap_kb)) !=
+            0 ||
+        heap < -1)
+        heap = -1;
+    t.key = w->key;
+    t.rss_kb = (int64_t)rss;
+    t.hwm_kb = hwm == (unsigned long long)-1 ? -1 : (int64_t)hwm;
+    t.heap_kb = heap;
+    add_tick(c, &t);
+    c->taken++;
+}
+
+static void close_tick_side(cpool_t *p)
+{
+    for (size_t k = 0; k < p->n_procs; k++)
+        bury(&p->procs[k]);
+    p->n_procs = 0;
+    if (p->fd >= 0)
+        close(p->fd);
+    p->fd = -1;
+}
+
+static void take_ticks(ms_collector_t *c)
+{
+    cpool_t *p;
+
+    for (size_t i = 0; (p = pool_at(c, i)) != NULL; i++) {
+        if (p->fd < 0)
+            continue;
+        if (__atomic_load_n(&p->removed, __ATOMIC_ACQUIRE)) {
+            close_tick_side(p);
+            continue;
+        }
+        discover(c, p);
+        for (size_t k = 0; k < p->n_procs; k++)
+            if (!p->procs[k].dead)
+                read_one(c, p, &p->procs[k]);
+    }
+}
+
+static void close_fold_side(cpool_t *p)
+{
+    ms_spool_close(p->sp);
+    p->sp = NULL;
+}
+
+/* Unlinks the pool when its path still names the file it has open. */
+static int unlink_pool(const cpool_t *p)
+{
+    struct stat a, b;
+
+    if (p->sp == NULL || fstat(p->sp->fd, &a) != 0 || lstat(p->path, &b) != 0 ||
+        a.st_dev != b.st_dev || a.st_ino != b.st_ino)
+        return -1;
+    return unlink(p->path);
+}
+
+/* The removal of a pool, decided by the fold thread: the tick thread closes its side. */
+static void let_go(cpool_t *p, int value)
+{
+    close_fold_side(p);
+    __atomic_store_n(&p->removed, value, __ATOMIC_RELEASE);
+}
+
+/* Runs a SAVEPOINT, RELEASE or ROLLBACK TO statement on the fold's connection. */
+static int pool_savepoint(ms_collector_t *c, const char *sql)
+{
+    return ms_store_errno(sqlite3_exec(c->db, sql, NULL, NULL, NULL));
+}
+
+/*
+ * Whether a failure of one pool's scan or fold can be the pool's own rather than the
+ * database's: a full disk, a lock not had, a damaged or read-only file, or memory
+ * refused would refuse every pool alike, and the whole fold waits for the next one.
+ */
+static int pool_error(int rc)
+{
+    return rc != -ENOSPC && rc != -EBUSY && rc != -EPROTO && rc != -EACCES && rc != -ENOMEM;
+}
+
+/*
+ * One transaction: every pool's new records, each in a savepoint of its own, then the
+ * ticks taken since the last fold.
+ */
+static int fold_all(ms_collector_t *c, int final)
+{
+    char err[512] = "";
+    size_t removed = 0;
+    size_t n;
+    cpool_t *p;
+    int rc;
+
+    /* The ticks taken so far join those a failed fold left. */
+    pthread_mutex_lock(&c->mu);
+    for (size_t i = 0; i < c->n_ticks; i++)
+        add_tick_to(&c->pending, &c->n_pending, &c->cap_pending, &c->missed, &c->ticks[i]);
+    c->n_ticks = 0;
+    n = c->n_pools;
+    pthread_mutex_unlock(&c->mu);
+    /* Nothing to fold: the write lock is not taken for nothing. */
+    if (n == 0 && c->n_pending == 0)
+        return 0;
+
+    rc = ms_fold_begin(c->fold, err, sizeof err);
+    for (size_t i = 0; rc == 0 && (p = pool_at(c, i)) != NULL; i++) {
+        ms_fold_stats_t st;
+        if (__atomic_load_n(&p->removed, __ATOMIC_ACQUIRE))
+            continue;
+        if (p->sp == NULL)
+            rc = ms_spool_open(p->path, &p->sp, err, sizeof err);
+        else
+            rc = ms_spool_scan(p->sp, err, sizeof err);
+        if (rc == -ENOENT || rc == -EINVAL) {
+            /*
+             * Removed by `memsweep collect`, which committed its rows first; or a header
+             * scribbled over, which loses this pool and no other.
+             */
+            if (rc == -EINVAL)
+                say(c, "", err);
+            let_go(p, 1);
+            rc = 0;
+            continue;
+        }
+        if (rc == 0)
+            rc = pool_savepoint(c, "SAVEPOINT pool");
+        if (rc == 0)
+            rc = ms_fold_pool(c->fold, p->sp, &st, err, sizeof err);
+        if (rc == 0) {
+            rc = pool_savepoint(c, "RELEASE pool");
+            if (rc == 0)
+                p->folded_all = st.folded_all;
+        } else if (pool_error(rc) && pool_savepoint(c, "ROLLBACK TO pool") == 0 &&
+                   pool_savepoint(c, "RELEASE pool") == 0) {
+            /*
+             * What this pool holds, not the database, refused the fold (a run id of
+             * another sweep, a read that failed): it loses this fold and no other
+             * pool's rows or ticks do. It is tried again at the next fold.
+             */
+            if (!p->warned) {
+                p->warned = 1;
+                ms_cli_error("%s; its records are not folded", err);
+            }
+            rc = 0;
+        }
+    }
+    for (size_t i = 0; rc == 0 && i < c->n_pending; i++) {
+        const tick_t *t = &c->pending[i];
+        const int trc = ms_fold_tick(c->fold, t->key, t->t_ns, t->rss_kb, t->hwm_kb, t->heap_kb);
+        /* A tick of an image whose first chunk is unusable has no row to go to. */
+        if (trc != 0 && trc != -ENOENT) {
+            rc = trc;
+            snprintf(err, sizeof err, "%s: cannot record a tick: %s", c->db_path,
+                     sqlite3_errmsg(c->db));
+        }
+    }
+    if (rc == 0)
+        rc = ms_fold_commit(c->fold, err, sizeof err);
+    else
+        ms_fold_rollback(c->fold);
+    if (rc != 0) {
+        say(c, "", err);
+        return rc;
+    }
+    c->n_pending = 0;
+
+    /*
+     * A pool goes once its run is over, all of it is folded and its processes are gone,
+     * in two steps (spool_gc.h): after one fold its processes are found gone, and the
+     * next fold, whose scan began after that, must have folded everything with no chunk
+     * claimed meanwhile. Deciding on one fold lost records: a worker that claimed its
+     * chunk, wrote and exited after the scan but before its reaping was seen looked like
+     * a run with no process at all, and one still writing during the scan lost its end.
+     */
+    for (size_t i = 0; c->have_host && (p = pool_at(c, i)) != NULL; i++) {
+        char why[256];
+        const int was_quiet = p->quiet;
+        if (__atomic_load_n(&p->removed, __ATOMIC_ACQUIRE) || p->sp == NULL)
+            continue;
+        p->quiet = 0;
+        if (!was_quiet || !ms_spool_removal_confirmed(p->sp, &c->host, p->quiet_claimed,
+                                                      p->folded_all, why, sizeof why)) {
+            p->quiet = (__atomic_load_n(&p->done, __ATOMIC_ACQUIRE) || final) &&
+                       ms_spool_removable(p->sp, &c->host, p->folded_all, why, sizeof why);
+            p->quiet_claimed = p->sp->claimed;
+            continue;
+        }
+        if (unlink_pool(p) == 0) {
+            let_go(p, 2);
+            removed++;
+        } else {
+            let_go(p, 1);
+        }
+    }
+    if (removed > 0 && ms_fold_begin(c->fold, err, sizeof err) == 0) {
+        for (size_t i = 0; (p = pool_at(c, i)) != NULL; i++) {
+            const char *slash = strrchr(p->path, '/');
+            if (__atomic_load_n(&p->removed, __ATOMIC_ACQUIRE) == 2) {
+                (void)ms_fold_mark_removed(c->fold, slash != NULL ? slash + 1 : p->path,
+                                           real_ns());
+                __atomic_store_n(&p->removed, 1, __ATOMIC_RELEASE);
+            }
+        }
+        (void)ms_fold_commit(c->fold, err, sizeof err);
+    }
+    return 0;
+}
+
+/* Waits until the monotonic time at, or until asked to stop; returns 0 when asked to stop. */
+static int wait_until(ms_collector_t *c, int64_t at)
+{
+    struct timespec ts = {.tv_sec = (time_t)(at / 1000000000LL),
+                          .tv_nsec = (long)(at % 1000000000LL)};
+    int go;
+
+    pthread_mutex_lock(&c->mu);
+    while (!c->stop && mono_ns() < at)
+        pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+    go = !c->stop;
+    pthread_mutex_unlock(&c->mu);
+    return go;
+}
+
+/*
+ * The tick thread: readings at a steady cadence, never waiting for the database, so that
+ * neither a fold nor another connection's lock can delay them.
+ */
+static void *tick_main(void *arg)
+{
+    ms_collector_t *c = arg;
+    int64_t next_tick = mono_ns();
+
+    while (wait_until(c, next_tick)) {
+        int64_t now;
+        take_ticks(c);
+        next_tick += c->interval_ns;
+        now = mono_ns();
+        if (next_tick <= now) {
+            /* Late by whole intervals (the thread was not scheduled): not taken, counted. */
+            const int64_t late = (now - next_tick) / c->interval_ns + 1;
+            pthread_mutex_lock(&c->mu);
+            c->missed += (uint64_t)late;
+            pthread_mutex_unlock(&c->mu);
+            next_tick += late * c->interval_ns;
+        }
+    }
+    return NULL;
+}
+
+/* The fold thread: every fold period, what the pools and the tick thread gathered. */
+static void *fold_main(void *arg)
+{
+    ms_collector_t *c = arg;
+
+    while (wait_until(c, mono_ns() + c->fold_ns))
+        (void)fold_all(c, 0);
+    return NULL;
+}
+
+int ms_collector_start(const char *db_path, const char *spool_dir, long long interval_ms,
+                       ms_collector_t **out, char *err, size_t errlen)
+{
+    ms_collector_t *c = calloc(1, sizeof *c);
+    pthread_condattr_t ca;
+    sigset_t all, old;
+    int rc;
+
+    *out = NULL;
+    if (c == NULL || (c->db_path = strdup(db_path)) == NULL ||
+        (c->spool_dir = strdup(spool_dir)) == NULL) {
+        ms_collector_free(c);
+        ms_set_err(err, errlen, "%s", strerror(ENOMEM));
+        return -ENOMEM;
+    }
+    /*
+     * The tick thread holds two descriptors for every live process it watches, which a
+     * sweep of many processes takes past the usual soft limit of 1024. The limit is the
+     * whole process's, so workers forked from here would inherit it: they get the user's
+     * back before their exec (ms_collector_child_limits).
+     */
+    if (getrlimit(RLIMIT_NOFILE, &c->user_nofile) == 0 &&
+        c->user_nofile.rlim_cur < c->user_nofile.rlim_max) {
+        struct rlimit raised = c->user_nofile;
+        raised.rlim_cur = raised.rlim_max;
+        c->raised_nofile = setrlimit(RLIMIT_NOFILE, &raised) == 0;
+    }
+    c->interval_ns = interval_ms * NS_PER_MS;
+    c->fold_ns = interval_ms > MS_COLLECT_FOLD_MS ? c->interval_ns : MS_COLLECT_FOLD_MS * NS_PER_MS;
+    c->have_host = ms_spool_host_self(&c->host) == 0;
+    init_template(c, interval_ms);
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    rc = ms_store_open_write(db_path, 0, &c->db, err, errlen);
+    if (rc == 0)
+        rc = ms_fold_open(c->db, db_path, 0, &c->fold, err, errlen);
+    if (rc != 0) {
+        ms_collector_free(c);
+        return rc;
+    }
+    /* The supervisor takes its signals synchronously: the thread must take none. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    rc = -pthread_create(&c->tick_thread, NULL, tick_main, c);
+    if (rc == 0) {
+        rc = -pthread_create(&c->fold_thread, NULL, fold_main, c);
+        if (rc != 0) {
+            pthread_mutex_lock(&c->mu);
+            c->stop = 1;
+            pthread_cond_broadcast(&c->cv);
+            pthread_mutex_unlock(&c->mu);
+            pthread_join(c->tick_thread, NULL);
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        ms_set_err(err, errlen, "cannot start the collector: %s", strerror(-rc));
+        ms_collector_free(c);
+        return rc;
+    }
+    c->started = 1;
+    *out = c;
+    return 0;
+}
+
+void ms_collector_child_limits(const ms_collector_t *c)
+{
+    if (c != NULL && c->raised_nofile)
+        (void)setrlimit(RLIMIT_NOFILE, &c->user_nofile);
+}
+
+/* Makes the pool at path known to both threads. */
+static int add_pool(ms_collector_t *c, long long run_id, char *path)
+{
+    cpool_t *p = calloc(1, sizeof *p);
+    int rc = 0;
+
+    if (p == NULL)
+        return -ENOMEM;
+    p->run_id = run_id;
+    p->path = path;
+    p->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    pthread_mutex_lock(&c->mu);
+    if (c->n_pools == c->cap_pools) {
+        const size_t ncap = c->cap_pools != 0 ? c->cap_pools * 2 : 16;
+        cpool_t **np = realloc(c->pools, ncap * sizeof *np);
+        if (np == NULL) {
+            rc = -ENOMEM;
+            goto out;
+        }
+        c->pools = np;
+        c->cap_pools = ncap;
+    }
+    c->pools[c->n_pools++] = p;
+    p = NULL;
+out:
+    pthread_mutex_unlock(&c->mu);
+    if (p != NULL) {
+        if (p->fd >= 0)
+            close(p->fd);
+        free(p);
+    }
+    return rc;
+}
+
+int ms_collector_new_pool(ms_collector_t *c, long long run_id, const char **path, char *err,
+                          size_t errlen)
+{
+    ms_spool_pool_t h = c->tmpl;
+    mpool_t *m;
+    uint64_t r;
+    char *p = NULL, *p2 = NULL;
+    int fd = -1;
+    int rc;
+
+    if (c->n_mine == c->cap_mine) {
+        const size_t ncap = c->cap_mine != 0 ? c->cap_mine * 2 : 16;
+        mpool_t *nm = realloc(c->mine, ncap * sizeof *nm);
+        if (nm == NULL)
+            goto nomem;
+        c->mine = nm;
+        c->cap_mine = ncap;
+    }
+    if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r) {
+        rc = -errno;
+        ms_set_err(err, errlen, "cannot name a pool: %s", strerror(-rc));
+        return rc;
+    }
+    if (asprintf(&p, "%s/%016llx%s", c->spool_dir, (unsigned long long)r, MS_SPOOL_SUFFIX) < 0) {
+        p = NULL;
+        goto nomem;
+    }
+    fd = open(p, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        rc = -errno;
+        ms_set_err(err, errlen, "%s: %s", p, strerror(-rc));
+        goto fail;
+    }
+    h.run_id = run_id;
+    h.created_ns = real_ns();
+    /* Blocks for the header and the first chunks now, so a worker's start allocates none. */
+    rc = posix_fallocate(fd, 0,
+                         MS_SPOOL_HEADER_BYTES +
+                             (off_t)MS_COLLECT_PREALLOC_CHUNKS * MS_SPOOL_CHUNK_BYTES);
+    if (rc != 0 || pwrite(fd, &h, sizeof h, 0) != (ssize_t)sizeof h) {
+        rc = rc != 0 ? -rc : -errno;
+        ms_set_err(err, errlen, "%s: %s", p, strerror(-rc));
+        unlink(p);
+        goto fail;
+    }
+    p2 = strdup(p);
+    if (p2 == NULL || add_pool(c, run_id, p2) != 0) {
+        free(p2);
+        unlink(p);
+        goto nomem;
+    }
+    m = &c->mine[c->n_mine++];
+    m->run_id = run_id;
+    m->fd = fd;
+    m->path = p;
+    *path = p;
+    return 0;
+
+nomem:
+    rc = -ENOMEM;
+    ms_set_err(err, errlen, "%s", strerror(ENOMEM));
+fail:
+    if (fd >= 0)
+        close(fd);
+    free(p);
+    return rc;
+}
+
+int ms_collector_run_done(ms_collector_t *c, long long run_id)
+{
+    uint64_t next = 0;
+    int rc = -ENOENT;
+
+    for (size_t i = 0; i < c->n_mine; i++) {
+        mpool_t *m = &c->mine[i];
+        if (m->run_id != run_id)
+            continue;
+        rc = pread_all(m->fd, &next, sizeof next, offsetof(ms_spool_pool_t, next_chunk)) == 0
+                 ? next > 0
+                 : -EIO;
+        close(m->fd);
+        free(m->path);
+        *m = c->mine[--c->n_mine];
+        pthread_mutex_lock(&c->mu);
+        for (size_t k = 0; k < c->n_pools; k++)
+            if (c->pools[k]->run_id == run_id)
+                __atomic_store_n(&c->pools[k]->done, 1, __ATOMIC_RELEASE);
+        pthread_mutex_unlock(&c->mu);
+        break;
+    }
+    return rc;
+}
+
+int ms_collector_finish(ms_collector_t *c)
+{
+    int rc;
+
+    if (c == NULL)
+        return 0;
+    if (c->started) {
+        pthread_mutex_lock(&c->mu);
+        c->stop = 1;
+        pthread_cond_broadcast(&c->cv);
+        pthread_mutex_unlock(&c->mu);
+        pthread_join(c->tick_thread, NULL);
+        pthread_join(c->fold_thread, NULL);
+        c->started = 0;
+    }
+    /*
+     * Every worker is reaped: a last reading of what lives on, and the last folds. The
+     * second one removes the pools the first found with all their processes gone.
+     */
+    take_ticks(c);
+    rc = fold_all(c, 1);
+    if (rc == 0)
+        rc = fold_all(c, 1);
+    (void)rmdir(c->spool_dir); /* only when empty */
+    ms_fold_close(c->fold);
+    c->fold = NULL;
+    sqlite3_close(c->db);
+    c->db = NULL;
+    return rc;
+}
+
+void ms_collector_counts(const ms_collector_t *c, uint64_t *taken, uint64_t *missed)
+{
+    *taken = c->taken;
+    *missed = c->missed;
+}
+
+void ms_collector_free(ms_collector_t *c)
+{
+    if (c == NULL)
+        return;
+    if (c->started)
+        (void)ms_collector_finish(c);
+    for (size_t i = 0; i < c->n_pools; i++) {
+        close_tick_side(c->pools[i]);
+        close_fold_side(c->pools[i]);
+        free(c->pools[i]->procs);
+        free(c->pools[i]->later);
+        free(c->pools[i]->path);
+        free(c->pools[i]);
+    }
+    for (size_t i = 0; i < c->n_mine; i++) {
+        close(c->mine[i].fd);
+        free(c->mine[i].path);
+    }
+    free(c->pools);
+    free(c->mine);
+    free(c->ticks);
+    free(c->pending);
+    ms_fold_close(c->fold);
+    sqlite3_close(c->db);
+    free(c->db_path);
+    free(c->spool_dir);
+    pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->cv);
+    free(c);
+}

@@ -1,0 +1,536 @@
+/*
+ * The records of this process image in its chunks of the pool (include/memsweep/spool.h).
+ *
+ * One writer at a time: a process-private lock that a program thread only ever tries
+ * (a hook may run in a signal handler that interrupted a writer of the same thread, and
+ * must then give up, never wait) and that only the sampler thread, a NOTE and the fork
+ * prepare handler wait for. Every holder keeps all signals blocked while it holds the
+ * lock (the callers of ms__spool_write block them, the other holders here), so no
+ * handler ever runs in a thread that holds it: a thread that forks, even from a signal
+ * handler, never holds it itself and may wait for it. A record is
+ * copied into the chunk first and published afterwards by a release store of the chunk's
+ * `committed`, so that a reader, or a SIGKILL at any moment, finds whole records only.
+ *
+ * Only the current chunk is mapped, plus the first page of chunk 0, which holds the
+ * ms_spool_proc_t of the image (the live counters and the end) for the image's whole life:
+ * the shim's footprint stays flat however many records it writes.
+ *
+ * Every chunk keeps NOTE_RESERVE bytes free for the one NOTE record that says why
+ * measuring stopped, so that the reason always fits where the records end.
+ */
+#include "shim_internal.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#define ALIGN8(n) (((n) + 7u) & ~(size_t)7u)
+
+/* Room kept in every chunk for the NOTE that ends the records of a full spool. */
+#define NOTE_RESERVE ALIGN8(sizeof(ms_spool_note_t) + MS_SPOOL_NOTE_MAX)
+
+/* Stacks an image remembers having written, so as not to write them again. */
+#define STACKS_REMEMBERED 16
+
+static struct {
+    atomic_int state; /* MS__SPOOL_ */
+    atomic_int owner; /* the pid of the image that owns the writer */
+    atomic_int lock;
+    ms_spool_proc_t *proc; /* in head: read with __atomic_load_n */
+    void *head_map;        /* chunk 0's mapping, only its first page once it is done */
+    size_t head_len;
+    ms_chunk_map_t cur; /* the chunk being written (chunk 0's mapping at first) */
+    ms_spool_chunk_t *ch;
+    uint32_t seq;
+    uint32_t used; /* bytes of records in cur, as committed says */
+    uint32_t room; /* bytes for records in cur */
+    uint64_t key;
+    int full;  /* no more chunks: records are counted, not written */
+    int noted; /* the one NOTE of the image is written */
+    uint64_t stacks[STACKS_REMEMBERED];
+    unsigned stacks_next;
+    uint32_t chunk_bytes;
+} w;
+
+/* The live counters, kept here so that they survive while no chunk is mapped. */
+static atomic_llong counters[3];
+static atomic_llong heap_kb = -1;
+static atomic_int tracking;
+
+int ms__spool_state(void)
+{
+    return atomic_load_explicit(&w.state, memory_order_acquire);
+}
+
+pid_t ms__spool_owner(void)
+{
+    return (pid_t)atomic_load_explicit(&w.owner, memory_order_relaxed);
+}
+
+static ms_spool_proc_t *proc_now(void)
+{
+    return __atomic_load_n(&w.proc, __ATOMIC_ACQUIRE);
+}
+
+static int lock_writer(int wait)
+{
+    for (;;) {
+        int expect = 0;
+        if (atomic_compare_exchange_weak_explicit(&w.lock, &expect, 1, memory_order_acquire,
+                                                  memory_order_relaxed))
+            return 1;
+        if (!wait) {
+            /* A weak exchange may fail spuriously: only a held lock is a busy writer. */
+            if (atomic_load_explicit(&w.lock, memory_order_relaxed) != 0)
+                return 0;
+            continue;
+        }
+        sched_yield();
+    }
+}
+
+static void unlock_writer(void)
+{
+    atomic_store_explicit(&w.lock, 0, memory_order_release);
+}
+
+/* Mirrors a counter into the mapped process header, if there is one. */
+static void mirror(int which, int64_t v)
+{
+    ms_spool_proc_t *const p = proc_now();
+
+    if (p == NULL)
+        return;
+    switch (which) {
+    case MS__COUNT_DROPPED_RATE:
+        __atomic_store_n(&p->alloc_dropped_rate, v, __ATOMIC_RELAXED);
+        break;
+    case MS__COUNT_DROPPED_QUEUE:
+        __atomic_store_n(&p->alloc_dropped_queue, v, __ATOMIC_RELAXED);
+        break;
+    default:
+        __atomic_store_n(&p->unstored, v, __ATOMIC_RELAXED);
+        break;
+    }
+}
+
+void ms__spool_count(int which, int64_t n)
+{
+    const int64_t v = (int64_t)atomic_fetch_add_explicit(&counters[which], n,
+                                                         memory_order_relaxed) + n;
+
+    mirror(which, v);
+}
+
+void ms__spool_set_heap(int64_t kb)
+{
+    ms_spool_proc_t *const p = proc_now();
+
+    atomic_store_explicit(&heap_kb, kb, memory_order_relaxed);
+    if (p != NULL)
+        __atomic_store_n(&p->heap_kb, kb, __ATOMIC_RELAXED);
+}
+
+int64_t ms__spool_heap_kb(void)
+{
+    return (int64_t)atomic_load_explicit(&heap_kb, memory_order_relaxed);
+}
+
+void ms__spool_set_tracking(int on)
+{
+    ms_spool_proc_t *const p = proc_now();
+
+    atomic_store_explicit(&tracking, on, memory_order_relaxed);
+    if (p != NULL)
+        __atomic_store_n(&p->alloc_tracking, (uint32_t)on, __ATOMIC_RELAXED);
+}
+
+/* Starts the chunk just mapped in m: its header, with the magic stored last. */
+static void start_chunk(const ms_chunk_map_t *m, uint32_t seq)
+{
+    ms_spool_chunk_t *const ch = (ms_spool_chunk_t *)m->chunk;
+
+    ch->seq = seq;
+    ch->key = w.key;
+    ch->committed = 0;
+    ch->pad = 0;
+    w.cur = *m;
+    w.ch = ch;
+    w.seq = seq;
+    w.used = 0;
+    w.room = w.chunk_bytes - ms_spool_records_at(seq);
+}
+
+static void publish_chunk(void)
+{
+    __atomic_store_n(&w.ch->magic, MS_SPOOL_CHUNK_MAGIC, __ATOMIC_RELEASE);
+}
+
+/* Where the next record of the current chunk goes. */
+static unsigned char *next_rec(void)
+{
+    return (unsigned char *)w.ch + ms_spool_records_at(w.seq) + w.used;
+}
+
+static void commit(uint32_t bytes)
+{
+    w.used += bytes;
+    __atomic_store_n(&w.ch->committed, w.used, __ATOMIC_RELEASE);
+}
+
+/*
+ * Chunk 0 is done: all of its mapping goes but the page that holds the process header
+ * (the page the chunk starts in).
+ */
+static void keep_first_page(void)
+{
+    const size_t page = (size_t)getpagesize();
+    unsigned char *const map = w.head_map;
+    const size_t keep_at = (size_t)(w.cur.chunk - map) & ~(page - 1);
+
+    if (keep_at > 0)
+        ms__sys_munmap(map, keep_at);
+    if (keep_at + page < w.head_len)
+        ms__sys_munmap(map + keep_at + page, w.head_len - keep_at - page);
+    w.head_map = map + keep_at;
+    w.head_len = page;
+}
+
+static void note_locked(const char *why)
+{
+    ms_spool_note_t *const n = (ms_spool_note_t *)(void *)next_rec();
+    const size_t len = strnlen(why, MS_SPOOL_NOTE_MAX);
+    const uint32_t bytes = (uint32_t)ALIGN8(sizeof(*n) + len);
+
+    if (w.noted || w.room - w.used < bytes)
+        return;
+    w.noted = 1;
+    memset(n, 0, bytes);
+    memcpy(n + 1, why, len);
+    n->h.type = MS_SPOOL_REC_NOTE;
+    n->h.bytes = (uint16_t)bytes;
+    n->len = (uint32_t)len;
+    commit(bytes);
+}
+
+/*
+ * Makes room for a record of `bytes` (keeping the note's reserve), moving on to a new
+ * chunk when the current one is full. -ENOSPC once no chunk can be had: the note says so.
+ */
+static int make_room(uint32_t bytes)
+{
+    ms_chunk_map_t m;
+    int err;
+
+    if (w.full)
+        return -ENOSPC;
+    if (w.room - w.used >= bytes + NOTE_RESERVE)
+        return 0;
+    if (bytes + NOTE_RESERVE > w.chunk_bytes - ms_spool_records_at(1))
+        return -E2BIG;
+    err = ms__pool_claim(&m, 0);
+    if (err != 0) {
+        w.full = 1;
+        note_locked(err == -ENOSPC ? "no space left for the spool"
+                                   : "the spool could not be extended");
+        ms__diag_debug_line("no space left for the spool; measuring stopped", -1);
+        return -ENOSPC;
+    }
+    if (w.cur.map == w.head_map)
+        keep_first_page();
+    else
+        ms__sys_munmap(w.cur.map, w.cur.map_len);
+    start_chunk(&m, w.seq + 1);
+    publish_chunk();
+    return 0;
+}
+
+static int seen_stack(uint64_t hash)
+{
+    for (unsigned i = 0; i < STACKS_REMEMBERED; i++) {
+        if (w.stacks[i] == hash)
+            return 1;
+    }
+    return 0;
+}
+
+static int write_stack(const ms_stack_text_t *s)
+{
+    const uint32_t bytes = (uint32_t)ALIGN8(sizeof(ms_spool_stack_t) + s->len);
+    ms_spool_stack_t *r;
+    int err;
+
+    err = make_room(bytes);
+    if (err != 0)
+        return err;
+    r = (ms_spool_stack_t *)(void *)next_rec();
+    memset(r, 0, bytes);
+    r->h.type = MS_SPOOL_REC_STACK;
+    r->h.bytes = (uint16_t)bytes;
+    r->hash = s->hash;
+    r->depth = s->depth;
+    r->text_len = s->len;
+    memcpy(r + 1, s->text, s->len);
+    commit(bytes);
+    w.stacks[w.stacks_next++ % STACKS_REMEMBERED] = s->hash;
+    return 0;
+}
+
+static int write_sample(const ms_reading_t *rd, uint64_t stack_hash)
+{
+    const uint32_t bytes = (uint32_t)sizeof(ms_spool_sample_t);
+    ms_spool_sample_t *r;
+    int err;
+
+    err = make_room(bytes);
+    if (err != 0)
+        return err;
+    r = (ms_spool_sample_t *)(void *)next_rec();
+    memset(r, 0, bytes);
+    r->h.type = MS_SPOOL_REC_SAMPLE;
+    r->h.bytes = (uint16_t)bytes;
+    r->t_ns = rd->t_ns;
+    r->rss_kb = rd->rss_kb;
+    r->hwm_kb = rd->hwm_kb;
+    r->heap_kb = rd->heap_kb;
+    r->stack_hash = stack_hash;
+    r->kind = rd->kind;
+    commit(bytes);
+    return 0;
+}
+
+int ms__spool_write(const ms_reading_t *r, const ms_stack_text_t *stack, int wait)
+{
+    uint64_t hash = 0;
+    int err;
+
+    if (ms__spool_state() != MS__SPOOL_LIVE)
+        return -ESRCH;
+    if (!lock_writer(wait)) {
+        ms__spool_count(MS__COUNT_DROPPED_QUEUE, 1);
+        return -EBUSY;
+    }
+    if (ms__spool_state() != MS__SPOOL_LIVE) {
+        unlock_writer();
+        return -ESRCH;
+    }
+    if (stack != NULL && stack->hash != 0 && stack->len > 0) {
+        /* A stack too large for any chunk goes without; the reading is still written. */
+        err = seen_stack(stack->hash) ? 0 : write_stack(stack);
+        if (err == 0)
+            hash = stack->hash;
+    }
+    err = write_sample(r, hash);
+    unlock_writer();
+    if (err != 0)
+        ms__spool_count(MS__COUNT_UNSTORED, 1);
+    return err;
+}
+
+void ms__spool_note(const char *why)
+{
+    sigset_t all, old;
+
+    if (ms__spool_state() != MS__SPOOL_LIVE)
+        return;
+    /* A program thread may call this (the constructor): no handler of its may run now. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    lock_writer(1);
+    if (ms__spool_state() == MS__SPOOL_LIVE)
+        note_locked(why);
+    unlock_writer();
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/* The IDENT record, its texts read straight into the chunk (no buffer of the shim's). */
+static void write_ident(void)
+{
+    ms_spool_ident_t *const r = (ms_spool_ident_t *)(void *)next_rec();
+    const char *const exe = ms__proc_exe();
+    /* Room for the texts, leaving the START sample and the note their place. */
+    const size_t spare = w.room - w.used - NOTE_RESERVE - sizeof(ms_spool_sample_t);
+    size_t avail, exe_len, cmd_len;
+    uint32_t bytes;
+
+    if (spare < ALIGN8(sizeof(*r)) + 8)
+        return;
+    avail = spare - ALIGN8(sizeof(*r)) - 7;
+    exe_len = strnlen(exe, MS_SPOOL_TEXT_MAX);
+    if (exe_len > avail)
+        exe_len = avail;
+    memcpy(r + 1, exe, exe_len);
+    avail -= exe_len;
+    cmd_len = ms__proc_cmdline((char *)(r + 1) + exe_len,
+                               avail < MS_SPOOL_TEXT_MAX ? avail : MS_SPOOL_TEXT_MAX);
+    bytes = (uint32_t)ALIGN8(sizeof(*r) + exe_len + cmd_len);
+    memset((char *)(r + 1) + exe_len + cmd_len, 0, bytes - sizeof(*r) - exe_len - cmd_len);
+    r->h.type = MS_SPOOL_REC_IDENT;
+    r->h.bytes = (uint16_t)bytes;
+    r->h.pad = 0;
+    r->exe_len = (uint16_t)exe_len;
+    r->cmdline_len = (uint16_t)cmd_len;
+    r->pad = 0;
+    commit(bytes);
+}
+
+int ms__spool_begin(const ms_image_t *img)
+{
+    sigset_t all, old;
+    ms_chunk_map_t m;
+    ms_spool_proc_t *p;
+    int err;
+
+    /*
+     * Nobody else writes before the image is live; the lock is held for a fork by
+     * another thread, whose child must find w.head_map and w.cur as they are between
+     * two steps, never in the middle of one.
+     */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    lock_writer(1);
+    w.chunk_bytes = ms__pool_info()->chunk_bytes;
+    err = ms__pool_claim(&m, 1);
+    if (err != 0) {
+        atomic_store(&w.state, MS__SPOOL_OFF);
+        goto out;
+    }
+    w.key = ms__random64();
+    w.full = 0;
+    w.noted = 0;
+    w.stacks_next = 0;
+    memset(w.stacks, 0, sizeof(w.stacks));
+    w.head_map = m.map;
+    w.head_len = m.map_len;
+    start_chunk(&m, 0);
+    p = (ms_spool_proc_t *)(void *)(m.chunk + sizeof(ms_spool_chunk_t));
+    memset(p, 0, sizeof(*p));
+    p->pid = img->pid;
+    p->ppid = img->ppid;
+    p->start_ticks = img->start_ticks;
+    p->started_ns = img->started_ns;
+    p->pidns_ino = img->pidns_ino;
+    p->interval_ms = img->interval_ms;
+    p->flags = img->flags;
+    p->heap_kb = img->heap_kb;
+    p->alloc_dropped_rate = (int64_t)atomic_load(&counters[MS__COUNT_DROPPED_RATE]);
+    p->alloc_dropped_queue = (int64_t)atomic_load(&counters[MS__COUNT_DROPPED_QUEUE]);
+    p->unstored = (int64_t)atomic_load(&counters[MS__COUNT_UNSTORED]);
+    p->alloc_tracking = (uint32_t)atomic_load(&tracking);
+    p->end_state = MS_SPOOL_END_NONE;
+    atomic_store(&heap_kb, img->heap_kb);
+    write_ident();
+    if (img->rss_kb >= 0) {
+        const ms_reading_t start = {MS_SPOOL_KIND_START, img->t_ns, img->rss_kb, img->hwm_kb,
+                                    img->heap_kb};
+        write_sample(&start, 0);
+    }
+    publish_chunk();
+    __atomic_store_n(&w.proc, p, __ATOMIC_RELEASE);
+    atomic_store_explicit(&w.owner, (int)img->pid, memory_order_relaxed);
+    atomic_store_explicit(&w.state, MS__SPOOL_LIVE, memory_order_release);
+out:
+    unlock_writer();
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return err;
+}
+
+/*
+ * Another thread is writing the end. The caller is about to end the process, and
+ * exit_group would kill that thread between WRITING and DONE, leaving an end no reader
+ * takes: wait until it is done, but at most about 100 ms, for a writer that is itself
+ * stopped must not keep the program from ending. nanosleep is async-signal-safe.
+ */
+static void wait_end_written(ms_spool_proc_t *p)
+{
+    const struct timespec ms1 = {0, 1000000};
+
+    for (int i = 0; i < 100; i++) {
+        if (__atomic_load_n(&p->end_state, __ATOMIC_ACQUIRE) != MS_SPOOL_END_WRITING)
+            return;
+        nanosleep(&ms1, NULL);
+    }
+}
+
+void ms__spool_end(const ms_reading_t *end)
+{
+    ms_spool_proc_t *const p = proc_now();
+    uint32_t expect = MS_SPOOL_END_NONE;
+
+    /*
+     * An end without a time is one no reader accepts: with none, the image reads as one
+     * that ended without writing its end, as after SIGKILL. (The realtime clock does not
+     * fail on Linux; this only keeps the promise of the format.)
+     */
+    if (p == NULL || end->t_ns <= 0)
+        return;
+    if (!__atomic_compare_exchange_n(&p->end_state, &expect, MS_SPOOL_END_WRITING, 0,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+        wait_end_written(p);
+        return;
+    }
+    /* No record after the end: a writer under way finishes the one it is writing. */
+    atomic_store_explicit(&w.state, MS__SPOOL_STOPPED, memory_order_release);
+    __atomic_store_n(&p->end_t_ns, end->t_ns, __ATOMIC_RELAXED);
+    __atomic_store_n(&p->end_rss_kb, end->rss_kb, __ATOMIC_RELAXED);
+    __atomic_store_n(&p->end_hwm_kb, end->hwm_kb, __ATOMIC_RELAXED);
+    __atomic_store_n(&p->end_heap_kb, end->heap_kb, __ATOMIC_RELAXED);
+    __atomic_store_n(&p->heap_kb, end->heap_kb, __ATOMIC_RELAXED);
+    for (int i = 0; i < 3; i++)
+        mirror(i, (int64_t)atomic_load(&counters[i]));
+    __atomic_store_n(&p->alloc_tracking, (uint32_t)atomic_load(&tracking), __ATOMIC_RELAXED);
+    __atomic_store_n(&p->end_state, MS_SPOOL_END_DONE, __ATOMIC_RELEASE);
+}
+
+void ms__spool_fork_prepare(void)
+{
+    lock_writer(1);
+}
+
+void ms__spool_fork_parent(void)
+{
+    unlock_writer();
+}
+
+pid_t ms__spool_fork_child(void)
+{
+    const int st = atomic_load(&w.state);
+    const pid_t parent = ms__spool_owner();
+
+    /*
+     * The prepare handler holds the writer lock across the fork, so w.cur and w.head_map
+     * are as a finished chunk switch left them: what they name is mapped in this child.
+     * munmap is a plain system call: safe between fork and exec.
+     */
+    if (w.cur.map != NULL && w.cur.map != w.head_map)
+        ms__sys_munmap(w.cur.map, w.cur.map_len);
+    if (w.head_map != NULL)
+        ms__sys_munmap(w.head_map, w.head_len);
+    __atomic_store_n(&w.proc, NULL, __ATOMIC_RELAXED);
+    w.head_map = NULL;
+    w.cur.map = NULL;
+    w.ch = NULL;
+    atomic_store(&w.lock, 0);
+    for (int i = 0; i < 3; i++)
+        atomic_store(&counters[i], 0);
+    atomic_store(&w.owner, (int)ms__pid());
+    /* A child of a measured image (or of a dormant one) records itself once it wakes. */
+    if (st == MS__SPOOL_LIVE || st == MS__SPOOL_DORMANT) {
+        atomic_store(&w.state, MS__SPOOL_DORMANT);
+        return parent;
+    }
+    atomic_store(&w.state, MS__SPOOL_OFF);
+    return 0;
+}
+
+int ms__spool_claim_wake(void)
+{
+    int expect = MS__SPOOL_DORMANT;
+
+    return atomic_compare_exchange_strong(&w.state, &expect, MS__SPOOL_WAKING);
+}
