@@ -541,15 +541,15 @@ static __attribute__((noinline)) void account_slow(ms_tls_t *t, int st, int64_t 
         long long level = atomic_load(&trigger_at);
 
         t->delta = 0;
+        if (MODE(st) == ST_SAMPLE)
+            ms__spool_set_heap(heap_kb_of(now));
         if (MODE(st) != ST_SAMPLE) {
             /* nothing to trigger */
         } else if (d < 0) {
-            ms__spool_set_heap(heap_kb_of(now));
             while (now + step < level &&
                    !atomic_compare_exchange_weak(&trigger_at, &level, now + step))
                 ;
         } else {
-            ms__spool_set_heap(heap_kb_of(now));
             while (now >= level) {
                 if (atomic_compare_exchange_weak(&trigger_at, &level, now + step)) {
                     if (ms__trigger_sample(MS__SAMPLE_ALLOC, now))
