@@ -53,6 +53,8 @@ typedef struct watched {
     int have_first;    /* vmexe_kb and startcode hold its first reading's figures */
     unsigned long long vmexe_kb;  /* VmExe at its first reading; -1 when not reported */
     unsigned long long startcode; /* field 26 of stat: where its text is mapped */
+    int64_t started_ns;           /* its process header's, CLOCK_REALTIME */
+    int64_t last_slot;            /* the interval since its start of its last tick; -1 none */
 } watched_t;
 
 /*
@@ -288,6 +290,8 @@ static int resolve(ms_collector_t *c, cpool_t *p, uint64_t i)
     w->proc_off = off + sizeof ch;
     w->fd = -1;
     w->stat_fd = -1;
+    w->started_ns = pr.started_ns;
+    w->last_slot = -1;
     /* Only a process of this namespace can be found by its pid here. */
     w->dead = (pr.flags & MS_SPOOL_SELF_SAMPLED) != 0 || !c->have_host ||
               pr.pidns_ino != c->host.pidns_ino || pr.end_state == MS_SPOOL_END_DONE;
@@ -473,6 +477,17 @@ static void read_one(ms_collector_t *c, cpool_t *p, watched_t *w)
             0 ||
         heap < -1)
         heap = -1;
+    {
+        /*
+         * At most one tick in each interval of the process's life, counted from its start:
+         * a round that woke late and the next, on time, must not give it two ticks closer
+         * than the schedule allows.
+         */
+        const int64_t slot = t.t_ns > w->started_ns ? (t.t_ns - w->started_ns) / c->interval_ns : 0;
+        if (slot <= w->last_slot)
+            return;
+        w->last_slot = slot;
+    }
     t.key = w->key;
     t.rss_kb = (int64_t)rss;
     t.hwm_kb = hwm == (unsigned long long)-1 ? -1 : (int64_t)hwm;
