@@ -121,6 +121,13 @@ static atomic_int state; /* ST_; zero (UNRESOLVED) until the first call */
 static atomic_int off_requested;
 
 /*
+ * ms__alloc_configure asked for sampling: whichever of it and the first hook's resolve
+ * comes second turns COUNT into SAMPLE, so a process that never allocates never resolves
+ * (no lookups, no check of glibc's blocks, no heap of its own).
+ */
+static atomic_int sample_requested;
+
+/*
  * Per-thread state; initial-exec TLS, so reaching it is one instruction. A count that
  * leaves delta in (lo, hi) is all an ordinary call does; anything else goes to
  * account_slow. A new thread's limits are 0, so that its first count registers it.
@@ -150,7 +157,7 @@ static atomic_int hooks_seen; /* a thread other than the sampler has counted som
 static pthread_key_t exit_key;
 static atomic_int exit_key_state; /* 0 none, 1 being created, 2 ready, 3 failed */
 
-static _Alignas(POOL_ALIGN) unsigned char pool[POOL_BYTES];
+static MS__COLD _Alignas(POOL_ALIGN) unsigned char pool[POOL_BYTES];
 static atomic_size_t pool_used;
 
 /*
@@ -289,10 +296,14 @@ static size_t glibc_usable(const void *p)
     return (head & ~(size_t)7) - sizeof(size_t) - ((head & 2) << 2);
 }
 
-/* Blocks of sizes from each of glibc's bins, plain and aligned. */
+/*
+ * Blocks of sizes from several of glibc's bins, plain and aligned, each freed before the
+ * next is allocated: the check reuses one small stretch of the heap and so touches (and
+ * faults in) a page or two, not one per block.
+ */
 static int check_glibc_layout(void)
 {
-    static const size_t sizes[] = {1, 24, 25, 200, 1000, 5000, 70000};
+    static const size_t sizes[] = {1, 24, 25, 200, 1000, 5000};
     const malloc_fn m = REAL(malloc);
     const free_fn f = REAL(free);
     const usable_fn u = REAL(usable);
@@ -301,12 +312,15 @@ static int check_glibc_layout(void)
 
     for (size_t i = 0; ok && i < sizeof(sizes) / sizeof(sizes[0]); i++) {
         void *const p = m(sizes[i]);
-        void *const q = a(4096, sizes[i]);
+        void *q;
         if (p != NULL)
             ok = u(p) == glibc_usable(p) && u(p) >= sizes[i];
-        if (ok && q != NULL)
-            ok = u(q) == glibc_usable(q) && u(q) >= sizes[i];
         f(p);
+        if (!ok)
+            break;
+        q = a(256, sizes[i]);
+        if (q != NULL)
+            ok = u(q) == glibc_usable(q) && u(q) >= sizes[i];
         f(q);
     }
     return ok;
@@ -374,6 +388,16 @@ static void *same_allocator(const char *name, const struct link_map *home)
     return fn != NULL && owner_of(fn) == home ? fn : NULL;
 }
 
+/* COUNT becomes SAMPLE while sampling is asked for; see sample_requested. */
+static void promote(void)
+{
+    int st = atomic_load(&state);
+
+    while (atomic_load(&sample_requested) && MODE(st) == ST_COUNT &&
+           !atomic_compare_exchange_weak(&state, &st, ST_SAMPLE | (st & ST_GLIBC)))
+        ;
+}
+
 static void resolve(void)
 {
     ms_tls_t *const t = &tls;
@@ -434,10 +458,17 @@ static void resolve(void)
         st = ST_COUNT | ST_GLIBC;
     else
         st = ST_COUNT;
+    if (MODE(st) == ST_COUNT && atomic_load(&sample_requested))
+        st = ST_SAMPLE | (st & ST_GLIBC);
     atomic_compare_exchange_strong(&state, &expect, st);
-    /* ms__alloc_off may have come meanwhile, finding the state unresolved. */
+    /* ms__alloc_off or ms__alloc_configure may have come meanwhile, finding it unresolved. */
     if (atomic_load(&off_requested))
         atomic_store(&state, ST_OFF);
+    promote();
+    if (MODE(atomic_load(&state)) == ST_OFF) {
+        atomic_store(&release_bytes, SIZE_MAX);
+        atomic_store(&tracking, 0);
+    }
     set_entries();
     guard_off(t, was_busy);
     errno = saved;
@@ -1070,9 +1101,7 @@ void *ms__mremap(void *old, size_t old_len, size_t new_len, int flags, void *new
 
 void ms__alloc_configure(const ms_alloc_config_t *cfg)
 {
-    const int st = ready_state();
-
-    if (!cfg->enabled || MODE(st) == ST_OFF) {
+    if (!cfg->enabled || MODE(atomic_load(&state)) == ST_OFF) {
         ms__alloc_off();
         return;
     }
@@ -1083,7 +1112,9 @@ void ms__alloc_configure(const ms_alloc_config_t *cfg)
     if (atomic_load(&hooks_seen))
         ms__spool_set_tracking(1);
     atomic_store(&release_bytes, (size_t)cfg->release_bytes);
-    atomic_store(&state, ST_SAMPLE | (st & ST_GLIBC));
+    /* Not resolved here: the first hook resolves, straight to SAMPLE. */
+    atomic_store(&sample_requested, 1);
+    promote();
     set_entries();
 }
 
@@ -1095,6 +1126,7 @@ void ms__alloc_off(void)
 {
     int st;
 
+    atomic_store(&sample_requested, 0);
     atomic_store(&release_bytes, SIZE_MAX);
     atomic_store(&tracking, 0);
     atomic_store(&off_requested, 1);
@@ -1107,8 +1139,10 @@ void ms__alloc_off(void)
 void ms__alloc_stop(void)
 {
     ms_tls_t *const t = &tls;
-    int st = atomic_load(&state);
+    int st;
 
+    atomic_store(&sample_requested, 0);
+    st = atomic_load(&state);
     atomic_store(&release_bytes, SIZE_MAX);
     if (MODE(st) == ST_SAMPLE)
         atomic_compare_exchange_strong(&state, &st, ST_COUNT | (st & ST_GLIBC));
@@ -1138,8 +1172,10 @@ int64_t ms__alloc_heap_kb(void)
 void ms__alloc_fork_child(int measured)
 {
     ms_tls_t *const t = &tls;
+    const int st = atomic_load(&state);
 
-    if (MODE(atomic_load(&state)) != ST_SAMPLE)
+    /* Unresolved with sampling asked for: SAMPLE at the child's first hook. */
+    if (MODE(st) != ST_SAMPLE && !(st == ST_UNRESOLVED && atomic_load(&sample_requested)))
         return;
     if (!measured) {
         ms__alloc_off();
