@@ -31,6 +31,14 @@
 #include <sys/types.h>
 #include <time.h>
 
+/*
+ * Places a large zero-initialised buffer after every other variable of the shim (the
+ * library is linked with -fdata-sections and --sort-section=name, and "~" sorts after
+ * every name): the small variables that every process writes at start then share one or
+ * two pages, and each page a process first writes costs it a page fault.
+ */
+#define MS__COLD __attribute__((section(".bss.~cold")))
+
 /* Longest path the shim accepts (database, spool directory, pool), including the NUL. */
 #define MS__PATH_MAX 4096
 
@@ -127,8 +135,22 @@ const char *ms__proc_exe(void);
 void ms__proc_exe_reset(void);
 
 /*
- * /proc/self/cmdline into buf (at most cap bytes, no NUL added), the arguments joined by
- * spaces; returns the bytes used.
+ * The program's path into buf (at most cap bytes, no NUL added), read straight into buf
+ * unless it is kept already; returns the bytes used, 0 when unreadable.
+ */
+size_t ms__proc_exe_into(char *buf, size_t cap);
+
+/*
+ * Where the image's arguments are, from the constructor's argc and argv, so that its
+ * command line is copied from memory instead of read from /proc. Constructor only.
+ */
+void ms__proc_args_init(int argc, char **argv);
+
+/*
+ * The command line as /proc/self/cmdline has it, into buf (at most cap bytes, no NUL
+ * added), the arguments joined by spaces; returns the bytes used. Copied from the
+ * arguments' memory when the constructor found them as the kernel laid them out: the same
+ * bytes, but for a program that later wrote a longer title past its last argument.
  */
 size_t ms__proc_cmdline(char *buf, size_t cap);
 

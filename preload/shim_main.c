@@ -194,13 +194,39 @@ static void not_measuring(const char *what)
     ms__diag_line(&f);
 }
 
+/* The same, as "memsweep: <path>: <why>; not measuring". */
+static __attribute__((noinline)) void not_measuring_because(const char *path, const char *why)
+{
+    char buf[MS__PATH_MAX + 160];
+    ms_fmt_t f;
+
+    ms__fmt_init(&f, buf, sizeof(buf));
+    ms__fmt_str(&f, path);
+    ms__fmt_str(&f, ": ");
+    ms__fmt_str(&f, why);
+    not_measuring(buf);
+}
+
 /*
- * The pool of the run: MEMSWEEP_SPOOL's, or, for a program measured with MEMSWEEP_DB
- * only, a new one in the database's spool directory, whose path is exported so that the
- * program's children join the same run. setenv is safe here, before main, while the
- * program has no threads that could read the environment at the same time.
+ * The run's pool, named by MEMSWEEP_SPOOL: the common case, so it keeps its frame small
+ * (the path buffers of create_pool would put the calls below it on stack pages that a
+ * short program never touches otherwise, each a page fault).
  */
-static int find_pool(const char *spool, const char *db, unsigned interval_ms)
+static __attribute__((noinline)) int open_pool(const char *spool)
+{
+    char whybuf[256];
+    ms_fmt_t why;
+    int err;
+
+    ms__fmt_init(&why, whybuf, sizeof(whybuf));
+    err = ms__pool_open(spool, &why);
+    if (err != 0)
+        not_measuring_because(spool, whybuf);
+    return err;
+}
+
+/* A new pool for a program measured with MEMSWEEP_DB only. */
+static __attribute__((noinline)) int create_pool(const char *db, unsigned interval_ms)
 {
     char whybuf[MS__PATH_MAX + 128];
     char db_abs[MS__PATH_MAX];
@@ -208,19 +234,6 @@ static int find_pool(const char *spool, const char *db, unsigned interval_ms)
     int rel, err;
 
     ms__fmt_init(&why, whybuf, sizeof(whybuf));
-    if (spool != NULL && spool[0] != '\0') {
-        err = ms__pool_open(spool, &why);
-        if (err != 0) {
-            char buf[MS__PATH_MAX + 160];
-            ms_fmt_t f;
-            ms__fmt_init(&f, buf, sizeof(buf));
-            ms__fmt_str(&f, spool);
-            ms__fmt_str(&f, ": ");
-            ms__fmt_str(&f, whybuf);
-            not_measuring(buf);
-        }
-        return err;
-    }
     rel = absolute_path(db, db_abs, sizeof(db_abs));
     if (rel < 0) {
         ms__fmt_mem(&why, db, strnlen(db, 64));
@@ -239,7 +252,21 @@ static int find_pool(const char *spool, const char *db, unsigned interval_ms)
     return 0;
 }
 
-__attribute__((constructor)) static void shim_init(void)
+/*
+ * The pool of the run: MEMSWEEP_SPOOL's, or, for a program measured with MEMSWEEP_DB
+ * only, a new one in the database's spool directory, whose path is exported so that the
+ * program's children join the same run. setenv is safe here, before main, while the
+ * program has no threads that could read the environment at the same time.
+ */
+static int find_pool(const char *spool, const char *db, unsigned interval_ms)
+{
+    if (spool != NULL && spool[0] != '\0')
+        return open_pool(spool);
+    return create_pool(db, interval_ms);
+}
+
+/* glibc passes the program's argc, argv and environment to a library's constructors. */
+__attribute__((constructor)) static void shim_init(int argc, char **argv, char **envp)
 {
     ms_alloc_config_t alloc;
     const int saved = errno;
@@ -250,6 +277,7 @@ __attribute__((constructor)) static void shim_init(void)
     const int64_t start_mono_ns = ms__clock_ns(CLOCK_MONOTONIC);
     unsigned interval_ms;
 
+    (void)envp;
     /* Until measuring is certain, the allocation hooks only forward. */
     if ((spool == NULL || spool[0] == '\0') && (db == NULL || db[0] == '\0')) {
         ms__alloc_off();
@@ -258,6 +286,7 @@ __attribute__((constructor)) static void shim_init(void)
     debug = getenv(MS_ENV_DEBUG);
     ms__diag_init(debug != NULL && strcmp(debug, "1") == 0);
     ms__proc_exe_reset();
+    ms__proc_args_init(argc, argv);
     interval_ms = read_interval();
     read_alloc_config(&alloc);
     if (find_pool(spool, db, interval_ms) != 0) {

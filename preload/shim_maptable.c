@@ -28,7 +28,7 @@ typedef struct {
     atomic_size_t len;
 } ms_map_slot_t;
 
-static ms_map_slot_t table[SLOTS];
+static MS__COLD ms_map_slot_t table[SLOTS];
 static atomic_llong overflows;
 
 static size_t home_of(uintptr_t key)

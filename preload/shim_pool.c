@@ -34,7 +34,7 @@
 /* Random bytes in a pool's file name (twice as many hex digits). */
 #define NAME_RANDOM_BYTES 12
 
-static char pool_path[MS__PATH_MAX];
+static MS__COLD char pool_path[MS__PATH_MAX];
 static ms_pool_info_t info;
 static dev_t pool_dev;
 static ino_t pool_ino;

@@ -195,7 +195,7 @@ uint64_t ms__proc_pidns_ino(void)
 }
 
 /* The program's path, for IDENT records and for naming the main program in stacks. */
-static char exe_path[MS__PATH_MAX];
+static MS__COLD char exe_path[MS__PATH_MAX];
 static atomic_int exe_state; /* 0 unread, 1 being read, 2 read */
 
 const char *ms__proc_exe(void)
@@ -219,12 +219,57 @@ void ms__proc_exe_reset(void)
     atomic_store(&exe_state, 0);
 }
 
+size_t ms__proc_exe_into(char *buf, size_t cap)
+{
+    ssize_t n;
+
+    if (cap == 0)
+        return 0;
+    if (atomic_load_explicit(&exe_state, memory_order_acquire) == 2) {
+        const size_t len = strnlen(exe_path, cap);
+        memcpy(buf, exe_path, len);
+        return len;
+    }
+    n = readlink("/proc/self/exe", buf, cap);
+    return n > 0 ? (size_t)n : 0;
+}
+
+/*
+ * The arguments as the kernel laid them out for this image: argv[0] up to the NUL after
+ * the last argument, the very bytes /proc/self/cmdline reads. NULL when the constructor
+ * found them not laid out so (then /proc/self/cmdline is read).
+ */
+static const char *args_start;
+static size_t args_len;
+
+void ms__proc_args_init(int argc, char **argv)
+{
+    const char *end;
+
+    args_start = NULL;
+    args_len = 0;
+    if (argc <= 0 || argv == NULL || argv[0] == NULL)
+        return;
+    end = argv[0];
+    for (int i = 0; i < argc; i++) {
+        if (argv[i] != end)
+            return;
+        end += strlen(argv[i]) + 1;
+    }
+    args_start = argv[0];
+    args_len = (size_t)(end - argv[0]);
+}
+
 size_t ms__proc_cmdline(char *buf, size_t cap)
 {
     size_t len = 0;
 
-    if (ms__proc_read("/proc/self/cmdline", buf, cap, &len) != 0)
+    if (args_start != NULL) {
+        len = args_len < cap ? args_len : cap;
+        memcpy(buf, args_start, len);
+    } else if (ms__proc_read("/proc/self/cmdline", buf, cap, &len) != 0) {
         return 0;
+    }
     /* Arguments are NUL-separated with a NUL after the last one. */
     while (len > 0 && buf[len - 1] == '\0')
         len--;

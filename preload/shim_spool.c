@@ -352,7 +352,6 @@ void ms__spool_note(const char *why)
 static void write_ident(void)
 {
     ms_spool_ident_t *const r = (ms_spool_ident_t *)(void *)next_rec();
-    const char *const exe = ms__proc_exe();
     /* Room for the texts, leaving the START sample and the note their place. */
     const size_t spare = w.room - w.used - NOTE_RESERVE - sizeof(ms_spool_sample_t);
     size_t avail, exe_len, cmd_len;
@@ -361,10 +360,9 @@ static void write_ident(void)
     if (spare < ALIGN8(sizeof(*r)) + 8)
         return;
     avail = spare - ALIGN8(sizeof(*r)) - 7;
-    exe_len = strnlen(exe, MS_SPOOL_TEXT_MAX);
-    if (exe_len > avail)
-        exe_len = avail;
-    memcpy(r + 1, exe, exe_len);
+    /* Straight into the chunk, whose page is written already: no buffer of our own. */
+    exe_len = ms__proc_exe_into((char *)(r + 1),
+                                avail < MS_SPOOL_TEXT_MAX ? avail : MS_SPOOL_TEXT_MAX);
     avail -= exe_len;
     cmd_len = ms__proc_cmdline((char *)(r + 1) + exe_len,
                                avail < MS_SPOOL_TEXT_MAX ? avail : MS_SPOOL_TEXT_MAX);

@@ -38,7 +38,7 @@ static atomic_int stacks_on;
 static atomic_llong peak_rss_kb;
 
 /* The text of the stack being written, and who fills it. */
-static char stack_text[MS_SPOOL_STACK_TEXT_MAX];
+static MS__COLD char stack_text[MS_SPOOL_STACK_TEXT_MAX];
 static atomic_int stack_busy;
 
 void ms__trigger_configure(unsigned max_per_s, int stacks)

@@ -40,6 +40,17 @@ start="$(grep ' kind=start ' "$T/d")"
 [ "$(val "$start" rss_kb)" -gt 0 ] || fail "START without RSS: $start"
 [ "$(val "$line" end_t_ns)" -ge "$(val "$start" t_ns)" ] || fail "end before start"
 
+# The command line is the one the kernel gives in /proc/<pid>/cmdline (arguments joined by
+# spaces, trailing NULs dropped), here with a space inside an argument and an empty one.
+mkdir "$T/args"
+env MEMSWEEP_DB="$T/args/m.db" LD_PRELOAD="$MS_SHIM" sh -c \
+    'tr "\0" " " </proc/$$/cmdline' 'x  y' '' z >"$T/args.out" &
+apid=$!
+wait "$apid" || fail "sh (args): exit status $?"
+dump_pool "$(pool_in "$T/args/m.db.spool")" "$T/args.d"
+line="$(proc_line "$T/args.d" "$apid")"
+assert_eq "$(sed 's/ *$//' "$T/args.out")" "${line#* cmdline=}" "cmdline as /proc/<pid>/cmdline has it"
+
 # A shell and its child: the pool's path is exported, and the child joins the same pool.
 mkdir "$T/sh"
 env MEMSWEEP_DB="$T/sh/m.db" LD_PRELOAD="$MS_SHIM" sh -c \
