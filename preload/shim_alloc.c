@@ -4,8 +4,9 @@
  * unmapped) good enough to trigger samples on, and call shim_trigger.c when it grows by a
  * step or when a single release is large.
  *
- * The ordinary call (STYLE rule 1) is: the real call, the block's usable size, a
- * thread-local byte delta and one comparison. Only when a thread's delta passes
+ * The ordinary call (STYLE rule 1) is: the real call, the block's usable size and two
+ * thread-local counters, one of which the same instruction tests (see ms_tls_t). Only
+ * when a thread's delta passes
  * FOLD_BYTES (or a single call moves that much) is it folded into the global count with
  * one atomic add, and only then is the count compared with the trigger level. A thread's
  * unfolded delta is below FOLD_BYTES, so the global count is off by less than FOLD_BYTES
@@ -128,12 +129,18 @@ static atomic_int off_requested;
 static atomic_int sample_requested;
 
 /*
- * Per-thread state; initial-exec TLS, so reaching it is one instruction. A count that
- * leaves delta in (lo, hi) is all an ordinary call does; anything else goes to
- * account_slow. A new thread's limits are 0, so that its first count registers it.
+ * Per-thread state; initial-exec TLS, so reaching it is one instruction. The thread's
+ * delta (bytes not yet folded into `live`) must stay inside the window (lo, hi); it is
+ * kept as the room left on either side, up = hi - delta and down = delta - lo, so that an
+ * ordinary count is a subtraction from one (which sets the flags the test reads) and an
+ * addition to the other: a count that would leave either at 0 or below goes to
+ * account_slow instead. While the guard is set, and in a thread not registered yet, the
+ * window is empty (lo = hi = delta, no room either side): every count takes the slow
+ * path. A new thread's fields are all 0, so its first count registers it.
  */
 typedef struct {
-    int64_t delta; /* bytes not yet folded into `live` */
+    int64_t up;   /* hi - delta */
+    int64_t down; /* delta - lo */
     int64_t hi;
     int64_t lo;
     int busy;       /* the guard: inside the shim's own work, or the sampler thread */
@@ -180,17 +187,53 @@ static void set_entries(void)
 
 /* ---- the guard ---------------------------------------------------------------------- */
 
+/*
+ * *room -= bytes; true when no room is left (the result is 0 or less). On x86-64 one
+ * subtraction from memory whose flags make the test, where the compiler would load,
+ * subtract, store and test; elsewhere the same in C.
+ */
+static inline int take_room(int64_t *room, int64_t bytes)
+{
+#if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__)
+    int none_left;
+
+    __asm__("subq %2, %0" : "+m"(*room), "=@ccle"(none_left) : "er"(bytes) : "cc");
+    return none_left;
+#else
+    return (*room -= bytes) <= 0;
+#endif
+}
+
+static inline int64_t delta_of(const ms_tls_t *t)
+{
+    return t->hi - t->up;
+}
+
+static inline void set_delta(ms_tls_t *t, int64_t d)
+{
+    t->up = t->hi - d;
+    t->down = d - t->lo;
+}
+
+/* A window with no room: the thread's next count, whatever its size, is slow. */
+static void close_window(ms_tls_t *t)
+{
+    const int64_t d = delta_of(t);
+
+    t->hi = d;
+    t->lo = d;
+    set_delta(t, d);
+}
+
 static void set_limits(ms_tls_t *t)
 {
-    if (t->busy) {
-        t->hi = INT64_MIN;
-        t->lo = INT64_MAX;
-    } else if (t->registered != 0) {
+    if (t->busy || t->registered == 0) {
+        close_window(t);
+    } else {
+        const int64_t d = delta_of(t);
         t->hi = FOLD_BYTES;
         t->lo = -FOLD_BYTES;
-    } else {
-        t->hi = 0;
-        t->lo = 0;
+        set_delta(t, d);
     }
 }
 
@@ -506,8 +549,8 @@ static void thread_exit(void *arg)
     ms_tls_t *const t = &tls;
 
     (void)arg;
-    atomic_fetch_add_explicit(&live, t->delta, memory_order_relaxed);
-    t->delta = 0;
+    atomic_fetch_add_explicit(&live, delta_of(t), memory_order_relaxed);
+    set_delta(t, 0);
     t->registered = 2;
 }
 
@@ -537,8 +580,8 @@ static void register_thread(ms_tls_t *t)
 }
 
 /*
- * Everything a count does besides adding `bytes` to the delta: undo it when the guard is
- * set; register a new thread; fold. Growth past the trigger level takes an `alloc`
+ * A count of `bytes` (negative: a release) that leaves the window, not applied yet:
+ * dropped when the guard is set; otherwise applied, after registering a new thread; fold. Growth past the trigger level takes an `alloc`
  * sample; a fall lowers the level, so that the next sample is due a step above the lowest
  * point since the last one, not above the last one. Runs with the guard set: registering
  * and sampling may allocate.
@@ -547,10 +590,10 @@ static __attribute__((noinline)) void account_slow(ms_tls_t *t, int st, int64_t 
 {
     const int saved = errno;
 
-    if (t->busy) {
-        t->delta -= bytes;
+    int64_t delta;
+
+    if (t->busy)
         return;
-    }
     guard_on(t);
     if (t->registered == 0) {
         if (!atomic_load_explicit(&hooks_seen, memory_order_relaxed)) {
@@ -564,14 +607,15 @@ static __attribute__((noinline)) void account_slow(ms_tls_t *t, int st, int64_t 
     /* A fork child's first count wakes its image, with the heap it inherited. */
     if (unlikely(atomic_load_explicit(&wake_due, memory_order_relaxed)) &&
         atomic_exchange(&wake_due, 0))
-        ms__image_wake(heap_kb_of(atomic_load(&live) + t->delta));
-    if (t->delta >= FOLD_BYTES || t->delta <= -FOLD_BYTES || t->registered == 0) {
-        const int64_t d = t->delta;
+        ms__image_wake(heap_kb_of(atomic_load(&live) + delta_of(t) + bytes));
+    delta = delta_of(t) + bytes;
+    if (delta >= FOLD_BYTES || delta <= -FOLD_BYTES || t->registered == 0) {
+        const int64_t d = delta;
         const int64_t now = (int64_t)atomic_fetch_add(&live, d) + d;
         const int64_t step = atomic_load_explicit(&step_bytes, memory_order_relaxed);
         long long level = atomic_load(&trigger_at);
 
-        t->delta = 0;
+        delta = 0;
         if (MODE(st) == ST_SAMPLE)
             ms__spool_set_heap(heap_kb_of(now));
         if (MODE(st) != ST_SAMPLE) {
@@ -590,29 +634,38 @@ static __attribute__((noinline)) void account_slow(ms_tls_t *t, int st, int64_t 
             }
         }
     }
+    /* Kept relative to the guard's window; guard_off opens the thread's around it. */
+    set_delta(t, delta);
     guard_off(t, 0);
     errno = saved;
 }
 
 static inline void count_up(ms_tls_t *t, int st, size_t bytes)
 {
-    t->delta += (int64_t)bytes;
-    if (unlikely(t->delta >= t->hi))
+    if (unlikely(t->up - (int64_t)bytes <= 0)) {
         account_slow(t, st, (int64_t)bytes);
+        return;
+    }
+    t->up -= (int64_t)bytes;
+    t->down += (int64_t)bytes;
 }
 
 static inline void count_down(ms_tls_t *t, int st, size_t bytes)
 {
-    t->delta -= (int64_t)bytes;
-    if (unlikely(t->delta <= t->lo))
+    if (unlikely(t->down - (int64_t)bytes <= 0)) {
         account_slow(t, st, -(int64_t)bytes);
+        return;
+    }
+    t->down -= (int64_t)bytes;
+    t->up += (int64_t)bytes;
 }
 
 static inline void count_both(ms_tls_t *t, int st, int64_t bytes)
 {
-    t->delta += bytes;
-    if (unlikely(t->delta >= t->hi || t->delta <= t->lo))
-        account_slow(t, st, bytes);
+    if (bytes >= 0)
+        count_up(t, st, (size_t)bytes);
+    else
+        count_down(t, st, (size_t)-bytes);
 }
 
 /*
@@ -628,7 +681,7 @@ static __attribute__((noinline)) void release(ms_tls_t *t)
     guard_on(t);
     if (ms__trigger_sample(MS__SAMPLE_RELEASE,
                            (int64_t)atomic_load_explicit(&live, memory_order_relaxed) +
-                               t->delta))
+                               delta_of(t)))
         rebase();
     guard_off(t, 0);
     errno = saved;
@@ -676,12 +729,16 @@ static __attribute__((noinline)) void *malloc_general(size_t size, int st)
 }
 
 /*
- * The slow end of a fast path that has already added `bytes` to the delta, as a call
- * that returns p: the fast paths end in tail calls only, and keep nothing across a call.
+ * The slow end of a fast path that has already taken `bytes` from the room above (and
+ * found none left), as a call that returns p: the fast paths end in tail calls only, and
+ * keep nothing across a call.
  */
 static __attribute__((noinline)) void *counted_slow(void *p, int64_t bytes)
 {
-    account_slow(&tls, load_state(), bytes);
+    ms_tls_t *const t = &tls;
+
+    t->up += bytes;
+    account_slow(t, load_state(), bytes);
     return p;
 }
 
@@ -691,10 +748,10 @@ void *ms__malloc_glibc(size_t size)
 
     if (likely(p != NULL)) {
         ms_tls_t *const t = &tls;
-        const size_t bytes = glibc_chunk(p);
-        t->delta += (int64_t)bytes;
-        if (unlikely(t->delta >= t->hi))
-            return counted_slow(p, (int64_t)bytes);
+        const int64_t bytes = (int64_t)glibc_chunk(p);
+        if (unlikely(take_room(&t->up, bytes)))
+            return counted_slow(p, bytes);
+        t->down += bytes;
     }
     return p;
 }
@@ -747,10 +804,10 @@ void *ms__calloc(size_t n, size_t size)
         void *const p = REAL(calloc)(n, size);
         if (likely(p != NULL)) {
             ms_tls_t *const t = &tls;
-            const size_t bytes = glibc_chunk(p);
-            t->delta += (int64_t)bytes;
-            if (unlikely(t->delta >= t->hi))
-                return counted_slow(p, (int64_t)bytes);
+            const int64_t bytes = (int64_t)glibc_chunk(p);
+            if (unlikely(take_room(&t->up, bytes)))
+                return counted_slow(p, bytes);
+            t->down += bytes;
         }
         return p;
     }
@@ -793,6 +850,7 @@ static __attribute__((noinline)) void free_slow(void *p, size_t size)
 {
     ms_tls_t *const t = &tls;
 
+    t->down += (int64_t)size; /* what the fast path took */
     if (in_pool(p))
         return;
     if (is_releasing(size))
@@ -810,18 +868,16 @@ void ms__free_glibc(void *p)
 {
     ms_tls_t *const t = &tls;
     size_t size;
-    int64_t d;
 
     if (unlikely(p == NULL))
         return;
     /* Counted first, so that the real free is the last call, with nothing kept. */
     size = glibc_chunk(p);
-    d = t->delta - (int64_t)size;
-    if (unlikely(d <= t->lo)) {
+    if (unlikely(take_room(&t->down, (int64_t)size))) {
         free_slow(p, size);
         return;
     }
-    t->delta = d;
+    t->up += (int64_t)size;
     __libc_free(p);
 }
 
@@ -1149,8 +1205,8 @@ void ms__alloc_stop(void)
     set_entries();
     /* The exiting thread's remainder belongs in the end reading. */
     if (!t->busy) {
-        atomic_fetch_add(&live, t->delta);
-        t->delta = 0;
+        atomic_fetch_add(&live, delta_of(t));
+        set_delta(t, 0);
     }
 }
 
@@ -1189,8 +1245,6 @@ void ms__alloc_fork_child(int measured)
      * The forking thread is the child's only thread: its next count, whatever its size,
      * takes the slow path, which wakes the image.
      */
-    if (!t->busy) {
-        t->hi = INT64_MIN;
-        t->lo = INT64_MAX;
-    }
+    if (!t->busy)
+        close_window(t);
 }

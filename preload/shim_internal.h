@@ -405,8 +405,9 @@ void ms__free_glibc(void *p);
 /* Where the exported malloc and free go: one of the two above, chosen by the state. */
 typedef void *(*ms_malloc_entry_t)(size_t);
 typedef void (*ms_free_entry_t)(void *);
-extern _Atomic(ms_malloc_entry_t) ms__malloc_entry;
-extern _Atomic(ms_free_entry_t) ms__free_entry;
+/* Hidden here too, so that the exported functions reach them in one instruction. */
+extern _Atomic(ms_malloc_entry_t) ms__malloc_entry __attribute__((visibility("hidden")));
+extern _Atomic(ms_free_entry_t) ms__free_entry __attribute__((visibility("hidden")));
 void *ms__calloc(size_t n, size_t size);
 void *ms__realloc(void *p, size_t size);
 void ms__free(void *p);
