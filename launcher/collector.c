@@ -22,6 +22,7 @@
 #include "memsweep/procfs.h"
 #include "memsweep/spool.h"
 #include "memsweep/spooldir.h"
+#include "memsweep/spoolpub.h"
 #include "spool_fold.h"
 #include "spool_gc.h"
 #include "spool_read.h"
@@ -54,7 +55,7 @@ typedef struct watched {
     unsigned long long vmexe_kb;  /* VmExe at its first reading; -1 when not reported */
     unsigned long long startcode; /* field 26 of stat: where its text is mapped */
     int64_t started_ns;           /* its process header's, CLOCK_REALTIME */
-    int64_t last_slot;            /* the interval since its start of its last tick; -1 none */
+    uint64_t last_round;          /* the round of the tick thread of its last tick; 0 none */
 } watched_t;
 
 /*
@@ -125,6 +126,10 @@ struct ms_collector {
     int error_shown;
     int result;
     uint64_t taken, missed;
+
+    /* The tick thread's (and ms_collector_finish's after the join): its next grid point. */
+    int64_t next_due; /* CLOCK_MONOTONIC */
+    uint64_t next_round; /* 0 until the thread starts */
 };
 
 static int64_t mono_ns(void)
@@ -291,7 +296,7 @@ static int resolve(ms_collector_t *c, cpool_t *p, uint64_t i)
     w->fd = -1;
     w->stat_fd = -1;
     w->started_ns = pr.started_ns;
-    w->last_slot = -1;
+    w->last_round = 0;
     /* Only a process of this namespace can be found by its pid here. */
     w->dead = (pr.flags & MS_SPOOL_SELF_SAMPLED) != 0 || !c->have_host ||
               pr.pidns_ino != c->host.pidns_ino || pr.end_state == MS_SPOOL_END_DONE;
@@ -385,7 +390,8 @@ static void bury(watched_t *w)
 }
 
 /* Reads one process's status from outside, checking it is still the same process. */
-static void read_one(ms_collector_t *c, cpool_t *p, watched_t *w)
+static void read_one(ms_collector_t *c, cpool_t *p, watched_t *w, uint64_t round,
+                     int64_t due_ns)
 {
     char buf[4096];
     unsigned long long rss, hwm;
@@ -477,17 +483,16 @@ static void read_one(ms_collector_t *c, cpool_t *p, watched_t *w)
             0 ||
         heap < -1)
         heap = -1;
-    {
-        /*
-         * At most one tick in each interval of the process's life, counted from its start:
-         * a round that woke late and the next, on time, must not give it two ticks closer
-         * than the schedule allows.
-         */
-        const int64_t slot = t.t_ns > w->started_ns ? (t.t_ns - w->started_ns) / c->interval_ns : 0;
-        if (slot <= w->last_slot)
-            return;
-        w->last_slot = slot;
-    }
+    /*
+     * At most one tick per point of the tick thread's grid, and none for a point due
+     * before the process started: a round that wakes late still reads for its own point,
+     * and the next round for the next, so lateness within an interval costs no tick, and
+     * a process has at most one tick per interval of its life (n ticks span at least
+     * n - 2 intervals, each read less than an interval after its point).
+     */
+    if (due_ns < w->started_ns || round <= w->last_round)
+        return;
+    w->last_round = round;
     t.key = w->key;
     t.rss_kb = (int64_t)rss;
     t.hwm_kb = hwm == (unsigned long long)-1 ? -1 : (int64_t)hwm;
@@ -506,7 +511,8 @@ static void close_tick_side(cpool_t *p)
     p->fd = -1;
 }
 
-static void take_ticks(ms_collector_t *c)
+/* One round of readings, for the grid point `round` due at due_ns (CLOCK_REALTIME). */
+static void take_ticks(ms_collector_t *c, uint64_t round, int64_t due_ns)
 {
     cpool_t *p;
 
@@ -520,7 +526,7 @@ static void take_ticks(ms_collector_t *c)
         discover(c, p);
         for (size_t k = 0; k < p->n_procs; k++)
             if (!p->procs[k].dead)
-                read_one(c, p, &p->procs[k]);
+                read_one(c, p, &p->procs[k], round, due_ns);
     }
 }
 
@@ -713,20 +719,23 @@ static int wait_until(ms_collector_t *c, int64_t at)
 static void *tick_main(void *arg)
 {
     ms_collector_t *c = arg;
-    int64_t next_tick = mono_ns();
 
-    while (wait_until(c, next_tick)) {
+    c->next_due = mono_ns();
+    c->next_round = 1;
+    while (wait_until(c, c->next_due)) {
         int64_t now;
-        take_ticks(c);
-        next_tick += c->interval_ns;
+        take_ticks(c, c->next_round, c->next_due + (real_ns() - mono_ns()));
+        c->next_due += c->interval_ns;
+        c->next_round++;
         now = mono_ns();
-        if (next_tick <= now) {
+        if (c->next_due <= now) {
             /* Late by whole intervals (the thread was not scheduled): not taken, counted. */
-            const int64_t late = (now - next_tick) / c->interval_ns + 1;
+            const int64_t late = (now - c->next_due) / c->interval_ns + 1;
             pthread_mutex_lock(&c->mu);
             c->missed += (uint64_t)late;
             pthread_mutex_unlock(&c->mu);
-            next_tick += late * c->interval_ns;
+            c->next_due += late * c->interval_ns;
+            c->next_round += (uint64_t)late;
         }
     }
     return NULL;
@@ -856,9 +865,9 @@ int ms_collector_new_pool(ms_collector_t *c, long long run_id, const char **path
     ms_spool_pool_t h = c->tmpl;
     mpool_t *m;
     uint64_t r;
-    char *p = NULL, *p2 = NULL;
+    char *p = NULL, *p2 = NULL, *tmp = NULL;
     int fd = -1;
-    int rc;
+    int rc = -EEXIST;
 
     if (c->n_mine == c->cap_mine) {
         const size_t ncap = c->cap_mine != 0 ? c->cap_mine * 2 : 16;
@@ -868,33 +877,58 @@ int ms_collector_new_pool(ms_collector_t *c, long long run_id, const char **path
         c->mine = nm;
         c->cap_mine = ncap;
     }
-    if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r) {
-        rc = -errno;
-        ms_set_err(err, errlen, "cannot name a pool: %s", strerror(-rc));
-        return rc;
-    }
-    if (asprintf(&p, "%s/%016llx%s", c->spool_dir, (unsigned long long)r, MS_SPOOL_SUFFIX) < 0) {
-        p = NULL;
-        goto nomem;
-    }
-    fd = open(p, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        rc = -errno;
-        ms_set_err(err, errlen, "%s: %s", p, strerror(-rc));
-        goto fail;
-    }
     h.run_id = run_id;
-    h.created_ns = real_ns();
-    /* Blocks for the header and the first chunks now, so a worker's start allocates none. */
-    rc = posix_fallocate(fd, 0,
-                         MS_SPOOL_HEADER_BYTES +
-                             (off_t)MS_COLLECT_PREALLOC_CHUNKS * MS_SPOOL_CHUNK_BYTES);
-    if (rc != 0 || pwrite(fd, &h, sizeof h, 0) != (ssize_t)sizeof h) {
-        rc = rc != 0 ? -rc : -errno;
+    /*
+     * Written under a name no reader lists and published whole (spoolpub.h), with blocks
+     * for the header and the first chunks, so a worker's start allocates none.
+     */
+    for (int attempt = 0; attempt < 4; attempt++) {
+        if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r) {
+            rc = -errno;
+            ms_set_err(err, errlen, "cannot name a pool: %s", strerror(-rc));
+            goto fail;
+        }
+        free(p);
+        if (asprintf(&p, "%s/%016llx%s", c->spool_dir, (unsigned long long)r,
+                     MS_SPOOL_SUFFIX) < 0) {
+            p = NULL;
+            goto nomem;
+        }
+        if (fd < 0) {
+            if (asprintf(&tmp, "%s%s", p, MS_SPOOL_NEW_SUFFIX) < 0) {
+                tmp = NULL;
+                goto nomem;
+            }
+            fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+            if (fd < 0) {
+                rc = -errno;
+                free(tmp);
+                tmp = NULL;
+                if (rc == -EEXIST)
+                    continue;
+                ms_set_err(err, errlen, "%s: %s", p, strerror(-rc));
+                goto fail;
+            }
+            h.created_ns = real_ns();
+            rc = posix_fallocate(fd, 0,
+                                 MS_SPOOL_HEADER_BYTES +
+                                     (off_t)MS_COLLECT_PREALLOC_CHUNKS * MS_SPOOL_CHUNK_BYTES);
+            if (rc != 0 || pwrite(fd, &h, sizeof h, 0) != (ssize_t)sizeof h) {
+                rc = rc != 0 ? -rc : -errno;
+                ms_set_err(err, errlen, "%s: %s", tmp, strerror(-rc));
+                goto fail;
+            }
+        }
+        rc = ms_spool_publish(tmp, p);
+        if (rc != -EEXIST)
+            break;
+    }
+    if (rc != 0) {
         ms_set_err(err, errlen, "%s: %s", p, strerror(-rc));
-        unlink(p);
         goto fail;
     }
+    free(tmp);
+    tmp = NULL;
     p2 = strdup(p);
     if (p2 == NULL || add_pool(c, run_id, p2) != 0) {
         free(p2);
@@ -914,6 +948,10 @@ nomem:
 fail:
     if (fd >= 0)
         close(fd);
+    if (tmp != NULL) {
+        (void)unlink(tmp);
+        free(tmp);
+    }
     free(p);
     return rc;
 }
@@ -959,10 +997,13 @@ int ms_collector_finish(ms_collector_t *c)
         c->started = 0;
     }
     /*
-     * Every worker is reaped: a last reading of what lives on, and the last folds. The
-     * second one removes the pools the first found with all their processes gone.
+     * Every worker is reaped: a last reading of what lives on, when the grid's next point
+     * has come (a reading before it would be a second one in the last interval), and the
+     * last folds. The second one removes the pools the first found with all their
+     * processes gone.
      */
-    take_ticks(c);
+    if (c->next_round != 0 && mono_ns() >= c->next_due)
+        take_ticks(c, c->next_round, c->next_due + (real_ns() - mono_ns()));
     rc = fold_all(c, 1);
     if (rc == 0)
         rc = fold_all(c, 1);

@@ -18,6 +18,7 @@
 
 #include "memsweep/env.h"
 #include "memsweep/spooldir.h"
+#include "memsweep/spoolpub.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -35,6 +36,7 @@
 #define NAME_RANDOM_BYTES 12
 
 static MS__COLD char pool_path[MS__PATH_MAX];
+static MS__COLD char tmp_path[MS__PATH_MAX]; /* pool_path while it is written */
 static ms_pool_info_t info;
 static dev_t pool_dev;
 static ino_t pool_ino;
@@ -253,9 +255,35 @@ static int absolute(const char *path, char *out, size_t cap)
     return f.truncated ? -ENAMETOOLONG : 0;
 }
 
-int ms__pool_create(const char *db, unsigned interval_ms, ms_fmt_t *why)
+/* A new random pool name in dir, into pool_path. */
+static int pool_name(const char *dir, unsigned char *rnd, size_t n, ms_fmt_t *why)
 {
     static const char hex[] = "0123456789abcdef";
+    ms_fmt_t f;
+
+    for (size_t i = 0; i < n; i += 8) {
+        const uint64_t v = ms__random64();
+        memcpy(rnd + i, &v, n - i < 8 ? n - i : 8);
+    }
+    ms__fmt_init(&f, pool_path, sizeof(pool_path));
+    ms__fmt_str(&f, dir);
+    ms__fmt_str(&f, "/");
+    for (size_t i = 0; i < n; i++) {
+        ms__fmt_mem(&f, &hex[rnd[i] >> 4], 1);
+        ms__fmt_mem(&f, &hex[rnd[i] & 15], 1);
+    }
+    ms__fmt_str(&f, MS_SPOOL_SUFFIX);
+    /* Room for the suffix of the name it is written under, too. */
+    if (f.truncated || f.len + sizeof(MS_SPOOL_NEW_SUFFIX) > sizeof(pool_path)) {
+        ms__fmt_str(why, dir);
+        ms__fmt_str(why, ": path too long");
+        return -ENAMETOOLONG;
+    }
+    return 0;
+}
+
+int ms__pool_create(const char *db, unsigned interval_ms, ms_fmt_t *why)
+{
     char dir[MS__PATH_MAX];
     char env_abs[MS__PATH_MAX];
     const char *env = getenv(MS_ENV_SPOOL_DIR);
@@ -307,44 +335,50 @@ int ms__pool_create(const char *db, unsigned interval_ms, ms_fmt_t *why)
         return err;
     ms__fmt_init(why, why->buf, why->cap);
 
+    /*
+     * Written under a name no reader lists, then published whole (spoolpub.h): the file is
+     * created once, and only the final name is drawn again if it is taken.
+     */
+    fd = -1;
+    err = 0;
     for (int attempt = 0; attempt < 4; attempt++) {
-        for (size_t i = 0; i < sizeof(rnd); i += 8) {
-            const uint64_t v = ms__random64();
-            memcpy(rnd + i, &v, sizeof(rnd) - i < 8 ? sizeof(rnd) - i : 8);
+        err = pool_name(dir, rnd, sizeof(rnd), why);
+        if (err != 0) {
+            if (fd >= 0) {
+                close(fd);
+                unlink(tmp_path);
+            }
+            return err;
         }
-        ms__fmt_init(&f, pool_path, sizeof(pool_path));
-        ms__fmt_str(&f, dir);
-        ms__fmt_str(&f, "/");
-        for (size_t i = 0; i < sizeof(rnd); i++) {
-            ms__fmt_mem(&f, &hex[rnd[i] >> 4], 1);
-            ms__fmt_mem(&f, &hex[rnd[i] & 15], 1);
+        if (fd < 0) {
+            ms__fmt_init(&f, tmp_path, sizeof(tmp_path));
+            ms__fmt_str(&f, pool_path);
+            ms__fmt_str(&f, MS_SPOOL_NEW_SUFFIX);
+            fd = open(tmp_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+            if (fd < 0) {
+                err = -errno;
+                if (err == -EEXIST)
+                    continue;
+                break;
+            }
+            err = write_header(fd, interval_ms);
+            if (err == 0 && fstat(fd, &st) != 0)
+                err = -errno;
+            if (err != 0)
+                break;
         }
-        ms__fmt_str(&f, MS_SPOOL_SUFFIX);
-        if (f.truncated) {
-            ms__fmt_str(why, dir);
-            ms__fmt_str(why, ": path too long");
-            return -ENAMETOOLONG;
-        }
-        fd = open(pool_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (fd >= 0 || errno != EEXIST)
+        err = ms_spool_publish(tmp_path, pool_path);
+        if (err != -EEXIST)
             break;
     }
-    if (fd < 0) {
-        err = -errno;
-        ms__fmt_str(why, pool_path);
-        ms__fmt_str(why, ": ");
-        ms__fmt_str(why, strerror(errno));
-        return err;
-    }
-    err = write_header(fd, interval_ms);
-    if (err == 0 && fstat(fd, &st) != 0)
-        err = -errno;
     if (err != 0) {
-        ms__fmt_str(why, pool_path);
+        ms__fmt_str(why, fd >= 0 ? pool_path : tmp_path);
         ms__fmt_str(why, ": ");
         ms__fmt_str(why, strerror(-err));
-        close(fd);
-        unlink(pool_path);
+        if (fd >= 0) {
+            close(fd);
+            unlink(tmp_path);
+        }
         return err;
     }
     pool_dev = st.st_dev;

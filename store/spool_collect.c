@@ -2,6 +2,7 @@
 #include "spool_collect.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 #include "memsweep/env.h"
 #include "memsweep/spool.h"
 #include "memsweep/spooldir.h"
+#include "memsweep/spoolpub.h"
 #include "spool_gc.h"
 #include "errbuf.h"
 #include "store.h"
@@ -70,6 +72,32 @@ nomem:
     closedir(d);
     ms_spool_list_free(names, k);
     return -ENOMEM;
+}
+
+/*
+ * Removes the pools of dir that were never published (spoolpub.h) and whose creator has
+ * left them for MS_SPOOL_NEW_STALE_S: they hold no record, for no process writes into a
+ * pool before it has its final name.
+ */
+static void remove_abandoned(const char *dir)
+{
+    const size_t plen = strlen(MS_SPOOL_SUFFIX MS_SPOOL_NEW_SUFFIX);
+    const time_t now = time(NULL);
+    DIR *d = opendir(dir);
+    struct dirent *e;
+
+    if (d == NULL)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        const size_t len = strlen(e->d_name);
+        struct stat st;
+        if (len <= plen || strcmp(e->d_name + len - plen, MS_SPOOL_SUFFIX MS_SPOOL_NEW_SUFFIX) != 0)
+            continue;
+        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+            now - st.st_mtime >= MS_SPOOL_NEW_STALE_S)
+            (void)unlinkat(dirfd(d), e->d_name, 0);
+    }
+    closedir(d);
 }
 
 static int add_dir(char ***dirs, size_t *n, const char *dir)
@@ -281,8 +309,10 @@ int ms_collect_dir(ms_fold_t *f, const char *dir, const ms_collect_opts_t *o,
         }
         ms_spool_close(sp);
     }
-    if (o->remove)
+    if (o->remove) {
+        remove_abandoned(dir);
         (void)rmdir(dir); /* only when empty */
+    }
     rc = 0;
 out:
     ms_spool_list_free(names, n);
