@@ -30,6 +30,9 @@
 
 #define NS_PER_MS 1000000LL
 
+/* The tick thread's nice value, where the user may set it (see tick_main). */
+#define TICK_NICE (-10)
+
 /* Ticks kept while the database cannot take them; beyond, the oldest are dropped. */
 #define TICKS_MAX (1u << 20)
 
@@ -720,6 +723,13 @@ static void *tick_main(void *arg)
 {
     ms_collector_t *c = arg;
 
+    /*
+     * Ahead of the workers and the readers where the user may raise priorities (root, or
+     * RLIMIT_NICE): a round is short, and one that wakes an interval late loses a tick of
+     * every process. Elsewhere the thread keeps memsweep's priority (setpriority fails and
+     * nothing else changes). Linux's nice is per thread.
+     */
+    (void)setpriority(PRIO_PROCESS, (id_t)gettid(), TICK_NICE);
     c->next_due = mono_ns();
     c->next_round = 1;
     while (wait_until(c, c->next_due)) {
