@@ -30,6 +30,9 @@
 
 #define NS_PER_MS 1000000LL
 
+/* Longest the end of a sweep waits for the grid's next point to read what lives on. */
+#define FINAL_WAIT_NS 1000000000LL
+
 /* The tick thread's nice value, where the user may set it (see tick_main). */
 #define TICK_NICE (-10)
 
@@ -514,6 +517,18 @@ static void close_tick_side(cpool_t *p)
     p->fd = -1;
 }
 
+/* A process the tick thread still reads, in any pool. */
+static int any_watched(ms_collector_t *c)
+{
+    cpool_t *p;
+
+    for (size_t i = 0; (p = pool_at(c, i)) != NULL; i++)
+        for (size_t k = 0; p->fd >= 0 && k < p->n_procs; k++)
+            if (!p->procs[k].dead)
+                return 1;
+    return 0;
+}
+
 /* One round of readings, for the grid point `round` due at due_ns (CLOCK_REALTIME). */
 static void take_ticks(ms_collector_t *c, uint64_t round, int64_t due_ns)
 {
@@ -916,7 +931,7 @@ int ms_collector_new_pool(ms_collector_t *c, long long run_id, const char **path
                 tmp = NULL;
                 if (rc == -EEXIST)
                     continue;
-                ms_set_err(err, errlen, "%s: %s", p, strerror(-rc));
+                ms_set_err(err, errlen, "%s%s: %s", p, MS_SPOOL_NEW_SUFFIX, strerror(-rc));
                 goto fail;
             }
             h.created_ns = real_ns();
@@ -1007,13 +1022,21 @@ int ms_collector_finish(ms_collector_t *c)
         c->started = 0;
     }
     /*
-     * Every worker is reaped: a last reading of what lives on, when the grid's next point
-     * has come (a reading before it would be a second one in the last interval), and the
-     * last folds. The second one removes the pools the first found with all their
-     * processes gone.
+     * Every worker is reaped: a last reading of what lives on (a daemon a worker left),
+     * at the grid's next point, waited for when it is at most FINAL_WAIT_NS away (a
+     * reading before it would be a second one in the last interval), and the last folds.
+     * The second one removes the pools the first found with all their processes gone.
      */
-    if (c->next_round != 0 && mono_ns() >= c->next_due)
-        take_ticks(c, c->next_round, c->next_due + (real_ns() - mono_ns()));
+    if (c->next_round != 0 && any_watched(c)) {
+        const int64_t wait = c->next_due - mono_ns();
+        if (wait > 0 && wait <= FINAL_WAIT_NS) {
+            const struct timespec ts = {(time_t)(wait / 1000000000LL), (long)(wait % 1000000000LL)};
+            while (nanosleep(&ts, NULL) != 0 && errno == EINTR && mono_ns() < c->next_due)
+                ;
+        }
+        if (mono_ns() >= c->next_due)
+            take_ticks(c, c->next_round, c->next_due + (real_ns() - mono_ns()));
+    }
     rc = fold_all(c, 1);
     if (rc == 0)
         rc = fold_all(c, 1);

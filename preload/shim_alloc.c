@@ -441,6 +441,16 @@ static void promote(void)
         ;
 }
 
+/* And SAMPLE COUNT again once it no longer is (ms__alloc_stop). */
+static void demote(void)
+{
+    int st = atomic_load(&state);
+
+    while (!atomic_load(&sample_requested) && MODE(st) == ST_SAMPLE &&
+           !atomic_compare_exchange_weak(&state, &st, ST_COUNT | (st & ST_GLIBC)))
+        ;
+}
+
 static void resolve(void)
 {
     ms_tls_t *const t = &tls;
@@ -504,10 +514,15 @@ static void resolve(void)
     if (MODE(st) == ST_COUNT && atomic_load(&sample_requested))
         st = ST_SAMPLE | (st & ST_GLIBC);
     atomic_compare_exchange_strong(&state, &expect, st);
-    /* ms__alloc_off or ms__alloc_configure may have come meanwhile, finding it unresolved. */
+    /*
+     * ms__alloc_off, ms__alloc_configure or ms__alloc_stop may have come meanwhile,
+     * finding it unresolved: each sets its flag before it looks at the state, so one of
+     * the two sides sees the other.
+     */
     if (atomic_load(&off_requested))
         atomic_store(&state, ST_OFF);
     promote();
+    demote();
     if (MODE(atomic_load(&state)) == ST_OFF) {
         atomic_store(&release_bytes, SIZE_MAX);
         atomic_store(&tracking, 0);
@@ -552,6 +567,7 @@ static void thread_exit(void *arg)
     atomic_fetch_add_explicit(&live, delta_of(t), memory_order_relaxed);
     set_delta(t, 0);
     t->registered = 2;
+    set_limits(t);
 }
 
 /*
@@ -850,7 +866,12 @@ static __attribute__((noinline)) void free_slow(void *p, size_t size)
 {
     ms_tls_t *const t = &tls;
 
-    t->down += (int64_t)size; /* what the fast path took */
+    /*
+     * What the fast path took from the room below, given back by the delta, which `up`
+     * alone holds: right even if a signal handler's count reset the window in between
+     * (the bootstrap pool's blocks make size huge).
+     */
+    t->down = delta_of(t) - t->lo;
     if (in_pool(p))
         return;
     if (is_releasing(size))
@@ -1207,6 +1228,7 @@ void ms__alloc_stop(void)
     if (!t->busy) {
         atomic_fetch_add(&live, delta_of(t));
         set_delta(t, 0);
+        set_limits(t);
     }
 }
 

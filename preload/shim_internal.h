@@ -149,8 +149,9 @@ void ms__proc_args_init(int argc, char **argv);
 /*
  * The command line as /proc/self/cmdline has it, into buf (at most cap bytes, no NUL
  * added), the arguments joined by spaces; returns the bytes used. Copied from the
- * arguments' memory when the constructor found them as the kernel laid them out: the same
- * bytes, but for a program that later wrote a longer title past its last argument.
+ * arguments' memory when the constructor found them as the kernel laid them out and their
+ * last byte is still a NUL (the bytes /proc would give); read from /proc otherwise, as
+ * for a program that wrote a longer title over them.
  */
 size_t ms__proc_cmdline(char *buf, size_t cap);
 

@@ -290,7 +290,7 @@ int ms__pool_create(const char *db, unsigned interval_ms, ms_fmt_t *why)
     unsigned char rnd[NAME_RANDOM_BYTES];
     ms_fmt_t f;
     int on_network = 0;
-    int fd, err;
+    int fd, err, published;
     struct stat st;
 
     if (env != NULL && env[0] != '\0') {
@@ -341,6 +341,7 @@ int ms__pool_create(const char *db, unsigned interval_ms, ms_fmt_t *why)
      */
     fd = -1;
     err = 0;
+    published = 0; /* the failure, if any, is the publication's */
     for (int attempt = 0; attempt < 4; attempt++) {
         err = pool_name(dir, rnd, sizeof(rnd), why);
         if (err != 0) {
@@ -364,15 +365,18 @@ int ms__pool_create(const char *db, unsigned interval_ms, ms_fmt_t *why)
             err = write_header(fd, interval_ms);
             if (err == 0 && fstat(fd, &st) != 0)
                 err = -errno;
-            if (err != 0)
+            if (err != 0) {
+                published = 0;
                 break;
+            }
         }
+        published = 1;
         err = ms_spool_publish(tmp_path, pool_path);
         if (err != -EEXIST)
             break;
     }
     if (err != 0) {
-        ms__fmt_str(why, fd >= 0 ? pool_path : tmp_path);
+        ms__fmt_str(why, published ? pool_path : tmp_path);
         ms__fmt_str(why, ": ");
         ms__fmt_str(why, strerror(-err));
         if (fd >= 0) {

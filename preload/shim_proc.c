@@ -264,7 +264,12 @@ size_t ms__proc_cmdline(char *buf, size_t cap)
 {
     size_t len = 0;
 
-    if (args_start != NULL) {
+    /*
+     * The kernel's own test: a last byte that is no longer NUL means the program wrote a
+     * title over its arguments and on past them (as postgres and nginx do), which only
+     * /proc/self/cmdline follows.
+     */
+    if (args_start != NULL && args_start[args_len - 1] == '\0') {
         len = args_len < cap ? args_len : cap;
         memcpy(buf, args_start, len);
     } else if (ms__proc_read("/proc/self/cmdline", buf, cap, &len) != 0) {

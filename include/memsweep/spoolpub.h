@@ -4,8 +4,8 @@
  * writes it under "<name>.msp" MS_SPOOL_NEW_SUFFIX, a name no reader lists, with its header
  * and first blocks in place, and then gives it its final name without replacing anything:
  * a reader that lists the directory at any moment finds complete pools only. A creator
- * that dies in between leaves a file readers ignore; `memsweep collect` and the collector
- * remove such files once they are MS_SPOOL_NEW_STALE_S old.
+ * that dies in between leaves a file readers ignore; `memsweep collect` removes such files
+ * once they are MS_SPOOL_NEW_STALE_S old.
  */
 #ifndef MS_MEMSWEEP_SPOOLPUB_H
 #define MS_MEMSWEEP_SPOOLPUB_H
@@ -25,7 +25,8 @@
  * Gives the file at tmp the name final, unless final exists: 0, -EEXIST (final taken;
  * tmp is left as it was), or another negative errno. renameat2(RENAME_NOREPLACE) where
  * the filesystem has it, else a hard link and the removal of tmp, which never replace
- * either.
+ * either; on a filesystem without hard links, a plain rename once final is seen not to
+ * exist (final names are 64 random bits, drawn by the one creator of each).
  */
 static inline int ms_spool_publish(const char *tmp, const char *final)
 {
@@ -33,10 +34,15 @@ static inline int ms_spool_publish(const char *tmp, const char *final)
         return 0;
     if (errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
         return -errno;
-    if (link(tmp, final) != 0)
+    if (link(tmp, final) == 0) {
+        (void)unlink(tmp);
+        return 0;
+    }
+    if (errno != EPERM && errno != EOPNOTSUPP && errno != ENOSYS)
         return -errno;
-    (void)unlink(tmp);
-    return 0;
+    if (faccessat(AT_FDCWD, final, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+        return -EEXIST;
+    return rename(tmp, final) == 0 ? 0 : -errno;
 }
 
 #endif

@@ -51,6 +51,23 @@ dump_pool "$(pool_in "$T/args/m.db.spool")" "$T/args.d"
 line="$(proc_line "$T/args.d" "$apid")"
 assert_eq "$(sed 's/ *$//' "$T/args.out")" "${line#* cmdline=}" "cmdline as /proc/<pid>/cmdline has it"
 
+# A program that writes a longer title over its arguments (Perl's $0, as postgres and nginx
+# do) and then forks: the child, recorded at its first allocation, has the command line
+# /proc gives it then, not the bytes the arguments had.
+mkdir "$T/title"
+env MEMSWEEP_DB="$T/title/m.db" LD_PRELOAD="$MS_SHIM" perl -e '
+    $0 = "worker: a title longer than the command line it replaces";
+    if (fork() == 0) {
+        open(my $f, "<", "/proc/self/cmdline") or die; local $/; my $c = <$f>;
+        $c =~ tr/\0/ /; $c =~ s/ +$//; print "$$ $c\n"; my $x = "y" x 100000; exit 0;
+    }
+    wait;' >"$T/title.out"
+dump_pool "$(pool_in "$T/title/m.db.spool")" "$T/title.d"
+read -r cpid ctitle <"$T/title.out"
+line="$(proc_line "$T/title.d" "$cpid")"
+[ -n "$line" ] || fail "no record of the retitled program's child (pid $cpid)"
+assert_eq "$ctitle" "${line#* cmdline=}" "the child's command line after the title was written"
+
 # A shell and its child: the pool's path is exported, and the child joins the same pool.
 mkdir "$T/sh"
 env MEMSWEEP_DB="$T/sh/m.db" LD_PRELOAD="$MS_SHIM" sh -c \
