@@ -23,12 +23,20 @@ loop_shim() {
 }
 loop_env() { for ((i = 0; i < N; i++)); do MEMSWEEP_DB= LD_PRELOAD=$MS_SHIM /bin/true; done; }
 
+# The three loops alternate, their order rotated each round, so that none always follows
+# the same one (a loop after the recording one runs beside the collector's fold of it).
 plain=() shim=() inert=()
+modes=(plain shim env)
 for ((r = 0; r < ROUNDS; r++)); do
-  t0=$(now); loop_plain; t1=$(now); loop_shim; t2=$(now); loop_env; t3=$(now)
-  plain+=("$(calc "$t1 - $t0")")
-  shim+=("$(calc "$t2 - $t1")")
-  inert+=("$(calc "$t3 - $t2")")
+  for ((k = 0; k < 3; k++)); do
+    m=${modes[$(((k + r) % 3))]}
+    t0=$(now); "loop_$m"; t1=$(now)
+    case $m in
+      plain) plain+=("$(calc "$t1 - $t0")") ;;
+      shim) shim+=("$(calc "$t1 - $t0")") ;;
+      env) inert+=("$(calc "$t1 - $t0")") ;;
+    esac
+  done
 done
 p=$(median "${plain[@]}"); s=$(median "${shim[@]}"); e=$(median "${inert[@]}")
 [ -n "$pool" ] || { echo "bench: the live sweep has no pool" >&2; exit 1; }
