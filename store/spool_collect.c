@@ -5,6 +5,8 @@
 #include <fcntl.h>
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,9 +23,34 @@
 #include "errbuf.h"
 #include "store.h"
 
-static int cmp_str(const void *a, const void *b)
+/* A pool's name and when it was created, for ordering the list. */
+typedef struct {
+    char *name;
+    int64_t created_ns;
+} listed_t;
+
+/* Oldest first (the order the runs of their own began in), then by name. */
+static int cmp_listed(const void *a, const void *b)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    const listed_t *x = a, *y = b;
+
+    if (x->created_ns != y->created_ns)
+        return x->created_ns < y->created_ns ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+/* The creation time in a pool's header; INT64_MAX (last) when it cannot be read. */
+static int64_t created_of(int dfd, const char *name)
+{
+    int64_t t = INT64_MAX;
+    const int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+    if (fd < 0)
+        return t;
+    if (pread(fd, &t, sizeof t, offsetof(ms_spool_pool_t, created_ns)) != (ssize_t)sizeof t)
+        t = INT64_MAX;
+    close(fd);
+    return t;
 }
 
 void ms_spool_list_free(char **names, size_t n)
@@ -37,6 +64,7 @@ int ms_spool_list(const char *dir, char ***out, size_t *n)
 {
     const size_t slen = strlen(MS_SPOOL_SUFFIX);
     DIR *d = opendir(dir);
+    listed_t *l = NULL;
     char **names = NULL;
     size_t k = 0, cap = 0;
     struct dirent *e;
@@ -51,26 +79,36 @@ int ms_spool_list(const char *dir, char ***out, size_t *n)
             continue;
         if (k == cap) {
             const size_t ncap = cap != 0 ? cap * 2 : 16;
-            char **nn = realloc(names, ncap * sizeof *nn);
-            if (nn == NULL)
+            listed_t *nl = realloc(l, ncap * sizeof *nl);
+            if (nl == NULL)
                 goto nomem;
-            names = nn;
+            l = nl;
             cap = ncap;
         }
-        if ((names[k] = strdup(e->d_name)) == NULL)
+        if ((l[k].name = strdup(e->d_name)) == NULL)
             goto nomem;
+        l[k].created_ns = created_of(dirfd(d), e->d_name);
         k++;
     }
     closedir(d);
+    d = NULL;
     if (k > 1)
-        qsort(names, k, sizeof *names, cmp_str);
+        qsort(l, k, sizeof *l, cmp_listed);
+    if (k > 0 && (names = malloc(k * sizeof *names)) == NULL)
+        goto nomem;
+    for (size_t i = 0; i < k; i++)
+        names[i] = l[i].name;
+    free(l);
     *out = names;
     *n = k;
     return 0;
 
 nomem:
-    closedir(d);
-    ms_spool_list_free(names, k);
+    if (d != NULL)
+        closedir(d);
+    for (size_t i = 0; i < k; i++)
+        free(l[i].name);
+    free(l);
     return -ENOMEM;
 }
 

@@ -38,8 +38,9 @@ typedef struct ms_collect_result {
 } ms_collect_result_t;
 
 /*
- * The names of the pool files (MS_SPOOL_SUFFIX) in dir, sorted, in a malloc'd array of
- * malloc'd strings. -ENOENT when dir does not exist.
+ * The names of the pool files (MS_SPOOL_SUFFIX) in dir, oldest first by the creation time
+ * in their headers (so that runs of their own are numbered in the order they began), then
+ * by name, in a malloc'd array of malloc'd strings. -ENOENT when dir does not exist.
  */
 int ms_spool_list(const char *dir, char ***names, size_t *n);
 void ms_spool_list_free(char **names, size_t n);

@@ -114,6 +114,7 @@ typedef struct fold_ctx {
     int64_t proc_id;
     int64_t run_id;
     int own_root; /* this process is the root of a run of the pool's own */
+    int root_process; /* an image of that root's process (see of_root_process) */
     uint64_t rows;
     int rc;
 } fold_ctx_t;
@@ -277,6 +278,24 @@ static const ms_spool_proc_info_t *pool_root(const ms_spool_t *sp)
         if (sp->procs[i].have_proc && sp->procs[i].first_chunk == 0)
             return &sp->procs[i];
     return NULL;
+}
+
+/*
+ * p is an image of the root's process: the root itself, or an image the root's process
+ * became by exec (the same pid, start time and pid namespace; an exec keeps all three).
+ * The first of them to end is the process's end: an image replaced by exec has none.
+ */
+static int of_root_process(const ms_spool_t *sp, const ms_spool_proc_info_t *p)
+{
+    const ms_spool_proc_info_t *const root = pool_root(sp);
+
+    if (root == NULL || !p->have_proc)
+        return 0;
+    if (p == root)
+        return 1;
+    return p->proc.pid == root->proc.pid && p->proc.start_ticks != 0 &&
+           p->proc.start_ticks == root->proc.start_ticks &&
+           p->proc.pidns_ino == root->proc.pidns_ino;
 }
 
 /*
@@ -559,7 +578,7 @@ static int proc_row(ms_fold_t *f, const ms_spool_proc_info_t *p, int64_t run_id,
 
 /* The live counters and, once DONE, the end of a process image. */
 static int proc_state(ms_fold_t *f, const ms_spool_proc_info_t *p, int64_t proc_id,
-                      int64_t run_id, int own_root, uint64_t *rows)
+                      int64_t run_id, int root_process, uint64_t *rows)
 {
     const ms_spool_proc_t *h = &p->proc;
     sqlite3_stmt *s = stmt(f, S_PROC_COUNTERS);
@@ -596,8 +615,11 @@ static int proc_state(ms_fold_t *f, const ms_spool_proc_info_t *p, int64_t proc_
         sqlite3_bind_int64(s, 7, 0);
         rc = run(f, s, rows);
     }
-    if (rc == SQLITE_OK && own_root) {
-        /* As a program measured alone always did: its run ends with its first process. */
+    if (rc == SQLITE_OK && root_process) {
+        /*
+         * As a program measured alone always did: its run ends with its first process,
+         * whatever image that process had become by exec when it ended.
+         */
         s = stmt(f, S_FINISH_RUN);
         sqlite3_bind_int64(s, 1, h->end_t_ns);
         sqlite3_bind_int64(s, 2, run_id);
@@ -654,6 +676,7 @@ static int fold_proc(ms_fold_t *f, ms_spool_t *sp, const ms_spool_proc_info_t *p
         return 0;
     }
     ctx.own_root = sp->hdr.run_id == 0 && p->first_chunk == 0;
+    ctx.root_process = sp->hdr.run_id == 0 && of_root_process(sp, p);
     for (size_t i = 0; i < p->n_chunks; i++) {
         const size_t ci = p->chunks[i];
         const ms_spool_chunk_info_t *c = &sp->chunks[ci];
@@ -686,7 +709,7 @@ static int fold_proc(ms_fold_t *f, ms_spool_t *sp, const ms_spool_proc_info_t *p
             return rc;
     }
     st->rows += ctx.rows;
-    rc = proc_state(f, p, ctx.proc_id, run_id, ctx.own_root, &st->rows);
+    rc = proc_state(f, p, ctx.proc_id, run_id, ctx.root_process, &st->rows);
     return rc == SQLITE_OK ? 0 : fail(f, rc, "cannot record a process's end", err, errlen);
 }
 
