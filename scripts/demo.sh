@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 scripts/build.sh
-echo "memsweep: running the demo sweep (about 10 seconds)..." >&2
+echo "memsweep: running the demo sweep (nine workers of about 2.5 s, two at a time: 15 to 20 seconds)..." >&2
 build/memsweep run -j 2 -o results/demo \
   -P mib=64,128,256 -P spike=0,96,192 -- \
   build/ms_workload --mib '{mib}' --hold-ms 1000 --spike-mib '{spike}' --spike-ms 700 \
