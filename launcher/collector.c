@@ -492,9 +492,10 @@ static void read_one(ms_collector_t *c, cpool_t *p, watched_t *w, uint64_t round
     /*
      * At most one tick per point of the tick thread's grid, and none for a point due
      * before the process started: a round that wakes late still reads for its own point,
-     * and the next round for the next, so lateness within an interval costs no tick, and
-     * a process has at most one tick per interval of its life (n ticks span at least
-     * n - 2 intervals, each read less than an interval after its point).
+     * and the next round for the next, so lateness within an interval costs no tick. A
+     * process has no more ticks than grid points in its life, and n ticks span at least
+     * n - 2 intervals (each is read less than an interval after its point); two of them
+     * may be closer than an interval when one round woke late and the next did not.
      */
     if (due_ns < w->started_ns || round <= w->last_round)
         return;
