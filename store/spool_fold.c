@@ -66,7 +66,8 @@ static const char *const sql_text[S_COUNT] = {
                      " NULL, ?2, '" MS_STATUS_RUNNING "')",
     [S_FINISH_RUN] = "UPDATE runs SET finished_ns = ?1, status = '" MS_STATUS_OK "'"
                      " WHERE run_id = ?2 AND status = '" MS_STATUS_RUNNING "'",
-    [S_RUN_COMMAND] = "UPDATE runs SET command = ?1 WHERE run_id = ?2 AND command IS NULL",
+    [S_RUN_COMMAND] = "UPDATE runs SET command = ?1, label = coalesce(label, ?1)"
+                      " WHERE run_id = ?2 AND command IS NULL",
     [S_SWEEP_ARGV] = "UPDATE sweeps SET argv = ?1 WHERE sweep_id ="
                      " (SELECT sweep_id FROM runs WHERE run_id = ?2) AND argv IS NULL"
                      " AND origin = '" MS_ORIGIN_SHIM "'",
@@ -516,7 +517,7 @@ static int on_record(void *arg, const ms_spool_record_t *r)
         sqlite3_bind_text(s, 3, cmd, (int)len, SQLITE_STATIC);
         rc = run(f, s, &c->rows);
         if (rc == SQLITE_OK && c->own_root) {
-            /* The command of a run of its own is its first process's command line. */
+            /* The command (and label) of a run of its own is its first process's command line. */
             s = stmt(f, S_RUN_COMMAND);
             sqlite3_bind_text(s, 1, cmd, (int)len, SQLITE_STATIC);
             sqlite3_bind_int64(s, 2, c->run_id);

@@ -26,6 +26,8 @@ assert_eq "1|ok|sh -c exec sleep 0.05
 2|ok|$ENV $TRUE one
 3|ok|$TRUE two" "$(sql "$DB" 'SELECT seq, status, command FROM runs ORDER BY seq')" \
     "runs in the order they started, each ended"
+assert_eq 0 "$(sql "$DB" 'SELECT count(*) FROM runs WHERE label IS NOT command')" \
+    "runs whose label is not their command line"
 assert_eq 0 "$(sql "$DB" 'SELECT count(*) FROM runs r WHERE finished_ns IS NULL
                            OR finished_ns < started_ns')" "runs without a sane end time"
 assert_eq "sh -c exec sleep 0.05" "$(sql "$DB" 'SELECT argv FROM sweeps')" "the sweep's command line"
