@@ -517,7 +517,7 @@ static int on_record(void *arg, const ms_spool_record_t *r)
         sqlite3_bind_text(s, 3, cmd, (int)len, SQLITE_STATIC);
         rc = run(f, s, &c->rows);
         if (rc == SQLITE_OK && c->own_root) {
-            /* The command (and label) of a run of its own is its first process's command line. */
+            /* A run of its own: its first process's command line, as command and label. */
             s = stmt(f, S_RUN_COMMAND);
             sqlite3_bind_text(s, 1, cmd, (int)len, SQLITE_STATIC);
             sqlite3_bind_int64(s, 2, c->run_id);
