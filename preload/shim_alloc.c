@@ -597,10 +597,10 @@ static void register_thread(ms_tls_t *t)
 
 /*
  * A count of `bytes` (negative: a release) that leaves the window, not applied yet:
- * dropped when the guard is set; otherwise applied, after registering a new thread; fold. Growth past the trigger level takes an `alloc`
- * sample; a fall lowers the level, so that the next sample is due a step above the lowest
- * point since the last one, not above the last one. Runs with the guard set: registering
- * and sampling may allocate.
+ * dropped when the guard is set; otherwise applied, after registering a new thread, and
+ * folded. Growth past the trigger level takes an `alloc` sample; a fall lowers the level,
+ * so that the next sample is due a step above the lowest point since the last one, not
+ * above the last one. Runs with the guard set: registering and sampling may allocate.
  */
 static __attribute__((noinline)) void account_slow(ms_tls_t *t, int st, int64_t bytes)
 {
