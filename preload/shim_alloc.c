@@ -6,9 +6,9 @@
  *
  * The ordinary call (STYLE rule 1) is: the real call, the block's usable size and two
  * thread-local counters, one of which the same instruction tests (see ms_tls_t). Only
- * when a thread's delta passes
- * FOLD_BYTES (or a single call moves that much) is it folded into the global count with
- * one atomic add, and only then is the count compared with the trigger level. A thread's
+ * when a thread's delta passes FOLD_BYTES (or a single call moves that much) is it folded
+ * into the global count with one atomic add, and only then is the count compared with the
+ * trigger level. A thread's
  * unfolded delta is below FOLD_BYTES, so the global count is off by less than FOLD_BYTES
  * per thread; a thread that exits folds its remainder (pthread key destructor), and so
  * does the thread that runs the shim's destructor. What the allocator set aside is
