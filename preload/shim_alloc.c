@@ -6,20 +6,19 @@
  *
  * The ordinary call (STYLE rule 1) is: the real call, the block's usable size and two
  * thread-local counters, one of which the same instruction tests (see ms_tls_t). Only
- * when a thread's delta passes FOLD_BYTES (or a single call moves that much) is it folded
- * into the global count with one atomic add, and only then is the count compared with the
- * trigger level. A thread's
- * unfolded delta is below FOLD_BYTES, so the global count is off by less than FOLD_BYTES
- * per thread; a thread that exits folds its remainder (pthread key destructor), and so
- * does the thread that runs the shim's destructor. What the allocator set aside is
- * counted, not what was asked for, so that a free subtracts exactly what its malloc
- * added: with glibc's allocator the size of the block's chunk, read from its header
- * (glibc_chunk; it includes the 8 bytes of the header itself), with any other the
- * allocator's malloc_usable_size.
+ * when a thread's delta passes FOLD_BYTES (or a single call moves that much) is it
+ * folded into the global count with one atomic add, and only then is the count
+ * compared with the trigger level. A thread's unfolded delta is below FOLD_BYTES, so
+ * the global count is off by less than FOLD_BYTES per thread; a thread that exits
+ * folds its remainder (pthread key destructor), and so does the thread that runs the
+ * shim's destructor. What the allocator set aside is counted, not what was asked for,
+ * so that a free subtracts exactly what its malloc added: with glibc's allocator the
+ * size of the block's chunk, read from its header (glibc_chunk; it includes the 8
+ * bytes of the header itself), with any other the allocator's malloc_usable_size.
  *
- * The re-entrancy guard is thread-local too, and folded into the same comparison: while
- * it is set (inside the shim's own work: waking an image, sampling) the thread's
- * limits are such that every count takes the slow path, which takes the count back. So
+ * The re-entrancy guard is thread-local too, and folded into the same test: while it is
+ * set (inside the shim's own work: waking an image, sampling) the thread's window has no
+ * room on either side, so every count takes the slow path, which drops it. So
  * the ordinary call neither tests nor sets the guard; glibc's malloc calls nothing back
  * through the dynamic linker, so its real call needs none. Around any other allocator
  * (jemalloc maps its memory through the PLT) the guard is held over the real call, and
