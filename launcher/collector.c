@@ -138,6 +138,20 @@ struct ms_collector {
     uint64_t next_round; /* 0 until the thread starts */
 };
 
+/*
+ * A doubling array with room for one more element: the array to use (moved, perhaps), or
+ * NULL with *cap and the array unchanged when memory is short. first: the first capacity.
+ */
+static void *grow(void *v, size_t *cap, size_t elem, size_t first)
+{
+    const size_t ncap = *cap != 0 ? *cap * 2 : first;
+    void *nv = realloc(v, ncap * elem);
+
+    if (nv != NULL)
+        *cap = ncap;
+    return nv;
+}
+
 static int64_t mono_ns(void)
 {
     struct timespec ts;
@@ -278,12 +292,10 @@ static int resolve(ms_collector_t *c, cpool_t *p, uint64_t i)
     if (rc != 0)
         return CHUNK_KNOWN;
     if (p->n_procs == p->cap_procs) {
-        const size_t ncap = p->cap_procs != 0 ? p->cap_procs * 2 : 8;
-        watched_t *nw = realloc(p->procs, ncap * sizeof *nw);
+        watched_t *nw = grow(p->procs, &p->cap_procs, sizeof *nw, 8);
         if (nw == NULL)
             return CHUNK_NOT_YET;
         p->procs = nw;
-        p->cap_procs = ncap;
     }
     /*
      * An image of the same process (pid and start time) before this one called exec:
@@ -338,12 +350,10 @@ static void discover(ms_collector_t *c, cpool_t *p)
             if (p->n_later == LATER_MAX)
                 return; /* a pool whose claims are not believable: see LATER_MAX */
             if (p->n_later == p->cap_later) {
-                const size_t ncap = p->cap_later != 0 ? p->cap_later * 2 : 8;
-                uint64_t *nl = realloc(p->later, ncap * sizeof *nl);
+                uint64_t *nl = grow(p->later, &p->cap_later, sizeof *nl, 8);
                 if (nl == NULL)
                     return; /* looked at again at the next tick */
                 p->later = nl;
-                p->cap_later = ncap;
             }
             p->later[p->n_later++] = p->resolved;
         }
@@ -864,14 +874,12 @@ static int add_pool(ms_collector_t *c, long long run_id, char *path)
     p->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     pthread_mutex_lock(&c->mu);
     if (c->n_pools == c->cap_pools) {
-        const size_t ncap = c->cap_pools != 0 ? c->cap_pools * 2 : 16;
-        cpool_t **np = realloc(c->pools, ncap * sizeof *np);
+        cpool_t **np = grow(c->pools, &c->cap_pools, sizeof *np, 16);
         if (np == NULL) {
             rc = -ENOMEM;
             goto out;
         }
         c->pools = np;
-        c->cap_pools = ncap;
     }
     c->pools[c->n_pools++] = p;
     p = NULL;
@@ -896,12 +904,10 @@ int ms_collector_new_pool(ms_collector_t *c, long long run_id, const char **path
     int rc = -EEXIST;
 
     if (c->n_mine == c->cap_mine) {
-        const size_t ncap = c->cap_mine != 0 ? c->cap_mine * 2 : 16;
-        mpool_t *nm = realloc(c->mine, ncap * sizeof *nm);
+        mpool_t *nm = grow(c->mine, &c->cap_mine, sizeof *nm, 16);
         if (nm == NULL)
             goto nomem;
         c->mine = nm;
-        c->cap_mine = ncap;
     }
     h.run_id = run_id;
     /*

@@ -713,3 +713,11 @@ check_drops() {
                         OR alloc_dropped <> alloc_dropped_rate + alloc_dropped_queue")"
     assert_eq "" "$bad" "$2: processes without consistent alloc_tracking/alloc_dropped figures"
 }
+
+# use_spoolwrite: SW, the program that writes spools as the shim does, and INERT, a
+# preload that only loads, for the tests of the collector that do not depend on the shim.
+use_spoolwrite() {
+    SW="$MS_BUILD_DIR/ms_spoolwrite"
+    INERT="$MS_BUILD_DIR/libms_inertshim.so"
+    [ -f "$INERT" ] || fail "missing $INERT"
+}

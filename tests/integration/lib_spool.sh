@@ -44,3 +44,17 @@ dumped_ticks() {
 has_ticks() {
     [ "$(dumped_ticks "$1")" -ge "$2" ]
 }
+
+# mount_tiny_tmpfs: a 256 KiB tmpfs at $T/tiny (root only; skips the test otherwise),
+# unmounted when the test ends: a filesystem a pool fills within a few chunks.
+mount_tiny_tmpfs() {
+    [ "$(id -u)" -eq 0 ] || skip "mounting a tmpfs needs root"
+    mkdir "$T/tiny"
+    mount -t tmpfs -o size=256k,mode=0700 memsweep-test "$T/tiny" 2>"$T/mount.err" ||
+        skip "cannot mount a tmpfs on $T/tiny: $(head -c 200 "$T/mount.err")"
+    trap '_cleanup_mount' EXIT
+}
+_cleanup_mount() {
+    umount "$T/tiny" 2>/dev/null || umount -l "$T/tiny" 2>/dev/null || true
+    _cleanup
+}

@@ -7,9 +7,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 MS_NO_AUTO_COLLECT=1
 
-SW="$MS_BUILD_DIR/ms_spoolwrite"
-INERT="$MS_BUILD_DIR/libms_inertshim.so"
-[ -f "$INERT" ] || fail "missing $INERT"
+use_spoolwrite
 hard="$(ulimit -Hn)"
 if [ "$hard" != unlimited ] && [ "$hard" -lt 512 ]; then
     skip "hard descriptor limit $hard too low"

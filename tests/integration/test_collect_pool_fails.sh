@@ -6,9 +6,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 MS_NO_AUTO_COLLECT=1
 
-SW="$MS_BUILD_DIR/ms_spoolwrite"
-INERT="$MS_BUILD_DIR/libms_inertshim.so"
-[ -f "$INERT" ] || fail "missing $INERT"
+use_spoolwrite
 
 # The worker writes a run id of no run into its pool's header and makes the database
 # forget which run the pool belongs to, so that every later fold of the pool reads the

@@ -9,9 +9,7 @@ set -euo pipefail
 # These tests fold the spools themselves, when they mean to.
 MS_NO_AUTO_COLLECT=1
 
-SW="$MS_BUILD_DIR/ms_spoolwrite"
-INERT="$MS_BUILD_DIR/libms_inertshim.so"
-[ -f "$INERT" ] || fail "missing $INERT"
+use_spoolwrite
 export MEMSWEEP_RUN_ID=999 # inherited from an enclosing sweep: must not reach the workers
 
 cat >"$T/commands" <<EOF

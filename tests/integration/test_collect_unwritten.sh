@@ -6,9 +6,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 MS_NO_AUTO_COLLECT=1
 
-SW="$MS_BUILD_DIR/ms_spoolwrite"
-INERT="$MS_BUILD_DIR/libms_inertshim.so"
-[ -f "$INERT" ] || fail "missing $INERT"
+use_spoolwrite
 
 # The worker claims chunk 0 of its pool and never writes it, then writes as a process does.
 cat >"$T/claim.py" <<'PY'

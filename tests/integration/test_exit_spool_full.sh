@@ -9,15 +9,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_spool.sh"
 
-[ "$(id -u)" -eq 0 ] || skip "mounting a tmpfs needs root"
-mkdir "$T/tiny"
-mount -t tmpfs -o size=256k,mode=0700 memsweep-test "$T/tiny" 2>"$T/mount.err" ||
-    skip "cannot mount a tmpfs on $T/tiny: $(head -c 200 "$T/mount.err")"
-_cleanup_mount() {
-    umount "$T/tiny" 2>/dev/null || umount -l "$T/tiny" 2>/dev/null || true
-    _cleanup
-}
-trap '_cleanup_mount' EXIT
+mount_tiny_tmpfs
 
 DB="$T/m.db"
 SP="$T/tiny/sp"

@@ -9,15 +9,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_spool.sh"
 
-[ "$(id -u)" -eq 0 ] || skip "mounting a tmpfs needs root"
-mkdir "$T/tiny"
-mount -t tmpfs -o size=256k,mode=0700 memsweep-test "$T/tiny" 2>/dev/null ||
-    skip "cannot mount a tmpfs on $T/tiny"
-trap '_cleanup_mount' EXIT
-_cleanup_mount() {
-    umount "$T/tiny" 2>/dev/null || umount -l "$T/tiny" 2>/dev/null || true
-    _cleanup
-}
+mount_tiny_tmpfs
 
 env MEMSWEEP_DB="$T/m.db" MEMSWEEP_SPOOL_DIR="$T/tiny/sp" MEMSWEEP_INTERVAL_MS=1 \
     LD_PRELOAD="$MS_SHIM" "$WL" --mib 4 --hold-ms 0 --wait-file "$T/go" >"$T/out" 2>"$T/err" &
