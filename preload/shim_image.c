@@ -14,9 +14,9 @@
  * itself and is not already exiting, starts its sampler thread. Nothing unsafe between
  * fork and exec (no file, no thread, no allocation) happens in the handler.
  *
- * The end waits for no other thread (but one writing the end at the same moment): it reads
- * /proc/self/status once and writes the end into the process header of chunk 0, which
- * stays mapped for the image's whole life.
+ * The end waits for no other thread (but one writing the end at the same moment): it
+ * claims the end and stops the image's records, reads /proc/self/status once and writes
+ * the end into the process header of chunk 0 (shim_spool.c).
  */
 #include "shim_internal.h"
 
@@ -66,7 +66,7 @@ static int start(pid_t ppid, int64_t started_ns, int64_t start_mono_ns, int64_t 
     im.interval_ms = interval_ms;
     sampled = needs_sampler(im.pidns_ino);
     im.flags = sampled ? MS_SPOOL_SELF_SAMPLED : 0;
-    im.t_ns = ms__clock_ns(CLOCK_REALTIME);
+    im.t_ns = ms__clock_sys_ns(CLOCK_REALTIME);
     if (ms__proc_status(&im.rss_kb, &im.hwm_kb) != 0)
         im.rss_kb = im.hwm_kb = -1;
     im.heap_kb = heap_kb;
@@ -146,10 +146,12 @@ void ms__image_end(int64_t heap_kb)
     const int saved = errno;
     ms_reading_t end = {0};
 
-    if (!ms__image_owned())
+    /* Not in a vfork child, nor in a child of a measured image that is not recording. */
+    if (ms__pid() != ms__spool_owner())
         goto out;
     wake(heap_kb, 1);
-    if (ms__spool_state() != MS__SPOOL_LIVE)
+    /* This thread writes the end, or another one is (and is waited for), or nobody. */
+    if (!ms__spool_stop())
         goto out;
     /*
      * The end is written even when /proc/self/status cannot be read (the program has
@@ -157,7 +159,7 @@ void ms__image_end(int64_t heap_kb)
      * ended, and -1 says "not reported" for the figures the kernel did not give, both of
      * them whatever a failed read left behind. The heap is the hooks' own figure.
      */
-    end.t_ns = ms__clock_ns(CLOCK_REALTIME);
+    end.t_ns = ms__clock_sys_ns(CLOCK_REALTIME);
     if (ms__proc_status(&end.rss_kb, &end.hwm_kb) != 0) {
         end.rss_kb = -1;
         end.hwm_kb = -1;

@@ -91,6 +91,14 @@ typedef struct {
 int64_t ms__clock_ns(clockid_t clock);
 
 /*
+ * The same by the system call, for the start and the end of an image: the vDSO's clock
+ * reads its data pages and libc's clock code another page, and a process that ends within
+ * its first interval would pay a page fault for each (about 10 µs apiece on a virtual
+ * machine) where the system call costs about 1 µs.
+ */
+int64_t ms__clock_sys_ns(clockid_t clock);
+
+/*
  * mmap and munmap of the shim's own mappings (the pool), as system calls: the names mmap
  * and munmap would bind to the shim's exported hooks, which exist for the program's
  * mappings. Both are async-signal-safe (a fork child's handler unmaps). ms__sys_mmap
@@ -98,6 +106,15 @@ int64_t ms__clock_ns(clockid_t clock);
  */
 void *ms__sys_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
 int ms__sys_munmap(void *addr, size_t len);
+
+/*
+ * fstat and geteuid by the system call: libc's fstat passes the kernel an empty path
+ * from libc's read-only data and each wrapper lies on a page of libc's code, either of
+ * which a process that ends at once would pay a page fault for.
+ */
+struct stat;
+int ms__sys_fstat(int fd, struct stat *st);
+uid_t ms__sys_geteuid(void);
 
 /* This process's id from the kernel (glibc caches nothing, but says so here). */
 pid_t ms__pid(void);
@@ -151,9 +168,10 @@ void ms__proc_args_init(int argc, char **argv);
  * added), the arguments joined by spaces; returns the bytes used. Copied from the
  * arguments' memory when the constructor found them as the kernel laid them out and their
  * last byte is still a NUL (the bytes /proc would give); read from /proc otherwise, as
- * for a program that wrote a longer title over them.
+ * for a program that wrote a longer title over them. *cut says whether there was more
+ * than cap bytes (as far as a read of /proc can tell: it filled buf).
  */
-size_t ms__proc_cmdline(char *buf, size_t cap);
+size_t ms__proc_cmdline(char *buf, size_t cap, int *cut);
 
 /* 64 unpredictable bits when the kernel has them at hand; never 0. */
 uint64_t ms__random64(void);
@@ -167,6 +185,7 @@ typedef struct {
     uint32_t chunk_bytes;
     uint64_t pidns_ino; /* the watcher's */
     int32_t watcher_pid;
+    uint32_t blksize; /* st_blksize of the pool file */
 } ms_pool_info_t;
 
 /*
@@ -202,6 +221,33 @@ typedef struct {
  * descriptor of the pool afterwards. Blocks the calling thread's signals while it works.
  */
 int ms__pool_claim(ms_chunk_map_t *out, int first);
+
+/*
+ * A descriptor of the pool: the constructor's, once, or the file opened again by its path
+ * and checked to be the same file. Returns it (the caller closes it) or a negative errno.
+ * The caller keeps its thread's signals blocked while it holds the descriptor.
+ */
+int ms__pool_fd(void);
+
+/*
+ * Claims the index of the next chunk for an image's first chunk, which the image writes
+ * with pwrite (shim_spool.c) and maps only once it has more to write. A pool full of
+ * chunks is counted in lost_processes. Returns 0 or a negative errno.
+ */
+int ms__pool_claim_index(int fd, uint64_t *idx);
+
+/* Counts a first chunk (first set) or a later one that could not be had after all. */
+void ms__pool_lost(int fd, int first);
+
+/*
+ * Makes sure the blocks of chunk idx, claimed earlier, exist and maps it shared; on
+ * failure counts it lost. Opens and closes the pool with the calling thread's signals
+ * blocked. Returns 0 or a negative errno.
+ */
+int ms__pool_map(uint64_t idx, ms_chunk_map_t *out);
+
+/* Offset of chunk idx in the pool file. */
+uint64_t ms__pool_offset(uint64_t idx);
 
 /* ---- shim_spool.c ------------------------------------------------------------------ */
 
@@ -276,11 +322,17 @@ int64_t ms__spool_heap_kb(void); /* as last set; -1 untracked */
 void ms__spool_set_tracking(int on);
 
 /*
- * The end reading, once per image (end_state NONE -> WRITING -> DONE); the image writes
- * no record after it. end->t_ns must be > 0 (no end is written otherwise); rss_kb and
- * hwm_kb are -1 when they could not be read, heap_kb -1 when untracked. A thread that
- * finds another one writing the end waits until it is written (at most about 100 ms),
- * so that its exit does not kill the writer halfway; otherwise it waits for no thread.
+ * Claims the writing of this image's end and stops its records: 1 for the one thread
+ * that is to write the end (ms__spool_end); 0 when the image is not recording or another
+ * thread writes its end, which is then waited for, at most about 100 ms.
+ */
+int ms__spool_stop(void);
+
+/*
+ * The end reading, once per image, by the thread ms__spool_stop chose (end_state NONE ->
+ * WRITING -> DONE); the image writes no record after it. end->t_ns must be > 0 (no end
+ * is written otherwise); rss_kb and hwm_kb are -1 when they could not be read, heap_kb -1
+ * when untracked. It waits for no other thread.
  */
 void ms__spool_end(const ms_reading_t *end);
 

@@ -3,8 +3,8 @@
  * created for a program measured without the launcher, and the claiming of its chunks.
  *
  * Nothing of the pool stays open: the constructor's descriptor is closed once the first
- * chunk is mapped, and a later claim opens the file by its path again, checking that the
- * path still names the same file. A claim runs in the sampler thread (in its own
+ * chunk is written, and a later claim or mapping opens the file by its path again,
+ * checking that the path still names the same file. A claim runs in the sampler thread (in its own
  * descriptor table) or in a program thread inside one of the program's own calls, with
  * that thread's signals blocked, so that no handler of the program sees the moment its
  * lowest free descriptor number is taken.
@@ -35,7 +35,14 @@
 /* Random bytes in a pool's file name (twice as many hex digits). */
 #define NAME_RANDOM_BYTES 12
 
+/*
+ * The pool's path: in the page of the variables every process writes when it is short
+ * enough, as the paths memsweep gives are, else in pool_path, whose page a process then
+ * touches only for this.
+ */
+static char short_path[256];
 static MS__COLD char pool_path[MS__PATH_MAX];
+static const char *path_now = pool_path;
 static MS__COLD char tmp_path[MS__PATH_MAX]; /* pool_path while it is written */
 static ms_pool_info_t info;
 static dev_t pool_dev;
@@ -46,7 +53,7 @@ static int kept_fd = -1;
 
 const char *ms__pool_path(void)
 {
-    return pool_path;
+    return path_now;
 }
 
 const ms_pool_info_t *ms__pool_info(void)
@@ -58,7 +65,13 @@ static int copy_path(const char *path)
 {
     ms_fmt_t f;
 
-    ms__fmt_init(&f, pool_path, sizeof(pool_path));
+    if (strnlen(path, sizeof(short_path)) < sizeof(short_path)) {
+        ms__fmt_init(&f, short_path, sizeof(short_path));
+        path_now = short_path;
+    } else {
+        ms__fmt_init(&f, pool_path, sizeof(pool_path));
+        path_now = pool_path;
+    }
     ms__fmt_str(&f, path);
     return f.truncated ? -ENAMETOOLONG : 0;
 }
@@ -66,7 +79,7 @@ static int copy_path(const char *path)
 /* A file or directory only this user can reach. */
 static int private_to_user(const struct stat *st, ms_fmt_t *why)
 {
-    if (st->st_uid != geteuid()) {
+    if (st->st_uid != ms__sys_geteuid()) {
         ms__fmt_str(why, "not owned by this user");
         return -EPERM;
     }
@@ -107,7 +120,7 @@ int ms__pool_open(const char *path, ms_fmt_t *why)
         ms__fmt_str(why, strerror(errno));
         return err;
     }
-    if (fstat(fd, &st) != 0) {
+    if (ms__sys_fstat(fd, &st) != 0) {
         err = -errno;
         ms__fmt_str(why, strerror(errno));
         goto fail;
@@ -140,6 +153,7 @@ int ms__pool_open(const char *path, ms_fmt_t *why)
         goto fail;
     }
     take_header(&h);
+    info.blksize = (uint32_t)st.st_blksize;
     pool_dev = st.st_dev;
     pool_ino = st.st_ino;
     kept_fd = fd;
@@ -266,6 +280,7 @@ static int pool_name(const char *dir, unsigned char *rnd, size_t n, ms_fmt_t *wh
         memcpy(rnd + i, &v, n - i < 8 ? n - i : 8);
     }
     ms__fmt_init(&f, pool_path, sizeof(pool_path));
+    path_now = pool_path;
     ms__fmt_str(&f, dir);
     ms__fmt_str(&f, "/");
     for (size_t i = 0; i < n; i++) {
@@ -385,6 +400,7 @@ int ms__pool_create(const char *db, unsigned interval_ms, ms_fmt_t *why)
         }
         return err;
     }
+    info.blksize = (uint32_t)st.st_blksize;
     pool_dev = st.st_dev;
     pool_ino = st.st_ino;
     kept_fd = fd;
@@ -395,11 +411,11 @@ int ms__pool_create(const char *db, unsigned interval_ms, ms_fmt_t *why)
 static int reopen(void)
 {
     struct stat st;
-    int fd = open(pool_path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    int fd = open(path_now, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 
     if (fd < 0)
         return -errno;
-    if (fstat(fd, &st) != 0 || st.st_dev != pool_dev || st.st_ino != pool_ino) {
+    if (ms__sys_fstat(fd, &st) != 0 || st.st_dev != pool_dev || st.st_ino != pool_ino) {
         close(fd);
         return -ESTALE;
     }
@@ -443,56 +459,127 @@ static int allocate(int fd, off_t map_off, off_t off, size_t len, size_t page)
     return 0;
 }
 
-static int claim_on(int fd, ms_chunk_map_t *out, int first)
+/* Counts an image or a chunk that could not be had in the pool's header. */
+static void count_lost(int fd, int first)
+{
+    const size_t page = (size_t)getpagesize();
+    const size_t head_len = (MS_SPOOL_HEADER_BYTES + page - 1) & ~(page - 1);
+    ms_spool_pool_t *const h =
+        ms__sys_mmap(NULL, head_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+    if (h == MAP_FAILED)
+        return;
+    __atomic_fetch_add(first ? &h->lost_processes : &h->lost_chunks, 1, __ATOMIC_RELAXED);
+    ms__sys_munmap(h, head_len);
+}
+
+/* Takes the next chunk's index by the atomic add on the header's next_chunk. */
+static int claim_index(int fd, uint64_t *idx, int first)
 {
     const size_t page = (size_t)getpagesize();
     const size_t head_len = (MS_SPOOL_HEADER_BYTES + page - 1) & ~(page - 1);
     ms_spool_pool_t *h;
-    uint64_t idx, off, map_off;
     int err = 0;
 
     h = ms__sys_mmap(NULL, head_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (h == MAP_FAILED)
         return -errno;
-    idx = __atomic_fetch_add(&h->next_chunk, 1, __ATOMIC_RELAXED);
-    if (idx >= MS_SPOOL_CHUNKS_MAX) {
+    *idx = __atomic_fetch_add(&h->next_chunk, 1, __ATOMIC_RELAXED);
+    if (*idx >= MS_SPOOL_CHUNKS_MAX) {
         err = -ENOSPC;
-        goto lost;
+        __atomic_fetch_add(first ? &h->lost_processes : &h->lost_chunks, 1, __ATOMIC_RELAXED);
     }
-    off = MS_SPOOL_HEADER_BYTES + idx * (uint64_t)info.chunk_bytes;
+    ms__sys_munmap(h, head_len);
+    return err;
+}
+
+/* Allocates the blocks of chunk idx and maps it. */
+static int map_index(int fd, uint64_t idx, ms_chunk_map_t *out)
+{
+    const size_t page = (size_t)getpagesize();
+    const uint64_t off = ms__pool_offset(idx);
     /* Pages larger than a chunk's alignment: the mapping starts at the page below. */
-    map_off = off & ~(uint64_t)(page - 1);
+    const uint64_t map_off = off & ~(uint64_t)(page - 1);
+    int err;
+
     err = allocate(fd, (off_t)map_off, (off_t)off, info.chunk_bytes, page);
     if (err != 0)
-        goto lost;
+        return err;
     out->map_len = (size_t)(off - map_off) + info.chunk_bytes;
     out->map = ms__sys_mmap(NULL, out->map_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-                    (off_t)map_off);
-    if (out->map == MAP_FAILED) {
-        err = -errno;
-        goto lost;
-    }
+                            (off_t)map_off);
+    if (out->map == MAP_FAILED)
+        return -errno;
     out->chunk = (unsigned char *)out->map + (off - map_off);
     out->index = idx;
-    ms__sys_munmap(h, head_len);
     return 0;
-lost:
-    __atomic_fetch_add(first ? &h->lost_processes : &h->lost_chunks, 1, __ATOMIC_RELAXED);
-    ms__sys_munmap(h, head_len);
+}
+
+static int claim_on(int fd, ms_chunk_map_t *out, int first)
+{
+    uint64_t idx;
+    int err = claim_index(fd, &idx, first);
+
+    if (err != 0)
+        return err;
+    err = map_index(fd, idx, out);
+    if (err != 0)
+        count_lost(fd, first);
+    return err;
+}
+
+uint64_t ms__pool_offset(uint64_t idx)
+{
+    return MS_SPOOL_HEADER_BYTES + idx * (uint64_t)info.chunk_bytes;
+}
+
+int ms__pool_fd(void)
+{
+    const int fd = kept_fd;
+
+    kept_fd = -1;
+    return fd >= 0 ? fd : reopen();
+}
+
+int ms__pool_claim_index(int fd, uint64_t *idx)
+{
+    return claim_index(fd, idx, 1);
+}
+
+void ms__pool_lost(int fd, int first)
+{
+    count_lost(fd, first);
+}
+
+int ms__pool_map(uint64_t idx, ms_chunk_map_t *out)
+{
+    sigset_t all, old;
+    int fd, err;
+
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    fd = ms__pool_fd();
+    if (fd < 0) {
+        err = fd;
+    } else {
+        err = map_index(fd, idx, out);
+        if (err != 0)
+            count_lost(fd, 0);
+        close(fd);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     return err;
 }
 
 int ms__pool_claim(ms_chunk_map_t *out, int first)
 {
     sigset_t all, old;
-    int fd = kept_fd;
+    int fd;
     int err;
 
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    kept_fd = -1;
-    if (fd < 0)
-        fd = reopen();
+    fd = ms__pool_fd();
     if (fd < 0) {
         err = fd;
     } else {

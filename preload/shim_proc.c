@@ -33,6 +33,25 @@ int ms__sys_munmap(void *addr, size_t len)
     return (int)syscall(SYS_munmap, addr, len);
 }
 
+int ms__sys_fstat(int fd, struct stat *st)
+{
+    return (int)syscall(SYS_fstat, fd, st);
+}
+
+uid_t ms__sys_geteuid(void)
+{
+    return (uid_t)syscall(SYS_geteuid);
+}
+
+int64_t ms__clock_sys_ns(clockid_t clock)
+{
+    struct timespec ts;
+
+    if (syscall(SYS_clock_gettime, clock, &ts) != 0)
+        return 0;
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 int64_t ms__clock_ns(clockid_t clock)
 {
     struct timespec ts;
@@ -260,7 +279,7 @@ void ms__proc_args_init(int argc, char **argv)
     args_len = (size_t)(end - argv[0]);
 }
 
-size_t ms__proc_cmdline(char *buf, size_t cap)
+size_t ms__proc_cmdline(char *buf, size_t cap, int *cut)
 {
     size_t len = 0;
 
@@ -271,9 +290,13 @@ size_t ms__proc_cmdline(char *buf, size_t cap)
      */
     if (args_start != NULL && args_start[args_len - 1] == '\0') {
         len = args_len < cap ? args_len : cap;
+        *cut = args_len > cap;
         memcpy(buf, args_start, len);
     } else if (ms__proc_read("/proc/self/cmdline", buf, cap, &len) != 0) {
+        *cut = 0;
         return 0;
+    } else {
+        *cut = len == cap;
     }
     /* Arguments are NUL-separated with a NUL after the last one. */
     while (len > 0 && buf[len - 1] == '\0')

@@ -11,9 +11,12 @@
  * copied into the chunk first and published afterwards by a release store of the chunk's
  * `committed`, so that a reader, or a SIGKILL at any moment, finds whole records only.
  *
- * Only the current chunk is mapped, plus the first page of chunk 0, which holds the
- * ms_spool_proc_t of the image (the live counters and the end) for the image's whole life:
- * the shim's footprint stays flat however many records it writes.
+ * Chunk 0 is written with pwrite at the start and mapped only when the image has another
+ * record to write (map_head): most images end within their first interval with nothing
+ * more than their end, which is then written with pwrite too. Once mapped, only the
+ * current chunk is, plus the first page of chunk 0, which holds the ms_spool_proc_t of the
+ * image (the live counters and the end) for the image's whole life: the shim's footprint
+ * stays flat however many records it writes.
  *
  * Every chunk keeps NOTE_RESERVE bytes free for the one NOTE record that says why
  * measuring stopped, so that the reason always fits where the records end.
@@ -25,7 +28,9 @@
 #include <signal.h>
 #include <pthread.h>
 #include <string.h>
+#include <stddef.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -55,7 +60,18 @@ static struct {
     uint64_t stacks[STACKS_REMEMBERED];
     unsigned stacks_next;
     uint32_t chunk_bytes;
+    /*
+     * Chunk 0 written with pwrite and not mapped (see ms__spool_begin): its index, and the
+     * process header as written, for the end.
+     */
+    int unmapped;
+    uint64_t head_idx;
+    ms_spool_proc_t head_proc;
+    void *end_map; /* chunk 0's first page, mapped but not written (end_unmapped) */
 } w;
+
+/* MS_SPOOL_END_ of this image, whichever way its end is written. */
+static atomic_uint end_state;
 
 /* The live counters, kept here so that they survive while no chunk is mapped. */
 static atomic_llong counters[3];
@@ -201,13 +217,51 @@ static void keep_first_page(void)
     w.head_len = page;
 }
 
+/*
+ * Chunk 0 was written with pwrite: map it now that there is more to write. Its committed
+ * and process header are in the file already; from here on the image writes as one that
+ * mapped its chunk at the start. A chunk whose blocks cannot be had leaves the image full:
+ * what follows is counted (`unstored`), not written.
+ */
+static void map_head(void)
+{
+    ms_chunk_map_t m;
+    ms_spool_proc_t *p;
+    int err;
+
+    /*
+     * The page mapped for the end stays: a thread ending the image at this moment may be
+     * storing the end through it (end_unmapped), and it costs no memory while unwritten.
+     */
+    w.unmapped = 0;
+    err = ms__pool_map(w.head_idx, &m);
+    if (err != 0) {
+        w.full = 1;
+        ms__diag_debug_line("no space left for the spool; measuring stopped", -1);
+        return;
+    }
+    w.head_map = m.map;
+    w.head_len = m.map_len;
+    w.cur = m;
+    w.ch = (ms_spool_chunk_t *)(void *)m.chunk;
+    p = (ms_spool_proc_t *)(void *)(m.chunk + sizeof(ms_spool_chunk_t));
+    /* The counters as they are now; the mapping keeps them current from here on. */
+    __atomic_store_n(&p->heap_kb, (int64_t)atomic_load(&heap_kb), __ATOMIC_RELAXED);
+    __atomic_store_n(&p->alloc_tracking, (uint32_t)atomic_load(&tracking), __ATOMIC_RELAXED);
+    __atomic_store_n(&w.proc, p, __ATOMIC_RELEASE);
+    for (int i = 0; i < 3; i++)
+        mirror(i, (int64_t)atomic_load(&counters[i]));
+}
+
 static void note_locked(const char *why)
 {
     ms_spool_note_t *const n = (ms_spool_note_t *)(void *)next_rec();
     const size_t len = strnlen(why, MS_SPOOL_NOTE_MAX);
     const uint32_t bytes = (uint32_t)ALIGN8(sizeof(*n) + len);
 
-    if (w.noted || w.room - w.used < bytes)
+    if (w.unmapped)
+        map_head();
+    if (w.ch == NULL || w.noted || w.room - w.used < bytes)
         return;
     w.noted = 1;
     memset(n, 0, bytes);
@@ -227,6 +281,8 @@ static int make_room(uint32_t bytes)
     ms_chunk_map_t m;
     int err;
 
+    if (w.unmapped)
+        map_head();
     if (w.full)
         return -ENOSPC;
     if (w.room - w.used >= bytes + NOTE_RESERVE)
@@ -348,41 +404,128 @@ void ms__spool_note(const char *why)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
-/* The IDENT record, its texts read straight into the chunk (no buffer of the shim's). */
-static void write_ident(void)
+/* pwrite of all of iov at off; -errno, or -ENOSPC for a write that stopped short. */
+static int pwrite_all(int fd, struct iovec *iov, int n, uint64_t off)
 {
-    ms_spool_ident_t *const r = (ms_spool_ident_t *)(void *)next_rec();
-    /* Room for the texts, leaving the START sample and the note their place. */
-    const size_t spare = w.room - w.used - NOTE_RESERVE - sizeof(ms_spool_sample_t);
-    size_t avail, exe_len, cmd_len;
-    uint32_t bytes;
-
-    if (spare < ALIGN8(sizeof(*r)) + 8)
-        return;
-    avail = spare - ALIGN8(sizeof(*r)) - 7;
-    /* Straight into the chunk, whose page is written already: no buffer of our own. */
-    exe_len = ms__proc_exe_into((char *)(r + 1),
-                                avail < MS_SPOOL_TEXT_MAX ? avail : MS_SPOOL_TEXT_MAX);
-    avail -= exe_len;
-    cmd_len = ms__proc_cmdline((char *)(r + 1) + exe_len,
-                               avail < MS_SPOOL_TEXT_MAX ? avail : MS_SPOOL_TEXT_MAX);
-    bytes = (uint32_t)ALIGN8(sizeof(*r) + exe_len + cmd_len);
-    memset((char *)(r + 1) + exe_len + cmd_len, 0, bytes - sizeof(*r) - exe_len - cmd_len);
-    r->h.type = MS_SPOOL_REC_IDENT;
-    r->h.bytes = (uint16_t)bytes;
-    r->h.pad = 0;
-    r->exe_len = (uint16_t)exe_len;
-    r->cmdline_len = (uint16_t)cmd_len;
-    r->pad = 0;
-    commit(bytes);
+    while (n > 0) {
+        ssize_t got = pwritev(fd, iov, n, (off_t)off);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            return got < 0 ? -errno : -ENOSPC;
+        off += (uint64_t)got;
+        while (n > 0 && (size_t)got >= iov->iov_len) {
+            got -= (ssize_t)iov->iov_len;
+            iov++;
+            n--;
+        }
+        if (n > 0) {
+            iov->iov_base = (char *)iov->iov_base + got;
+            iov->iov_len -= (size_t)got;
+        }
+    }
+    return 0;
 }
 
+/*
+ * The start of chunk idx, written with pwrite: the process header, the IDENT record, the
+ * START sample, and the chunk header with its magic last, so that a reader finds the
+ * chunk either not yet written or whole. Returns the bytes of records, or a negative errno.
+ */
+static int write_head(int fd, uint64_t idx, const ms_image_t *img)
+{
+    static const unsigned char zeros[8];
+    static const unsigned char zero_page[4096];
+    static MS__COLD char big_text[2 * MS_SPOOL_TEXT_MAX];
+    const size_t page = sizeof(zero_page);
+    const uint64_t off = ms__pool_offset(idx);
+    /*
+     * The image's texts: on the stack, where a short program's pages are in use already
+     * (a deeper buffer would cost a page fault), or, when they do not fit there, in a
+     * buffer of the shim's (begin holds the writer lock, so one buffer serves).
+     */
+    char small[640];
+    char *text = small;
+    ms_spool_ident_t id = {0};
+    ms_spool_sample_t start = {0};
+    ms_spool_chunk_t ch = {0};
+    struct iovec iov[7];
+    size_t avail, exe_len, cmd_len, pad, head;
+    uint32_t bytes = 0;
+    int n = 0, cut, err;
+
+    /* Room for the texts in the chunk, leaving the START sample and the note their place. */
+    avail = w.chunk_bytes - ms_spool_records_at(0) - NOTE_RESERVE - sizeof(start) -
+            sizeof(id) - 7;
+    if (avail > sizeof(big_text))
+        avail = sizeof(big_text);
+    exe_len = ms__proc_exe_into(small, sizeof(small) / 2);
+    cmd_len = ms__proc_cmdline(small + exe_len, sizeof(small) - exe_len, &cut);
+    if (exe_len == sizeof(small) / 2 || cut || exe_len + cmd_len > avail) {
+        text = big_text;
+        exe_len = ms__proc_exe_into(text, avail < MS_SPOOL_TEXT_MAX ? avail : MS_SPOOL_TEXT_MAX);
+        avail -= exe_len;
+        cmd_len = ms__proc_cmdline(text + exe_len,
+                                   avail < MS_SPOOL_TEXT_MAX ? avail : MS_SPOOL_TEXT_MAX, &cut);
+    }
+    pad = ALIGN8(sizeof(id) + exe_len + cmd_len) - sizeof(id) - exe_len - cmd_len;
+    id.h.type = MS_SPOOL_REC_IDENT;
+    id.h.bytes = (uint16_t)(sizeof(id) + exe_len + cmd_len + pad);
+    id.exe_len = (uint16_t)exe_len;
+    id.cmdline_len = (uint16_t)cmd_len;
+    iov[n++] = (struct iovec){&w.head_proc, sizeof(w.head_proc)};
+    iov[n++] = (struct iovec){&id, sizeof(id)};
+    if (exe_len + cmd_len > 0)
+        iov[n++] = (struct iovec){text, exe_len + cmd_len};
+    if (pad > 0)
+        iov[n++] = (struct iovec){(void *)zeros, pad};
+    bytes += id.h.bytes;
+    if (img->rss_kb >= 0) {
+        start.h.type = MS_SPOOL_REC_SAMPLE;
+        start.h.bytes = (uint16_t)sizeof(start);
+        start.t_ns = img->t_ns;
+        start.rss_kb = img->rss_kb;
+        start.hwm_kb = img->hwm_kb;
+        start.heap_kb = img->heap_kb;
+        start.kind = MS_SPOOL_KIND_START;
+        iov[n++] = (struct iovec){&start, sizeof(start)};
+        bytes += (uint32_t)sizeof(start);
+    }
+    /*
+     * Every block of the page holding the process header must exist when the end has to
+     * be stored through a mapping of it (end_unmapped): a store into a hole of a mapped
+     * page faults on a full disk. Where a block is a page or more, the write above made
+     * the page's; where blocks are smaller, the rest of the page is written too, zeros.
+     */
+    head = sizeof(ch) + sizeof(w.head_proc) + bytes;
+    if (ms__pool_info()->blksize < page && head < page && page <= w.chunk_bytes)
+        iov[n++] = (struct iovec){(void *)zero_page, page - head};
+    err = pwrite_all(fd, iov, n, off + sizeof(ch));
+    if (err != 0)
+        return err;
+    ch.magic = MS_SPOOL_CHUNK_MAGIC;
+    ch.seq = 0;
+    ch.key = w.key;
+    ch.committed = bytes;
+    iov[0] = (struct iovec){&ch, sizeof(ch)};
+    err = pwrite_all(fd, iov, 1, off);
+    return err != 0 ? err : (int)bytes;
+}
+
+/*
+ * The image's first chunk is written with pwrite on the descriptor the claim used and is
+ * not mapped: most processes of a sweep's scripts end within their first interval with
+ * nothing more to write than their end, and a mapping costs them a write fault on each of
+ * its pages (tens of microseconds each on a virtual machine) and its unmapping. The chunk
+ * is mapped at the image's first record after the start (map_head); an end written before
+ * then is written with pwrite too (ms__spool_end).
+ */
 int ms__spool_begin(const ms_image_t *img)
 {
     sigset_t all, old;
-    ms_chunk_map_t m;
-    ms_spool_proc_t *p;
-    int err;
+    ms_spool_proc_t *const p = &w.head_proc;
+    uint64_t idx = 0;
+    int fd, err;
 
     /*
      * Nobody else writes before the image is live; the lock is held for a fork by
@@ -393,20 +536,15 @@ int ms__spool_begin(const ms_image_t *img)
     pthread_sigmask(SIG_SETMASK, &all, &old);
     lock_writer(1);
     w.chunk_bytes = ms__pool_info()->chunk_bytes;
-    err = ms__pool_claim(&m, 1);
-    if (err != 0) {
-        atomic_store(&w.state, MS__SPOOL_OFF);
-        goto out;
-    }
+    fd = ms__pool_fd();
+    err = fd < 0 ? fd : ms__pool_claim_index(fd, &idx);
+    if (err != 0)
+        goto off;
     w.key = ms__random64();
     w.full = 0;
     w.noted = 0;
     w.stacks_next = 0;
     memset(w.stacks, 0, sizeof(w.stacks));
-    w.head_map = m.map;
-    w.head_len = m.map_len;
-    start_chunk(&m, 0);
-    p = (ms_spool_proc_t *)(void *)(m.chunk + sizeof(ms_spool_chunk_t));
     memset(p, 0, sizeof(*p));
     p->pid = img->pid;
     p->ppid = img->ppid;
@@ -422,16 +560,35 @@ int ms__spool_begin(const ms_image_t *img)
     p->alloc_tracking = (uint32_t)atomic_load(&tracking);
     p->end_state = MS_SPOOL_END_NONE;
     atomic_store(&heap_kb, img->heap_kb);
-    write_ident();
-    if (img->rss_kb >= 0) {
-        const ms_reading_t start = {MS_SPOOL_KIND_START, img->t_ns, img->rss_kb, img->hwm_kb,
-                                    img->heap_kb};
-        write_sample(&start, 0);
+    err = write_head(fd, idx, img);
+    if (err < 0) {
+        ms__pool_lost(fd, 1);
+        goto off;
     }
-    publish_chunk();
-    __atomic_store_n(&w.proc, p, __ATOMIC_RELEASE);
+    w.end_map = NULL;
+    if (getpagesize() == 4096 && ms__pool_offset(idx) % 4096 == 0) {
+        void *const m = ms__sys_mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+                                     (off_t)ms__pool_offset(idx));
+        w.end_map = m == MAP_FAILED ? NULL : m;
+    }
+    close(fd);
+    w.head_idx = idx;
+    w.unmapped = 1;
+    w.head_map = NULL;
+    w.cur.map = NULL;
+    w.ch = NULL;
+    w.seq = 0;
+    w.used = (uint32_t)err;
+    w.room = w.chunk_bytes - ms_spool_records_at(0);
+    atomic_store(&end_state, MS_SPOOL_END_NONE);
     atomic_store_explicit(&w.owner, (int)img->pid, memory_order_relaxed);
     atomic_store_explicit(&w.state, MS__SPOOL_LIVE, memory_order_release);
+    err = 0;
+    goto out;
+off:
+    if (fd >= 0)
+        close(fd);
+    atomic_store(&w.state, MS__SPOOL_OFF);
 out:
     unlock_writer();
     pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -440,49 +597,116 @@ out:
 
 /*
  * Another thread is writing the end. The caller is about to end the process, and
- * exit_group would kill that thread between WRITING and DONE, leaving an end no reader
- * takes: wait until it is done, but at most about 100 ms, for a writer that is itself
- * stopped must not keep the program from ending. nanosleep is async-signal-safe.
+ * exit_group would kill that thread before the end is written: wait until it is done,
+ * but at most about 100 ms, for a writer that is itself stopped must not keep the program
+ * from ending. nanosleep is async-signal-safe.
  */
-static void wait_end_written(ms_spool_proc_t *p)
+static void wait_end_written(void)
 {
     const struct timespec ms1 = {0, 1000000};
 
     for (int i = 0; i < 100; i++) {
-        if (__atomic_load_n(&p->end_state, __ATOMIC_ACQUIRE) != MS_SPOOL_END_WRITING)
+        if (atomic_load_explicit(&end_state, memory_order_acquire) != MS_SPOOL_END_WRITING)
             return;
         nanosleep(&ms1, NULL);
     }
 }
 
+static void fill_end(ms_spool_proc_t *p, const ms_reading_t *end)
+{
+    __atomic_store_n(&p->end_t_ns, end->t_ns, __ATOMIC_RELAXED);
+    __atomic_store_n(&p->end_rss_kb, end->rss_kb, __ATOMIC_RELAXED);
+    __atomic_store_n(&p->end_hwm_kb, end->hwm_kb, __ATOMIC_RELAXED);
+    __atomic_store_n(&p->end_heap_kb, end->heap_kb, __ATOMIC_RELAXED);
+    __atomic_store_n(&p->heap_kb, end->heap_kb, __ATOMIC_RELAXED);
+    __atomic_store_n(&p->alloc_dropped_rate,
+                     (int64_t)atomic_load(&counters[MS__COUNT_DROPPED_RATE]), __ATOMIC_RELAXED);
+    __atomic_store_n(&p->alloc_dropped_queue,
+                     (int64_t)atomic_load(&counters[MS__COUNT_DROPPED_QUEUE]), __ATOMIC_RELAXED);
+    __atomic_store_n(&p->unstored, (int64_t)atomic_load(&counters[MS__COUNT_UNSTORED]),
+                     __ATOMIC_RELAXED);
+    __atomic_store_n(&p->alloc_tracking, (uint32_t)atomic_load(&tracking), __ATOMIC_RELAXED);
+}
+
+static void end_mapped(ms_spool_proc_t *p, const ms_reading_t *end)
+{
+    __atomic_store_n(&p->end_state, MS_SPOOL_END_WRITING, __ATOMIC_RELAXED);
+    fill_end(p, end);
+    __atomic_store_n(&p->end_state, MS_SPOOL_END_DONE, __ATOMIC_RELEASE);
+}
+
+/*
+ * The end of an image whose chunk 0 is not mapped: the process header with the end,
+ * written over the one in the file, then end_state DONE on its own, so that a reader sees
+ * DONE only once the reading is in place. The pool is opened by its path again; where
+ * that fails (the program used up its descriptors, changed its root or its user) the end
+ * goes through the page of chunk 0 that the start mapped for this, untouched until now.
+ */
+static void end_unmapped(const ms_reading_t *end)
+{
+    const uint64_t off = ms__pool_offset(w.head_idx) + sizeof(ms_spool_chunk_t);
+    ms_spool_proc_t p = w.head_proc;
+    const uint32_t done = MS_SPOOL_END_DONE;
+    sigset_t all, old;
+    struct iovec iov;
+    int fd;
+
+    fill_end(&p, end);
+    p.end_state = MS_SPOOL_END_WRITING;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    fd = ms__pool_fd();
+    if (fd >= 0) {
+        iov = (struct iovec){&p, sizeof(p)};
+        if (pwrite_all(fd, &iov, 1, off) == 0) {
+            iov = (struct iovec){(void *)&done, sizeof(done)};
+            (void)pwrite_all(fd, &iov, 1, off + offsetof(ms_spool_proc_t, end_state));
+        }
+        close(fd);
+    } else if (w.end_map != NULL) {
+        end_mapped((ms_spool_proc_t *)(void *)((unsigned char *)w.end_map +
+                                               sizeof(ms_spool_chunk_t)),
+                   end);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+int ms__spool_stop(void)
+{
+    unsigned expect = MS_SPOOL_END_NONE;
+
+    if (ms__spool_state() != MS__SPOOL_LIVE) {
+        wait_end_written();
+        return 0;
+    }
+    if (!atomic_compare_exchange_strong(&end_state, &expect, MS_SPOOL_END_WRITING)) {
+        wait_end_written();
+        return 0;
+    }
+    /*
+     * No record after this: a writer under way finishes the one it is writing, whose
+     * reading was taken before this store, so before the end's time.
+     */
+    atomic_store_explicit(&w.state, MS__SPOOL_STOPPED, memory_order_seq_cst);
+    return 1;
+}
+
 void ms__spool_end(const ms_reading_t *end)
 {
     ms_spool_proc_t *const p = proc_now();
-    uint32_t expect = MS_SPOOL_END_NONE;
 
     /*
      * An end without a time is one no reader accepts: with none, the image reads as one
      * that ended without writing its end, as after SIGKILL. (The realtime clock does not
      * fail on Linux; this only keeps the promise of the format.)
      */
-    if (p == NULL || end->t_ns <= 0)
-        return;
-    if (!__atomic_compare_exchange_n(&p->end_state, &expect, MS_SPOOL_END_WRITING, 0,
-                                     __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
-        wait_end_written(p);
-        return;
+    if (end->t_ns > 0) {
+        if (p != NULL)
+            end_mapped(p, end);
+        else
+            end_unmapped(end);
     }
-    /* No record after the end: a writer under way finishes the one it is writing. */
-    atomic_store_explicit(&w.state, MS__SPOOL_STOPPED, memory_order_release);
-    __atomic_store_n(&p->end_t_ns, end->t_ns, __ATOMIC_RELAXED);
-    __atomic_store_n(&p->end_rss_kb, end->rss_kb, __ATOMIC_RELAXED);
-    __atomic_store_n(&p->end_hwm_kb, end->hwm_kb, __ATOMIC_RELAXED);
-    __atomic_store_n(&p->end_heap_kb, end->heap_kb, __ATOMIC_RELAXED);
-    __atomic_store_n(&p->heap_kb, end->heap_kb, __ATOMIC_RELAXED);
-    for (int i = 0; i < 3; i++)
-        mirror(i, (int64_t)atomic_load(&counters[i]));
-    __atomic_store_n(&p->alloc_tracking, (uint32_t)atomic_load(&tracking), __ATOMIC_RELAXED);
-    __atomic_store_n(&p->end_state, MS_SPOOL_END_DONE, __ATOMIC_RELEASE);
+    atomic_store_explicit(&end_state, MS_SPOOL_END_DONE, memory_order_release);
 }
 
 void ms__spool_fork_prepare(void)
@@ -513,6 +737,11 @@ pid_t ms__spool_fork_child(void)
     w.head_map = NULL;
     w.cur.map = NULL;
     w.ch = NULL;
+    if (w.end_map != NULL)
+        ms__sys_munmap(w.end_map, 4096);
+    w.end_map = NULL;
+    w.unmapped = 0;
+    atomic_store(&end_state, MS_SPOOL_END_NONE);
     atomic_store(&w.lock, 0);
     for (int i = 0; i < 3; i++)
         atomic_store(&counters[i], 0);

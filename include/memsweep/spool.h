@@ -17,7 +17,10 @@
  *
  * A chunk belongs to one process image, which claims it by an atomic fetch-and-add on
  * next_chunk in the pool header, allocates its blocks (fallocate) before it maps it, and
- * only then writes its ms_spool_chunk_t. A process's first chunk (seq 0) holds an
+ * only then writes its ms_spool_chunk_t. An image's first chunk is written with pwrite
+ * instead (records and process header first, the chunk header with its magic last) and
+ * mapped only once there is more to write; until then the file may end inside it, and
+ * what lies past the end of the file reads as zeros. A process's first chunk (seq 0) holds an
  * ms_spool_proc_t after the chunk header; every chunk then holds records up to `committed`
  * bytes, which the writer publishes with a release store after the record's bytes are in
  * place. A record lies wholly inside one chunk.

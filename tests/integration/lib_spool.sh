@@ -54,6 +54,14 @@ mount_tiny_tmpfs() {
         skip "cannot mount a tmpfs on $T/tiny: $(head -c 200 "$T/mount.err")"
     trap '_cleanup_mount' EXIT
 }
+# fill_tiny_tmpfs: takes what is left of that filesystem (a file "$T/tiny/filler"), so that
+# not even one more page can be written there; unfill_tiny_tmpfs gives it back.
+fill_tiny_tmpfs() {
+    cat /dev/zero >"$T/tiny/filler" 2>/dev/null || true
+}
+unfill_tiny_tmpfs() {
+    rm -f "$T/tiny/filler"
+}
 _cleanup_mount() {
     umount "$T/tiny" 2>/dev/null || umount -l "$T/tiny" 2>/dev/null || true
     _cleanup

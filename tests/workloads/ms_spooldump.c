@@ -36,6 +36,7 @@ static void complain(const char *what, uint64_t chunk)
     bad = 1;
 }
 
+/* Reads len bytes at off; what lies past the end of the file reads as zeros. */
 static int read_at(int fd, void *buf, size_t len, uint64_t off)
 {
     size_t done = 0;
@@ -44,8 +45,12 @@ static int read_at(int fd, void *buf, size_t len, uint64_t off)
         const ssize_t n = pread(fd, (char *)buf + done, len - done, (off_t)(off + done));
         if (n < 0 && errno == EINTR)
             continue;
-        if (n <= 0)
+        if (n < 0)
             return -1;
+        if (n == 0) {
+            memset((char *)buf + done, 0, len - done);
+            return done > 0 ? 0 : -1;
+        }
         done += (size_t)n;
     }
     return 0;
@@ -185,14 +190,18 @@ int main(int argc, char **argv)
            " watcher_pid=%d host=%s\n",
            p.version, p.chunk_bytes, p.flags, p.run_id, p.interval_ms, p.next_chunk,
            p.lost_processes, p.lost_chunks, p.watcher_pid, p.host);
-    /* Chunks claimed but never allocated (a full disk) lie beyond the end of the file. */
+    /*
+     * Chunks claimed but never allocated (a full disk) lie beyond the end of the file; the
+     * last chunk of the file may end past it (a first chunk written with pwrite and not
+     * mapped, whose unwritten rest reads as zeros).
+     */
     n = p.next_chunk;
     if (n > MS_SPOOL_CHUNKS_MAX)
         n = MS_SPOOL_CHUNKS_MAX;
-    if ((uint64_t)st.st_size < p.header_bytes)
+    if ((uint64_t)st.st_size <= p.header_bytes)
         n = 0;
-    else if (n > ((uint64_t)st.st_size - p.header_bytes) / p.chunk_bytes)
-        n = ((uint64_t)st.st_size - p.header_bytes) / p.chunk_bytes;
+    else if (n > ((uint64_t)st.st_size - p.header_bytes + p.chunk_bytes - 1) / p.chunk_bytes)
+        n = ((uint64_t)st.st_size - p.header_bytes + p.chunk_bytes - 1) / p.chunk_bytes;
     chunks = calloc(n + 1, sizeof(*chunks));
     buf = malloc(p.chunk_bytes);
     if (chunks == NULL || buf == NULL)
