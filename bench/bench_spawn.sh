@@ -31,6 +31,7 @@ N=${1:-2000}
 unset MEMSWEEP_DB MEMSWEEP_SPOOL MEMSWEEP_INTERVAL_MS
 work=$(mktemp -d "${TMPDIR:-/tmp}/ms-bench-spawn-XXXXXX")
 watcher=
+base_note=
 trap '[ -n "$watcher" ] && kill "$watcher" 2>/dev/null; rm -rf "$work"' EXIT
 
 "${CC:-cc}" -std=c11 -O2 -Wall -Wextra -Werror -o "$work/spawn_interleaved" \
@@ -50,16 +51,23 @@ modes=("none=" "lib: empty=LD_PRELOAD=$work/libfloor_empty.so"
   "this tree: joined=LD_PRELOAD=$MS_SHIM MEMSWEEP_SPOOL=$work/spool/tree.msp")
 pools=(tree)
 if [ -n "$BASE_SHIM" ]; then
-  make_pool "$work/spool/base.msp" "$watcher"
-  modes+=("baseline $BASE_DESC: inert=LD_PRELOAD=$BASE_SHIM"
-    "baseline $BASE_DESC: joined=LD_PRELOAD=$BASE_SHIM MEMSWEEP_SPOOL=$work/spool/base.msp")
-  pools+=(base)
+  modes+=("baseline $BASE_DESC: inert=LD_PRELOAD=$BASE_SHIM")
+  # A baseline from before the spool knows no MEMSWEEP_SPOOL: it has no joined mode.
+  if grep -qa MEMSWEEP_SPOOL "$BASE_SHIM"; then
+    make_pool "$work/spool/base.msp" "$watcher"
+    modes+=("baseline $BASE_DESC: joined=LD_PRELOAD=$BASE_SHIM MEMSWEEP_SPOOL=$work/spool/base.msp")
+    pools+=(base)
+  else
+    base_note="  (baseline $BASE_DESC writes no spool: it has no joined mode; bench_floor.sh and"
+    base_note+=" bench_startup.sh measure it recording)"
+  fi
 fi
 printf 'spawn: %d x /bin/true per mode, interleaved process by process; %s CPUs, load %s\n' \
   "$N" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)"
 printf '  reproduce: bench/bench_spawn.sh%s %d\n' "${BASE_DIR:+ --baseline $BASE_DIR}" "$N"
 "$work/spawn_interleaved" "$N" /bin/true "${modes[@]}"
 echo "  (µs per process; faults: minor page faults per process; cpu: user + system µs)"
+[ -z "${base_note:-}" ] || echo "$base_note"
 for p in "${pools[@]}"; do
   python3 - "$work/spool/$p.msp" "$p" "$N" <<'PY'
 import struct, sys

@@ -627,10 +627,14 @@ static int fold_all(ms_collector_t *c, int final)
         ms_fold_stats_t st;
         if (__atomic_load_n(&p->removed, __ATOMIC_ACQUIRE))
             continue;
-        if (p->sp == NULL)
+        if (p->sp == NULL) {
             rc = ms_spool_open(p->path, &p->sp, err, sizeof err);
-        else
+            /* Later scans skip the chunks of the images the fold has settled. */
+            if (rc == 0)
+                ms_spool_set_settled(p->sp, ms_fold_settled, c->fold);
+        } else {
             rc = ms_spool_scan(p->sp, err, sizeof err);
+        }
         if (rc == -ENOENT || rc == -EINVAL) {
             /*
              * Removed by `memsweep collect`, which committed its rows first; or a header

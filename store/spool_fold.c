@@ -11,6 +11,7 @@
 #include "memsweep/defaults.h"
 #include "memsweep/procfs.h"
 #include "memsweep/schema.h"
+#include "clock.h"
 #include "errbuf.h"
 #include "store.h"
 
@@ -101,7 +102,15 @@ struct ms_fold {
     unsigned char *buf;  /* records of one chunk */
     size_t buf_len;
     char *text;          /* a command line with its NULs made spaces */
+    /* Images settled (ms_fold_settled): sorted; and those settled by the open transaction. */
+    uint64_t *settled;
+    size_t n_settled, cap_settled;
+    uint64_t *pending;
+    size_t n_pending, cap_pending;
 };
+
+/* An image is settled once its end is this old (see settle). */
+#define SETTLE_AFTER_NS 1000000000LL
 
 /* The cursor of one chunk as the database holds it. */
 typedef struct cursor {
@@ -206,7 +215,45 @@ void ms_fold_close(ms_fold_t *f)
     free(f->buf);
     free(f->text);
     free(f->name);
+    free(f->settled);
+    free(f->pending);
     free(f);
+}
+
+static int cmp_key(const void *a, const void *b)
+{
+    const uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+int ms_fold_settled(void *arg, uint64_t key)
+{
+    const ms_fold_t *const f = arg;
+
+    return f->n_settled > 0 &&
+           bsearch(&key, f->settled, f->n_settled, sizeof key, cmp_key) != NULL;
+}
+
+/* The images settled by the transaction just committed join the settled ones. */
+static void settle_pending(ms_fold_t *f)
+{
+    if (f->n_pending == 0)
+        return;
+    if (f->n_settled + f->n_pending > f->cap_settled) {
+        const size_t cap = (f->n_settled + f->n_pending) * 2;
+        uint64_t *const s = realloc(f->settled, cap * sizeof *s);
+        if (s == NULL) {
+            f->n_pending = 0; /* they are folded again: slower, never wrong */
+            return;
+        }
+        f->settled = s;
+        f->cap_settled = cap;
+    }
+    memcpy(f->settled + f->n_settled, f->pending, f->n_pending * sizeof *f->pending);
+    f->n_settled += f->n_pending;
+    f->n_pending = 0;
+    qsort(f->settled, f->n_settled, sizeof *f->settled, cmp_key);
 }
 
 int ms_fold_begin(ms_fold_t *f, char *err, size_t errlen)
@@ -238,6 +285,7 @@ int ms_fold_commit(ms_fold_t *f, char *err, size_t errlen)
         return rc;
     }
     f->in_txn = 0;
+    settle_pending(f);
     return 0;
 }
 
@@ -246,6 +294,7 @@ void ms_fold_rollback(ms_fold_t *f)
     if (!sqlite3_get_autocommit(f->db))
         (void)sqlite3_exec(f->db, "ROLLBACK", NULL, NULL, NULL);
     f->in_txn = 0;
+    f->n_pending = 0;
 }
 
 static void stat_reject(ms_fold_stats_t *st, uint64_t n, const char *reason)
@@ -642,6 +691,38 @@ static int maybe_split(ms_fold_t *f, char *err, size_t errlen)
     return rc;
 }
 
+/*
+ * An image is settled when its end was written over a second ago and every one of its
+ * chunks is folded to its committed bytes (or found bad): nothing of it can change any
+ * more. (A record of another thread that was under way when the end was written is
+ * committed microseconds after it; only a process stopped in the middle of its exit for
+ * longer could add one later.) It counts as settled once the transaction that folded
+ * it commits, and is then neither read (ms_spool_set_settled) nor folded again.
+ */
+static void settle(ms_fold_t *f, const ms_spool_t *sp, const ms_spool_proc_info_t *p,
+                   const cursor_t *cur)
+{
+    if (p->proc.end_state != MS_SPOOL_END_DONE ||
+        p->proc.end_t_ns > ms_now_ns() - SETTLE_AFTER_NS)
+        return;
+    for (size_t i = 0; i < p->n_chunks; i++) {
+        const size_t ci = p->chunks[i];
+        const ms_spool_chunk_info_t *c = &sp->chunks[ci];
+        if (!cur[ci].bad && (c->state != MS_SPOOL_CHUNK_OK || c->readable != c->committed ||
+                             cur[ci].folded != (int64_t)c->committed))
+            return;
+    }
+    if (f->n_pending == f->cap_pending) {
+        const size_t cap = f->cap_pending > 0 ? f->cap_pending * 2 : 64;
+        uint64_t *const np = realloc(f->pending, cap * sizeof *np);
+        if (np == NULL)
+            return;
+        f->pending = np;
+        f->cap_pending = cap;
+    }
+    f->pending[f->n_pending++] = p->key;
+}
+
 /* Folds the chunks of one process image. */
 static int fold_proc(ms_fold_t *f, ms_spool_t *sp, const ms_spool_proc_info_t *p, cursor_t *cur,
                      int64_t run_id, ms_fold_stats_t *st, char *err, size_t errlen)
@@ -649,6 +730,8 @@ static int fold_proc(ms_fold_t *f, ms_spool_t *sp, const ms_spool_proc_info_t *p
     fold_ctx_t ctx = {.f = f, .run_id = run_id};
     int rc;
 
+    if (ms_fold_settled(f, p->key))
+        return 0;
     if (!p->have_proc) {
         for (size_t i = 0; i < p->n_chunks; i++) {
             const size_t ci = p->chunks[i];
@@ -711,7 +794,10 @@ static int fold_proc(ms_fold_t *f, ms_spool_t *sp, const ms_spool_proc_info_t *p
     }
     st->rows += ctx.rows;
     rc = proc_state(f, p, ctx.proc_id, run_id, ctx.root_process, &st->rows);
-    return rc == SQLITE_OK ? 0 : fail(f, rc, "cannot record a process's end", err, errlen);
+    if (rc != SQLITE_OK)
+        return fail(f, rc, "cannot record a process's end", err, errlen);
+    settle(f, sp, p, cur);
+    return 0;
 }
 
 /* Orders process images by the chunk each claimed first; those without one go last. */

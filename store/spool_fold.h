@@ -66,6 +66,14 @@ int ms_fold_tick(ms_fold_t *f, uint64_t key, int64_t t_ns, int64_t rss_kb, int64
                  int64_t heap_kb);
 
 /*
+ * 1 when the process image of key is settled: ended over a second ago, everything of it
+ * folded by a transaction of this fold that committed. Such an image is not folded again,
+ * and a scan given this predicate (ms_spool_set_settled(sp, ms_fold_settled, f)) does not
+ * read its chunks again.
+ */
+int ms_fold_settled(void *arg, uint64_t key);
+
+/*
  * Marks the pool named name as removed (spool_pools.removed_ns), in its own transaction
  * when none is open.
  */

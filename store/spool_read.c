@@ -185,8 +185,27 @@ void ms_spool_close(ms_spool_t *sp)
         close(sp->fd);
     free_procs(sp);
     free(sp->chunks);
+    free(sp->heads);
+    free(sp->head_states);
     free(sp->path);
     free(sp);
+}
+
+void ms_spool_set_settled(ms_spool_t *sp, ms_spool_settled_fn fn, void *arg)
+{
+    sp->settled = fn;
+    sp->settled_arg = arg;
+}
+
+/*
+ * Chunk i as the last scan found it, when it belongs to an image the caller has settled:
+ * nothing of it can change any more, so it is not read again.
+ */
+static int settled_chunk(const ms_spool_t *sp, size_t i)
+{
+    return sp->settled != NULL && i < sp->n_chunks &&
+           sp->chunks[i].state == MS_SPOOL_CHUNK_OK && sp->heads != NULL &&
+           sp->settled(sp->settled_arg, sp->chunks[i].key);
 }
 
 ms_spool_proc_info_t *ms_spool_find_proc(ms_spool_t *sp, uint64_t key)
@@ -322,7 +341,15 @@ int ms_spool_scan(ms_spool_t *sp, char *err, size_t errlen)
             goto out;
         }
     }
+    sp->settled_skipped = 0;
     for (size_t i = 0; i < n; i++) {
+        if (settled_chunk(sp, i)) {
+            chunks[i] = sp->chunks[i];
+            heads[i] = sp->heads[i];
+            head_state[i] = sp->head_states[i];
+            sp->settled_skipped++;
+            continue;
+        }
         chunks[i].index = i;
         read_chunk(sp, &chunks[i], &heads[i], &head_state[i]);
         if (chunks[i].state == MS_SPOOL_CHUNK_OK && chunks[i].readable < chunks[i].committed)
@@ -401,6 +428,12 @@ int ms_spool_scan(ms_spool_t *sp, char *err, size_t errlen)
     sp->chunks = chunks;
     sp->n_chunks = n;
     chunks = NULL;
+    free(sp->heads);
+    free(sp->head_states);
+    sp->heads = heads;
+    sp->head_states = head_state;
+    heads = NULL;
+    head_state = NULL;
     sp->n_unwritten = sp->claimed - n;
     for (size_t i = 0; i < n; i++)
         if (sp->chunks[i].state == MS_SPOOL_CHUNK_UNWRITTEN)

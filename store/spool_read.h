@@ -41,6 +41,15 @@ typedef struct ms_spool_proc_info {
     size_t n_chunks;
 } ms_spool_proc_info_t;
 
+/*
+ * A reader that folds may tell the scan which images are settled: ended, everything of
+ * them folded and committed, and long enough ago that nothing of them can change (see
+ * ms_fold_settled). Their chunks are not read again: each scan would otherwise read every
+ * chunk header and process header of the pool, which for a worker that runs thousands of
+ * short commands grows with every command.
+ */
+typedef int (*ms_spool_settled_fn)(void *arg, uint64_t key);
+
 typedef struct ms_spool {
     int fd;
     char *path;
@@ -55,6 +64,11 @@ typedef struct ms_spool {
     size_t n_procs;
     uint64_t rejected;      /* chunks and records that could not be used, all scans */
     char reason[160];       /* the first reason, "" when none */
+    ms_spool_proc_t *heads; /* by chunk, the process header read at the last scan (seq 0) */
+    int *head_states;       /* by chunk, what reading that header gave */
+    ms_spool_settled_fn settled; /* NULL: every chunk is read at every scan */
+    void *settled_arg;
+    uint64_t settled_skipped; /* chunks not read again at the last scan */
 } ms_spool_t;
 
 /*
@@ -104,6 +118,9 @@ int ms_spool_open_fd(int fd, const char *path, ms_spool_t **out, char *err, size
  * Returns 0, -EINVAL when the header no longer checks (err says why), or -errno of a read.
  */
 int ms_spool_scan(ms_spool_t *sp, char *err, size_t errlen);
+
+/* Sets the predicate of settled images (NULL: none), for the scans from now on. */
+void ms_spool_set_settled(ms_spool_t *sp, ms_spool_settled_fn fn, void *arg);
 
 /* Counts one rejection, keeping the first reason. */
 void ms_spool_reject(ms_spool_t *sp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -568,6 +569,81 @@ static void test_fold_idempotent(void **state)
  * still ends the process and its run, with NULL figures and no end sample; an end whose
  * figures do not check yet is being published and is read again, never a bad chunk.
  */
+/* One fold of sp with f, committed (commit set) or rolled back. */
+static void fold_once(ms_fold_t *f, ms_spool_t *sp, int commit)
+{
+    ms_fold_stats_t st;
+    char err[256];
+
+    assert_int_equal(ms_spool_scan(sp, err, sizeof err), 0);
+    assert_int_equal(ms_fold_begin(f, err, sizeof err), 0);
+    assert_int_equal(ms_fold_pool(f, sp, &st, err, sizeof err), 0);
+    if (commit)
+        assert_int_equal(ms_fold_commit(f, err, sizeof err), 0);
+    else
+        ms_fold_rollback(f);
+}
+
+/*
+ * An image that ended over a second ago and is folded whole is settled once the fold's
+ * transaction commits (not when it is rolled back): a scan given the predicate no longer
+ * reads its chunks and the fold no longer folds it. One that ended just now is not.
+ */
+static void test_fold_settles(void **state)
+{
+    pool_t p;
+    char dbpath[64], err[256], a[256], b[256];
+    ms_spool_t *sp = NULL;
+    ms_fold_t *f = NULL;
+    struct timespec now;
+    sqlite3 *db;
+
+    (void)state;
+    build_valid(&p);
+    finish(&p); /* ended at 9000 ns after the epoch: long ago */
+    claim(&p, 2, 0xdef, 0, 4343);
+    put_ident(&p, 2, "/bin/late", "late\0", 5);
+    clock_gettime(CLOCK_REALTIME, &now);
+    proc_of(&p, 2)->end_t_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+    proc_of(&p, 2)->end_rss_kb = 100;
+    proc_of(&p, 2)->end_hwm_kb = 100;
+    proc_of(&p, 2)->end_heap_kb = -1;
+    proc_of(&p, 2)->end_state = MS_SPOOL_END_DONE;
+    save(&p, FILE_BYTES);
+    db = new_db(dbpath);
+    assert_int_equal(ms_spool_open(p.path, &sp, err, sizeof err), 0);
+    assert_int_equal(ms_fold_open(db, "test.db", 0, &f, err, sizeof err), 0);
+    ms_spool_set_settled(sp, ms_fold_settled, f);
+
+    fold_once(f, sp, 0);
+    assert_false(ms_fold_settled(f, 0xabc));
+    assert_int_equal(one(db, "SELECT count(*) FROM processes"), 0);
+    fold_once(f, sp, 1);
+    assert_true(ms_fold_settled(f, 0xabc));
+    assert_false(ms_fold_settled(f, 0xdef));
+    fingerprint(db, a, sizeof a);
+    assert_int_equal(one(db, "SELECT count(*) FROM processes"), 2);
+
+    /* Bytes changed under a settled image are not read again, nor folded. */
+    put_sample(&p, 1, MS_SPOOL_KIND_TICK, 8500, 999, 0);
+    save(&p, FILE_BYTES);
+    fold_once(f, sp, 1);
+    assert_int_equal(sp->settled_skipped, 2);
+    fingerprint(db, b, sizeof b);
+    assert_string_equal(a, b);
+    /* Without the predicate every chunk is read again, as a reader that does not fold. */
+    ms_spool_set_settled(sp, NULL, NULL);
+    assert_int_equal(ms_spool_scan(sp, err, sizeof err), 0);
+    assert_int_equal(sp->settled_skipped, 0);
+    assert_int_equal(sp->chunks[1].committed, p.used[1]);
+
+    ms_fold_close(f);
+    ms_spool_close(sp);
+    sqlite3_close(db);
+    unlink(p.path);
+    unlink(dbpath);
+}
+
 static void test_fold_end_without_figures(void **state)
 {
     pool_t p;
@@ -808,6 +884,7 @@ int main(void)
         cmocka_unit_test(test_fold_idempotent),
         cmocka_unit_test(test_fold_interrupted),
         cmocka_unit_test(test_fold_end_without_figures),
+        cmocka_unit_test(test_fold_settles),
         cmocka_unit_test(test_fold_foreign_run),
         cmocka_unit_test(test_removal_rule),
         cmocka_unit_test(test_pid_alive_undecided),
