@@ -551,7 +551,8 @@ void ms__pool_lost(int fd, int first)
     count_lost(fd, first);
 }
 
-int ms__pool_map(uint64_t idx, ms_chunk_map_t *out)
+/* Runs fn on a descriptor of the pool, opened and closed with the thread's signals blocked. */
+static int on_pool(int (*fn)(int fd, void *arg), void *arg)
 {
     sigset_t all, old;
     int fd, err;
@@ -559,33 +560,46 @@ int ms__pool_map(uint64_t idx, ms_chunk_map_t *out)
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     fd = ms__pool_fd();
-    if (fd < 0) {
-        err = fd;
-    } else {
-        err = map_index(fd, idx, out);
-        if (err != 0)
-            count_lost(fd, 0);
+    err = fd < 0 ? fd : fn(fd, arg);
+    if (fd >= 0)
         close(fd);
-    }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return err;
 }
 
+typedef struct {
+    ms_chunk_map_t *out;
+    uint64_t idx;
+    int first;
+} chunk_job_t;
+
+static int map_job(int fd, void *arg)
+{
+    chunk_job_t *const j = arg;
+    const int err = map_index(fd, j->idx, j->out);
+
+    if (err != 0)
+        count_lost(fd, 0);
+    return err;
+}
+
+static int claim_job(int fd, void *arg)
+{
+    chunk_job_t *const j = arg;
+
+    return claim_on(fd, j->out, j->first);
+}
+
+int ms__pool_map(uint64_t idx, ms_chunk_map_t *out)
+{
+    chunk_job_t j = {out, idx, 0};
+
+    return on_pool(map_job, &j);
+}
+
 int ms__pool_claim(ms_chunk_map_t *out, int first)
 {
-    sigset_t all, old;
-    int fd;
-    int err;
+    chunk_job_t j = {out, 0, first};
 
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    fd = ms__pool_fd();
-    if (fd < 0) {
-        err = fd;
-    } else {
-        err = claim_on(fd, out, first);
-        close(fd);
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    return err;
+    return on_pool(claim_job, &j);
 }
