@@ -603,6 +603,18 @@ static int pool_error(int rc)
  * One transaction: every pool's new records, each in a savepoint of its own, then the
  * ticks taken since the last fold.
  */
+/*
+ * Undoes what the fold of one pool wrote (ROLLBACK TO its savepoint, then RELEASE), the
+ * images it settled included.
+ */
+static int rollback_pool(ms_collector_t *c, size_t settle_mark)
+{
+    if (pool_savepoint(c, "ROLLBACK TO pool") != 0)
+        return -1;
+    ms_fold_settle_undo(c->fold, settle_mark);
+    return pool_savepoint(c, "RELEASE pool");
+}
+
 static int fold_all(ms_collector_t *c, int final)
 {
     char err[512] = "";
@@ -625,6 +637,7 @@ static int fold_all(ms_collector_t *c, int final)
     rc = ms_fold_begin(c->fold, err, sizeof err);
     for (size_t i = 0; rc == 0 && (p = pool_at(c, i)) != NULL; i++) {
         ms_fold_stats_t st;
+        size_t settle_mark;
         if (__atomic_load_n(&p->removed, __ATOMIC_ACQUIRE))
             continue;
         if (p->sp == NULL) {
@@ -646,6 +659,7 @@ static int fold_all(ms_collector_t *c, int final)
             rc = 0;
             continue;
         }
+        settle_mark = ms_fold_settle_mark(c->fold);
         if (rc == 0)
             rc = pool_savepoint(c, "SAVEPOINT pool");
         if (rc == 0)
@@ -654,8 +668,7 @@ static int fold_all(ms_collector_t *c, int final)
             rc = pool_savepoint(c, "RELEASE pool");
             if (rc == 0)
                 p->folded_all = st.folded_all;
-        } else if (pool_error(rc) && pool_savepoint(c, "ROLLBACK TO pool") == 0 &&
-                   pool_savepoint(c, "RELEASE pool") == 0) {
+        } else if (pool_error(rc) && rollback_pool(c, settle_mark) == 0) {
             /*
              * What this pool holds, not the database, refused the fold (a run id of
              * another sweep, a read that failed): it loses this fold and no other

@@ -87,7 +87,11 @@ static int debug_on;
  */
 static int stat_stderr(struct stat *st)
 {
+#if defined(__x86_64__)
     return (int)syscall(SYS_fstat, STDERR_FILENO, st);
+#else
+    return fstat(STDERR_FILENO, st);
+#endif
 }
 
 void ms__diag_init(int debug)

@@ -185,7 +185,7 @@ typedef struct {
     uint32_t chunk_bytes;
     uint64_t pidns_ino; /* the watcher's */
     int32_t watcher_pid;
-    uint32_t blksize; /* st_blksize of the pool file */
+    uint32_t blksize; /* the block size of the pool's filesystem; 0: unknown */
 } ms_pool_info_t;
 
 /*
@@ -241,10 +241,11 @@ void ms__pool_lost(int fd, int first);
 
 /*
  * Makes sure the blocks of chunk idx, claimed earlier, exist and maps it shared; on
- * failure counts it lost. Opens and closes the pool with the calling thread's signals
- * blocked. Returns 0 or a negative errno.
+ * failure counts it lost. Its first keep bytes are written already (they are never
+ * overwritten, also where blocks are allocated by writing zeros). Opens and closes the
+ * pool with the calling thread's signals blocked. Returns 0 or a negative errno.
  */
-int ms__pool_map(uint64_t idx, ms_chunk_map_t *out);
+int ms__pool_map(uint64_t idx, size_t keep, ms_chunk_map_t *out);
 
 /* Offset of chunk idx in the pool file. */
 uint64_t ms__pool_offset(uint64_t idx);

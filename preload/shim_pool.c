@@ -102,6 +102,18 @@ static void take_header(const ms_spool_pool_t *h)
     info.watcher_pid = h->watcher_pid;
 }
 
+/*
+ * The filesystem's block size (fstatfs: st_blksize is the preferred I/O size, larger than
+ * a block on some filesystems); 0 when it cannot be told, which the shim takes as blocks
+ * smaller than a page.
+ */
+static uint32_t fs_block(int fd)
+{
+    struct statfs fs;
+
+    return fstatfs(fd, &fs) == 0 && fs.f_bsize > 0 ? (uint32_t)fs.f_bsize : 0;
+}
+
 int ms__pool_open(const char *path, ms_fmt_t *why)
 {
     ms_spool_pool_t h;
@@ -153,7 +165,7 @@ int ms__pool_open(const char *path, ms_fmt_t *why)
         goto fail;
     }
     take_header(&h);
-    info.blksize = (uint32_t)st.st_blksize;
+    info.blksize = fs_block(fd);
     pool_dev = st.st_dev;
     pool_ino = st.st_ino;
     kept_fd = fd;
@@ -400,7 +412,7 @@ int ms__pool_create(const char *db, unsigned interval_ms, ms_fmt_t *why)
         }
         return err;
     }
-    info.blksize = (uint32_t)st.st_blksize;
+    info.blksize = fs_block(fd);
     pool_dev = st.st_dev;
     pool_ino = st.st_ino;
     kept_fd = fd;
@@ -435,13 +447,14 @@ static int reopen(void)
  * in it raises SIGBUS on a full filesystem. fallocate never changes data, so it covers
  * the whole page range (the file may then end up to a page past its last chunk, which
  * readers allow). Zeros would overwrite a neighbour's records, so without fallocate only
- * this chunk's own blocks are written.
+ * this chunk's own blocks are written, and of them only those past the first `keep`
+ * bytes, which the image wrote already (a first chunk written with pwrite).
  */
-static int allocate(int fd, off_t map_off, off_t off, size_t len, size_t page)
+static int allocate(int fd, off_t map_off, off_t off, size_t len, size_t keep, size_t page)
 {
     static const unsigned char zeros[4096];
     const off_t end = (off_t)(((uint64_t)off + len + page - 1) & ~(uint64_t)(page - 1));
-    size_t done = 0;
+    size_t done = keep < len ? keep : len;
 
     if (fallocate(fd, 0, map_off, end - map_off) == 0)
         return 0;
@@ -493,8 +506,8 @@ static int claim_index(int fd, uint64_t *idx, int first)
     return err;
 }
 
-/* Allocates the blocks of chunk idx and maps it. */
-static int map_index(int fd, uint64_t idx, ms_chunk_map_t *out)
+/* Allocates the blocks of chunk idx (past its first keep bytes, written) and maps it. */
+static int map_index(int fd, uint64_t idx, size_t keep, ms_chunk_map_t *out)
 {
     const size_t page = (size_t)getpagesize();
     const uint64_t off = ms__pool_offset(idx);
@@ -502,7 +515,7 @@ static int map_index(int fd, uint64_t idx, ms_chunk_map_t *out)
     const uint64_t map_off = off & ~(uint64_t)(page - 1);
     int err;
 
-    err = allocate(fd, (off_t)map_off, (off_t)off, info.chunk_bytes, page);
+    err = allocate(fd, (off_t)map_off, (off_t)off, info.chunk_bytes, keep, page);
     if (err != 0)
         return err;
     out->map_len = (size_t)(off - map_off) + info.chunk_bytes;
@@ -522,7 +535,7 @@ static int claim_on(int fd, ms_chunk_map_t *out, int first)
 
     if (err != 0)
         return err;
-    err = map_index(fd, idx, out);
+    err = map_index(fd, idx, 0, out);
     if (err != 0)
         count_lost(fd, first);
     return err;
@@ -570,13 +583,14 @@ static int on_pool(int (*fn)(int fd, void *arg), void *arg)
 typedef struct {
     ms_chunk_map_t *out;
     uint64_t idx;
+    size_t keep;
     int first;
 } chunk_job_t;
 
 static int map_job(int fd, void *arg)
 {
     chunk_job_t *const j = arg;
-    const int err = map_index(fd, j->idx, j->out);
+    const int err = map_index(fd, j->idx, j->keep, j->out);
 
     if (err != 0)
         count_lost(fd, 0);
@@ -590,16 +604,16 @@ static int claim_job(int fd, void *arg)
     return claim_on(fd, j->out, j->first);
 }
 
-int ms__pool_map(uint64_t idx, ms_chunk_map_t *out)
+int ms__pool_map(uint64_t idx, size_t keep, ms_chunk_map_t *out)
 {
-    chunk_job_t j = {out, idx, 0};
+    chunk_job_t j = {out, idx, keep, 0};
 
     return on_pool(map_job, &j);
 }
 
 int ms__pool_claim(ms_chunk_map_t *out, int first)
 {
-    chunk_job_t j = {out, 0, first};
+    chunk_job_t j = {out, 0, 0, first};
 
     return on_pool(claim_job, &j);
 }

@@ -33,22 +33,40 @@ int ms__sys_munmap(void *addr, size_t len)
     return (int)syscall(SYS_munmap, addr, len);
 }
 
+/*
+ * The raw system calls where their layouts are the C library's (x86-64); elsewhere the
+ * library's wrappers, whose structures may differ from the kernel's (32-bit time and
+ * stat, architectures without fstat).
+ */
 int ms__sys_fstat(int fd, struct stat *st)
 {
+#if defined(__x86_64__)
     return (int)syscall(SYS_fstat, fd, st);
+#else
+    return fstat(fd, st);
+#endif
 }
 
 uid_t ms__sys_geteuid(void)
 {
+#if defined(__x86_64__)
     return (uid_t)syscall(SYS_geteuid);
+#else
+    return geteuid();
+#endif
 }
 
 int64_t ms__clock_sys_ns(clockid_t clock)
 {
     struct timespec ts;
 
+#if defined(__x86_64__)
     if (syscall(SYS_clock_gettime, clock, &ts) != 0)
         return 0;
+#else
+    if (clock_gettime(clock, &ts) != 0)
+        return 0;
+#endif
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 

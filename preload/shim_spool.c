@@ -13,10 +13,11 @@
  *
  * Chunk 0 is written with pwrite at the start and mapped only when the image has another
  * record to write (map_head): most images end within their first interval with nothing
- * more than their end, which is then written with pwrite too. Once mapped, only the
- * current chunk is, plus the first page of chunk 0, which holds the ms_spool_proc_t of the
- * image (the live counters and the end) for the image's whole life: the shim's footprint
- * stays flat however many records it writes.
+ * more than their end. The page of chunk 0 that holds the ms_spool_proc_t of the image
+ * (the live counters and the end) is mapped at the start and stays mapped for the image's
+ * whole life; it is first written when a counter changes or at the end. Once chunk 0 is
+ * mapped, only the current chunk is, besides that page: the shim's footprint stays flat
+ * however many records it writes.
  *
  * Every chunk keeps NOTE_RESERVE bytes free for the one NOTE record that says why
  * measuring stopped, so that the reason always fits where the records end.
@@ -67,7 +68,7 @@ static struct {
     int unmapped;
     uint64_t head_idx;
     ms_spool_proc_t head_proc;
-    void *end_map; /* chunk 0's first page, mapped but not written (end_unmapped) */
+    void *end_map; /* the page of chunk 0 that holds the process header, mapped */
 } w;
 
 /* MS_SPOOL_END_ of this image, whichever way its end is written. */
@@ -230,11 +231,11 @@ static void map_head(void)
     int err;
 
     /*
-     * The page mapped for the end stays: a thread ending the image at this moment may be
-     * storing the end through it (end_unmapped), and it costs no memory while unwritten.
+     * The page of the process header mapped at the start stays, and the process header
+     * is used through it still: a thread may be storing the counters or the end there.
      */
     w.unmapped = 0;
-    err = ms__pool_map(w.head_idx, &m);
+    err = ms__pool_map(w.head_idx, ms_spool_records_at(0) + w.used, &m);
     if (err != 0) {
         w.full = 1;
         ms__diag_debug_line("no space left for the spool; measuring stopped", -1);
@@ -246,6 +247,8 @@ static void map_head(void)
     w.ch = (ms_spool_chunk_t *)(void *)m.chunk;
     p = (ms_spool_proc_t *)(void *)(m.chunk + sizeof(ms_spool_chunk_t));
     /* The counters as they are now; the mapping keeps them current from here on. */
+    if (proc_now() != NULL)
+        return; /* the page kept for the process header serves on */
     __atomic_store_n(&p->heap_kb, (int64_t)atomic_load(&heap_kb), __ATOMIC_RELAXED);
     __atomic_store_n(&p->alloc_tracking, (uint32_t)atomic_load(&tracking), __ATOMIC_RELAXED);
     __atomic_store_n(&w.proc, p, __ATOMIC_RELEASE);
@@ -255,14 +258,16 @@ static void map_head(void)
 
 static void note_locked(const char *why)
 {
-    ms_spool_note_t *const n = (ms_spool_note_t *)(void *)next_rec();
     const size_t len = strnlen(why, MS_SPOOL_NOTE_MAX);
-    const uint32_t bytes = (uint32_t)ALIGN8(sizeof(*n) + len);
+    const uint32_t bytes = (uint32_t)ALIGN8(sizeof(ms_spool_note_t) + len);
+    ms_spool_note_t *n;
 
+    /* Mapped first: where the note goes is known only once the chunk is. */
     if (w.unmapped)
         map_head();
     if (w.ch == NULL || w.noted || w.room - w.used < bytes)
         return;
+    n = (ms_spool_note_t *)(void *)next_rec();
     w.noted = 1;
     memset(n, 0, bytes);
     memcpy(n + 1, why, len);
@@ -492,10 +497,11 @@ static int write_head(int fd, uint64_t idx, const ms_image_t *img)
         bytes += (uint32_t)sizeof(start);
     }
     /*
-     * Every block of the page holding the process header must exist when the end has to
-     * be stored through a mapping of it (end_unmapped): a store into a hole of a mapped
-     * page faults on a full disk. Where a block is a page or more, the write above made
-     * the page's; where blocks are smaller, the rest of the page is written too, zeros.
+     * Every block of the page holding the process header must exist before anything is
+     * stored through the mapping of it (end_map): a store into a hole of a mapped page
+     * faults on a full disk. Where a block is a page or more, the write above made the
+     * page's; where blocks are smaller (or their size is unknown), the rest of the page is
+     * written too, zeros.
      */
     head = sizeof(ch) + sizeof(w.head_proc) + bytes;
     if (ms__pool_info()->blksize < page && head < page && page <= w.chunk_bytes)
@@ -515,10 +521,10 @@ static int write_head(int fd, uint64_t idx, const ms_image_t *img)
 /*
  * The image's first chunk is written with pwrite on the descriptor the claim used and is
  * not mapped: most processes of a sweep's scripts end within their first interval with
- * nothing more to write than their end, and a mapping costs them a write fault on each of
- * its pages (tens of microseconds each on a virtual machine) and its unmapping. The chunk
- * is mapped at the image's first record after the start (map_head); an end written before
- * then is written with pwrite too (ms__spool_end).
+ * nothing more to write than their end, and writing through a mapping costs a write fault
+ * on each page (10 to 50 µs each on a virtual machine) besides the allocation of the
+ * chunk's blocks. Only the page of the process header is mapped, for the counters and the
+ * end; the chunk is mapped at the image's first record after the start (map_head).
  */
 int ms__spool_begin(const ms_image_t *img)
 {
@@ -545,6 +551,7 @@ int ms__spool_begin(const ms_image_t *img)
     w.noted = 0;
     w.stacks_next = 0;
     memset(w.stacks, 0, sizeof(w.stacks));
+    __atomic_store_n(&w.proc, NULL, __ATOMIC_RELAXED);
     memset(p, 0, sizeof(*p));
     p->pid = img->pid;
     p->ppid = img->ppid;
@@ -565,6 +572,12 @@ int ms__spool_begin(const ms_image_t *img)
         ms__pool_lost(fd, 1);
         goto off;
     }
+    /*
+     * The page that holds the process header, mapped: the live counters and the end are
+     * stored through it, as into a mapped chunk. It is not written before the program's
+     * first counter changes or its end, so a process that ends at once pays one write
+     * fault there, at its end, and nothing at its start.
+     */
     w.end_map = NULL;
     if (getpagesize() == 4096 && ms__pool_offset(idx) % 4096 == 0) {
         void *const m = ms__sys_mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
@@ -572,6 +585,11 @@ int ms__spool_begin(const ms_image_t *img)
         w.end_map = m == MAP_FAILED ? NULL : m;
     }
     close(fd);
+    if (w.end_map != NULL)
+        __atomic_store_n(&w.proc,
+                         (ms_spool_proc_t *)(void *)((unsigned char *)w.end_map +
+                                                     sizeof(ms_spool_chunk_t)),
+                         __ATOMIC_RELEASE);
     w.head_idx = idx;
     w.unmapped = 1;
     w.head_map = NULL;
@@ -636,11 +654,12 @@ static void end_mapped(ms_spool_proc_t *p, const ms_reading_t *end)
 }
 
 /*
- * The end of an image whose chunk 0 is not mapped: the process header with the end,
- * written over the one in the file, then end_state DONE on its own, so that a reader sees
- * DONE only once the reading is in place. The pool is opened by its path again; where
- * that fails (the program used up its descriptors, changed its root or its user) the end
- * goes through the page of chunk 0 that the start mapped for this, untouched until now.
+ * The end of an image with no page of its process header mapped (the start could not map
+ * it, or pages are not 4 KiB): the process header with the end, written over the one in
+ * the file, then end_state DONE on its own, so that a reader sees DONE only once the
+ * reading is in place. The pool is opened by its path again; where that fails (the
+ * program used up its descriptors, changed its root or its user) the end is lost, and the
+ * image reads as one that ended without writing it.
  */
 static void end_unmapped(const ms_reading_t *end)
 {
@@ -663,10 +682,6 @@ static void end_unmapped(const ms_reading_t *end)
             (void)pwrite_all(fd, &iov, 1, off + offsetof(ms_spool_proc_t, end_state));
         }
         close(fd);
-    } else if (w.end_map != NULL) {
-        end_mapped((ms_spool_proc_t *)(void *)((unsigned char *)w.end_map +
-                                               sizeof(ms_spool_chunk_t)),
-                   end);
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 }

@@ -235,6 +235,17 @@ int ms_fold_settled(void *arg, uint64_t key)
            bsearch(&key, f->settled, f->n_settled, sizeof key, cmp_key) != NULL;
 }
 
+size_t ms_fold_settle_mark(const ms_fold_t *f)
+{
+    return f->n_pending;
+}
+
+void ms_fold_settle_undo(ms_fold_t *f, size_t mark)
+{
+    if (mark < f->n_pending)
+        f->n_pending = mark;
+}
+
 /* The images settled by the transaction just committed join the settled ones. */
 static void settle_pending(ms_fold_t *f)
 {
@@ -694,10 +705,11 @@ static int maybe_split(ms_fold_t *f, char *err, size_t errlen)
 /*
  * An image is settled when its end was written over a second ago and every one of its
  * chunks is folded to its committed bytes (or found bad): nothing of it can change any
- * more. (A record of another thread that was under way when the end was written is
- * committed microseconds after it; only a process stopped in the middle of its exit for
- * longer could add one later.) It counts as settled once the transaction that folded
- * it commits, and is then neither read (ms_spool_set_settled) nor folded again.
+ * more. A record of another thread that was under way when the end was written is
+ * committed at most milliseconds after it (it may map its chunk first); only a process
+ * stopped in the middle of its exit for longer could add one later, which is then not
+ * folded. It counts as settled once the transaction that folded it commits, and is then
+ * neither read (ms_spool_set_settled) nor folded again.
  */
 static void settle(ms_fold_t *f, const ms_spool_t *sp, const ms_spool_proc_info_t *p,
                    const cursor_t *cur)

@@ -74,6 +74,14 @@ int ms_fold_tick(ms_fold_t *f, uint64_t key, int64_t t_ns, int64_t rss_kb, int64
 int ms_fold_settled(void *arg, uint64_t key);
 
 /*
+ * For a savepoint inside the fold's transaction: ms_fold_settle_mark when it is taken,
+ * and ms_fold_settle_undo with that mark after a ROLLBACK TO it, so that the images the
+ * rolled-back part settled are not taken as settled when the transaction commits.
+ */
+size_t ms_fold_settle_mark(const ms_fold_t *f);
+void ms_fold_settle_undo(ms_fold_t *f, size_t mark);
+
+/*
  * Marks the pool named name as removed (spool_pools.removed_ns), in its own transaction
  * when none is open.
  */

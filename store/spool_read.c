@@ -287,6 +287,17 @@ static void read_chunk(ms_spool_t *sp, ms_spool_chunk_info_t *c, ms_spool_proc_t
             return;
         }
     }
+    /*
+     * The size was taken before this chunk's header was read: a writer may have extended
+     * the file since (it does so before it commits what lies past the old end; a first
+     * chunk is written with pwrite and mapped, its blocks allocated, only later). So the
+     * size is taken again before records are found to lie past it.
+     */
+    if (start + c->committed > sp->file_bytes) {
+        struct stat st;
+        if (fstat(sp->fd, &st) == 0 && (uint64_t)st.st_size > sp->file_bytes)
+            sp->file_bytes = (uint64_t)st.st_size;
+    }
     c->readable = start >= sp->file_bytes ? 0
                   : sp->file_bytes - start < c->committed ? (uint32_t)(sp->file_bytes - start)
                                                           : c->committed;

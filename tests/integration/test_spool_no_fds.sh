@@ -1,10 +1,10 @@
 # A process that has used up its descriptors when it exits: the shim cannot open
-# /proc/self/status for the end reading (EMFILE), nor its pool to write the end (an image
-# that wrote nothing after its start has no chunk mapped), and still ends with the
-# program's own status and writes its end (through the page of its chunk that the start
-# mapped for this), with its time and -1 for the figures it could not read ("not
-# reported"), never a made-up figure and never no end at all. Likewise under `memsweep
-# run`, and for a process whose pool no longer has its path when it exits.
+# /proc/self/status for the end reading (EMFILE), and needs no descriptor to write the
+# end (it goes through the page of the process header that the start mapped; an image
+# that wrote nothing after its start has no chunk mapped), so it still ends with the
+# program's own status and writes its end, with its time and -1 for the figures it could
+# not read ("not reported"), never a made-up figure and never no end at all. Likewise
+# under `memsweep run`, and for a process whose pool no longer has its path when it exits.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_spool.sh"
