@@ -185,7 +185,6 @@ typedef struct {
     uint32_t chunk_bytes;
     uint64_t pidns_ino; /* the watcher's */
     int32_t watcher_pid;
-    uint32_t blksize; /* the block size of the pool's filesystem; 0: unknown */
 } ms_pool_info_t;
 
 /*

@@ -102,18 +102,6 @@ static void take_header(const ms_spool_pool_t *h)
     info.watcher_pid = h->watcher_pid;
 }
 
-/*
- * The filesystem's block size (fstatfs: st_blksize is the preferred I/O size, larger than
- * a block on some filesystems); 0 when it cannot be told, which the shim takes as blocks
- * smaller than a page.
- */
-static uint32_t fs_block(int fd)
-{
-    struct statfs fs;
-
-    return fstatfs(fd, &fs) == 0 && fs.f_bsize > 0 ? (uint32_t)fs.f_bsize : 0;
-}
-
 int ms__pool_open(const char *path, ms_fmt_t *why)
 {
     ms_spool_pool_t h;
@@ -165,7 +153,6 @@ int ms__pool_open(const char *path, ms_fmt_t *why)
         goto fail;
     }
     take_header(&h);
-    info.blksize = fs_block(fd);
     pool_dev = st.st_dev;
     pool_ino = st.st_ino;
     kept_fd = fd;
@@ -412,7 +399,6 @@ int ms__pool_create(const char *db, unsigned interval_ms, ms_fmt_t *why)
         }
         return err;
     }
-    info.blksize = fs_block(fd);
     pool_dev = st.st_dev;
     pool_ino = st.st_ino;
     kept_fd = fd;

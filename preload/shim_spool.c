@@ -210,6 +210,13 @@ static void keep_first_page(void)
     unsigned char *const map = w.head_map;
     const size_t keep_at = (size_t)(w.cur.chunk - map) & ~(page - 1);
 
+    /* The process header has a page of its own mapped (end_map): none of this is kept. */
+    if (w.end_map != NULL) {
+        ms__sys_munmap(map, w.head_len);
+        w.head_map = NULL;
+        w.head_len = 0;
+        return;
+    }
     if (keep_at > 0)
         ms__sys_munmap(map, keep_at);
     if (keep_at + page < w.head_len)
@@ -499,12 +506,11 @@ static int write_head(int fd, uint64_t idx, const ms_image_t *img)
     /*
      * Every block of the page holding the process header must exist before anything is
      * stored through the mapping of it (end_map): a store into a hole of a mapped page
-     * faults on a full disk. Where a block is a page or more, the write above made the
-     * page's; where blocks are smaller (or their size is unknown), the rest of the page is
-     * written too, zeros.
+     * faults on a full disk. The rest of the page is written too, zeros, whatever the
+     * filesystem's block size (which some report larger than it is).
      */
     head = sizeof(ch) + sizeof(w.head_proc) + bytes;
-    if (ms__pool_info()->blksize < page && head < page && page <= w.chunk_bytes)
+    if (head < page && page <= w.chunk_bytes)
         iov[n++] = (struct iovec){(void *)zero_page, page - head};
     err = pwrite_all(fd, iov, n, off + sizeof(ch));
     if (err != 0)
@@ -744,11 +750,12 @@ pid_t ms__spool_fork_child(void)
      * are as a finished chunk switch left them: what they name is mapped in this child.
      * munmap is a plain system call: safe between fork and exec.
      */
+    /* No hook of a handler may store into what is unmapped next. */
+    __atomic_store_n(&w.proc, NULL, __ATOMIC_RELAXED);
     if (w.cur.map != NULL && w.cur.map != w.head_map)
         ms__sys_munmap(w.cur.map, w.cur.map_len);
     if (w.head_map != NULL)
         ms__sys_munmap(w.head_map, w.head_len);
-    __atomic_store_n(&w.proc, NULL, __ATOMIC_RELAXED);
     w.head_map = NULL;
     w.cur.map = NULL;
     w.ch = NULL;
