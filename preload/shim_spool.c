@@ -252,10 +252,10 @@ static void map_head(void)
     w.head_len = m.map_len;
     w.cur = m;
     w.ch = (ms_spool_chunk_t *)(void *)m.chunk;
-    p = (ms_spool_proc_t *)(void *)(m.chunk + sizeof(ms_spool_chunk_t));
-    /* The counters as they are now; the mapping keeps them current from here on. */
     if (proc_now() != NULL)
         return; /* the page kept for the process header serves on */
+    /* Without it: the counters as they are now, kept current in this mapping from here. */
+    p = (ms_spool_proc_t *)(void *)(m.chunk + sizeof(ms_spool_chunk_t));
     __atomic_store_n(&p->heap_kb, (int64_t)atomic_load(&heap_kb), __ATOMIC_RELAXED);
     __atomic_store_n(&p->alloc_tracking, (uint32_t)atomic_load(&tracking), __ATOMIC_RELAXED);
     __atomic_store_n(&w.proc, p, __ATOMIC_RELEASE);
