@@ -134,13 +134,6 @@ void ms__image_wake(int64_t heap_kb)
     wake(heap_kb, 0);
 }
 
-int ms__image_owned(void)
-{
-    const int st = ms__spool_state();
-
-    return (st == MS__SPOOL_LIVE || st == MS__SPOOL_DORMANT) && ms__pid() == ms__spool_owner();
-}
-
 void ms__image_end(int64_t heap_kb)
 {
     const int saved = errno;

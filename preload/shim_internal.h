@@ -388,9 +388,6 @@ void ms__image_fork_parent(void);
  */
 void ms__image_wake(int64_t heap_kb);
 
-/* Nonzero in the process that owns the image's state (not in a vfork child). */
-int ms__image_owned(void);
-
 /*
  * The exit: wakes a dormant image (with no sampler thread: the exit may run in a signal
  * handler, where creating a thread is not safe), then writes the end reading. Keeps errno.
