@@ -82,15 +82,16 @@ static ino_t stderr_ino;
 static int debug_on;
 
 /*
- * fstat by the system call, as ms__sys_fstat does (this file, the last of the shim's call
- * order, calls none of the others).
+ * Here, in the last file of the shim's call order, so that the diagnostics use it too: the
+ * raw system call on x86-64; elsewhere libc's wrapper, whose struct stat may not be the
+ * kernel's (32-bit) and which knows where fstat is missing.
  */
-static int stat_stderr(struct stat *st)
+int ms__sys_fstat(int fd, struct stat *st)
 {
 #if defined(__x86_64__)
-    return (int)syscall(SYS_fstat, STDERR_FILENO, st);
+    return (int)syscall(SYS_fstat, fd, st);
 #else
-    return fstat(STDERR_FILENO, st);
+    return fstat(fd, st);
 #endif
 }
 
@@ -99,7 +100,7 @@ void ms__diag_init(int debug)
     struct stat st;
 
     debug_on = debug;
-    stderr_known = stat_stderr(&st) == 0;
+    stderr_known = ms__sys_fstat(STDERR_FILENO, &st) == 0;
     if (stderr_known) {
         stderr_dev = st.st_dev;
         stderr_ino = st.st_ino;
@@ -126,7 +127,8 @@ static void write_all(const char *buf, size_t len)
 
     if (!stderr_known)
         return;
-    if (stat_stderr(&st) != 0 || st.st_dev != stderr_dev || st.st_ino != stderr_ino)
+    if (ms__sys_fstat(STDERR_FILENO, &st) != 0 || st.st_dev != stderr_dev ||
+        st.st_ino != stderr_ino)
         return;
     while (off < len) {
         const ssize_t n = write(STDERR_FILENO, buf + off, len - off);

@@ -108,9 +108,10 @@ void *ms__sys_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t of
 int ms__sys_munmap(void *addr, size_t len);
 
 /*
- * fstat and geteuid by the system call: libc's fstat passes the kernel an empty path
- * from libc's read-only data and each wrapper lies on a page of libc's code, either of
- * which a process that ends at once would pay a page fault for.
+ * fstat (shim_fmt.c) and geteuid (shim_proc.c) by the system call on x86-64: libc's fstat
+ * passes the kernel an empty path from libc's read-only data and each wrapper lies on a
+ * page of libc's code, either of which a process that ends at once would pay a page fault
+ * for.
  */
 struct stat;
 int ms__sys_fstat(int fd, struct stat *st);

@@ -35,18 +35,9 @@ int ms__sys_munmap(void *addr, size_t len)
 
 /*
  * The raw system calls where their layouts are the C library's (x86-64); elsewhere the
- * library's wrappers, whose structures may differ from the kernel's (32-bit time and
- * stat, architectures without fstat).
+ * library's wrappers, whose structures may differ from the kernel's (32-bit time, 16-bit
+ * ids). ms__sys_fstat lives in shim_fmt.c, whose diagnostics use it too.
  */
-int ms__sys_fstat(int fd, struct stat *st)
-{
-#if defined(__x86_64__)
-    return (int)syscall(SYS_fstat, fd, st);
-#else
-    return fstat(fd, st);
-#endif
-}
-
 uid_t ms__sys_geteuid(void)
 {
 #if defined(__x86_64__)
