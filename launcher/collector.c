@@ -600,10 +600,6 @@ static int pool_error(int rc)
 }
 
 /*
- * One transaction: every pool's new records, each in a savepoint of its own, then the
- * ticks taken since the last fold.
- */
-/*
  * Undoes what the fold of one pool wrote (ROLLBACK TO its savepoint, then RELEASE), the
  * images it settled included.
  */
@@ -615,6 +611,10 @@ static int rollback_pool(ms_collector_t *c, size_t settle_mark)
     return pool_savepoint(c, "RELEASE pool");
 }
 
+/*
+ * One transaction: every pool's new records, each in a savepoint of its own, then the
+ * ticks taken since the last fold.
+ */
 static int fold_all(ms_collector_t *c, int final)
 {
     char err[512] = "";

@@ -4,10 +4,10 @@
  *
  * Nothing of the pool stays open: the constructor's descriptor is closed once the first
  * chunk is written, and a later claim or mapping opens the file by its path again,
- * checking that the path still names the same file. A claim runs in the sampler thread (in its own
- * descriptor table) or in a program thread inside one of the program's own calls, with
- * that thread's signals blocked, so that no handler of the program sees the moment its
- * lowest free descriptor number is taken.
+ * checking that the path still names the same file. A claim runs in the sampler thread
+ * (in its own descriptor table) or in a program thread inside one of the program's own
+ * calls, with that thread's signals blocked, so that no handler of the program sees the
+ * moment its lowest free descriptor number is taken.
  *
  * A page of a shared file mapping whose blocks do not exist is allocated when it is first
  * written; on a full filesystem that write raises SIGBUS in the program. So every chunk's
@@ -458,37 +458,50 @@ static int allocate(int fd, off_t map_off, off_t off, size_t len, size_t keep, s
     return 0;
 }
 
+/* Bytes of the mapping of the pool's header: its pages. */
+static size_t header_len(void)
+{
+    const size_t page = (size_t)getpagesize();
+
+    return (MS_SPOOL_HEADER_BYTES + page - 1) & ~(page - 1);
+}
+
+/* The pool's header, mapped for its shared counters; MAP_FAILED on failure. */
+static ms_spool_pool_t *map_header(int fd)
+{
+    return ms__sys_mmap(NULL, header_len(), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+}
+
+static void add_lost(ms_spool_pool_t *h, int first)
+{
+    __atomic_fetch_add(first ? &h->lost_processes : &h->lost_chunks, 1, __ATOMIC_RELAXED);
+}
+
 /* Counts an image or a chunk that could not be had in the pool's header. */
 static void count_lost(int fd, int first)
 {
-    const size_t page = (size_t)getpagesize();
-    const size_t head_len = (MS_SPOOL_HEADER_BYTES + page - 1) & ~(page - 1);
-    ms_spool_pool_t *const h =
-        ms__sys_mmap(NULL, head_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    ms_spool_pool_t *const h = map_header(fd);
 
     if (h == MAP_FAILED)
         return;
-    __atomic_fetch_add(first ? &h->lost_processes : &h->lost_chunks, 1, __ATOMIC_RELAXED);
-    ms__sys_munmap(h, head_len);
+    add_lost(h, first);
+    ms__sys_munmap(h, header_len());
 }
 
 /* Takes the next chunk's index by the atomic add on the header's next_chunk. */
 static int claim_index(int fd, uint64_t *idx, int first)
 {
-    const size_t page = (size_t)getpagesize();
-    const size_t head_len = (MS_SPOOL_HEADER_BYTES + page - 1) & ~(page - 1);
-    ms_spool_pool_t *h;
+    ms_spool_pool_t *const h = map_header(fd);
     int err = 0;
 
-    h = ms__sys_mmap(NULL, head_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (h == MAP_FAILED)
         return -errno;
     *idx = __atomic_fetch_add(&h->next_chunk, 1, __ATOMIC_RELAXED);
     if (*idx >= MS_SPOOL_CHUNKS_MAX) {
         err = -ENOSPC;
-        __atomic_fetch_add(first ? &h->lost_processes : &h->lost_chunks, 1, __ATOMIC_RELAXED);
+        add_lost(h, first);
     }
-    ms__sys_munmap(h, head_len);
+    ms__sys_munmap(h, header_len());
     return err;
 }
 
