@@ -95,7 +95,7 @@ import os, socket, struct, sys, time
 path, watcher = sys.argv[1], int(sys.argv[2])
 boot = open("/proc/sys/kernel/random/boot_id").read().strip().replace("-", "")
 ino = os.stat("/proc/self/ns/pid").st_ino if watcher else 0
-head = struct.pack("<QIIIIqqQiIQQ64sQQQ", 0x4C4F4F5053575345, 1, 4096, 32768,
+head = struct.pack("<QIIIIqqQiIQQ64sQQQ", 0x4C4F4F5053575345, 2, 4096, 32768,  # MS_SPOOL_VERSION
                    1 if watcher else 0, 1, time.time_ns(), ino, watcher, 500,
                    int(boot[:16], 16), int(boot[16:], 16),
                    socket.gethostname().encode()[:63], 0, 0, 0)

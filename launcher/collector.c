@@ -62,6 +62,7 @@ typedef struct watched {
     unsigned long long startcode; /* field 26 of stat: where its text is mapped */
     int64_t started_ns;           /* its process header's, CLOCK_REALTIME */
     uint64_t last_round;          /* the round of the tick thread of its last tick; 0 none */
+    int64_t pss_next;             /* CLOCK_MONOTONIC before which its PSS is not read */
 } watched_t;
 
 /*
@@ -95,7 +96,7 @@ typedef struct mpool {
 
 typedef struct tick {
     uint64_t key;
-    int64_t t_ns, rss_kb, hwm_kb, heap_kb;
+    ms_fold_reading_t r;
 } tick_t;
 
 struct ms_collector {
@@ -286,7 +287,7 @@ static int resolve(ms_collector_t *c, cpool_t *p, uint64_t i)
         return CHUNK_NOT_YET;
     if (ch.magic != MS_SPOOL_CHUNK_MAGIC || ch.seq != 0 || ch.key == 0)
         return CHUNK_KNOWN;
-    rc = ms_spool_read_proc(p->fd, off + sizeof ch, &pr, NULL, 0);
+    rc = ms_spool_read_proc(p->fd, off + sizeof ch, c->tmpl.version, &pr, NULL, 0);
     if (rc == -EAGAIN)
         return CHUNK_NOT_YET;
     if (rc != 0)
@@ -406,13 +407,51 @@ static void bury(watched_t *w)
 }
 
 /* Reads one process's status from outside, checking it is still the same process. */
+/*
+ * PSS of a process whose run has another live process, at most once a tick and for at
+ * most 1/PSS_DUTY of the time spent on this process: the kernel walks every mapping to
+ * produce it (about 4 ms for 1 GiB), holding the process's memory-map lock, which the
+ * program's page faults wait for. The figures stay -1 when not due or not read.
+ */
+#define PSS_DUTY 100
+
+static void read_pss(const ms_collector_t *c, watched_t *w, ms_fold_reading_t *r)
+{
+    char path[64], buf[1024];
+    unsigned long long v;
+    const int64_t now = mono_ns();
+    int64_t took;
+    ssize_t n;
+    int fd;
+
+    r->pss_kb = r->pss_anon_kb = r->pss_shmem_kb = -1;
+    if (now < w->pss_next)
+        return;
+    snprintf(path, sizeof path, "/proc/%ld/smaps_rollup", (long)w->pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    n = pread(fd, buf, sizeof buf, 0);
+    close(fd);
+    if (n > 0 && ms_procfs_kb_field(buf, (size_t)n, "Pss:", &v) == 0) {
+        r->pss_kb = (int64_t)v;
+        if (ms_procfs_kb_field(buf, (size_t)n, "Pss_Anon:", &v) == 0)
+            r->pss_anon_kb = (int64_t)v;
+        if (ms_procfs_kb_field(buf, (size_t)n, "Pss_Shmem:", &v) == 0)
+            r->pss_shmem_kb = (int64_t)v;
+    }
+    took = mono_ns() - now;
+    w->pss_next = now + (took * PSS_DUTY > c->interval_ns ? took * PSS_DUTY : c->interval_ns);
+}
+
 static void read_one(ms_collector_t *c, cpool_t *p, watched_t *w, uint64_t round,
-                     int64_t due_ns)
+                     int64_t due_ns, int shared)
 {
     char buf[4096];
-    unsigned long long rss, hwm;
+    unsigned long long rss, hwm, v;
     int64_t heap = -1;
     uint32_t end_state = 0;
+    int64_t t_ns;
     tick_t t;
     ssize_t n;
 
@@ -474,7 +513,7 @@ static void read_one(ms_collector_t *c, cpool_t *p, watched_t *w, uint64_t round
         bury(w); /* gone, or a zombie whose memory is released */
         return;
     }
-    t.t_ns = real_ns();
+    t_ns = real_ns();
     if (ms_procfs_kb_field(buf, (size_t)n, "VmHWM:", &hwm) != 0)
         hwm = (unsigned long long)-1;
     {
@@ -511,9 +550,16 @@ static void read_one(ms_collector_t *c, cpool_t *p, watched_t *w, uint64_t round
         return;
     w->last_round = round;
     t.key = w->key;
-    t.rss_kb = (int64_t)rss;
-    t.hwm_kb = hwm == (unsigned long long)-1 ? -1 : (int64_t)hwm;
-    t.heap_kb = heap;
+    t.r.t_ns = t_ns;
+    t.r.rss_kb = (int64_t)rss;
+    t.r.hwm_kb = hwm == (unsigned long long)-1 ? -1 : (int64_t)hwm;
+    t.r.heap_kb = heap;
+    t.r.anon_kb = ms_procfs_kb_field(buf, (size_t)n, "RssAnon:", &v) == 0 ? (int64_t)v : -1;
+    t.r.file_kb = ms_procfs_kb_field(buf, (size_t)n, "RssFile:", &v) == 0 ? (int64_t)v : -1;
+    t.r.shmem_kb = ms_procfs_kb_field(buf, (size_t)n, "RssShmem:", &v) == 0 ? (int64_t)v : -1;
+    t.r.pss_kb = t.r.pss_anon_kb = t.r.pss_shmem_kb = -1;
+    if (shared)
+        read_pss(c, w, &t.r);
     add_tick(c, &t);
     c->taken++;
 }
@@ -552,10 +598,14 @@ static void take_ticks(ms_collector_t *c, uint64_t round, int64_t due_ns)
             close_tick_side(p);
             continue;
         }
+        size_t live = 0;
         discover(c, p);
         for (size_t k = 0; k < p->n_procs; k++)
+            live += !p->procs[k].dead;
+        /* PSS only where the run has more than one live process to share pages with. */
+        for (size_t k = 0; k < p->n_procs; k++)
             if (!p->procs[k].dead)
-                read_one(c, p, &p->procs[k], round, due_ns);
+                read_one(c, p, &p->procs[k], round, due_ns, live > 1);
     }
 }
 
@@ -683,7 +733,7 @@ static int fold_all(ms_collector_t *c, int final)
     }
     for (size_t i = 0; rc == 0 && i < c->n_pending; i++) {
         const tick_t *t = &c->pending[i];
-        const int trc = ms_fold_tick(c->fold, t->key, t->t_ns, t->rss_kb, t->hwm_kb, t->heap_kb);
+        const int trc = ms_fold_tick(c->fold, t->key, &t->r);
         /* A tick of an image whose first chunk is unusable has no row to go to. */
         if (trc != 0 && trc != -ENOENT) {
             rc = trc;

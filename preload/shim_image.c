@@ -50,7 +50,7 @@ static int needs_sampler(uint64_t pidns_ino)
  * and could hang there, and a thread started in the exit would have nothing to sample.
  */
 static int start(pid_t ppid, int64_t started_ns, int64_t start_mono_ns, int64_t heap_kb,
-                 unsigned interval_ms, int at_exit)
+                 unsigned interval_ms, int at_exit, pid_t forked_from)
 {
     ms_image_t im = {0};
     int sampled;
@@ -67,21 +67,21 @@ static int start(pid_t ppid, int64_t started_ns, int64_t start_mono_ns, int64_t 
     sampled = needs_sampler(im.pidns_ino);
     im.flags = sampled ? MS_SPOOL_SELF_SAMPLED : 0;
     im.t_ns = ms__clock_sys_ns(CLOCK_REALTIME);
-    if (ms__proc_status(&im.rss_kb, &im.hwm_kb) != 0)
-        im.rss_kb = im.hwm_kb = -1;
+    if (ms__proc_status(&im.st) != 0)
+        im.st.rss_kb = im.st.hwm_kb = -1;
     im.heap_kb = heap_kb;
     err = ms__spool_begin(&im);
     if (err != 0) {
         ms__diag_debug_line("no chunk of the spool could be had; not measuring", -1);
         return err;
     }
-    if (im.rss_kb >= 0)
-        ms__trigger_note_rss(im.rss_kb);
+    if (im.st.rss_kb >= 0)
+        ms__trigger_note_rss(im.st.rss_kb);
     if (at_exit) {
         ms__diag_debug_line("recording at the exit only; no sampler thread", -1);
         return 0;
     }
-    if (sampled && ms__sampler_start(interval_ms, start_mono_ns) != 0)
+    if (sampled && ms__sampler_start(interval_ms, start_mono_ns, 1, forked_from) != 0)
         ms__spool_note("could not start the sampler thread; no ticks taken");
     if (ms__diag_debug())
         ms__diag_debug_line(sampled ? "recording, sampling every ms: "
@@ -93,7 +93,30 @@ static int start(pid_t ppid, int64_t started_ns, int64_t start_mono_ns, int64_t 
 int ms__image_start(pid_t ppid, int64_t started_ns, int64_t start_mono_ns, int64_t heap_kb,
                     unsigned interval_ms)
 {
-    return start(ppid, started_ns, start_mono_ns, heap_kb, interval_ms, 0);
+    return start(ppid, started_ns, start_mono_ns, heap_kb, interval_ms, 0, 0);
+}
+
+void ms__image_follow(void)
+{
+    sigset_t all, old;
+
+    if (ms__sampler_running() || ms__spool_state() != MS__SPOOL_LIVE ||
+        ms__pid() != ms__spool_owner())
+        return;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    /*
+     * A program that has installed a seccomp filter since it started (a sandbox) may be
+     * killed for a system call the thread makes (clone, close_range, an open): such a
+     * process gets no thread, and says so. One that had its filter from the start has a
+     * sampler thread already, or none, as the start found.
+     */
+    if (ms__proc_seccomp() != 0) {
+        ms__sampler_forgo();
+        ms__spool_note("under a seccomp filter; growth after an allocation not followed");
+    } else if (ms__sampler_start(interval, 0, 0, fork_parent) != 0)
+        ms__spool_note("could not start a thread to follow growth; growth not followed");
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 void ms__image_fork_prepare(void)
@@ -109,6 +132,7 @@ void ms__image_fork_parent(void)
 int ms__image_fork_child(void)
 {
     fork_parent = ms__spool_fork_child();
+    ms__sampler_fork_child();
     fork_ns = ms__clock_ns(CLOCK_REALTIME);
     fork_mono_ns = ms__clock_ns(CLOCK_MONOTONIC);
     return fork_parent != 0;
@@ -125,13 +149,47 @@ static void wake(int64_t heap_kb, int at_exit)
     /* Files are opened inside the program's own call: no handler of its sees the moment. */
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    start(fork_parent, fork_ns, fork_mono_ns, heap_kb, interval, at_exit);
+    start(fork_parent, fork_ns, fork_mono_ns, heap_kb, interval, at_exit, fork_parent);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 void ms__image_wake(int64_t heap_kb)
 {
     wake(heap_kb, 0);
+}
+
+void ms__image_exec(void)
+{
+    static int64_t last_ns;
+    const int saved = errno;
+    ms_reading_t r = {0};
+    sigset_t all, old;
+    int cancel_state;
+    int64_t now;
+
+    /* Not in a vfork child, nor in a fork child that never woke: it has nothing of its own. */
+    if (ms__pid() != ms__spool_owner() || ms__spool_state() != MS__SPOOL_LIVE)
+        goto out;
+    /* A search of PATH tries one directory after another: one reading serves them all. */
+    now = ms__clock_sys_ns(CLOCK_MONOTONIC);
+    if (last_ns != 0 && now - last_ns < 1000000)
+        goto out;
+    last_ns = now;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    r.kind = MS_SPOOL_KIND_EXEC;
+    r.t_ns = ms__clock_sys_ns(CLOCK_REALTIME);
+    r.heap_kb = ms__spool_heap_kb();
+    r.pss.total = r.pss.anon = r.pss.shmem = -1;
+    if (ms__proc_status(&r.st) == 0)
+        ms__spool_write(&r, NULL, 1);
+    else
+        ms__spool_count(MS__COUNT_UNSTORED, 1);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_setcancelstate(cancel_state, NULL);
+out:
+    errno = saved;
 }
 
 void ms__image_end(int64_t heap_kb)
@@ -153,9 +211,9 @@ void ms__image_end(int64_t heap_kb)
      * them whatever a failed read left behind. The heap is the hooks' own figure.
      */
     end.t_ns = ms__clock_sys_ns(CLOCK_REALTIME);
-    if (ms__proc_status(&end.rss_kb, &end.hwm_kb) != 0) {
-        end.rss_kb = -1;
-        end.hwm_kb = -1;
+    if (ms__proc_status(&end.st) != 0) {
+        end.st.rss_kb = -1;
+        end.st.hwm_kb = -1;
     }
     end.heap_kb = heap_kb;
     ms__spool_end(&end);

@@ -126,16 +126,41 @@ pid_t ms__pid(void);
  */
 int ms__proc_read(const char *path, char *buf, size_t cap, size_t *len);
 
+/* One read of the status file, in kB; -1 for a figure the kernel did not report. */
+typedef struct {
+    int64_t rss_kb;   /* VmRSS */
+    int64_t hwm_kb;   /* VmHWM */
+    int64_t anon_kb;  /* RssAnon */
+    int64_t file_kb;  /* RssFile */
+    int64_t shmem_kb; /* RssShmem */
+} ms_status_t;
+
 /*
- * VmRSS and VmHWM (-1 when absent) of this process in kB, by open, pread and close of
- * /proc/self/status (or, when the main thread has exited and taken the figures of
- * /proc/self with it, /proc/thread-self/status). The open takes the lowest free
+ * The figures of this process, by open, pread and close of /proc/self/status (or, when
+ * the main thread has exited and taken the figures of /proc/self with it,
+ * /proc/thread-self/status). -EPROTO without VmRSS. The open takes the lowest free
  * descriptor number for a moment: callers make sure that is harmless (shim_trigger.c).
  */
-int ms__proc_status(int64_t *rss_kb, int64_t *hwm_kb);
+int ms__proc_status(ms_status_t *st);
 
 /* The same from a descriptor of /proc/self/status the caller keeps (the sampler). */
-int ms__proc_status_fd(int fd, int64_t *rss_kb, int64_t *hwm_kb);
+int ms__proc_status_fd(int fd, ms_status_t *st);
+
+/*
+ * The Seccomp field of /proc/self/status: 0 without a filter, 2 under a seccomp filter
+ * (1: strict mode); -1 when it could not be read.
+ */
+int ms__proc_seccomp(void);
+
+/* Pss, Pss_Anon and Pss_Shmem of smaps_rollup in kB; -1 for one not reported. */
+typedef struct {
+    int64_t total;
+    int64_t anon;
+    int64_t shmem;
+} ms_pss_t;
+
+/* The figures of /proc/self/smaps_rollup from a descriptor the caller keeps. */
+int ms__proc_pss_fd(int fd, ms_pss_t *pss);
 
 /* Field 22 of /proc/self/stat: the process's start time in clock ticks after boot. */
 int ms__proc_start_ticks(uint64_t *ticks);
@@ -262,8 +287,7 @@ typedef struct {
     uint32_t interval_ms;
     uint32_t flags;   /* MS_SPOOL_SELF_SAMPLED */
     int64_t t_ns;     /* the START reading */
-    int64_t rss_kb;   /* -1: none could be taken (no START sample is written) */
-    int64_t hwm_kb;
+    ms_status_t st;   /* st.rss_kb -1: none could be taken (no START sample is written) */
     int64_t heap_kb;
 } ms_image_t;
 
@@ -271,9 +295,9 @@ typedef struct {
 typedef struct {
     uint32_t kind;
     int64_t t_ns;
-    int64_t rss_kb;
-    int64_t hwm_kb;
+    ms_status_t st;
     int64_t heap_kb;
+    ms_pss_t pss; /* total -1: not read */
 } ms_reading_t;
 
 /* A symbolized stack (shim_stacks.c's text) for the reading written with it. */
@@ -359,10 +383,23 @@ int ms__spool_claim_wake(void);
 /* ---- shim_sampler.c ---------------------------------------------------------------- */
 
 /*
- * Starts the sampler thread (every signal blocked) for a process that no collector
- * watches: a TICK every interval_ms, due from start_mono_ns (CLOCK_MONOTONIC).
+ * Starts the sampler thread of this image (every signal blocked), once: with ticks set,
+ * for a process that no collector watches, a TICK every interval_ms, due from
+ * start_mono_ns (CLOCK_MONOTONIC); without, a thread that only follows growth. parent is
+ * the pid of the image this one was forked from (0 for none): while it lives, the two
+ * share pages and ticks read PSS. Returns 0 when a thread runs (or an attempt was made
+ * before), or a negative errno.
  */
-int ms__sampler_start(unsigned interval_ms, int64_t start_mono_ns);
+int ms__sampler_start(unsigned interval_ms, int64_t start_mono_ns, int ticks, pid_t parent);
+
+/* 1 once ms__sampler_start (or ms__sampler_forgo) was called in this image. */
+int ms__sampler_running(void);
+
+/* This image is to have no sampler thread: ms__sampler_start is not tried in it. */
+void ms__sampler_forgo(void);
+
+/* Fork child handler: the child has no sampler thread. */
+void ms__sampler_fork_child(void);
 
 /* ---- shim_image.c ------------------------------------------------------------------ */
 
@@ -390,6 +427,22 @@ void ms__image_fork_parent(void);
 void ms__image_wake(int64_t heap_kb);
 
 /*
+ * Just before the image calls exec: an `exec` reading (VmHWM restarts in the new image).
+ * Nothing in a vfork child or an image that is not recording; at most one a millisecond,
+ * for the attempts of one search of PATH. Keeps errno.
+ */
+void ms__image_exec(void);
+
+/*
+ * An `alloc` sample asked for its growth to be followed: starts a thread that only
+ * follows in an image that has no sampler thread (one the collector watches). Called by
+ * a program thread inside one of its own calls to the allocator, with the hooks'
+ * re-entrancy guard set; never from mmap, munmap or mremap, which a signal handler may
+ * call (pthread_create is not async-signal-safe).
+ */
+void ms__image_follow(void);
+
+/*
  * The exit: wakes a dormant image (with no sampler thread: the exit may run in a signal
  * handler, where creating a thread is not safe), then writes the end reading. Keeps errno.
  */
@@ -402,6 +455,9 @@ void ms__image_end(int64_t heap_kb);
  * the process that owns the image; nothing otherwise. Keeps errno.
  */
 void ms__before_exit(void);
+
+/* Called by the exported exec functions before the image goes (ms__image_exec). */
+void ms__before_exec(void);
 
 /* Resolves the next _exit once, at load, while the loader's state is safe to query. */
 void ms__resolve_exit(void);
@@ -511,9 +567,18 @@ void ms__trigger_fork_child(void);
  * Takes an allocation-driven sample of `kind` in the calling thread, with heap_bytes as
  * its live heap: rate-limited, with a stack when it is a new peak, written into the spool
  * by this thread. Called inside a hook (re-entrancy guard set). Returns 1 when a reading
- * was taken, so that the caller moves the level of the next one.
+ * was taken, so that the caller moves the level of the next one, and 2 when it was an
+ * `alloc` reading that asked the sampler thread to follow the growth (the caller starts
+ * a thread that follows where the image has none: ms__image_follow).
  */
 int ms__trigger_sample(int kind, int64_t heap_bytes);
+
+/* A token of the per-second limit of allocation-driven readings; 0 when refused. */
+int ms__trigger_token(void);
+
+/* The follow request: a futex word bumped by each `alloc` sample, and its RSS. */
+atomic_uint *ms__trigger_follow_word(void);
+int64_t ms__trigger_follow_rss(void);
 
 /* The sampler's own readings take part in deciding what is a new peak. */
 void ms__trigger_note_rss(int64_t rss_kb);

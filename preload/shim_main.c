@@ -387,6 +387,11 @@ static void end_image(void)
     errno = saved;
 }
 
+void ms__before_exec(void)
+{
+    ms__image_exec();
+}
+
 void ms__before_exit(void)
 {
     end_image();

@@ -106,21 +106,22 @@ int ms__proc_read(const char *path, char *buf, size_t cap, size_t *len)
 }
 
 /*
- * Finds VmRSS and VmHWM, reading the file in chunks that each start at a line, so that
+ * Finds the n keys (each with its colon) of a status file, their values into *slots[i]
+ * (-1 for one not found), reading the file in chunks that each start at a line, so that
  * ms_procfs_kb_field sees whole lines only. A line longer than a chunk is skipped.
  */
-int ms__proc_status_fd(int fd, int64_t *rss_kb, int64_t *hwm_kb)
+static void scan_status(int fd, const char *const *keys, int64_t *const *slots, size_t n)
 {
     char buf[STATUS_CHUNK];
     off_t off = 0;
     int in_long_line = 0;
-    int have_rss = 0;
+    size_t found = 0;
 
-    *hwm_kb = -1;
+    for (size_t i = 0; i < n; i++)
+        *slots[i] = -1;
     for (int rounds = 0; rounds < 64; rounds++) {
         const ssize_t got = pread(fd, buf, sizeof(buf), off);
         size_t start = 0, end;
-        unsigned long long v;
         if (got < 0 && errno == EINTR)
             continue;
         if (got <= 0)
@@ -145,39 +146,87 @@ int ms__proc_status_fd(int fd, int64_t *rss_kb, int64_t *hwm_kb)
             off += got;
             continue;
         }
-        if (!have_rss && ms_procfs_kb_field(buf + start, end - start, "VmRSS:", &v) == 0) {
-            *rss_kb = (int64_t)v;
-            have_rss = 1;
+        for (size_t i = 0; i < n; i++) {
+            unsigned long long v;
+            if (*slots[i] < 0 && ms_procfs_kb_field(buf + start, end - start, keys[i], &v) == 0) {
+                *slots[i] = (int64_t)v;
+                found++;
+            }
         }
-        if (*hwm_kb < 0 && ms_procfs_kb_field(buf + start, end - start, "VmHWM:", &v) == 0)
-            *hwm_kb = (int64_t)v;
-        if ((have_rss && *hwm_kb >= 0) || got < (ssize_t)sizeof(buf))
+        if (found == n || got < (ssize_t)sizeof(buf))
             break;
         off += (off_t)end;
     }
-    return have_rss ? 0 : -EPROTO;
 }
 
-static int status_of(const char *path, int64_t *rss_kb, int64_t *hwm_kb)
+int ms__proc_status_fd(int fd, ms_status_t *st)
+{
+    static const char *const keys[] = {"VmRSS:", "VmHWM:", "RssAnon:", "RssFile:", "RssShmem:"};
+    int64_t *const slots[] = {&st->rss_kb, &st->hwm_kb, &st->anon_kb, &st->file_kb,
+                              &st->shmem_kb};
+
+    scan_status(fd, keys, slots, sizeof(keys) / sizeof(keys[0]));
+    return st->rss_kb >= 0 ? 0 : -EPROTO;
+}
+
+int ms__proc_seccomp(void)
+{
+    static const char *const keys[] = {"Seccomp:"};
+    int64_t mode = -1;
+    int64_t *const slots[] = {&mode};
+    const int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+    if (fd < 0)
+        return -1;
+    scan_status(fd, keys, slots, 1);
+    close(fd);
+    return (int)mode;
+}
+
+static int status_of(const char *path, ms_status_t *st)
 {
     const int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     int err;
 
     if (fd < 0)
         return -errno;
-    err = ms__proc_status_fd(fd, rss_kb, hwm_kb);
+    err = ms__proc_status_fd(fd, st);
     close(fd);
     return err;
 }
 
-int ms__proc_status(int64_t *rss_kb, int64_t *hwm_kb)
+int ms__proc_status(ms_status_t *st)
 {
-    const int err = status_of("/proc/self/status", rss_kb, hwm_kb);
+    const int err = status_of("/proc/self/status", st);
 
     /* The main thread is gone and took the figures of /proc/self with it. */
     if (err == -EPROTO)
-        return status_of("/proc/thread-self/status", rss_kb, hwm_kb);
+        return status_of("/proc/thread-self/status", st);
     return err;
+}
+
+/*
+ * smaps_rollup holds a line per figure; Pss is among the first ten, well inside the
+ * first read. The kernel walks every mapping of the process to produce it, holding the
+ * process's memory-map lock for reading: callers bound how often (shim_sampler.c).
+ */
+int ms__proc_pss_fd(int fd, ms_pss_t *pss)
+{
+    char buf[1024];
+    unsigned long long v;
+    ssize_t got;
+
+    do
+        got = pread(fd, buf, sizeof(buf), 0);
+    while (got < 0 && errno == EINTR);
+    if (got < 0)
+        return -errno;
+    if (ms_procfs_kb_field(buf, (size_t)got, "Pss:", &v) != 0)
+        return -EPROTO;
+    pss->total = (int64_t)v;
+    pss->anon = ms_procfs_kb_field(buf, (size_t)got, "Pss_Anon:", &v) == 0 ? (int64_t)v : -1;
+    pss->shmem = ms_procfs_kb_field(buf, (size_t)got, "Pss_Shmem:", &v) == 0 ? (int64_t)v : -1;
+    return 0;
 }
 
 int ms__proc_start_ticks(uint64_t *ticks)

@@ -1,15 +1,34 @@
 /*
- * The sampler thread of a process that no collector watches (a program measured without
- * the launcher, a process in another pid namespace, or one whose collector is gone): a
- * TICK reading every interval, written into the spool at once. Nothing is held in memory
+ * The sampler thread. In a process that no collector watches (a program measured without
+ * the launcher, a process in another pid namespace, or one whose collector is gone) it
+ * takes a TICK reading every interval, written into the spool at once. In every measured
+ * process it also follows growth: after an `alloc` sample (shim_trigger.c) it reads the
+ * status file every FOLLOW_PERIOD_NS while RSS keeps rising, and stores a `growth`
+ * reading each time RSS has risen by a step since the last one stored, so that memory
+ * the program touches after allocating it is seen even if the process is killed the next
+ * instant. A process the collector watches has no thread until its first `alloc` sample
+ * asks for one (shim_image.c), and that thread only follows. Nothing is held in memory
  * awaiting a later write, so a SIGKILL loses no reading already taken, and nobody ever
  * waits for this thread: the exit writes its end without it (shim_image.c).
+ *
+ * Following is bounded: it stops when RSS has not risen for FOLLOW_QUIET readings, or
+ * FOLLOW_MAX_NS after the last `alloc` sample that asked for it; the readings it stores
+ * take tokens from the allocation samples' per-second limit, and what that limit refuses
+ * is counted in alloc_dropped_rate (the highest reading refused is stored when following
+ * stops, if a token is there by then).
+ *
+ * A self-sampled process that shares pages with another live process of its run (a fork
+ * child whose parent is alive, or a process whose main thread has a live child) also
+ * reads its proportional set size (PSS) from /proc/self/smaps_rollup with a tick, at most
+ * one tick in PSS_DUTY's worth: the kernel walks every mapping to produce it (about 4 ms
+ * for 1 GiB) holding the process's memory-map lock, which the program's page faults wait
+ * for.
  *
  * It runs with every signal blocked, so that no signal meant for the program is ever
  * delivered to it, and in a descriptor table of its own (close_range with
  * CLOSE_RANGE_UNSHARE, or unshare(CLONE_FILES) on older kernels), holding none of the
- * program's descriptors: the /proc file it reads lives there, where the program can
- * neither close nor reuse it, and where its opening cannot take a number the program is
+ * program's descriptors: the /proc files it reads live there, where the program can
+ * neither close nor reuse them, and where opening them cannot take a number the program is
  * about to use. Its copy of stderr is kept only for MEMSWEEP_DEBUG's lines; a copy of a
  * pipe held open would keep the reader from seeing the program close its end. Where the
  * kernel or a sandbox refuses a table of its own, no tick is taken (the NOTE says so):
@@ -24,6 +43,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -38,8 +58,23 @@
  */
 #define SAMPLER_STACK_BYTES (64 * 1024)
 
+/* Readings while following growth: one every FOLLOW_PERIOD_NS. */
+#define FOLLOW_PERIOD_NS 1000000LL
+/* Following stops after this many readings in a row without a rise of RSS... */
+#define FOLLOW_QUIET 4
+/* ... or this long after the last `alloc` sample that asked for it. */
+#define FOLLOW_MAX_NS 1000000000LL
+/* A `growth` reading is stored when RSS has risen by 1/FOLLOW_STEP_DIV since the last. */
+#define FOLLOW_STEP_DIV 32
+#define FOLLOW_STEP_MIN_KB 1024
+/* PSS is read at most once a tick and for at most 1/PSS_DUTY of the time. */
+#define PSS_DUTY 100
+
 static int64_t interval_ns;
 static int64_t first_due_ns;
+static int ticks_on;      /* 0: the collector ticks; this thread only follows */
+static pid_t fork_parent; /* the parent this image was forked from, 0 for none */
+static atomic_int running; /* a thread of this image was started */
 
 /* A descriptor table of the thread's own, without the program's descriptors. */
 static int go_private(void)
@@ -61,10 +96,179 @@ static int go_private(void)
     return 0;
 }
 
+/* The descriptors the thread keeps, in its own table. */
+typedef struct {
+    int status; /* /proc/self/status */
+    int rollup; /* /proc/self/smaps_rollup, opened at its first use; -2 unavailable */
+    int64_t pss_next; /* CLOCK_MONOTONIC before which no PSS is read */
+    int64_t seen_gen; /* the follow request last served */
+} files_t;
+
+static int read_status(files_t *f, ms_status_t *st)
+{
+    int err = f->status >= 0 ? ms__proc_status_fd(f->status, st) : -EBADF;
+
+    return err != 0 ? ms__proc_status(st) : 0;
+}
+
+/* 1 when this image shares pages with another live process of its run (see the top). */
+static int shares_pages(void)
+{
+    char path[64], buf[16];
+    ms_fmt_t f;
+    size_t len = 0;
+
+    if (fork_parent != 0 && getppid() == fork_parent)
+        return 1;
+    ms__fmt_init(&f, path, sizeof(path));
+    ms__fmt_str(&f, "/proc/self/task/");
+    ms__fmt_i64(&f, ms__pid());
+    ms__fmt_str(&f, "/children");
+    return ms__proc_read(path, buf, sizeof(buf), &len) == 0 && len > 0;
+}
+
+/* PSS for a tick, when due and the image shares pages; total -1 otherwise. */
+static ms_pss_t tick_pss(files_t *f, int64_t now)
+{
+    ms_pss_t pss = {-1, -1, -1};
+    int64_t took;
+
+    if (now < f->pss_next || f->rollup == -2 || !shares_pages())
+        return pss;
+    if (f->rollup < 0)
+        f->rollup = open("/proc/self/smaps_rollup", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (f->rollup < 0) {
+        f->rollup = -2;
+        return pss;
+    }
+    if (ms__proc_pss_fd(f->rollup, &pss) != 0)
+        pss = (ms_pss_t){-1, -1, -1};
+    took = ms__clock_ns(CLOCK_MONOTONIC) - now;
+    f->pss_next = now + (took * PSS_DUTY > interval_ns ? took * PSS_DUTY : interval_ns);
+    return pss;
+}
+
+/* Waits until the follow request changes from gen, or until due (CLOCK_MONOTONIC). */
+static void wait_request(atomic_uint *word, unsigned gen, int64_t due)
+{
+    const struct timespec ts = {(time_t)(due / 1000000000), (long)(due % 1000000000)};
+
+    /* FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC time. */
+    syscall(SYS_futex, word, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, gen,
+            due == INT64_MAX ? NULL : &ts, NULL, FUTEX_BITSET_MATCH_ANY);
+}
+
+static void tick(files_t *f, int64_t now)
+{
+    ms_reading_t r;
+
+    r.kind = MS_SPOOL_KIND_TICK;
+    r.t_ns = ms__clock_ns(CLOCK_REALTIME);
+    r.heap_kb = ms__spool_heap_kb();
+    if (read_status(f, &r.st) != 0) {
+        ms__spool_count(MS__COUNT_UNSTORED, 1);
+        return;
+    }
+    r.pss = tick_pss(f, now);
+    ms__trigger_note_rss(r.st.rss_kb);
+    ms__spool_write(&r, NULL, 1);
+}
+
+/* The tick due at *next, if it is due by now; moves *next on. */
+static void tick_if_due(files_t *f, int64_t *next)
+{
+    const int64_t now = ms__clock_ns(CLOCK_MONOTONIC);
+
+    if (!ticks_on || now < *next)
+        return;
+    tick(f, now);
+    *next += interval_ns;
+    if (*next <= now) {
+        ms__spool_count(MS__COUNT_UNSTORED, (now - *next) / interval_ns + 1);
+        *next = now + interval_ns;
+    }
+}
+
+static int store_growth(const ms_reading_t *r)
+{
+    if (!ms__trigger_token()) {
+        ms__spool_count(MS__COUNT_DROPPED_RATE, 1);
+        return 0;
+    }
+    ms__trigger_note_rss(r->st.rss_kb);
+    return ms__spool_write(r, NULL, 1) == 0;
+}
+
+/*
+ * Follows growth after an `alloc` sample: a reading every FOLLOW_PERIOD_NS while RSS keeps
+ * rising (see the top). A tick due meanwhile is taken as a tick.
+ */
+static void follow(files_t *f, int64_t *next)
+{
+    atomic_uint *const word = ms__trigger_follow_word();
+    int64_t t = ms__clock_ns(CLOCK_MONOTONIC);
+    int64_t until = t + FOLLOW_MAX_NS;
+    int64_t stored = ms__trigger_follow_rss(), last = stored;
+    ms_reading_t high = {0};
+    int quiet = 0;
+
+    high.st.rss_kb = -1;
+    for (;;) {
+        const struct timespec due = {(time_t)((t + FOLLOW_PERIOD_NS) / 1000000000),
+                                     (long)((t + FOLLOW_PERIOD_NS) % 1000000000)};
+        const unsigned gen = atomic_load(word);
+        ms_reading_t r;
+        int64_t now;
+
+        if (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &due, NULL) != 0)
+            continue;
+        if (ms__spool_state() != MS__SPOOL_LIVE)
+            return;
+        now = ms__clock_ns(CLOCK_MONOTONIC);
+        t = now;
+        if (gen != (unsigned)f->seen_gen) {
+            /* Another `alloc` sample: follow on from it. */
+            f->seen_gen = gen;
+            until = now + FOLLOW_MAX_NS;
+            quiet = 0;
+        }
+        if (ticks_on && now >= *next) {
+            tick_if_due(f, next);
+            quiet = 0;
+            continue;
+        }
+        r.kind = MS_SPOOL_KIND_GROWTH;
+        r.t_ns = ms__clock_ns(CLOCK_REALTIME);
+        r.heap_kb = ms__spool_heap_kb();
+        r.pss = (ms_pss_t){-1, -1, -1};
+        if (read_status(f, &r.st) != 0)
+            break;
+        quiet = r.st.rss_kb > last ? 0 : quiet + 1;
+        last = r.st.rss_kb;
+        if (r.st.rss_kb - stored >= FOLLOW_STEP_MIN_KB &&
+            r.st.rss_kb - stored >= stored / FOLLOW_STEP_DIV) {
+            if (store_growth(&r)) {
+                stored = r.st.rss_kb;
+                high.st.rss_kb = -1;
+            } else if (r.st.rss_kb > high.st.rss_kb) {
+                high = r;
+            }
+        } else if (r.st.rss_kb > stored && r.st.rss_kb > high.st.rss_kb) {
+            high = r;
+        }
+        if (quiet >= FOLLOW_QUIET || now >= until)
+            break;
+    }
+    /* The highest reading not stored yet: where the growth stopped. */
+    if (high.st.rss_kb > stored)
+        store_growth(&high);
+}
+
 static void *sampler_main(void *arg)
 {
+    atomic_uint *const word = ms__trigger_follow_word();
     int64_t next = first_due_ns;
-    int fd;
+    files_t f = {-1, -1, 0, 0};
 
     (void)arg;
     prctl(PR_SET_NAME, "memsweep", 0, 0, 0);
@@ -72,50 +276,43 @@ static void *sampler_main(void *arg)
         ms__spool_note("no descriptor table of its own for the sampler; no ticks taken");
         return NULL;
     }
-    fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    f.status = open("/proc/self/status", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    /* A thread started to follow has a request waiting already. */
+    f.seen_gen = (int64_t)(atomic_load(word) - (ticks_on ? 0u : 1u));
     for (;;) {
-        const struct timespec due = {(time_t)(next / 1000000000), (long)(next % 1000000000)};
-        ms_reading_t r;
-        int64_t now;
-        int err;
+        const unsigned gen = atomic_load(word);
 
-        if (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &due, NULL) != 0)
-            continue;
+        if (gen == (unsigned)f.seen_gen)
+            wait_request(word, gen, ticks_on ? next : INT64_MAX);
         if (ms__spool_state() != MS__SPOOL_LIVE)
             break;
-        now = ms__clock_ns(CLOCK_MONOTONIC);
-        r.kind = MS_SPOOL_KIND_TICK;
-        r.t_ns = ms__clock_ns(CLOCK_REALTIME);
-        err = fd >= 0 ? ms__proc_status_fd(fd, &r.rss_kb, &r.hwm_kb) : -EBADF;
-        if (err != 0)
-            err = ms__proc_status(&r.rss_kb, &r.hwm_kb);
-        r.heap_kb = ms__spool_heap_kb();
-        if (err == 0) {
-            ms__trigger_note_rss(r.rss_kb);
-            ms__spool_write(&r, NULL, 1);
-        } else {
-            ms__spool_count(MS__COUNT_UNSTORED, 1);
+        if (atomic_load(word) != (unsigned)f.seen_gen) {
+            f.seen_gen = (int64_t)atomic_load(word);
+            follow(&f, &next);
+            continue;
         }
-        next += interval_ns;
-        if (next <= now) {
-            ms__spool_count(MS__COUNT_UNSTORED, (now - next) / interval_ns + 1);
-            next = now + interval_ns;
-        }
+        tick_if_due(&f, &next);
     }
-    if (fd >= 0)
-        close(fd);
+    if (f.status >= 0)
+        close(f.status);
+    if (f.rollup >= 0)
+        close(f.rollup);
     return NULL;
 }
 
-int ms__sampler_start(unsigned interval_ms, int64_t start_mono_ns)
+int ms__sampler_start(unsigned interval_ms, int64_t start_mono_ns, int ticks, pid_t parent)
 {
     sigset_t all, old;
     pthread_attr_t attr;
     pthread_t tid;
-    int rc;
+    int rc, expect = 0;
 
+    if (!atomic_compare_exchange_strong(&running, &expect, 1))
+        return 0;
     interval_ns = (int64_t)interval_ms * 1000000;
     first_due_ns = start_mono_ns + interval_ns;
+    ticks_on = ticks;
+    fork_parent = parent;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     rc = pthread_attr_init(&attr);
@@ -132,5 +329,21 @@ int ms__sampler_start(unsigned interval_ms, int64_t start_mono_ns)
         }
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    /* A thread that could not be started is not tried again in this image. */
     return -rc;
+}
+
+int ms__sampler_running(void)
+{
+    return atomic_load_explicit(&running, memory_order_relaxed);
+}
+
+void ms__sampler_forgo(void)
+{
+    atomic_store(&running, 1);
+}
+
+void ms__sampler_fork_child(void)
+{
+    atomic_store(&running, 0);
 }

@@ -363,8 +363,14 @@ static int write_sample(const ms_reading_t *rd, uint64_t stack_hash)
     r->h.type = MS_SPOOL_REC_SAMPLE;
     r->h.bytes = (uint16_t)bytes;
     r->t_ns = rd->t_ns;
-    r->rss_kb = rd->rss_kb;
-    r->hwm_kb = rd->hwm_kb;
+    r->rss_kb = rd->st.rss_kb;
+    r->hwm_kb = rd->st.hwm_kb;
+    r->anon_kb = rd->st.anon_kb;
+    r->file_kb = rd->st.file_kb;
+    r->shmem_kb = rd->st.shmem_kb;
+    r->pss_kb = rd->pss.total;
+    r->pss_anon_kb = rd->pss.anon;
+    r->pss_shmem_kb = rd->pss.shmem;
     r->heap_kb = rd->heap_kb;
     r->stack_hash = stack_hash;
     r->kind = rd->kind;
@@ -492,12 +498,16 @@ static int write_head(int fd, uint64_t idx, const ms_image_t *img)
     if (pad > 0)
         iov[n++] = (struct iovec){(void *)zeros, pad};
     bytes += id.h.bytes;
-    if (img->rss_kb >= 0) {
+    if (img->st.rss_kb >= 0) {
         start.h.type = MS_SPOOL_REC_SAMPLE;
         start.h.bytes = (uint16_t)sizeof(start);
         start.t_ns = img->t_ns;
-        start.rss_kb = img->rss_kb;
-        start.hwm_kb = img->hwm_kb;
+        start.rss_kb = img->st.rss_kb;
+        start.hwm_kb = img->st.hwm_kb;
+        start.anon_kb = img->st.anon_kb;
+        start.file_kb = img->st.file_kb;
+        start.shmem_kb = img->st.shmem_kb;
+        start.pss_kb = start.pss_anon_kb = start.pss_shmem_kb = -1;
         start.heap_kb = img->heap_kb;
         start.kind = MS_SPOOL_KIND_START;
         iov[n++] = (struct iovec){&start, sizeof(start)};
@@ -639,8 +649,11 @@ static void wait_end_written(void)
 static void fill_end(ms_spool_proc_t *p, const ms_reading_t *end)
 {
     __atomic_store_n(&p->end_t_ns, end->t_ns, __ATOMIC_RELAXED);
-    __atomic_store_n(&p->end_rss_kb, end->rss_kb, __ATOMIC_RELAXED);
-    __atomic_store_n(&p->end_hwm_kb, end->hwm_kb, __ATOMIC_RELAXED);
+    __atomic_store_n(&p->end_rss_kb, end->st.rss_kb, __ATOMIC_RELAXED);
+    __atomic_store_n(&p->end_hwm_kb, end->st.hwm_kb, __ATOMIC_RELAXED);
+    __atomic_store_n(&p->end_anon_kb, end->st.anon_kb, __ATOMIC_RELAXED);
+    __atomic_store_n(&p->end_file_kb, end->st.file_kb, __ATOMIC_RELAXED);
+    __atomic_store_n(&p->end_shmem_kb, end->st.shmem_kb, __ATOMIC_RELAXED);
     __atomic_store_n(&p->end_heap_kb, end->heap_kb, __ATOMIC_RELAXED);
     __atomic_store_n(&p->heap_kb, end->heap_kb, __ATOMIC_RELAXED);
     __atomic_store_n(&p->alloc_dropped_rate,

@@ -23,8 +23,11 @@
  */
 #include "shim_internal.h"
 
+#include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 /*
  * Token bucket, as a theoretical arrival time (monotonic ns): each sample moves it on by
@@ -36,6 +39,13 @@ static atomic_llong period_ns; /* 0: no sample at all */
 
 static atomic_int stacks_on;
 static atomic_llong peak_rss_kb;
+
+/*
+ * A request to follow growth (shim_sampler.c): the generation, a futex word that the
+ * sampler thread waits on, and the RSS of the `alloc` sample that made it.
+ */
+static atomic_uint follow_gen;
+static atomic_llong follow_rss;
 
 /* The text of the stack being written, and who fills it. */
 static MS__COLD char stack_text[MS_SPOOL_STACK_TEXT_MAX];
@@ -52,6 +62,8 @@ void ms__trigger_fork_child(void)
     atomic_store(&bucket_tat, 0);
     atomic_store(&peak_rss_kb, 0);
     atomic_store(&stack_busy, 0);
+    atomic_store(&follow_gen, 0);
+    atomic_store(&follow_rss, 0);
 }
 
 static int take_token(void)
@@ -98,12 +110,35 @@ static int symbolize(ms_stack_text_t *out)
     return out->depth > 0 && out->len > 0;
 }
 
+int ms__trigger_token(void)
+{
+    return take_token();
+}
+
+atomic_uint *ms__trigger_follow_word(void)
+{
+    return &follow_gen;
+}
+
+int64_t ms__trigger_follow_rss(void)
+{
+    return (int64_t)atomic_load(&follow_rss);
+}
+
+/* Asks the sampler thread, if there is one, to follow the growth from rss_kb on. */
+static void request_follow(int64_t rss_kb)
+{
+    atomic_store(&follow_rss, rss_kb);
+    atomic_fetch_add(&follow_gen, 1);
+    syscall(SYS_futex, &follow_gen, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, 1, NULL, NULL, 0);
+}
+
 int ms__trigger_sample(int kind, int64_t heap_bytes)
 {
     ms_stack_text_t st;
     ms_reading_t r;
     sigset_t all, old;
-    int cancel_state, have_stack = 0, holds_text = 0;
+    int cancel_state, have_stack = 0, holds_text = 0, taken = 1;
 
     if (ms__spool_state() != MS__SPOOL_LIVE || ms__pid() != ms__spool_owner())
         return 0;
@@ -118,8 +153,9 @@ int ms__trigger_sample(int kind, int64_t heap_bytes)
     r.kind = (uint32_t)kind;
     r.t_ns = ms__clock_ns(CLOCK_REALTIME);
     r.heap_kb = heap_bytes > 0 ? heap_bytes / 1024 : 0;
-    if (ms__proc_status(&r.rss_kb, &r.hwm_kb) == 0) {
-        if (raise_peak(r.rss_kb) && atomic_load_explicit(&stacks_on, memory_order_relaxed)) {
+    r.pss.total = r.pss.anon = r.pss.shmem = -1;
+    if (ms__proc_status(&r.st) == 0) {
+        if (raise_peak(r.st.rss_kb) && atomic_load_explicit(&stacks_on, memory_order_relaxed)) {
             int expect = 0;
             holds_text = atomic_compare_exchange_strong(&stack_busy, &expect, 1);
             if (holds_text)
@@ -128,12 +164,17 @@ int ms__trigger_sample(int kind, int64_t heap_bytes)
         ms__spool_write(&r, have_stack ? &st : NULL, 0);
         if (holds_text)
             atomic_store(&stack_busy, 0);
+        /* Growth goes on after the allocation, as the program touches its pages. */
+        if (kind == MS__SAMPLE_ALLOC) {
+            request_follow(r.st.rss_kb);
+            taken = 2;
+        }
     } else {
         ms__spool_count(MS__COUNT_UNSTORED, 1);
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_setcancelstate(cancel_state, NULL);
-    return 1;
+    return taken;
 }
 
 void ms__trigger_note_rss(int64_t rss_kb)

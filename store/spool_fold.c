@@ -85,9 +85,11 @@ static const char *const sql_text[S_COUNT] = {
     [S_PROC_NOTE] = "UPDATE processes SET note = ?2 WHERE proc_id = ?1 AND note IS NULL",
     [S_PROC_END] = "UPDATE processes SET ended_ns = ?2, hwm_kb = ?3, end_rss_kb = ?4"
                    " WHERE proc_id = ?1 AND ended_ns IS NULL",
-    [S_SAMPLE] = "INSERT INTO samples(proc_id, t_ns, rss_kb, hwm_kb, kind, heap_kb, stack_id)"
+    [S_SAMPLE] = "INSERT INTO samples(proc_id, t_ns, rss_kb, hwm_kb, kind, heap_kb, stack_id,"
+                 " rss_anon_kb, rss_file_kb, rss_shmem_kb, pss_kb, pss_anon_kb, pss_shmem_kb)"
                  " VALUES(?1, ?2, ?3, ?4, ?5, ?6,"
-                 " CASE WHEN ?7 = 0 THEN NULL ELSE (SELECT stack_id FROM stacks WHERE hash = ?7) END)",
+                 " CASE WHEN ?7 = 0 THEN NULL ELSE (SELECT stack_id FROM stacks WHERE hash = ?7) END,"
+                 " ?8, ?9, ?10, ?11, ?12, ?13)",
     [S_STACK] = "INSERT OR IGNORE INTO stacks(hash, depth, frames) VALUES(?1, ?2, ?3)",
 };
 
@@ -508,6 +510,10 @@ static const char *kind_name(uint32_t kind)
         return MS_KIND_TICK;
     case MS_SPOOL_KIND_ALLOC:
         return MS_KIND_ALLOC;
+    case MS_SPOOL_KIND_GROWTH:
+        return MS_KIND_GROWTH;
+    case MS_SPOOL_KIND_EXEC:
+        return MS_KIND_EXEC;
     default:
         return MS_KIND_RELEASE;
     }
@@ -549,6 +555,12 @@ static int on_record(void *arg, const ms_spool_record_t *r)
         sqlite3_bind_text(s, 5, kind_name(r->u.sample.kind), -1, SQLITE_STATIC);
         or_null(s, 6, r->u.sample.heap_kb);
         sqlite3_bind_int64(s, 7, (sqlite3_int64)r->u.sample.stack_hash);
+        or_null(s, 8, r->u.sample.anon_kb);
+        or_null(s, 9, r->u.sample.file_kb);
+        or_null(s, 10, r->u.sample.shmem_kb);
+        or_null(s, 11, r->u.sample.pss_kb);
+        or_null(s, 12, r->u.sample.pss_anon_kb);
+        or_null(s, 13, r->u.sample.pss_shmem_kb);
         rc = run(f, s, &c->rows);
         break;
     case MS_SPOOL_REC_STACK:
@@ -674,6 +686,12 @@ static int proc_state(ms_fold_t *f, const ms_spool_proc_info_t *p, int64_t proc_
         sqlite3_bind_text(s, 5, MS_KIND_END, -1, SQLITE_STATIC);
         or_null(s, 6, h->end_heap_kb);
         sqlite3_bind_int64(s, 7, 0);
+        or_null(s, 8, h->end_anon_kb);
+        or_null(s, 9, h->end_file_kb);
+        or_null(s, 10, h->end_shmem_kb);
+        sqlite3_bind_null(s, 11);
+        sqlite3_bind_null(s, 12);
+        sqlite3_bind_null(s, 13);
         rc = run(f, s, rows);
     }
     if (rc == SQLITE_OK && root_process) {
@@ -908,8 +926,7 @@ nomem:
     return -ENOMEM;
 }
 
-int ms_fold_tick(ms_fold_t *f, uint64_t key, int64_t t_ns, int64_t rss_kb, int64_t hwm_kb,
-                 int64_t heap_kb)
+int ms_fold_tick(ms_fold_t *f, uint64_t key, const ms_fold_reading_t *t)
 {
     sqlite3_stmt *s = stmt(f, S_PROC_GET);
     int64_t proc_id;
@@ -925,12 +942,18 @@ int ms_fold_tick(ms_fold_t *f, uint64_t key, int64_t t_ns, int64_t rss_kb, int64
     sqlite3_reset(s);
     s = stmt(f, S_SAMPLE);
     sqlite3_bind_int64(s, 1, proc_id);
-    sqlite3_bind_int64(s, 2, t_ns);
-    sqlite3_bind_int64(s, 3, rss_kb);
-    or_null(s, 4, hwm_kb);
+    sqlite3_bind_int64(s, 2, t->t_ns);
+    sqlite3_bind_int64(s, 3, t->rss_kb);
+    or_null(s, 4, t->hwm_kb);
     sqlite3_bind_text(s, 5, MS_KIND_TICK, -1, SQLITE_STATIC);
-    or_null(s, 6, heap_kb);
+    or_null(s, 6, t->heap_kb);
     sqlite3_bind_int64(s, 7, 0);
+    or_null(s, 8, t->anon_kb);
+    or_null(s, 9, t->file_kb);
+    or_null(s, 10, t->shmem_kb);
+    or_null(s, 11, t->pss_kb);
+    or_null(s, 12, t->pss_anon_kb);
+    or_null(s, 13, t->pss_shmem_kb);
     rc = run(f, s, NULL);
     return rc == SQLITE_OK ? 0 : ms_store_errno(rc) != 0 ? ms_store_errno(rc) : -EIO;
 }

@@ -57,13 +57,26 @@ void ms_fold_rollback(ms_fold_t *f);
  */
 int ms_fold_pool(ms_fold_t *f, ms_spool_t *sp, ms_fold_stats_t *st, char *err, size_t errlen);
 
+/* A reading taken from outside, in kB; -1 for a figure not reported (or not read). */
+typedef struct {
+    int64_t t_ns;
+    int64_t rss_kb;
+    int64_t hwm_kb;
+    int64_t heap_kb;
+    int64_t anon_kb;
+    int64_t file_kb;
+    int64_t shmem_kb;
+    int64_t pss_kb;
+    int64_t pss_anon_kb;
+    int64_t pss_shmem_kb;
+} ms_fold_reading_t;
+
 /*
  * Inserts a `tick` sample of the process image whose key is key, read from outside by
  * the collector of `memsweep run`, inside the caller's transaction. -ENOENT when that
  * image has no processes row yet (its first chunk is not folded).
  */
-int ms_fold_tick(ms_fold_t *f, uint64_t key, int64_t t_ns, int64_t rss_kb, int64_t hwm_kb,
-                 int64_t heap_kb);
+int ms_fold_tick(ms_fold_t *f, uint64_t key, const ms_fold_reading_t *t);
 
 /*
  * 1 when the process image of key is settled: ended over a second ago, everything of it

@@ -38,9 +38,9 @@ int ms_spool_check_pool(const ms_spool_pool_t *h, char *why, size_t len)
         why_set(why, len, "not a memsweep pool (bad magic)");
         return -EINVAL;
     }
-    if (h->version != MS_SPOOL_VERSION) {
-        why_set(why, len, "pool version %u, this memsweep reads %d", h->version,
-                MS_SPOOL_VERSION);
+    if (h->version < MS_SPOOL_VERSION_MIN || h->version > MS_SPOOL_VERSION) {
+        why_set(why, len, "pool version %u, this memsweep reads %d to %d", h->version,
+                MS_SPOOL_VERSION_MIN, MS_SPOOL_VERSION);
         return -EINVAL;
     }
     if (h->header_bytes != MS_SPOOL_HEADER_BYTES) {
@@ -109,7 +109,8 @@ int ms_spool_check_end(const ms_spool_proc_t *p)
      * -1 says "not reported": the shim could not read /proc at the exit (its descriptors
      * used up, /proc unmounted) and still ends the process, at end_t_ns.
      */
-    if (p->end_t_ns <= 0 || p->end_rss_kb < -1 || p->end_hwm_kb < -1 || p->end_heap_kb < -1)
+    if (p->end_t_ns <= 0 || p->end_rss_kb < -1 || p->end_hwm_kb < -1 || p->end_heap_kb < -1 ||
+        p->end_anon_kb < -1 || p->end_file_kb < -1 || p->end_shmem_kb < -1)
         return -EINVAL;
     return 0;
 }
@@ -145,11 +146,16 @@ static int pread_all(int fd, void *buf, size_t len, uint64_t off)
     return 0;
 }
 
-int ms_spool_read_proc(int fd, uint64_t off, ms_spool_proc_t *p, char *why, size_t len)
+int ms_spool_read_proc(int fd, uint64_t off, uint32_t version, ms_spool_proc_t *p, char *why,
+                       size_t len)
 {
     enum { END_AT = offsetof(ms_spool_proc_t, end_t_ns) };
-    int rc = pread_all(fd, p, sizeof *p, off);
+    const size_t bytes = ms_spool_proc_bytes(version);
+    int rc;
 
+    /* A header of version 1 lacks the end's breakdown: not reported. */
+    p->end_anon_kb = p->end_file_kb = p->end_shmem_kb = -1;
+    rc = pread_all(fd, p, bytes, off);
     if (rc != 0)
         return -EAGAIN; /* past the end of the file: not written yet */
     if (p->end_state == MS_SPOOL_END_DONE) {
@@ -161,7 +167,7 @@ int ms_spool_read_proc(int fd, uint64_t off, ms_spool_proc_t *p, char *why, size
          * "not yet" and read again at the next scan, never as a bad chunk.
          */
         __atomic_thread_fence(__ATOMIC_ACQUIRE);
-        if (pread_all(fd, (char *)p + END_AT, sizeof *p - END_AT, off + END_AT) != 0 ||
+        if (pread_all(fd, (char *)p + END_AT, bytes - END_AT, off + END_AT) != 0 ||
             ms_spool_check_end(p) != 0)
             p->end_state = MS_SPOOL_END_WRITING;
     }
@@ -266,7 +272,7 @@ static void read_chunk(ms_spool_t *sp, ms_spool_chunk_info_t *c, ms_spool_proc_t
         ms_spool_reject(sp, "chunk %llu: bad chunk header", (unsigned long long)c->index);
         return;
     }
-    cap = sp->hdr.chunk_bytes - ms_spool_records_at(ch.seq);
+    cap = sp->hdr.chunk_bytes - ms_spool_records_at_v(sp->hdr.version, ch.seq);
     if (ch.committed > cap || ch.committed % 8 != 0) {
         c->state = MS_SPOOL_CHUNK_BAD;
         ms_spool_reject(sp, "chunk %llu: committed %u bytes beyond the chunk (%u)",
@@ -276,9 +282,10 @@ static void read_chunk(ms_spool_t *sp, ms_spool_chunk_info_t *c, ms_spool_proc_t
     c->key = ch.key;
     c->seq = ch.seq;
     c->committed = ch.committed;
-    start = off + ms_spool_records_at(ch.seq);
+    start = off + ms_spool_records_at_v(sp->hdr.version, ch.seq);
     if (ch.seq == 0) {
-        *proc_state = ms_spool_read_proc(sp->fd, off + sizeof ch, proc, why, sizeof why);
+        *proc_state = ms_spool_read_proc(sp->fd, off + sizeof ch, sp->hdr.version, proc, why,
+                                         sizeof why);
         if (*proc_state == -EAGAIN)
             return; /* a header still being written, or past the end of the file */
         if (*proc_state != 0) {
@@ -575,15 +582,22 @@ int ms_spool_parse(const unsigned char *buf, size_t len, uint32_t base, ms_spool
             break;
         }
         case MS_SPOOL_REC_SAMPLE:
-            if (h.bytes < sizeof r.u.sample) {
+            if (h.bytes < MS_SPOOL_SAMPLE_BYTES_V1) {
                 bad = "sample record too short";
                 break;
             }
-            memcpy(&r.u.sample, body, sizeof r.u.sample);
-            if (r.u.sample.kind < MS_SPOOL_KIND_START || r.u.sample.kind > MS_SPOOL_KIND_RELEASE)
+            /* A sample of version 1 lacks the breakdown and PSS: not reported. */
+            r.u.sample.anon_kb = r.u.sample.file_kb = r.u.sample.shmem_kb = -1;
+            r.u.sample.pss_kb = r.u.sample.pss_anon_kb = r.u.sample.pss_shmem_kb = -1;
+            memcpy(&r.u.sample, body,
+                   h.bytes < sizeof r.u.sample ? MS_SPOOL_SAMPLE_BYTES_V1 : sizeof r.u.sample);
+            if (r.u.sample.kind < MS_SPOOL_KIND_START || r.u.sample.kind > MS_SPOOL_KIND_EXEC)
                 bad = "unknown sample kind";
             else if (r.u.sample.t_ns <= 0 || r.u.sample.rss_kb < 0 || r.u.sample.hwm_kb < -1 ||
-                     r.u.sample.heap_kb < -1)
+                     r.u.sample.heap_kb < -1 || r.u.sample.anon_kb < -1 ||
+                     r.u.sample.file_kb < -1 || r.u.sample.shmem_kb < -1 ||
+                     r.u.sample.pss_kb < -1 || r.u.sample.pss_anon_kb < -1 ||
+                     r.u.sample.pss_shmem_kb < -1)
                 bad = "sample values out of range";
             break;
         case MS_SPOOL_REC_STACK: {
@@ -644,7 +658,8 @@ int ms_spool_read_chunk(ms_spool_t *sp, const ms_spool_chunk_info_t *c, uint32_t
                         unsigned char *buf, ms_spool_record_fn fn, void *arg,
                         ms_spool_parse_result_t *res)
 {
-    const uint64_t start = ms_spool_chunk_offset(&sp->hdr, c->index) + ms_spool_records_at(c->seq);
+    const uint64_t start = ms_spool_chunk_offset(&sp->hdr, c->index) +
+                           ms_spool_records_at_v(sp->hdr.version, c->seq);
     int rc;
 
     memset(res, 0, sizeof *res);

@@ -92,14 +92,16 @@ int ms_spool_check_proc(const ms_spool_proc_t *p, char *why, size_t len);
 int ms_spool_check_end(const ms_spool_proc_t *p);
 
 /*
- * Reads the process header at off of fd and checks it (ms_spool_check_proc). The end
+ * Reads the process header at off of fd, in a pool of `version` (a header of version 1
+ * comes back with the end's breakdown at -1), and checks it (ms_spool_check_proc). The end
  * reading is read a second time once DONE has been seen, so that it is the one published
  * with it; a DONE whose reading still does not check is in the middle of being
  * published and comes back as WRITING (not ended yet), never as a bad header. Returns
  * 0, -EAGAIN for a header not written yet (or past the end of the file), or -EINVAL with
  * the reason in why.
  */
-int ms_spool_read_proc(int fd, uint64_t off, ms_spool_proc_t *p, char *why, size_t len);
+int ms_spool_read_proc(int fd, uint64_t off, uint32_t version, ms_spool_proc_t *p, char *why,
+                       size_t len);
 
 /*
  * Opens the pool at path (O_NOFOLLOW: a symbolic link is refused), which must be a

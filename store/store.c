@@ -268,6 +268,12 @@ int ms_store_upgrade(sqlite3 *db, const char *path, char *err, size_t errlen)
     } added[] = {
         {"sweeps", "spool_dir", "ALTER TABLE sweeps ADD COLUMN spool_dir TEXT"},
         {"processes", "spool_key", "ALTER TABLE processes ADD COLUMN spool_key INTEGER"},
+        {"samples", "rss_anon_kb", "ALTER TABLE samples ADD COLUMN rss_anon_kb INTEGER"},
+        {"samples", "rss_file_kb", "ALTER TABLE samples ADD COLUMN rss_file_kb INTEGER"},
+        {"samples", "rss_shmem_kb", "ALTER TABLE samples ADD COLUMN rss_shmem_kb INTEGER"},
+        {"samples", "pss_kb", "ALTER TABLE samples ADD COLUMN pss_kb INTEGER"},
+        {"samples", "pss_anon_kb", "ALTER TABLE samples ADD COLUMN pss_anon_kb INTEGER"},
+        {"samples", "pss_shmem_kb", "ALTER TABLE samples ADD COLUMN pss_shmem_kb INTEGER"},
     };
     long long app_id = 0, version = 0;
     char ids[128];

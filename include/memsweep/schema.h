@@ -12,7 +12,7 @@
 #define MS_APPLICATION_ID 0x4D535750
 
 /* PRAGMA user_version written by this version of memsweep. */
-#define MS_SCHEMA_VERSION 5
+#define MS_SCHEMA_VERSION 6
 
 /*
  * Creates every table and index. Idempotent, so that the launcher and any number of
@@ -80,7 +80,13 @@
     " hwm_kb INTEGER,"                                                                 \
     " kind TEXT NOT NULL,"                                                             \
     " heap_kb INTEGER,"                                                                \
-    " stack_id INTEGER REFERENCES stacks(stack_id));"                                  \
+    " stack_id INTEGER REFERENCES stacks(stack_id),"                                   \
+    " rss_anon_kb INTEGER,"                                                            \
+    " rss_file_kb INTEGER,"                                                            \
+    " rss_shmem_kb INTEGER,"                                                           \
+    " pss_kb INTEGER,"                                                                 \
+    " pss_anon_kb INTEGER,"                                                            \
+    " pss_shmem_kb INTEGER);"                                                          \
     "CREATE TABLE IF NOT EXISTS stacks("                                               \
     " stack_id INTEGER PRIMARY KEY,"                                                   \
     " hash INTEGER NOT NULL UNIQUE,"                                                   \
@@ -130,6 +136,8 @@
 #define MS_KIND_END "end"     /* taken when the process exits normally */
 #define MS_KIND_ALLOC "alloc" /* live heap grew by a step since the last sample */
 #define MS_KIND_RELEASE "release" /* just before a large free, munmap or shrink */
+#define MS_KIND_GROWTH "growth"   /* while RSS kept rising after an alloc sample (v6) */
+#define MS_KIND_EXEC "exec"       /* just before the image called exec (v6) */
 
 /* runs.status values. */
 #define MS_STATUS_OK "ok"                   /* exited with status 0 */

@@ -36,7 +36,12 @@
 
 /* "MSWSPOOL" */
 #define MS_SPOOL_MAGIC 0x4C4F4F5053575345ULL
-#define MS_SPOOL_VERSION 1
+/*
+ * Version 2 added the breakdown of RSS and PSS to samples, the end's breakdown to the
+ * process header, and the `growth` and `exec` sample kinds. Readers take versions 1 and 2.
+ */
+#define MS_SPOOL_VERSION 2
+#define MS_SPOOL_VERSION_MIN 1
 
 /* Bytes of the pool header; chunk 0 starts here. */
 #define MS_SPOOL_HEADER_BYTES 4096
@@ -127,7 +132,14 @@ typedef struct {
     int64_t end_rss_kb; /* -1 when /proc/self/status could not be read at the exit */
     int64_t end_hwm_kb; /* -1 when the kernel did not report it, or it could not be read */
     int64_t end_heap_kb;
+    /* version 2: RssAnon, RssFile and RssShmem of the end reading; -1 when not reported */
+    int64_t end_anon_kb;
+    int64_t end_file_kb;
+    int64_t end_shmem_kb;
 } ms_spool_proc_t;
+
+/* Bytes of the process header of version 1, which lacks the end's breakdown. */
+#define MS_SPOOL_PROC_BYTES_V1 112u
 
 /* Record header; `bytes` counts the whole record, a multiple of 8, at least 8. */
 typedef struct {
@@ -159,6 +171,10 @@ typedef struct {
 #define MS_SPOOL_KIND_TICK 2
 #define MS_SPOOL_KIND_ALLOC 3
 #define MS_SPOOL_KIND_RELEASE 4
+/* Version 2: a reading taken while RSS keeps rising after an `alloc` sample. */
+#define MS_SPOOL_KIND_GROWTH 5
+/* Version 2: the reading taken just before the image calls exec. */
+#define MS_SPOOL_KIND_EXEC 6
 
 typedef struct {
     ms_spool_rec_t h;
@@ -169,7 +185,21 @@ typedef struct {
     uint64_t stack_hash; /* 0: none; else the hash of a STACK record of this process */
     uint32_t kind;       /* MS_SPOOL_KIND_ */
     uint32_t pad;
+    /*
+     * Version 2 (a record of MS_SPOOL_SAMPLE_BYTES_V1 lacks them): RssAnon, RssFile and
+     * RssShmem of the same read of the status file, -1 when not reported; PSS from
+     * smaps_rollup, with its anonymous and shared-memory parts, -1 when not read (it is read
+     * only at a bounded rate, see docs/spool.md).
+     */
+    int64_t anon_kb;
+    int64_t file_kb;
+    int64_t shmem_kb;
+    int64_t pss_kb;
+    int64_t pss_anon_kb;  /* Pss_Anon and Pss_Shmem of the same read; -1 when not read */
+    int64_t pss_shmem_kb;
 } ms_spool_sample_t;
+
+#define MS_SPOOL_SAMPLE_BYTES_V1 56u
 
 /* A stack is written before the first sample that names its hash. */
 typedef struct {
@@ -188,13 +218,26 @@ typedef struct {
 _Static_assert(sizeof(ms_spool_pool_t) <= MS_SPOOL_HEADER_BYTES, "pool header fits");
 _Static_assert(sizeof(ms_spool_chunk_t) == 24, "chunk header layout");
 _Static_assert(sizeof(ms_spool_proc_t) % 8 == 0, "process header keeps records aligned");
-_Static_assert(sizeof(ms_spool_sample_t) == 56, "sample layout");
+_Static_assert(sizeof(ms_spool_sample_t) == 104, "sample layout");
+_Static_assert(sizeof(ms_spool_proc_t) == MS_SPOOL_PROC_BYTES_V1 + 24, "process header layout");
 _Static_assert(sizeof(ms_spool_rec_t) == 8, "record header layout");
 
+/* Bytes of the process header in a pool of `version`. */
+static inline uint32_t ms_spool_proc_bytes(uint32_t version)
+{
+    return version == 1 ? MS_SPOOL_PROC_BYTES_V1 : (uint32_t)sizeof(ms_spool_proc_t);
+}
+
 /* Where the records of a chunk start: after its header, and the process's in chunk 0. */
+static inline uint32_t ms_spool_records_at_v(uint32_t version, uint32_t seq)
+{
+    return (uint32_t)sizeof(ms_spool_chunk_t) + (seq == 0 ? ms_spool_proc_bytes(version) : 0u);
+}
+
+/* The same in a pool of this version. */
 static inline uint32_t ms_spool_records_at(uint32_t seq)
 {
-    return (uint32_t)sizeof(ms_spool_chunk_t) + (seq == 0 ? (uint32_t)sizeof(ms_spool_proc_t) : 0u);
+    return ms_spool_records_at_v(MS_SPOOL_VERSION, seq);
 }
 
 /* Offset of chunk i in a pool file. */

@@ -72,6 +72,10 @@ static const char *kind_name(uint32_t k)
         return "alloc";
     case MS_SPOOL_KIND_RELEASE:
         return "release";
+    case MS_SPOOL_KIND_GROWTH:
+        return "growth";
+    case MS_SPOOL_KIND_EXEC:
+        return "exec";
     default:
         return "unknown";
     }
@@ -108,10 +112,12 @@ static void records(const unsigned char *buf, uint32_t from, uint32_t to, const 
                 return;
             }
             memcpy(&s, buf + off, sizeof(s));
+            /* The breakdown and PSS, -1 when not reported or not read, after the rest. */
             printf("sample key=%016" PRIx64 " seq=%u kind=%s t_ns=%" PRId64 " rss_kb=%" PRId64
-                   " hwm_kb=%" PRId64 " heap_kb=%" PRId64 " stack=%" PRIx64 "\n",
+                   " hwm_kb=%" PRId64 " heap_kb=%" PRId64 " stack=%" PRIx64 " anon_kb=%" PRId64
+                   " file_kb=%" PRId64 " shmem_kb=%" PRId64 " pss_kb=%" PRId64 "\n",
                    c->h.key, c->h.seq, kind_name(s.kind), s.t_ns, s.rss_kb, s.hwm_kb,
-                   s.heap_kb, s.stack_hash);
+                   s.heap_kb, s.stack_hash, s.anon_kb, s.file_kb, s.shmem_kb, s.pss_kb);
         } else if (r.type == MS_SPOOL_REC_STACK && print) {
             ms_spool_stack_t s;
             size_t first = 0;

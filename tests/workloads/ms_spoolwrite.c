@@ -155,6 +155,9 @@ static void sample(writer_t *w, uint32_t kind, int64_t rss, int64_t hwm, uint64_
     s.heap_kb = rss / 2;
     s.stack_hash = stack;
     s.kind = kind;
+    /* No breakdown and no PSS: not reported, not read. */
+    s.anon_kb = s.file_kb = s.shmem_kb = -1;
+    s.pss_kb = s.pss_anon_kb = s.pss_shmem_kb = -1;
     append(w, &s, sizeof s);
 }
 
