@@ -22,6 +22,10 @@ const char *ms_sample_kind_name(ms_sample_kind_t kind)
         return MS_KIND_ALLOC;
     case MS_SAMPLE_RELEASE:
         return MS_KIND_RELEASE;
+    case MS_SAMPLE_GROWTH:
+        return MS_KIND_GROWTH;
+    case MS_SAMPLE_EXEC:
+        return MS_KIND_EXEC;
     case MS_SAMPLE_OTHER:
     case MS_SAMPLE_KINDS:
         break;
@@ -127,6 +131,8 @@ void ms_peak_summary_add(ms_peak_summary_t *s, long long seq, const ms_run_peaks
     const double miss = ms_peak_miss_pct(true_kb, p->periodic_kb);
 
     s->runs++;
+    if (p->pss_used)
+        s->pss_runs++;
     if (p->wait4 == MS_WAIT4_ABOVE) {
         s->wait4_runs++;
         if (ms_peak_miss_exceeds(p->wait4_kb, p->all_kb, MS_PEAK_MISS_PCT_SMALL))
@@ -161,6 +167,8 @@ void ms_peak_summary_write(FILE *f, const ms_peak_summary_t *s)
         fprintf(f, "LargestPeriodicMiss_Pct: %.1f\n", s->largest_pct);
     if (s->have_largest_run)
         fprintf(f, "LargestPeriodicMiss_Run: %lld\n", s->largest_seq);
+    if (s->pss_runs > 0)
+        fprintf(f, "SharedPagesByPSS_Runs: %zu\n", s->pss_runs);
 }
 
 void ms_peak_summary_write_json(FILE *f, int *first, const ms_peak_summary_t *s, int nulls)
@@ -179,6 +187,8 @@ void ms_peak_summary_write_json(FILE *f, int *first, const ms_peak_summary_t *s,
         ms_json_int(f, first, "LargestPeriodicMiss_Run", s->largest_seq);
     else if (nulls)
         ms_json_null(f, first, "LargestPeriodicMiss_Run");
+    if (s->pss_runs > 0 || nulls)
+        ms_json_int(f, first, "SharedPagesByPSS_Runs", (long long)s->pss_runs);
 }
 
 static double mib(unsigned long long kb)
@@ -356,11 +366,19 @@ void ms_peaks_write_run(FILE *f, const ms_peaks_run_info_t *info, const ms_run_p
         fprintf(f, "  Samples: %zu (start %zu, tick %zu, end %zu, alloc %zu, release %zu",
                 info->n_samples, p->kinds[MS_SAMPLE_START], p->kinds[MS_SAMPLE_TICK],
                 p->kinds[MS_SAMPLE_END], p->kinds[MS_SAMPLE_ALLOC], p->kinds[MS_SAMPLE_RELEASE]);
+        if (p->kinds[MS_SAMPLE_GROWTH] > 0)
+            fprintf(f, ", growth %zu", p->kinds[MS_SAMPLE_GROWTH]);
+        if (p->kinds[MS_SAMPLE_EXEC] > 0)
+            fprintf(f, ", exec %zu", p->kinds[MS_SAMPLE_EXEC]);
         if (p->kinds[MS_SAMPLE_OTHER] > 0)
             fprintf(f, ", other %zu", p->kinds[MS_SAMPLE_OTHER]);
         fputs(")\n", f);
         fprintf(f, "  PeriodicPeakRSS_MB: %.1f\n", mib(p->periodic_kb));
-        fprintf(f, "  AllSamplesPeakRSS_MB: %.1f\n", mib(p->all_kb));
+        fprintf(f, "  AllSamplesPeakRSS_MB: %.1f%s\n", mib(p->all_kb),
+                p->pss_used ? " (pages shared between processes counted once, by PSS)" : "");
+        if (p->pss_used)
+            fprintf(f, "  RSSSumPeak_MB: %.1f (shared pages counted in every process)\n",
+                    mib(p->rss_sum_kb));
         if (p->hwm_alive > 1)
             fprintf(f, "  VmHWM_MB: %.1f (upper bound, %zu processes alive at once)\n",
                     mib(p->hwm_sum_kb), p->hwm_alive);
@@ -381,7 +399,9 @@ void ms_peaks_write_run(FILE *f, const ms_peaks_run_info_t *info, const ms_run_p
             break;
         }
         fprintf(f, "  PeakRSS_MB: %.1f (%s)\n", mib(true_kb),
-                ms_run_peaks_exact(p) ? "exact" : "lower bound");
+                ms_run_peaks_exact(p) ? "exact"
+                : p->pss_used ? "estimate: shared pages counted once, by PSS"
+                              : "lower bound");
         fprintf(f, "  PeriodicMissVsAllSamples_Pct: %.1f\n",
                 ms_peak_miss_pct(p->all_kb, p->periodic_kb));
         fprintf(f, "  PeriodicMissVsVmHWM_Pct: %.1f\n",
@@ -460,6 +480,11 @@ void ms_peaks_write_run_json(FILE *f, const ms_peaks_run_info_t *info, const ms_
     if (compared) {
         ms_json_dec1(f, &first, "PeriodicPeakRSS_MB", mib(p->periodic_kb));
         ms_json_dec1(f, &first, "AllSamplesPeakRSS_MB", mib(p->all_kb));
+        ms_json_bool(f, &first, "SharedPagesByPSS", p->pss_used);
+        if (p->pss_used)
+            ms_json_dec1(f, &first, "RSSSumPeak_MB", mib(p->rss_sum_kb));
+        else
+            ms_json_null(f, &first, "RSSSumPeak_MB");
         ms_json_dec1(f, &first, "VmHWM_MB", mib(p->hwm_sum_kb));
         ms_json_int(f, &first, "VmHWM_Processes", (long long)p->hwm_procs);
         ms_json_int(f, &first, "VmHWM_AliveAtOnce", (long long)p->hwm_alive);

@@ -34,6 +34,8 @@ typedef enum ms_sample_kind {
     MS_SAMPLE_END,
     MS_SAMPLE_ALLOC,
     MS_SAMPLE_RELEASE,
+    MS_SAMPLE_GROWTH, /* schema 6: while RSS kept rising after an alloc sample */
+    MS_SAMPLE_EXEC,   /* schema 6: just before the image called exec */
     MS_SAMPLE_OTHER,
     MS_SAMPLE_KINDS /* number of kinds, not a kind */
 } ms_sample_kind_t;
@@ -62,7 +64,11 @@ static inline ms_sample_kind_t ms_sample_kind_of(const char *kind)
     case 's':
         return ms__kind_is(kind, MS_KIND_START) ? MS_SAMPLE_START : MS_SAMPLE_OTHER;
     case 'e':
+        if (ms__kind_is(kind, MS_KIND_EXEC))
+            return MS_SAMPLE_EXEC;
         return ms__kind_is(kind, MS_KIND_END) ? MS_SAMPLE_END : MS_SAMPLE_OTHER;
+    case 'g':
+        return ms__kind_is(kind, MS_KIND_GROWTH) ? MS_SAMPLE_GROWTH : MS_SAMPLE_OTHER;
     case 'a':
         return ms__kind_is(kind, MS_KIND_ALLOC) ? MS_SAMPLE_ALLOC : MS_SAMPLE_OTHER;
     case 'r':
@@ -81,10 +87,13 @@ static inline int ms_sample_kind_is_periodic(ms_sample_kind_t kind)
     return kind == MS_SAMPLE_START || kind == MS_SAMPLE_TICK || kind == MS_SAMPLE_END;
 }
 
-/* Alloc and release: the samples taken because of the program's own allocations. */
+/*
+ * Alloc, release and growth: the samples taken because of the program's own allocations
+ * (growth ones follow an alloc sample).
+ */
 static inline int ms_sample_kind_is_alloc(ms_sample_kind_t kind)
 {
-    return kind == MS_SAMPLE_ALLOC || kind == MS_SAMPLE_RELEASE;
+    return kind == MS_SAMPLE_ALLOC || kind == MS_SAMPLE_RELEASE || kind == MS_SAMPLE_GROWTH;
 }
 
 /* Allocation tracking of a run as its processes recorded it. */
@@ -105,6 +114,13 @@ typedef enum ms_wait4 {
 typedef struct ms_run_peaks {
     unsigned long long periodic_kb; /* sum-over-alive peak of start/tick/end samples */
     unsigned long long all_kb;      /* sum-over-alive peak of all samples */
+    /*
+     * With processes alive at once whose readings had PSS (schema 6): all_kb and
+     * periodic_kb count the pages they shared once (see docs/advisory.md), and
+     * rss_sum_kb is the all-samples peak that counts them in every process.
+     */
+    int pss_used;
+    unsigned long long rss_sum_kb;
     unsigned long long hwm_max_kb;  /* largest single process VmHWM */
     unsigned long long hwm_sum_kb;  /* largest sum of VmHWM over processes alive at once */
     size_t hwm_alive;               /* how many processes make that sum */
@@ -184,6 +200,7 @@ typedef struct ms_peak_summary {
     long long largest_seq; /* the first such run's seq */
     size_t wait4_runs;     /* runs with a wait4 figure above the floor */
     size_t wait4_missed;   /* ... whose samples all fell short of it by > MS_PEAK_MISS_PCT_SMALL % */
+    size_t pss_runs;       /* runs whose figures counted shared pages once, by PSS */
 } ms_peak_summary_t;
 
 void ms_peak_summary_init(ms_peak_summary_t *s);
@@ -194,7 +211,8 @@ void ms_peak_summary_add(ms_peak_summary_t *s, long long seq, const ms_run_peaks
 /*
  * Writes the summary's Key: Value lines, which the advisory's post-run section also
  * carries: the two threshold counts always, LargestPeriodicMiss_Pct when a run was
- * compared and LargestPeriodicMiss_Run when some run missed at all.
+ * compared, LargestPeriodicMiss_Run when some run missed at all, and
+ * SharedPagesByPSS_Runs when some run's figures counted shared pages once.
  */
 void ms_peak_summary_write(FILE *f, const ms_peak_summary_t *s);
 

@@ -66,8 +66,31 @@ static uint64_t fnv1a(const unsigned char *s)
 }
 
 /*
- * Checks the sample at columns c (t_ns), c + 1 (rss_kb), c + 2 (hwm_kb), c + 3 (kind) and,
- * when stack_col >= 0, stack_col (stack_id). Returns MS_BAD_COUNT when the sample is
+ * The pages a reading shares with other processes, from its PSS at columns c (pss_kb),
+ * c + 1 (pss_anon_kb), c + 2 (pss_shmem_kb), c + 3 (rss_anon_kb), c + 4 (rss_shmem_kb):
+ * the anonymous and shared-memory pages counted in its RSS less their PSS, which is what
+ * fork and shared memory share (a library's pages, shared with every process of the
+ * machine, stay counted whole, as for a process alone); RSS less PSS when the kernel
+ * gave no split. -1 without a usable PSS.
+ */
+static long long shared_pages(sqlite3_stmt *st, int c, unsigned long long rss)
+{
+    long long pss, pa, ps, ra, rs;
+
+    if (ms__int_col(st, c, 0, MS_KB_LIMIT, &pss) != MS__V_OK || (unsigned long long)pss > rss)
+        return -1;
+    if (ms__int_col(st, c + 1, 0, MS_KB_LIMIT, &pa) == MS__V_OK &&
+        ms__int_col(st, c + 2, 0, MS_KB_LIMIT, &ps) == MS__V_OK &&
+        ms__int_col(st, c + 3, 0, MS_KB_LIMIT, &ra) == MS__V_OK &&
+        ms__int_col(st, c + 4, 0, MS_KB_LIMIT, &rs) == MS__V_OK)
+        return (ra > pa ? ra - pa : 0) + (rs > ps ? rs - ps : 0);
+    return (long long)(rss - (unsigned long long)pss);
+}
+
+/*
+ * Checks the sample at columns c (t_ns), c + 1 (rss_kb), c + 2 (hwm_kb), c + 3 (kind),
+ * c + 5 to c + 9 (the PSS figures, or NULLs: shared_pages) and, when stack_col >= 0,
+ * stack_col (stack_id). Returns MS_BAD_COUNT when the sample is
  * usable, with *s filled and ignored values counted in bad; otherwise the reason to skip
  * it, which the caller counts.
  */
@@ -122,6 +145,7 @@ static ms_bad_t read_sample(sqlite3_stmt *st, int c, int stack_col, ms__sample_r
         s->kind = ms_sample_kind_of((const char *)kind);
         s->kind_hash = s->kind == MS_SAMPLE_OTHER ? fnv1a(kind) : 0;
     }
+    s->shared = shared_pages(st, c + 5, s->rss);
     s->have_stack = 0;
     if (stack_col >= 0) {
         switch (ms__int_col(st, stack_col, INT64_MIN, INT64_MAX, &v)) {
@@ -1040,8 +1064,13 @@ static int held_note(held_t *h, const ms__proc_fold_t *procs, size_t fold,
     return held_finish(h, r, ri, procs, order, out);
 }
 
+/* The columns of shared_pages, of a database of schema 6 or later, or in their place. */
+#define PSS_COLS "pss_kb, pss_anon_kb, pss_shmem_kb, rss_anon_kb, rss_shmem_kb"
+#define NULL_PSS_COLS "NULL, NULL, NULL, NULL, NULL"
+
 /* The one sequential scan of every sample, folded per process. 0, -ENOMEM or -EIO. */
-static int scan_samples(sqlite3 *db, int read_stacks, ms__proc_fold_t *procs, size_t n_procs,
+static int scan_samples(sqlite3 *db, int read_stacks, int read_pss, ms__proc_fold_t *procs,
+                        size_t n_procs,
                         const id_set_t *skipped_procs, const ms__proc_order_t *order,
                         held_t *h, ms_sweep_data_t *out)
 {
@@ -1049,11 +1078,11 @@ static int scan_samples(sqlite3 *db, int read_stacks, ms__proc_fold_t *procs, si
     const long long interval_ms = out->info.interval_ms;
     sqlite3_stmt *st = NULL;
     ms__proc_fold_t *last = NULL;
-    char sql[128];
+    char sql[256];
     int s, rc = 0;
 
-    snprintf(sql, sizeof sql, "SELECT proc_id, t_ns, rss_kb, hwm_kb, kind%s FROM samples",
-             read_stacks ? ", stack_id" : "");
+    snprintf(sql, sizeof sql, "SELECT proc_id, t_ns, rss_kb, hwm_kb, kind, %s, %s FROM samples",
+             read_stacks ? "stack_id" : "NULL", read_pss ? PSS_COLS : NULL_PSS_COLS);
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
         return -EIO;
     while ((s = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1114,7 +1143,8 @@ static int read_proc_samples(sqlite3_stmt *st, long long proc_id, ms__sample_row
  * in time order, then each run's figures, reading again the samples of the runs whose
  * processes overlap, one run at a time.
  */
-static int reduce_runs(sqlite3 *db, ms_sweep_data_t *out, ms__proc_fold_t *procs, size_t n_procs,
+static int reduce_runs(sqlite3 *db, int read_pss, ms_sweep_data_t *out, ms__proc_fold_t *procs,
+                       size_t n_procs,
                        const ms__proc_order_t *order, const held_t *h)
 {
     sqlite3_stmt *st_ps = NULL;
@@ -1124,8 +1154,10 @@ static int reduce_runs(sqlite3 *db, ms_sweep_data_t *out, ms__proc_fold_t *procs
     int rc = 0;
 
     if (sqlite3_prepare_v2(db,
-                           "SELECT proc_id, t_ns, rss_kb, hwm_kb, kind FROM samples"
-                           " WHERE proc_id = ? ORDER BY t_ns",
+                           read_pss ? "SELECT proc_id, t_ns, rss_kb, hwm_kb, kind, NULL, " PSS_COLS
+                                      " FROM samples WHERE proc_id = ? ORDER BY t_ns"
+                                    : "SELECT proc_id, t_ns, rss_kb, hwm_kb, kind, NULL, " NULL_PSS_COLS
+                                      " FROM samples WHERE proc_id = ? ORDER BY t_ns",
                            -1, &st_ps, NULL) != SQLITE_OK) {
         rc = -EIO;
         goto out;
@@ -1252,13 +1284,13 @@ int ms_sweep_read(sqlite3 *db, const char *name, ms_sweep_data_t *out, char *err
         held_prepare(db, procs, n_procs, order, out->n_runs, &held) != 0)
         goto nomem;
 
-    rc = scan_samples(db, read_stacks, procs, n_procs, &skipped_procs, order, &held, out);
+    rc = scan_samples(db, read_stacks, oc.pss, procs, n_procs, &skipped_procs, order, &held, out);
     if (rc == -ENOMEM)
         goto nomem;
     if (rc != 0)
         goto sql_error;
 
-    rc = reduce_runs(db, out, procs, n_procs, order, &held);
+    rc = reduce_runs(db, oc.pss, out, procs, n_procs, order, &held);
     if (rc == -EIO)
         goto sql_error;
     if (rc != 0)

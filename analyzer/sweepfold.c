@@ -36,6 +36,7 @@ typedef struct merge_event {
     int is_exit;
     int periodic;  /* a start, tick or end sample */
     unsigned long long rss;
+    unsigned long long shared; /* the pages of rss counted in another process (see below) */
 } merge_event_t;
 
 static unsigned long long umax(unsigned long long a, unsigned long long b)
@@ -182,29 +183,79 @@ static int run_finish(const ms__proc_fold_t *procs, const ms__proc_order_t *orde
  * The time-ordered merge for a run whose processes overlap. Each process's RSS is at most
  * MS_KB_LIMIT, so the sums are exact for up to 2^22 processes alive at once.
  */
+/*
+ * The pages a reading of a process shares with other processes, as its readings with PSS
+ * say (their anonymous and shared-memory pages less their PSS, see sweepdecode.c): the larger of the figures of its nearest readings
+ * with PSS before and after this one, 0 when it has none. Sharing starts at a fork and
+ * ends as pages are written or a process exits, between two readings with PSS; taking
+ * the larger errs towards counting a page less, never twice, unless sharing both began
+ * and ended between two of them. shared[r] for rows[from] to rows[to - 1] (time order).
+ */
+static void shared_of_rows(const ms__sample_row_t *rows, size_t from, size_t to,
+                           unsigned long long *shared, int *pss_used)
+{
+    unsigned long long x = 0;
+
+    for (size_t r = from; r < to; r++) {
+        if (rows[r].shared >= 0)
+            x = (unsigned long long)rows[r].shared;
+        shared[r - from] = x;
+    }
+    x = 0;
+    for (size_t r = to; r-- > from;) {
+        if (rows[r].shared >= 0)
+            x = (unsigned long long)rows[r].shared;
+        shared[r - from] = umax(shared[r - from], x);
+        if (shared[r - from] > 0)
+            *pss_used = 1;
+    }
+}
+
+static unsigned long long share_of(unsigned long long rss, unsigned long long shared)
+{
+    return rss > shared ? rss - shared : 0;
+}
+
 int ms__run_merge(const ms__proc_fold_t *procs, const ms__proc_order_t *order, size_t count,
                   const ms__sample_row_t *rows, const size_t *first, long long interval_ms,
                   ms_run_mem_t *run)
 {
     const int64_t bucket_ns = bucket_ns_of(interval_ms);
     merge_event_t *ev = NULL;
-    unsigned long long *cur = NULL;     /* latest RSS of each process, any kind */
-    unsigned long long *cur_per = NULL; /* latest RSS of each process, periodic kinds */
-    size_t n_ev = 0, cap = 0;
-    unsigned long long sum = 0, peak = 0, end = 0;
+    unsigned long long *cur = NULL;     /* share of each process (RSS less shared), any kind */
+    unsigned long long *cur_per = NULL; /* the same, periodic kinds */
+    unsigned long long *raw = NULL;     /* latest RSS of each process, shared pages whole */
+    unsigned long long *last_shared = NULL; /* of each process's latest reading */
+    unsigned long long *shared = NULL;
+    size_t n_ev = 0, cap = 0, shared_cap = 0;
+    unsigned long long sum = 0, peak = 0, end = 0, raw_sum = 0, raw_peak = 0;
     unsigned long long sum_per = 0, peak_per = 0;
+    int pss_used = 0;
     int rc = 0;
 
     cur = calloc(count, sizeof *cur);
     cur_per = calloc(count, sizeof *cur_per);
-    if (cur == NULL || cur_per == NULL) {
+    raw = calloc(count, sizeof *raw);
+    last_shared = calloc(count, sizeof *last_shared);
+    if (cur == NULL || cur_per == NULL || raw == NULL || last_shared == NULL) {
         rc = -ENOMEM;
         goto out;
     }
     for (size_t i = 0; i < count; i++) {
         const ms__proc_fold_t *p = &procs[order[i].fold];
+        const size_t n_rows = first[i + 1] - first[i];
         if (p->n_samples == 0)
             continue;
+        if (n_rows > shared_cap) {
+            unsigned long long *ns = realloc(shared, n_rows * sizeof *ns);
+            if (ns == NULL) {
+                rc = -ENOMEM;
+                goto out;
+            }
+            shared = ns;
+            shared_cap = n_rows;
+        }
+        shared_of_rows(rows, first[i], first[i + 1], shared, &pss_used);
         for (size_t r = first[i]; r < first[i + 1]; r++) {
             const ms__sample_row_t *s = &rows[r];
             if ((rc = ms__grow((void **)&ev, &cap, n_ev, sizeof *ev, 1024)) != 0)
@@ -215,6 +266,7 @@ int ms__run_merge(const ms__proc_fold_t *procs, const ms__proc_order_t *order, s
             ev[n_ev].is_exit = 0;
             ev[n_ev].periodic = ms_sample_kind_is_periodic(s->kind);
             ev[n_ev].rss = s->rss;
+            ev[n_ev].shared = shared[r - first[i]];
             n_ev++;
         }
         if ((rc = ms__grow((void **)&ev, &cap, n_ev, sizeof *ev, 1024)) != 0)
@@ -225,6 +277,7 @@ int ms__run_merge(const ms__proc_fold_t *procs, const ms__proc_order_t *order, s
         ev[n_ev].is_exit = 1;
         ev[n_ev].periodic = 0;
         ev[n_ev].rss = 0;
+        ev[n_ev].shared = 0;
         n_ev++;
     }
     if (n_ev > 1)
@@ -232,24 +285,35 @@ int ms__run_merge(const ms__proc_fold_t *procs, const ms__proc_order_t *order, s
     for (size_t k = 0; k < n_ev; k++) {
         const merge_event_t *e = &ev[k];
         if (e->is_exit) {
-            end = umax(end, sum - cur[e->proc] + exit_rss(&procs[order[e->proc].fold], bucket_ns));
+            const unsigned long long exit_kb = exit_rss(&procs[order[e->proc].fold], bucket_ns);
+            /* Its exit RSS, less what its latest reading shared. */
+            end = umax(end, sum - cur[e->proc] + share_of(exit_kb, last_shared[e->proc]));
             sum -= cur[e->proc];
             cur[e->proc] = 0;
+            raw_sum -= raw[e->proc];
+            raw[e->proc] = 0;
             sum_per -= cur_per[e->proc];
             cur_per[e->proc] = 0;
         } else {
-            sum = sum - cur[e->proc] + e->rss;
-            cur[e->proc] = e->rss;
+            const unsigned long long mine = share_of(e->rss, e->shared);
+            sum = sum - cur[e->proc] + mine;
+            cur[e->proc] = mine;
+            last_shared[e->proc] = e->shared;
             peak = umax(peak, sum);
+            raw_sum = raw_sum - raw[e->proc] + e->rss;
+            raw[e->proc] = e->rss;
+            raw_peak = umax(raw_peak, raw_sum);
             if (e->periodic) {
-                sum_per = sum_per - cur_per[e->proc] + e->rss;
-                cur_per[e->proc] = e->rss;
+                sum_per = sum_per - cur_per[e->proc] + mine;
+                cur_per[e->proc] = mine;
                 peak_per = umax(peak_per, sum_per);
             }
         }
     }
     run->peaks.all_kb = umax(run->peaks.all_kb, peak);
     run->peaks.periodic_kb = umax(run->peaks.periodic_kb, peak_per);
+    run->peaks.rss_sum_kb = umax(run->peaks.rss_sum_kb, raw_peak);
+    run->peaks.pss_used = pss_used;
     run->end_kb = end;
     free(ev);
     ev = NULL;
@@ -258,6 +322,9 @@ out:
     free(ev);
     free(cur);
     free(cur_per);
+    free(raw);
+    free(last_shared);
+    free(shared);
     return rc;
 }
 
@@ -295,8 +362,12 @@ static void fold_proc_into_run(const ms__proc_fold_t *p, ms_run_peaks_t *r)
     r->procs++;
     {
         const unsigned long long hwm = umax(p->max_hwm, p->col_hwm_kb);
-        /* The kernel's peak of the whole image: VmHWM in its exit record. */
-        if (p->have_ended && p->col_hwm_kb > 0)
+        /*
+         * The kernel's peak of the whole image: VmHWM in its exit record, or in the exec
+         * sample it took just before it was replaced, the last reading of its life.
+         */
+        if ((p->have_ended && p->col_hwm_kb > 0) ||
+            (p->execd && p->exec_hwm > 0 && p->exec_t >= p->last_t))
             r->exit_hwm_procs++;
         if (hwm > 0) {
             r->hwm_procs++;
@@ -346,6 +417,9 @@ void ms__fold_sample(ms__proc_fold_t *p, const ms__sample_row_t *s, long long in
                (p->kinds[MS_SAMPLE_TICK] == 0 || t >= p->last_tick_t)) {
         /* The shim writes a release after the tick it followed, never before. */
         p->tail_release_rss = umax(p->tail_release_rss, rss);
+    } else if (s->kind == MS_SAMPLE_EXEC && (p->kinds[s->kind] == 1 || t >= p->exec_t)) {
+        p->exec_t = t;
+        p->exec_hwm = s->hwm > 0 ? (unsigned long long)s->hwm : 0;
     } else if (s->kind == MS_SAMPLE_END && (!p->have_end_sample || t >= p->end_t)) {
         p->have_end_sample = 1;
         p->end_t = t;

@@ -38,6 +38,8 @@ typedef struct ms__proc_fold {
      */
     int64_t tail_bucket[2];
     unsigned long long tail_rss[2];
+    int64_t exec_t;                 /* the latest exec sample, if any (kinds[EXEC] > 0) */
+    unsigned long long exec_hwm;    /* its VmHWM, 0 when absent */
     int have_end_sample;            /* an end sample exists; end_rss is the latest one's */
     int64_t end_t;
     unsigned long long end_rss;
@@ -61,6 +63,7 @@ typedef struct ms__sample_row {
     int64_t t;
     unsigned long long rss;
     long long hwm;        /* -1 when absent or ignored */
+    long long shared;     /* pages shared with other processes by its PSS; -1 unread (v6) */
     ms_sample_kind_t kind;
     uint64_t kind_hash;   /* FNV-1a of the kind's text, which tells unknown kinds apart */
     int have_stack;

@@ -166,6 +166,7 @@ int ms__sweep_find_optional(sqlite3 *db, ms__optional_cols_t *c)
         ms__sweep_has_column(db, "processes", "alloc_dropped_rate", &c->dropped_rate) != 0 ||
         ms__sweep_has_column(db, "processes", "alloc_dropped_queue", &c->dropped_queue) != 0 ||
         ms__sweep_has_column(db, "samples", "stack_id", &c->stack_id) != 0 ||
+        ms__sweep_has_column(db, "samples", "pss_kb", &c->pss) != 0 ||
         ms__sweep_has_column(db, "stacks", "frames", &c->stacks) != 0 ||
         ms__sweep_has_column(db, "runs", "uninstrumented", &c->uninstrumented) != 0 ||
         ms__sweep_has_column(db, "processes", "unstored", &c->unstored) != 0 ||

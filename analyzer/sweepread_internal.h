@@ -18,6 +18,7 @@ typedef struct ms__optional_cols {
     int maxrss, maxrss_floor;                           /* version 4 */
     int hostname, reserve_mb, safety_factor;            /* of every version, looked up */
     int mem_source, host_mem_total, cpus;               /* version 4 */
+    int pss;                                            /* version 6 */
 } ms__optional_cols_t;
 
 /*
