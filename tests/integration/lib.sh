@@ -316,6 +316,18 @@ interval_ns = (db.execute("SELECT interval_ms FROM sweeps ORDER BY sweep_id LIMI
 cols = [r[1] for r in db.execute("PRAGMA table_info(runs)")]
 usage = ("maxrss_kb, maxrss_floor_kb" if "maxrss_kb" in cols and "maxrss_floor_kb" in cols
          else "NULL, NULL")
+scols = [r[1] for r in db.execute("PRAGMA table_info(samples)")]
+pss_col = ("pss_kb, pss_anon_kb, pss_shmem_kb, rss_anon_kb, rss_shmem_kb" if "pss_kb" in scols
+           else "NULL, NULL, NULL, NULL, NULL")
+
+def shared_of(r):
+    """Anonymous and shared-memory pages of a reading less their PSS; None without PSS."""
+    pss, pa, ps, ra, rs = r[4:9]
+    if pss is None or pss > r[1]:
+        return None
+    if None in (pa, ps, ra, rs):
+        return r[1] - pss
+    return max(0, ra - pa) + max(0, rs - ps)
 runs = db.execute("SELECT run_id, seq, status, COALESCE(label, ''), %s FROM runs"
                   " ORDER BY seq, run_id" % usage).fetchall()
 for run_id, seq, status, label, maxrss, floor in runs:
@@ -326,8 +338,8 @@ for run_id, seq, status, label, maxrss, floor in runs:
     peak = 0
     n_samples = n_ticks = 0
     for i, (proc_id, pid, started, ended, hwm) in enumerate(procs):
-        rows = db.execute("SELECT t_ns, rss_kb, hwm_kb, kind FROM samples WHERE proc_id = ?"
-                          " AND rss_kb IS NOT NULL AND rss_kb >= 0 ORDER BY t_ns",
+        rows = db.execute("SELECT t_ns, rss_kb, hwm_kb, kind, %s FROM samples WHERE proc_id = ?"
+                          " AND rss_kb IS NOT NULL AND rss_kb >= 0 ORDER BY t_ns" % pss_col,
                           (proc_id,)).fetchall()
         if not rows:
             continue
@@ -345,8 +357,20 @@ for run_id, seq, status, label, maxrss, floor in runs:
         end = max(end, rows[-1][0])
         ends = [r[1] for r in rows if r[3] == "end"]
         ticks = [r[1] for r in rows if r[3] == "tick"]
+        # Pages a reading shares with other processes (shared_of) at the nearest readings
+        # with PSS before and after it, the larger of the two (0 without any).
+        shared = [0] * len(rows)
+        x = 0
+        for k, r in enumerate(rows):
+            x = shared_of(r) if shared_of(r) is not None else x
+            shared[k] = x
+        x = 0
+        for k in range(len(rows) - 1, -1, -1):
+            x = shared_of(rows[k]) if shared_of(rows[k]) is not None else x
+            shared[k] = max(shared[k], x)
         exit_rss[i] = max(ends[-1], ticks[-1] if ticks else 0) if ends else rows[-1][1]
-        events += [(t, 0, i, rss) for t, rss, _, _ in rows]
+        exit_rss[i] = max(0, exit_rss[i] - shared[-1])
+        events += [(r[0], 0, i, max(0, r[1] - shared[k])) for k, r in enumerate(rows)]
         events.append((end, 1, i, 0))
     if n_samples and maxrss is not None and floor is not None and maxrss > floor:
         peak = max(peak, maxrss)

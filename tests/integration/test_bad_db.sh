@@ -31,7 +31,8 @@ damage() {
 # The samples table without types or constraints, so that it holds what a damaged or
 # hand-made database can: NULL, text and blobs where numbers belong.
 LOOSE_SAMPLES="CREATE TABLE s2 AS SELECT * FROM samples; DROP TABLE samples;
-CREATE TABLE samples(proc_id, t_ns, rss_kb, hwm_kb, kind, heap_kb, stack_id);
+CREATE TABLE samples(proc_id, t_ns, rss_kb, hwm_kb, kind, heap_kb, stack_id,
+                     rss_anon_kb, rss_file_kb, rss_shmem_kb, pss_kb, pss_anon_kb, pss_shmem_kb);
 INSERT INTO samples SELECT * FROM s2; DROP TABLE s2;
 CREATE INDEX samples_by_proc ON samples(proc_id, t_ns);"
 

@@ -80,17 +80,28 @@ db = sqlite3.connect(sys.argv[2])
 mib = int(sys.argv[3])
 bad = []
 def exact_by_rule(db, seq):
-    procs = db.execute("SELECT p.proc_id, p.ended_ns, p.hwm_kb FROM processes p JOIN runs r"
-                       " USING (run_id) WHERE r.seq = ?", (seq,)).fetchall()
+    # Every row with samples, alive one at a time: the rows of one pid, each replaced by
+    # the next by exec; each with VmHWM in its exit record or, for an image that exec'd,
+    # in the exec reading it took last; ru_maxrss not above the largest VmHWM.
+    procs = db.execute("SELECT p.proc_id, p.pid, p.ended_ns, p.hwm_kb FROM processes p"
+                       " JOIN runs r USING (run_id) WHERE r.seq = ?"
+                       " ORDER BY p.started_ns, p.proc_id", (seq,)).fetchall()
     maxrss, floor = db.execute("SELECT maxrss_kb, maxrss_floor_kb FROM runs WHERE seq = ?",
                                (seq,)).fetchone()
-    if len(procs) != 1:
+    if not procs or len({p[1] for p in procs}) != 1:
         return False
-    proc_id, ended, hwm = procs[0]
-    if ended is None or not hwm:
-        return False
-    top = max([hwm] + [h or 0 for (h,) in db.execute(
-        "SELECT hwm_kb FROM samples WHERE proc_id = ?", (proc_id,))])
+    top = 0
+    for k, (proc_id, pid, ended, hwm) in enumerate(procs):
+        rows = db.execute("SELECT kind, hwm_kb FROM samples WHERE proc_id = ? ORDER BY t_ns",
+                          (proc_id,)).fetchall()
+        if not rows:
+            return False
+        top = max([top, hwm or 0] + [h or 0 for _, h in rows])
+        if k + 1 < len(procs):
+            if ended is not None or rows[-1][0] != "exec" or not rows[-1][1]:
+                return False
+        elif ended is None or not hwm:
+            return False
     return not (maxrss is not None and floor is not None and maxrss > floor and maxrss > top)
 for r in d["runs"]:
     seq = r["Seq"]

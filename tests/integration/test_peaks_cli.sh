@@ -86,10 +86,12 @@ def run_views(run_id):
                                (run_id,)).fetchone()
     wait4 = maxrss if maxrss is not None and floor is not None and maxrss > floor else 0
     hwm_max = hwm_n = 0
+    single = single_p = 0  # the largest reading of any one process (all kinds, periodic)
     n_samples = 0
     stack = None
     for i, (proc_id, pid, started, ended, hwm, *_rest) in enumerate(procs):
-        rows = db.execute("SELECT t_ns, rss_kb, hwm_kb, kind, stack_id FROM samples"
+        rows = db.execute("SELECT t_ns, rss_kb, hwm_kb, kind, stack_id, pss_kb, pss_anon_kb,"
+                          " pss_shmem_kb, rss_anon_kb, rss_shmem_kb FROM samples"
                           " WHERE proc_id = ? ORDER BY t_ns", (proc_id,)).fetchall()
         if not rows:
             continue
@@ -98,9 +100,28 @@ def run_views(run_id):
         if h > 0:
             hwm_max = max(hwm_max, h)
             hwm_n += 1
-        for j, (t, rss, _, kind, sid) in enumerate(rows):
+        # Shared pages counted once (docs/advisory.md): each reading less what its nearest
+        # readings with PSS, before and after, say it shares (the larger).
+        def shared_of(r):
+            pss, pa, ps, ra, rs = r[5:10]
+            if pss is None or pss > r[1]:
+                return None
+            if None in (pa, ps, ra, rs):
+                return r[1] - pss
+            return max(0, ra - pa) + max(0, rs - ps)
+        sh, x = [], 0
+        for r in rows:
+            x = shared_of(r) if shared_of(r) is not None else x
+            sh.append(x)
+        x = 0
+        for j in range(len(rows) - 1, -1, -1):
+            x = shared_of(rows[j]) if shared_of(rows[j]) is not None else x
+            sh[j] = max(sh[j], x)
+        single = max(single, max(r[1] for r in rows))
+        single_p = max([single_p] + [r[1] for r in rows if r[3] in PERIODIC])
+        for j, (t, rss, _, kind, sid, *_p) in enumerate(rows):
             kinds[kind] = kinds.get(kind, 0) + 1
-            events.append((t, 0, i, j, rss, kind in PERIODIC))
+            events.append((t, 0, i, j, max(0, rss - sh[j]), kind in PERIODIC))
             if kind in ("alloc", "release") and sid is not None:
                 if stack is None or rss > stack[0] or (rss == stack[0] and t < stack[1]):
                     stack = (rss, t, sid, kind)
@@ -133,7 +154,8 @@ def run_views(run_id):
         if is_start and cur_h > hwm_sum:
             hwm_sum, hwm_alive = cur_h, alive
     cur, cur_p = {}, {}
-    tot = tot_p = peak = peak_p = 0
+    tot = tot_p = 0
+    peak, peak_p = single, single_p
     for t, is_exit, i, _, rss, periodic in events:
         if is_exit:
             tot -= cur.pop(i, 0)

@@ -7,12 +7,12 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_spool.sh"
 
-# watched_pool PATH WATCHER_PID: a pool header of a watched run, 20 ms interval.
+# watched_pool PATH WATCHER_PID: a pool header (format version 2) of a watched run, 20 ms interval.
 watched_pool() {
     python3 - "$1" "$2" "$(stat -L -c %i /proc/self/ns/pid)" <<'PY'
 import os, struct, sys, time
 path, watcher, ino = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-h = struct.pack("<QIIIIqqQiIQQ64sQQQ", 0x4C4F4F5053575345, 1, 4096, 32768, 1, 7,
+h = struct.pack("<QIIIIqqQiIQQ64sQQQ", 0x4C4F4F5053575345, 2, 4096, 32768, 1, 7,
                 time.time_ns(), ino, watcher, 20, 0, 0, b"test", 0, 0, 0)
 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
 os.write(fd, h + bytes(4096 - len(h)))

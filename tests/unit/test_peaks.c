@@ -391,8 +391,9 @@ static void test_run_json(void **state)
     text = render_run(ms_peaks_write_run_json, &info, &p, "/usr/bin/w+0x30 fill\nmain\n");
     expect_prefix(text, "{\"Seq\":2,\"RunId\":12,\"Label\":\"n=7 \\\"quoted\\\"\",");
     expect_contains(text, "\"SamplesByKind\":{\"start\":2,\"tick\":4,\"end\":2,\"alloc\":1,"
-                          "\"release\":1,\"other\":0},");
+                          "\"release\":1,\"growth\":0,\"exec\":0,\"other\":0},");
     expect_contains(text, "\"PeriodicPeakRSS_MB\":70.0,\"AllSamplesPeakRSS_MB\":300.0,"
+                          "\"SharedPagesByPSS\":false,\"RSSSumPeak_MB\":null,"
                           "\"VmHWM_MB\":330.0,\"VmHWM_Processes\":3,\"VmHWM_AliveAtOnce\":2,"
                           "\"VmHWM_UpperBound\":true,"
                           "\"Wait4MaxRSS_MB\":null,\"Wait4Floor_MB\":null,"
@@ -459,6 +460,7 @@ static void test_summary_json(void **state)
                              "\"MainProcessesWithoutExitRecord\":0,"
                              "\"PeriodicMissOver5Pct_Runs\":0,\"PeriodicMissOver20Pct_Runs\":0,"
                              "\"LargestPeriodicMiss_Pct\":null,\"LargestPeriodicMiss_Run\":null,"
+                             "\"SharedPagesByPSS_Runs\":0,"
                              "\"RunsWithWait4Peak\":0,\"SamplesMissOver5PctVsWait4_Runs\":0,"
                              "\"Excluded\":{\"Count\":0,\"Reasons\":{}},"
                              "\"Skipped\":{\"Runs\":{\"Count\":0,\"Reasons\":{}},"
@@ -923,6 +925,7 @@ static void test_cli(void **state)
                              "\"MainProcessesWithoutExitRecord\":0,"
                              "\"PeriodicMissOver5Pct_Runs\":1,\"PeriodicMissOver20Pct_Runs\":1,"
                              "\"LargestPeriodicMiss_Pct\":75.0,\"LargestPeriodicMiss_Run\":1,"
+                             "\"SharedPagesByPSS_Runs\":0,"
                              "\"RunsWithWait4Peak\":0,\"SamplesMissOver5PctVsWait4_Runs\":0,"
                              "\"Excluded\":{\"Count\":1,\"Reasons\":{\"no memory sample\":1}},"
                              "\"Skipped\":{\"Runs\":{\"Count\":0,\"Reasons\":{}},"

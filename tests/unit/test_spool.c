@@ -437,6 +437,102 @@ static void test_parse_lengths(void **state)
     assert_int_equal(res.consumed, 64);
 }
 
+/* Keeps the samples a parse hands out. */
+typedef struct {
+    ms_spool_sample_t s[4];
+    int n;
+} samples_t;
+
+static int keep_sample(void *arg, const ms_spool_record_t *r)
+{
+    samples_t *k = arg;
+
+    if (r->type == MS_SPOOL_REC_SAMPLE && k->n < 4)
+        k->s[k->n++] = r->u.sample;
+    return 0;
+}
+
+/*
+ * A sample of version 1 (56 bytes) reads with its breakdown and PSS not reported (-1);
+ * one of version 2 keeps them; the kinds of version 2 are taken, an unknown one and a
+ * record shorter than version 1's are rejected.
+ */
+static void test_sample_versions(void **state)
+{
+    unsigned char buf[512];
+    ms_spool_sample_t s;
+    ms_spool_parse_result_t res;
+    samples_t k = {0};
+    size_t len = 0;
+
+    (void)state;
+    memset(buf, 0, sizeof buf);
+    memset(&s, 0, sizeof s);
+    s.h.type = MS_SPOOL_REC_SAMPLE;
+    s.h.bytes = MS_SPOOL_SAMPLE_BYTES_V1;
+    s.t_ns = 1;
+    s.rss_kb = 100;
+    s.hwm_kb = 120;
+    s.heap_kb = -1;
+    s.kind = MS_SPOOL_KIND_TICK;
+    s.anon_kb = 7; /* past the record's 56 bytes: not read */
+    memcpy(buf + len, &s, MS_SPOOL_SAMPLE_BYTES_V1);
+    len += MS_SPOOL_SAMPLE_BYTES_V1;
+    s.h.bytes = sizeof s;
+    s.kind = MS_SPOOL_KIND_GROWTH;
+    s.anon_kb = 60;
+    s.file_kb = 30;
+    s.shmem_kb = 10;
+    s.pss_kb = 80;
+    s.pss_anon_kb = 45;
+    s.pss_shmem_kb = 5;
+    memcpy(buf + len, &s, sizeof s);
+    len += sizeof s;
+    s.kind = MS_SPOOL_KIND_EXEC;
+    s.pss_kb = s.pss_anon_kb = s.pss_shmem_kb = -1;
+    memcpy(buf + len, &s, sizeof s);
+    len += sizeof s;
+    assert_int_equal(ms_spool_parse(buf, len, 0, keep_sample, &k, &res), 0);
+    assert_int_equal(res.rejected, 0);
+    assert_int_equal(k.n, 3);
+    assert_int_equal(k.s[0].rss_kb, 100);
+    assert_int_equal(k.s[0].anon_kb, -1);
+    assert_int_equal(k.s[0].file_kb, -1);
+    assert_int_equal(k.s[0].shmem_kb, -1);
+    assert_int_equal(k.s[0].pss_kb, -1);
+    assert_int_equal(k.s[0].pss_anon_kb, -1);
+    assert_int_equal(k.s[1].kind, MS_SPOOL_KIND_GROWTH);
+    assert_int_equal(k.s[1].anon_kb, 60);
+    assert_int_equal(k.s[1].file_kb, 30);
+    assert_int_equal(k.s[1].shmem_kb, 10);
+    assert_int_equal(k.s[1].pss_kb, 80);
+    assert_int_equal(k.s[1].pss_anon_kb, 45);
+    assert_int_equal(k.s[1].pss_shmem_kb, 5);
+    assert_int_equal(k.s[2].kind, MS_SPOOL_KIND_EXEC);
+    assert_int_equal(k.s[2].pss_kb, -1);
+
+    /* A kind no version has, and a record shorter than version 1's. */
+    k.n = 0;
+    s.kind = MS_SPOOL_KIND_EXEC + 1;
+    memcpy(buf, &s, sizeof s);
+    assert_int_equal(ms_spool_parse(buf, sizeof s, 0, keep_sample, &k, &res), 0);
+    assert_int_equal(res.rejected, 1);
+    assert_int_equal(k.n, 0);
+    s.kind = MS_SPOOL_KIND_TICK;
+    s.h.bytes = MS_SPOOL_SAMPLE_BYTES_V1 - 8;
+    memcpy(buf, &s, sizeof s);
+    assert_int_equal(ms_spool_parse(buf, s.h.bytes, 0, keep_sample, &k, &res), 0);
+    assert_int_equal(res.rejected, 1);
+    assert_int_equal(k.n, 0);
+    /* A breakdown below -1 is out of range. */
+    s.h.bytes = sizeof s;
+    s.pss_anon_kb = -2;
+    memcpy(buf, &s, sizeof s);
+    assert_int_equal(ms_spool_parse(buf, sizeof s, 0, keep_sample, &k, &res), 0);
+    assert_int_equal(res.rejected, 1);
+    assert_int_equal(k.n, 0);
+}
+
 static void test_parsers(void **state)
 {
     static const char stat1[] = "123 (a) b) c) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 777 19";
@@ -880,6 +976,7 @@ int main(void)
         cmocka_unit_test(test_unwritten_and_huge_claims),
         cmocka_unit_test(test_stack_length_lies),
         cmocka_unit_test(test_parse_lengths),
+        cmocka_unit_test(test_sample_versions),
         cmocka_unit_test(test_parsers),
         cmocka_unit_test(test_fold_idempotent),
         cmocka_unit_test(test_fold_interrupted),

@@ -19,11 +19,16 @@
 #define MIB 1024ULL       /* one MiB in kB */
 #define T0 (1700000000LL * S_NS) /* an ordinary start time, in November 2023 */
 
-/* A sample of a process: its offset from T0 in ms, its kind and its RSS in MiB. */
+/*
+ * A sample of a process: its offset from T0 in ms, its kind, its RSS in MiB and, when
+ * has_pss is set, the MiB it shares with other processes by its PSS.
+ */
 typedef struct sample_spec {
     long long ms;
     ms_sample_kind_t kind;
     unsigned long long mib;
+    int has_pss;
+    unsigned long long shared_mib;
 } sample_spec_t;
 
 /* A process row and its samples, in the order a scan would meet them. */
@@ -47,6 +52,7 @@ static ms__sample_row_t row_of(const sample_spec_t *s)
     r.rss = s->mib * MIB;
     r.hwm = -1;
     r.kind = s->kind;
+    r.shared = s->has_pss ? (long long)(s->shared_mib * MIB) : -1;
     return r;
 }
 
@@ -139,10 +145,10 @@ static size_t reduce_all(const proc_spec_t *spec, ms__proc_fold_t *procs, size_t
 static void test_exit_rss_follows_interval(void **state)
 {
     static const sample_spec_t s[] = {
-        {0, MS_SAMPLE_START, 10},
-        {1000, MS_SAMPLE_TICK, 100},
-        {2000, MS_SAMPLE_TICK, 50},
-        {2500, MS_SAMPLE_END, 20},
+        {0, MS_SAMPLE_START, 10, 0, 0},
+        {1000, MS_SAMPLE_TICK, 100, 0, 0},
+        {2000, MS_SAMPLE_TICK, 50, 0, 0},
+        {2500, MS_SAMPLE_END, 20, 0, 0},
     };
     const proc_spec_t spec[] = {{1, 0, 100, 0, 2500, 0, s, 4}};
     ms_run_mem_t run;
@@ -175,16 +181,16 @@ static void test_exit_rss_follows_interval(void **state)
 static void test_overlap_is_merged(void **state)
 {
     static const sample_spec_t wrapper[] = {
-        {0, MS_SAMPLE_START, 5},
-        {1000, MS_SAMPLE_TICK, 5},
-        {10000, MS_SAMPLE_END, 4},
+        {0, MS_SAMPLE_START, 5, 0, 0},
+        {1000, MS_SAMPLE_TICK, 5, 0, 0},
+        {10000, MS_SAMPLE_END, 4, 0, 0},
     };
     /* Out of time order, as a scan may meet them. */
     static const sample_spec_t child[] = {
-        {500, MS_SAMPLE_START, 50},
-        {1500, MS_SAMPLE_TICK, 80},
-        {1200, MS_SAMPLE_ALLOC, 120},
-        {5000, MS_SAMPLE_END, 60},
+        {500, MS_SAMPLE_START, 50, 0, 0},
+        {1500, MS_SAMPLE_TICK, 80, 0, 0},
+        {1200, MS_SAMPLE_ALLOC, 120, 0, 0},
+        {5000, MS_SAMPLE_END, 60, 0, 0},
     };
     const proc_spec_t spec[] = {
         {2, 0, 201, 500, 5000, 0, child, 4},
@@ -212,6 +218,58 @@ static void test_overlap_is_merged(void **state)
 }
 
 /*
+ * A fork pool: a parent holding 300 MiB and two children that share 200 MiB of it. Each
+ * reading counts its RSS less what its nearest readings with PSS, before and after, say
+ * it shares (the larger): the children's start readings and the parent's readings before
+ * the fork take the figure of their next reading with PSS. The RSS sum counts the shared
+ * pages three times. A child with no reading with PSS counts whole.
+ */
+static void test_shared_pages_counted_once(void **state)
+{
+    static const sample_spec_t parent[] = {
+        {500, MS_SAMPLE_TICK, 300, 0, 0},
+        {1000, MS_SAMPLE_TICK, 300, 1, 200},
+        {2500, MS_SAMPLE_TICK, 300, 1, 0},
+    };
+    static const sample_spec_t child1[] = {
+        {600, MS_SAMPLE_START, 350, 0, 0},
+        {1100, MS_SAMPLE_TICK, 350, 1, 200},
+    };
+    static const sample_spec_t child2[] = {
+        {700, MS_SAMPLE_START, 350, 0, 0},
+        {1200, MS_SAMPLE_TICK, 350, 1, 200},
+    };
+    static const sample_spec_t plain[] = {
+        {700, MS_SAMPLE_START, 350, 0, 0},
+        {1200, MS_SAMPLE_TICK, 350, 0, 0},
+    };
+    const proc_spec_t spec[] = {
+        {1, 0, 10, 0, 3000, 0, parent, 3},
+        {2, 0, 11, 600, 2000, 0, child1, 2},
+        {3, 0, 12, 700, 2000, 0, child2, 2},
+        {4, 1, 20, 0, 3000, 0, parent, 3},
+        {5, 1, 21, 700, 2000, 0, plain, 2},
+    };
+    ms_run_mem_t runs[2];
+    ms__proc_fold_t *procs;
+
+    (void)state;
+    procs = fold_all(spec, 5, 500);
+    assert_int_equal(reduce_all(spec, procs, 5, runs, 2, 500), 2);
+    /* 100 + 150 + 150 while all three live; 300 for the parent alone at the end. */
+    assert_int_equal(runs[0].peaks.pss_used, 1);
+    assert_int_equal(runs[0].peaks.all_kb, 400 * MIB);
+    assert_int_equal(runs[0].peaks.periodic_kb, 400 * MIB);
+    assert_int_equal(runs[0].peaks.rss_sum_kb, 1000 * MIB);
+    assert_int_equal(runs[0].peak_kb, 400 * MIB);
+    /* The second run's child has no reading with PSS: it counts whole, the parent not. */
+    assert_int_equal(runs[1].peaks.pss_used, 1);
+    assert_int_equal(runs[1].peaks.all_kb, 450 * MIB);
+    assert_int_equal(runs[1].peaks.rss_sum_kb, 650 * MIB);
+    free(procs);
+}
+
+/*
  * A row without an exit record followed by a row of the same pid: an exec when the next
  * image starts within the interval and a grace second of its last sample, an abnormal
  * end (and the run's main process without an exit) when it starts later.
@@ -219,16 +277,16 @@ static void test_overlap_is_merged(void **state)
 static void test_exec_successor_and_abnormal_end(void **state)
 {
     static const sample_spec_t shell[] = {
-        {0, MS_SAMPLE_START, 3},
-        {500, MS_SAMPLE_TICK, 3},
+        {0, MS_SAMPLE_START, 3, 0, 0},
+        {500, MS_SAMPLE_TICK, 3, 0, 0},
     };
     static const sample_spec_t prog_soon[] = {
-        {600, MS_SAMPLE_START, 40},
-        {3000, MS_SAMPLE_END, 30},
+        {600, MS_SAMPLE_START, 40, 0, 0},
+        {3000, MS_SAMPLE_END, 30, 0, 0},
     };
     static const sample_spec_t prog_late[] = {
-        {5000, MS_SAMPLE_START, 40},
-        {7000, MS_SAMPLE_END, 30},
+        {5000, MS_SAMPLE_START, 40, 0, 0},
+        {7000, MS_SAMPLE_END, 30, 0, 0},
     };
     const proc_spec_t soon[] = {
         {1, 0, 300, 0, -1, 0, shell, 2},
@@ -265,10 +323,10 @@ static void test_exec_successor_and_abnormal_end(void **state)
 static void test_duplicates_count_once(void **state)
 {
     static const sample_spec_t s[] = {
-        {2000, MS_SAMPLE_TICK, 10},
-        {1000, MS_SAMPLE_START, 5},
-        {2000, MS_SAMPLE_TICK, 10},
-        {2000, MS_SAMPLE_TICK, 11},
+        {2000, MS_SAMPLE_TICK, 10, 0, 0},
+        {1000, MS_SAMPLE_START, 5, 0, 0},
+        {2000, MS_SAMPLE_TICK, 10, 0, 0},
+        {2000, MS_SAMPLE_TICK, 11, 0, 0},
     };
     const proc_spec_t spec[] = {{1, 0, 100, 1000, 2000, 0, s, 4}};
     ms__sample_row_t rows[4];
@@ -296,12 +354,12 @@ static void test_duplicates_count_once(void **state)
 static void test_runs_apart_and_hwm_floor(void **state)
 {
     static const sample_spec_t a[] = {
-        {0, MS_SAMPLE_START, 10},
-        {1000, MS_SAMPLE_END, 8},
+        {0, MS_SAMPLE_START, 10, 0, 0},
+        {1000, MS_SAMPLE_END, 8, 0, 0},
     };
     static const sample_spec_t b[] = {
-        {0, MS_SAMPLE_START, 70},
-        {1000, MS_SAMPLE_END, 60},
+        {0, MS_SAMPLE_START, 70, 0, 0},
+        {1000, MS_SAMPLE_END, 60, 0, 0},
     };
     const proc_spec_t spec[] = {
         {3, 1, 401, 0, 1000, 0, b, 2},
@@ -333,6 +391,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exit_rss_follows_interval),
         cmocka_unit_test(test_overlap_is_merged),
+        cmocka_unit_test(test_shared_pages_counted_once),
         cmocka_unit_test(test_exec_successor_and_abnormal_end),
         cmocka_unit_test(test_duplicates_count_once),
         cmocka_unit_test(test_runs_apart_and_hwm_floor),

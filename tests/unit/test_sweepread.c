@@ -1025,7 +1025,8 @@ static void test_opens_sweep_directory(void **state)
 /* The samples table without types or constraints: NULL, text and blobs stay as given. */
 static const char loose_samples_sql[] =
     "CREATE TABLE s2 AS SELECT * FROM samples; DROP TABLE samples;"
-    "CREATE TABLE samples(proc_id, t_ns, rss_kb, hwm_kb, kind, heap_kb, stack_id);"
+    "CREATE TABLE samples(proc_id, t_ns, rss_kb, hwm_kb, kind, heap_kb, stack_id,"
+    " rss_anon_kb, rss_file_kb, rss_shmem_kb, pss_kb, pss_anon_kb, pss_shmem_kb);"
     "INSERT INTO samples SELECT * FROM s2; DROP TABLE s2;"
     "CREATE INDEX samples_by_proc ON samples(proc_id, t_ns);";
 

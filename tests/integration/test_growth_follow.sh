@@ -1,0 +1,82 @@
+# Growth after an allocation is followed: a program that allocates 100 MiB, fills it at C
+# speed and is then SIGKILLed leaves a reading within 10% of the kernel's peak of the same
+# program run to its end (its ru_maxrss, from an uninstrumented run), though the `alloc`
+# sample was taken when the block was allocated, before its pages were touched, and no
+# tick need fall inside the fill. Run standalone (the process's own sampler thread
+# follows) and as one of two processes of a run of `memsweep run` (no sampler thread:
+# the `alloc` sample starts a thread that only follows), where the launcher's wait4
+# figure covers the shell, not the killed process's own row.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+PY=/usr/bin/python3
+cat >"$T/fill.py" <<'PY'
+import os, sys
+b = b'\1' * (100 << 20)  # one malloc, then a memset: the fill runs at C speed
+if sys.argv[1] == 'kill':
+    os.kill(os.getpid(), 9)
+PY
+
+# The kernel's peak of the fill run to its end, without the shim: ru_maxrss of the child.
+ref_kb="$("$PY" -c '
+import resource, subprocess, sys
+subprocess.run([sys.argv[1], sys.argv[2], "end"], check=True)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' "$PY" "$T/fill.py")"
+assert_ge "$ref_kb" $((100 * 1024)) "the kernel's peak of filling 100 MiB (KiB)"
+
+# check_followed DB WHERE WHAT: the process selected by WHERE has growth readings, its
+# largest reading is within 10% of ref_kb, and none is above ref_kb + MIB_TOL.
+check_followed() {
+    local n best
+    n="$(kind_count "$1" growth "$2")"
+    assert_ge "$n" 1 "$3: growth readings"
+    best="$(sql "$1" "SELECT max(s.rss_kb) FROM samples s JOIN processes p USING (proc_id)
+                      WHERE $2")"
+    assert_int "$best" "$3: largest reading"
+    assert_ge $((best * 10)) $((ref_kb * 9)) "$3: largest reading $best KiB within 10% of the kernel's peak $ref_kb KiB"
+    assert_le "$best" $((ref_kb + MIB_TOL * 1024)) "$3: largest reading (KiB) against the kernel's peak"
+    # The process was killed: it has no end, only what was written before the kill.
+    assert_eq 0 "$(kind_count "$1" end "$2")" "$3: end samples of a SIGKILLed process"
+}
+
+note "standalone: the sampler thread follows the fill"
+run_shim alone "$T/alone.db" "$PY" "$T/fill.py" kill
+assert_eq 137 "$(cat "$T/alone.rc")" "exit status of the killed program (via env)"
+check_followed "$T/alone.db" "p.exe = '$PY' OR p.exe LIKE '%/python3%'" "standalone"
+# Every reading is counted: what the per-second limit refused is in alloc_dropped_rate.
+assert_int "$(sql "$T/alone.db" "SELECT alloc_dropped_rate FROM processes LIMIT 1")" \
+    "standalone: alloc_dropped_rate"
+
+note "under memsweep run, one of two processes of the run"
+run_cmd run "$MS_BIN" run -j 1 -o "$T/out" -- sh -c "$PY $T/fill.py kill; exit 0"
+assert_eq 0 "$RC" "memsweep run (stderr: $(head -c 2000 "$T/run.err"))"
+DB="$(sweep_dir_of "$T/out")/memsweep.db"
+check_followed "$DB" "p.exe LIKE '%python3%'" "under memsweep run"
+note "a program under a seccomp filter gets no thread, and says so"
+# A sandbox may kill a process for a system call it did not expect (clone, close_range,
+# an open): a process that installed a filter after it started gets no thread that
+# follows. The filter here allows everything, so the program runs to its end either way.
+cat >"$T/sec.py" <<'PY'
+import ctypes, os, struct, sys
+libc = ctypes.CDLL(None, use_errno=True)
+PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 38, 22, 2
+insn = ctypes.create_string_buffer(struct.pack('<HBBI', 0x06, 0, 0, 0x7fff0000))  # RET ALLOW
+class Prog(ctypes.Structure):
+    _fields_ = [('len', ctypes.c_ushort), ('filter', ctypes.c_void_p)]
+prog = Prog(1, ctypes.cast(insn, ctypes.c_void_p))
+if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 or \
+   libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0) != 0:
+    sys.exit('seccomp: %s' % os.strerror(ctypes.get_errno()))
+b = b'\1' * (100 << 20)
+print('filled')
+PY
+run_cmd sec "$MS_BIN" run -o "$T/sec" -- "$PY" "$T/sec.py"
+assert_eq 0 "$RC" "memsweep run (stderr: $(head -c 2000 "$T/sec.err"))"
+S="$(sweep_dir_of "$T/sec")"
+assert_eq filled "$(cat "$S"/logs/*.out)" "the program's output"
+DB="$S/memsweep.db"
+assert_eq "under a seccomp filter; growth after an allocation not followed" \
+    "$(sql "$DB" "SELECT note FROM processes WHERE exe LIKE '%python3%'")" "the process's note"
+assert_eq 0 "$(kind_count "$DB" growth)" "growth readings under a seccomp filter"
+assert_ge "$(kind_count "$DB" alloc)" 1 "alloc readings under a seccomp filter"
+pass
