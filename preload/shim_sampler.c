@@ -3,7 +3,7 @@
  * the launcher, a process in another pid namespace, or one whose collector is gone) it
  * takes a TICK reading every interval, written into the spool at once. In every measured
  * process it also follows growth: after an `alloc` sample (shim_trigger.c) it reads the
- * status file every FOLLOW_PERIOD_NS while RSS keeps rising, and stores a `growth`
+ * status file every millisecond or few while RSS keeps rising, and stores a `growth`
  * reading each time RSS has risen by a step since the last one stored, so that memory
  * the program touches after allocating it is seen even if the process is killed the next
  * instant. A process the collector watches has no thread until its first `alloc` sample
@@ -58,12 +58,20 @@
  */
 #define SAMPLER_STACK_BYTES (64 * 1024)
 
-/* Readings while following growth: one every FOLLOW_PERIOD_NS. */
-#define FOLLOW_PERIOD_NS 1000000LL
+/*
+ * Readings while following growth: the first a millisecond after the `alloc` sample, then
+ * at a period that adapts, within these bounds, so that RSS rises by about
+ * 1/FOLLOW_RISE_DIV of itself from one reading to the next: a reading every millisecond
+ * where memory is touched fast, fewer where it grows slowly against what the process
+ * holds. A kill then finds the last reading within about that share of the peak.
+ */
+#define FOLLOW_PERIOD_MIN_NS 1000000LL
+#define FOLLOW_PERIOD_MAX_NS 16000000LL
+#define FOLLOW_RISE_DIV 128
 /* Following stops after this many readings in a row without a rise of RSS... */
 #define FOLLOW_QUIET 4
 /* ... or this long after the last `alloc` sample that asked for it. */
-#define FOLLOW_MAX_NS 1000000000LL
+#define FOLLOW_MAX_NS 10000000000LL
 /* A `growth` reading is stored when RSS has risen by 1/FOLLOW_STEP_DIV since the last. */
 #define FOLLOW_STEP_DIV 32
 #define FOLLOW_STEP_MIN_KB 1024
@@ -200,7 +208,30 @@ static int store_growth(const ms_reading_t *r)
 }
 
 /*
- * Follows growth after an `alloc` sample: a reading every FOLLOW_PERIOD_NS while RSS keeps
+ * The period after a reading that found RSS risen by rise_kb to rss_kb: the one at which
+ * the same rate would raise it by rss_kb / FOLLOW_RISE_DIV, moving by at most a factor of
+ * two a reading, within the bounds.
+ */
+static int64_t next_period(int64_t period, int64_t rise_kb, int64_t rss_kb)
+{
+    const int64_t want_kb = rss_kb / FOLLOW_RISE_DIV > 1 ? rss_kb / FOLLOW_RISE_DIV : 1;
+    int64_t p;
+
+    if (rise_kb >= want_kb * 2)
+        p = period / 2;
+    else if (rise_kb * 2 <= want_kb)
+        p = period * 2;
+    else
+        p = period * want_kb / rise_kb;
+    if (p < FOLLOW_PERIOD_MIN_NS)
+        p = FOLLOW_PERIOD_MIN_NS;
+    if (p > FOLLOW_PERIOD_MAX_NS)
+        p = FOLLOW_PERIOD_MAX_NS;
+    return p;
+}
+
+/*
+ * Follows growth after an `alloc` sample: a reading every millisecond or few while RSS keeps
  * rising (see the top). A tick due meanwhile is taken as a tick.
  */
 static void follow(files_t *f, int64_t *next)
@@ -209,13 +240,14 @@ static void follow(files_t *f, int64_t *next)
     int64_t t = ms__clock_ns(CLOCK_MONOTONIC);
     int64_t until = t + FOLLOW_MAX_NS;
     int64_t stored = ms__trigger_follow_rss(), last = stored;
+    int64_t period = FOLLOW_PERIOD_MIN_NS;
     ms_reading_t high = {0};
     int quiet = 0;
 
     high.st.rss_kb = -1;
     for (;;) {
-        const struct timespec due = {(time_t)((t + FOLLOW_PERIOD_NS) / 1000000000),
-                                     (long)((t + FOLLOW_PERIOD_NS) % 1000000000)};
+        const struct timespec due = {(time_t)((t + period) / 1000000000),
+                                     (long)((t + period) % 1000000000)};
         const unsigned gen = atomic_load(word);
         ms_reading_t r;
         int64_t now;
@@ -227,9 +259,10 @@ static void follow(files_t *f, int64_t *next)
         now = ms__clock_ns(CLOCK_MONOTONIC);
         t = now;
         if (gen != (unsigned)f->seen_gen) {
-            /* Another `alloc` sample: follow on from it. */
+            /* Another `alloc` sample: follow on from it, closely again. */
             f->seen_gen = gen;
             until = now + FOLLOW_MAX_NS;
+            period = FOLLOW_PERIOD_MIN_NS;
             quiet = 0;
         }
         if (ticks_on && now >= *next) {
@@ -243,7 +276,12 @@ static void follow(files_t *f, int64_t *next)
         r.pss = (ms_pss_t){-1, -1, -1};
         if (read_status(f, &r.st) != 0)
             break;
-        quiet = r.st.rss_kb > last ? 0 : quiet + 1;
+        if (r.st.rss_kb > last) {
+            period = next_period(period, r.st.rss_kb - last, r.st.rss_kb);
+            quiet = 0;
+        } else {
+            quiet++;
+        }
         last = r.st.rss_kb;
         if (r.st.rss_kb - stored >= FOLLOW_STEP_MIN_KB &&
             r.st.rss_kb - stored >= stored / FOLLOW_STEP_DIV) {
