@@ -309,7 +309,9 @@ now_ms() {
 run_figures() {
     collect_pending "$1" || return 1
     python3 - "$1" <<'PY'
-import sqlite3, sys
+import os, sqlite3, sys
+sys.path.insert(0, os.path.join(os.environ["MS_SOURCE_DIR"], "tests", "integration"))
+from shared_pages import shared_per_row
 db = sqlite3.connect(sys.argv[1], timeout=10)
 interval_ns = (db.execute("SELECT interval_ms FROM sweeps ORDER BY sweep_id LIMIT 1")
                .fetchone() or (500,))[0] * 10**6
@@ -320,14 +322,6 @@ scols = [r[1] for r in db.execute("PRAGMA table_info(samples)")]
 pss_col = ("pss_kb, pss_anon_kb, pss_shmem_kb, rss_anon_kb, rss_shmem_kb" if "pss_kb" in scols
            else "NULL, NULL, NULL, NULL, NULL")
 
-def shared_of(r):
-    """Anonymous and shared-memory pages of a reading less their PSS; None without PSS."""
-    pss, pa, ps, ra, rs = r[4:9]
-    if pss is None or pss > r[1]:
-        return None
-    if None in (pa, ps, ra, rs):
-        return r[1] - pss
-    return max(0, ra - pa) + max(0, rs - ps)
 runs = db.execute("SELECT run_id, seq, status, COALESCE(label, ''), %s FROM runs"
                   " ORDER BY seq, run_id" % usage).fetchall()
 for run_id, seq, status, label, maxrss, floor in runs:
@@ -357,17 +351,8 @@ for run_id, seq, status, label, maxrss, floor in runs:
         end = max(end, rows[-1][0])
         ends = [r[1] for r in rows if r[3] == "end"]
         ticks = [r[1] for r in rows if r[3] == "tick"]
-        # Pages a reading shares with other processes (shared_of) at the nearest readings
-        # with PSS before and after it, the larger of the two (0 without any).
-        shared = [0] * len(rows)
-        x = 0
-        for k, r in enumerate(rows):
-            x = shared_of(r) if shared_of(r) is not None else x
-            shared[k] = x
-        x = 0
-        for k in range(len(rows) - 1, -1, -1):
-            x = shared_of(rows[k]) if shared_of(rows[k]) is not None else x
-            shared[k] = max(shared[k], x)
+        # Pages a reading shares with other processes (docs/advisory.md).
+        shared = shared_per_row(rows, 1, 4)
         exit_rss[i] = max(ends[-1], ticks[-1] if ticks else 0) if ends else rows[-1][1]
         exit_rss[i] = max(0, exit_rss[i] - shared[-1])
         events += [(r[0], 0, i, max(0, r[1] - shared[k])) for k, r in enumerate(rows)]

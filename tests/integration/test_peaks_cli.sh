@@ -55,7 +55,9 @@ grep -q '^    .*ms_spike_allocate' "$T/peaks.out" ||
 
 note "the JSON against a recomputation from the database"
 python3 - "$DB" "$T/json.out" "$T/peaks.out" "$S/memory_advisory.txt" <<'PY'
-import json, sqlite3, sys
+import json, os, sqlite3, sys
+sys.path.insert(0, os.path.join(os.environ["MS_SOURCE_DIR"], "tests", "integration"))
+from shared_pages import shared_per_row
 
 db = sqlite3.connect(sys.argv[1], timeout=10)
 doc = json.load(open(sys.argv[2]))
@@ -100,23 +102,8 @@ def run_views(run_id):
         if h > 0:
             hwm_max = max(hwm_max, h)
             hwm_n += 1
-        # Shared pages counted once (docs/advisory.md): each reading less what its nearest
-        # readings with PSS, before and after, say it shares (the larger).
-        def shared_of(r):
-            pss, pa, ps, ra, rs = r[5:10]
-            if pss is None or pss > r[1]:
-                return None
-            if None in (pa, ps, ra, rs):
-                return r[1] - pss
-            return max(0, ra - pa) + max(0, rs - ps)
-        sh, x = [], 0
-        for r in rows:
-            x = shared_of(r) if shared_of(r) is not None else x
-            sh.append(x)
-        x = 0
-        for j in range(len(rows) - 1, -1, -1):
-            x = shared_of(rows[j]) if shared_of(rows[j]) is not None else x
-            sh[j] = max(sh[j], x)
+        # Shared pages counted once (docs/advisory.md).
+        sh = shared_per_row(rows, 1, 5)
         single = max(single, max(r[1] for r in rows))
         single_p = max([single_p] + [r[1] for r in rows if r[3] in PERIODIC])
         for j, (t, rss, _, kind, sid, *_p) in enumerate(rows):
