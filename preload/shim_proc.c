@@ -146,12 +146,21 @@ static void scan_status(int fd, const char *const *keys, int64_t *const *slots, 
             off += got;
             continue;
         }
-        for (size_t i = 0; i < n; i++) {
-            unsigned long long v;
-            if (*slots[i] < 0 && ms_procfs_kb_field(buf + start, end - start, keys[i], &v) == 0) {
-                *slots[i] = (int64_t)v;
-                found++;
+        /* One pass over the lines, each compared with the keys not found yet. */
+        for (size_t at = start; at < end && found < n;) {
+            size_t eol = at;
+            while (eol < end && buf[eol] != '\n')
+                eol++;
+            for (size_t i = 0; i < n; i++) {
+                unsigned long long v;
+                if (*slots[i] < 0 && buf[at] == keys[i][0] &&
+                    ms_procfs_kb_field(buf + at, eol - at, keys[i], &v) == 0) {
+                    *slots[i] = (int64_t)v;
+                    found++;
+                    break;
+                }
             }
+            at = eol + 1;
         }
         if (found == n || got < (ssize_t)sizeof(buf))
             break;
