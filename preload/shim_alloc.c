@@ -144,7 +144,6 @@ typedef struct {
     int64_t lo;
     int busy;       /* the guard: inside the shim's own work, or the sampler thread */
     int registered; /* 0: exit destructor not set yet; 1: set; 2: the thread is exiting */
-    int mapping;    /* counting for mmap or mremap, which a signal handler may call */
 } ms_tls_t;
 
 static _Thread_local ms_tls_t tls;
@@ -643,12 +642,8 @@ static __attribute__((noinline)) void account_slow(ms_tls_t *t, int st, int64_t 
         } else {
             while (now >= level) {
                 if (atomic_compare_exchange_weak(&trigger_at, &level, now + step)) {
-                    const int taken = ms__trigger_sample(MS__SAMPLE_ALLOC, now);
-                    if (taken)
+                    if (ms__trigger_sample(MS__SAMPLE_ALLOC, now))
                         rebase();
-                    /* Someone must follow the growth: a thread, not from a mapping call. */
-                    if (taken == 2 && !t->mapping)
-                        ms__image_follow();
                     break;
                 }
             }
@@ -1124,11 +1119,8 @@ void *ms__mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
     p = (fn != NULL ? fn : sys_mmap)(addr, len, prot, flags, fd, off);
     if (st != ST_OFF && p != MAP_FAILED && counts_as_heap(prot, flags)) {
         const size_t bytes = page_round(len);
-        if (ms__maptable_insert(p, bytes) == 0) {
-            t->mapping = 1;
+        if (ms__maptable_insert(p, bytes) == 0)
             count_up(t, st, bytes);
-            t->mapping = 0;
-        }
     }
     return p;
 }
@@ -1176,9 +1168,7 @@ void *ms__mremap(void *old, size_t old_len, size_t new_len, int flags, void *new
             d -= (int64_t)ms__maptable_take(slot, old);
         if (ms__maptable_insert(q, new_bytes) == 0)
             d += (int64_t)new_bytes;
-        t->mapping = 1;
         count_both(t, st, d);
-        t->mapping = 0;
     }
     return q;
 }

@@ -7,27 +7,25 @@
  * library's does: execve and execveat are the system calls themselves, execv and execvp
  * pass the environment, the execl forms build the argument vector, and execvpe (the
  * search of PATH, with its fallbacks) and fexecve (where the kernel lacks execveat) are
- * the C library's own, found once with dlsym.
+ * the C library's own, found with dlsym at load in a process the shim measures (and at
+ * their first use in one it does not).
  *
  * Everything here may run in a vfork child or a signal handler (execve is
- * async-signal-safe): the argument vectors of the execl forms live on the stack, or in
- * an anonymous mapping when they are too long for it, never in malloc's memory.
+ * async-signal-safe): the argument vectors of the execl forms live on the stack, sized to
+ * the arguments as the C library sizes them, never in malloc's memory.
  */
 #include "shim_internal.h"
 
+#include <alloca.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #define MS_EXPORT __attribute__((visibility("default")))
-
-/* Arguments of an execl form kept on the stack; longer lists go to a mapping. */
-#define STACK_ARGS 256
 
 extern char **environ;
 
@@ -50,6 +48,12 @@ static void *next_of(const char *name, void *_Atomic *cache)
 static void *_Atomic next_execvpe_p;
 static void *_Atomic next_fexecve_p;
 
+void ms__exec_resolve(void)
+{
+    (void)next_of("execvpe", &next_execvpe_p);
+    (void)next_of("fexecve", &next_fexecve_p);
+}
+
 static int sys_execve(const char *path, char *const argv[], char *const envp[])
 {
     return (int)syscall(SYS_execve, path, argv, envp);
@@ -57,20 +61,20 @@ static int sys_execve(const char *path, char *const argv[], char *const envp[])
 
 MS_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
-    ms__before_exec();
+    ms__image_exec();
     return sys_execve(path, argv, envp);
 }
 
 MS_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const envp[],
                        int flags)
 {
-    ms__before_exec();
+    ms__image_exec();
     return (int)syscall(SYS_execveat, dirfd, path, argv, envp, flags);
 }
 
 MS_EXPORT int execv(const char *path, char *const argv[])
 {
-    ms__before_exec();
+    ms__image_exec();
     return sys_execve(path, argv, environ);
 }
 
@@ -79,7 +83,7 @@ MS_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
     execvpe_fn fn;
     void *p;
 
-    ms__before_exec();
+    ms__image_exec();
     p = next_of("execvpe", &next_execvpe_p);
     if (p == NULL) {
         errno = ENOSYS;
@@ -98,8 +102,18 @@ MS_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
     fexecve_fn fn;
     void *p;
+    const void *av = argv, *ev = envp;
 
-    ms__before_exec();
+    /*
+     * The C library's checks. Its header declares both pointers nonnull, and the compiler
+     * would drop a plain test of them: the copies are hidden from it first.
+     */
+    __asm__("" : "+r"(av), "+r"(ev));
+    if (fd < 0 || av == NULL || ev == NULL) {
+        errno = EINVAL;
+        return -1;
+    }
+    ms__image_exec();
     syscall(SYS_execveat, fd, "", argv, envp, AT_EMPTY_PATH);
     if (errno != ENOSYS)
         return -1;
@@ -119,43 +133,26 @@ MS_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
  */
 static int exec_list(int kind, const char *path, const char *arg0, va_list ap)
 {
-    char *stack_args[STACK_ARGS];
-    char **argv = stack_args;
-    size_t n = 1, map_len = 0;
+    char **argv;
+    size_t n = 1;
     char *const *envp = environ;
     va_list count;
-    int rc;
 
     va_copy(count, ap);
     while (va_arg(count, char *) != NULL)
         n++;
     va_end(count);
-    if (n + 1 > STACK_ARGS) {
-        map_len = (n + 1) * sizeof(char *);
-        argv = ms__sys_mmap(NULL, map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                            -1, 0);
-        if (argv == MAP_FAILED) {
-            errno = E2BIG;
-            return -1;
-        }
-    }
+    /* As the C library does: on the stack, however many arguments there are. */
+    argv = alloca((n + 1) * sizeof(char *));
     argv[0] = (char *)arg0;
     for (size_t i = 1; i <= n; i++)
         argv[i] = va_arg(ap, char *);
     if (kind == 2)
         envp = va_arg(ap, char *const *);
-    if (kind == 1) {
-        rc = execvpe(path, argv, envp);
-    } else {
-        ms__before_exec();
-        rc = sys_execve(path, argv, envp);
-    }
-    if (map_len != 0) {
-        const int saved = errno;
-        ms__sys_munmap(argv, map_len);
-        errno = saved;
-    }
-    return rc;
+    if (kind == 1)
+        return execvpe(path, argv, envp);
+    ms__image_exec();
+    return sys_execve(path, argv, envp);
 }
 
 MS_EXPORT int execl(const char *path, const char *arg, ...)

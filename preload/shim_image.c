@@ -81,7 +81,7 @@ static int start(pid_t ppid, int64_t started_ns, int64_t start_mono_ns, int64_t 
         ms__diag_debug_line("recording at the exit only; no sampler thread", -1);
         return 0;
     }
-    if (sampled && ms__sampler_start(interval_ms, start_mono_ns, 1, forked_from) != 0)
+    if (sampled && ms__sampler_start(interval_ms, start_mono_ns, forked_from) != 0)
         ms__spool_note("could not start the sampler thread; no ticks taken");
     if (ms__diag_debug())
         ms__diag_debug_line(sampled ? "recording, sampling every ms: "
@@ -94,29 +94,6 @@ int ms__image_start(pid_t ppid, int64_t started_ns, int64_t start_mono_ns, int64
                     unsigned interval_ms)
 {
     return start(ppid, started_ns, start_mono_ns, heap_kb, interval_ms, 0, 0);
-}
-
-void ms__image_follow(void)
-{
-    sigset_t all, old;
-
-    if (ms__sampler_running() || ms__spool_state() != MS__SPOOL_LIVE ||
-        ms__pid() != ms__spool_owner())
-        return;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    /*
-     * A program that has installed a seccomp filter since it started (a sandbox) may be
-     * killed for a system call the thread makes (clone, close_range, an open): such a
-     * process gets no thread, and says so. One that had its filter from the start has a
-     * sampler thread already, or none, as the start found.
-     */
-    if (ms__proc_seccomp() != 0) {
-        ms__sampler_forgo();
-        ms__spool_note("under a seccomp filter; growth after an allocation not followed");
-    } else if (ms__sampler_start(interval, 0, 0, fork_parent) != 0)
-        ms__spool_note("could not start a thread to follow growth; growth not followed");
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 void ms__image_fork_prepare(void)
@@ -160,21 +137,21 @@ void ms__image_wake(int64_t heap_kb)
 
 void ms__image_exec(void)
 {
-    static int64_t last_ns;
     const int saved = errno;
     ms_reading_t r = {0};
     sigset_t all, old;
+    stack_t ss;
     int cancel_state;
-    int64_t now;
 
     /* Not in a vfork child, nor in a fork child that never woke: it has nothing of its own. */
     if (ms__pid() != ms__spool_owner() || ms__spool_state() != MS__SPOOL_LIVE)
         goto out;
-    /* A search of PATH tries one directory after another: one reading serves them all. */
-    now = ms__clock_sys_ns(CLOCK_MONOTONIC);
-    if (last_ns != 0 && now - last_ns < 1000000)
+    /*
+     * Not on an alternate signal stack (a crash handler that execs a reporter): it may be
+     * as small as SIGSTKSZ, and the reading needs a few KiB of it.
+     */
+    if (sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_ONSTACK))
         goto out;
-    last_ns = now;
     pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -182,8 +159,13 @@ void ms__image_exec(void)
     r.t_ns = ms__clock_sys_ns(CLOCK_REALTIME);
     r.heap_kb = ms__spool_heap_kb();
     r.pss.total = r.pss.anon = r.pss.shmem = -1;
+    /*
+     * The writer is only tried (exec is async-signal-safe: this may be a handler that
+     * interrupted its own thread's writer); a reading that finds it busy is counted in
+     * alloc_dropped_queue.
+     */
     if (ms__proc_status(&r.st) == 0)
-        ms__spool_write(&r, NULL, 1);
+        ms__spool_write(&r, NULL, 0);
     else
         ms__spool_count(MS__COUNT_UNSTORED, 1);
     pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -146,11 +146,6 @@ int ms__proc_status(ms_status_t *st);
 /* The same from a descriptor of /proc/self/status the caller keeps (the sampler). */
 int ms__proc_status_fd(int fd, ms_status_t *st);
 
-/*
- * The Seccomp field of /proc/self/status: 0 without a filter, 2 under a seccomp filter
- * (1: strict mode); -1 when it could not be read.
- */
-int ms__proc_seccomp(void);
 
 /* Pss, Pss_Anon and Pss_Shmem of smaps_rollup in kB; -1 for one not reported. */
 typedef struct {
@@ -275,6 +270,14 @@ int ms__pool_map(uint64_t idx, size_t keep, ms_chunk_map_t *out);
 /* Offset of chunk idx in the pool file. */
 uint64_t ms__pool_offset(uint64_t idx);
 
+/*
+ * Writes msg into the watcher's FIFO beside the pool (include/memsweep/spool.h), when the
+ * pool is watched and the FIFO is there: opened, checked to be a FIFO of this user's,
+ * written without waiting, closed. The caller blocks its thread's signals. 0 or a
+ * negative errno (-ENXIO: no collector reads it).
+ */
+int ms__pool_follow_request(const ms_spool_follow_t *msg);
+
 /* ---- shim_spool.c ------------------------------------------------------------------ */
 
 /* What the first chunk of an image records about it (ms_spool_proc_t, IDENT, START). */
@@ -339,6 +342,12 @@ int ms__spool_write(const ms_reading_t *r, const ms_stack_text_t *stack, int wai
 /* A NOTE record saying why measuring stopped; only the first of an image is written. */
 void ms__spool_note(const char *why);
 
+/*
+ * Asks the collector that watches this image to follow its growth from rss_kb on
+ * (ms__pool_follow_request). The caller blocks its thread's signals.
+ */
+void ms__spool_follow_request(int64_t rss_kb);
+
 /* Live counters of ms_spool_proc_t, kept per image (relaxed stores). */
 enum { MS__COUNT_DROPPED_RATE, MS__COUNT_DROPPED_QUEUE, MS__COUNT_UNSTORED };
 void ms__spool_count(int which, int64_t n);
@@ -383,20 +392,13 @@ int ms__spool_claim_wake(void);
 /* ---- shim_sampler.c ---------------------------------------------------------------- */
 
 /*
- * Starts the sampler thread of this image (every signal blocked), once: with ticks set,
- * for a process that no collector watches, a TICK every interval_ms, due from
- * start_mono_ns (CLOCK_MONOTONIC); without, a thread that only follows growth. parent is
- * the pid of the image this one was forked from (0 for none): while it lives, the two
- * share pages and ticks read PSS. Returns 0 when a thread runs (or an attempt was made
- * before), or a negative errno.
+ * Starts the sampler thread of this image (every signal blocked), once, for a process that
+ * no collector watches: a TICK every interval_ms, due from start_mono_ns
+ * (CLOCK_MONOTONIC), and following growth after each `alloc` sample. parent is the pid of
+ * the image this one was forked from (0 for none): while it lives, the two share pages
+ * and ticks read PSS. Returns 0 or a negative errno.
  */
-int ms__sampler_start(unsigned interval_ms, int64_t start_mono_ns, int ticks, pid_t parent);
-
-/* 1 once ms__sampler_start (or ms__sampler_forgo) was called in this image. */
-int ms__sampler_running(void);
-
-/* This image is to have no sampler thread: ms__sampler_start is not tried in it. */
-void ms__sampler_forgo(void);
+int ms__sampler_start(unsigned interval_ms, int64_t start_mono_ns, pid_t parent);
 
 /* Fork child handler: the child has no sampler thread. */
 void ms__sampler_fork_child(void);
@@ -428,19 +430,10 @@ void ms__image_wake(int64_t heap_kb);
 
 /*
  * Just before the image calls exec: an `exec` reading (VmHWM restarts in the new image).
- * Nothing in a vfork child or an image that is not recording; at most one a millisecond,
- * for the attempts of one search of PATH. Keeps errno.
+ * Nothing in a vfork child, an image that is not recording, or on an alternate signal
+ * stack; the writer is only tried. Keeps errno.
  */
 void ms__image_exec(void);
-
-/*
- * An `alloc` sample asked for its growth to be followed: starts a thread that only
- * follows in an image that has no sampler thread (one the collector watches). Called by
- * a program thread inside one of its own calls to the allocator, with the hooks'
- * re-entrancy guard set; never from mmap, munmap or mremap, which a signal handler may
- * call (pthread_create is not async-signal-safe).
- */
-void ms__image_follow(void);
 
 /*
  * The exit: wakes a dormant image (with no sampler thread: the exit may run in a signal
@@ -456,11 +449,13 @@ void ms__image_end(int64_t heap_kb);
  */
 void ms__before_exit(void);
 
-/* Called by the exported exec functions before the image goes (ms__image_exec). */
-void ms__before_exec(void);
-
 /* Resolves the next _exit once, at load, while the loader's state is safe to query. */
 void ms__resolve_exit(void);
+
+/* ---- shim_exec_override.c ---------------------------------------------------------- */
+
+/* Resolves the C library's execvpe and fexecve, at load (ms__resolve_exit). */
+void ms__exec_resolve(void);
 
 /* Ends the process through the next _exit, or the exit_group system call without one. */
 __attribute__((noreturn)) void ms__real_exit(int status);
@@ -566,10 +561,9 @@ void ms__trigger_fork_child(void);
 /*
  * Takes an allocation-driven sample of `kind` in the calling thread, with heap_bytes as
  * its live heap: rate-limited, with a stack when it is a new peak, written into the spool
- * by this thread. Called inside a hook (re-entrancy guard set). Returns 1 when a reading
- * was taken, so that the caller moves the level of the next one, and 2 when it was an
- * `alloc` reading that asked the sampler thread to follow the growth (the caller starts
- * a thread that follows where the image has none: ms__image_follow).
+ * by this thread; an `alloc` sample then asks the sampler thread, where the image has
+ * one, to follow the growth. Called inside a hook (re-entrancy guard set). Returns 1 when
+ * a reading was taken, so that the caller moves the level of the next one.
  */
 int ms__trigger_sample(int kind, int64_t heap_bytes);
 
@@ -579,6 +573,12 @@ int ms__trigger_token(void);
 /* The follow request: a futex word bumped by each `alloc` sample, and its RSS. */
 atomic_uint *ms__trigger_follow_word(void);
 int64_t ms__trigger_follow_rss(void);
+
+/*
+ * The sampler thread of this image follows growth (set when it starts). Without one, an
+ * `alloc` sample asks the collector instead (ms__spool_follow_request).
+ */
+void ms__trigger_set_follower(void);
 
 /* The sampler's own readings take part in deciding what is a new peak. */
 void ms__trigger_note_rss(int64_t rss_kb);

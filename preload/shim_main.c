@@ -360,6 +360,8 @@ void ms__resolve_exit(void)
     /* Converting a data pointer from dlsym to a function pointer, as POSIX allows. */
     memcpy(&next_exit, &sym, sizeof next_exit);
     errno = saved;
+    /* The exec functions that are the C library's, so that none is looked up in a vfork child. */
+    ms__exec_resolve();
 }
 
 void ms__real_exit(int status)
@@ -385,11 +387,6 @@ static void end_image(void)
         ms__image_end(ms__alloc_heap_kb());
     }
     errno = saved;
-}
-
-void ms__before_exec(void)
-{
-    ms__image_exec();
 }
 
 void ms__before_exit(void)

@@ -540,6 +540,53 @@ static int claim_on(int fd, ms_chunk_map_t *out, int first)
     return err;
 }
 
+/* The watcher's FIFO: built at the first request; "" when the pool has none. */
+static MS__COLD char follow_path[MS__PATH_MAX];
+static atomic_int follow_state; /* 0 not built, 1 built, 2 none */
+
+static int build_follow_path(void)
+{
+    const char *const pool = path_now;
+    size_t dir = 0;
+    ms_fmt_t f;
+
+    if ((info.flags & MS_SPOOL_WATCHED) == 0 || info.watcher_pid <= 0)
+        return -ENOENT;
+    for (size_t i = 0; pool[i] != '\0'; i++)
+        if (pool[i] == '/')
+            dir = i + 1;
+    ms__fmt_init(&f, follow_path, sizeof(follow_path));
+    ms__fmt_mem(&f, pool, dir);
+    ms__fmt_str(&f, MS_SPOOL_FOLLOW_PREFIX);
+    ms__fmt_i64(&f, info.watcher_pid);
+    return f.truncated ? -ENAMETOOLONG : 0;
+}
+
+int ms__pool_follow_request(const ms_spool_follow_t *msg)
+{
+    struct stat st;
+    int state = atomic_load(&follow_state);
+    int fd, err = 0;
+
+    if (state == 0) {
+        /* Two threads may build it at once: each writes the same bytes. */
+        state = build_follow_path() == 0 ? 1 : 2;
+        atomic_store(&follow_state, state);
+    }
+    if (state != 1)
+        return -ENOENT;
+    fd = open(follow_path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+    if (fd < 0)
+        return -errno;
+    /* Only the collector's FIFO: never a file someone put in its place. */
+    if (ms__sys_fstat(fd, &st) != 0 || !S_ISFIFO(st.st_mode) || st.st_uid != ms__sys_geteuid())
+        err = -EINVAL;
+    else if (write(fd, msg, sizeof(*msg)) != (ssize_t)sizeof(*msg))
+        err = -EAGAIN;
+    close(fd);
+    return err;
+}
+
 uint64_t ms__pool_offset(uint64_t idx)
 {
     return MS_SPOOL_HEADER_BYTES + idx * (uint64_t)info.chunk_bytes;

@@ -178,20 +178,6 @@ int ms__proc_status_fd(int fd, ms_status_t *st)
     return st->rss_kb >= 0 ? 0 : -EPROTO;
 }
 
-int ms__proc_seccomp(void)
-{
-    static const char *const keys[] = {"Seccomp:"};
-    int64_t mode = -1;
-    int64_t *const slots[] = {&mode};
-    const int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC | O_NOCTTY);
-
-    if (fd < 0)
-        return -1;
-    scan_status(fd, keys, slots, 1);
-    close(fd);
-    return (int)mode;
-}
-
 static int status_of(const char *path, ms_status_t *st)
 {
     const int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);

@@ -1,18 +1,18 @@
 /*
  * The sampler thread. In a process that no collector watches (a program measured without
  * the launcher, a process in another pid namespace, or one whose collector is gone) it
- * takes a TICK reading every interval, written into the spool at once. In every measured
- * process it also follows growth: after an `alloc` sample (shim_trigger.c) it reads the
+ * takes a TICK reading every interval, written into the spool at once. It also follows
+ * growth: after an `alloc` sample (shim_trigger.c) it reads the
  * status file every millisecond or few while RSS keeps rising, and stores a `growth`
  * reading each time RSS has risen by a step since the last one stored, so that memory
  * the program touches after allocating it is seen even if the process is killed the next
- * instant. A process the collector watches has no thread until its first `alloc` sample
- * asks for one (shim_image.c), and that thread only follows. Nothing is held in memory
+ * instant. A process the collector watches has no thread: the collector follows it from
+ * outside when shim_trigger.c asks it to. Nothing is held in memory
  * awaiting a later write, so a SIGKILL loses no reading already taken, and nobody ever
  * waits for this thread: the exit writes its end without it (shim_image.c).
  *
- * Following is bounded: it stops when RSS has not risen for FOLLOW_QUIET readings, or
- * FOLLOW_MAX_NS after the last `alloc` sample that asked for it; the readings it stores
+ * Following is bounded: it stops when RSS has not risen for MS_FOLLOW_QUIET readings, or
+ * MS_FOLLOW_MAX_NS after the last `alloc` sample that asked for it; the readings it stores
  * take tokens from the allocation samples' per-second limit, and what that limit refuses
  * is counted in alloc_dropped_rate (the highest reading refused is stored when following
  * stops, if a token is there by then).
@@ -40,6 +40,8 @@
  */
 #include "shim_internal.h"
 
+#include "memsweep/follow.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
@@ -58,29 +60,11 @@
  */
 #define SAMPLER_STACK_BYTES (64 * 1024)
 
-/*
- * Readings while following growth: the first a millisecond after the `alloc` sample, then
- * at a period that adapts, within these bounds, so that RSS rises by about
- * 1/FOLLOW_RISE_DIV of itself from one reading to the next: a reading every millisecond
- * where memory is touched fast, fewer where it grows slowly against what the process
- * holds. A kill then finds the last reading within about that share of the peak.
- */
-#define FOLLOW_PERIOD_MIN_NS 1000000LL
-#define FOLLOW_PERIOD_MAX_NS 16000000LL
-#define FOLLOW_RISE_DIV 128
-/* Following stops after this many readings in a row without a rise of RSS... */
-#define FOLLOW_QUIET 4
-/* ... or this long after the last `alloc` sample that asked for it. */
-#define FOLLOW_MAX_NS 10000000000LL
-/* A `growth` reading is stored when RSS has risen by 1/FOLLOW_STEP_DIV since the last. */
-#define FOLLOW_STEP_DIV 32
-#define FOLLOW_STEP_MIN_KB 1024
 /* PSS is read at most once a tick and for at most 1/PSS_DUTY of the time. */
 #define PSS_DUTY 100
 
 static int64_t interval_ns;
 static int64_t first_due_ns;
-static int ticks_on;      /* 0: the collector ticks; this thread only follows */
 static pid_t fork_parent; /* the parent this image was forked from, 0 for none */
 static atomic_int running; /* a thread of this image was started */
 
@@ -157,16 +141,24 @@ static ms_pss_t tick_pss(files_t *f, int64_t now)
 }
 
 /* Waits until the follow request changes from gen, or until due (CLOCK_MONOTONIC). */
-static void wait_request(atomic_uint *word, unsigned gen, int64_t due)
+/*
+ * Waits until the follow request changes from gen, or until due (CLOCK_MONOTONIC;
+ * INT64_MAX: no time). Returns -1 when the kernel or a sandbox refuses the futex, after
+ * which the thread sleeps with clock_nanosleep and follows nothing.
+ */
+static int wait_request(atomic_uint *word, unsigned gen, int64_t due)
 {
     const struct timespec ts = {(time_t)(due / 1000000000), (long)(due % 1000000000)};
 
     /* FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC time. */
-    syscall(SYS_futex, word, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, gen,
-            due == INT64_MAX ? NULL : &ts, NULL, FUTEX_BITSET_MATCH_ANY);
+    if (syscall(SYS_futex, word, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, gen,
+                due == INT64_MAX ? NULL : &ts, NULL, FUTEX_BITSET_MATCH_ANY) == 0)
+        return 0;
+    return errno == EAGAIN || errno == ETIMEDOUT || errno == EINTR ? 0 : -1;
 }
 
-static void tick(files_t *f, int64_t now)
+/* A tick; its RSS, or -1 when none could be read. */
+static int64_t tick(files_t *f, int64_t now)
 {
     ms_reading_t r;
 
@@ -175,26 +167,32 @@ static void tick(files_t *f, int64_t now)
     r.heap_kb = ms__spool_heap_kb();
     if (read_status(f, &r.st) != 0) {
         ms__spool_count(MS__COUNT_UNSTORED, 1);
-        return;
+        return -1;
     }
     r.pss = tick_pss(f, now);
     ms__trigger_note_rss(r.st.rss_kb);
     ms__spool_write(&r, NULL, 1);
+    return r.st.rss_kb;
 }
 
-/* The tick due at *next, if it is due by now; moves *next on. */
-static void tick_if_due(files_t *f, int64_t *next)
+/*
+ * The tick due at *next, if it is due by now; moves *next on. Returns its RSS, -1 when
+ * none could be read, -2 when no tick was due.
+ */
+static int64_t tick_if_due(files_t *f, int64_t *next)
 {
     const int64_t now = ms__clock_ns(CLOCK_MONOTONIC);
+    int64_t rss;
 
-    if (!ticks_on || now < *next)
-        return;
-    tick(f, now);
+    if (now < *next)
+        return -2;
+    rss = tick(f, now);
     *next += interval_ns;
     if (*next <= now) {
         ms__spool_count(MS__COUNT_UNSTORED, (now - *next) / interval_ns + 1);
         *next = now + interval_ns;
     }
+    return rss;
 }
 
 static int store_growth(const ms_reading_t *r)
@@ -207,27 +205,12 @@ static int store_growth(const ms_reading_t *r)
     return ms__spool_write(r, NULL, 1) == 0;
 }
 
-/*
- * The period after a reading that found RSS risen by rise_kb to rss_kb: the one at which
- * the same rate would raise it by rss_kb / FOLLOW_RISE_DIV, moving by at most a factor of
- * two a reading, within the bounds.
- */
-static int64_t next_period(int64_t period, int64_t rise_kb, int64_t rss_kb)
+/* CPU time of the whole process (every thread), ns; -1 when unknown. */
+static int64_t process_cpu_ns(void)
 {
-    const int64_t want_kb = rss_kb / FOLLOW_RISE_DIV > 1 ? rss_kb / FOLLOW_RISE_DIV : 1;
-    int64_t p;
+    const int64_t ns = ms__clock_ns(CLOCK_PROCESS_CPUTIME_ID);
 
-    if (rise_kb >= want_kb * 2)
-        p = period / 2;
-    else if (rise_kb * 2 <= want_kb)
-        p = period * 2;
-    else
-        p = period * want_kb / rise_kb;
-    if (p < FOLLOW_PERIOD_MIN_NS)
-        p = FOLLOW_PERIOD_MIN_NS;
-    if (p > FOLLOW_PERIOD_MAX_NS)
-        p = FOLLOW_PERIOD_MAX_NS;
-    return p;
+    return ns > 0 ? ns : -1;
 }
 
 /*
@@ -238,9 +221,10 @@ static void follow(files_t *f, int64_t *next)
 {
     atomic_uint *const word = ms__trigger_follow_word();
     int64_t t = ms__clock_ns(CLOCK_MONOTONIC);
-    int64_t until = t + FOLLOW_MAX_NS;
+    int64_t until = t + MS_FOLLOW_MAX_NS;
     int64_t stored = ms__trigger_follow_rss(), last = stored;
-    int64_t period = FOLLOW_PERIOD_MIN_NS;
+    int64_t period = MS_FOLLOW_PERIOD_MIN_NS;
+    int64_t rise_t = t, rise_cpu = process_cpu_ns();
     ms_reading_t high = {0};
     int quiet = 0;
 
@@ -250,10 +234,11 @@ static void follow(files_t *f, int64_t *next)
                                      (long)((t + period) % 1000000000)};
         const unsigned gen = atomic_load(word);
         ms_reading_t r;
-        int64_t now;
+        int64_t now, rss;
 
+        /* Every signal is blocked here: an error is a refusal, and following stops. */
         if (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &due, NULL) != 0)
-            continue;
+            break;
         if (ms__spool_state() != MS__SPOOL_LIVE)
             return;
         now = ms__clock_ns(CLOCK_MONOTONIC);
@@ -261,52 +246,72 @@ static void follow(files_t *f, int64_t *next)
         if (gen != (unsigned)f->seen_gen) {
             /* Another `alloc` sample: follow on from it, closely again. */
             f->seen_gen = gen;
-            until = now + FOLLOW_MAX_NS;
-            period = FOLLOW_PERIOD_MIN_NS;
+            until = now + MS_FOLLOW_MAX_NS;
+            period = MS_FOLLOW_PERIOD_MIN_NS;
             quiet = 0;
+            rise_t = now;
+            rise_cpu = process_cpu_ns();
         }
-        if (ticks_on && now >= *next) {
-            tick_if_due(f, next);
-            quiet = 0;
-            continue;
-        }
-        r.kind = MS_SPOOL_KIND_GROWTH;
-        r.t_ns = ms__clock_ns(CLOCK_REALTIME);
-        r.heap_kb = ms__spool_heap_kb();
-        r.pss = (ms_pss_t){-1, -1, -1};
-        if (read_status(f, &r.st) != 0)
-            break;
-        if (r.st.rss_kb > last) {
-            period = next_period(period, r.st.rss_kb - last, r.st.rss_kb);
-            quiet = 0;
-        } else {
-            quiet++;
-        }
-        last = r.st.rss_kb;
-        if (r.st.rss_kb - stored >= FOLLOW_STEP_MIN_KB &&
-            r.st.rss_kb - stored >= stored / FOLLOW_STEP_DIV) {
-            if (store_growth(&r)) {
-                stored = r.st.rss_kb;
-                high.st.rss_kb = -1;
-            } else if (r.st.rss_kb > high.st.rss_kb) {
+        /* A tick due now is the reading: it is written as a tick, and counts here too. */
+        rss = tick_if_due(f, next);
+        if (rss == -2) {
+            r.kind = MS_SPOOL_KIND_GROWTH;
+            r.t_ns = ms__clock_ns(CLOCK_REALTIME);
+            r.heap_kb = ms__spool_heap_kb();
+            r.pss = (ms_pss_t){-1, -1, -1};
+            if (read_status(f, &r.st) != 0)
+                break;
+            rss = r.st.rss_kb;
+            if (ms_follow_store_due(rss, stored)) {
+                if (store_growth(&r)) {
+                    stored = rss;
+                    high.st.rss_kb = -1;
+                } else if (rss > high.st.rss_kb) {
+                    high = r;
+                }
+            } else if (rss > stored && rss > high.st.rss_kb) {
                 high = r;
             }
-        } else if (r.st.rss_kb > stored && r.st.rss_kb > high.st.rss_kb) {
-            high = r;
+        } else if (rss > stored) {
+            stored = rss; /* the tick holds it */
+            if (high.st.rss_kb <= rss)
+                high.st.rss_kb = -1;
         }
-        if (quiet >= FOLLOW_QUIET || now >= until)
+        if (rss > last) {
+            period = ms_follow_next_period(period, rss - last, rss);
+            quiet = 0;
+            rise_t = now;
+            rise_cpu = process_cpu_ns();
+        } else {
+            /* Not rising: less often, until it stops. */
+            quiet++;
+            period = period * 2 < MS_FOLLOW_PERIOD_MAX_NS ? period * 2 : MS_FOLLOW_PERIOD_MAX_NS;
+        }
+        if (rss >= 0)
+            last = rss;
+        if (now >= until)
             break;
+        if (quiet > 0) {
+            const int64_t cpu = process_cpu_ns();
+            if (ms_follow_quiet(quiet, cpu >= 0 && rise_cpu >= 0 ? cpu - rise_cpu : -1,
+                                now - rise_t))
+                break;
+        }
     }
     /* The highest reading not stored yet: where the growth stopped. */
     if (high.st.rss_kb > stored)
         store_growth(&high);
 }
 
+/* The follow request the thread starts from, taken before it is created. */
+static unsigned start_gen;
+
 static void *sampler_main(void *arg)
 {
     atomic_uint *const word = ms__trigger_follow_word();
     int64_t next = first_due_ns;
     files_t f = {-1, -1, 0, 0};
+    int futex_ok = 1;
 
     (void)arg;
     prctl(PR_SET_NAME, "memsweep", 0, 0, 0);
@@ -315,21 +320,29 @@ static void *sampler_main(void *arg)
         return NULL;
     }
     f.status = open("/proc/self/status", O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    /* A thread started to follow has a request waiting already. */
-    f.seen_gen = (int64_t)(atomic_load(word) - (ticks_on ? 0u : 1u));
+    f.seen_gen = (int64_t)start_gen;
     for (;;) {
         const unsigned gen = atomic_load(word);
 
-        if (gen == (unsigned)f.seen_gen)
-            wait_request(word, gen, ticks_on ? next : INT64_MAX);
+        if (!futex_ok) {
+            const struct timespec due = {(time_t)(next / 1000000000), (long)(next % 1000000000)};
+            /* No futex: ticks only, on the clock. */
+            if (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &due, NULL) != 0)
+                break;
+        } else if (gen == (unsigned)f.seen_gen &&
+                   wait_request(word, gen, next) != 0) {
+            futex_ok = 0;
+            ms__spool_note("no futex for the sampler; growth after an allocation not followed");
+            continue;
+        }
         if (ms__spool_state() != MS__SPOOL_LIVE)
             break;
-        if (atomic_load(word) != (unsigned)f.seen_gen) {
+        if (futex_ok && atomic_load(word) != (unsigned)f.seen_gen) {
             f.seen_gen = (int64_t)atomic_load(word);
             follow(&f, &next);
             continue;
         }
-        tick_if_due(&f, &next);
+        (void)tick_if_due(&f, &next);
     }
     if (f.status >= 0)
         close(f.status);
@@ -338,7 +351,7 @@ static void *sampler_main(void *arg)
     return NULL;
 }
 
-int ms__sampler_start(unsigned interval_ms, int64_t start_mono_ns, int ticks, pid_t parent)
+int ms__sampler_start(unsigned interval_ms, int64_t start_mono_ns, pid_t parent)
 {
     sigset_t all, old;
     pthread_attr_t attr;
@@ -346,11 +359,16 @@ int ms__sampler_start(unsigned interval_ms, int64_t start_mono_ns, int ticks, pi
     int rc, expect = 0;
 
     if (!atomic_compare_exchange_strong(&running, &expect, 1))
-        return 0;
+        return 0; /* started once already */
     interval_ns = (int64_t)interval_ms * 1000000;
     first_due_ns = start_mono_ns + interval_ns;
-    ticks_on = ticks;
     fork_parent = parent;
+    /*
+     * Taken here, before the thread exists: a request made while it starts (a fork
+     * child's first large allocation wakes its image and asks at once) is then seen.
+     */
+    start_gen = atomic_load(ms__trigger_follow_word());
+    ms__trigger_set_follower();
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     rc = pthread_attr_init(&attr);
@@ -369,16 +387,6 @@ int ms__sampler_start(unsigned interval_ms, int64_t start_mono_ns, int ticks, pi
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     /* A thread that could not be started is not tried again in this image. */
     return -rc;
-}
-
-int ms__sampler_running(void)
-{
-    return atomic_load_explicit(&running, memory_order_relaxed);
-}
-
-void ms__sampler_forgo(void)
-{
-    atomic_store(&running, 1);
 }
 
 void ms__sampler_fork_child(void)

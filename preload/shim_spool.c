@@ -422,6 +422,20 @@ void ms__spool_note(const char *why)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
+void ms__spool_follow_request(int64_t rss_kb)
+{
+    ms_spool_follow_t msg;
+
+    if (ms__spool_state() != MS__SPOOL_LIVE || ms__pid() != ms__spool_owner())
+        return;
+    msg.magic = MS_SPOOL_FOLLOW_MAGIC;
+    msg.pid = w.head_proc.pid;
+    msg.key = w.key;
+    msg.start_ticks = w.head_proc.start_ticks;
+    msg.rss_kb = rss_kb;
+    (void)ms__pool_follow_request(&msg);
+}
+
 /* pwrite of all of iov at off; -errno, or -ENOSPC for a write that stopped short. */
 static int pwrite_all(int fd, struct iovec *iov, int n, uint64_t off)
 {
@@ -743,14 +757,30 @@ void ms__spool_end(const ms_reading_t *end)
     atomic_store_explicit(&end_state, MS_SPOOL_END_DONE, memory_order_release);
 }
 
+/*
+ * The forking thread's signal mask while it holds the writer lock across a fork: the C
+ * library unblocks signals between the fork and the parent's and child's handlers, and
+ * a handler that ran then and waited for the writer (a NOTE, say) would wait for its own
+ * thread. Kept here under the lock, which one forking thread at a time holds.
+ */
+static sigset_t fork_mask;
+
 void ms__spool_fork_prepare(void)
 {
+    sigset_t all, old;
+
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
     lock_writer(1);
+    fork_mask = old;
 }
 
 void ms__spool_fork_parent(void)
 {
+    const sigset_t old = fork_mask;
+
     unlock_writer();
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 pid_t ms__spool_fork_child(void)
@@ -781,6 +811,8 @@ pid_t ms__spool_fork_child(void)
     for (int i = 0; i < 3; i++)
         atomic_store(&counters[i], 0);
     atomic_store(&w.owner, (int)ms__pid());
+    /* The mask the prepare handler saved; the lock was let go above. */
+    pthread_sigmask(SIG_SETMASK, &fork_mask, NULL);
     /* A child of a measured image (or of a dormant one) records itself once it wakes. */
     if (st == MS__SPOOL_LIVE || st == MS__SPOOL_DORMANT) {
         atomic_store(&w.state, MS__SPOOL_DORMANT);

@@ -46,6 +46,7 @@ static atomic_llong peak_rss_kb;
  */
 static atomic_uint follow_gen;
 static atomic_llong follow_rss;
+static atomic_int follower; /* a sampler thread of this image follows */
 
 /* The text of the stack being written, and who fills it. */
 static MS__COLD char stack_text[MS_SPOOL_STACK_TEXT_MAX];
@@ -64,6 +65,12 @@ void ms__trigger_fork_child(void)
     atomic_store(&stack_busy, 0);
     atomic_store(&follow_gen, 0);
     atomic_store(&follow_rss, 0);
+    atomic_store(&follower, 0);
+}
+
+void ms__trigger_set_follower(void)
+{
+    atomic_store(&follower, 1);
 }
 
 static int take_token(void)
@@ -125,12 +132,18 @@ int64_t ms__trigger_follow_rss(void)
     return (int64_t)atomic_load(&follow_rss);
 }
 
-/* Asks the sampler thread, if there is one, to follow the growth from rss_kb on. */
+/*
+ * Asks the sampler thread to follow the growth from rss_kb on, or, in an image without
+ * one (the collector watches it), the collector. Signals are blocked.
+ */
 static void request_follow(int64_t rss_kb)
 {
     atomic_store(&follow_rss, rss_kb);
     atomic_fetch_add(&follow_gen, 1);
-    syscall(SYS_futex, &follow_gen, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, 1, NULL, NULL, 0);
+    if (atomic_load(&follower))
+        syscall(SYS_futex, &follow_gen, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, 1, NULL, NULL, 0);
+    else
+        ms__spool_follow_request(rss_kb);
 }
 
 int ms__trigger_sample(int kind, int64_t heap_bytes)
@@ -138,7 +151,7 @@ int ms__trigger_sample(int kind, int64_t heap_bytes)
     ms_stack_text_t st;
     ms_reading_t r;
     sigset_t all, old;
-    int cancel_state, have_stack = 0, holds_text = 0, taken = 1;
+    int cancel_state, have_stack = 0, holds_text = 0;
 
     if (ms__spool_state() != MS__SPOOL_LIVE || ms__pid() != ms__spool_owner())
         return 0;
@@ -165,16 +178,14 @@ int ms__trigger_sample(int kind, int64_t heap_bytes)
         if (holds_text)
             atomic_store(&stack_busy, 0);
         /* Growth goes on after the allocation, as the program touches its pages. */
-        if (kind == MS__SAMPLE_ALLOC) {
+        if (kind == MS__SAMPLE_ALLOC)
             request_follow(r.st.rss_kb);
-            taken = 2;
-        }
     } else {
         ms__spool_count(MS__COUNT_UNSTORED, 1);
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_setcancelstate(cancel_state, NULL);
-    return taken;
+    return 1;
 }
 
 void ms__trigger_note_rss(int64_t rss_kb)

@@ -141,6 +141,27 @@ typedef struct {
 /* Bytes of the process header of version 1, which lacks the end's breakdown. */
 #define MS_SPOOL_PROC_BYTES_V1 112u
 
+/*
+ * Following growth in a watched process (docs/spool.md). A process the collector watches
+ * has no thread of its own: after an `alloc` sample it writes one ms_spool_follow_t into
+ * the collector's FIFO, MS_SPOOL_FOLLOW_PREFIX followed by the watcher's pid in decimal,
+ * in the pool's directory, and the collector reads the process's status from outside
+ * while its RSS rises, storing `growth` readings. A message is smaller than PIPE_BUF, so
+ * it is written whole or not at all.
+ */
+#define MS_SPOOL_FOLLOW_PREFIX "follow-"
+#define MS_SPOOL_FOLLOW_MAGIC 0x574F4C46u /* "FLOW" */
+
+typedef struct {
+    uint32_t magic;       /* MS_SPOOL_FOLLOW_MAGIC */
+    int32_t pid;          /* in the watcher's pid namespace */
+    uint64_t key;         /* the image's ms_spool_chunk_t.key */
+    uint64_t start_ticks; /* its ms_spool_proc_t.start_ticks: the process, against pid reuse */
+    int64_t rss_kb;       /* the `alloc` sample's RSS */
+} ms_spool_follow_t;
+
+_Static_assert(sizeof(ms_spool_follow_t) == 32, "follow request layout");
+
 /* Record header; `bytes` counts the whole record, a multiple of 8, at least 8. */
 typedef struct {
     uint16_t type;
