@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
@@ -19,6 +20,7 @@
 
 #include "climsg.h"
 #include "errbuf.h"
+#include "memsweep/follow.h"
 #include "memsweep/procfs.h"
 #include "memsweep/spool.h"
 #include "memsweep/spooldir.h"
@@ -99,6 +101,26 @@ typedef struct tick {
     ms_fold_reading_t r;
 } tick_t;
 
+/* Processes followed at once, at most; a request beyond them is not followed. */
+#define FOLLOW_MAX 256
+
+/* A watched process whose growth the follow thread reads from outside. */
+typedef struct followed {
+    uint64_t key;
+    int32_t pid;
+    uint64_t start_ticks;
+    unsigned long long startcode; /* field 26 of stat at the request: an exec moves it */
+    int status_fd, stat_fd;
+    int64_t until, next, period; /* CLOCK_MONOTONIC */
+    int64_t last_kb, stored_kb;
+    int quiet;
+    clockid_t cpu_clock;     /* the process's CPU clock */
+    int have_cpu_clock;
+    int64_t rise_t, rise_cpu; /* when RSS last rose, and the process's CPU time then */
+    int have_high;
+    tick_t high; /* the highest reading not stored */
+} followed_t;
+
 struct ms_collector {
     char *db_path;
     char *spool_dir;
@@ -133,6 +155,14 @@ struct ms_collector {
     int error_shown;
     int result;
     uint64_t taken, missed;
+
+    /* The follow thread's: the FIFO it reads requests from, and what it follows. */
+    char *follow_path;
+    int follow_fd;
+    pthread_t follow_thread;
+    int follow_started;
+    followed_t follow[FOLLOW_MAX];
+    size_t n_follow;
 
     /* The tick thread's (and ms_collector_finish's after the join): its next grid point. */
     int64_t next_due; /* CLOCK_MONOTONIC */
@@ -406,26 +436,29 @@ static void bury(watched_t *w)
     w->dead = 1;
 }
 
-/* Reads one process's status from outside, checking it is still the same process. */
 /*
  * PSS of a process whose run has another live process, at most once a tick and for at
  * most 1/PSS_DUTY of the time spent on this process: the kernel walks every mapping to
  * produce it (about 4 ms for 1 GiB), holding the process's memory-map lock, which the
- * program's page faults wait for. The figures stay -1 when not due or not read.
+ * program's page faults wait for. A round reads PSS for at most 1/PSS_ROUND_SHARE of an
+ * interval in all, so that many large processes due at once do not delay the ticks; the
+ * rest are read in the rounds after. The figures stay -1 when not due or not read.
  */
 #define PSS_DUTY 100
+#define PSS_ROUND_SHARE 10
 
-static void read_pss(const ms_collector_t *c, watched_t *w, ms_fold_reading_t *r)
+static void read_pss(const ms_collector_t *c, watched_t *w, ms_fold_reading_t *r,
+                     int64_t *budget_ns)
 {
     char path[64], buf[1024];
-    unsigned long long v;
+    unsigned long long v, start;
     const int64_t now = mono_ns();
     int64_t took;
     ssize_t n;
     int fd;
 
     r->pss_kb = r->pss_anon_kb = r->pss_shmem_kb = -1;
-    if (now < w->pss_next)
+    if (now < w->pss_next || *budget_ns <= 0)
         return;
     snprintf(path, sizeof path, "/proc/%ld/smaps_rollup", (long)w->pid);
     fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -433,6 +466,20 @@ static void read_pss(const ms_collector_t *c, watched_t *w, ms_fold_reading_t *r
         return;
     n = pread(fd, buf, sizeof buf, 0);
     close(fd);
+    took = mono_ns() - now;
+    *budget_ns -= took;
+    w->pss_next = now + (took * PSS_DUTY > c->interval_ns ? took * PSS_DUTY : c->interval_ns);
+    /*
+     * Opened by the pid: the process's stat, kept open since it was checked, still
+     * reads, so it was alive all along and the pid was never another's.
+     */
+    {
+        char sbuf[1024];
+        const ssize_t sn = pread(w->stat_fd, sbuf, sizeof sbuf, 0);
+        if (sn <= 0 || ms_spool_parse_stat_field(sbuf, (size_t)sn, 22, &start) != 0 ||
+            start != w->start_ticks)
+            return;
+    }
     if (n > 0 && ms_procfs_kb_field(buf, (size_t)n, "Pss:", &v) == 0) {
         r->pss_kb = (int64_t)v;
         if (ms_procfs_kb_field(buf, (size_t)n, "Pss_Anon:", &v) == 0)
@@ -440,12 +487,14 @@ static void read_pss(const ms_collector_t *c, watched_t *w, ms_fold_reading_t *r
         if (ms_procfs_kb_field(buf, (size_t)n, "Pss_Shmem:", &v) == 0)
             r->pss_shmem_kb = (int64_t)v;
     }
-    took = mono_ns() - now;
-    w->pss_next = now + (took * PSS_DUTY > c->interval_ns ? took * PSS_DUTY : c->interval_ns);
 }
 
+/*
+ * Reads one process's status from outside, checking it is still the same process, and
+ * its PSS where shared is set and the round's budget allows.
+ */
 static void read_one(ms_collector_t *c, cpool_t *p, watched_t *w, uint64_t round,
-                     int64_t due_ns, int shared)
+                     int64_t due_ns, int shared, int64_t *pss_budget_ns)
 {
     char buf[4096];
     unsigned long long rss, hwm, v;
@@ -550,6 +599,7 @@ static void read_one(ms_collector_t *c, cpool_t *p, watched_t *w, uint64_t round
         return;
     w->last_round = round;
     t.key = w->key;
+    t.r.kind = MS_SPOOL_KIND_TICK;
     t.r.t_ns = t_ns;
     t.r.rss_kb = (int64_t)rss;
     t.r.hwm_kb = hwm == (unsigned long long)-1 ? -1 : (int64_t)hwm;
@@ -559,7 +609,7 @@ static void read_one(ms_collector_t *c, cpool_t *p, watched_t *w, uint64_t round
     t.r.shmem_kb = ms_procfs_kb_field(buf, (size_t)n, "RssShmem:", &v) == 0 ? (int64_t)v : -1;
     t.r.pss_kb = t.r.pss_anon_kb = t.r.pss_shmem_kb = -1;
     if (shared)
-        read_pss(c, w, &t.r);
+        read_pss(c, w, &t.r, pss_budget_ns);
     add_tick(c, &t);
     c->taken++;
 }
@@ -589,23 +639,24 @@ static int any_watched(ms_collector_t *c)
 /* One round of readings, for the grid point `round` due at due_ns (CLOCK_REALTIME). */
 static void take_ticks(ms_collector_t *c, uint64_t round, int64_t due_ns)
 {
+    int64_t pss_budget = c->interval_ns / PSS_ROUND_SHARE;
     cpool_t *p;
 
     for (size_t i = 0; (p = pool_at(c, i)) != NULL; i++) {
+        size_t live = 0;
         if (p->fd < 0)
             continue;
         if (__atomic_load_n(&p->removed, __ATOMIC_ACQUIRE)) {
             close_tick_side(p);
             continue;
         }
-        size_t live = 0;
         discover(c, p);
         for (size_t k = 0; k < p->n_procs; k++)
             live += !p->procs[k].dead;
         /* PSS only where the run has more than one live process to share pages with. */
         for (size_t k = 0; k < p->n_procs; k++)
             if (!p->procs[k].dead)
-                read_one(c, p, &p->procs[k], round, due_ns, live > 1);
+                read_one(c, p, &p->procs[k], round, due_ns, live > 1, &pss_budget);
     }
 }
 
@@ -808,6 +859,236 @@ static int wait_until(ms_collector_t *c, int64_t at)
     return go;
 }
 
+/* ---- following growth (include/memsweep/follow.h) ---------------------------------- */
+
+static void unfollow(ms_collector_t *c, size_t i)
+{
+    followed_t *const f = &c->follow[i];
+
+    if (f->have_high && f->high.r.rss_kb > f->stored_kb)
+        add_tick(c, &f->high);
+    if (f->status_fd >= 0)
+        close(f->status_fd);
+    if (f->stat_fd >= 0)
+        close(f->stat_fd);
+    c->follow[i] = c->follow[--c->n_follow];
+}
+
+/* CPU time of followed process f, ns; -1 when unknown. */
+static int64_t followed_cpu(const followed_t *f)
+{
+    struct timespec ts;
+
+    if (!f->have_cpu_clock || clock_gettime(f->cpu_clock, &ts) != 0)
+        return -1;
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Fields 22 (start time) and 26 (start of the text) of the process's stat. */
+static int stat_identity(int fd, unsigned long long *start, unsigned long long *code)
+{
+    char buf[1024];
+    const ssize_t n = pread(fd, buf, sizeof buf, 0);
+
+    if (n <= 0 || ms_spool_parse_stat_field(buf, (size_t)n, 22, start) != 0 ||
+        ms_spool_parse_stat_field(buf, (size_t)n, 26, code) != 0)
+        return -1;
+    return 0;
+}
+
+/*
+ * A request from a watched process: followed from now on, or again from now on. The
+ * process is opened by its pid and checked by its start time to be the one that asked
+ * (a message names a process of this user's, who alone can write the FIFO).
+ */
+static void take_request(ms_collector_t *c, const ms_spool_follow_t *m, int64_t now)
+{
+    unsigned long long start, code;
+    char path[64];
+    followed_t *f;
+
+    if (m->magic != MS_SPOOL_FOLLOW_MAGIC || m->pid <= 0 || m->key == 0 || m->rss_kb < 0)
+        return;
+    for (size_t i = 0; i < c->n_follow; i++) {
+        f = &c->follow[i];
+        if (f->key == m->key && f->pid == m->pid) {
+            f->until = now + MS_FOLLOW_MAX_NS;
+            f->period = MS_FOLLOW_PERIOD_MIN_NS;
+            f->next = now + f->period;
+            f->quiet = 0;
+            f->rise_t = now;
+            f->rise_cpu = followed_cpu(f);
+            return;
+        }
+    }
+    if (c->n_follow == FOLLOW_MAX)
+        return;
+    f = &c->follow[c->n_follow];
+    memset(f, 0, sizeof *f);
+    snprintf(path, sizeof path, "/proc/%ld/stat", (long)m->pid);
+    f->stat_fd = open(path, O_RDONLY | O_CLOEXEC);
+    snprintf(path, sizeof path, "/proc/%ld/status", (long)m->pid);
+    f->status_fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (f->stat_fd < 0 || f->status_fd < 0 || stat_identity(f->stat_fd, &start, &code) != 0 ||
+        start != m->start_ticks) {
+        if (f->stat_fd >= 0)
+            close(f->stat_fd);
+        if (f->status_fd >= 0)
+            close(f->status_fd);
+        return;
+    }
+    f->key = m->key;
+    f->pid = m->pid;
+    f->start_ticks = m->start_ticks;
+    f->startcode = code;
+    f->until = now + MS_FOLLOW_MAX_NS;
+    f->period = MS_FOLLOW_PERIOD_MIN_NS;
+    f->next = now + f->period;
+    f->last_kb = f->stored_kb = m->rss_kb;
+    f->have_cpu_clock = clock_getcpuclockid(m->pid, &f->cpu_clock) == 0;
+    f->rise_t = now;
+    f->rise_cpu = followed_cpu(f);
+    c->n_follow++;
+}
+
+/* One reading of followed process i; 0 to go on following it, -1 to stop. */
+static int follow_read(ms_collector_t *c, size_t i, int64_t now)
+{
+    followed_t *const f = &c->follow[i];
+    unsigned long long start, code, v;
+    char buf[4096];
+    tick_t t;
+    ssize_t n;
+
+    /* Still that process, still that image (an exec maps the text elsewhere). */
+    if (stat_identity(f->stat_fd, &start, &code) != 0 || start != f->start_ticks ||
+        code != f->startcode)
+        return -1;
+    n = pread(f->status_fd, buf, sizeof buf, 0);
+    if (n <= 0 || ms_procfs_kb_field(buf, (size_t)n, "VmRSS:", &v) != 0)
+        return -1;
+    memset(&t, 0, sizeof t);
+    t.key = f->key;
+    t.r.kind = MS_SPOOL_KIND_GROWTH;
+    t.r.t_ns = real_ns();
+    t.r.rss_kb = (int64_t)v;
+    t.r.hwm_kb = ms_procfs_kb_field(buf, (size_t)n, "VmHWM:", &v) == 0 ? (int64_t)v : -1;
+    t.r.anon_kb = ms_procfs_kb_field(buf, (size_t)n, "RssAnon:", &v) == 0 ? (int64_t)v : -1;
+    t.r.file_kb = ms_procfs_kb_field(buf, (size_t)n, "RssFile:", &v) == 0 ? (int64_t)v : -1;
+    t.r.shmem_kb = ms_procfs_kb_field(buf, (size_t)n, "RssShmem:", &v) == 0 ? (int64_t)v : -1;
+    t.r.heap_kb = -1;
+    t.r.pss_kb = t.r.pss_anon_kb = t.r.pss_shmem_kb = -1;
+    if (ms_follow_store_due(t.r.rss_kb, f->stored_kb)) {
+        add_tick(c, &t);
+        f->stored_kb = t.r.rss_kb;
+        f->have_high = 0;
+    } else if (t.r.rss_kb > f->stored_kb && (!f->have_high || t.r.rss_kb > f->high.r.rss_kb)) {
+        f->high = t;
+        f->have_high = 1;
+    }
+    if (t.r.rss_kb > f->last_kb) {
+        f->period = ms_follow_next_period(f->period, t.r.rss_kb - f->last_kb, t.r.rss_kb);
+        f->quiet = 0;
+        f->rise_t = now;
+        f->rise_cpu = followed_cpu(f);
+    } else {
+        /* Not rising: less often, until it stops. */
+        f->quiet++;
+        f->period = f->period * 2 < MS_FOLLOW_PERIOD_MAX_NS ? f->period * 2 : MS_FOLLOW_PERIOD_MAX_NS;
+    }
+    f->last_kb = t.r.rss_kb;
+    f->next = now + f->period;
+    if (now >= f->until)
+        return -1;
+    if (f->quiet > 0) {
+        const int64_t cpu = followed_cpu(f);
+        if (ms_follow_quiet(f->quiet, cpu >= 0 && f->rise_cpu >= 0 ? cpu - f->rise_cpu : -1,
+                            now - f->rise_t))
+            return -1;
+    }
+    return 0;
+}
+
+/*
+ * The follow thread: requests from the FIFO, and the readings of the processes they
+ * name, each at its own period. It wakes at least every 100 ms to see whether to stop.
+ */
+static void *follow_main(void *arg)
+{
+    ms_collector_t *c = arg;
+    struct pollfd pfd = {.fd = c->follow_fd, .events = POLLIN};
+
+    (void)setpriority(PRIO_PROCESS, (id_t)gettid(), TICK_NICE);
+    for (;;) {
+        int64_t now = mono_ns(), wake = now + 100 * NS_PER_MS;
+        struct timespec ts;
+        int stop;
+
+        pthread_mutex_lock(&c->mu);
+        stop = c->stop;
+        pthread_mutex_unlock(&c->mu);
+        if (stop)
+            break;
+        for (size_t i = 0; i < c->n_follow; i++)
+            if (c->follow[i].next < wake)
+                wake = c->follow[i].next;
+        ts.tv_sec = (time_t)((wake > now ? wake - now : 0) / 1000000000LL);
+        ts.tv_nsec = (long)((wake > now ? wake - now : 0) % 1000000000LL);
+        if (ppoll(&pfd, 1, &ts, NULL) > 0 && (pfd.revents & POLLIN)) {
+            ms_spool_follow_t m[64];
+            const ssize_t got = read(c->follow_fd, m, sizeof m);
+            now = mono_ns();
+            /* Each message is written whole (smaller than PIPE_BUF): whole ones only. */
+            for (ssize_t k = 0; got > 0 && k < got / (ssize_t)sizeof m[0]; k++)
+                take_request(c, &m[k], now);
+        }
+        now = mono_ns();
+        for (size_t i = 0; i < c->n_follow;) {
+            if (c->follow[i].next <= now && follow_read(c, i, now) != 0)
+                unfollow(c, i);
+            else
+                i++;
+        }
+    }
+    while (c->n_follow > 0)
+        unfollow(c, 0);
+    return NULL;
+}
+
+/*
+ * The FIFO beside the pools that watched processes write their requests into. Without it
+ * (a filesystem that has no FIFOs) nothing is followed from outside, and nothing else
+ * changes. Opened for reading and writing, so that it never reads as closed.
+ */
+static void open_follow(ms_collector_t *c)
+{
+    c->follow_fd = -1;
+    if (asprintf(&c->follow_path, "%s/%s%ld", c->spool_dir, MS_SPOOL_FOLLOW_PREFIX,
+                 (long)getpid()) < 0) {
+        c->follow_path = NULL;
+        return;
+    }
+    (void)unlink(c->follow_path);
+    if (mkfifo(c->follow_path, 0600) != 0 ||
+        (c->follow_fd = open(c->follow_path, O_RDWR | O_NONBLOCK | O_CLOEXEC)) < 0) {
+        (void)unlink(c->follow_path);
+        free(c->follow_path);
+        c->follow_path = NULL;
+        c->follow_fd = -1;
+    }
+}
+
+static void close_follow(ms_collector_t *c)
+{
+    if (c->follow_path != NULL)
+        (void)unlink(c->follow_path);
+    if (c->follow_fd >= 0)
+        close(c->follow_fd);
+    free(c->follow_path);
+    c->follow_path = NULL;
+    c->follow_fd = -1;
+}
+
 /*
  * The tick thread: readings at a steady cadence, never waiting for the database, so that
  * neither a fold nor another connection's lock can delay them.
@@ -863,6 +1144,8 @@ int ms_collector_start(const char *db_path, const char *spool_dir, long long int
     int rc;
 
     *out = NULL;
+    if (c != NULL)
+        c->follow_fd = -1;
     if (c == NULL || (c->db_path = strdup(db_path)) == NULL ||
         (c->spool_dir = strdup(spool_dir)) == NULL) {
         ms_collector_free(c);
@@ -910,6 +1193,14 @@ int ms_collector_start(const char *db_path, const char *spool_dir, long long int
             pthread_mutex_unlock(&c->mu);
             pthread_join(c->tick_thread, NULL);
         }
+    }
+    /* Following from outside is an extra: without its thread, nothing is followed. */
+    if (rc == 0) {
+        open_follow(c);
+        if (c->follow_fd >= 0 && pthread_create(&c->follow_thread, NULL, follow_main, c) == 0)
+            c->follow_started = 1;
+        else
+            close_follow(c);
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0) {
@@ -1093,8 +1384,12 @@ int ms_collector_finish(ms_collector_t *c)
         pthread_mutex_unlock(&c->mu);
         pthread_join(c->tick_thread, NULL);
         pthread_join(c->fold_thread, NULL);
+        if (c->follow_started)
+            pthread_join(c->follow_thread, NULL);
+        c->follow_started = 0;
         c->started = 0;
     }
+    close_follow(c); /* before the spool directory may go */
     /*
      * Every worker is reaped: a last reading of what lives on (a daemon a worker left),
      * at the grid's next point, waited for when it is at most FINAL_WAIT_NS away (a
@@ -1153,6 +1448,7 @@ void ms_collector_free(ms_collector_t *c)
     ms_fold_close(c->fold);
     sqlite3_close(c->db);
     free(c->db_path);
+    close_follow(c);
     free(c->spool_dir);
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv);

@@ -945,7 +945,8 @@ int ms_fold_tick(ms_fold_t *f, uint64_t key, const ms_fold_reading_t *t)
     sqlite3_bind_int64(s, 2, t->t_ns);
     sqlite3_bind_int64(s, 3, t->rss_kb);
     or_null(s, 4, t->hwm_kb);
-    sqlite3_bind_text(s, 5, MS_KIND_TICK, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, t->kind == MS_SPOOL_KIND_GROWTH ? MS_KIND_GROWTH : MS_KIND_TICK, -1,
+                      SQLITE_STATIC);
     or_null(s, 6, t->heap_kb);
     sqlite3_bind_int64(s, 7, 0);
     or_null(s, 8, t->anon_kb);

@@ -59,6 +59,7 @@ int ms_fold_pool(ms_fold_t *f, ms_spool_t *sp, ms_fold_stats_t *st, char *err, s
 
 /* A reading taken from outside, in kB; -1 for a figure not reported (or not read). */
 typedef struct {
+    uint32_t kind; /* MS_SPOOL_KIND_TICK, or MS_SPOOL_KIND_GROWTH while growth is followed */
     int64_t t_ns;
     int64_t rss_kb;
     int64_t hwm_kb;
@@ -72,8 +73,8 @@ typedef struct {
 } ms_fold_reading_t;
 
 /*
- * Inserts a `tick` sample of the process image whose key is key, read from outside by
- * the collector of `memsweep run`, inside the caller's transaction. -ENOENT when that
+ * Inserts a `tick` (or `growth`) sample of the process image whose key is key, read from
+ * outside by the collector of `memsweep run`, inside the caller's transaction. -ENOENT when that
  * image has no processes row yet (its first chunk is not folded).
  */
 int ms_fold_tick(ms_fold_t *f, uint64_t key, const ms_fold_reading_t *t);
