@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -101,15 +102,21 @@ typedef struct tick {
     ms_fold_reading_t r;
 } tick_t;
 
-/* Processes followed at once, at most; a request beyond them is not followed. */
-#define FOLLOW_MAX 256
+/*
+ * Processes followed at once, at most; a request beyond them is not followed. One that
+ * grows slowly and steadily is followed for as long as it keeps asking, a reading every
+ * MS_FOLLOW_PERIOD_MAX_NS, about 0.5% of a core here: the cap bounds the follow thread.
+ */
+#define FOLLOW_MAX 64
 
 /* A watched process whose growth the follow thread reads from outside. */
 typedef struct followed {
     uint64_t key;
     int32_t pid;
     uint64_t start_ticks;
-    unsigned long long startcode; /* field 26 of stat at the request: an exec moves it */
+    unsigned long long startcode; /* fields 26 and 28 of stat, and VmExe, at the request: */
+    unsigned long long startstack; /* an exec changes one of them (the last two even for a */
+    unsigned long long vmexe_kb;   /* program built without PIE), or field 26 reads 0 */
     int status_fd, stat_fd;
     int64_t until, next, period; /* CLOCK_MONOTONIC */
     int64_t last_kb, stored_kb;
@@ -159,6 +166,7 @@ struct ms_collector {
     /* The follow thread's: the FIFO it reads requests from, and what it follows. */
     char *follow_path;
     int follow_fd;
+    int follow_wake; /* an eventfd: ms_collector_finish stops the thread at once */
     pthread_t follow_thread;
     int follow_started;
     followed_t follow[FOLLOW_MAX];
@@ -884,14 +892,19 @@ static int64_t followed_cpu(const followed_t *f)
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-/* Fields 22 (start time) and 26 (start of the text) of the process's stat. */
-static int stat_identity(int fd, unsigned long long *start, unsigned long long *code)
+/*
+ * Fields 22 (start time), 26 (start of the text) and 28 (start of the stack) of the
+ * process's stat. A start of the text of 0 is an image being set up by exec: -1.
+ */
+static int stat_identity(int fd, unsigned long long *start, unsigned long long *code,
+                         unsigned long long *stack)
 {
     char buf[1024];
     const ssize_t n = pread(fd, buf, sizeof buf, 0);
 
     if (n <= 0 || ms_spool_parse_stat_field(buf, (size_t)n, 22, start) != 0 ||
-        ms_spool_parse_stat_field(buf, (size_t)n, 26, code) != 0)
+        ms_spool_parse_stat_field(buf, (size_t)n, 26, code) != 0 ||
+        ms_spool_parse_stat_field(buf, (size_t)n, 28, stack) != 0 || *code == 0)
         return -1;
     return 0;
 }
@@ -903,9 +916,10 @@ static int stat_identity(int fd, unsigned long long *start, unsigned long long *
  */
 static void take_request(ms_collector_t *c, const ms_spool_follow_t *m, int64_t now)
 {
-    unsigned long long start, code;
-    char path[64];
+    unsigned long long start, code, stack, exe_kb;
+    char path[64], buf[4096];
     followed_t *f;
+    ssize_t n;
 
     if (m->magic != MS_SPOOL_FOLLOW_MAGIC || m->pid <= 0 || m->key == 0 || m->rss_kb < 0)
         return;
@@ -929,8 +943,10 @@ static void take_request(ms_collector_t *c, const ms_spool_follow_t *m, int64_t 
     f->stat_fd = open(path, O_RDONLY | O_CLOEXEC);
     snprintf(path, sizeof path, "/proc/%ld/status", (long)m->pid);
     f->status_fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (f->stat_fd < 0 || f->status_fd < 0 || stat_identity(f->stat_fd, &start, &code) != 0 ||
-        start != m->start_ticks) {
+    if (f->stat_fd < 0 || f->status_fd < 0 ||
+        stat_identity(f->stat_fd, &start, &code, &stack) != 0 || start != m->start_ticks ||
+        (n = pread(f->status_fd, buf, sizeof buf, 0)) <= 0 ||
+        ms_procfs_kb_field(buf, (size_t)n, "VmExe:", &exe_kb) != 0) {
         if (f->stat_fd >= 0)
             close(f->stat_fd);
         if (f->status_fd >= 0)
@@ -941,6 +957,8 @@ static void take_request(ms_collector_t *c, const ms_spool_follow_t *m, int64_t 
     f->pid = m->pid;
     f->start_ticks = m->start_ticks;
     f->startcode = code;
+    f->startstack = stack;
+    f->vmexe_kb = exe_kb;
     f->until = now + MS_FOLLOW_MAX_NS;
     f->period = MS_FOLLOW_PERIOD_MIN_NS;
     f->next = now + f->period;
@@ -955,17 +973,18 @@ static void take_request(ms_collector_t *c, const ms_spool_follow_t *m, int64_t 
 static int follow_read(ms_collector_t *c, size_t i, int64_t now)
 {
     followed_t *const f = &c->follow[i];
-    unsigned long long start, code, v;
+    unsigned long long start, code, stack, v;
     char buf[4096];
     tick_t t;
     ssize_t n;
 
-    /* Still that process, still that image (an exec maps the text elsewhere). */
-    if (stat_identity(f->stat_fd, &start, &code) != 0 || start != f->start_ticks ||
-        code != f->startcode)
+    /* Still that process, still that image (an exec maps its text and stack elsewhere). */
+    if (stat_identity(f->stat_fd, &start, &code, &stack) != 0 || start != f->start_ticks ||
+        code != f->startcode || stack != f->startstack)
         return -1;
     n = pread(f->status_fd, buf, sizeof buf, 0);
-    if (n <= 0 || ms_procfs_kb_field(buf, (size_t)n, "VmRSS:", &v) != 0)
+    if (n <= 0 || ms_procfs_kb_field(buf, (size_t)n, "VmRSS:", &v) != 0 ||
+        ms_procfs_kb_field(buf, (size_t)n, "VmExe:", &start) != 0 || start != f->vmexe_kb)
         return -1;
     memset(&t, 0, sizeof t);
     t.key = f->key;
@@ -1011,12 +1030,14 @@ static int follow_read(ms_collector_t *c, size_t i, int64_t now)
 
 /*
  * The follow thread: requests from the FIFO, and the readings of the processes they
- * name, each at its own period. It wakes at least every 100 ms to see whether to stop.
+ * name, each at its own period, until ms_collector_finish wakes it to stop (it looks at
+ * the stop flag every 100 ms too).
  */
 static void *follow_main(void *arg)
 {
     ms_collector_t *c = arg;
-    struct pollfd pfd = {.fd = c->follow_fd, .events = POLLIN};
+    struct pollfd pfd[2] = {{.fd = c->follow_fd, .events = POLLIN},
+                            {.fd = c->follow_wake, .events = POLLIN}};
 
     (void)setpriority(PRIO_PROCESS, (id_t)gettid(), TICK_NICE);
     for (;;) {
@@ -1034,7 +1055,9 @@ static void *follow_main(void *arg)
                 wake = c->follow[i].next;
         ts.tv_sec = (time_t)((wake > now ? wake - now : 0) / 1000000000LL);
         ts.tv_nsec = (long)((wake > now ? wake - now : 0) % 1000000000LL);
-        if (ppoll(&pfd, 1, &ts, NULL) > 0 && (pfd.revents & POLLIN)) {
+        if (ppoll(pfd, 2, &ts, NULL) > 0 && (pfd[1].revents & POLLIN))
+            break; /* ms_collector_finish */
+        if (pfd[0].revents & POLLIN) {
             ms_spool_follow_t m[64];
             const ssize_t got = read(c->follow_fd, m, sizeof m);
             now = mono_ns();
@@ -1063,6 +1086,9 @@ static void *follow_main(void *arg)
 static void open_follow(ms_collector_t *c)
 {
     c->follow_fd = -1;
+    c->follow_wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (c->follow_wake < 0)
+        return;
     if (asprintf(&c->follow_path, "%s/%s%ld", c->spool_dir, MS_SPOOL_FOLLOW_PREFIX,
                  (long)getpid()) < 0) {
         c->follow_path = NULL;
@@ -1084,9 +1110,12 @@ static void close_follow(ms_collector_t *c)
         (void)unlink(c->follow_path);
     if (c->follow_fd >= 0)
         close(c->follow_fd);
+    if (c->follow_wake >= 0)
+        close(c->follow_wake);
     free(c->follow_path);
     c->follow_path = NULL;
     c->follow_fd = -1;
+    c->follow_wake = -1;
 }
 
 /*
@@ -1145,7 +1174,7 @@ int ms_collector_start(const char *db_path, const char *spool_dir, long long int
 
     *out = NULL;
     if (c != NULL)
-        c->follow_fd = -1;
+        c->follow_fd = c->follow_wake = -1;
     if (c == NULL || (c->db_path = strdup(db_path)) == NULL ||
         (c->spool_dir = strdup(spool_dir)) == NULL) {
         ms_collector_free(c);
@@ -1384,8 +1413,11 @@ int ms_collector_finish(ms_collector_t *c)
         pthread_mutex_unlock(&c->mu);
         pthread_join(c->tick_thread, NULL);
         pthread_join(c->fold_thread, NULL);
-        if (c->follow_started)
+        if (c->follow_started) {
+            const uint64_t one = 1;
+            (void)!write(c->follow_wake, &one, sizeof one);
             pthread_join(c->follow_thread, NULL);
+        }
         c->follow_started = 0;
         c->started = 0;
     }

@@ -7,8 +7,8 @@
  * library's does: execve and execveat are the system calls themselves, execv and execvp
  * pass the environment, the execl forms build the argument vector, and execvpe (the
  * search of PATH, with its fallbacks) and fexecve (where the kernel lacks execveat) are
- * the C library's own, found with dlsym at load in a process the shim measures (and at
- * their first use in one it does not).
+ * the C library's own, found with dlsym at load (ms__exec_resolve, from the constructor;
+ * at their first use when a program execs before the shim's constructor has run).
  *
  * Everything here may run in a vfork child or a signal handler (execve is
  * async-signal-safe): the argument vectors of the execl forms live on the stack, sized to

@@ -106,6 +106,11 @@ void ms__image_fork_parent(void)
     ms__spool_fork_parent();
 }
 
+void ms__image_fork_child_done(void)
+{
+    ms__spool_fork_child_mask();
+}
+
 int ms__image_fork_child(void)
 {
     fork_parent = ms__spool_fork_child();
@@ -160,12 +165,13 @@ void ms__image_exec(void)
     r.heap_kb = ms__spool_heap_kb();
     r.pss.total = r.pss.anon = r.pss.shmem = -1;
     /*
-     * The writer is only tried (exec is async-signal-safe: this may be a handler that
-     * interrupted its own thread's writer); a reading that finds it busy is counted in
-     * alloc_dropped_queue.
+     * The writer is waited for, briefly: its holder is another thread (every holder,
+     * the fork handlers included, blocks its signals, so this cannot be a handler that
+     * interrupted its own thread's writer), and a reading that still finds it busy is
+     * counted in alloc_dropped_queue.
      */
     if (ms__proc_status(&r.st) == 0)
-        ms__spool_write(&r, NULL, 0);
+        ms__spool_write(&r, NULL, MS__WRITE_BRIEFLY);
     else
         ms__spool_count(MS__COUNT_UNSTORED, 1);
     pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -333,10 +333,13 @@ int ms__spool_begin(const ms_image_t *img);
 
 /*
  * Appends a reading, and stack first when it is not NULL and this image has not written
- * it yet. wait: the sampler waits for the writer; a program thread (wait 0) does not, and
- * a reading it finds the writer busy for is counted in alloc_dropped_queue (-EBUSY).
- * -ENOSPC: out of room, counted in unstored. -ESRCH: the image writes nothing (now).
+ * it yet. wait: the sampler waits for the writer (1); a program thread does not (0), or,
+ * for the one reading an exec leaves, only briefly (MS__WRITE_BRIEFLY: the holder is
+ * another thread, every holder blocking its signals); a reading it finds the writer busy
+ * for is counted in alloc_dropped_queue (-EBUSY). -ENOSPC: out of room, counted in
+ * unstored. -ESRCH: the image writes nothing (now).
  */
+#define MS__WRITE_BRIEFLY 2
 int ms__spool_write(const ms_reading_t *r, const ms_stack_text_t *stack, int wait);
 
 /* A NOTE record saying why measuring stopped; only the first of an image is written. */
@@ -382,9 +385,13 @@ void ms__spool_fork_parent(void);
 /*
  * Fork child handler: forgets (unmaps) the parent's chunks, which the child must never
  * write to, and makes the image dormant when the parent's was measured. Returns the
- * parent's pid when the child is to be measured, else 0.
+ * parent's pid when the child is to be measured, else 0. The child's signals stay
+ * blocked until ms__spool_fork_child_mask, the last step of the shim's child handler: a
+ * signal delivered before every part of the shim has forgotten the parent would act as
+ * the parent (write its end, into its record).
  */
 pid_t ms__spool_fork_child(void);
+void ms__spool_fork_child_mask(void);
 
 /* Dormant -> waking, for the one thread that wakes the image; 1 when this one does. */
 int ms__spool_claim_wake(void);
@@ -422,6 +429,9 @@ int ms__image_fork_child(void);
 void ms__image_fork_prepare(void);
 void ms__image_fork_parent(void);
 
+/* The last step of the fork child handler: the child's signal mask (ms__spool_fork_child_mask). */
+void ms__image_fork_child_done(void);
+
 /*
  * A dormant fork child's first hook call (or its exit): it now records itself. Called by
  * a program thread inside one of its own calls, with the hooks' re-entrancy guard set.
@@ -454,7 +464,7 @@ void ms__resolve_exit(void);
 
 /* ---- shim_exec_override.c ---------------------------------------------------------- */
 
-/* Resolves the C library's execvpe and fexecve, at load (ms__resolve_exit). */
+/* Resolves the C library's execvpe and fexecve, at load (the constructor). Keeps errno. */
 void ms__exec_resolve(void);
 
 /* Ends the process through the next _exit, or the exit_group system call without one. */

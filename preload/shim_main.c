@@ -211,6 +211,8 @@ static void fork_child(void)
     const int saved = errno;
 
     ms__alloc_fork_child(ms__image_fork_child());
+    /* Last: signals held since the prepare handler may now arrive, in a child made whole. */
+    ms__image_fork_child_done();
     errno = saved;
 }
 
@@ -308,6 +310,11 @@ __attribute__((constructor)) static void shim_init(int argc, char **argv, char *
     unsigned interval_ms;
 
     start_env = envp;
+    /*
+     * The exec functions that are the C library's, in every process the shim is loaded
+     * into, measured or not: none is then looked up in a vfork child or a signal handler.
+     */
+    ms__exec_resolve();
     spool = env_get(MS_ENV_SPOOL);
     db = env_get(MS_ENV_DB);
     /* Until measuring is certain, the allocation hooks only forward. */
@@ -360,8 +367,6 @@ void ms__resolve_exit(void)
     /* Converting a data pointer from dlsym to a function pointer, as POSIX allows. */
     memcpy(&next_exit, &sym, sizeof next_exit);
     errno = saved;
-    /* The exec functions that are the C library's, so that none is looked up in a vfork child. */
-    ms__exec_resolve();
 }
 
 void ms__real_exit(int status)

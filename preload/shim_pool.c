@@ -565,6 +565,7 @@ static int build_follow_path(void)
 int ms__pool_follow_request(const ms_spool_follow_t *msg)
 {
     struct stat st;
+    sigset_t before;
     int state = atomic_load(&follow_state);
     int fd, err = 0;
 
@@ -579,11 +580,25 @@ int ms__pool_follow_request(const ms_spool_follow_t *msg)
     if (fd < 0)
         return -errno;
     /* Only the collector's FIFO: never a file someone put in its place. */
+    sigemptyset(&before);
+    (void)sigpending(&before);
     if (ms__sys_fstat(fd, &st) != 0 || !S_ISFIFO(st.st_mode) || st.st_uid != ms__sys_geteuid())
         err = -EINVAL;
     else if (write(fd, msg, sizeof(*msg)) != (ssize_t)sizeof(*msg))
-        err = -EAGAIN;
+        err = errno == EPIPE ? -EPIPE : -EAGAIN;
     close(fd);
+    if (err == -EPIPE && !sigismember(&before, SIGPIPE)) {
+        /*
+         * The collector closed the FIFO between the open and the write: the kernel sent
+         * this thread a SIGPIPE, held by its blocked signals, which would kill the
+         * program once they are unblocked. It is the shim's, and taken back here.
+         */
+        const struct timespec none = {0, 0};
+        sigset_t pipe;
+        sigemptyset(&pipe);
+        sigaddset(&pipe, SIGPIPE);
+        (void)sigtimedwait(&pipe, NULL, &none);
+    }
     return err;
 }
 

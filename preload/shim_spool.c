@@ -94,14 +94,17 @@ static ms_spool_proc_t *proc_now(void)
     return __atomic_load_n(&w.proc, __ATOMIC_ACQUIRE);
 }
 
+/* Yields a bounded wait (MS__WRITE_BRIEFLY) allows before it gives up: a few ms at most. */
+#define BRIEF_TRIES 1000
+
 static int lock_writer(int wait)
 {
-    for (;;) {
+    for (int tries = 0;; tries++) {
         int expect = 0;
         if (atomic_compare_exchange_weak_explicit(&w.lock, &expect, 1, memory_order_acquire,
                                                   memory_order_relaxed))
             return 1;
-        if (!wait) {
+        if (!wait || (wait == MS__WRITE_BRIEFLY && tries >= BRIEF_TRIES)) {
             /* A weak exchange may fail spuriously: only a held lock is a busy writer. */
             if (atomic_load_explicit(&w.lock, memory_order_relaxed) != 0)
                 return 0;
@@ -775,6 +778,11 @@ void ms__spool_fork_prepare(void)
     fork_mask = old;
 }
 
+void ms__spool_fork_child_mask(void)
+{
+    pthread_sigmask(SIG_SETMASK, &fork_mask, NULL);
+}
+
 void ms__spool_fork_parent(void)
 {
     const sigset_t old = fork_mask;
@@ -811,8 +819,6 @@ pid_t ms__spool_fork_child(void)
     for (int i = 0; i < 3; i++)
         atomic_store(&counters[i], 0);
     atomic_store(&w.owner, (int)ms__pid());
-    /* The mask the prepare handler saved; the lock was let go above. */
-    pthread_sigmask(SIG_SETMASK, &fork_mask, NULL);
     /* A child of a measured image (or of a dormant one) records itself once it wakes. */
     if (st == MS__SPOOL_LIVE || st == MS__SPOOL_DORMANT) {
         atomic_store(&w.state, MS__SPOOL_DORMANT);

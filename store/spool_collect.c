@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdarg.h>
@@ -115,7 +116,8 @@ nomem:
 /*
  * Removes the pools of dir that were never published (spoolpub.h) and whose creator has
  * left them for MS_SPOOL_NEW_STALE_S: they hold no record, for no process writes into a
- * pool before it has its final name.
+ * pool before it has its final name. And the follow FIFOs (spool.h) of collectors that
+ * are gone, which would keep the directory from being removed.
  */
 static void remove_abandoned(const char *dir)
 {
@@ -128,7 +130,21 @@ static void remove_abandoned(const char *dir)
         return;
     while ((e = readdir(d)) != NULL) {
         const size_t len = strlen(e->d_name);
+        const size_t flen = strlen(MS_SPOOL_FOLLOW_PREFIX);
         struct stat st;
+        /*
+         * The FIFO of a collector that is gone (killed with its sweep): its pid, after
+         * the prefix, names no live process of this machine.
+         */
+        if (len > flen && strncmp(e->d_name, MS_SPOOL_FOLLOW_PREFIX, flen) == 0) {
+            char *end;
+            const long pid = strtol(e->d_name + flen, &end, 10);
+            if (*end == '\0' && pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH &&
+                fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                S_ISFIFO(st.st_mode))
+                (void)unlinkat(dirfd(d), e->d_name, 0);
+            continue;
+        }
         if (len <= plen || strcmp(e->d_name + len - plen, MS_SPOOL_SUFFIX MS_SPOOL_NEW_SUFFIX) != 0)
             continue;
         if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&

@@ -16,7 +16,7 @@
  * finds the last reading within about that share of the peak.
  */
 #define MS_FOLLOW_PERIOD_MIN_NS 1000000LL
-#define MS_FOLLOW_PERIOD_MAX_NS 16000000LL
+#define MS_FOLLOW_PERIOD_MAX_NS 50000000LL
 #define MS_FOLLOW_RISE_DIV 128
 
 /*

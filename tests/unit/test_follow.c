@@ -25,9 +25,9 @@ static void test_period_adapts(void **state)
     assert_int_equal(ms_follow_next_period(4 * MS, 400, 102400), 8 * MS);
     /* In between: in proportion (3/4 of the wanted rise: 4/3 of the period). */
     assert_int_equal(ms_follow_next_period(3 * MS, 600, 102400), 4 * MS);
-    /* Never below 1 ms nor above 16 ms. */
+    /* Never below 1 ms nor above 50 ms. */
     assert_int_equal(ms_follow_next_period(MS, 1 << 20, 102400), MS_FOLLOW_PERIOD_MIN_NS);
-    assert_int_equal(ms_follow_next_period(16 * MS, 1, 102400), MS_FOLLOW_PERIOD_MAX_NS);
+    assert_int_equal(ms_follow_next_period(32 * MS, 1, 102400), MS_FOLLOW_PERIOD_MAX_NS);
     /* A tiny process: the wanted rise is at least 1 KiB, the period still bounded. */
     assert_int_equal(ms_follow_next_period(2 * MS, 1, 100), 2 * MS);
 }
