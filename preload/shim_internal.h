@@ -2,21 +2,26 @@
 /*
  * Modules of libmemsweep.so and what they share:
  *   shim_main.c     constructor, destructor, fork handler and exit; reads the environment
- *   shim_image.c    the life of one process image: start, dormant fork child, wake, end
+ *   shim_exit_override.c, shim_exec_override.c  the exported _exit, _Exit, daemon and
+ *                   the exec family: forwarders that first take the end or the exec reading
+ *   shim_image.c    the life of one process image: start, dormant fork child, wake, exec, end
  *   shim_pool.c     the pool file of the run: open or create it, claim and map chunks
  *   shim_spool.c    the image's records in its chunks: one writer at a time, live counters
- *   shim_sampler.c  the sampler thread of a process no collector watches
+ *   shim_sampler.c  the sampler thread of a process no collector watches: ticks, PSS,
+ *                   following growth
  *   shim_proc.c     /proc reads, clocks and random numbers
  *   shim_fmt.c      fixed-buffer text and the shim's only output path
  * and, for the samples driven by the program's own allocations (see shim_alloc.c):
  *   shim_alloc_override.c  the exported malloc, free, mmap, ...: forwarders only
  *   shim_alloc.c    the hooks: real functions, bootstrap pool, per-thread counters
  *   shim_maptable.c the anonymous mappings the program made, for munmap and mremap
- *   shim_trigger.c  an allocation-driven sample, taken and written in the allocating thread
+ *   shim_trigger.c  an allocation-driven sample, taken and written in the allocating thread,
+ *                   and the request to follow the growth after it
  *   shim_unwind.c   the unwinder, called on new peaks
  *   shim_stacks.c   return addresses to "module+0xoffset symbol" text
  * Calls between them go one way only (main -> image -> sampler -> trigger -> spool -> pool
- * -> proc -> fmt, alloc -> image and trigger): no two files call each other in a circle.
+ * -> proc -> fmt, alloc -> image and trigger, the overrides -> main or image): no two files
+ * call each other in a circle.
  * Functions return 0 or a negative errno code unless they say otherwise.
  */
 #ifndef MS_PRELOAD_SHIM_INTERNAL_H
