@@ -461,20 +461,31 @@ static void read_pss(const ms_collector_t *c, watched_t *w, ms_fold_reading_t *r
     char path[64], buf[1024];
     unsigned long long v, start;
     const int64_t now = mono_ns();
-    int64_t took;
+    struct timespec ts;
+    int64_t took, cpu0;
     ssize_t n;
     int fd;
 
     r->pss_kb = r->pss_anon_kb = r->pss_shmem_kb = -1;
     if (now < w->pss_next || *budget_ns <= 0)
         return;
+    /*
+     * The cost is this thread's CPU time (the kernel's walk of the mappings), not the
+     * time the read took on a busy machine, where waiting for a CPU would otherwise space
+     * a process's reads out by seconds.
+     */
+    cpu0 = clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0
+               ? (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec
+               : 0;
     snprintf(path, sizeof path, "/proc/%ld/smaps_rollup", (long)w->pid);
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return;
     n = pread(fd, buf, sizeof buf, 0);
     close(fd);
-    took = mono_ns() - now;
+    took = clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0
+               ? (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec - cpu0
+               : mono_ns() - now;
     *budget_ns -= took;
     w->pss_next = now + (took * PSS_DUTY > c->interval_ns ? took * PSS_DUTY : c->interval_ns);
     /*

@@ -123,10 +123,16 @@ static int shares_pages(void)
 static ms_pss_t tick_pss(files_t *f, int64_t now)
 {
     ms_pss_t pss = {-1, -1, -1};
-    int64_t took;
+    int64_t took, cpu0;
 
     if (now < f->pss_next || f->rollup == -2 || !shares_pages())
         return pss;
+    /*
+     * What the read costs is this thread's CPU time (the kernel's walk of the mappings),
+     * not the time it took on a busy machine, where waiting for a CPU would otherwise
+     * space the reads out by seconds.
+     */
+    cpu0 = ms__clock_ns(CLOCK_THREAD_CPUTIME_ID);
     if (f->rollup < 0)
         f->rollup = open("/proc/self/smaps_rollup", O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (f->rollup < 0) {
@@ -135,7 +141,7 @@ static ms_pss_t tick_pss(files_t *f, int64_t now)
     }
     if (ms__proc_pss_fd(f->rollup, &pss) != 0)
         pss = (ms_pss_t){-1, -1, -1};
-    took = ms__clock_ns(CLOCK_MONOTONIC) - now;
+    took = ms__clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0;
     f->pss_next = now + (took * PSS_DUTY > interval_ns ? took * PSS_DUTY : interval_ns);
     return pss;
 }
