@@ -444,6 +444,16 @@ static void bury(watched_t *w)
     w->dead = 1;
 }
 
+/* RssAnon, RssFile and RssShmem of a status file's text into r; -1 for one not there. */
+static void breakdown_of(const char *buf, size_t n, ms_fold_reading_t *r)
+{
+    unsigned long long v;
+
+    r->anon_kb = ms_procfs_kb_field(buf, n, "RssAnon:", &v) == 0 ? (int64_t)v : -1;
+    r->file_kb = ms_procfs_kb_field(buf, n, "RssFile:", &v) == 0 ? (int64_t)v : -1;
+    r->shmem_kb = ms_procfs_kb_field(buf, n, "RssShmem:", &v) == 0 ? (int64_t)v : -1;
+}
+
 /*
  * PSS of a process whose run has another live process, at most once a tick and for at
  * most 1/PSS_DUTY of the time spent on this process: the kernel walks every mapping to
@@ -516,7 +526,7 @@ static void read_one(ms_collector_t *c, cpool_t *p, watched_t *w, uint64_t round
                      int64_t due_ns, int shared, int64_t *pss_budget_ns)
 {
     char buf[4096];
-    unsigned long long rss, hwm, v;
+    unsigned long long rss, hwm;
     int64_t heap = -1;
     uint32_t end_state = 0;
     int64_t t_ns;
@@ -623,9 +633,7 @@ static void read_one(ms_collector_t *c, cpool_t *p, watched_t *w, uint64_t round
     t.r.rss_kb = (int64_t)rss;
     t.r.hwm_kb = hwm == (unsigned long long)-1 ? -1 : (int64_t)hwm;
     t.r.heap_kb = heap;
-    t.r.anon_kb = ms_procfs_kb_field(buf, (size_t)n, "RssAnon:", &v) == 0 ? (int64_t)v : -1;
-    t.r.file_kb = ms_procfs_kb_field(buf, (size_t)n, "RssFile:", &v) == 0 ? (int64_t)v : -1;
-    t.r.shmem_kb = ms_procfs_kb_field(buf, (size_t)n, "RssShmem:", &v) == 0 ? (int64_t)v : -1;
+    breakdown_of(buf, (size_t)n, &t.r);
     t.r.pss_kb = t.r.pss_anon_kb = t.r.pss_shmem_kb = -1;
     if (shared)
         read_pss(c, w, &t.r, pss_budget_ns);
@@ -1003,9 +1011,7 @@ static int follow_read(ms_collector_t *c, size_t i, int64_t now)
     t.r.t_ns = real_ns();
     t.r.rss_kb = (int64_t)v;
     t.r.hwm_kb = ms_procfs_kb_field(buf, (size_t)n, "VmHWM:", &v) == 0 ? (int64_t)v : -1;
-    t.r.anon_kb = ms_procfs_kb_field(buf, (size_t)n, "RssAnon:", &v) == 0 ? (int64_t)v : -1;
-    t.r.file_kb = ms_procfs_kb_field(buf, (size_t)n, "RssFile:", &v) == 0 ? (int64_t)v : -1;
-    t.r.shmem_kb = ms_procfs_kb_field(buf, (size_t)n, "RssShmem:", &v) == 0 ? (int64_t)v : -1;
+    breakdown_of(buf, (size_t)n, &t.r);
     t.r.heap_kb = -1;
     t.r.pss_kb = t.r.pss_anon_kb = t.r.pss_shmem_kb = -1;
     if (ms_follow_store_due(t.r.rss_kb, f->stored_kb)) {
