@@ -1,5 +1,6 @@
 /* The collector of `memsweep run` (see collector.h). */
 #include "collector.h"
+#include "poolfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -208,23 +209,6 @@ static int64_t real_ns(void)
 }
 
 /* Creates dir (mode 0700) or checks that the existing one is the user's own and private. */
-static int own_dir(const char *dir, char *err, size_t errlen)
-{
-    struct stat st;
-
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        const int rc = -errno;
-        ms_set_err(err, errlen, "%s: %s", dir, strerror(-rc));
-        return rc;
-    }
-    if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
-        (st.st_mode & 0077) != 0) {
-        ms_set_err(err, errlen, "%s: not a private directory of this user (mode 0700)", dir);
-        return -EPERM;
-    }
-    return 0;
-}
-
 int ms_collector_spool_dir(const char *sweep_dir, const char *db_path, char *out, size_t len,
                            char *err, size_t errlen)
 {
@@ -240,13 +224,13 @@ int ms_collector_spool_dir(const char *sweep_dir, const char *db_path, char *out
             return rc;
         }
         snprintf(parent, sizeof parent, "/tmp/memsweep-%lu", (unsigned long)getuid());
-        rc = own_dir(parent, err, errlen);
+        rc = ms_own_dir(parent, err, errlen);
     } else {
         rc = snprintf(out, len, "%s/spool", sweep_dir) >= (int)len ? -ENAMETOOLONG : 0;
         if (rc != 0)
             ms_set_err(err, errlen, "%s: %s", sweep_dir, strerror(-rc));
     }
-    return rc == 0 ? own_dir(out, err, errlen) : rc;
+    return rc == 0 ? ms_own_dir(out, err, errlen) : rc;
 }
 
 /* The header fields every pool of this sweep shares. */
@@ -1302,10 +1286,9 @@ int ms_collector_new_pool(ms_collector_t *c, long long run_id, const char **path
 {
     ms_spool_pool_t h = c->tmpl;
     mpool_t *m;
-    uint64_t r;
-    char *p = NULL, *p2 = NULL, *tmp = NULL;
+    char *p = NULL, *p2 = NULL;
     int fd = -1;
-    int rc = -EEXIST;
+    int rc;
 
     if (c->n_mine == c->cap_mine) {
         mpool_t *nm = grow(c->mine, &c->cap_mine, sizeof *nm, 16);
@@ -1314,57 +1297,9 @@ int ms_collector_new_pool(ms_collector_t *c, long long run_id, const char **path
         c->mine = nm;
     }
     h.run_id = run_id;
-    /*
-     * Written under a name no reader lists and published whole (spoolpub.h), with blocks
-     * for the header and the first chunks, so a worker's start allocates none.
-     */
-    for (int attempt = 0; attempt < 4; attempt++) {
-        if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r) {
-            rc = -errno;
-            ms_set_err(err, errlen, "cannot name a pool: %s", strerror(-rc));
-            goto fail;
-        }
-        free(p);
-        if (asprintf(&p, "%s/%016llx%s", c->spool_dir, (unsigned long long)r,
-                     MS_SPOOL_SUFFIX) < 0) {
-            p = NULL;
-            goto nomem;
-        }
-        if (fd < 0) {
-            if (asprintf(&tmp, "%s%s", p, MS_SPOOL_NEW_SUFFIX) < 0) {
-                tmp = NULL;
-                goto nomem;
-            }
-            fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-            if (fd < 0) {
-                rc = -errno;
-                free(tmp);
-                tmp = NULL;
-                if (rc == -EEXIST)
-                    continue;
-                ms_set_err(err, errlen, "%s%s: %s", p, MS_SPOOL_NEW_SUFFIX, strerror(-rc));
-                goto fail;
-            }
-            h.created_ns = real_ns();
-            rc = posix_fallocate(fd, 0,
-                                 MS_SPOOL_HEADER_BYTES +
-                                     (off_t)MS_COLLECT_PREALLOC_CHUNKS * MS_SPOOL_CHUNK_BYTES);
-            if (rc != 0 || pwrite(fd, &h, sizeof h, 0) != (ssize_t)sizeof h) {
-                rc = rc != 0 ? -rc : -errno;
-                ms_set_err(err, errlen, "%s: %s", tmp, strerror(-rc));
-                goto fail;
-            }
-        }
-        rc = ms_spool_publish(tmp, p);
-        if (rc != -EEXIST)
-            break;
-    }
-    if (rc != 0) {
-        ms_set_err(err, errlen, "%s: %s", p, strerror(-rc));
-        goto fail;
-    }
-    free(tmp);
-    tmp = NULL;
+    rc = ms_pool_file_create(c->spool_dir, &h, MS_COLLECT_PREALLOC_CHUNKS, &fd, &p, err, errlen);
+    if (rc != 0)
+        return rc;
     p2 = strdup(p);
     if (p2 == NULL || add_pool(c, run_id, p2) != 0) {
         free(p2);
@@ -1379,17 +1314,11 @@ int ms_collector_new_pool(ms_collector_t *c, long long run_id, const char **path
     return 0;
 
 nomem:
-    rc = -ENOMEM;
     ms_set_err(err, errlen, "%s", strerror(ENOMEM));
-fail:
     if (fd >= 0)
         close(fd);
-    if (tmp != NULL) {
-        (void)unlink(tmp);
-        free(tmp);
-    }
     free(p);
-    return rc;
+    return -ENOMEM;
 }
 
 int ms_collector_run_done(ms_collector_t *c, long long run_id)
