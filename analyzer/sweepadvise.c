@@ -97,8 +97,11 @@ int ms_sweep_advise(const ms_sweep_data_t *d, const ms_advise_opts_t *o, ms_advi
     for (size_t i = 0; i < d->n_runs; i++) {
         const ms_run_mem_t *r = &d->runs[i];
         const int running = strcmp(r->status, MS_STATUS_RUNNING) == 0;
+        /* Cancelled by the batch system, or lost with its recorder: also cut short. */
         const int stopped = strcmp(r->status, MS_STATUS_INTERRUPTED) == 0 ||
-                            strcmp(r->status, MS_STATUS_TIMEOUT) == 0;
+                            strcmp(r->status, MS_STATUS_TIMEOUT) == 0 ||
+                            strcmp(r->status, MS_STATUS_CANCELLED) == 0 ||
+                            strcmp(r->status, MS_STATUS_LOST) == 0;
 
         /* An unknown status is not ok either; a run still running has not failed. */
         if (running)

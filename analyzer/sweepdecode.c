@@ -294,7 +294,8 @@ static int status_is_known(const char *s)
 {
     static const char *const known[] = {MS_STATUS_OK,      MS_STATUS_FAILED,
                                         MS_STATUS_KILLED,  MS_STATUS_OOM, MS_STATUS_TIMEOUT,
-                                        MS_STATUS_INTERRUPTED, MS_STATUS_RUNNING};
+                                        MS_STATUS_INTERRUPTED, MS_STATUS_RUNNING,
+                                        MS_STATUS_CANCELLED, MS_STATUS_LOST};
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
         if (strcmp(s, known[i]) == 0)
             return 1;
@@ -475,8 +476,9 @@ static int read_unfinished(sqlite3 *db, ms_sweep_data_t *out)
     if (ms__sweep_has_column(db, "sweeps", "origin", &has_origin) != 0)
         return -EIO;
     if (sqlite3_prepare_v2(db,
-                           has_origin ? "SELECT finished_ns IS NULL AND origin IS '"
-                                        MS_ORIGIN_LAUNCHER "' FROM sweeps ORDER BY sweep_id LIMIT 1"
+                           has_origin ? "SELECT finished_ns IS NULL AND origin IN ('"
+                                        MS_ORIGIN_LAUNCHER "','" MS_ORIGIN_EXEC "','"
+                                        MS_ORIGIN_MERGE "') FROM sweeps ORDER BY sweep_id LIMIT 1"
                                       : "SELECT finished_ns IS NULL FROM sweeps ORDER BY sweep_id"
                                         " LIMIT 1",
                            -1, &st, NULL) != SQLITE_OK)

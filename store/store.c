@@ -274,6 +274,15 @@ int ms_store_upgrade(sqlite3 *db, const char *path, char *err, size_t errlen)
         {"samples", "pss_kb", "ALTER TABLE samples ADD COLUMN pss_kb INTEGER"},
         {"samples", "pss_anon_kb", "ALTER TABLE samples ADD COLUMN pss_anon_kb INTEGER"},
         {"samples", "pss_shmem_kb", "ALTER TABLE samples ADD COLUMN pss_shmem_kb INTEGER"},
+        {"runs", "uid", "ALTER TABLE runs ADD COLUMN uid TEXT"},
+        {"runs", "host", "ALTER TABLE runs ADD COLUMN host TEXT"},
+        {"runs", "node_mem_kb", "ALTER TABLE runs ADD COLUMN node_mem_kb INTEGER"},
+        {"runs", "node_mem_source", "ALTER TABLE runs ADD COLUMN node_mem_source TEXT"},
+        {"runs", "node_reserve_mb", "ALTER TABLE runs ADD COLUMN node_reserve_mb INTEGER"},
+        {"runs", "node_cpus", "ALTER TABLE runs ADD COLUMN node_cpus INTEGER"},
+        {"runs", "batch_job", "ALTER TABLE runs ADD COLUMN batch_job TEXT"},
+        {"runs", "batch_state", "ALTER TABLE runs ADD COLUMN batch_state TEXT"},
+        {"runs", "recorder", "ALTER TABLE runs ADD COLUMN recorder TEXT"},
     };
     long long app_id = 0, version = 0;
     char ids[128];

@@ -12,7 +12,24 @@
 #define MS_APPLICATION_ID 0x4D535750
 
 /* PRAGMA user_version written by this version of memsweep. */
-#define MS_SCHEMA_VERSION 6
+#define MS_SCHEMA_VERSION 7
+
+/*
+ * Columns of runs added in version 7, for the runs of a sweep made of shards (one per
+ * `memsweep exec`, docs/usage.md): the run's identity, unique by construction (uid), and
+ * the node it ran on, since the runs of one sweep may run on machines of different sizes.
+ * NULL for a run of `memsweep run`, whose node is the sweeps row's.
+ */
+#define MS_SCHEMA_RUNS_V7_COLUMNS                                                      \
+    " uid TEXT,"                                                                       \
+    " host TEXT,"                                                                      \
+    " node_mem_kb INTEGER,"                                                            \
+    " node_mem_source TEXT,"                                                           \
+    " node_reserve_mb INTEGER,"                                                        \
+    " node_cpus INTEGER,"                                                              \
+    " batch_job TEXT,"                                                                 \
+    " batch_state TEXT,"                                                               \
+    " recorder TEXT"
 
 /*
  * Creates every table and index. Idempotent, so that the launcher and any number of
@@ -49,12 +66,14 @@
     " exit_code INTEGER,"                                                              \
     " term_signal INTEGER,"                                                            \
     " status TEXT NOT NULL DEFAULT 'running' CHECK(status IN"                          \
-    "  ('ok','failed','killed','oom','timeout','interrupted','running')),"             \
+    "  ('ok','failed','killed','oom','timeout','interrupted','running',"              \
+    "   'cancelled','lost')),"                                                         \
     " uninstrumented TEXT,"                                                            \
     " maxrss_kb INTEGER,"                                                              \
     " maxrss_floor_kb INTEGER,"                                                        \
     " utime_us INTEGER,"                                                               \
-    " stime_us INTEGER);"                                                              \
+    " stime_us INTEGER,"                                                               \
+    MS_SCHEMA_RUNS_V7_COLUMNS ");"                                                     \
     "CREATE TABLE IF NOT EXISTS processes("                                            \
     " proc_id INTEGER PRIMARY KEY,"                                                    \
     " run_id INTEGER NOT NULL REFERENCES runs(run_id),"                                \
@@ -95,6 +114,7 @@
     "CREATE INDEX IF NOT EXISTS runs_by_sweep ON runs(sweep_id, seq);"                 \
     "CREATE INDEX IF NOT EXISTS processes_by_run ON processes(run_id, started_ns);"    \
     "CREATE INDEX IF NOT EXISTS samples_by_proc ON samples(proc_id, t_ns);"            \
+    "CREATE INDEX IF NOT EXISTS runs_by_uid ON runs(uid) WHERE uid IS NOT NULL;"       \
     MS_SCHEMA_SPOOL_SQL
 
 /*
@@ -147,6 +167,8 @@
 #define MS_STATUS_TIMEOUT "timeout"         /* killed by memsweep after --timeout */
 #define MS_STATUS_INTERRUPTED "interrupted" /* stopped because the sweep was interrupted */
 #define MS_STATUS_RUNNING "running"         /* not finished (or its recorder died) */
+#define MS_STATUS_CANCELLED "cancelled"     /* v7: cancelled or preempted by the batch system */
+#define MS_STATUS_LOST "lost"               /* v7: its recorder died and nothing says how it ended */
 
 /*
  * sweeps.mem_source values: where sweeps.mem_total_kb came from. NULL (a database written
@@ -168,5 +190,7 @@
 /* sweeps.origin values. */
 #define MS_ORIGIN_LAUNCHER "launcher" /* created by memsweep run */
 #define MS_ORIGIN_SHIM "shim"         /* created by a shim running without the launcher */
+#define MS_ORIGIN_EXEC "exec"         /* v7: a shard, written by memsweep exec */
+#define MS_ORIGIN_MERGE "merge"       /* v7: shards and databases read as one sweep */
 
 #endif

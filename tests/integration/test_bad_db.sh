@@ -356,7 +356,7 @@ jq_eq "$T/status.pkj" '(d["runs"][0]["Status"], d["runs"][0]["StatusKnown"])' "(
 
 note "runs with a NULL or text seq, or a duplicate run_id, are skipped"
 damage bad_runs "CREATE TABLE r2 AS SELECT * FROM runs; DROP TABLE runs;
-CREATE TABLE runs(run_id, sweep_id, seq, label, command, started_ns, finished_ns, exit_code, term_signal, status, uninstrumented, maxrss_kb, maxrss_floor_kb, utime_us, stime_us);
+CREATE TABLE runs(run_id, sweep_id, seq, label, command, started_ns, finished_ns, exit_code, term_signal, status, uninstrumented, maxrss_kb, maxrss_floor_kb, utime_us, stime_us, uid, host, node_mem_kb, node_mem_source, node_reserve_mb, node_cpus, batch_job, batch_state, recorder);
 INSERT INTO runs SELECT * FROM r2; DROP TABLE r2;
 INSERT INTO runs SELECT * FROM runs WHERE seq = 1;
 INSERT INTO runs(run_id, sweep_id, seq, status) VALUES (3000, (SELECT sweep_id FROM sweeps), NULL, 'ok'),
