@@ -1,5 +1,6 @@
 /* `memsweep run`: option parsing and the sequence of a sweep (see cli_run.h). */
 #include "cli_run.h"
+#include "cli_setup.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -30,7 +31,6 @@
 #include "sweepread.h"
 
 #define SUB "run"
-#define SHIM_NAME "libmemsweep.so"
 
 #define EXIT_USAGE 2
 #define EXIT_INTERRUPTED 130
@@ -304,131 +304,6 @@ static int load_commands(const char *path, ms_commands_t *cmds)
     return -1;
 }
 
-/*
- * Nonzero when path names a readable regular file. Otherwise *err is the errno value,
- * or 0 when the file exists but is neither a regular file nor a directory.
- */
-static int readable_file(const char *path, int *err)
-{
-    struct stat st;
-    const int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-    if (fd < 0) {
-        *err = errno;
-        return 0;
-    }
-    if (fstat(fd, &st) != 0) {
-        *err = errno;
-        close(fd);
-        return 0;
-    }
-    close(fd);
-    if (S_ISDIR(st.st_mode)) {
-        *err = EISDIR;
-        return 0;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        *err = 0;
-        return 0;
-    }
-    return 1;
-}
-
-/*
- * Whether the file at path (named as name in messages) is the shim of this memsweep: the
- * loader would preload anything, and a sweep run with another library, or a shim of
- * another version writing a schema this analyzer may not read, is measured wrongly or
- * not at all. Prints why not.
- */
-static int is_our_shim(const char *name, const char *path)
-{
-    char version[MS_SHIM_MARKER_MAX];
-    char why[256];
-    const int rc = ms_shim_check_file(path, version, sizeof version, why, sizeof why);
-
-    if (rc == -ENOEXEC || rc == -EXDEV || rc == -ENOMSG || rc == -EBADMSG) {
-        ms_cli_error("%s: not the memsweep shim (%s)", name, why);
-        return 0;
-    }
-    if (rc != 0) {
-        ms_cli_error("%s: %s", name, why);
-        return 0;
-    }
-    if (strcmp(version, MS_VERSION) != 0) {
-        ms_cli_error("%s: not the memsweep shim of this version (it is %s, memsweep is %s)",
-                     name, version, MS_VERSION);
-        return 0;
-    }
-    return 1;
-}
-
-/*
- * Finds the shim: --preload, else next to the memsweep executable (the build tree), else
- * in the library directory of an installation, and checks that it is this memsweep's.
- * Returns an absolute path, or NULL after printing why.
- */
-static char *find_shim(const char *preload)
-{
-    char exe[PATH_MAX];
-    char *found = NULL;
-    char *abs;
-    int e = 0;
-
-    if (preload != NULL) {
-        if (!readable_file(preload, &e)) {
-            ms_cli_error("%s: %s", preload, e != 0 ? strerror(e) : "not a regular file");
-            return NULL;
-        }
-        found = strdup(preload);
-    } else {
-        /* Build tree first: an installed copy must not shadow the shim being developed. */
-        static const char *const subdirs[] = {".", MS_BIN_TO_LIBDIR};
-        const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-
-        if (n > 0) {
-            const char *dir;
-
-            exe[n] = '\0';
-            dir = dirname(exe);
-            for (size_t i = 0; i < sizeof subdirs / sizeof subdirs[0] && found == NULL; i++) {
-                char *cand;
-                if (asprintf(&cand, "%s/%s/%s", dir, subdirs[i], SHIM_NAME) < 0) {
-                    ms_cli_error("%s", strerror(ENOMEM));
-                    return NULL;
-                }
-                if (readable_file(cand, &e))
-                    found = cand;
-                else
-                    free(cand);
-            }
-        }
-        if (found == NULL) {
-            ms_cli_error("cannot find %s (use --preload)", SHIM_NAME);
-            return NULL;
-        }
-    }
-    if (found == NULL) {
-        ms_cli_error("%s", strerror(ENOMEM));
-        return NULL;
-    }
-    abs = realpath(found, NULL);
-    if (abs == NULL)
-        ms_cli_error("%s: %s", found, strerror(errno));
-    free(found);
-    /* The loader splits LD_PRELOAD at colons and blanks, so such a path cannot be named. */
-    if (abs != NULL && strpbrk(abs, ": \t\n") != NULL) {
-        ms_cli_error("%s: the path contains a colon or a blank, which LD_PRELOAD cannot hold",
-                     abs);
-        free(abs);
-        abs = NULL;
-    }
-    if (abs != NULL && !is_our_shim(preload != NULL ? preload : abs, abs)) {
-        free(abs);
-        abs = NULL;
-    }
-    return abs;
-}
-
 /* Programs whose check passed, kept so that a file of many lines checks each once. */
 #define CHECKED_KEEP 8
 
@@ -520,32 +395,6 @@ static void ensure_std_fds(void)
 }
 
 /*
- * What this sweep may use: the memory (the smallest source, or --mem-total-mb), its
- * reserve, and the CPUs. Sources that make no sense are left out, with a warning.
- */
-static void find_machine(const run_opts_t *ro, ms_mem_choice_t *mem, long long *cpus)
-{
-    ms_probe_paths_t paths;
-    ms_slurm_env_t slurm;
-    ms_mem_probe_t probe;
-
-    ms_probe_paths_default(&paths);
-    ms_slurm_env_get(&slurm);
-    ms_mem_probe(&paths, &slurm, &probe);
-    /* With --mem-total-mb only MemTotal is used, as the machine's: no need to complain. */
-    if (ro->mem_total_mb < 0) {
-        for (size_t i = 0; i < probe.n_warnings; i++)
-            ms_cli_error("warning: %s", probe.warning[i]);
-        if (probe.more_warnings > 0)
-            ms_cli_error("warning: %zu more memory sources not used", probe.more_warnings);
-    }
-    ms_mem_decide(probe.cand, probe.n, ro->mem_total_mb, ro->reserve_mb, mem);
-    if (ms_cpus_choose(ms_probe_affinity_cpus(), slurm.cpus_on_node, cpus) != 0)
-        ms_cli_error("warning: SLURM_CPUS_ON_NODE='%.64s' is not a positive whole number; "
-                     "not used", slurm.cpus_on_node);
-}
-
-/*
  * The post-run part: the advisory appended to the file and printed; returns 0 or 1.
  * *measured is the number of runs that were measured (included in the statistics, or
  * left out only because they did not finish), or -1 when it could not be read.
@@ -632,7 +481,7 @@ int ms_cmd_run(int argc, char **argv)
     }
 
     status = EXIT_FAILURE;
-    shim = find_shim(ro.preload);
+    shim = ms_cli_find_shim(ro.preload);
     if (shim == NULL)
         goto out;
     /*
@@ -652,7 +501,7 @@ int ms_cmd_run(int argc, char **argv)
     if (status >= 0)
         goto out;
     status = EXIT_FAILURE;
-    find_machine(&ro, &mem, &cpus);
+    ms_cli_find_machine(ro.mem_total_mb, ro.reserve_mb, &mem, &cpus);
     if (ro.jobs == 0)
         ro.jobs = cpus < MS_MAX_RUNS ? cpus : MS_MAX_RUNS;
     joined = ms_join_words(argv, (size_t)argc);

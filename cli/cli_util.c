@@ -7,7 +7,33 @@
 
 #include "climsg.h"
 #include "memsweep/defaults.h"
+#include "sweepmerge.h"
 #include "sweepread.h"
+
+/* Whether dir is a sweep directory made of shards (it has shards/). */
+static int is_shard_sweep(const char *dir)
+{
+    char p[4096];
+    struct stat st;
+
+    snprintf(p, sizeof p, "%s/shards", dir);
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Reads every operand into one database in memory (sweepmerge.h). */
+static int merge_operands(int argc, char **argv, sqlite3 **db, char *err, size_t errlen)
+{
+    ms_merge_t *m = NULL;
+    int rc = ms_merge_open(&m, err, errlen);
+
+    for (int i = optind; i < argc && rc == 0; i++)
+        rc = ms_merge_add(m, argv[i], err, errlen);
+    if (rc != 0) {
+        ms_merge_free(m);
+        return rc;
+    }
+    return ms_merge_finish(m, db, NULL, err, errlen);
+}
 
 int ms_cli_read_sweep(const char *sub, int argc, char **argv, sqlite3 **db,
                       ms_sweep_data_t *data, char *name, size_t namelen)
@@ -19,18 +45,26 @@ int ms_cli_read_sweep(const char *sub, int argc, char **argv, sqlite3 **db,
         ms_cli_usage_error(sub, "missing PATH (a sweep directory or database)");
         return 2;
     }
-    if (optind + 1 < argc) {
-        ms_cli_usage_error(sub, "unexpected argument '%s'", argv[optind + 1]);
-        return 2;
+    if (optind + 1 < argc || is_shard_sweep(argv[optind])) {
+        /* Several sweeps, or one made of shards: read as one. */
+        if (merge_operands(argc, argv, db, err, sizeof err) != 0) {
+            ms_cli_error("%s", err);
+            return 1;
+        }
+        if (optind + 1 < argc)
+            snprintf(name, namelen, "%s (and %d more)", argv[optind], argc - optind - 1);
+        else
+            snprintf(name, namelen, "%s", argv[optind]);
+    } else {
+        if (ms_sweep_open(argv[optind], db, err, sizeof err) != 0) {
+            ms_cli_error("%s", err);
+            return 1;
+        }
+        if (stat(argv[optind], &st) == 0 && S_ISDIR(st.st_mode))
+            snprintf(name, namelen, "%s/%s", argv[optind], MS_DB_FILE);
+        else
+            snprintf(name, namelen, "%s", argv[optind]);
     }
-    if (ms_sweep_open(argv[optind], db, err, sizeof err) != 0) {
-        ms_cli_error("%s", err);
-        return 1;
-    }
-    if (stat(argv[optind], &st) == 0 && S_ISDIR(st.st_mode))
-        snprintf(name, namelen, "%s/%s", argv[optind], MS_DB_FILE);
-    else
-        snprintf(name, namelen, "%s", argv[optind]);
     if (ms_sweep_read(*db, name, data, err, sizeof err) != 0) {
         ms_cli_error("%s", err);
         sqlite3_close(*db);

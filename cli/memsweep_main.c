@@ -5,6 +5,8 @@
 
 #include "cli_advise.h"
 #include "cli_collect.h"
+#include "cli_exec.h"
+#include "cli_merge.h"
 #include "cli_peaks.h"
 #include "cli_run.h"
 #include "climsg.h"
@@ -19,8 +21,10 @@ typedef struct subcommand {
 
 static const subcommand_t subcommands[] = {
     {"run", ms_cmd_run, "run a parameter sweep and measure each worker's memory"},
+    {"exec", ms_cmd_exec, "run one command as one run of a sweep, under any runner"},
     {"advise", ms_cmd_advise, "print the memory advisory of a recorded sweep"},
     {"peaks", ms_cmd_peaks, "compare periodic and allocation-driven peaks of a sweep"},
+    {"merge", ms_cmd_merge, "write several sweeps and shards into one database"},
     {"collect", ms_cmd_collect, "fold pending spools into their database"},
 };
 

@@ -93,8 +93,8 @@ static int insert_sweep(ms_rundb_t *r, const ms_sweep_row_t *row, char *err, siz
         "INSERT INTO sweeps(started_ns, hostname, mem_total_kb, reserve_mb, safety_factor,"
         " interval_ms, jobs, argv, planned_runs, origin, mem_source, host_mem_total_kb, cpus,"
         " spool_dir)"
-        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, '" MS_ORIGIN_LAUNCHER "', ?10, ?11, ?12,"
-        " ?13)";
+        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, coalesce(?14, '" MS_ORIGIN_LAUNCHER "'), ?10,"
+        " ?11, ?12, ?13)";
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(r->db, sql, -1, &st, NULL);
 
@@ -118,6 +118,8 @@ static int insert_sweep(ms_rundb_t *r, const ms_sweep_row_t *row, char *err, siz
             sqlite3_bind_int64(st, 12, row->cpus);
         if (row->spool_dir != NULL)
             sqlite3_bind_text(st, 13, row->spool_dir, -1, SQLITE_TRANSIENT);
+        if (row->origin != NULL)
+            sqlite3_bind_text(st, 14, row->origin, -1, SQLITE_TRANSIENT);
         rc = sqlite3_step(st);
     }
     if (rc != SQLITE_DONE) {
@@ -147,7 +149,7 @@ static int build(ms_rundb_t *r, const char *tmp, const ms_sweep_row_t *row, char
     int rc;
 
     rc = open_db(r, tmp, MS_STORE_CREATE, err, errlen);
-    if (rc == 0)
+    if (rc == 0 && !row->rollback_journal)
         rc = set_wal(r, err, errlen);
     if (rc == 0)
         rc = insert_sweep(r, row, err, errlen);
@@ -505,4 +507,50 @@ void ms_rundb_close(ms_rundb_t *r)
     sqlite3_close(r->db);
     free(r->path);
     free(r);
+}
+
+int ms_rundb_set_identity(ms_rundb_t *r, long long run_id, const ms_run_identity_t *id,
+                          char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(r->db,
+                                "UPDATE runs SET uid = ?2, host = ?3, node_mem_kb = ?4,"
+                                " node_mem_source = ?5, node_reserve_mb = ?6, node_cpus = ?7,"
+                                " batch_job = ?8, recorder = ?9 WHERE run_id = ?1",
+                                -1, &st, NULL);
+
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, run_id);
+        sqlite3_bind_text(st, 2, id->uid, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 3, id->host, -1, SQLITE_TRANSIENT);
+        if (id->have_node_mem)
+            sqlite3_bind_int64(st, 4, (sqlite3_int64)id->node_mem_kb);
+        sqlite3_bind_text(st, 5, id->node_mem_source, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 6, id->node_reserve_mb);
+        if (id->node_cpus > 0)
+            sqlite3_bind_int64(st, 7, id->node_cpus);
+        sqlite3_bind_text(st, 8, id->batch_job, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 9, id->recorder, -1, SQLITE_TRANSIENT);
+        rc = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (rc == SQLITE_DONE && id->pool != NULL) {
+        rc = sqlite3_prepare_v2(r->db,
+                                "INSERT INTO spool_pools(pool, run_id, host) VALUES(?1, ?2, ?3)",
+                                -1, &st, NULL);
+        if (rc == SQLITE_OK) {
+            sqlite3_bind_text(st, 1, id->pool, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_int64(st, 2, run_id);
+            sqlite3_bind_text(st, 3, id->host, -1, SQLITE_TRANSIENT);
+            rc = sqlite3_step(st);
+        }
+        sqlite3_finalize(st);
+    }
+    return rc == SQLITE_DONE ? 0 : db_fail(r, rc, "cannot record the run", err, errlen);
+}
+
+struct sqlite3 *ms_rundb_conn(ms_rundb_t *r)
+{
+    return r->db;
 }

@@ -32,7 +32,23 @@ typedef struct ms_sweep_row {
     unsigned long long host_mem_total_kb; /* the machine's MemTotal */
     long long cpus;              /* the CPUs the sweep may use; 0: unknown */
     const char *spool_dir;       /* where the runs' pools are (sweeps.spool_dir); NULL: none */
+    const char *origin;          /* sweeps.origin; NULL: MS_ORIGIN_LAUNCHER */
+    int rollback_journal;        /* a shard: no WAL, so the file is whole by itself */
 } ms_sweep_row_t;
+
+/* Who and where a run of a sweep made of shards is (the runs columns of schema 7). */
+typedef struct ms_run_identity {
+    const char *uid;             /* runs.uid: the run's pool name without its suffix */
+    const char *host;
+    int have_node_mem;
+    unsigned long long node_mem_kb;
+    const char *node_mem_source;
+    long long node_reserve_mb;
+    long long node_cpus;         /* 0: unknown */
+    const char *batch_job;       /* the batch system's job of the run; NULL: none */
+    const char *recorder;        /* "<boot id> <pid> <start ticks>" of the recording process */
+    const char *pool;            /* the run's pool file name, for spool_pools */
+} ms_run_identity_t;
 
 /* How a run ended, as the runs row records it. */
 typedef struct ms_run_end {
@@ -105,6 +121,17 @@ int ms_rundb_unmeasured(ms_rundb_t *r, ms_unmeasured_t **out, size_t *n, char *e
                         size_t errlen);
 
 void ms_unmeasured_free(ms_unmeasured_t *u, size_t n);
+
+/*
+ * Records the identity of run run_id (a shard's only run), and that its records come
+ * from the pool id->pool (spool_pools), so that its pool can be folded on top of any copy
+ * of the database without a record counted twice.
+ */
+int ms_rundb_set_identity(ms_rundb_t *r, long long run_id, const ms_run_identity_t *id,
+                          char *err, size_t errlen);
+
+/* The connection, for folding the run's pool into the same database (no other user). */
+struct sqlite3 *ms_rundb_conn(ms_rundb_t *r);
 
 /* Sets sweeps.finished_ns. */
 int ms_rundb_finish_sweep(ms_rundb_t *r, int64_t finished_ns, char *err, size_t errlen);

@@ -28,6 +28,9 @@
  */
 #define MS_ENV_SPOOL "MEMSWEEP_SPOOL"
 
+/* The sweep directory of `memsweep exec` when --sweep is not given (read by memsweep only). */
+#define MS_ENV_SWEEP "MEMSWEEP_SWEEP"
+
 /*
  * Where a program measured without the launcher creates its pool: a directory of the user's
  * own (mode 0700). Default: "<MEMSWEEP_DB>.spool", or a node-local directory when the

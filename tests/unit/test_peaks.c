@@ -963,9 +963,15 @@ static void test_cli(void **state)
         free(err);
     }
     {
+        /* The same database twice is one sweep: its runs are counted once. */
+        const char *once[] = {"peaks", db, NULL};
         const char *argv[] = {"peaks", db, db, NULL};
-        assert_int_equal(run_peaks(3, argv, &out, &err), 2);
-        expect_contains(err, "unexpected argument");
+        char *out1 = NULL, *err1 = NULL;
+        assert_int_equal(run_peaks(2, once, &out1, &err1), 0);
+        assert_int_equal(run_peaks(3, argv, &out, &err), 0);
+        assert_string_equal(out, out1);
+        free(out1);
+        free(err1);
         free(out);
         free(err);
     }

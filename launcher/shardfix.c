@@ -1,0 +1,276 @@
+/* Settling the shards of runs whose exec is gone (see shardfix.h). */
+#include "shardfix.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "errbuf.h"
+#include "memsweep/schema.h"
+#include "memsweep/spool.h"
+#include "spool_fold.h"
+#include "spool_gc.h"
+#include "spool_read.h"
+#include "store.h"
+
+const char *ms_batch_status(const ms_batch_end_t *e)
+{
+    const char *s = e->state;
+
+    if (strcmp(s, "COMPLETED") == 0)
+        return e->have_exit_code && e->exit_code == 0 ? MS_STATUS_OK : MS_STATUS_FAILED;
+    if (strcmp(s, "OUT_OF_MEMORY") == 0)
+        return MS_STATUS_OOM;
+    if (strcmp(s, "TIMEOUT") == 0 || strcmp(s, "DEADLINE") == 0)
+        return MS_STATUS_TIMEOUT;
+    if (strncmp(s, "CANCELLED", 9) == 0 || strcmp(s, "PREEMPTED") == 0 ||
+        strncmp(s, "REQUEUE", 7) == 0 || strcmp(s, "REVOKED") == 0)
+        return MS_STATUS_CANCELLED;
+    if (strcmp(s, "NODE_FAIL") == 0 || strcmp(s, "BOOT_FAIL") == 0)
+        return MS_STATUS_LOST;
+    /* With OverMemoryKill a task over its --mem fails with SIGKILL and says why. */
+    if (e->have_signal && e->signal == 9 && strstr(e->reason, "memory") != NULL)
+        return MS_STATUS_OOM;
+    if (e->have_signal)
+        return MS_STATUS_KILLED;
+    return MS_STATUS_FAILED;
+}
+
+/* The run's status, recorder and batch job in the shard at path. */
+static int read_run(const char *path, char *status, size_t slen, char *recorder, size_t rlen,
+                    char *job, size_t jlen, char *err, size_t errlen)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    int rc = ms_store_open_read(path, &db, err, errlen);
+
+    status[0] = recorder[0] = job[0] = '\0';
+    if (rc != 0)
+        return rc;
+    rc = sqlite3_prepare_v2(db, "SELECT status, recorder, batch_job FROM runs ORDER BY run_id"
+                                " LIMIT 1", -1, &st, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *v;
+        if ((v = (const char *)sqlite3_column_text(st, 0)) != NULL)
+            snprintf(status, slen, "%s", v);
+        if ((v = (const char *)sqlite3_column_text(st, 1)) != NULL)
+            snprintf(recorder, rlen, "%s", v);
+        if ((v = (const char *)sqlite3_column_text(st, 2)) != NULL)
+            snprintf(job, jlen, "%s", v);
+        rc = 0;
+    } else {
+        ms_store_db_error(db, path, err, errlen);
+        rc = -EIO;
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return rc;
+}
+
+/* 1 when the recorder "<boot id> <pid> <ticks>" ran on this machine and is gone. */
+static int recorder_gone(const char *rec, const ms_spool_host_t *h)
+{
+    char boot[40];
+    long pid;
+    unsigned long long ticks, hi, lo;
+
+    if (!h->have_boot || sscanf(rec, "%39s %ld %llu", boot, &pid, &ticks) != 3 ||
+        strlen(boot) != 32 || sscanf(boot, "%16llx%16llx", &hi, &lo) != 2)
+        return 0;
+    if (hi != h->boot_hi || lo != h->boot_lo)
+        return 0;
+    return ms_spool_pid_alive((int32_t)pid, ticks) == 0;
+}
+
+/* Folds the pool at pool into db; *removable when it may go. */
+static int fold_into(sqlite3 *db, const char *name, const char *pool, const ms_spool_host_t *h,
+                     int *removable, char *err, size_t errlen)
+{
+    ms_fold_t *f = NULL;
+    ms_spool_t *sp = NULL;
+    ms_fold_stats_t st;
+    int rc = ms_fold_open(db, name, 0, &f, err, errlen);
+
+    *removable = 0;
+    if (rc == 0)
+        rc = ms_spool_open(pool, &sp, err, errlen);
+    if (rc == 0)
+        rc = ms_spool_scan(sp, err, errlen);
+    if (rc == 0) {
+        rc = ms_fold_begin(f, err, errlen);
+        if (rc == 0)
+            rc = ms_fold_pool(f, sp, &st, err, errlen);
+        if (rc == 0)
+            rc = ms_fold_commit(f, err, errlen);
+        else
+            ms_fold_rollback(f);
+        if (rc == 0)
+            *removable = ms_spool_removable(sp, h, st.folded_all, NULL, 0) == 1;
+    }
+    ms_spool_close(sp);
+    ms_fold_close(f);
+    return rc;
+}
+
+/* Records the end of a run that did not record it itself. */
+static int set_end(sqlite3 *db, const char *name, const char *status, const ms_batch_end_t *be,
+                   char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(
+        db,
+        "UPDATE runs SET status = ?1, batch_state = ?2, exit_code = ?3, term_signal = ?4,"
+        " finished_ns = (SELECT max(s.t_ns) FROM samples s JOIN processes p"
+        " ON p.proc_id = s.proc_id WHERE p.run_id = runs.run_id)"
+        " WHERE status = '" MS_STATUS_RUNNING "';"
+        , -1, &st, NULL);
+
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
+        if (be != NULL && be->state[0] != '\0') {
+            char text[300];
+            snprintf(text, sizeof text, "%s%s%s", be->state, be->reason[0] != '\0' ? ": " : "",
+                     be->reason);
+            sqlite3_bind_text(st, 2, text, -1, SQLITE_TRANSIENT);
+        }
+        if (be != NULL && be->have_exit_code)
+            sqlite3_bind_int(st, 3, be->exit_code);
+        if (be != NULL && be->have_signal)
+            sqlite3_bind_int(st, 4, be->signal);
+        rc = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    if (rc == SQLITE_DONE)
+        rc = sqlite3_exec(db,
+                          "UPDATE sweeps SET finished_ns = coalesce((SELECT max(finished_ns)"
+                          " FROM runs), started_ns) WHERE finished_ns IS NULL",
+                          NULL, NULL, NULL) == SQLITE_OK
+                 ? SQLITE_DONE
+                 : SQLITE_ERROR;
+    if (rc != SQLITE_DONE) {
+        ms_store_db_error(db, name, err, errlen);
+        return -EIO;
+    }
+    return 0;
+}
+
+/* Rewrites the shard uid: its pool folded in, and its end when status is not NULL. */
+static int rewrite(const ms_shard_sweep_t *s, const char *uid, const char *pool, int have_pool,
+                   const char *status, const ms_batch_end_t *be, const ms_spool_host_t *h,
+                   char *err, size_t errlen)
+{
+    char dir[PATH_MAX], local[PATH_MAX + 64];
+    char *shard = ms_shard_path(s, uid);
+    sqlite3 *db = NULL;
+    int removable = 0, rc;
+
+    if (shard == NULL) {
+        ms_set_err(err, errlen, "%s", strerror(ENOMEM));
+        return -ENOMEM;
+    }
+    rc = ms_shard_local_dir(dir, sizeof dir, err, errlen);
+    if (rc == 0) {
+        snprintf(local, sizeof local, "%s/%s.settle.%ld%s", dir, uid, (long)getpid(),
+                 MS_SHARD_SUFFIX);
+        /* A private copy, written and published whole: readers see one or the other. */
+        FILE *in = fopen(shard, "re"), *out = in != NULL ? fopen(local, "we") : NULL;
+        char buf[65536];
+        size_t n;
+        if (in == NULL || out == NULL) {
+            rc = -errno;
+            ms_set_err(err, errlen, "%s: %s", in == NULL ? shard : local, strerror(errno));
+        }
+        while (rc == 0 && (n = fread(buf, 1, sizeof buf, in)) > 0)
+            if (fwrite(buf, 1, n, out) != n)
+                rc = -EIO;
+        if (in != NULL && ferror(in))
+            rc = -EIO;
+        if (out != NULL && fclose(out) != 0 && rc == 0)
+            rc = -errno;
+        if (in != NULL)
+            fclose(in);
+        if (rc == -EIO)
+            ms_set_err(err, errlen, "%s: cannot copy", shard);
+    }
+    if (rc == 0)
+        rc = ms_store_open_write(local, 0, &db, err, errlen);
+    if (rc == 0 && have_pool)
+        rc = fold_into(db, local, pool, h, &removable, err, errlen);
+    if (rc == 0 && status != NULL)
+        rc = set_end(db, local, status, be, err, errlen);
+    if (db != NULL && sqlite3_close(db) != SQLITE_OK && rc == 0) {
+        ms_set_err(err, errlen, "%s: cannot close", local);
+        rc = -EIO;
+    }
+    if (rc == 0)
+        rc = ms_shard_publish(s, local, uid, err, errlen);
+    if (rc == 0 && removable)
+        (void)unlink(pool);
+    (void)unlink(local);
+    free(shard);
+    return rc;
+}
+
+int ms_shard_settle(const ms_shard_sweep_t *s, ms_batch_state_fn lookup, void *arg,
+                    ms_settle_counts_t *counts, char *err, size_t errlen)
+{
+    ms_spool_host_t host;
+    DIR *d = opendir(s->shards_dir);
+    struct dirent *e;
+    int rc = 0;
+
+    memset(counts, 0, sizeof *counts);
+    if (d == NULL) {
+        rc = -errno;
+        ms_set_err(err, errlen, "%s: %s", s->shards_dir, strerror(-rc));
+        return rc;
+    }
+    if (ms_spool_host_self(&host) != 0)
+        memset(&host, 0, sizeof host);
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        const size_t len = strlen(e->d_name), sl = strlen(MS_SHARD_SUFFIX);
+        char status[32], rec[128], job[128], uid[64];
+        char *shard = NULL, *pool = NULL;
+        ms_batch_end_t be;
+        int have_batch = 0, have_pool;
+
+        if (e->d_name[0] == '.' || len <= sl || len - sl >= sizeof uid ||
+            strcmp(e->d_name + len - sl, MS_SHARD_SUFFIX) != 0)
+            continue;
+        snprintf(uid, sizeof uid, "%.*s", (int)(len - sl), e->d_name);
+        if (asprintf(&shard, "%s/%s", s->shards_dir, e->d_name) < 0 ||
+            asprintf(&pool, "%s/%s%s", s->spool_dir, uid, MS_SPOOL_SUFFIX) < 0) {
+            free(shard);
+            rc = -ENOMEM;
+            ms_set_err(err, errlen, "%s", strerror(ENOMEM));
+            break;
+        }
+        have_pool = access(pool, F_OK) == 0;
+        rc = read_run(shard, status, sizeof status, rec, sizeof rec, job, sizeof job, err, errlen);
+        if (rc == 0 && strcmp(status, MS_STATUS_RUNNING) == 0) {
+            memset(&be, 0, sizeof be);
+            if (job[0] != '\0' && lookup != NULL)
+                have_batch = lookup(arg, job, &be) == 1;
+            if (have_batch || recorder_gone(rec, &host)) {
+                rc = rewrite(s, uid, pool, have_pool, have_batch ? ms_batch_status(&be) : MS_STATUS_LOST,
+                             have_batch ? &be : NULL, &host, err, errlen);
+                if (rc == 0)
+                    counts->settled++;
+            } else {
+                counts->running++;
+            }
+        } else if (rc == 0 && have_pool) {
+            rc = rewrite(s, uid, pool, 1, NULL, NULL, &host, err, errlen);
+            if (rc == 0)
+                counts->refolded++;
+        }
+        free(shard);
+        free(pool);
+    }
+    closedir(d);
+    return rc;
+}

@@ -1,0 +1,311 @@
+/* What SLURM says about how a job or array task ended (see slurmstate.h). */
+#include "slurmstate.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "exeprobe.h"
+
+/* Most output read from one command. */
+#define OUT_MAX (256 * 1024)
+
+/* Whether p starts a KEY= word: letters, digits and '_' then '='. */
+static int is_key_start(const char *p)
+{
+    if (!isalpha((unsigned char)*p))
+        return 0;
+    while (isalnum((unsigned char)*p) || *p == '_')
+        p++;
+    return *p == '=';
+}
+
+int ms_slurm_field(const char *line, const char *key, char *out, size_t len)
+{
+    const size_t kl = strlen(key);
+
+    for (const char *p = line; *p != '\0'; p++) {
+        if ((p != line && !isspace((unsigned char)p[-1])) || strncmp(p, key, kl) != 0 ||
+            p[kl] != '=')
+            continue;
+        const char *v = p + kl + 1, *end = v;
+        while (*end != '\0' && *end != '\n') {
+            if (isspace((unsigned char)*end) && is_key_start(end + 1))
+                break;
+            end++;
+        }
+        while (end > v && isspace((unsigned char)end[-1]))
+            end--;
+        snprintf(out, len, "%.*s", (int)(end - v), v);
+        return 1;
+    }
+    return 0;
+}
+
+int ms_slurm_parse_end(const char *line, ms_batch_end_t *end)
+{
+    static const char *const unfinished[] = {"PENDING", "RUNNING", "SUSPENDED", "COMPLETING",
+                                             "CONFIGURING", "REQUEUED", "REQUEUE_FED",
+                                             "REQUEUE_HOLD", "RESIZING", "SIGNALING",
+                                             "STAGE_OUT", "STOPPED", "RESV_DEL_HOLD"};
+    char v[64];
+    int a, b;
+
+    memset(end, 0, sizeof *end);
+    if (!ms_slurm_field(line, "JobState", v, sizeof v) && !ms_slurm_field(line, "State", v, sizeof v))
+        return 0;
+    /* sacct writes "CANCELLED by 0". */
+    v[strcspn(v, " +")] = '\0';
+    snprintf(end->state, sizeof end->state, "%s", v);
+    for (size_t i = 0; i < sizeof unfinished / sizeof unfinished[0]; i++)
+        if (strcmp(v, unfinished[i]) == 0)
+            return 0;
+    if (ms_slurm_field(line, "ExitCode", v, sizeof v) && sscanf(v, "%d:%d", &a, &b) == 2) {
+        end->have_exit_code = b == 0;
+        end->exit_code = a;
+        end->have_signal = b != 0;
+        end->signal = b;
+    }
+    return end->state[0] != '\0';
+}
+
+int ms_slurm_record_is(const char *line, const char *job)
+{
+    char id[64], arr[64], task[64], want[128];
+    const char *us = strchr(job, '_');
+
+    if (us == NULL)
+        return ms_slurm_field(line, "JobId", id, sizeof id) && strcmp(id, job) == 0;
+    snprintf(want, sizeof want, "%.*s", (int)(us - job), job);
+    return ms_slurm_field(line, "ArrayJobId", arr, sizeof arr) &&
+           ms_slurm_field(line, "ArrayTaskId", task, sizeof task) && strcmp(arr, want) == 0 &&
+           strcmp(task, us + 1) == 0;
+}
+
+int ms_slurm_memory_kill_line(const char *text, char *out, size_t len)
+{
+    static const char *const marks[] = {"exceeded memory limit", "Exceeded job memory limit",
+                                        "Exceeded step memory limit", "oom-kill",
+                                        "out-of-memory", "OOM Killed"};
+    for (size_t i = 0; i < sizeof marks / sizeof marks[0]; i++) {
+        const char *hit = strstr(text, marks[i]);
+        if (hit == NULL)
+            continue;
+        const char *b = hit, *e = hit;
+        while (b > text && b[-1] != '\n')
+            b--;
+        while (*e != '\0' && *e != '\n')
+            e++;
+        snprintf(out, len, "%.*s", (int)(e - b), b);
+        return 1;
+    }
+    return 0;
+}
+
+/* Runs argv (found through PATH), its output into a new string; NULL on failure. */
+static char *run_output(char *const argv[])
+{
+    int fds[2];
+    char *buf = NULL;
+    size_t n = 0;
+    pid_t pid;
+    int st;
+
+    if (pipe2(fds, O_CLOEXEC) != 0)
+        return NULL;
+    pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return NULL;
+    }
+    if (pid == 0) {
+        const int devnull = open("/dev/null", O_RDWR);
+        if (dup2(fds[1], STDOUT_FILENO) < 0 || devnull < 0 || dup2(devnull, STDERR_FILENO) < 0 ||
+            dup2(devnull, STDIN_FILENO) < 0)
+            _exit(127);
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    buf = malloc(OUT_MAX + 1);
+    if (buf != NULL) {
+        ssize_t r;
+        while (n < OUT_MAX && ((r = read(fds[0], buf + n, OUT_MAX - n)) > 0 || (r < 0 && errno == EINTR)))
+            if (r > 0)
+                n += (size_t)r;
+        buf[n] = '\0';
+    }
+    close(fds[0]);
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    if (buf != NULL && (!WIFEXITED(st) || WEXITSTATUS(st) != 0)) {
+        free(buf);
+        buf = NULL;
+    }
+    return buf;
+}
+
+/* Reads up to the last 16 KiB of the file at path into a new string; NULL on failure. */
+static char *tail_of(const char *path)
+{
+    const int fd = open(path, O_RDONLY | O_CLOEXEC);
+    char *buf;
+    off_t size;
+    ssize_t r;
+
+    if (fd < 0)
+        return NULL;
+    size = lseek(fd, 0, SEEK_END);
+    buf = malloc(16385);
+    if (buf == NULL || size < 0) {
+        free(buf);
+        close(fd);
+        return NULL;
+    }
+    r = pread(fd, buf, 16384, size > 16384 ? size - 16384 : 0);
+    close(fd);
+    if (r < 0) {
+        free(buf);
+        return NULL;
+    }
+    buf[r] = '\0';
+    return buf;
+}
+
+/* Fills the reason of a task SIGKILLed by SLURM from its standard error file, if it says. */
+static void memory_reason(const char *record, ms_batch_end_t *end)
+{
+    char path[4096];
+    char *text;
+
+    if (!end->have_signal || end->signal != 9 || !ms_slurm_field(record, "StdErr", path, sizeof path))
+        return;
+    text = tail_of(path);
+    if (text != NULL && ms_slurm_memory_kill_line(text, end->reason, sizeof end->reason)) {
+        /* Keep the reason short and on one line. */
+        for (char *p = end->reason; *p != '\0'; p++)
+            if (*p == '\t' || *p == '\r')
+                *p = ' ';
+    }
+    free(text);
+}
+
+/* The line of text that is the record of job, copied into a new string; NULL when none. */
+static char *record_of(const char *text, const char *job)
+{
+    char *found = NULL;
+
+    for (const char *p = text; *p != '\0';) {
+        const char *e = strchr(p, '\n');
+        const size_t len = e != NULL ? (size_t)(e - p) : strlen(p);
+        char *line = strndup(p, len);
+        if (line == NULL)
+            break;
+        if (ms_slurm_record_is(line, job)) {
+            free(found);
+            found = line; /* the last one: a requeued job's latest */
+        } else {
+            free(line);
+        }
+        p += len + (e != NULL);
+    }
+    return found;
+}
+
+/* From `sacct` (accounting). 1 when it knows the job's end. */
+static int from_sacct(const char *job, ms_batch_end_t *end)
+{
+    char *const argv[] = {"sacct", "-n", "-X", "-P", "-j", (char *)job,
+                          "-o", "JobIDRaw,State,ExitCode", NULL};
+    char *out = run_output(argv);
+    char line[512];
+    int ok = 0;
+
+    if (out != NULL) {
+        char id[64], state[64], code[32];
+        /* The last line is the latest attempt of a requeued job. */
+        for (char *p = strtok(out, "\n"); p != NULL; p = strtok(NULL, "\n")) {
+            if (sscanf(p, "%63[^|]|%63[^|]|%31s", id, state, code) == 3) {
+                snprintf(line, sizeof line, "State=%s ExitCode=%s", state, code);
+                ok = ms_slurm_parse_end(line, end);
+            }
+        }
+    }
+    free(out);
+    return ok;
+}
+
+/* From `scontrol show job -o`, while slurmctld remembers it. */
+static int from_scontrol(const char *job, ms_batch_end_t *end)
+{
+    char *const argv[] = {"scontrol", "show", "job", "-o", (char *)job, NULL};
+    char *out = run_output(argv);
+    char *rec = out != NULL ? record_of(out, job) : NULL;
+    int ok = rec != NULL && ms_slurm_parse_end(rec, end);
+
+    if (ok)
+        memory_reason(rec, end);
+    free(rec);
+    free(out);
+    return ok;
+}
+
+/* From the job-completion log of jobcomp/filetxt, named by `scontrol show config`. */
+static int from_jobcomp(const char *job, ms_batch_end_t *end)
+{
+    char *const argv[] = {"scontrol", "show", "config", NULL};
+    char *conf = run_output(argv);
+    char type[64] = "", loc[4096] = "";
+    int ok = 0;
+
+    if (conf != NULL) {
+        for (char *p = strtok(conf, "\n"); p != NULL; p = strtok(NULL, "\n")) {
+            char k[64], v[4096];
+            if (sscanf(p, " %63s = %4095[^\n]", k, v) != 2)
+                continue;
+            if (strcmp(k, "JobCompType") == 0)
+                snprintf(type, sizeof type, "%.63s", v);
+            else if (strcmp(k, "JobCompLoc") == 0)
+                snprintf(loc, sizeof loc, "%s", v);
+        }
+    }
+    free(conf);
+    if (strcmp(type, "jobcomp/filetxt") == 0 && loc[0] == '/') {
+        FILE *f = fopen(loc, "re");
+        char *line = NULL, *last = NULL;
+        size_t cap = 0;
+        while (f != NULL && getline(&line, &cap, f) > 0) {
+            if (ms_slurm_record_is(line, job)) {
+                free(last);
+                last = strdup(line);
+            }
+        }
+        if (f != NULL)
+            fclose(f);
+        free(line);
+        ok = last != NULL && ms_slurm_parse_end(last, end);
+        free(last);
+    }
+    return ok;
+}
+
+int ms_slurm_lookup(void *arg, const char *job, ms_batch_end_t *end)
+{
+    (void)arg;
+    return from_sacct(job, end) || from_scontrol(job, end) || from_jobcomp(job, end);
+}
+
+int ms_slurm_available(void)
+{
+    char *path = NULL;
+    const int rc = ms_exe_resolve("scontrol", getenv("PATH"), &path);
+
+    free(path);
+    return rc == 0;
+}
