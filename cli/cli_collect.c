@@ -16,13 +16,10 @@
 #include "climsg.h"
 #include "cli_util.h"
 #include "memsweep/defaults.h"
+#include "cli_slurm.h"
 #include "shard.h"
-#include "shardfix.h"
-#include "slurmstate.h"
 #include "spool_collect.h"
 #include "store.h"
-#include "sweepmerge.h"
-#include "sweepread.h"
 
 static const char usage_text[] =
     "Usage: memsweep collect [OPTION]... PATH\n"
@@ -58,60 +55,6 @@ static int has_pools(char **dirs, size_t n)
             return 1;
     }
     return 0;
-}
-
-/* `collect DIR` of a sweep made of shards: settle the runs, then write the advisory. */
-static int collect_shards(const char *dir)
-{
-    ms_shard_sweep_t sw;
-    ms_settle_counts_t counts;
-    ms_merge_t *m = NULL;
-    ms_sweep_data_t data;
-    ms_advise_opts_t opts;
-    ms_advisory_t adv;
-    sqlite3 *db = NULL;
-    char err[1024];
-    int created = 0, rc, status = 1;
-
-    memset(&data, 0, sizeof data);
-    if (ms_shard_sweep_open(dir, NULL, &sw, &created, err, sizeof err) != 0) {
-        ms_cli_error("%s", err);
-        return 1;
-    }
-    rc = ms_shard_settle(&sw, ms_slurm_available() ? ms_slurm_lookup : NULL, NULL, &counts, err,
-                         sizeof err);
-    if (rc == 0)
-        rc = ms_merge_open(&m, err, sizeof err);
-    if (rc == 0)
-        rc = ms_merge_add(m, sw.path, err, sizeof err);
-    if (rc == 0) {
-        rc = ms_merge_finish(m, &db, NULL, err, sizeof err);
-        m = NULL;
-    }
-    if (rc == 0)
-        rc = ms_sweep_read(db, dir, &data, err, sizeof err);
-    ms_advise_opts_init(&opts);
-    if (rc == 0)
-        rc = ms_sweep_advise(&data, &opts, &adv);
-    if (rc == 0 && ms_shard_write_post(&sw, &adv, err, sizeof err) != 0)
-        rc = -EIO;
-    if (rc != 0) {
-        ms_cli_error("%s", err[0] != '\0' ? err : strerror(-rc));
-        goto out;
-    }
-    if (counts.settled > 0)
-        ms_cli_error("%s: %zu run%s ended without recording it; now recorded", dir,
-                     counts.settled, counts.settled == 1 ? "" : "s");
-    if (counts.running > 0)
-        ms_cli_error("%s: %zu run%s still running", dir, counts.running,
-                     counts.running == 1 ? "" : "s");
-    status = 0;
-out:
-    ms_merge_free(m);
-    ms_sweep_free(&data);
-    sqlite3_close(db);
-    ms_shard_sweep_free(&sw);
-    return status;
 }
 
 int ms_cmd_collect(int argc, char **argv)
@@ -152,8 +95,10 @@ int ms_cmd_collect(int argc, char **argv)
         ms_cli_usage_error("collect", "unexpected argument '%s'", argv[optind + 1]);
         return 2;
     }
-    if (ms_shard_sweep_is(argv[optind]))
-        return collect_shards(argv[optind]);
+    if (ms_shard_sweep_is(argv[optind])) {
+        int all_ok;
+        return ms_cli_finish_shards(argv[optind], 0, &all_ok);
+    }
     if (stat(argv[optind], &st) == 0 && S_ISDIR(st.st_mode))
         rc = asprintf(&path, "%s/%s", argv[optind], MS_DB_FILE);
     else

@@ -33,6 +33,7 @@
 #include "memsweep/version.h"
 #include "numparse.h"
 #include "params.h"
+#include "planfile.h"
 #include "poolfile.h"
 #include "rundb.h"
 #include "runusage.h"
@@ -53,12 +54,24 @@
 
 extern char **environ;
 
-enum { OPT_SWEEP = 256, OPT_LABEL, OPT_INTERVAL, OPT_PRELOAD, OPT_MEM_TOTAL, OPT_RESERVE, OPT_SEQ };
+enum {
+    OPT_SWEEP = 256,
+    OPT_LABEL,
+    OPT_INTERVAL,
+    OPT_PRELOAD,
+    OPT_MEM_TOTAL,
+    OPT_RESERVE,
+    OPT_SEQ,
+    OPT_PLAN,
+    OPT_PLAN_INDEX,
+};
 
 static const struct option long_opts[] = {
     {"sweep", required_argument, NULL, OPT_SWEEP},
     {"label", required_argument, NULL, OPT_LABEL},
     {"seq", required_argument, NULL, OPT_SEQ},
+    {"plan", required_argument, NULL, OPT_PLAN},
+    {"plan-index", required_argument, NULL, OPT_PLAN_INDEX},
     {"interval-ms", required_argument, NULL, OPT_INTERVAL},
     {"preload", required_argument, NULL, OPT_PRELOAD},
     {"mem-total-mb", required_argument, NULL, OPT_MEM_TOTAL},
@@ -83,12 +96,15 @@ typedef struct exec_opts {
     const char *preload;
     long long mem_total_mb; /* -1: as found */
     long long reserve_mb;   /* -1: by the rule of the memory's source */
+    const char *plan;       /* --plan: the run is run plan_index + 1 of this plan */
+    long long plan_index;   /* -1: not given */
 } exec_opts_t;
 
 static void usage(FILE *f)
 {
     fprintf(f,
             "Usage: memsweep exec [OPTION]... -- COMMAND [ARG]...\n"
+            "  or:  memsweep exec [OPTION]... --plan FILE --plan-index I\n"
             "Run COMMAND as one run of the sweep at DIR, measured with the shim, and exit\n"
             "as COMMAND exits. For sweeps run by GNU parallel, xargs -P, make -j, SLURM job\n"
             "arrays or any other runner; read the sweep with 'memsweep advise DIR'.\n"
@@ -99,6 +115,8 @@ static void usage(FILE *f)
             "      --seq N              the run's number for display (default:\n"
             "                           $PARALLEL_SEQ, $SLURM_ARRAY_TASK_ID, else the\n"
             "                           next free one)\n"
+            "      --plan FILE          the plan of 'memsweep run --slurm' (DIR/slurm/plan)\n"
+            "      --plan-index I       run the plan's run I + 1 (its command and label)\n"
             "      --interval-ms MS     sampling period, %d..%d (default: %d)\n"
             "      --preload PATH       the shim to preload (default: " SHIM_NAME "\n"
             "                           next to memsweep or in its library directory)\n"
@@ -147,6 +165,16 @@ static int parse_options(int argc, char **argv, exec_opts_t *o)
                 return EXIT_USAGE;
             }
             break;
+        case OPT_PLAN:
+            o->plan = optarg;
+            break;
+        case OPT_PLAN_INDEX:
+            if (ms_parse_ll(optarg, 0, MS_MAX_RUNS - 1, &o->plan_index) != 0) {
+                ms_cli_usage_error(SUB, "invalid --plan-index '%s' (expected 0 to %d)", optarg,
+                                   MS_MAX_RUNS - 1);
+                return EXIT_USAGE;
+            }
+            break;
         case OPT_INTERVAL:
             if (ms_parse_ll(optarg, MS_MIN_INTERVAL_MS, MS_MAX_INTERVAL_MS, &o->interval_ms) != 0) {
                 ms_cli_usage_error(SUB, "invalid interval '%s' (expected milliseconds from "
@@ -182,7 +210,16 @@ static int parse_options(int argc, char **argv, exec_opts_t *o)
             return EXIT_USAGE;
         }
     }
-    if (optind >= argc) {
+    if ((o->plan != NULL) != (o->plan_index >= 0)) {
+        ms_cli_usage_error(SUB, "--plan and --plan-index go together");
+        return EXIT_USAGE;
+    }
+    if (o->plan != NULL && (optind < argc || o->n_labels > 0)) {
+        ms_cli_usage_error(SUB, "--plan gives the command and the label; no COMMAND or --label "
+                           "with it");
+        return EXIT_USAGE;
+    }
+    if (o->plan == NULL && optind >= argc) {
         ms_cli_usage_error(SUB, "no command given (expected -- COMMAND [ARG]...)");
         return EXIT_USAGE;
     }
@@ -457,7 +494,11 @@ static int wait_command(pid_t pid, const sigset_t *set, int *wstatus, struct rus
 
 int ms_cmd_exec(int argc, char **argv)
 {
-    exec_opts_t o = {.interval_ms = MS_DEFAULT_INTERVAL_MS, .mem_total_mb = -1, .reserve_mb = -1};
+    exec_opts_t o = {.interval_ms = MS_DEFAULT_INTERVAL_MS, .mem_total_mb = -1, .reserve_mb = -1,
+                     .plan_index = -1};
+    ms_planfile_t pf = {0};
+    ms_run_spec_t spec = {0};
+    char *sh_argv[4] = {"sh", "-c", NULL, NULL};
     ms_shard_sweep_t sw = {0};
     ms_mem_choice_t mem;
     ms_machine_t machine;
@@ -491,6 +532,31 @@ int ms_cmd_exec(int argc, char **argv)
     cmd = argv + optind;
     n_cmd = (size_t)(argc - optind);
     status = EXIT_OWN;
+    if (o.plan != NULL) {
+        if (ms_planfile_read(o.plan, &pf, err, sizeof err) != 0) {
+            ms_cli_error("%s", err);
+            goto out;
+        }
+        if ((size_t)o.plan_index >= pf.plan.n_runs) {
+            ms_cli_error("%s: no run %lld in a plan of %zu runs", o.plan, o.plan_index + 1,
+                         pf.plan.n_runs);
+            goto out;
+        }
+        if (ms_plan_expand(&pf.plan, (size_t)o.plan_index + 1, &spec) != 0) {
+            ms_cli_error("%s", strerror(ENOMEM));
+            goto out;
+        }
+        if (spec.argv != NULL) {
+            cmd = spec.argv;
+            for (n_cmd = 0; cmd[n_cmd] != NULL; n_cmd++)
+                ;
+        } else {
+            sh_argv[2] = spec.line;
+            cmd = sh_argv;
+            n_cmd = 3;
+        }
+        o.seq = o.plan_index + 1;
+    }
 
     shim = ms_cli_find_shim(o.preload);
     if (shim == NULL)
@@ -532,8 +598,8 @@ int ms_cmd_exec(int argc, char **argv)
     }
     snprintf(local, sizeof local, "%s/%s%s", local_dir, uid, MS_SHARD_SUFFIX);
 
-    label = run_label(&o, cmd, n_cmd);
-    command = ms_join_words(cmd, n_cmd);
+    label = spec.label != NULL ? strdup(spec.label) : run_label(&o, cmd, n_cmd);
+    command = spec.command != NULL ? strdup(spec.command) : ms_join_words(cmd, n_cmd);
     cmdline = ms_join_words(argv - 1, (size_t)argc + 1);
     job = batch_job();
     rec = recorder();
@@ -640,7 +706,7 @@ int ms_cmd_exec(int argc, char **argv)
         fill_end(&end, wstatus, &ru, have_oom && oom_after > oom_before, have_floor, floor_kb);
         removable = fold_pool(db, local, pool, &claimed);
         if (claimed == 0 && ms_rundb_run_has_process(db, run_id) == 0) {
-            reason = ms_unmeasured_reason(cmd, NULL, getenv("PATH"), (unsigned)getuid(),
+            reason = ms_unmeasured_reason(spec.line != NULL ? NULL : cmd, spec.line, getenv("PATH"), (unsigned)getuid(),
                                           (unsigned)getgid());
             end.uninstrumented = reason;
         }
@@ -671,6 +737,8 @@ out:
         free(shard);
     }
     ms_shard_sweep_free(&sw);
+    ms_run_spec_free(&spec);
+    ms_planfile_free(&pf);
     free(shim);
     free(pool);
     free(label);

@@ -1,6 +1,7 @@
 /* `memsweep run`: option parsing and the sequence of a sweep (see cli_run.h). */
 #include "cli_run.h"
 #include "cli_setup.h"
+#include "cli_slurm.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -50,6 +51,9 @@ enum {
     OPT_COMMANDS,
     OPT_MEM_TOTAL,
     OPT_RESERVE,
+    OPT_SLURM,
+    OPT_SBATCH_ARG,
+    OPT_NO_WAIT,
 };
 
 static const struct option long_opts[] = {
@@ -62,6 +66,9 @@ static const struct option long_opts[] = {
     {"commands", required_argument, NULL, OPT_COMMANDS},
     {"mem-total-mb", required_argument, NULL, OPT_MEM_TOTAL},
     {"reserve-mb", required_argument, NULL, OPT_RESERVE},
+    {"slurm", no_argument, NULL, OPT_SLURM},
+    {"sbatch-arg", required_argument, NULL, OPT_SBATCH_ARG},
+    {"no-wait", no_argument, NULL, OPT_NO_WAIT},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -81,6 +88,12 @@ typedef struct run_opts {
     const char *commands;
     long long mem_total_mb;  /* -1: the memory this sweep may use, as found */
     long long reserve_mb;    /* -1: by the rule of the memory's source */
+    char **param_specs;      /* the -P texts, for --slurm's plan file */
+    size_t n_param_specs;
+    int slurm;               /* --slurm: submit as SLURM job arrays */
+    char **sbatch_args;      /* --sbatch-arg */
+    size_t n_sbatch_args;
+    int no_wait;
 } run_opts_t;
 
 static void usage(FILE *f)
@@ -113,6 +126,12 @@ static void usage(FILE *f)
             "      --reserve-mb N       memory kept back before dividing (default: %d for\n"
             "                           a machine; under a cgroup or SLURM limit %d%% of\n"
             "                           it, at least %d and at most %d)\n"
+            "      --slurm              submit the runs as SLURM job arrays (at most -j\n"
+            "                           tasks at once), each task one 'memsweep exec'\n"
+            "      --sbatch-arg ARG     pass ARG to sbatch (repeatable): --mem=2G,\n"
+            "                           --time=1:00:00, --partition=..., ...\n"
+            "      --no-wait            with --slurm: return once submitted; 'memsweep\n"
+            "                           collect DIR' writes the advisory later\n"
             "  -h, --help               print this help and exit\n"
             "  -V, --version            print the version and exit\n"
             "\n"
@@ -128,6 +147,18 @@ static void usage(FILE *f)
             MS_TIMEOUT_GRACE_MS / 1000, MS_MIN_INTERVAL_MS, MS_MAX_INTERVAL_MS,
             MS_DEFAULT_INTERVAL_MS, MS_DEFAULT_RESERVE_MB, MS_LIMIT_RESERVE_PCT,
             MS_LIMIT_RESERVE_MIN_MB, MS_LIMIT_RESERVE_MAX_MB);
+}
+
+/* Appends s to the array *v of *n strings (borrowed). 0 or -ENOMEM. */
+static int push_arg(char ***v, size_t *n, char *s)
+{
+    char **nv = realloc(*v, (*n + 1) * sizeof *nv);
+
+    if (nv == NULL)
+        return -ENOMEM;
+    nv[(*n)++] = s;
+    *v = nv;
+    return 0;
 }
 
 /* Parses the options; returns -1 to go on, or the exit status to leave with. */
@@ -156,6 +187,10 @@ static int parse_options(int argc, char **argv, run_opts_t *ro)
             ro->output = optarg;
             break;
         case 'P':
+            if (push_arg(&ro->param_specs, &ro->n_param_specs, optarg) != 0) {
+                ms_cli_error("%s", strerror(ENOMEM));
+                return EXIT_FAILURE;
+            }
             rc = ms_params_add(&ro->params, optarg, err, sizeof err);
             if (rc == -ENOMEM) {
                 ms_cli_error("%s", strerror(ENOMEM));
@@ -203,6 +238,18 @@ static int parse_options(int argc, char **argv, run_opts_t *ro)
                 return EXIT_USAGE;
             }
             break;
+        case OPT_SLURM:
+            ro->slurm = 1;
+            break;
+        case OPT_SBATCH_ARG:
+            if (push_arg(&ro->sbatch_args, &ro->n_sbatch_args, optarg) != 0) {
+                ms_cli_error("%s", strerror(ENOMEM));
+                return EXIT_FAILURE;
+            }
+            break;
+        case OPT_NO_WAIT:
+            ro->no_wait = 1;
+            break;
         case 'h':
             usage(stdout);
             return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
@@ -220,6 +267,15 @@ static int parse_options(int argc, char **argv, run_opts_t *ro)
     }
     if (ro->commands != NULL && ro->params.n > 0) {
         ms_cli_usage_error(SUB, "-P cannot be combined with --commands");
+        return EXIT_USAGE;
+    }
+    if (!ro->slurm && (ro->n_sbatch_args > 0 || ro->no_wait)) {
+        ms_cli_usage_error(SUB, "%s needs --slurm", ro->no_wait ? "--no-wait" : "--sbatch-arg");
+        return EXIT_USAGE;
+    }
+    if (ro->slurm && (ro->timeout_s > 0.0 || ro->mem_total_mb >= 0 || ro->reserve_mb >= 0)) {
+        ms_cli_usage_error(SUB, "with --slurm, give the time limit and memory to sbatch "
+                           "(--sbatch-arg=--time=..., --sbatch-arg=--mem=...)");
         return EXIT_USAGE;
     }
     if (ro->commands == NULL && optind >= argc) {
@@ -501,6 +557,24 @@ int ms_cmd_run(int argc, char **argv)
     if (status >= 0)
         goto out;
     status = EXIT_FAILURE;
+    if (ro.slurm) {
+        const ms_plan_source_t src = {.param_specs = ro.param_specs,
+                                      .n_param_specs = ro.n_param_specs,
+                                      .argv = plan.argv,
+                                      .argc = plan.argc,
+                                      .commands = plan.commands};
+        const ms_slurm_opts_t so_slurm = {.output = ro.output,
+                                          .src = &src,
+                                          .plan = &plan,
+                                          .shim = shim,
+                                          .jobs = ro.jobs, /* 0: no limit but SLURM's */
+                                          .interval_ms = ro.interval_ms,
+                                          .sbatch_args = ro.sbatch_args,
+                                          .n_sbatch_args = ro.n_sbatch_args,
+                                          .no_wait = ro.no_wait};
+        status = ms_run_slurm(&so_slurm);
+        goto out;
+    }
     ms_cli_find_machine(ro.mem_total_mb, ro.reserve_mb, &mem, &cpus);
     if (ro.jobs == 0)
         ro.jobs = cpus < MS_MAX_RUNS ? cpus : MS_MAX_RUNS;
@@ -630,6 +704,8 @@ out:
     ms_sweepdir_free(&dir);
     ms_commands_free(&cmds);
     ms_params_free(&ro.params);
+    free(ro.param_specs);
+    free(ro.sbatch_args);
     free(shim);
     free(joined);
     free(cmdline);

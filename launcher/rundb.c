@@ -554,3 +554,19 @@ struct sqlite3 *ms_rundb_conn(ms_rundb_t *r)
 {
     return r->db;
 }
+
+int ms_rundb_set_batch_state(ms_rundb_t *r, long long run_id, const char *state, char *err,
+                             size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(r->db, "UPDATE runs SET batch_state = ?2 WHERE run_id = ?1", -1,
+                                &st, NULL);
+
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, run_id);
+        sqlite3_bind_text(st, 2, state, -1, SQLITE_TRANSIENT);
+        rc = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : db_fail(r, rc, "cannot record the run", err, errlen);
+}

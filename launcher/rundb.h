@@ -130,6 +130,10 @@ void ms_unmeasured_free(ms_unmeasured_t *u, size_t n);
 int ms_rundb_set_identity(ms_rundb_t *r, long long run_id, const ms_run_identity_t *id,
                           char *err, size_t errlen);
 
+/* Sets runs.batch_state of run run_id. */
+int ms_rundb_set_batch_state(ms_rundb_t *r, long long run_id, const char *state, char *err,
+                             size_t errlen);
+
 /* The connection, for folding the run's pool into the same database (no other user). */
 struct sqlite3 *ms_rundb_conn(ms_rundb_t *r);
 

@@ -198,6 +198,16 @@ int ms_shard_local_dir(char *out, size_t len, char *err, size_t errlen)
     return ms_own_dir(out, err, errlen);
 }
 
+int ms_shard_new_uid(char *out, size_t len)
+{
+    uint64_t r;
+
+    if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
+        return -errno;
+    snprintf(out, len, "%016llx", (unsigned long long)r);
+    return 0;
+}
+
 char *ms_shard_path(const ms_shard_sweep_t *s, const char *uid)
 {
     char *p;

@@ -71,6 +71,9 @@ int ms_shard_local_dir(char *out, size_t len, char *err, size_t errlen);
 int ms_shard_publish(const ms_shard_sweep_t *s, const char *local, const char *uid, char *err,
                      size_t errlen);
 
+/* A new random run identity: 16 hex digits (as a pool's name). 0 or -errno. */
+int ms_shard_new_uid(char *out, size_t len);
+
 /* The path of shard uid ("<shards_dir>/<uid>.db"), malloc'd; NULL on ENOMEM. */
 char *ms_shard_path(const ms_shard_sweep_t *s, const char *uid);
 

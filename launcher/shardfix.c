@@ -40,9 +40,9 @@ const char *ms_batch_status(const ms_batch_end_t *e)
     return MS_STATUS_FAILED;
 }
 
-/* The run's status, recorder and batch job in the shard at path. */
+/* The run's status, recorder, batch job and whether it has a batch state, in the shard at path. */
 static int read_run(const char *path, char *status, size_t slen, char *recorder, size_t rlen,
-                    char *job, size_t jlen, char *err, size_t errlen)
+                    char *job, size_t jlen, int *have_state, char *err, size_t errlen)
 {
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
@@ -51,8 +51,9 @@ static int read_run(const char *path, char *status, size_t slen, char *recorder,
     status[0] = recorder[0] = job[0] = '\0';
     if (rc != 0)
         return rc;
-    rc = sqlite3_prepare_v2(db, "SELECT status, recorder, batch_job FROM runs ORDER BY run_id"
-                                " LIMIT 1", -1, &st, NULL);
+    *have_state = 0;
+    rc = sqlite3_prepare_v2(db, "SELECT status, recorder, batch_job, batch_state IS NOT NULL"
+                                " FROM runs ORDER BY run_id LIMIT 1", -1, &st, NULL);
     if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *v;
         if ((v = (const char *)sqlite3_column_text(st, 0)) != NULL)
@@ -61,6 +62,7 @@ static int read_run(const char *path, char *status, size_t slen, char *recorder,
             snprintf(recorder, rlen, "%s", v);
         if ((v = (const char *)sqlite3_column_text(st, 2)) != NULL)
             snprintf(job, jlen, "%s", v);
+        *have_state = sqlite3_column_int(st, 3);
         rc = 0;
     } else {
         ms_store_db_error(db, path, err, errlen);
@@ -116,18 +118,24 @@ static int fold_into(sqlite3 *db, const char *name, const char *pool, const ms_s
     return rc;
 }
 
-/* Records the end of a run that did not record it itself. */
+/*
+ * Records the end of a run that did not record it itself (relabel 0), or what the batch
+ * system says of a run whose exec saw it killed by a signal (relabel 1: the signal's
+ * sender, a time limit or a cancel, decides its status; its exit figures stay).
+ */
 static int set_end(sqlite3 *db, const char *name, const char *status, const ms_batch_end_t *be,
-                   char *err, size_t errlen)
+                   int relabel, char *err, size_t errlen)
 {
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(
         db,
-        "UPDATE runs SET status = ?1, batch_state = ?2, exit_code = ?3, term_signal = ?4,"
-        " finished_ns = (SELECT max(s.t_ns) FROM samples s JOIN processes p"
-        " ON p.proc_id = s.proc_id WHERE p.run_id = runs.run_id)"
-        " WHERE status = '" MS_STATUS_RUNNING "';"
-        , -1, &st, NULL);
+        relabel ? "UPDATE runs SET status = ?1, batch_state = ?2"
+                  " WHERE status = '" MS_STATUS_KILLED "' AND ?3 IS ?3 AND ?4 IS ?4"
+                : "UPDATE runs SET status = ?1, batch_state = ?2, exit_code = ?3, term_signal = ?4,"
+                  " finished_ns = (SELECT max(s.t_ns) FROM samples s JOIN processes p"
+                  " ON p.proc_id = s.proc_id WHERE p.run_id = runs.run_id)"
+                  " WHERE status = '" MS_STATUS_RUNNING "'",
+        -1, &st, NULL);
 
     if (rc == SQLITE_OK) {
         sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
@@ -160,8 +168,8 @@ static int set_end(sqlite3 *db, const char *name, const char *status, const ms_b
 
 /* Rewrites the shard uid: its pool folded in, and its end when status is not NULL. */
 static int rewrite(const ms_shard_sweep_t *s, const char *uid, const char *pool, int have_pool,
-                   const char *status, const ms_batch_end_t *be, const ms_spool_host_t *h,
-                   char *err, size_t errlen)
+                   const char *status, const ms_batch_end_t *be, int relabel,
+                   const ms_spool_host_t *h, char *err, size_t errlen)
 {
     char dir[PATH_MAX], local[PATH_MAX + 64];
     char *shard = ms_shard_path(s, uid);
@@ -201,7 +209,7 @@ static int rewrite(const ms_shard_sweep_t *s, const char *uid, const char *pool,
     if (rc == 0 && have_pool)
         rc = fold_into(db, local, pool, h, &removable, err, errlen);
     if (rc == 0 && status != NULL)
-        rc = set_end(db, local, status, be, err, errlen);
+        rc = set_end(db, local, status, be, relabel, err, errlen);
     if (db != NULL && sqlite3_close(db) != SQLITE_OK && rc == 0) {
         ms_set_err(err, errlen, "%s: cannot close", local);
         rc = -EIO;
@@ -236,7 +244,7 @@ int ms_shard_settle(const ms_shard_sweep_t *s, ms_batch_state_fn lookup, void *a
         char status[32], rec[128], job[128], uid[64];
         char *shard = NULL, *pool = NULL;
         ms_batch_end_t be;
-        int have_batch = 0, have_pool;
+        int have_batch = 0, have_pool, have_state = 0;
 
         if (e->d_name[0] == '.' || len <= sl || len - sl >= sizeof uid ||
             strcmp(e->d_name + len - sl, MS_SHARD_SUFFIX) != 0)
@@ -250,21 +258,32 @@ int ms_shard_settle(const ms_shard_sweep_t *s, ms_batch_state_fn lookup, void *a
             break;
         }
         have_pool = access(pool, F_OK) == 0;
-        rc = read_run(shard, status, sizeof status, rec, sizeof rec, job, sizeof job, err, errlen);
+        rc = read_run(shard, status, sizeof status, rec, sizeof rec, job, sizeof job, &have_state,
+                      err, errlen);
         if (rc == 0 && strcmp(status, MS_STATUS_RUNNING) == 0) {
             memset(&be, 0, sizeof be);
             if (job[0] != '\0' && lookup != NULL)
                 have_batch = lookup(arg, job, &be) == 1;
             if (have_batch || recorder_gone(rec, &host)) {
-                rc = rewrite(s, uid, pool, have_pool, have_batch ? ms_batch_status(&be) : MS_STATUS_LOST,
-                             have_batch ? &be : NULL, &host, err, errlen);
+                rc = rewrite(s, uid, pool, have_pool,
+                             have_batch ? ms_batch_status(&be) : MS_STATUS_LOST,
+                             have_batch ? &be : NULL, 0, &host, err, errlen);
                 if (rc == 0)
                     counts->settled++;
             } else {
                 counts->running++;
             }
+        } else if (rc == 0 && strcmp(status, MS_STATUS_KILLED) == 0 && !have_state &&
+                   job[0] != '\0' && lookup != NULL && lookup(arg, job, &be) == 1 &&
+                   (strcmp(ms_batch_status(&be), MS_STATUS_TIMEOUT) == 0 ||
+                    strcmp(ms_batch_status(&be), MS_STATUS_CANCELLED) == 0 ||
+                    strcmp(ms_batch_status(&be), MS_STATUS_OOM) == 0)) {
+            /* Killed by a signal the batch system sent: its time limit, a cancel. */
+            rc = rewrite(s, uid, pool, have_pool, ms_batch_status(&be), &be, 1, &host, err, errlen);
+            if (rc == 0)
+                counts->relabelled++;
         } else if (rc == 0 && have_pool) {
-            rc = rewrite(s, uid, pool, 1, NULL, NULL, &host, err, errlen);
+            rc = rewrite(s, uid, pool, 1, NULL, NULL, 0, &host, err, errlen);
             if (rc == 0)
                 counts->refolded++;
         }

@@ -36,6 +36,7 @@ typedef struct ms_settle_counts {
     size_t settled;    /* runs given their end now */
     size_t running;    /* runs still running (or on another machine, with no batch state) */
     size_t refolded;   /* finished runs whose pool still had records (a daemon's) */
+    size_t relabelled; /* runs killed by a signal the batch system sent: its status now */
 } ms_settle_counts_t;
 
 /*

@@ -107,8 +107,7 @@ int ms_slurm_memory_kill_line(const char *text, char *out, size_t len)
     return 0;
 }
 
-/* Runs argv (found through PATH), its output into a new string; NULL on failure. */
-static char *run_output(char *const argv[])
+char *ms_slurm_capture(char *const argv[])
 {
     int fds[2];
     char *buf = NULL;
@@ -223,7 +222,7 @@ static int from_sacct(const char *job, ms_batch_end_t *end)
 {
     char *const argv[] = {"sacct", "-n", "-X", "-P", "-j", (char *)job,
                           "-o", "JobIDRaw,State,ExitCode", NULL};
-    char *out = run_output(argv);
+    char *out = ms_slurm_capture(argv);
     char line[512];
     int ok = 0;
 
@@ -245,7 +244,7 @@ static int from_sacct(const char *job, ms_batch_end_t *end)
 static int from_scontrol(const char *job, ms_batch_end_t *end)
 {
     char *const argv[] = {"scontrol", "show", "job", "-o", (char *)job, NULL};
-    char *out = run_output(argv);
+    char *out = ms_slurm_capture(argv);
     char *rec = out != NULL ? record_of(out, job) : NULL;
     int ok = rec != NULL && ms_slurm_parse_end(rec, end);
 
@@ -260,7 +259,7 @@ static int from_scontrol(const char *job, ms_batch_end_t *end)
 static int from_jobcomp(const char *job, ms_batch_end_t *end)
 {
     char *const argv[] = {"scontrol", "show", "config", NULL};
-    char *conf = run_output(argv);
+    char *conf = ms_slurm_capture(argv);
     char type[64] = "", loc[4096] = "";
     int ok = 0;
 
@@ -308,4 +307,21 @@ int ms_slurm_available(void)
 
     free(path);
     return rc == 0;
+}
+
+long long ms_slurm_max_array_size(void)
+{
+    char *const argv[] = {"scontrol", "show", "config", NULL};
+    char *conf = ms_slurm_capture(argv);
+    long long n = 1001;
+
+    if (conf != NULL) {
+        for (char *p = strtok(conf, "\n"); p != NULL; p = strtok(NULL, "\n")) {
+            long long v;
+            if (sscanf(p, " MaxArraySize = %lld", &v) == 1 && v > 0)
+                n = v;
+        }
+    }
+    free(conf);
+    return n;
 }

@@ -40,6 +40,16 @@ int ms_slurm_memory_kill_line(const char *text, char *out, size_t len);
 /* An ms_batch_state_fn asking SLURM's commands (arg unused). */
 int ms_slurm_lookup(void *arg, const char *job, ms_batch_end_t *end);
 
+/*
+ * Runs argv (found through PATH) with standard input and error on /dev/null, and returns
+ * its standard output (at most 256 KiB) in a new string; NULL when it could not run or
+ * did not exit 0.
+ */
+char *ms_slurm_capture(char *const argv[]);
+
+/* The cluster's MaxArraySize (`scontrol show config`), or 1001, SLURM's default. */
+long long ms_slurm_max_array_size(void);
+
 /* Whether SLURM's commands can be run here (scontrol is in PATH). */
 int ms_slurm_available(void);
 

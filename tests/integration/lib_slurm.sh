@@ -48,7 +48,8 @@
 #   scontrol requeue the same signals; the task goes back to PENDING (Reason=BeginTime
 #                    for cred_expire), keeps its job id and array task id, and runs again
 #                    with SLURM_RESTART_COUNT=1 (unset on the first run).
-# A task runs in the cgroups of the machine's slurmd (none of its own with task/none).
+# A task stays in the cgroups slurmd was started in (the caller's): task/none and
+# proctrack/linuxproc make none for it.
 
 # The daemons' pids (munged, slurmctld, slurmd), the directory, and whether a cluster of
 # ours is up; slurm_stop clears them, so that it can run twice.
@@ -111,8 +112,8 @@ _slurm_port_free() {
 
 # _slurm_free_port [EXCEPT]: a free TCP port in 20000-59999 other than EXCEPT.
 _slurm_free_port() {
-    local p i
-    for i in $(seq 200); do
+    local p
+    for _ in $(seq 200); do
         p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
         [ "$p" = "${1:-}" ] && continue
         if _slurm_port_free "$p"; then
@@ -135,17 +136,17 @@ _slurm_alive() {
 
 # _slurm_kill PID NAME: SIGTERM, up to 15 s for it to exit, then SIGKILL and up to 5 s.
 _slurm_kill() {
-    local pid="$1" name="$2" i
+    local pid="$1" name="$2"
     _slurm_alive "$pid" || return 0
     kill -TERM "$pid" 2>/dev/null || true
-    for i in $(seq 150); do
+    for _ in $(seq 150); do
         _slurm_alive "$pid" || break
         sleep 0.1
     done
     if _slurm_alive "$pid"; then
         _slurm_msg "$name (pid $pid) did not exit on SIGTERM within 15 s: SIGKILL"
         kill -KILL "$pid" 2>/dev/null || true
-        for i in $(seq 50); do
+        for _ in $(seq 50); do
             _slurm_alive "$pid" || break
             sleep 0.1
         done
@@ -246,9 +247,12 @@ _slurm_key() {
 # exports SLURM_CONF, and returns once `sinfo` shows the node idle. On failure prints the
 # tails of the daemons' logs, stops what it started and returns 1.
 slurm_start() {
-    local dir="$1" host node_line realmem mem ctld_port slurmd_port deadline_s start i state
+    local dir="$1" host node_line realmem mem ctld_port slurmd_port deadline_s start state
     local muser=root
-    [ -n "$dir" ] && [ -d "$dir" ] || { _slurm_msg "slurm_start: '$dir' is not a directory"; return 1; }
+    if [ -z "$dir" ] || [ ! -d "$dir" ]; then
+        _slurm_msg "slurm_start: '$dir' is not a directory"
+        return 1
+    fi
     if [ -n "$_SLURM_DIR" ]; then
         _slurm_msg "slurm_start: a cluster is already running in $_SLURM_DIR"
         return 1
@@ -269,7 +273,7 @@ slurm_start() {
     _SLURM_MUNGED_PID="$(_slurm_spawn "$dir/munged.out" munged -F --socket="$dir/munge.socket" \
         --key-file="$dir/munge.key" --pid-file="$dir/munged.pid" --log-file="$dir/munged.log" \
         --seed-file="$dir/munged.seed")"
-    for i in $(seq 100); do
+    for _ in $(seq 100); do
         [ -S "$dir/munge.socket" ] && break
         _slurm_alive "$_SLURM_MUNGED_PID" || break
         sleep 0.1
@@ -294,13 +298,18 @@ slurm_start() {
     # invalid: configure a little less than slurmd measures, or the caller's figure.
     mem="$(echo "$node_line" | sed -n 's/.*RealMemory=\([0-9]*\).*/\1/p')"
     realmem="${SLURM_LIB_REALMEM_MB:-$((${mem:-1000} * 95 / 100))}"
-    node_line="$(echo "$node_line" | sed "s/RealMemory=[0-9]*/RealMemory=$realmem/") State=UNKNOWN"
+    if [ -n "$mem" ]; then
+        node_line="${node_line/RealMemory=$mem/RealMemory=$realmem}"
+    else
+        node_line="$node_line RealMemory=$realmem"
+    fi
+    node_line="$node_line State=UNKNOWN"
 
-    ctld_port="$(_slurm_free_port)" && slurmd_port="$(_slurm_free_port "$ctld_port")" || {
+    if ! ctld_port="$(_slurm_free_port)" || ! slurmd_port="$(_slurm_free_port "$ctld_port")"; then
         _slurm_fail "no free TCP port found"
         slurm_stop
         return 1
-    }
+    fi
 
     cat >"$dir/slurm.conf" <<EOF
 # Written by tests/integration/lib_slurm.sh: a one-node cluster inside $dir.
@@ -374,6 +383,7 @@ EOF
         fi
         sleep 0.2
     done
+    # shellcheck disable=SC2034 # for the caller
     SLURM_START_SECONDS="$(awk -v s="$start" -v n="$(date +%s.%N)" 'BEGIN { printf "%.2f", n - s }')"
     return 0
 }
@@ -382,7 +392,7 @@ EOF
 # by their pids (SIGTERM, SIGKILL after 15 s) and any job process left holding a file
 # in the directory. Safe to call twice, before slurm_start, and from an EXIT trap.
 slurm_stop() {
-    local dir="$_SLURM_DIR" ids p i rc=0
+    local dir="$_SLURM_DIR" ids p rc=0
     [ -n "$dir" ] || return 0
     # slurmd leaves running steps alone when it stops: cancel the jobs while slurmctld is
     # still up, and give them until their KillWait has passed to go.
@@ -391,7 +401,7 @@ slurm_stop() {
         if [ -n "$ids" ]; then
             # shellcheck disable=SC2086
             scancel $ids 2>/dev/null || true
-            for i in $(seq 100); do
+            for _ in $(seq 100); do
                 [ -z "$(squeue -h -o %A 2>/dev/null || true)" ] && break
                 sleep 0.1
             done
@@ -404,7 +414,7 @@ slurm_stop() {
         [ "$p" = "$_SLURM_MUNGED_PID" ] && continue
         _slurm_msg "killing pid $p ($(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline")), left over from a job"
         kill -KILL "$p" 2>/dev/null || true
-        for i in $(seq 50); do
+        for _ in $(seq 50); do
             _slurm_alive "$p" || break
             sleep 0.1
         done
