@@ -3,10 +3,13 @@
 set -euo pipefail
 # clang and its runtime build the fuzzing and sanitizer gates; libunwind-dev builds a test
 # program that brings its own unwinder; r-base-core runs R's parallel::mclapply under the
-# shim (test_r_mclapply.sh); parallel runs `memsweep exec` as GNU parallel users do (test_exec.sh).
+# shim (test_r_mclapply.sh); parallel runs `memsweep exec` as GNU parallel users do (test_exec.sh);
+# slurmctld, slurmd, slurm-client and munge make the single-node SLURM that test_slurm.sh
+# starts by itself.
 packages=(cmake gcc g++ libc6-dev make pkg-config libsqlite3-dev libcmocka-dev
           sqlite3 python3 time libjemalloc2 xz-utils procps
-          clang libclang-rt-14-dev libunwind-dev r-base-core parallel)
+          clang libclang-rt-14-dev libunwind-dev r-base-core parallel
+          slurmctld slurmd slurm-client munge)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
