@@ -12,6 +12,12 @@
 /* Absorbs floating-point error in usable / basis * factor before flooring. */
 #define WORKERS_EPSILON 1e-9
 
+/*
+ * Absorbs floating-point error in peak / factor before the ceiling (85 / 0.85 is
+ * 100.00000000000001), relative to the figure, which may be large.
+ */
+#define TASK_MB_EPSILON 1e-12
+
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
@@ -378,6 +384,92 @@ static int warning_text(const ms_advisory_t *a, size_t i, char *buf, size_t len)
     return -1;
 }
 
+void ms_advisory_paste(const ms_advisory_t *a, ms_paste_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!a->have_conservative)
+        return;
+    if (a->conservative <= 0) {
+        out->no_fit = 1;
+        return;
+    }
+    out->have = 1;
+    /* More workers than CPUs only queue for them (the note on CPUs says why). */
+    out->workers = a->conservative;
+    if (a->machine.cpus > 0 && out->workers > a->machine.cpus)
+        out->workers = a->machine.cpus;
+    out->last_index = a->counts.total > 0 ? (long long)a->counts.total - 1 : 0;
+    /* A per-task limit kills the largest run, not the typical one: the largest peak. */
+    if (a->have_peak && a->peak_mb.max > 0.0 && a->machine.safety_factor > 0.0) {
+        const double x = a->peak_mb.max / a->machine.safety_factor;
+        const double task = ceil(x - x * TASK_MB_EPSILON);
+        if (task < 9.0e15) {
+            out->have_mem = 1;
+            out->task_mb = (long long)task;
+            out->sbatch_mb = out->task_mb + MS_PASTE_SBATCH_ALLOWANCE_MB;
+        }
+    }
+}
+
+static const char *const paste_no_fit_text =
+    "none: a single worker does not fit in Usable_MB at this safety factor "
+    "(RecommendedMaxWorkers_Conservative is 0)";
+
+/*
+ * Runner line i (0 up) of the paste block: its key in *key and its text in buf. Returns
+ * 0, or -1 when there is no line i.
+ */
+static int paste_line(const ms_paste_t *p, size_t i, const char **key, char *buf, size_t len)
+{
+    if (p->no_fit) {
+        if (i > 0)
+            return -1;
+        *key = "Paste";
+        snprintf(buf, len, "%s", paste_no_fit_text);
+        return 0;
+    }
+    if (!p->have)
+        return -1;
+    switch (i) {
+    case 0:
+        *key = "Paste_parallel";
+        snprintf(buf, len, "parallel -j %lld", p->workers);
+        return 0;
+    case 1:
+        *key = "Paste_xargs";
+        snprintf(buf, len, "xargs -P %lld", p->workers);
+        return 0;
+    case 2:
+        *key = "Paste_make";
+        snprintf(buf, len, "make -j %lld", p->workers);
+        return 0;
+    case 3:
+        *key = "Paste_sbatch";
+        if (p->have_mem)
+            snprintf(buf, len, "sbatch --array=0-%lld%%%lld --mem=%lldM", p->last_index,
+                     p->workers, p->sbatch_mb);
+        else
+            snprintf(buf, len, "sbatch --array=0-%lld%%%lld", p->last_index, p->workers);
+        return 0;
+    case 4:
+        if (!p->have_mem)
+            return -1;
+        *key = "Paste_snakemake";
+        /* Snakemake's mem_mb is in decimal megabytes; X is in MiB. */
+        snprintf(buf, len, "resources: mem_mb=%lld",
+                 (long long)ceil((double)p->task_mb * MS_MIB_IN_MB));
+        return 0;
+    case 5:
+        if (!p->have_mem)
+            return -1;
+        *key = "Paste_nextflow";
+        snprintf(buf, len, "memory '%lld MB'", p->task_mb);
+        return 0;
+    default:
+        return -1;
+    }
+}
+
 void ms_advisory_write_post(FILE *f, const ms_advisory_t *a)
 {
     char text[1024];
@@ -432,6 +524,17 @@ void ms_advisory_write_post(FILE *f, const ms_advisory_t *a)
             fprintf(f, "Divergence: %s\n", text);
         }
     }
+    /* memsweep's additions after everything the section said before them. */
+    {
+        ms_paste_t p;
+        const char *key;
+        ms_advisory_paste(a, &p);
+        for (size_t i = 0; paste_line(&p, i, &key, text, sizeof text) == 0; i++)
+            fprintf(f, "%s: %s\n", key, text);
+    }
+    if (a->have_params)
+        ms_param_table_write(f, &a->params, a->machine.have_mem_total, a->machine.usable_mb,
+                             a->machine.safety_factor);
 }
 
 void ms_advisory_write_json(FILE *f, const ms_advisory_t *a)
@@ -531,5 +634,23 @@ void ms_advisory_write_json(FILE *f, const ms_advisory_t *a)
             fputc(',', f);
         ms_json_string(f, text);
     }
-    fputs("]}\n", f);
+    fputc(']', f);
+    {
+        ms_paste_t p;
+        const char *key;
+        ms_advisory_paste(a, &p);
+        for (size_t i = 0; paste_line(&p, i, &key, text, sizeof text) == 0; i++)
+            ms_json_str(f, &first, key, text);
+        if (p.have) {
+            ms_json_int(f, &first, "Paste_Workers", p.workers);
+            if (p.have_mem) {
+                ms_json_int(f, &first, "Paste_TaskMemory_MB", p.task_mb);
+                ms_json_int(f, &first, "Paste_SbatchMemory_MB", p.sbatch_mb);
+            }
+        }
+    }
+    if (a->have_params)
+        ms_param_table_write_json(f, &first, &a->params, m->have_mem_total, m->usable_mb,
+                                  m->safety_factor);
+    fputs("}\n", f);
 }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "dbreport.h"
+#include "parammem.h"
 #include "peaks.h"
 #include "stats.h"
 
@@ -126,7 +127,38 @@ typedef struct ms_advisory {
     ms_peak_summary_t peaks; /* how much the periodic sampler missed (peaks.h) */
     int have_report;         /* the database report below was filled in */
     ms_db_report_t report;   /* runs not measured, rows skipped, readings not stored */
+    int have_params;         /* the table of memory by parameter value was filled in */
+    ms_param_table_t params; /* the included runs grouped by NAME=value (parammem.h) */
 } ms_advisory_t;
+
+/*
+ * What a batch job's memory limit holds beside the worker, in MiB, added to the per-task
+ * memory of the sbatch line: the batch script's shell (a few MiB) and SLURM's step
+ * daemon, slurmstepd, which the sbatch manual puts at 20 to 200 MiB. 128 covers a shell
+ * and a step daemon of the usual size; Snakemake's mem_mb and Nextflow's memory are the
+ * process's own, and get nothing added.
+ */
+#define MS_PASTE_SBATCH_ALLOWANCE_MB 128
+
+/* Decimal megabytes in a MiB: Snakemake's mem_mb counts the former. */
+#define MS_MIB_IN_MB 1.048576
+
+/*
+ * The figures of the ready-to-paste runner lines (docs/advisory.md): N workers at once
+ * and per-task memory, derived from the advisory's figures.
+ */
+typedef struct ms_paste {
+    int have;              /* the lines are given: a conservative recommendation above 0 */
+    int no_fit;            /* the conservative recommendation is 0: one line says so */
+    long long workers;     /* RecommendedMaxWorkers_Conservative, at most the CPUs */
+    long long last_index;  /* RunsTotal - 1, at least 0: the top of sbatch's --array */
+    int have_mem;          /* a peak above 0 and a safety factor above 0: the memory lines */
+    long long task_mb;     /* ceil(MaxPeakRSS_MB / SafetyFactor) */
+    long long sbatch_mb;   /* task_mb + MS_PASTE_SBATCH_ALLOWANCE_MB */
+} ms_paste_t;
+
+/* Derives the runner lines' figures from a computed advisory. */
+void ms_advisory_paste(const ms_advisory_t *a, ms_paste_t *out);
 
 /*
  * Fills *m from MemTotal in kB (have_mem_total 0 when unknown), a reserve and a safety
@@ -171,9 +203,9 @@ const char *ms_basis_name(ms_basis_t basis);
 /*
  * Computes the post-run advisory from per-run figures in MiB. end_mb has n_end values
  * and peak_mb n_peak values (the included runs that have each figure); both arrays are
- * sorted in place. counts is copied into the result. The periodic-miss summary and the
- * database report are left out (have_peak_summary and have_report 0); callers that read
- * a database fill them in afterwards.
+ * sorted in place. counts is copied into the result. The periodic-miss summary, the
+ * database report and the table by parameter value are left out (have_peak_summary,
+ * have_report and have_params 0); callers that read a database fill them in afterwards.
  */
 void ms_advisory_compute(const ms_machine_t *m, const ms_run_counts_t *counts,
                          double *end_mb, size_t n_end, double *peak_mb, size_t n_peak,
@@ -186,14 +218,17 @@ void ms_advisory_write_pre(FILE *f, const ms_machine_t *m);
  * Writes the post-run section: the specification's lines, then memsweep's own lines, then
  * the periodic-miss summary when there is one, then the database report's Excluded,
  * Skipped and Ignored lines, then notes and warnings; a Divergence line follows the
- * divergence warning when the breakdown was filled in.
+ * divergence warning when the breakdown was filled in. Last come the ready-to-paste
+ * runner lines (Paste_*) and the table of memory by parameter value (ParamMemory) when
+ * it was filled in.
  */
 void ms_advisory_write_post(FILE *f, const ms_advisory_t *a);
 
 /*
  * Writes both sections as one JSON object keyed by the same field names, the database
  * report's keys (dbreport.h), "Divergence" with the divergence warning and its breakdown,
- * "Notes" and "Warnings", and a newline.
+ * "Notes" and "Warnings", then the Paste_* keys and the table's (parammem.h), and a
+ * newline.
  */
 void ms_advisory_write_json(FILE *f, const ms_advisory_t *a);
 

@@ -79,7 +79,9 @@ int ms_sweep_advise(const ms_sweep_data_t *d, const ms_advise_opts_t *o, ms_advi
     ms_run_counts_t counts;
     ms_divergence_t div;
     double *end_mb = NULL, *peak_mb = NULL;
+    ms_param_run_t *param_runs = NULL;
     size_t n = 0;
+    int rc;
 
     memset(&counts, 0, sizeof counts);
     ms_divergence_init(&div);
@@ -87,10 +89,10 @@ int ms_sweep_advise(const ms_sweep_data_t *d, const ms_advise_opts_t *o, ms_advi
 
     end_mb = malloc((d->n_runs ? d->n_runs : 1) * sizeof *end_mb);
     peak_mb = malloc((d->n_runs ? d->n_runs : 1) * sizeof *peak_mb);
-    if (end_mb == NULL || peak_mb == NULL) {
-        free(end_mb);
-        free(peak_mb);
-        return -ENOMEM;
+    param_runs = malloc((d->n_runs ? d->n_runs : 1) * sizeof *param_runs);
+    if (end_mb == NULL || peak_mb == NULL || param_runs == NULL) {
+        rc = -ENOMEM;
+        goto out;
     }
     counts.total = d->n_runs;
     counts.unfinished = d->info.unfinished;
@@ -133,6 +135,9 @@ int ms_sweep_advise(const ms_sweep_data_t *d, const ms_advise_opts_t *o, ms_advi
         counts.included++;
         end_mb[n] = (double)r->end_kb / 1024.0;
         peak_mb[n] = (double)r->peak_kb / 1024.0;
+        /* ms_advisory_compute sorts the figures in place; the table keeps its own. */
+        param_runs[n] = (ms_param_run_t){.label = ms_sweep_label(d, r), .end_mb = end_mb[n],
+                                         .peak_mb = peak_mb[n]};
         n++;
         ms_divergence_add(&div, r->seq, r->peak_kb, r->end_kb);
     }
@@ -143,9 +148,13 @@ int ms_sweep_advise(const ms_sweep_data_t *d, const ms_advise_opts_t *o, ms_advi
     out->have_peak_summary = 1;
     out->report = d->report;
     out->have_report = 1;
+    rc = ms_param_table_compute(param_runs, n, &out->params);
+    out->have_params = rc == 0;
+out:
     free(end_mb);
     free(peak_mb);
-    return 0;
+    free(param_runs);
+    return rc;
 }
 
 int ms_advise_db(const char *db_path, const ms_advise_opts_t *opts, ms_advisory_t *out,

@@ -27,10 +27,15 @@
 #include "errbuf.h"
 #include "memsweep/defaults.h"
 #include "memsweep/schema.h"
+#include "parammem.h"
 #include "sweepfold.h"
 #include "sweepread.h"
 #include "sweepread_internal.h"
 #include "textclean.h"
+
+/* A constant spelled into SQL text. */
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 ms__vcheck_t ms__real_val(sqlite3_value *v, long long lo, long long hi, long long *out)
 {
@@ -185,6 +190,7 @@ static unsigned long long count_col(sqlite3_stmt *st, int col, size_t *bad, ms_b
 void ms_sweep_free(ms_sweep_data_t *d)
 {
     free(d->runs);
+    free(d->labels);
     memset(d, 0, sizeof *d);
 }
 
@@ -521,23 +527,67 @@ static void reason_kind(const char *why, char *kind, size_t len)
     free(copy);
 }
 
+/*
+ * Keeps run r's label (column col, NULL when too long) in the data's labels when it holds
+ * parameters: it starts with NAME=value and is not the run's command line (column col +
+ * 1, its first characters), which the launcher writes as the label of a run without
+ * parameters.
+ */
+static int keep_label(sqlite3_stmt *st, int col, ms_sweep_data_t *out, size_t *cap,
+                      ms_run_mem_t *r)
+{
+    const char *label = (const char *)sqlite3_column_text(st, col);
+    const char *cursor = label;
+    ms_param_pair_t pair;
+    size_t n;
+
+    if (label == NULL || !ms_param_label_next(&cursor, &pair) ||
+        ms_param_label_is_command(label, (const char *)sqlite3_column_text(st, col + 1)))
+        return 0;
+    n = strlen(label) + 1;
+    if (out->labels_len + n > *cap) {
+        size_t ncap = *cap != 0 ? *cap : 4096;
+        char *nl;
+        while (ncap < out->labels_len + n)
+            ncap *= 2;
+        nl = realloc(out->labels, ncap);
+        if (nl == NULL)
+            return -ENOMEM;
+        out->labels = nl;
+        *cap = ncap;
+    }
+    memcpy(out->labels + out->labels_len, label, n);
+    r->have_label = 1;
+    r->label_at = out->labels_len;
+    out->labels_len += n;
+    return 0;
+}
+
 /* Reads the runs, sorted by run_id for lookups; skipped ones go to skipped_runs. */
 static int read_runs(sqlite3 *db, ms_sweep_data_t *out, int has_uninstrumented,
-                     int has_usage, id_set_t *skipped_runs)
+                     int has_usage, int has_command, id_set_t *skipped_runs)
 {
     sqlite3_stmt *st = NULL;
-    char sql[512];
-    size_t cap = 0;
+    char sql[1024];
+    size_t cap = 0, labels_cap = 0;
     int s;
 
-    /* With several sweeps rows only the first sweep's runs are read. */
+    /*
+     * With several sweeps rows only the first sweep's runs are read. A label longer than
+     * MS_PARAM_LABEL_MAX bytes is not read (the table by parameter value leaves its run
+     * out); of the command, only as much as tells whether it is the label.
+     */
     snprintf(sql, sizeof sql,
-             "SELECT run_id, seq, status, %s, %s, %s FROM runs ORDER BY run_id",
+             "SELECT run_id, seq, status, %s, %s, %s,"
+             " CASE WHEN typeof(label) = 'text' AND length(CAST(label AS BLOB)) <= %d"
+             " THEN label END, %s FROM runs ORDER BY run_id",
              has_uninstrumented ? "uninstrumented" : "NULL",
              has_usage ? "maxrss_kb, maxrss_floor_kb" : "NULL, NULL",
              out->info.n_sweeps > 1
                  ? "sweep_id IS (SELECT sweep_id FROM sweeps ORDER BY sweep_id LIMIT 1)"
-                 : "1");
+                 : "1",
+             MS_PARAM_LABEL_MAX,
+             has_command ? "substr(command, 1, " STR(MS_PARAM_LABEL_MAX) " + 1)" : "NULL");
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
         return -EIO;
     while ((s = sqlite3_step(st)) == SQLITE_ROW) {
@@ -591,6 +641,8 @@ static int read_runs(sqlite3 *db, ms_sweep_data_t *out, int has_uninstrumented,
         }
         r->peaks.tracking = MS_TRACKING_UNKNOWN;
         read_wait4(st, 4, r, out->report.bad);
+        if (keep_label(st, 7, out, &labels_cap, r) != 0)
+            goto nomem;
     }
     sqlite3_finalize(st);
     if (s != SQLITE_DONE)
@@ -1264,7 +1316,8 @@ int ms_sweep_read(sqlite3 *db, const char *name, ms_sweep_data_t *out, char *err
     if (read_unfinished(db, out) != 0)
         goto sql_error;
 
-    rc = read_runs(db, out, oc.uninstrumented, oc.maxrss && oc.maxrss_floor, &skipped_runs);
+    rc = read_runs(db, out, oc.uninstrumented, oc.maxrss && oc.maxrss_floor, oc.command,
+                   &skipped_runs);
     if (rc == -EIO)
         goto sql_error;
     if (rc != 0)

@@ -178,7 +178,8 @@ int ms__sweep_find_optional(sqlite3 *db, ms__optional_cols_t *c)
         ms__sweep_has_column(db, "sweeps", "safety_factor", &c->safety_factor) != 0 ||
         ms__sweep_has_column(db, "sweeps", "mem_source", &c->mem_source) != 0 ||
         ms__sweep_has_column(db, "sweeps", "host_mem_total_kb", &c->host_mem_total) != 0 ||
-        ms__sweep_has_column(db, "sweeps", "cpus", &c->cpus) != 0)
+        ms__sweep_has_column(db, "sweeps", "cpus", &c->cpus) != 0 ||
+        ms__sweep_has_column(db, "runs", "command", &c->command) != 0)
         return -EIO;
     return 0;
 }

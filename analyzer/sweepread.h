@@ -67,6 +67,8 @@ typedef struct ms_run_mem {
     unsigned long long end_kb;  /* run RSS at its end (see docs/advisory.md) */
     unsigned long long peak_kb; /* largest run RSS, never below a process's VmHWM */
     ms_run_peaks_t peaks;       /* periodic, all-samples and VmHWM views of the peak */
+    int have_label;             /* runs.label holds parameters; see ms_sweep_label */
+    size_t label_at;            /* where its text starts in the data's labels */
 } ms_run_mem_t;
 
 /*
@@ -83,7 +85,21 @@ typedef struct ms_sweep_data {
     ms_run_mem_t *runs;
     size_t n_runs;
     ms_db_report_t report; /* what was skipped, ignored, not measured or not stored */
+    /*
+     * The labels that hold parameters, for the table of memory by parameter value: each
+     * NUL-terminated, one after another. Only labels that start with NAME=value, are not
+     * the run's command line, and are at most MS_PARAM_LABEL_MAX bytes are kept, so this
+     * is at most that per run and usually a few dozen bytes.
+     */
+    char *labels;
+    size_t labels_len;
 } ms_sweep_data_t;
+
+/* The parameters label of run r of d ("NAME=value ..."), or NULL when it has none. */
+static inline const char *ms_sweep_label(const ms_sweep_data_t *d, const ms_run_mem_t *r)
+{
+    return r->have_label ? d->labels + r->label_at : NULL;
+}
 
 /*
  * Resolves PATH (a sweep directory or a database file) to a database path, opens it
@@ -185,8 +201,9 @@ typedef struct ms_advise_opts {
 void ms_advise_opts_init(ms_advise_opts_t *o);
 
 /*
- * Computes the advisory of a sweep already read, with its periodic-miss summary. Returns
- * 0 or a negative errno code.
+ * Computes the advisory of a sweep already read, with its periodic-miss summary and the
+ * table of memory by parameter value of its included runs (from the labels the read
+ * kept). Returns 0 or a negative errno code.
  */
 int ms_sweep_advise(const ms_sweep_data_t *d, const ms_advise_opts_t *o, ms_advisory_t *out);
 

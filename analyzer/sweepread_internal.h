@@ -19,6 +19,7 @@ typedef struct ms__optional_cols {
     int hostname, reserve_mb, safety_factor;            /* of every version, looked up */
     int mem_source, host_mem_total, cpus;               /* version 4 */
     int pss;                                            /* version 6 */
+    int command;                                        /* of every version, looked up */
 } ms__optional_cols_t;
 
 /*

@@ -77,16 +77,17 @@ report() {
     grep -E '^(Excluded|Skipped|Ignored|Note): ' "$1" | grep -vE '^Note: memory admits ' || true
 }
 
-# figures FILE: an output without the report lines, without the run counts, and without
-# per-run Note/Unstored lines and lines on processes without an exit record (the figures
-# proper).
+# figures FILE: an output without the report lines, without the run counts (and the sbatch
+# line, whose --array counts the runs), and without per-run Note/Unstored lines and lines
+# on processes without an exit record (the figures proper).
 figures() {
-    grep -vE '^(Excluded|Skipped|Ignored|Note|RunsTotal|RunsFailed|RunsExcluded|RunsIncluded|RunsStopped|RunsRunning|RunsCompared|ProcessesWithoutExitRecord|MainProcessesWithoutExitRecord|Unstored): |^  (Note|Unstored|ProcessesWithoutExitRecord|MainProcessEnd|OtherProcessesWithoutExitRecord): |^Warning: [0-9]+ of [0-9]+ runs \([0-9]+%\) were left out' "$1"
+    grep -vE '^(Excluded|Skipped|Ignored|Note|RunsTotal|RunsFailed|RunsExcluded|RunsIncluded|RunsStopped|RunsRunning|RunsCompared|ProcessesWithoutExitRecord|MainProcessesWithoutExitRecord|Unstored|Paste_sbatch): |^  (Note|Unstored|ProcessesWithoutExitRecord|MainProcessEnd|OtherProcessesWithoutExitRecord): |^Warning: [0-9]+ of [0-9]+ runs \([0-9]+%\) were left out' "$1"
 }
 
 # check_order ADVISORY WHAT: the post-run section keeps the specification's lines first,
 # in their order, then memsweep's keys, then the report, then notes, then warnings (with
-# the Divergence line that follows the divergence warning).
+# the Divergence line that follows the divergence warning), then the runner lines
+# (Paste*) and the table by parameter value (ParamMemory*).
 check_order() {
     post_section "$1" | python3 -c '
 import sys
@@ -102,6 +103,10 @@ for line in sys.stdin.read().splitlines():
         if spec.index(key) <= pos:
             sys.exit("%r is out of the specification'"'"'s order" % line)
         pos = spec.index(key)
+    elif key.startswith("Paste"):
+        s = 6
+    elif key.startswith("ParamMemory"):
+        s = 7
     else:
         s = stage.get(key, 2)
     if s < last:

@@ -98,6 +98,8 @@ static void test_pre_section_fallback(void **state)
     free(text);
 }
 
+static void limited_advisory(ms_advisory_t *a, long long cpus);
+
 /* Four included runs (one failed), one excluded run. */
 static void compute_example(ms_advisory_t *a, int have_mem)
 {
@@ -173,7 +175,13 @@ static void test_post_section_exact(void **state)
                         "than 5 runs say little about the next one.\n"
                         "Warning: 1 of 5 runs (20%) were left out of the statistics (not "
                         "measured, stopped before they finished, or still running); the advice "
-                        "covers only the 4 included.\n");
+                        "covers only the 4 included.\n"
+                        "Paste_parallel: parallel -j 4\n"
+                        "Paste_xargs: xargs -P 4\n"
+                        "Paste_make: make -j 4\n"
+                        "Paste_sbatch: sbatch --array=0-4%4 --mem=2481M\n"
+                        "Paste_snakemake: resources: mem_mb=2468\n"
+                        "Paste_nextflow: memory '2353 MB'\n");
     free(text);
 }
 
@@ -457,7 +465,129 @@ static void test_json(void **state)
     assert_non_null(strstr(text, "\"RecommendedMaxWorkers_Conservative\":4,"));
     assert_non_null(strstr(text, "\"ConservativeBasis\":\"p95_peak\""));
     assert_non_null(strstr(text, "\"Warnings\":[\"MaxPeakRSS_MB is more"));
-    assert_string_equal(text + strlen(text) - 3, "]}\n");
+    /* The runner lines come after the warnings; no table was computed. */
+    assert_non_null(strstr(text, "covers only the 4 included.\"],"
+                                 "\"Paste_parallel\":\"parallel -j 4\","
+                                 "\"Paste_xargs\":\"xargs -P 4\","
+                                 "\"Paste_make\":\"make -j 4\","
+                                 "\"Paste_sbatch\":\"sbatch --array=0-4%4 --mem=2481M\","
+                                 "\"Paste_snakemake\":\"resources: mem_mb=2468\","
+                                 "\"Paste_nextflow\":\"memory '2353 MB'\","
+                                 "\"Paste_Workers\":4,"
+                                 "\"Paste_TaskMemory_MB\":2353,"
+                                 "\"Paste_SbatchMemory_MB\":2481}\n"));
+    assert_null(strstr(text, "ParamMemory"));
+    free(text);
+}
+
+/*
+ * The runner lines: N is the conservative count, capped by the CPUs; K the last run's
+ * index; the memory the largest peak over the safety factor, rounded up, with the batch
+ * allowance for sbatch only.
+ */
+static void test_paste_lines(void **state)
+{
+    ms_advisory_t a;
+    ms_paste_t p;
+    char *text;
+    (void)state;
+
+    /* 536 / 100 * 0.85 = 4 workers; 3 CPUs allow 3. 100 / 0.85 = 117.6, so 118. */
+    limited_advisory(&a, 3);
+    ms_advisory_paste(&a, &p);
+    assert_true(p.have);
+    assert_int_equal(p.workers, 3);
+    assert_int_equal(p.last_index, 0);
+    assert_int_equal(p.task_mb, 118);
+    assert_int_equal(p.sbatch_mb, 118 + MS_PASTE_SBATCH_ALLOWANCE_MB);
+    text = render(ms_advisory_write_post, NULL, &a, NULL);
+    /* After the last warning, the one on few runs. */
+    assert_non_null(strstr(text, "say little about the next one.\n"
+                                 "Paste_parallel: parallel -j 3\n"
+                                 "Paste_xargs: xargs -P 3\n"
+                                 "Paste_make: make -j 3\n"
+                                 "Paste_sbatch: sbatch --array=0-0%3 --mem=246M\n"
+                                 "Paste_snakemake: resources: mem_mb=124\n"
+                                 "Paste_nextflow: memory '118 MB'\n"));
+    free(text);
+    /* CPUs unknown or enough: the memory's count. */
+    limited_advisory(&a, 0);
+    ms_advisory_paste(&a, &p);
+    assert_int_equal(p.workers, 4);
+    limited_advisory(&a, 8);
+    ms_advisory_paste(&a, &p);
+    assert_int_equal(p.workers, 4);
+
+    /* A quotient that is whole in real arithmetic is not rounded up: 85 / 0.85 = 100. */
+    {
+        ms_machine_t m;
+        ms_run_counts_t c = {.total = 12, .included = 12};
+        double v[12];
+        for (size_t i = 0; i < 12; i++)
+            v[i] = 85.0;
+        ms_machine_init(&m, 1, 8192ULL * 1024, 1024, 0.85);
+        ms_advisory_compute(&m, &c, v, 12, v, 12, &a);
+        ms_advisory_paste(&a, &p);
+        assert_int_equal(p.task_mb, 100);
+        assert_int_equal(p.last_index, 11);
+        assert_int_equal(p.workers, 71); /* 7168 / 85 * 0.85 = 71.68 */
+    }
+}
+
+static void test_paste_without_figures(void **state)
+{
+    ms_machine_t m;
+    ms_advisory_t a;
+    ms_paste_t p;
+    ms_run_counts_t c = {.total = 2, .included = 2};
+    double end[] = {100.0, 300.0};
+    double big_end[] = {5000.0};
+    double big_peak[] = {6000.0};
+    char *text;
+    (void)state;
+
+    /* No peak: the worker counts, sbatch without --mem, no memory lines. */
+    ms_machine_init(&m, 1, 2048ULL * 1024, 1024, 0.85);
+    ms_advisory_compute(&m, &c, end, 2, NULL, 0, &a);
+    ms_advisory_paste(&a, &p);
+    assert_true(p.have);
+    assert_false(p.have_mem);
+    text = render(ms_advisory_write_post, NULL, &a, NULL);
+    assert_non_null(strstr(text, "Paste_make: make -j 3\n"
+                                 "Paste_sbatch: sbatch --array=0-1%3\n"));
+    assert_null(strstr(text, "mem_mb"));
+    assert_null(strstr(text, "Paste_nextflow"));
+    free(text);
+    text = render(ms_advisory_write_json, NULL, &a, NULL);
+    assert_non_null(strstr(text, "\"Paste_sbatch\":\"sbatch --array=0-1%3\","
+                                 "\"Paste_Workers\":3}\n"));
+    free(text);
+
+    /* One worker does not fit: one line instead of the runner lines. */
+    c = (ms_run_counts_t){.total = 1, .included = 1};
+    ms_machine_init(&m, 1, 4096ULL * 1024, 1024, 0.85);
+    ms_advisory_compute(&m, &c, big_end, 1, big_peak, 1, &a);
+    ms_advisory_paste(&a, &p);
+    assert_false(p.have);
+    assert_true(p.no_fit);
+    text = render(ms_advisory_write_post, NULL, &a, NULL);
+    assert_non_null(strstr(text, "\nPaste: none: a single worker does not fit in Usable_MB at "
+                                 "this safety factor (RecommendedMaxWorkers_Conservative is "
+                                 "0)\n"));
+    assert_null(strstr(text, "Paste_"));
+    free(text);
+    text = render(ms_advisory_write_json, NULL, &a, NULL);
+    assert_non_null(strstr(text, "\"Paste\":\"none: a single worker"));
+    assert_null(strstr(text, "Paste_"));
+    free(text);
+
+    /* No conservative recommendation (MemTotal unknown): no paste lines at all. */
+    compute_example(&a, 0);
+    ms_advisory_paste(&a, &p);
+    assert_false(p.have);
+    assert_false(p.no_fit);
+    text = render(ms_advisory_write_post, NULL, &a, NULL);
+    assert_null(strstr(text, "Paste"));
     free(text);
 }
 
@@ -700,7 +830,13 @@ static void test_report_lines(void **state)
                         "than 5 runs say little about the next one.\n"
                         "Warning: 1 of 5 runs (20%) were left out of the statistics (not "
                         "measured, stopped before they finished, or still running); the advice "
-                        "covers only the 4 included.\n");
+                        "covers only the 4 included.\n"
+                        "Paste_parallel: parallel -j 4\n"
+                        "Paste_xargs: xargs -P 4\n"
+                        "Paste_make: make -j 4\n"
+                        "Paste_sbatch: sbatch --array=0-4%4 --mem=2481M\n"
+                        "Paste_snakemake: resources: mem_mb=2468\n"
+                        "Paste_nextflow: memory '2353 MB'\n");
     free(text);
 
     /* The notes of missing figures come first; one reading is one. */
@@ -881,6 +1017,8 @@ int main(void)
         cmocka_unit_test(test_no_fit_warning),
         cmocka_unit_test(test_no_runs),
         cmocka_unit_test(test_json),
+        cmocka_unit_test(test_paste_lines),
+        cmocka_unit_test(test_paste_without_figures),
         cmocka_unit_test(test_limit_reserve_rule),
         cmocka_unit_test(test_reserve_rule_of_recorded),
         cmocka_unit_test(test_pre_section_machine_lines),
