@@ -32,6 +32,7 @@ struct ms_rundb {
     sqlite3_stmt *max_rss;
     long long seen_rowid;          /* samples up to this rowid are folded into max_kb */
     unsigned long long max_kb;
+    int scratch;                   /* a shard built in a private file: no syncs */
     int batching;                  /* see ms_rundb_batch */
     int in_txn;                    /* the batch's transaction is open */
     pending_end_t *pending;        /* ends of runs waiting for the batch's transaction */
@@ -135,7 +136,17 @@ static int insert_sweep(ms_rundb_t *r, const ms_sweep_row_t *row, char *err, siz
 /* Opens r->db on file for writing (store.h), creating the file and schema when asked. */
 static int open_db(ms_rundb_t *r, const char *file, int flags, char *err, size_t errlen)
 {
-    return ms_store_open_write(file, flags, &r->db, err, errlen);
+    int rc = ms_store_open_write(file, flags, &r->db, err, errlen);
+
+    /*
+     * A shard is built in a private file that is flushed to disk whole when it is
+     * published: a crash before that leaves nothing anyone reads, so no commit waits for
+     * the disk.
+     */
+    if (rc == 0 && r->scratch)
+        rc = exec_sql(r, "PRAGMA synchronous=OFF; PRAGMA journal_mode=MEMORY",
+                      "cannot set the journal mode", err, errlen);
+    return rc;
 }
 
 /*
@@ -175,6 +186,7 @@ int ms_rundb_create(const char *path, const ms_sweep_row_t *row, ms_rundb_t **ou
         ms_set_err(err, errlen, "%s: %s", path, strerror(ENOMEM));
         return -ENOMEM;
     }
+    r->scratch = row->rollback_journal;
     rc = build(r, tmp, row, err, errlen);
     if (rc != 0)
         goto fail;

@@ -33,7 +33,8 @@ typedef struct ms_sweep_row {
     long long cpus;              /* the CPUs the sweep may use; 0: unknown */
     const char *spool_dir;       /* where the runs' pools are (sweeps.spool_dir); NULL: none */
     const char *origin;          /* sweeps.origin; NULL: MS_ORIGIN_LAUNCHER */
-    int rollback_journal;        /* a shard: no WAL, so the file is whole by itself */
+    int rollback_journal;        /* a shard: no WAL (the file is whole by itself), and no
+                                  * syncs (it is private until published) */
 } ms_sweep_row_t;
 
 /* Who and where a run of a sweep made of shards is (the runs columns of schema 7). */
