@@ -64,6 +64,8 @@ enum {
     OPT_SEQ,
     OPT_PLAN,
     OPT_PLAN_INDEX,
+    OPT_FORWARD,
+    OPT_NO_FORWARD,
 };
 
 static const struct option long_opts[] = {
@@ -72,6 +74,8 @@ static const struct option long_opts[] = {
     {"seq", required_argument, NULL, OPT_SEQ},
     {"plan", required_argument, NULL, OPT_PLAN},
     {"plan-index", required_argument, NULL, OPT_PLAN_INDEX},
+    {"forward-signals", no_argument, NULL, OPT_FORWARD},
+    {"no-forward-signals", no_argument, NULL, OPT_NO_FORWARD},
     {"interval-ms", required_argument, NULL, OPT_INTERVAL},
     {"preload", required_argument, NULL, OPT_PRELOAD},
     {"mem-total-mb", required_argument, NULL, OPT_MEM_TOTAL},
@@ -84,8 +88,8 @@ static const struct option long_opts[] = {
 static const char short_opts[] = "+:hV";
 
 /* The signals passed on to the command when memsweep receives them. */
-static const int forwarded[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2,
-                                SIGALRM, SIGWINCH, SIGCONT, SIGURG, SIGPWR};
+static const int forwarded[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM,
+                                SIGWINCH, SIGCONT, SIGURG, SIGPWR, SIGTSTP, SIGTTIN, SIGTTOU};
 
 typedef struct exec_opts {
     const char *sweep;
@@ -98,6 +102,7 @@ typedef struct exec_opts {
     long long reserve_mb;   /* -1: by the rule of the memory's source */
     const char *plan;       /* --plan: the run is run plan_index + 1 of this plan */
     long long plan_index;   /* -1: not given */
+    int forward;            /* 1, 0, or -1: forward unless inside a SLURM job */
 } exec_opts_t;
 
 static void usage(FILE *f)
@@ -117,6 +122,10 @@ static void usage(FILE *f)
             "                           next free one)\n"
             "      --plan FILE          the plan of 'memsweep run --slurm' (DIR/slurm/plan)\n"
             "      --plan-index I       run the plan's run I + 1 (its command and label)\n"
+            "      --no-forward-signals don't pass the signals memsweep receives on to\n"
+            "                           COMMAND (default inside a SLURM job, whose\n"
+            "                           signals reach every process)\n"
+            "      --forward-signals    pass them on, inside a SLURM job too\n"
             "      --interval-ms MS     sampling period, %d..%d (default: %d)\n"
             "      --preload PATH       the shim to preload (default: " SHIM_NAME "\n"
             "                           next to memsweep or in its library directory)\n"
@@ -167,6 +176,10 @@ static int parse_options(int argc, char **argv, exec_opts_t *o)
             break;
         case OPT_PLAN:
             o->plan = optarg;
+            break;
+        case OPT_FORWARD:
+        case OPT_NO_FORWARD:
+            o->forward = c == OPT_FORWARD;
             break;
         case OPT_PLAN_INDEX:
             if (ms_parse_ll(optarg, 0, MS_MAX_RUNS - 1, &o->plan_index) != 0) {
@@ -232,6 +245,20 @@ static int parse_options(int argc, char **argv, exec_opts_t *o)
         }
     }
     return -1;
+}
+
+/*
+ * Whether signals memsweep receives are passed on. Not inside a SLURM job, by default:
+ * slurmstepd signals every process of the step (a cancel, a time limit), the command
+ * included, and a second copy would count twice for a program that counts them.
+ */
+static int forward_signals(const exec_opts_t *o)
+{
+    const char *job = getenv("SLURM_JOB_ID");
+
+    if (o->forward >= 0)
+        return o->forward;
+    return job == NULL || job[0] == '\0';
 }
 
 /* A whole non-negative number in the variable name, or -1. */
@@ -462,8 +489,12 @@ static int fold_pool(ms_rundb_t *db, const char *local, const char *pool, int *c
     return removable;
 }
 
-/* Waits for the command, passing on the signals memsweep receives. */
-static int wait_command(pid_t pid, const sigset_t *set, int *wstatus, struct rusage *ru)
+/*
+ * Waits for the command, passing on the signals memsweep receives (unless forward is 0).
+ * A stop signal stops the command and then memsweep, as a shell's job would stop.
+ */
+static int wait_command(pid_t pid, const sigset_t *set, int forward, int *wstatus,
+                        struct rusage *ru)
 {
     for (;;) {
         siginfo_t si;
@@ -480,8 +511,10 @@ static int wait_command(pid_t pid, const sigset_t *set, int *wstatus, struct rus
              * A signal from the terminal went to the whole foreground process group, the
              * command included; any other is passed on.
              */
-            if (si.si_code != SI_KERNEL)
+            if (forward && si.si_code != SI_KERNEL)
                 (void)kill(pid, sig);
+            if (sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU)
+                (void)raise(SIGSTOP);
             continue;
         }
         w = wait4(pid, wstatus, WNOHANG, ru);
@@ -492,10 +525,25 @@ static int wait_command(pid_t pid, const sigset_t *set, int *wstatus, struct rus
     }
 }
 
+/* Drops the forwarded signals that came while the run was being recorded. */
+static void drop_pending(const sigset_t *set)
+{
+    const struct timespec zero = {0, 0};
+    sigset_t pending;
+
+    while (sigpending(&pending) == 0) {
+        int any = 0;
+        for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++)
+            any |= sigismember(&pending, forwarded[i]) == 1;
+        if (!any || sigtimedwait(set, NULL, &zero) < 0)
+            break;
+    }
+}
+
 int ms_cmd_exec(int argc, char **argv)
 {
     exec_opts_t o = {.interval_ms = MS_DEFAULT_INTERVAL_MS, .mem_total_mb = -1, .reserve_mb = -1,
-                     .plan_index = -1};
+                     .plan_index = -1, .forward = -1};
     ms_planfile_t pf = {0};
     ms_run_spec_t spec = {0};
     char *sh_argv[4] = {"sh", "-c", NULL, NULL};
@@ -658,6 +706,14 @@ int ms_cmd_exec(int argc, char **argv)
         ms_oom_counter_open_machine(&oomc);
     have_oom = oomc.available && ms_oom_counter_read(&oomc, &oom_before) == 0;
 
+    /* An ignored SIGCHLD (inherited from the runner) would leave no child to wait for. */
+    {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = SIG_DFL;
+        sigemptyset(&sa.sa_mask);
+        (void)sigaction(SIGCHLD, &sa, NULL);
+    }
     sigemptyset(&set);
     sigaddset(&set, SIGCHLD);
     for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++)
@@ -688,11 +744,11 @@ int ms_cmd_exec(int argc, char **argv)
             (void)!write(STDERR_FILENO, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
         _exit(e == ENOENT ? 127 : 126);
     }
-    if (wait_command(pid, &set, &wstatus, &ru) != 0) {
+    if (wait_command(pid, &set, forward_signals(&o), &wstatus, &ru) != 0) {
         ms_cli_error("wait: %s", strerror(errno));
         goto out;
     }
-    sigprocmask(SIG_SETMASK, &orig, NULL);
+    /* Signals stay blocked while the run is recorded: the command has ended already. */
     if (have_oom && ms_oom_counter_read(&oomc, &oom_after) != 0)
         have_oom = 0;
 
@@ -726,6 +782,10 @@ int ms_cmd_exec(int argc, char **argv)
 
 out:
     ms_rundb_close(db);
+    if (status < 0) {
+        drop_pending(&set);
+        sigprocmask(SIG_SETMASK, &orig, NULL);
+    }
     if (local[0] != '\0')
         (void)unlink(local);
     /* Refused before the command ran: nothing of the run stays behind. */

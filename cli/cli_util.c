@@ -7,18 +7,10 @@
 
 #include "climsg.h"
 #include "memsweep/defaults.h"
+#include "shard.h"
 #include "sweepmerge.h"
 #include "sweepread.h"
 
-/* Whether dir is a sweep directory made of shards (it has shards/). */
-static int is_shard_sweep(const char *dir)
-{
-    char p[4096];
-    struct stat st;
-
-    snprintf(p, sizeof p, "%s/shards", dir);
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
 
 /* Reads every operand into one database in memory (sweepmerge.h). */
 static int merge_operands(int argc, char **argv, sqlite3 **db, char *err, size_t errlen)
@@ -45,7 +37,7 @@ int ms_cli_read_sweep(const char *sub, int argc, char **argv, sqlite3 **db,
         ms_cli_usage_error(sub, "missing PATH (a sweep directory or database)");
         return 2;
     }
-    if (optind + 1 < argc || is_shard_sweep(argv[optind])) {
+    if (optind + 1 < argc || ms_shard_sweep_is(argv[optind])) {
         /* Several sweeps, or one made of shards: read as one. */
         if (merge_operands(argc, argv, db, err, sizeof err) != 0) {
             ms_cli_error("%s", err);

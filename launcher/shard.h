@@ -26,9 +26,7 @@
 
 #include "advisory.h"
 
-#define MS_SHARDS_DIR "shards"
-#define MS_SHARD_SPOOL_DIR "spool"
-#define MS_SHARD_SUFFIX ".db"
+#include "memsweep/defaults.h"
 
 typedef struct ms_shard_sweep {
     char *path;          /* absolute */

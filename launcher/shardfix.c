@@ -7,8 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "climsg.h"
 #include "errbuf.h"
 #include "memsweep/schema.h"
 #include "memsweep/spool.h"
@@ -38,6 +41,20 @@ const char *ms_batch_status(const ms_batch_end_t *e)
     if (e->have_signal)
         return MS_STATUS_KILLED;
     return MS_STATUS_FAILED;
+}
+
+const char *ms_batch_status_unrecorded(const ms_batch_end_t *e)
+{
+    const char *st = ms_batch_status(e);
+
+    /*
+     * The job's own exit says nothing of a run whose exec died without recording it: the
+     * job may be a script that ran many (GNU parallel inside one job), or may have gone
+     * on after the kill. Only a state that names what killed everything in it counts.
+     */
+    if (strcmp(st, MS_STATUS_OK) == 0 || strcmp(st, MS_STATUS_FAILED) == 0)
+        return MS_STATUS_LOST;
+    return st;
 }
 
 /* The run's status, recorder, batch job and whether it has a batch state, in the shard at path. */
@@ -223,6 +240,40 @@ static int rewrite(const ms_shard_sweep_t *s, const char *uid, const char *pool,
     return rc;
 }
 
+/* The exec's own copy of the shard on this machine, left when it was killed. */
+static void remove_local(const char *uid)
+{
+    char dir[PATH_MAX], path[PATH_MAX + 64], err[256];
+
+    if (ms_shard_local_dir(dir, sizeof dir, err, sizeof err) == 0) {
+        snprintf(path, sizeof path, "%s/%s%s", dir, uid, MS_SHARD_SUFFIX);
+        (void)unlink(path);
+    }
+}
+
+/* Temporary copies a publisher killed half-way left in shards/ (hidden names), when old. */
+static void remove_stale_copies(const ms_shard_sweep_t *s)
+{
+    DIR *d = opendir(s->shards_dir);
+    struct dirent *e;
+    struct stat st;
+    const time_t now = time(NULL);
+
+    if (d == NULL)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        char *p;
+        if (e->d_name[0] != '.' || strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        if (asprintf(&p, "%s/%s", s->shards_dir, e->d_name) < 0)
+            continue;
+        if (lstat(p, &st) == 0 && S_ISREG(st.st_mode) && now - st.st_mtime > MS_SHARD_STALE_S)
+            (void)unlink(p);
+        free(p);
+    }
+    closedir(d);
+}
+
 int ms_shard_settle(const ms_shard_sweep_t *s, ms_batch_state_fn lookup, void *arg,
                     ms_settle_counts_t *counts, char *err, size_t errlen)
 {
@@ -239,6 +290,7 @@ int ms_shard_settle(const ms_shard_sweep_t *s, ms_batch_state_fn lookup, void *a
     }
     if (ms_spool_host_self(&host) != 0)
         memset(&host, 0, sizeof host);
+    remove_stale_copies(s);
     while (rc == 0 && (e = readdir(d)) != NULL) {
         const size_t len = strlen(e->d_name), sl = strlen(MS_SHARD_SUFFIX);
         char status[32], rec[128], job[128], uid[64];
@@ -260,13 +312,20 @@ int ms_shard_settle(const ms_shard_sweep_t *s, ms_batch_state_fn lookup, void *a
         have_pool = access(pool, F_OK) == 0;
         rc = read_run(shard, status, sizeof status, rec, sizeof rec, job, sizeof job, &have_state,
                       err, errlen);
+        if (rc != 0 && rc != -ENOMEM) {
+            /* Not a shard this memsweep can read: left alone, as the readers leave it out. */
+            ms_cli_error("%s; this shard is left out", err);
+            rc = 0;
+            status[0] = '\0';
+        }
         if (rc == 0 && strcmp(status, MS_STATUS_RUNNING) == 0) {
             memset(&be, 0, sizeof be);
             if (job[0] != '\0' && lookup != NULL)
                 have_batch = lookup(arg, job, &be) == 1;
             if (have_batch || recorder_gone(rec, &host)) {
+                remove_local(uid);
                 rc = rewrite(s, uid, pool, have_pool,
-                             have_batch ? ms_batch_status(&be) : MS_STATUS_LOST,
+                             have_batch ? ms_batch_status_unrecorded(&be) : MS_STATUS_LOST,
                              have_batch ? &be : NULL, 0, &host, err, errlen);
                 if (rc == 0)
                     counts->settled++;

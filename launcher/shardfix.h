@@ -14,6 +14,12 @@
 
 #include "shard.h"
 
+/*
+ * A hidden temporary copy in shards/ older than this was left by a publisher killed
+ * half-way (a copy takes a fraction of a second): settling removes it.
+ */
+#define MS_SHARD_STALE_S 3600
+
 /* How a run ended, as the batch system says (ms_batch_state_fn). */
 typedef struct ms_batch_end {
     char state[64];   /* runs.batch_state: "COMPLETED", "FAILED", "OUT_OF_MEMORY", ... */
@@ -42,15 +48,24 @@ typedef struct ms_settle_counts {
 /*
  * Settles every shard of the sweep s whose run is still `running` and whose exec is gone:
  * it ran on this machine (same boot id) and its process is no longer there, or the batch
- * system (lookup, may be NULL) says its job ended. The status is the batch system's
- * (timeout, oom, cancelled, killed or failed, batch_state recorded), else `lost`.
+ * system (lookup, may be NULL) says its job ended. The status is
+ * ms_batch_status_unrecorded's (batch_state recorded), else `lost`.
  * Finished runs whose pool is still in spool/ get its later records too. Pools all folded
- * whose processes are gone are removed.
+ * whose processes are gone are removed, and so are the local copies of settled runs and
+ * stale temporary copies. A shard that cannot be read is left alone, with a line on
+ * stderr.
  */
 int ms_shard_settle(const ms_shard_sweep_t *s, ms_batch_state_fn lookup, void *arg,
                     ms_settle_counts_t *counts, char *err, size_t errlen);
 
 /* The runs.status for a batch system's end (SLURM's job states). */
 const char *ms_batch_status(const ms_batch_end_t *end);
+
+/*
+ * The same for a run whose exec died without recording its end: a state that names what
+ * killed the job (memory, time limit, cancel, node failure, a signal) gives the status,
+ * any other (COMPLETED, FAILED with an exit code) gives `lost`.
+ */
+const char *ms_batch_status_unrecorded(const ms_batch_end_t *end);
 
 #endif

@@ -261,6 +261,19 @@ int ms_store_create_schema(sqlite3 *db, const char *path, char *err, size_t errl
     return rc;
 }
 
+/* PRAGMA schema_version: the cookie SQLite bumps at every change of the schema. */
+static long long schema_cookie(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    long long v = 0;
+
+    if (sqlite3_prepare_v2(db, "PRAGMA schema_version", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
 int ms_store_upgrade(sqlite3 *db, const char *path, char *err, size_t errlen)
 {
     static const struct {
@@ -306,6 +319,37 @@ int ms_store_upgrade(sqlite3 *db, const char *path, char *err, size_t errlen)
             ms_store_db_error(db, path, err, errlen);
         else if (!found)
             rc = ms_store_exec(db, path, added[i].sql, "cannot upgrade the schema", err, errlen);
+    }
+    /*
+     * Version 7 widened the CHECK of runs.status. A CHECK is not stored in the rows, so the
+     * table's text in the schema is changed in place (SQLite's documented way for such a
+     * change), and the schema's cookie bumped so that every connection reads it anew.
+     */
+    if (rc == 0) {
+        sqlite3_stmt *st = NULL;
+        int widen = 0;
+        if (sqlite3_prepare_v2(db, "SELECT instr(sql, 'cancelled') = 0 FROM sqlite_schema"
+                               " WHERE type = 'table' AND name = 'runs'", -1, &st, NULL) == SQLITE_OK &&
+            sqlite3_step(st) == SQLITE_ROW)
+            widen = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+        if (widen) {
+            char bump[96];
+            snprintf(bump, sizeof bump, "PRAGMA schema_version=%lld",
+                     schema_cookie(db) + 1);
+            rc = ms_store_exec(db, path, "PRAGMA writable_schema=ON", "cannot upgrade the schema",
+                               err, errlen);
+            if (rc == 0)
+                rc = ms_store_exec(db, path,
+                                   "UPDATE sqlite_schema SET sql = replace(sql,"
+                                   " '''interrupted'',''running'')',"
+                                   " '''interrupted'',''running'',''cancelled'',''lost'')')"
+                                   " WHERE type = 'table' AND name = 'runs'",
+                                   "cannot upgrade the schema", err, errlen);
+            if (rc == 0)
+                rc = ms_store_exec(db, path, bump, "cannot upgrade the schema", err, errlen);
+            (void)sqlite3_exec(db, "PRAGMA writable_schema=OFF", NULL, NULL, NULL);
+        }
     }
     /* Every CREATE of the schema is IF NOT EXISTS: what version 1 to 4 lacked is added. */
     if (rc == 0)

@@ -17,16 +17,18 @@
 #include "spool_pending.h"
 #include "store.h"
 
-/* The sweep directory's names (launcher/shard.h, launcher/sweepdir.h). */
-#define SHARDS_DIR "shards"
-#define SHARDS_SPOOL "spool"
-#define SHARD_SUFFIX ".db"
 
 struct ms_merge {
     sqlite3 *db;
     ms_merge_counts_t counts;
     int unfinished; /* a source's sweep had not finished */
 };
+
+/* Says why a shard is left out, on stderr (a reader's stdout holds only results). */
+static void warn(const char *msg)
+{
+    fprintf(stderr, "memsweep: %s\n", msg);
+}
 
 /* Columns of the tables copied, as a set of names. */
 typedef struct cols {
@@ -187,7 +189,8 @@ int ms_merge_open(ms_merge_t **out, char *err, size_t errlen)
         rc = exec_sql(m,
                       "PRAGMA ignore_check_constraints=ON;"
                       "CREATE TEMP TABLE rmap(old INTEGER PRIMARY KEY, new INTEGER, ident TEXT);"
-                      "CREATE TEMP TABLE smap(old INTEGER PRIMARY KEY, new INTEGER);",
+                      "CREATE TEMP TABLE smap(old INTEGER PRIMARY KEY, new INTEGER);"
+                      "CREATE TEMP TABLE stale(run_id INTEGER PRIMARY KEY);",
                       "(merge)", err, errlen);
     if (rc != 0) {
         ms_merge_free(m);
@@ -246,21 +249,36 @@ static int copy_src(ms_merge_t *m, const char *name, char *err, size_t errlen)
                            : "SELECT 0") != 0)
         m->unfinished = 1;
 
-    /* The sweep: the first source's. */
-    if (one_int(m->db, "SELECT count(*) FROM main.sweeps") == 0) {
-        common_cols(&into, &from, &dst[0], &src[0], "s", skip_sweeps);
-        put(&q, "INSERT INTO main.sweeps(sweep_id, origin%s) SELECT 1, '" MS_ORIGIN_MERGE "'%s"
-                " FROM src.sweeps s ORDER BY s.sweep_id LIMIT 1;",
-            into.s != NULL ? into.s : "", from.s != NULL ? from.s : "");
-    }
+    /*
+     * The sweep: the sweeps row of the source that started first, whatever order the
+     * sources come in (shards come in the order of their random names).
+     */
+    common_cols(&into, &from, &dst[0], &src[0], "s", skip_sweeps);
+    put(&q, "INSERT OR REPLACE INTO main.sweeps(sweep_id, origin%s) SELECT 1, '" MS_ORIGIN_MERGE
+            "'%s FROM (SELECT * FROM src.sweeps ORDER BY sweep_id LIMIT 1) s"
+            " WHERE NOT EXISTS(SELECT 1 FROM main.sweeps)"
+            " OR s.started_ns < (SELECT started_ns FROM main.sweeps WHERE sweep_id = 1);",
+        into.s != NULL ? into.s : "", from.s != NULL ? from.s : "");
     /* Runs: identity, duplicates out, new ids after the last. */
     put(&q,
         "DELETE FROM temp.rmap; DELETE FROM temp.smap;"
         "INSERT INTO temp.rmap(old, ident) SELECT r.run_id, coalesce(%s, coalesce(s.hostname, '')"
         " || '/' || coalesce(s.started_ns, '') || '/' || r.run_id) FROM src.runs r"
         " LEFT JOIN src.sweeps s ON s.sweep_id = r.sweep_id;"
-        "DELETE FROM temp.rmap WHERE ident IN (SELECT uid FROM main.runs WHERE uid IS NOT NULL)"
-        " OR old NOT IN (SELECT min(old) FROM temp.rmap GROUP BY ident);"
+        "DELETE FROM temp.rmap WHERE old NOT IN (SELECT min(old) FROM temp.rmap GROUP BY ident);"
+        /* A run met twice: a copy that finished wins over one still running. */
+        "DELETE FROM temp.stale;"
+        "INSERT INTO temp.stale SELECT m.run_id FROM main.runs m JOIN temp.rmap r"
+        " ON r.ident = m.uid WHERE m.status = '" MS_STATUS_RUNNING "' AND"
+        " (SELECT status FROM src.runs WHERE run_id = r.old) IS NOT '" MS_STATUS_RUNNING "';"
+        "DELETE FROM main.samples WHERE proc_id IN (SELECT proc_id FROM main.processes"
+        " WHERE run_id IN (SELECT run_id FROM temp.stale));"
+        "DELETE FROM main.processes WHERE run_id IN (SELECT run_id FROM temp.stale);"
+        "DELETE FROM main.spool_chunks WHERE pool IN (SELECT pool FROM main.spool_pools"
+        " WHERE run_id IN (SELECT run_id FROM temp.stale));"
+        "DELETE FROM main.spool_pools WHERE run_id IN (SELECT run_id FROM temp.stale);"
+        "DELETE FROM main.runs WHERE run_id IN (SELECT run_id FROM temp.stale);"
+        "DELETE FROM temp.rmap WHERE ident IN (SELECT uid FROM main.runs WHERE uid IS NOT NULL);"
         "UPDATE temp.rmap SET new = old - (SELECT min(old) FROM temp.rmap) + 1 +"
         " (SELECT coalesce(max(run_id), 0) FROM main.runs);",
         HAS(1, "uid") ? "r.uid" : "NULL");
@@ -351,9 +369,10 @@ static int copy_src(ms_merge_t *m, const char *name, char *err, size_t errlen)
     before = one_int(m->db, "SELECT count(*) FROM main.runs");
     rc = exec_sql(m, q.s, name, err, errlen);
     if (rc == 0) {
-        const long long taken = one_int(m->db, "SELECT count(*) FROM main.runs") - before;
-        m->counts.runs += (size_t)taken;
-        m->counts.duplicates += (size_t)(one_int(m->db, "SELECT count(*) FROM src.runs") - taken);
+        const long long added = one_int(m->db, "SELECT count(*) FROM main.runs") - before;
+        m->counts.runs += (size_t)added;
+        m->counts.duplicates +=
+            (size_t)(one_int(m->db, "SELECT count(*) FROM src.runs") - added);
         m->counts.sources++;
     }
 out:
@@ -488,53 +507,85 @@ static int pool_known(ms_merge_t *m, const char *name)
     return known;
 }
 
-/* Folds the pools of a sweep directory's spool/ whose runs the merge holds. */
-static int fold_pools(ms_merge_t *m, const char *spool, char *err, size_t errlen)
+/* The pools of a sweep directory's spool/, opened (held even if removed meanwhile). */
+typedef struct held {
+    ms_spool_t **sp;
+    size_t n;
+} held_t;
+
+static void held_free(held_t *h)
+{
+    for (size_t i = 0; i < h->n; i++)
+        ms_spool_close(h->sp[i]);
+    free(h->sp);
+    memset(h, 0, sizeof *h);
+}
+
+/*
+ * Opens every pool of spool before the shards are read: an exec that ends meanwhile
+ * publishes its last shard and removes its pool, and a reader that read the first shard
+ * still has the pool's records through its descriptor.
+ */
+static int hold_pools(const char *spool, held_t *h, char *err, size_t errlen)
 {
     char **names = NULL;
     size_t n = 0;
-    ms_fold_t *f = NULL;
     int rc = list_dir(spool, MS_SPOOL_SUFFIX, &names, &n);
 
+    memset(h, 0, sizeof *h);
     if (rc == -ENOENT)
         return 0;
     if (rc != 0) {
         ms_set_err(err, errlen, "%s: %s", spool, strerror(-rc));
         return rc;
     }
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        ms_spool_t *sp = NULL;
-        ms_fold_stats_t st;
+    h->sp = calloc(n ? n : 1, sizeof *h->sp);
+    if (h->sp == NULL) {
+        free_names(names, n);
+        ms_set_err(err, errlen, "%s", strerror(ENOMEM));
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
         char *path;
-
-        if (!pool_known(m, names[i]))
+        char why[256];
+        if (asprintf(&path, "%s/%s", spool, names[i]) < 0)
             continue;
-        if (asprintf(&path, "%s/%s", spool, names[i]) < 0) {
-            rc = -ENOMEM;
-            ms_set_err(err, errlen, "%s", strerror(ENOMEM));
-            break;
-        }
-        if (f == NULL)
-            rc = ms_fold_open(m->db, "(merge)", 0, &f, err, errlen);
-        /* A pool removed meanwhile was published in its shard first: nothing is lost. */
-        if (rc == 0 && ms_spool_open(path, &sp, err, errlen) == 0) {
-            if (ms_spool_scan(sp, err, errlen) == 0) {
-                rc = ms_fold_begin(f, err, errlen);
-                if (rc == 0)
-                    rc = ms_fold_pool(f, sp, &st, err, errlen);
-                if (rc == 0)
-                    rc = ms_fold_commit(f, err, errlen);
-                else
-                    ms_fold_rollback(f);
-                if (rc == 0)
-                    m->counts.pools++;
-            }
-            ms_spool_close(sp);
-        }
+        /* A pool removed before it was opened was published in its shard whole. */
+        if (ms_spool_open(path, &h->sp[h->n], why, sizeof why) == 0)
+            h->n++;
         free(path);
     }
-    ms_fold_close(f);
     free_names(names, n);
+    return 0;
+}
+
+/* Folds the held pools whose runs the merge holds, on top of their shards' cursors. */
+static int fold_held(ms_merge_t *m, held_t *h, char *err, size_t errlen)
+{
+    ms_fold_t *f = NULL;
+    int rc = 0;
+
+    for (size_t i = 0; i < h->n && rc == 0; i++) {
+        ms_spool_t *sp = h->sp[i];
+        ms_fold_stats_t st;
+
+        if (!pool_known(m, sp->name))
+            continue;
+        if (f == NULL)
+            rc = ms_fold_open(m->db, "(merge)", 0, &f, err, errlen);
+        if (rc == 0 && ms_spool_scan(sp, err, errlen) == 0) {
+            rc = ms_fold_begin(f, err, errlen);
+            if (rc == 0)
+                rc = ms_fold_pool(f, sp, &st, err, errlen);
+            if (rc == 0)
+                rc = ms_fold_commit(f, err, errlen);
+            else
+                ms_fold_rollback(f);
+            if (rc == 0)
+                m->counts.pools++;
+        }
+    }
+    ms_fold_close(f);
     return rc;
 }
 
@@ -551,32 +602,49 @@ int ms_merge_add(ms_merge_t *m, const char *path, char *err, size_t errlen)
     }
     if (!S_ISDIR(st.st_mode))
         return add_file(m, path, 1, err, errlen);
-    if (asprintf(&p, "%s/%s", path, SHARDS_DIR) < 0)
+    if (asprintf(&p, "%s/%s", path, MS_SHARDS_DIR) < 0)
         goto nomem;
     if (stat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
         char **names = NULL;
         size_t n = 0;
-        rc = list_dir(p, SHARD_SUFFIX, &names, &n);
-        if (rc != 0)
-            ms_set_err(err, errlen, "%s: %s", p, strerror(-rc));
+        held_t held = {0};
+        char *spool = NULL;
+
+        if (asprintf(&spool, "%s/%s", path, MS_SHARD_SPOOL_DIR) < 0)
+            goto nomem;
+        rc = hold_pools(spool, &held, err, errlen);
+        free(spool);
+        if (rc == 0) {
+            rc = list_dir(p, MS_SHARD_SUFFIX, &names, &n);
+            if (rc != 0)
+                ms_set_err(err, errlen, "%s: %s", p, strerror(-rc));
+        }
         for (size_t i = 0; i < n && rc == 0; i++) {
             char *shard;
+            char why[1024];
             if (asprintf(&shard, "%s/%s", p, names[i]) < 0) {
                 rc = -ENOMEM;
                 ms_set_err(err, errlen, "%s", strerror(ENOMEM));
                 break;
             }
-            rc = add_file(m, shard, 0, err, errlen);
+            /* One shard that cannot be read (damaged, not memsweep's) is left out, said. */
+            rc = add_file(m, shard, 0, why, sizeof why);
+            if (rc != 0 && rc != -ENOMEM) {
+                char line[1200];
+                snprintf(line, sizeof line, "%s; this shard is left out", why);
+                warn(line);
+                m->counts.unreadable++;
+                rc = 0;
+            } else if (rc != 0) {
+                ms_set_err(err, errlen, "%s", why);
+            }
             free(shard);
         }
         free_names(names, n);
         free(p);
-        p = NULL;
-        if (rc == 0 && asprintf(&p, "%s/%s", path, SHARDS_SPOOL) < 0)
-            goto nomem;
         if (rc == 0)
-            rc = fold_pools(m, p, err, errlen);
-        free(p);
+            rc = fold_held(m, &held, err, errlen);
+        held_free(&held);
         return rc;
     }
     free(p);
@@ -611,10 +679,11 @@ int ms_merge_finish(ms_merge_t *m, sqlite3 **db, ms_merge_counts_t *counts, char
                                   " coalesce((SELECT max(finished_ns) FROM main.runs),"
                                   " finished_ns) END;"
                                   "DROP TABLE temp.rmap; DROP TABLE temp.smap;"
-                                  "DROP TABLE IF EXISTS temp.poff;",
+                                  "DROP TABLE temp.stale; DROP TABLE IF EXISTS temp.poff;",
                   "(merge)", err, errlen);
     if (rc == 0 && m->unfinished)
-        rc = exec_sql(m, "DROP TABLE temp.rmap; DROP TABLE temp.smap; DROP TABLE IF EXISTS temp.poff;",
+        rc = exec_sql(m, "DROP TABLE temp.rmap; DROP TABLE temp.smap; DROP TABLE temp.stale;"
+                         " DROP TABLE IF EXISTS temp.poff;",
                       "(merge)", err, errlen);
     if (rc == 0)
         rc = exec_sql(m, "PRAGMA ignore_check_constraints=OFF", "(merge)", err, errlen);

@@ -4,17 +4,21 @@
  * is copied into one in-memory database of the current schema, which readers read like
  * any other and `memsweep merge` writes to a file:
  *
- * - one sweeps row, the first source's, with finished_ns only when every source finished
- *   and no run is still running;
+ * - one sweeps row, that of the source that started first, with finished_ns only when
+ *   every source finished and no run is still running;
  * - every run with its processes, samples and stacks, under new ids; each run keeps the
  *   node it ran on (runs.host and runs.node_*: its own, or its source's sweeps row);
  * - a run is identified by runs.uid (a shard's), or, for a run without one, by its
  *   source's host and start and its run id: a run met twice (the same shard given twice,
- *   a merged database given with its shards) is taken once, from its first source;
+ *   a merged database given with its shards) is taken once: from its first source, or
+ *   from a later one where the first has it still running and the later one finished;
  * - the pools still in a sweep directory's spool/ (runs still running, or killed with
  *   their exec) are folded on top, from the cursors their shard records, so no record
  *   is counted twice; a pool whose run has no shard yet is left out (its run has not
- *   started).
+ *   started). The pools are opened before the shards are read, so that a run that ends
+ *   in between (its last shard published, its pool removed) is still read whole;
+ * - a shard that cannot be read (damaged, another program's file) is left out with a
+ *   line on stderr; the rest is read.
  *
  * Functions that fail return a negative errno code with a one-line message in err.
  */
@@ -33,6 +37,7 @@ typedef struct ms_merge_counts {
     size_t runs;       /* runs taken */
     size_t duplicates; /* runs left out because an earlier source had them */
     size_t pools;      /* pools folded on top */
+    size_t unreadable; /* shards left out, each said on stderr */
 } ms_merge_counts_t;
 
 int ms_merge_open(ms_merge_t **out, char *err, size_t errlen);

@@ -75,6 +75,11 @@ static inline long long ms_limit_reserve_mb(long long limit_mb)
 /* File names inside a sweep directory. */
 #define MS_ADVISORY_FILE "memory_advisory.txt"
 #define MS_DB_FILE "memsweep.db"
+
+/* A sweep made of shards (`memsweep exec`): DIR/shards/<uid>.db, DIR/spool/<uid>.msp. */
+#define MS_SHARDS_DIR "shards"
+#define MS_SHARD_SPOOL_DIR "spool"
+#define MS_SHARD_SUFFIX ".db"
 #define MS_LOG_DIR "logs"
 
 /* SQLite busy timeout used by every writer, in milliseconds. */

@@ -53,6 +53,12 @@ RC=0
 MEMSWEEP_SWEEP="$D" "$MS_BIN" exec --label novalue -- true 2>"$T/u2.err" || RC=$?
 assert_eq 2 "$RC" "a label without NAME=VALUE"
 
+note "a runner that ignores SIGCHLD"
+RC=0
+timeout -k 5 120 perl -e '$SIG{CHLD} = "IGNORE"; exec @ARGV or die' \
+    "$MS_BIN" exec --sweep "$D" -- sh -c 'exit 5' || RC=$?
+assert_eq 5 "$RC" "exit status under a runner that ignores SIGCHLD (124 or 137: a hang)"
+
 note "a signal sent to exec alone reaches the command"
 "$MS_BIN" exec --sweep "$D" --label fw=1 -- sh -c 'trap "echo got-term; exit 42" TERM;
     touch "$0"; while :; do sleep 0.05; done' "$T/fw-ready" >"$T/fw.out" 2>&1 &
@@ -66,7 +72,7 @@ assert_eq 42 "$RC" "exit status after SIGTERM to exec (the command's trap exits 
 assert_eq got-term "$(cat "$T/fw.out")" "the command's trap ran"
 
 "$MS_BIN" advise "$D" >"$T/basic.adv"
-assert_eq 6 "$(post_field "$T/basic.adv" RunsTotal)" "runs of the basic sweep"
+assert_eq 7 "$(post_field "$T/basic.adv" RunsTotal)" "runs of the basic sweep"
 assert_eq 1 "$(grep -c '^Pre-run Memory Advisory$' "$D/memory_advisory.txt")" "pre-run sections"
 
 note "execs started at once on a new directory"
@@ -177,5 +183,18 @@ assert_eq 1 "$(grep -c '^Post-run Observed Advisory$' "$K/memory_advisory.txt")"
 "$MS_BIN" collect "$K" 2>/dev/null
 assert_eq 1 "$(grep -c '^Post-run Observed Advisory$' "$K/memory_advisory.txt")" \
     "post-run sections after a second collect"
+
+note "a database of schema 6 takes the statuses of schema 7 once upgraded"
+"$MS_BIN" run -o "$T/v6" -- true >/dev/null 2>&1
+V6="$(sweep_dir_of "$T/v6")/memsweep.db"
+sqlite3 "$V6" "PRAGMA writable_schema=ON;
+    UPDATE sqlite_schema SET sql = replace(sql, ',   ''cancelled'',''lost'')', ')') WHERE name = 'runs';
+    PRAGMA user_version=6;"
+sqlite3 "$V6" "UPDATE runs SET status = 'lost'" 2>/dev/null &&
+    fail "the schema 6 database of this test accepts status lost before its upgrade"
+"$MS_BIN" collect "$V6"
+assert_eq 7 "$(sqlite3 "$V6" "PRAGMA user_version")" "schema version after collect"
+assert_eq ok "$(sqlite3 "$V6" "PRAGMA integrity_check")" "integrity after the upgrade"
+sqlite3 "$V6" "UPDATE runs SET status = 'lost'" || fail "status lost refused after the upgrade"
 
 pass

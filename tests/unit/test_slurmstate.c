@@ -76,12 +76,16 @@ static void test_parse_end(void **state)
 
     assert_int_equal(ms_slurm_parse_end("JobId=5 JobState=COMPLETED ExitCode=0:0", &e), 1);
     assert_string_equal(ms_batch_status(&e), MS_STATUS_OK);
+    /* The job's exit is not the exit of a run whose exec died unrecorded. */
+    assert_string_equal(ms_batch_status_unrecorded(&e), MS_STATUS_LOST);
     assert_int_equal(ms_slurm_parse_end("JobId=5 JobState=COMPLETED ExitCode=3:0", &e), 1);
     assert_true(e.have_exit_code);
     assert_int_equal(e.exit_code, 3);
     assert_string_equal(ms_batch_status(&e), MS_STATUS_FAILED);
+    assert_string_equal(ms_batch_status_unrecorded(&e), MS_STATUS_LOST);
     assert_int_equal(ms_slurm_parse_end("JobId=5 JobState=TIMEOUT ExitCode=0:15", &e), 1);
     assert_string_equal(ms_batch_status(&e), MS_STATUS_TIMEOUT);
+    assert_string_equal(ms_batch_status_unrecorded(&e), MS_STATUS_TIMEOUT);
     /* sacct's form, through the same parser. */
     assert_int_equal(ms_slurm_parse_end("State=CANCELLED by 0 ExitCode=0:15", &e), 1);
     assert_string_equal(e.state, "CANCELLED");
