@@ -535,6 +535,28 @@ void ms_advisory_write_post(FILE *f, const ms_advisory_t *a)
     if (a->have_params)
         ms_param_table_write(f, &a->params, a->machine.have_mem_total, a->machine.usable_mb,
                              a->machine.safety_factor);
+    if (a->n_node_sizes > 0) {
+        fprintf(f, "NodeSizes: %zu (runs ran with different memory; the lines above are for "
+                   "MemTotal_MB %lld, each line below for one size)\n",
+                a->n_node_sizes + a->more_node_sizes, a->machine.mem_total_mb);
+        for (size_t i = 0; i < a->n_node_sizes; i++) {
+            const ms_node_size_t *n = &a->node_sizes[i];
+            fprintf(f, "NodeSize_MemTotal_MB=%lld: runs %zu, Reserve_MB %lld, Usable_MB %lld",
+                    n->machine.mem_total_mb, n->runs, n->machine.reserve_mb,
+                    n->machine.usable_mb);
+            if (n->cpus > 0)
+                fprintf(f, ", CPUs %lld", n->cpus);
+            if (n->have_peak)
+                fprintf(f, ", P95PeakRSS_MB %.1f", n->p95_peak_mb);
+            if (n->have_aggressive)
+                fprintf(f, ", RecommendedMaxWorkers_Aggressive %lld", n->aggressive);
+            if (n->have_conservative)
+                fprintf(f, ", RecommendedMaxWorkers_Conservative %lld", n->conservative);
+            fputc('\n', f);
+        }
+        if (a->more_node_sizes > 0)
+            fprintf(f, "NodeSizes_NotShown: %zu\n", a->more_node_sizes);
+    }
 }
 
 void ms_advisory_write_json(FILE *f, const ms_advisory_t *a)
@@ -652,5 +674,30 @@ void ms_advisory_write_json(FILE *f, const ms_advisory_t *a)
     if (a->have_params)
         ms_param_table_write_json(f, &first, &a->params, m->have_mem_total, m->usable_mb,
                                   m->safety_factor);
+    if (a->n_node_sizes > 0) {
+        ms_json_key(f, &first, "NodeSizes");
+        fputc('[', f);
+        for (size_t i = 0; i < a->n_node_sizes; i++) {
+            const ms_node_size_t *n = &a->node_sizes[i];
+            int nfirst = 1;
+            if (i > 0)
+                fputc(',', f);
+            ms_json_int(f, &nfirst, "MemTotal_MB", n->machine.mem_total_mb);
+            ms_json_int(f, &nfirst, "Runs", (long long)n->runs);
+            ms_json_int(f, &nfirst, "Reserve_MB", n->machine.reserve_mb);
+            ms_json_int(f, &nfirst, "Usable_MB", n->machine.usable_mb);
+            if (n->cpus > 0)
+                ms_json_int(f, &nfirst, "CPUs", n->cpus);
+            if (n->have_peak)
+                ms_json_dec1(f, &nfirst, "P95PeakRSS_MB", n->p95_peak_mb);
+            if (n->have_aggressive)
+                ms_json_int(f, &nfirst, "RecommendedMaxWorkers_Aggressive", n->aggressive);
+            if (n->have_conservative)
+                ms_json_int(f, &nfirst, "RecommendedMaxWorkers_Conservative", n->conservative);
+            fputc('}', f);
+        }
+        fputc(']', f);
+        ms_json_int(f, &first, "NodeSizes_NotShown", (long long)a->more_node_sizes);
+    }
     fputs("}\n", f);
 }

@@ -104,6 +104,25 @@ double ms_divergence_across(const ms_divergence_t *d);
 void ms_divergence_text(const ms_divergence_t *d, char *buf, size_t len);
 
 /* Every figure of the post-run section. */
+/* Most node sizes given a line of their own; the rest are counted. */
+#define MS_NODE_SIZES_MAX 16
+
+/*
+ * The advice for one size of node (or of job allocation) that runs of a merged sweep ran
+ * on: the seed's formulas over that size's runs and memory.
+ */
+typedef struct ms_node_size {
+    unsigned long long mem_total_kb; /* runs.node_mem_kb */
+    long long reserve_mb;
+    long long cpus;                  /* 0: unknown */
+    size_t runs;                     /* included runs that ran on it */
+    ms_machine_t machine;
+    int have_peak;
+    double p95_peak_mb;
+    int have_aggressive, have_conservative;
+    long long aggressive, conservative;
+} ms_node_size_t;
+
 typedef struct ms_advisory {
     ms_machine_t machine;
     ms_run_counts_t counts;
@@ -127,6 +146,9 @@ typedef struct ms_advisory {
     ms_peak_summary_t peaks; /* how much the periodic sampler missed (peaks.h) */
     int have_report;         /* the database report below was filled in */
     ms_db_report_t report;   /* runs not measured, rows skipped, readings not stored */
+    size_t n_node_sizes;     /* 0, or 2 and more: the runs ran on nodes of different sizes */
+    size_t more_node_sizes;  /* sizes beyond MS_NODE_SIZES_MAX, not shown */
+    ms_node_size_t node_sizes[MS_NODE_SIZES_MAX];
     int have_params;         /* the table of memory by parameter value was filled in */
     ms_param_table_t params; /* the included runs grouped by NAME=value (parammem.h) */
 } ms_advisory_t;

@@ -73,8 +73,105 @@ static void advise_machine(const ms_sweep_info_t *in, const ms_advise_opts_t *o,
                         in->cpus);
 }
 
+/* Whether run r ran on node size n (same memory, reserve and CPUs). */
+static int on_size(const ms_run_mem_t *r, const ms_node_size_t *n)
+{
+    return r->node_mem_kb == n->mem_total_kb && r->node_reserve_mb == n->reserve_mb &&
+           r->node_cpus == n->cpus;
+}
+
+/*
+ * The advice per node size, when the included runs (indices inc[0..n)) ran on nodes, or
+ * in job allocations, of more than one size: each size's runs and memory through the
+ * seed's formulas. Sizes are ordered by memory; runs without a node are left out.
+ */
+static int node_sizes(const ms_sweep_data_t *d, const ms_advise_opts_t *o, const size_t *inc,
+                      size_t n, ms_advisory_t *out)
+{
+    double *end = NULL, *peak = NULL;
+    size_t k = 0;
+
+    out->n_node_sizes = 0;
+    out->more_node_sizes = 0;
+    /* Another machine asked for (--mem-total-mb): the nodes' sizes are not its. */
+    if (o->mem_total_mb >= 0)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        const ms_run_mem_t *r = &d->runs[inc[i]];
+        size_t j;
+        if (!r->have_node)
+            continue;
+        for (j = 0; j < k && !on_size(r, &out->node_sizes[j]); j++)
+            ;
+        if (j < k) {
+            out->node_sizes[j].runs++;
+            continue;
+        }
+        if (k == MS_NODE_SIZES_MAX) {
+            out->more_node_sizes++;
+            continue;
+        }
+        memset(&out->node_sizes[k], 0, sizeof out->node_sizes[k]);
+        out->node_sizes[k].mem_total_kb = r->node_mem_kb;
+        out->node_sizes[k].reserve_mb = r->node_reserve_mb;
+        out->node_sizes[k].cpus = r->node_cpus;
+        out->node_sizes[k].runs = 1;
+        k++;
+    }
+    if (k + out->more_node_sizes < 2) {
+        out->more_node_sizes = 0;
+        return 0;
+    }
+    end = malloc(n * sizeof *end);
+    peak = malloc(n * sizeof *peak);
+    if (end == NULL || peak == NULL) {
+        free(end);
+        free(peak);
+        return -ENOMEM;
+    }
+    for (size_t j = 0; j < k; j++) {
+        ms_node_size_t *ns = &out->node_sizes[j];
+        ms_run_counts_t counts;
+        ms_advisory_t tmp;
+        size_t m = 0;
+        const long long reserve = ns->reserve_mb >= 0 ? ns->reserve_mb : MS_DEFAULT_RESERVE_MB;
+
+        for (size_t i = 0; i < n; i++) {
+            const ms_run_mem_t *r = &d->runs[inc[i]];
+            if (r->have_node && on_size(r, ns)) {
+                end[m] = (double)r->end_kb / 1024.0;
+                peak[m] = (double)r->peak_kb / 1024.0;
+                m++;
+            }
+        }
+        memset(&counts, 0, sizeof counts);
+        counts.total = counts.included = m;
+        ms_machine_init(&ns->machine, 1, ns->mem_total_kb, reserve, o->safety_factor);
+        ms_advisory_compute(&ns->machine, &counts, end, m, peak, m, &tmp);
+        ns->have_peak = tmp.have_peak;
+        ns->p95_peak_mb = tmp.peak_mb.p95;
+        ns->have_aggressive = tmp.have_aggressive;
+        ns->aggressive = tmp.aggressive;
+        ns->have_conservative = tmp.have_conservative;
+        ns->conservative = tmp.conservative;
+    }
+    /* Smallest first: the size that admits the fewest workers leads. */
+    for (size_t a = 1; a < k; a++)
+        for (size_t b = a; b > 0 && out->node_sizes[b].mem_total_kb <
+                                        out->node_sizes[b - 1].mem_total_kb; b--) {
+            const ms_node_size_t t = out->node_sizes[b];
+            out->node_sizes[b] = out->node_sizes[b - 1];
+            out->node_sizes[b - 1] = t;
+        }
+    out->n_node_sizes = k;
+    free(end);
+    free(peak);
+    return 0;
+}
+
 int ms_sweep_advise(const ms_sweep_data_t *d, const ms_advise_opts_t *o, ms_advisory_t *out)
 {
+    size_t *inc = NULL;
     ms_machine_t m;
     ms_run_counts_t counts;
     ms_divergence_t div;
@@ -90,7 +187,8 @@ int ms_sweep_advise(const ms_sweep_data_t *d, const ms_advise_opts_t *o, ms_advi
     end_mb = malloc((d->n_runs ? d->n_runs : 1) * sizeof *end_mb);
     peak_mb = malloc((d->n_runs ? d->n_runs : 1) * sizeof *peak_mb);
     param_runs = malloc((d->n_runs ? d->n_runs : 1) * sizeof *param_runs);
-    if (end_mb == NULL || peak_mb == NULL || param_runs == NULL) {
+    inc = malloc((d->n_runs ? d->n_runs : 1) * sizeof *inc);
+    if (end_mb == NULL || peak_mb == NULL || param_runs == NULL || inc == NULL) {
         rc = -ENOMEM;
         goto out;
     }
@@ -138,6 +236,7 @@ int ms_sweep_advise(const ms_sweep_data_t *d, const ms_advise_opts_t *o, ms_advi
         /* ms_advisory_compute sorts the figures in place; the table keeps its own. */
         param_runs[n] = (ms_param_run_t){.label = ms_sweep_label(d, r), .end_mb = end_mb[n],
                                          .peak_mb = peak_mb[n]};
+        inc[n] = i;
         n++;
         ms_divergence_add(&div, r->seq, r->peak_kb, r->end_kb);
     }
@@ -150,7 +249,10 @@ int ms_sweep_advise(const ms_sweep_data_t *d, const ms_advise_opts_t *o, ms_advi
     out->have_report = 1;
     rc = ms_param_table_compute(param_runs, n, &out->params);
     out->have_params = rc == 0;
+    if (rc == 0)
+        rc = node_sizes(d, o, inc, n, out);
 out:
+    free(inc);
     free(end_mb);
     free(peak_mb);
     free(param_runs);

@@ -565,7 +565,7 @@ static int keep_label(sqlite3_stmt *st, int col, ms_sweep_data_t *out, size_t *c
 
 /* Reads the runs, sorted by run_id for lookups; skipped ones go to skipped_runs. */
 static int read_runs(sqlite3 *db, ms_sweep_data_t *out, int has_uninstrumented,
-                     int has_usage, int has_command, id_set_t *skipped_runs)
+                     int has_usage, int has_command, int has_node, id_set_t *skipped_runs)
 {
     sqlite3_stmt *st = NULL;
     char sql[1024];
@@ -580,14 +580,15 @@ static int read_runs(sqlite3 *db, ms_sweep_data_t *out, int has_uninstrumented,
     snprintf(sql, sizeof sql,
              "SELECT run_id, seq, status, %s, %s, %s,"
              " CASE WHEN typeof(label) = 'text' AND length(CAST(label AS BLOB)) <= %d"
-             " THEN label END, %s FROM runs ORDER BY run_id",
+             " THEN label END, %s, %s FROM runs ORDER BY run_id",
              has_uninstrumented ? "uninstrumented" : "NULL",
              has_usage ? "maxrss_kb, maxrss_floor_kb" : "NULL, NULL",
              out->info.n_sweeps > 1
                  ? "sweep_id IS (SELECT sweep_id FROM sweeps ORDER BY sweep_id LIMIT 1)"
                  : "1",
              MS_PARAM_LABEL_MAX,
-             has_command ? "substr(command, 1, " STR(MS_PARAM_LABEL_MAX) " + 1)" : "NULL");
+             has_command ? "substr(command, 1, " STR(MS_PARAM_LABEL_MAX) " + 1)" : "NULL",
+             has_node ? "node_mem_kb, node_reserve_mb, node_cpus" : "NULL, NULL, NULL");
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
         return -EIO;
     while ((s = sqlite3_step(st)) == SQLITE_ROW) {
@@ -626,6 +627,20 @@ static int read_runs(sqlite3 *db, ms_sweep_data_t *out, int has_uninstrumented,
         memset(r, 0, sizeof *r);
         r->run_id = run_id;
         r->seq = seq;
+        {
+            /* The node it ran on: a plausible memory size, with its reserve and CPUs. */
+            long long mem_kb = 0, reserve = -1, cpus = 0;
+            if (ms__int_col(st, 9, 1, 1LL << 52, &mem_kb) == MS__V_OK) {
+                r->have_node = 1;
+                r->node_mem_kb = (unsigned long long)mem_kb;
+                if (ms__int_col(st, 10, 0, 1LL << 40, &reserve) != MS__V_OK)
+                    reserve = -1;
+                if (ms__int_col(st, 11, 1, 1LL << 20, &cpus) != MS__V_OK)
+                    cpus = 0;
+                r->node_reserve_mb = reserve;
+                r->node_cpus = cpus;
+            }
+        }
         {
             const unsigned char *status = sqlite3_column_text(st, 2);
             ms_clean_text(r->status, sizeof r->status,
@@ -1317,7 +1332,7 @@ int ms_sweep_read(sqlite3 *db, const char *name, ms_sweep_data_t *out, char *err
         goto sql_error;
 
     rc = read_runs(db, out, oc.uninstrumented, oc.maxrss && oc.maxrss_floor, oc.command,
-                   &skipped_runs);
+                   oc.node, &skipped_runs);
     if (rc == -EIO)
         goto sql_error;
     if (rc != 0)

@@ -179,8 +179,16 @@ int ms__sweep_find_optional(sqlite3 *db, ms__optional_cols_t *c)
         ms__sweep_has_column(db, "sweeps", "mem_source", &c->mem_source) != 0 ||
         ms__sweep_has_column(db, "sweeps", "host_mem_total_kb", &c->host_mem_total) != 0 ||
         ms__sweep_has_column(db, "sweeps", "cpus", &c->cpus) != 0 ||
-        ms__sweep_has_column(db, "runs", "command", &c->command) != 0)
+        ms__sweep_has_column(db, "runs", "command", &c->command) != 0 ||
+        ms__sweep_has_column(db, "runs", "node_mem_kb", &c->node) != 0)
         return -EIO;
+    if (c->node) {
+        int reserve = 0, cpus = 0;
+        if (ms__sweep_has_column(db, "runs", "node_reserve_mb", &reserve) != 0 ||
+            ms__sweep_has_column(db, "runs", "node_cpus", &cpus) != 0)
+            return -EIO;
+        c->node = reserve && cpus;
+    }
     return 0;
 }
 

@@ -69,6 +69,10 @@ typedef struct ms_run_mem {
     ms_run_peaks_t peaks;       /* periodic, all-samples and VmHWM views of the peak */
     int have_label;             /* runs.label holds parameters; see ms_sweep_label */
     size_t label_at;            /* where its text starts in the data's labels */
+    int have_node;              /* runs.node_mem_kb (schema 7): the node it ran on */
+    unsigned long long node_mem_kb;
+    long long node_reserve_mb;  /* -1: not recorded */
+    long long node_cpus;        /* 0: not recorded */
 } ms_run_mem_t;
 
 /*

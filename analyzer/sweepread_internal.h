@@ -20,6 +20,7 @@ typedef struct ms__optional_cols {
     int mem_source, host_mem_total, cpus;               /* version 4 */
     int pss;                                            /* version 6 */
     int command;                                        /* of every version, looked up */
+    int node;                                           /* version 7: runs.node_* */
 } ms__optional_cols_t;
 
 /*

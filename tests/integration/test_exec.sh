@@ -184,6 +184,23 @@ assert_eq 1 "$(grep -c '^Post-run Observed Advisory$' "$K/memory_advisory.txt")"
 assert_eq 1 "$(grep -c '^Post-run Observed Advisory$' "$K/memory_advisory.txt")" \
     "post-run sections after a second collect"
 
+note "runs on nodes of different sizes: one line per size"
+N="$T/nodes"
+for mb in 4000 4000 16000; do
+    "$MS_BIN" exec --sweep "$N" --mem-total-mb "$mb" --label mb=$mb -- "$WL" --mib 40
+done
+"$MS_BIN" advise "$N" >"$T/n.adv"
+assert_eq "2 (runs ran with different memory; the lines above are for MemTotal_MB 4000, each line below for one size)" \
+    "$(post_field "$T/n.adv" NodeSizes)" "the node sizes line"
+line4="$(post_field "$T/n.adv" NodeSize_MemTotal_MB=4000)"
+line16="$(post_field "$T/n.adv" NodeSize_MemTotal_MB=16000)"
+assert_contains <(echo "$line4") "runs 2, Reserve_MB 1024, Usable_MB 2976" "the 4000 MiB size"
+assert_contains <(echo "$line16") "runs 1, Reserve_MB 1024, Usable_MB 14976" "the 16000 MiB size"
+# Each size's conservative count is the seed's formula over its own runs and memory.
+p95="$(echo "$line16" | sed -n 's/.*P95PeakRSS_MB \([0-9.]*\).*/\1/p')"
+want="$(awk -v p="$p95" 'BEGIN { printf "%d", 14976 / p * 0.85 }')"
+assert_contains <(echo "$line16") "RecommendedMaxWorkers_Conservative $want" "the 16000 MiB size's count"
+
 note "a database of schema 6 takes the statuses of schema 7 once upgraded"
 "$MS_BIN" run -o "$T/v6" -- true >/dev/null 2>&1
 V6="$(sweep_dir_of "$T/v6")/memsweep.db"
