@@ -3,7 +3,8 @@
 # of xz runs as arrays of at most MaxArraySize tasks (set to 5, so six runs take two
 # arrays) at -j 2, and each run's peak matches /usr/bin/time's; a task over its --mem is
 # killed by SLURM (OverMemoryKill) together with its exec, and its run is `oom` with the
-# samples it took; tasks cancelled before they started become runs `cancelled`; an array
+# samples it took; tasks cancelled before they started, or while they ran, become runs
+# `cancelled`; an array
 # written by hand with `memsweep exec` in its batch script is read as one sweep; advise on
 # the shards equals advise on their merge.
 #
@@ -96,6 +97,26 @@ slurm_wait_job "$job" 120 || fail "the cancelled array did not leave the queue"
 assert_eq "cancelled cancelled cancelled" "$(sqlite3 "$T/held.db" "SELECT group_concat(status, ' ')
     FROM (SELECT status FROM runs ORDER BY seq)")" "statuses of tasks cancelled while pending"
 assert_eq 3 "$(post_field "$S3/memory_advisory.txt" RunsExcluded)" "cancelled runs left out"
+
+note "a running task cancelled"
+"$MS_BIN" run --slurm --no-wait -o "$T/cancel" -P n=1 -- "$WL" --mib 24 --print up \
+    --wait-file "$T/never" >"$T/cancel.out" 2>"$T/cancel.err"
+S4="$(sweep_dir_of "$T/cancel")"
+job="$(cut -d' ' -f1 "$S4/slurm/jobs")"
+# The workload touches its 24 MiB and then waits: cancel once its samples say so.
+touched() {
+    "$MS_BIN" advise "$S4" >"$T/c.adv" 2>/dev/null &&
+        [ "$(post_field "$T/c.adv" LeftOutPeakRSS_LowerBound_MB | cut -d. -f1)" -ge 24 ]
+}
+wait_for 120 touched || fail "the task's samples did not reach 24 MiB within 120 s"
+scancel "$job"
+slurm_wait_job "$job" 120 || fail "the cancelled task did not leave the queue"
+"$MS_BIN" collect "$S4" 2>/dev/null
+"$MS_BIN" merge "$T/cancel.db" "$S4" 2>/dev/null
+assert_eq cancelled "$(sqlite3 "$T/cancel.db" "SELECT status FROM runs")" "status of a task cancelled while it ran"
+assert_contains <(sqlite3 "$T/cancel.db" "SELECT batch_state FROM runs") CANCELLED "its batch state"
+assert_ge "$(sqlite3 "$T/cancel.db" "SELECT max(rss_kb) / 1024 FROM samples")" 24 \
+    "MiB the cancelled run's samples reached"
 
 note "an array written by hand: memsweep exec in the batch script"
 cat >"$T/task.sh" <<EOF
