@@ -10,7 +10,6 @@
 #include "textclean.h"
 
 /* Absorbs floating-point error in usable / basis * factor before flooring. */
-#define WORKERS_EPSILON 1e-9
 
 /*
  * Absorbs floating-point error in peak / factor before the ceiling (85 / 0.85 is
@@ -83,20 +82,6 @@ const char *ms_reserve_rule_text(ms_reserve_rule_t rule)
         break;
     }
     return NULL;
-}
-
-long long ms_advisory_workers(long long usable_mb, double basis_mb, double safety_factor)
-{
-    double w;
-
-    if (!(basis_mb > 0.0))
-        return -1;
-    w = floor((double)usable_mb / basis_mb * safety_factor + WORKERS_EPSILON);
-    if (w < 0.0)
-        return 0;
-    if (w > 9.0e18)
-        return (long long)9.0e18;
-    return (long long)w;
 }
 
 const char *ms_basis_name(ms_basis_t basis)

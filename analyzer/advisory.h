@@ -212,13 +212,6 @@ ms_reserve_rule_t ms_reserve_rule_of(const char *source, long long mem_total_mb,
 /* The text of the ReserveRule line (without the key), or NULL for MS_RESERVE_RULE_NONE. */
 const char *ms_reserve_rule_text(ms_reserve_rule_t rule);
 
-/*
- * Recommended worker count floor((usable_mb / basis_mb) * safety_factor), or -1 when
- * basis_mb is not positive. A tiny tolerance keeps an exact integer result from rounding
- * down through floating-point error.
- */
-long long ms_advisory_workers(long long usable_mb, double basis_mb, double safety_factor);
-
 /* Name of a basis as printed: "p95_peak", "p95_end", "mean_end" or "none". */
 const char *ms_basis_name(ms_basis_t basis);
 

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "advisory.h"
 #include "jsonw.h"
 #include "stats.h"
 #include "textclean.h"

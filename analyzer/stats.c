@@ -61,3 +61,20 @@ int ms_stats_summarize(double *v, size_t n, ms_summary_t *out)
     out->max = v[n - 1];
     return 0;
 }
+
+/* Below this, a quotient is taken for the integer above it (floating-point error). */
+#define WORKERS_EPSILON 1e-9
+
+long long ms_advisory_workers(long long usable_mb, double basis_mb, double safety_factor)
+{
+    double w;
+
+    if (!(basis_mb > 0.0))
+        return -1;
+    w = floor((double)usable_mb / basis_mb * safety_factor + WORKERS_EPSILON);
+    if (w < 0.0)
+        return 0;
+    if (w > 9.0e18)
+        return (long long)9.0e18;
+    return (long long)w;
+}

@@ -32,4 +32,12 @@ double ms_stats_mean(const double *v, size_t n);
  */
 int ms_stats_summarize(double *v, size_t n, ms_summary_t *out);
 
+/*
+ * The specification's worker count, floor((usable_mb / basis_mb) * safety_factor), or -1
+ * when basis_mb is not positive. A tiny tolerance keeps an exact integer result from
+ * rounding down through floating-point error. The advisory and the table by parameter
+ * value both count with it.
+ */
+long long ms_advisory_workers(long long usable_mb, double basis_mb, double safety_factor);
+
 #endif

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "advisory.h"
+#include "cli_setup.h"
 #include "cli_util.h"
 #include "climsg.h"
 #include "numparse.h"
@@ -52,18 +53,12 @@ int ms_cmd_advise(int argc, char **argv)
             json = 1;
             break;
         case 'M':
-            if (ms_parse_ll(optarg, 1, 1LL << 40, &opts.mem_total_mb) != 0) {
-                ms_cli_usage_error("advise", "--mem-total-mb: '%s' is not a positive whole "
-                                             "number of MiB", optarg);
-                return 2;
-            }
+            if ((rc = ms_cli_opt_mem_total("advise", optarg, &opts.mem_total_mb)) >= 0)
+                return rc;
             break;
         case 'R':
-            if (ms_parse_ll(optarg, 0, 1LL << 40, &opts.reserve_mb) != 0) {
-                ms_cli_usage_error("advise", "--reserve-mb: '%s' is not a whole number of MiB",
-                                   optarg);
-                return 2;
-            }
+            if ((rc = ms_cli_opt_reserve("advise", optarg, &opts.reserve_mb)) >= 0)
+                return rc;
             break;
         case 'S':
             if (ms_parse_double(optarg, 0.0, 1.0, &opts.safety_factor) != 0 ||

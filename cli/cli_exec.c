@@ -46,8 +46,6 @@
 #define SUB "exec"
 #define EXIT_USAGE 2
 
-/* Largest --mem-total-mb and --reserve-mb, in MiB, as `memsweep run` accepts them. */
-#define MAX_MEM_MB (1LL << 40)
 
 /* Most --label options. */
 #define MAX_LABELS 64
@@ -146,7 +144,7 @@ static void usage(FILE *f)
 
 static int parse_options(int argc, char **argv, exec_opts_t *o)
 {
-    int c;
+    int c, rc;
 
     optind = 0;
     opterr = 0;
@@ -189,28 +187,19 @@ static int parse_options(int argc, char **argv, exec_opts_t *o)
             }
             break;
         case OPT_INTERVAL:
-            if (ms_parse_ll(optarg, MS_MIN_INTERVAL_MS, MS_MAX_INTERVAL_MS, &o->interval_ms) != 0) {
-                ms_cli_usage_error(SUB, "invalid interval '%s' (expected milliseconds from "
-                                   "%d to %d)", optarg, MS_MIN_INTERVAL_MS, MS_MAX_INTERVAL_MS);
-                return EXIT_USAGE;
-            }
+            if ((rc = ms_cli_opt_interval(SUB, optarg, &o->interval_ms)) >= 0)
+                return rc;
             break;
         case OPT_PRELOAD:
             o->preload = optarg;
             break;
         case OPT_MEM_TOTAL:
-            if (ms_parse_ll(optarg, 1, MAX_MEM_MB, &o->mem_total_mb) != 0) {
-                ms_cli_usage_error(SUB, "--mem-total-mb: '%s' is not a positive whole number "
-                                   "of MiB", optarg);
-                return EXIT_USAGE;
-            }
+            if ((rc = ms_cli_opt_mem_total(SUB, optarg, &o->mem_total_mb)) >= 0)
+                return rc;
             break;
         case OPT_RESERVE:
-            if (ms_parse_ll(optarg, 0, MAX_MEM_MB, &o->reserve_mb) != 0) {
-                ms_cli_usage_error(SUB, "--reserve-mb: '%s' is not a whole number of MiB",
-                                   optarg);
-                return EXIT_USAGE;
-            }
+            if ((rc = ms_cli_opt_reserve(SUB, optarg, &o->reserve_mb)) >= 0)
+                return rc;
             break;
         case 'h':
             usage(stdout);
@@ -472,13 +461,7 @@ static int fold_pool(ms_rundb_t *db, const char *local, const char *pool, int *c
         rc = ms_spool_scan(sp, err, sizeof err);
     if (rc == 0) {
         *claimed = sp->claimed > 0;
-        rc = ms_fold_begin(f, err, sizeof err);
-        if (rc == 0)
-            rc = ms_fold_pool(f, sp, &st, err, sizeof err);
-        if (rc == 0)
-            rc = ms_fold_commit(f, err, sizeof err);
-        else
-            ms_fold_rollback(f);
+        rc = ms_fold_pool_tx(f, sp, &st, err, sizeof err);
         if (rc == 0 && ms_spool_host_self(&host) == 0)
             removable = ms_spool_removable(sp, &host, st.folded_all, NULL, 0) == 1;
     }

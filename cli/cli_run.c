@@ -39,8 +39,6 @@
 /* Longest accepted --timeout, in seconds: keeps the deadline in 64-bit nanoseconds. */
 #define MAX_TIMEOUT_S 1e9
 
-/* Largest --mem-total-mb and --reserve-mb, in MiB, as `memsweep advise` accepts them. */
-#define MAX_MEM_MB (1LL << 40)
 
 extern char **environ;
 
@@ -210,13 +208,8 @@ static int parse_options(int argc, char **argv, run_opts_t *ro)
             }
             break;
         case OPT_INTERVAL:
-            if (ms_parse_ll(optarg, MS_MIN_INTERVAL_MS, MS_MAX_INTERVAL_MS,
-                            &ro->interval_ms) != 0) {
-                ms_cli_usage_error(SUB, "invalid interval '%s' (expected milliseconds from "
-                                   "%d to %d)", optarg, MS_MIN_INTERVAL_MS,
-                                   MS_MAX_INTERVAL_MS);
-                return EXIT_USAGE;
-            }
+            if ((rc = ms_cli_opt_interval(SUB, optarg, &ro->interval_ms)) >= 0)
+                return rc;
             break;
         case OPT_PRELOAD:
             ro->preload = optarg;
@@ -225,18 +218,12 @@ static int parse_options(int argc, char **argv, run_opts_t *ro)
             ro->commands = optarg;
             break;
         case OPT_MEM_TOTAL:
-            if (ms_parse_ll(optarg, 1, MAX_MEM_MB, &ro->mem_total_mb) != 0) {
-                ms_cli_usage_error(SUB, "--mem-total-mb: '%s' is not a positive whole number "
-                                   "of MiB", optarg);
-                return EXIT_USAGE;
-            }
+            if ((rc = ms_cli_opt_mem_total(SUB, optarg, &ro->mem_total_mb)) >= 0)
+                return rc;
             break;
         case OPT_RESERVE:
-            if (ms_parse_ll(optarg, 0, MAX_MEM_MB, &ro->reserve_mb) != 0) {
-                ms_cli_usage_error(SUB, "--reserve-mb: '%s' is not a whole number of MiB",
-                                   optarg);
-                return EXIT_USAGE;
-            }
+            if ((rc = ms_cli_opt_reserve(SUB, optarg, &ro->reserve_mb)) >= 0)
+                return rc;
             break;
         case OPT_SLURM:
             ro->slurm = 1;

@@ -17,6 +17,7 @@
 #include "memsweep/defaults.h"
 #include "memsweep/marker.h"
 #include "memsweep/version.h"
+#include "numparse.h"
 
 /*
  * Nonzero when path names a readable regular file. Otherwise *err is the errno value,
@@ -170,3 +171,28 @@ void ms_cli_find_machine(long long mem_total_mb, long long reserve_mb, ms_mem_ch
                      "not used", slurm.cpus_on_node);
 }
 
+
+int ms_cli_opt_interval(const char *sub, const char *arg, long long *out)
+{
+    if (ms_parse_ll(arg, MS_MIN_INTERVAL_MS, MS_MAX_INTERVAL_MS, out) == 0)
+        return -1;
+    ms_cli_usage_error(sub, "invalid interval '%s' (expected milliseconds from %d to %d)", arg,
+                       MS_MIN_INTERVAL_MS, MS_MAX_INTERVAL_MS);
+    return 2;
+}
+
+int ms_cli_opt_mem_total(const char *sub, const char *arg, long long *out)
+{
+    if (ms_parse_ll(arg, 1, MS_CLI_MAX_MEM_MB, out) == 0)
+        return -1;
+    ms_cli_usage_error(sub, "--mem-total-mb: '%s' is not a positive whole number of MiB", arg);
+    return 2;
+}
+
+int ms_cli_opt_reserve(const char *sub, const char *arg, long long *out)
+{
+    if (ms_parse_ll(arg, 0, MS_CLI_MAX_MEM_MB, out) == 0)
+        return -1;
+    ms_cli_usage_error(sub, "--reserve-mb: '%s' is not a whole number of MiB", arg);
+    return 2;
+}

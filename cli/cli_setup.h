@@ -22,4 +22,15 @@ char *ms_cli_find_shim(const char *preload);
 void ms_cli_find_machine(long long mem_total_mb, long long reserve_mb, ms_mem_choice_t *mem,
                          long long *cpus);
 
+/* Largest --mem-total-mb and --reserve-mb, in MiB. */
+#define MS_CLI_MAX_MEM_MB (1LL << 40)
+
+/*
+ * The values of options several subcommands share, parsed: -1 with *out set, or, after
+ * a usage error naming the subcommand sub, the exit status 2.
+ */
+int ms_cli_opt_interval(const char *sub, const char *arg, long long *out);
+int ms_cli_opt_mem_total(const char *sub, const char *arg, long long *out);
+int ms_cli_opt_reserve(const char *sub, const char *arg, long long *out);
+
 #endif

@@ -80,6 +80,25 @@ static int open_beside(const char *final, char **tmp, char *err, size_t errlen)
     return fd >= 0 ? fd : -EEXIST;
 }
 
+/* A new private file beside final, as a stream for writing; NULL with err set. */
+static FILE *stream_beside(const char *final, char **tmp, char *err, size_t errlen)
+{
+    const int fd = open_beside(final, tmp, err, errlen);
+    FILE *f;
+
+    if (fd < 0)
+        return NULL;
+    f = fdopen(fd, "w");
+    if (f == NULL) {
+        ms_set_err(err, errlen, "%s: %s", *tmp, strerror(errno));
+        close(fd);
+        (void)unlink(*tmp);
+        free(*tmp);
+        *tmp = NULL;
+    }
+    return f;
+}
+
 /* fclose that reports a failed write, with the file named in err. */
 static int close_file(FILE *f, const char *name, char *err, size_t errlen)
 {
@@ -99,21 +118,14 @@ static int write_pre_once(const ms_shard_sweep_t *s, const ms_machine_t *m, int 
 {
     char *tmp = NULL;
     FILE *f;
-    int fd, rc;
+    int rc;
 
     *created = 0;
     if (access(s->advisory_path, F_OK) == 0)
         return 0;
-    fd = open_beside(s->advisory_path, &tmp, err, errlen);
-    if (fd < 0)
-        return fd;
-    f = fdopen(fd, "w");
-    if (f == NULL) {
-        rc = -errno;
-        close(fd);
-        ms_set_err(err, errlen, "%s: %s", tmp, strerror(-rc));
-        goto out;
-    }
+    f = stream_beside(s->advisory_path, &tmp, err, errlen);
+    if (f == NULL)
+        return -EIO;
     errno = 0;
     ms_advisory_write_pre(f, m);
     rc = close_file(f, tmp, err, errlen);
@@ -126,7 +138,6 @@ static int write_pre_once(const ms_shard_sweep_t *s, const ms_machine_t *m, int 
         else
             ms_set_err(err, errlen, "%s: %s", s->advisory_path, strerror(-rc));
     }
-out:
     (void)unlink(tmp);
     free(tmp);
     return rc;
@@ -337,7 +348,7 @@ int ms_shard_write_post(const ms_shard_sweep_t *s, const ms_advisory_t *a, char 
     char *text = NULL, *tmp = NULL;
     size_t len = 0;
     FILE *f;
-    int fd, rc;
+    int rc;
 
     rc = slurp(s->advisory_path, &text, &len);
     if (rc != 0 && rc != -ENOENT) {
@@ -351,17 +362,10 @@ int ms_shard_write_post(const ms_shard_sweep_t *s, const ms_advisory_t *a, char 
         while (len > 0 && text[len - 1] == '\n')
             len--;
     }
-    fd = open_beside(s->advisory_path, &tmp, err, errlen);
-    if (fd < 0) {
-        free(text);
-        return fd;
-    }
-    f = fdopen(fd, "w");
+    f = stream_beside(s->advisory_path, &tmp, err, errlen);
     if (f == NULL) {
-        rc = -errno;
-        close(fd);
-        ms_set_err(err, errlen, "%s: %s", tmp, strerror(-rc));
-        goto out;
+        free(text);
+        return -EIO;
     }
     errno = 0;
     if (len > 0) {
@@ -374,7 +378,6 @@ int ms_shard_write_post(const ms_shard_sweep_t *s, const ms_advisory_t *a, char 
         rc = -errno;
         ms_set_err(err, errlen, "%s: %s", s->advisory_path, strerror(-rc));
     }
-out:
     if (rc != 0)
         (void)unlink(tmp);
     free(tmp);

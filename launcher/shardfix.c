@@ -120,13 +120,7 @@ static int fold_into(sqlite3 *db, const char *name, const char *pool, const ms_s
     if (rc == 0)
         rc = ms_spool_scan(sp, err, errlen);
     if (rc == 0) {
-        rc = ms_fold_begin(f, err, errlen);
-        if (rc == 0)
-            rc = ms_fold_pool(f, sp, &st, err, errlen);
-        if (rc == 0)
-            rc = ms_fold_commit(f, err, errlen);
-        else
-            ms_fold_rollback(f);
+        rc = ms_fold_pool_tx(f, sp, &st, err, errlen);
         if (rc == 0)
             *removable = ms_spool_removable(sp, h, st.folded_all, NULL, 0) == 1;
     }

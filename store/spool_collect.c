@@ -231,21 +231,6 @@ static int remove_pool(const ms_spool_t *sp)
     return unlink(sp->path) == 0 ? 0 : -errno;
 }
 
-/* Folds what sp holds as scanned, in one transaction. */
-static int fold_once(ms_fold_t *f, ms_spool_t *sp, ms_fold_stats_t *st, char *err,
-                     size_t errlen)
-{
-    int rc = ms_fold_begin(f, err, errlen);
-
-    if (rc == 0)
-        rc = ms_fold_pool(f, sp, st, err, errlen);
-    if (rc == 0)
-        rc = ms_fold_commit(f, err, errlen);
-    else
-        ms_fold_rollback(f);
-    return rc;
-}
-
 /*
  * Whether the pool sp, just folded (st), may go: its processes are gone now, and a second
  * scan, taken after that was found, is folded completely with no chunk claimed
@@ -264,7 +249,7 @@ static int may_remove(ms_fold_t *f, ms_spool_t *sp, const ms_spool_host_t *host,
     claimed = sp->claimed;
     if (ms_spool_scan(sp, why, whylen) != 0)
         return 0; /* kept, for a later collect to look at again */
-    rc = fold_once(f, sp, &again, err, errlen);
+    rc = ms_fold_pool_tx(f, sp, &again, err, errlen);
     if (rc != 0)
         return rc;
     st->rows += again.rows;
@@ -317,7 +302,7 @@ int ms_collect_dir(ms_fold_t *f, const char *dir, const ms_collect_opts_t *o,
             warn(o, "%s", why);
             continue;
         }
-        rc = fold_once(f, sp, &st, err, errlen);
+        rc = ms_fold_pool_tx(f, sp, &st, err, errlen);
         if (rc == -ESRCH && o->snapshot_max_run > 0 && sp->hdr.run_id > o->snapshot_max_run) {
             ms_spool_close(sp);
             err[0] = '\0';

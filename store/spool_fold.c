@@ -969,3 +969,16 @@ int ms_fold_mark_removed(ms_fold_t *f, const char *name, int64_t now_ns)
     rc = run(f, s, NULL);
     return rc == SQLITE_OK ? 0 : ms_store_errno(rc) != 0 ? ms_store_errno(rc) : -EIO;
 }
+
+int ms_fold_pool_tx(ms_fold_t *f, ms_spool_t *sp, ms_fold_stats_t *st, char *err, size_t errlen)
+{
+    int rc = ms_fold_begin(f, err, errlen);
+
+    if (rc == 0)
+        rc = ms_fold_pool(f, sp, st, err, errlen);
+    if (rc == 0)
+        rc = ms_fold_commit(f, err, errlen);
+    else
+        ms_fold_rollback(f);
+    return rc;
+}

@@ -57,6 +57,9 @@ void ms_fold_rollback(ms_fold_t *f);
  */
 int ms_fold_pool(ms_fold_t *f, ms_spool_t *sp, ms_fold_stats_t *st, char *err, size_t errlen);
 
+/* ms_fold_pool in a transaction of its own: begun, and committed or rolled back. */
+int ms_fold_pool_tx(ms_fold_t *f, ms_spool_t *sp, ms_fold_stats_t *st, char *err, size_t errlen);
+
 /* A reading taken from outside, in kB; -1 for a figure not reported (or not read). */
 typedef struct {
     uint32_t kind; /* MS_SPOOL_KIND_TICK, or MS_SPOOL_KIND_GROWTH while growth is followed */

@@ -77,14 +77,7 @@ static int private_copy(sqlite3 *file, const char *path, sqlite3 **out, char *er
 /* The largest runs.run_id of db; 0 when it has none or cannot say. */
 static long long max_run_id(sqlite3 *db)
 {
-    sqlite3_stmt *st = NULL;
-    long long v = 0;
-
-    if (sqlite3_prepare_v2(db, "SELECT max(run_id) FROM runs", -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
+    return ms_store_int(db, "SELECT max(run_id) FROM runs", 0);
 }
 
 int ms_store_open_reader(const char *db_path, sqlite3 **out, char *err, size_t errlen)

@@ -261,14 +261,12 @@ int ms_store_create_schema(sqlite3 *db, const char *path, char *err, size_t errl
     return rc;
 }
 
-/* PRAGMA schema_version: the cookie SQLite bumps at every change of the schema. */
-static long long schema_cookie(sqlite3 *db)
+long long ms_store_int(sqlite3 *db, const char *sql, long long fallback)
 {
     sqlite3_stmt *st = NULL;
-    long long v = 0;
+    long long v = fallback;
 
-    if (sqlite3_prepare_v2(db, "PRAGMA schema_version", -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
         v = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     return v;
@@ -336,7 +334,7 @@ int ms_store_upgrade(sqlite3 *db, const char *path, char *err, size_t errlen)
         if (widen) {
             char bump[96];
             snprintf(bump, sizeof bump, "PRAGMA schema_version=%lld",
-                     schema_cookie(db) + 1);
+                     ms_store_int(db, "PRAGMA schema_version", 0) + 1);
             rc = ms_store_exec(db, path, "PRAGMA writable_schema=ON", "cannot upgrade the schema",
                                err, errlen);
             if (rc == 0)

@@ -80,6 +80,12 @@ int ms_store_create_schema(sqlite3 *db, const char *path, char *err, size_t errl
  */
 int ms_store_upgrade(sqlite3 *db, const char *path, char *err, size_t errlen);
 
+/*
+ * The integer in the first column of the first row of sql, or fallback when the query
+ * fails or gives no row (for figures where "unknown" and a default are the same).
+ */
+long long ms_store_int(sqlite3 *db, const char *sql, long long fallback);
+
 /* Whether table has column (0 or 1 in *found); the code of a failed read otherwise. */
 int ms_store_has_column(sqlite3 *db, const char *table, const char *column, int *found);
 

@@ -155,13 +155,7 @@ static int exec_sql(ms_merge_t *m, const char *sql, const char *name, char *err,
 
 static long long one_int(sqlite3 *db, const char *sql)
 {
-    sqlite3_stmt *st = NULL;
-    long long v = 0;
-
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
+    return ms_store_int(db, sql, 0);
 }
 
 int ms_merge_open(ms_merge_t **out, char *err, size_t errlen)
@@ -574,13 +568,7 @@ static int fold_held(ms_merge_t *m, held_t *h, char *err, size_t errlen)
         if (f == NULL)
             rc = ms_fold_open(m->db, "(merge)", 0, &f, err, errlen);
         if (rc == 0 && ms_spool_scan(sp, err, errlen) == 0) {
-            rc = ms_fold_begin(f, err, errlen);
-            if (rc == 0)
-                rc = ms_fold_pool(f, sp, &st, err, errlen);
-            if (rc == 0)
-                rc = ms_fold_commit(f, err, errlen);
-            else
-                ms_fold_rollback(f);
+            rc = ms_fold_pool_tx(f, sp, &st, err, errlen);
             if (rc == 0)
                 m->counts.pools++;
         }
