@@ -268,10 +268,12 @@ static const char *signal_name(int sig)
  * the run's status (timeout and interrupted: memsweep sent it; oom: the kernel's
  * out-of-memory killer); "" when the status adds nothing.
  */
-static const char *signal_sender(const char *status)
+static const char *signal_sender(const char *status, const char *batch_state)
 {
     if (status == NULL)
         return "";
+    if (batch_state != NULL)
+        return ", by the batch system (see BatchState)";
     if (strcmp(status, MS_STATUS_TIMEOUT) == 0)
         return ", sent by memsweep at the timeout";
     if (strcmp(status, MS_STATUS_INTERRUPTED) == 0)
@@ -298,7 +300,7 @@ static void write_no_exit_record(FILE *f, const ms_peaks_run_info_t *info)
         const char *name = signal_name(m->signal);
         fprintf(f, "  MainProcessEnd: pid %lld, killed by signal %d%s%s%s%s\n", m->pid,
                 m->signal, name != NULL ? " (" : "", name != NULL ? name : "",
-                name != NULL ? ")" : "", signal_sender(info->status));
+                name != NULL ? ")" : "", signal_sender(info->status, info->batch_state));
     } else if (m != NULL) {
         fprintf(f, "  MainProcessEnd: pid %lld, exited with status %d but left no exit "
                    "record (a raw exit system call, as Go programs make, or an exit that did "
@@ -353,6 +355,11 @@ void ms_peaks_write_run(FILE *f, const ms_peaks_run_info_t *info, const ms_run_p
     fputs("  Status: ", f);
     ms_write_clean(f, info->status, 0);
     fputs(info->status_known ? "\n" : " (unknown; counted as failed)\n", f);
+    if (info->batch_state != NULL) {
+        fputs("  BatchState: ", f);
+        ms_write_clean(f, info->batch_state, 0);
+        fputc('\n', f);
+    }
     fprintf(f, "  Processes: %zu\n", info->n_processes);
     if (info->not_measured != NULL) {
         fputs("  NotMeasured: ", f);
@@ -468,6 +475,8 @@ void ms_peaks_write_run_json(FILE *f, const ms_peaks_run_info_t *info, const ms_
     ms_json_str(f, &first, "Label", info->label);
     ms_json_str(f, &first, "Status", info->status);
     ms_json_bool(f, &first, "StatusKnown", info->status_known);
+    if (info->batch_state != NULL)
+        ms_json_str(f, &first, "BatchState", info->batch_state);
     ms_json_str(f, &first, "NotMeasured", info->not_measured);
     ms_json_int(f, &first, "Processes", (long long)info->n_processes);
     ms_json_int(f, &first, "Samples", (long long)info->n_samples);

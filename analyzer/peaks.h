@@ -250,6 +250,7 @@ typedef struct ms_peaks_run_info {
     const char *label;  /* NULL when the run has none */
     const char *status;
     int status_known;   /* status is one this version knows */
+    const char *batch_state; /* what the batch system said of its end (schema 7), or NULL */
     const char *not_measured; /* why no process of the run reported, or NULL */
     size_t n_processes;
     size_t n_samples;

@@ -139,6 +139,7 @@ typedef struct ms_sweep_texts {
     sqlite3_stmt *notes;  /* NULL when processes has no note column (before version 3) */
     sqlite3_stmt *reason; /* NULL when runs has no uninstrumented column (idem) */
     sqlite3_stmt *main_end; /* NULL without runs.command, exit_code, term_signal or cmdline */
+    sqlite3_stmt *batch;  /* NULL without runs.batch_state (before version 7) */
 } ms_sweep_texts_t;
 
 /* Prepares the lookups; a failure's message names the database as ms_sweep_read's does. */
@@ -163,6 +164,12 @@ int ms_sweep_stack_frames(ms_sweep_texts_t *t, long long stack_id, char **frames
  * measured, whole), or NULL. Returns 0, -ENOMEM or -EIO.
  */
 int ms_sweep_run_reason(ms_sweep_texts_t *t, long long run_id, char **reason);
+
+/*
+ * Sets *state to a malloc'd copy of runs.batch_state of run_id (what the batch system said
+ * of its end), or NULL. Returns 0, -ENOMEM or -EIO.
+ */
+int ms_sweep_run_batch_state(ms_sweep_texts_t *t, long long run_id, char **state);
 
 /*
  * How the main process of run r ended, when it is among the run's processes without an

@@ -16,7 +16,7 @@ int ms_sweep_texts_open(sqlite3 *db, const char *name, ms_sweep_texts_t *t, char
                         size_t errlen)
 {
     int has_stacks = 0, has_label = 0, has_note = 0, has_reason = 0;
-    int has_command = 0, has_exit = 0, has_signal = 0, has_cmdline = 0;
+    int has_command = 0, has_exit = 0, has_signal = 0, has_cmdline = 0, has_batch = 0;
 
     memset(t, 0, sizeof *t);
     /* Schema version 1 has no stacks table, version 2 no note column; those texts are
@@ -28,7 +28,11 @@ int ms_sweep_texts_open(sqlite3 *db, const char *name, ms_sweep_texts_t *t, char
         ms__sweep_has_column(db, "runs", "command", &has_command) != 0 ||
         ms__sweep_has_column(db, "runs", "exit_code", &has_exit) != 0 ||
         ms__sweep_has_column(db, "runs", "term_signal", &has_signal) != 0 ||
-        ms__sweep_has_column(db, "processes", "cmdline", &has_cmdline) != 0)
+        ms__sweep_has_column(db, "processes", "cmdline", &has_cmdline) != 0 ||
+        ms__sweep_has_column(db, "runs", "batch_state", &has_batch) != 0)
+        goto sql_error;
+    if (has_batch && sqlite3_prepare_v2(db, "SELECT batch_state FROM runs WHERE run_id = ?", -1,
+                                        &t->batch, NULL) != SQLITE_OK)
         goto sql_error;
     if (has_command && has_exit && has_signal && has_cmdline &&
         sqlite3_prepare_v2(db,
@@ -69,6 +73,7 @@ void ms_sweep_texts_close(ms_sweep_texts_t *t)
     sqlite3_finalize(t->notes);
     sqlite3_finalize(t->reason);
     sqlite3_finalize(t->main_end);
+    sqlite3_finalize(t->batch);
     memset(t, 0, sizeof *t);
 }
 
@@ -107,6 +112,11 @@ int ms_sweep_stack_frames(ms_sweep_texts_t *t, long long stack_id, char **frames
 int ms_sweep_run_reason(ms_sweep_texts_t *t, long long run_id, char **reason)
 {
     return lookup_text(t->reason, run_id, reason);
+}
+
+int ms_sweep_run_batch_state(ms_sweep_texts_t *t, long long run_id, char **state)
+{
+    return lookup_text(t->batch, run_id, state);
 }
 
 /*

@@ -46,7 +46,7 @@ static int write_runs(FILE *f, sqlite3 *db, const char *name, const ms_sweep_dat
         ms_proc_note_t notes[NOTES_SHOWN];
         ms_main_end_t main_end;
         size_t n_notes = 0, more_notes = 0;
-        char *label = NULL, *frames = NULL, *reason = NULL;
+        char *label = NULL, *frames = NULL, *reason = NULL, *batch = NULL;
         int main_known = 0;
         int rc = ms_sweep_run_label(texts, r->run_id, &label);
 
@@ -58,12 +58,15 @@ static int write_runs(FILE *f, sqlite3 *db, const char *name, const ms_sweep_dat
             rc = ms_sweep_main_end(texts, r, &main_end, &main_known);
         if (rc == 0)
             rc = ms_sweep_run_notes(texts, r->run_id, notes, NOTES_SHOWN, &n_notes, &more_notes);
+        if (rc == 0)
+            rc = ms_sweep_run_batch_state(texts, r->run_id, &batch);
         if (rc != 0) {
             ms_set_err(err, errlen, "%s: %s", name,
                        rc == -ENOMEM ? strerror(ENOMEM) : sqlite3_errmsg(db));
             free(label);
             free(frames);
             free(reason);
+            free(batch);
             return rc;
         }
         memset(&info, 0, sizeof info);
@@ -72,6 +75,7 @@ static int write_runs(FILE *f, sqlite3 *db, const char *name, const ms_sweep_dat
         info.label = label;
         info.status = r->status;
         info.status_known = r->status_known;
+        info.batch_state = batch;
         /* The whole text when it can be read again; an empty one says so. */
         info.not_measured = !r->not_measured                      ? NULL
                             : reason != NULL && reason[0] != '\0' ? reason
@@ -98,6 +102,7 @@ static int write_runs(FILE *f, sqlite3 *db, const char *name, const ms_sweep_dat
         free(label);
         free(frames);
         free(reason);
+        free(batch);
     }
     return 0;
 }

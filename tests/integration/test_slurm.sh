@@ -80,6 +80,8 @@ case "$state" in
 FAILED:*"exceeded memory limit"*) ;;
 *) fail "batch_state of the killed run: expected FAILED and slurmstepd's line, got '$state'" ;;
 esac
+"$MS_BIN" peaks "$S2" >"$T/oom.peaks"
+assert_contains "$T/oom.peaks" "BatchState: FAILED: " "peaks shows what SLURM said of the killed run"
 peak="$(sqlite3 "$T/oom.db" "SELECT max(s.rss_kb) / 1024 FROM samples s JOIN processes p
     USING (proc_id) JOIN runs r USING (run_id) WHERE r.label = 'mib=300'")"
 assert_ge "$peak" 60 "MiB the killed run's samples reached before the kill (its --mem is 60M)"
