@@ -109,7 +109,9 @@ void ms_divergence_text(const ms_divergence_t *d, char *buf, size_t len);
 
 /*
  * The advice for one size of node (or of job allocation) that runs of a merged sweep ran
- * on: the seed's formulas over that size's runs and memory.
+ * on: the seed's formulas over that size's runs and memory. Runs of one memory size are
+ * one size; where they recorded different reserves or CPUs, the larger reserve and the
+ * fewer CPUs are taken.
  */
 typedef struct ms_node_size {
     unsigned long long mem_total_kb; /* runs.node_mem_kb */
@@ -147,7 +149,7 @@ typedef struct ms_advisory {
     int have_report;         /* the database report below was filled in */
     ms_db_report_t report;   /* runs not measured, rows skipped, readings not stored */
     size_t n_node_sizes;     /* 0, or 2 and more: the runs ran on nodes of different sizes */
-    size_t more_node_sizes;  /* sizes beyond MS_NODE_SIZES_MAX, not shown */
+    size_t more_node_sizes;  /* sizes beyond MS_NODE_SIZES_MAX, not shown (at most 64 counted) */
     ms_node_size_t node_sizes[MS_NODE_SIZES_MAX];
     int have_params;         /* the table of memory by parameter value was filled in */
     ms_param_table_t params; /* the included runs grouped by NAME=value (parammem.h) */

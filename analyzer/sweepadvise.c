@@ -73,11 +73,10 @@ static void advise_machine(const ms_sweep_info_t *in, const ms_advise_opts_t *o,
                         in->cpus);
 }
 
-/* Whether run r ran on node size n (same memory, reserve and CPUs). */
+/* Whether run r ran on node size n (the same memory). */
 static int on_size(const ms_run_mem_t *r, const ms_node_size_t *n)
 {
-    return r->node_mem_kb == n->mem_total_kb && r->node_reserve_mb == n->reserve_mb &&
-           r->node_cpus == n->cpus;
+    return r->node_mem_kb == n->mem_total_kb;
 }
 
 /*
@@ -89,7 +88,8 @@ static int node_sizes(const ms_sweep_data_t *d, const ms_advise_opts_t *o, const
                       size_t n, ms_advisory_t *out)
 {
     double *end = NULL, *peak = NULL;
-    size_t k = 0;
+    unsigned long long extra[64];
+    size_t k = 0, n_extra = 0;
 
     out->n_node_sizes = 0;
     out->more_node_sizes = 0;
@@ -104,11 +104,21 @@ static int node_sizes(const ms_sweep_data_t *d, const ms_advise_opts_t *o, const
         for (j = 0; j < k && !on_size(r, &out->node_sizes[j]); j++)
             ;
         if (j < k) {
-            out->node_sizes[j].runs++;
+            /* Runs of one size with other reserves or CPUs: the larger reserve, fewer CPUs. */
+            ms_node_size_t *ns = &out->node_sizes[j];
+            ns->runs++;
+            if (r->node_reserve_mb > ns->reserve_mb)
+                ns->reserve_mb = r->node_reserve_mb;
+            if (r->node_cpus > 0 && (ns->cpus == 0 || r->node_cpus < ns->cpus))
+                ns->cpus = r->node_cpus;
             continue;
         }
         if (k == MS_NODE_SIZES_MAX) {
-            out->more_node_sizes++;
+            size_t e;
+            for (e = 0; e < n_extra && extra[e] != r->node_mem_kb; e++)
+                ;
+            if (e == n_extra && n_extra < sizeof extra / sizeof extra[0])
+                extra[n_extra++] = r->node_mem_kb;
             continue;
         }
         memset(&out->node_sizes[k], 0, sizeof out->node_sizes[k]);
@@ -118,7 +128,8 @@ static int node_sizes(const ms_sweep_data_t *d, const ms_advise_opts_t *o, const
         out->node_sizes[k].runs = 1;
         k++;
     }
-    if (k + out->more_node_sizes < 2) {
+    out->more_node_sizes = n_extra;
+    if (k + n_extra < 2) {
         out->more_node_sizes = 0;
         return 0;
     }

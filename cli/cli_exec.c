@@ -100,7 +100,7 @@ typedef struct exec_opts {
     long long reserve_mb;   /* -1: by the rule of the memory's source */
     const char *plan;       /* --plan: the run is run plan_index + 1 of this plan */
     long long plan_index;   /* -1: not given */
-    int forward;            /* 1, 0, or -1: forward unless inside a SLURM job */
+    int forward;            /* 1 or -1: pass signals on; 0: --no-forward-signals */
 } exec_opts_t;
 
 static void usage(FILE *f)
@@ -121,9 +121,9 @@ static void usage(FILE *f)
             "      --plan FILE          the plan of 'memsweep run --slurm' (DIR/slurm/plan)\n"
             "      --plan-index I       run the plan's run I + 1 (its command and label)\n"
             "      --no-forward-signals don't pass the signals memsweep receives on to\n"
-            "                           COMMAND (default inside a SLURM job, whose\n"
-            "                           signals reach every process)\n"
-            "      --forward-signals    pass them on, inside a SLURM job too\n"
+            "                           COMMAND (for runners that signal every process,\n"
+            "                           as SLURM's step daemon does)\n"
+            "      --forward-signals    pass them on (the default)\n"
             "      --interval-ms MS     sampling period, %d..%d (default: %d)\n"
             "      --preload PATH       the shim to preload (default: " SHIM_NAME "\n"
             "                           next to memsweep or in its library directory)\n"
@@ -237,17 +237,14 @@ static int parse_options(int argc, char **argv, exec_opts_t *o)
 }
 
 /*
- * Whether signals memsweep receives are passed on. Not inside a SLURM job, by default:
- * slurmstepd signals every process of the step (a cancel, a time limit), the command
- * included, and a second copy would count twice for a program that counts them.
+ * Whether signals memsweep receives are passed on: unless --no-forward-signals says not
+ * (the batch script of `memsweep run --slurm` says so: slurmstepd signals every process of
+ * the task, the command included, and a second copy would count twice for a program that
+ * counts them).
  */
 static int forward_signals(const exec_opts_t *o)
 {
-    const char *job = getenv("SLURM_JOB_ID");
-
-    if (o->forward >= 0)
-        return o->forward;
-    return job == NULL || job[0] == '\0';
+    return o->forward != 0;
 }
 
 /* A whole non-negative number in the variable name, or -1. */

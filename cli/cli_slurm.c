@@ -88,9 +88,11 @@ static int write_script(const char *path, const char *self, const char *sweep, c
                 "#!/bin/sh\n"
                 "# Written by memsweep run --slurm: each task of the array is one run of the\n"
                 "# plan, measured by memsweep exec into the sweep directory.\n"
+                "# Its argument is the plan index of the array's task 0. slurmstepd signals every\n"
+                "# process of the task, the command included: memsweep passes nothing on.\n"
                 "exec %s exec --sweep %s --plan %s \\\n"
-                "    --plan-index \"$((SLURM_ARRAY_TASK_ID + ${MEMSWEEP_PLAN_OFFSET:-0}))\" \\\n"
-                "    --interval-ms %lld --preload %s\n",
+                "    --plan-index \"$((SLURM_ARRAY_TASK_ID + ${1:-0}))\" \\\n"
+                "    --no-forward-signals --interval-ms %lld --preload %s\n",
                 qs, qd, qp, interval_ms, qh);
         if (fflush(f) != 0 || ferror(f))
             rc = -EIO;
@@ -137,11 +139,33 @@ static void check_reach(const char *sweep, const char *self)
         ms_cli_error("warning: %s is under /tmp, which compute nodes usually do not share", self);
 }
 
+/* s with every '%' doubled, as sbatch reads file name patterns; NULL on ENOMEM. */
+static char *pct_escape(const char *s)
+{
+    size_t n = 1;
+    char *o, *p;
+
+    for (const char *c = s; *c != '\0'; c++)
+        n += *c == '%' ? 2 : 1;
+    o = malloc(n);
+    if (o == NULL)
+        return NULL;
+    p = o;
+    for (const char *c = s; *c != '\0'; c++) {
+        *p++ = *c;
+        if (*c == '%')
+            *p++ = '%';
+    }
+    *p = '\0';
+    return o;
+}
+
 /* sbatch of one array; its job id into a->id. */
 static int submit(const ms_slurm_opts_t *o, const char *dir, const char *script,
                   const char *after, array_t *a)
 {
-    char arr[96], exp[96], out[PATH_MAX + 32], errp[PATH_MAX + 32], name[300], dep[64];
+    char arr[96], off[32], dep[64], name[300];
+    char *out = NULL, *errp = NULL, *dir_pct = pct_escape(dir);
     char **argv = calloc(o->n_sbatch_args + 16, sizeof *argv);
     size_t n = 0;
     char *res;
@@ -153,14 +177,20 @@ static int submit(const ms_slurm_opts_t *o, const char *dir, const char *script,
         snprintf(arr, sizeof arr, "--array=0-%lld%%%lld", a->count - 1, o->jobs);
     else
         snprintf(arr, sizeof arr, "--array=0-%lld", a->count - 1);
-    snprintf(exp, sizeof exp, "--export=ALL,MEMSWEEP_PLAN_OFFSET=%lld", a->offset);
-    snprintf(out, sizeof out, "--output=%s/%s/slurm-%%A_%%a.out", dir, MS_LOG_DIR);
-    snprintf(errp, sizeof errp, "--error=%s/%s/slurm-%%A_%%a.err", dir, MS_LOG_DIR);
+    snprintf(off, sizeof off, "%lld", a->offset);
+    /* sbatch expands % in these names: the directory's own are doubled. */
+    if (dir_pct == NULL ||
+        asprintf(&out, "--output=%s/%s/slurm-%%A_%%a.out", dir_pct, MS_LOG_DIR) < 0 ||
+        asprintf(&errp, "--error=%s/%s/slurm-%%A_%%a.err", dir_pct, MS_LOG_DIR) < 0) {
+        free(argv);
+        free(dir_pct);
+        free(out);
+        return -ENOMEM;
+    }
     snprintf(name, sizeof name, "--job-name=memsweep-%s", strrchr(dir, '/') + 1);
     argv[n++] = "sbatch";
     argv[n++] = "--parsable";
     argv[n++] = arr;
-    argv[n++] = exp;
     argv[n++] = out;
     argv[n++] = errp;
     argv[n++] = name;
@@ -172,6 +202,7 @@ static int submit(const ms_slurm_opts_t *o, const char *dir, const char *script,
     for (size_t i = 0; i < o->n_sbatch_args; i++)
         argv[n++] = o->sbatch_args[i];
     argv[n++] = (char *)script;
+    argv[n++] = off;
     argv[n] = NULL;
     res = ms_slurm_capture(argv);
     if (res == NULL || sscanf(res, "%31[0-9]", a->id) != 1) {
@@ -182,6 +213,9 @@ static int submit(const ms_slurm_opts_t *o, const char *dir, const char *script,
     }
     free(res);
     free(argv);
+    free(dir_pct);
+    free(out);
+    free(errp);
     return rc;
 }
 
@@ -217,26 +251,65 @@ static int read_jobs(const char *dir, array_t **out, size_t *n)
     return 0;
 }
 
-/* Tasks of the arrays still in the queue, by state; -1 when squeue failed. */
+/*
+ * Tasks an squeue line "ID STATE" stands for: one, or for the pending part of an array
+ * ("1234_[5-9,12,20-30%4]"), the indices its ranges hold.
+ */
+static long long line_tasks(const char *line)
+{
+    const char *b = strchr(line, '[');
+    long long n = 0;
+
+    if (b == NULL)
+        return 1;
+    for (const char *p = b + 1; *p != '\0' && *p != ']' && *p != '%';) {
+        long long lo, hi;
+        int used = 0;
+        if (sscanf(p, "%lld-%lld%n", &lo, &hi, &used) == 2 && used > 0 && hi >= lo)
+            n += hi - lo + 1;
+        else if (sscanf(p, "%lld%n", &lo, &used) == 1 && used > 0)
+            n++;
+        else
+            break;
+        p += used;
+        if (*p == ',')
+            p++;
+    }
+    return n > 0 ? n : 1;
+}
+
+/* Tasks of the arrays still in the queue, and of them running; -1 when squeue failed. */
 static long long queued(const array_t *a, size_t n, long long *running)
 {
-    char ids[4096] = "";
-    char *argv[] = {"squeue", "-h", "-r", "-o", "%T", "-j", ids, NULL};
-    char *out;
+    size_t len = 1;
+    char *ids, *out;
     long long q = 0;
 
+    for (size_t i = 0; i < n; i++)
+        len += strlen(a[i].id) + 1;
+    ids = malloc(len);
+    if (ids == NULL)
+        return -1;
+    ids[0] = '\0';
     for (size_t i = 0; i < n; i++) {
-        size_t l = strlen(ids);
-        snprintf(ids + l, sizeof ids - l, "%s%s", i ? "," : "", a[i].id);
+        if (i > 0)
+            strcat(ids, ",");
+        strcat(ids, a[i].id);
     }
-    out = ms_slurm_capture(argv);
+    {
+        /* Pending tasks of an array come as one line with their ranges, not one each. */
+        char *argv[] = {"squeue", "-h", "-o", "%i %T", "-j", ids, NULL};
+        out = ms_slurm_capture(argv);
+    }
+    free(ids);
     *running = 0;
     if (out == NULL)
         return -1;
     for (char *p = strtok(out, "\n"); p != NULL; p = strtok(NULL, "\n")) {
-        q++;
-        if (strcmp(p, "RUNNING") == 0 || strcmp(p, "COMPLETING") == 0)
-            (*running)++;
+        const long long t = line_tasks(p);
+        q += t;
+        if (strstr(p, " RUNNING") != NULL || strstr(p, " COMPLETING") != NULL)
+            *running += t;
     }
     free(out);
     return q;
@@ -303,6 +376,18 @@ static int wait_arrays(const array_t *a, size_t n, long long total, const sigset
     return 0;
 }
 
+/* scancel of every array; says which could not be cancelled. */
+static void cancel_arrays(const array_t *a, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char *const argv[] = {"scancel", (char *)a[i].id, NULL};
+        char *res = ms_slurm_capture(argv);
+        if (res == NULL)
+            ms_cli_error("scancel %s failed: cancel it by hand", a[i].id);
+        free(res);
+    }
+}
+
 int ms_run_slurm(const ms_slurm_opts_t *o)
 {
     ms_sweepdir_t dir = {0};
@@ -315,7 +400,7 @@ int ms_run_slurm(const ms_slurm_opts_t *o)
     sigset_t stop, orig;
     FILE *jf = NULL;
     char *path = NULL;
-    int created, status = EXIT_FAILURE, sig = 0, all_ok = 0;
+    int created, status = EXIT_FAILURE, sig = 0, all_ok = 0, blocked = 0;
     ssize_t len;
 
     if (ms_exe_resolve("sbatch", getenv("PATH"), &path) != 0) {
@@ -357,6 +442,13 @@ int ms_run_slurm(const ms_slurm_opts_t *o)
         ms_cli_error("%s: %s", jobs, strerror(errno));
         goto out;
     }
+    /* From here on a stop signal waits: it must not orphan arrays half submitted. */
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGHUP);
+    sigprocmask(SIG_BLOCK, &stop, &orig);
+    blocked = 1;
     /* Indices of one array go up to MaxArraySize - 1: larger grids are split. */
     max_array = ms_slurm_max_array_size();
     for (long long off = 0; off < total; off += max_array) {
@@ -369,8 +461,14 @@ int ms_run_slurm(const ms_slurm_opts_t *o)
         arrays[n_arrays].offset = off;
         arrays[n_arrays].count = total - off < max_array ? total - off : max_array;
         if (submit(o, sw.path, script, n_arrays > 0 ? arrays[n_arrays - 1].id : NULL,
-                   &arrays[n_arrays]) != 0)
+                   &arrays[n_arrays]) != 0) {
+            if (n_arrays > 0) {
+                ms_cli_error("cancelling the %zu array%s submitted before", n_arrays,
+                             n_arrays == 1 ? "" : "s");
+                cancel_arrays(arrays, n_arrays);
+            }
             goto out;
+        }
         fprintf(jf, "%s %lld %lld\n", arrays[n_arrays].id, off, arrays[n_arrays].count);
         fflush(jf);
         n_arrays++;
@@ -391,29 +489,38 @@ int ms_run_slurm(const ms_slurm_opts_t *o)
         status = EXIT_SUCCESS;
         goto out;
     }
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGINT);
-    sigaddset(&stop, SIGTERM);
-    sigaddset(&stop, SIGHUP);
-    sigprocmask(SIG_BLOCK, &stop, &orig);
-    sig = wait_arrays(arrays, n_arrays, total, &stop);
+    {
+        /* A stop signal that came while submitting stops the sweep now. */
+        const struct timespec zero = {0, 0};
+        sig = sigtimedwait(&stop, NULL, &zero);
+        if (sig > 0) {
+            ms_cli_error("stopping: cancelling the arrays");
+            cancel_arrays(arrays, n_arrays);
+        }
+        sig = sig > 0 ? sig : 0;
+    }
+    if (sig == 0)
+        sig = wait_arrays(arrays, n_arrays, total, &stop);
     if (sig != 0) {
         /* A sweep stopped is a sweep cancelled: its tasks must not go on without it. */
-        ms_cli_error("stopping: cancelling the arrays");
-        for (size_t i = 0; i < n_arrays; i++) {
-            char *const argv[] = {"scancel", arrays[i].id, NULL};
-            free(ms_slurm_capture(argv));
+        ms_cli_error("stopping: cancelling the arrays (a second signal leaves at once)");
+        cancel_arrays(arrays, n_arrays);
+        if (wait_arrays(arrays, n_arrays, total, &stop) != 0) {
+            ms_cli_error("not waiting for the arrays to end: 'memsweep collect %s' writes the "
+                         "advisory later", dir.path);
+            status = EXIT_INTERRUPTED;
+            goto out;
         }
-        sigset_t none;
-        sigemptyset(&none);
-        (void)wait_arrays(arrays, n_arrays, total, &none);
     }
     sigprocmask(SIG_SETMASK, &orig, NULL);
+    blocked = 0;
     putchar('\n');
     if (ms_cli_finish_shards(dir.path, 1, &all_ok) != 0)
         goto out;
     status = sig != 0 ? EXIT_INTERRUPTED : all_ok ? EXIT_SUCCESS : EXIT_FAILURE;
 out:
+    if (blocked)
+        sigprocmask(SIG_SETMASK, &orig, NULL);
     if (jf != NULL)
         fclose(jf);
     free(arrays);
@@ -458,7 +565,7 @@ static char *known_jobs(sqlite3 *db)
 static int record_unstarted(const ms_shard_sweep_t *sw, const ms_planfile_t *pf, long long index,
                             const char *job, const ms_batch_end_t *be)
 {
-    char local_dir[PATH_MAX], local[PATH_MAX + 64], uid[32], err[1024];
+    char local_dir[PATH_MAX], local[PATH_MAX + 64], uid[32], err[1024] = "";
     ms_run_spec_t spec = {0};
     ms_rundb_t *db = NULL;
     long long run_id = 0;
@@ -467,7 +574,7 @@ static int record_unstarted(const ms_shard_sweep_t *sw, const ms_planfile_t *pf,
     if (ms_shard_local_dir(local_dir, sizeof local_dir, err, sizeof err) != 0 ||
         ms_shard_new_uid(uid, sizeof uid) != 0 ||
         ms_plan_expand(&pf->plan, (size_t)index + 1, &spec) != 0) {
-        ms_cli_error("%s", err);
+        ms_cli_error("%s", err[0] != '\0' ? err : strerror(errno != 0 ? errno : ENOMEM));
         return -EIO;
     }
     snprintf(local, sizeof local, "%s/%s%s", local_dir, uid, MS_SHARD_SUFFIX);
@@ -543,16 +650,31 @@ static int add_unstarted(const ms_shard_sweep_t *sw)
     }
     known = db != NULL ? known_jobs(db) : strdup("\n");
     for (size_t i = 0; rc == 0 && known != NULL && i < n; i++) {
+        ms_batch_end_t *ends = calloc((size_t)arrays[i].count, sizeof *ends);
+        unsigned char *have = calloc((size_t)arrays[i].count, 1);
+        int looked = 0;
+        if (ends == NULL || have == NULL) {
+            free(ends);
+            free(have);
+            rc = -ENOMEM;
+            break;
+        }
         for (long long t = 0; rc == 0 && t < arrays[i].count; t++) {
             char job[64], needle[72];
-            ms_batch_end_t be;
             snprintf(job, sizeof job, "%s_%lld", arrays[i].id, t);
             snprintf(needle, sizeof needle, "\n%s\n", job);
             if (strstr(known, needle) != NULL || arrays[i].offset + t >= (long long)pf.plan.n_runs)
                 continue;
-            if (ms_slurm_lookup(NULL, job, &be) == 1)
-                rc = record_unstarted(sw, &pf, arrays[i].offset + t, job, &be);
+            /* One query of each source for the whole array, only when a task lacks its run. */
+            if (!looked) {
+                ms_slurm_array_lookup(arrays[i].id, arrays[i].count, ends, have);
+                looked = 1;
+            }
+            if (have[t])
+                rc = record_unstarted(sw, &pf, arrays[i].offset + t, job, &ends[t]);
         }
+        free(ends);
+        free(have);
     }
 out:
     free(known);

@@ -105,9 +105,9 @@ static int recorder_gone(const char *rec, const ms_spool_host_t *h)
     return ms_spool_pid_alive((int32_t)pid, ticks) == 0;
 }
 
-/* Folds the pool at pool into db; *removable when it may go. */
+/* Folds the pool at pool into db; *removable when it may go, *all when all of it is in. */
 static int fold_into(sqlite3 *db, const char *name, const char *pool, const ms_spool_host_t *h,
-                     int *removable, char *err, size_t errlen)
+                     int *removable, int *all, char *err, size_t errlen)
 {
     ms_fold_t *f = NULL;
     ms_spool_t *sp = NULL;
@@ -115,14 +115,17 @@ static int fold_into(sqlite3 *db, const char *name, const char *pool, const ms_s
     int rc = ms_fold_open(db, name, 0, &f, err, errlen);
 
     *removable = 0;
+    *all = 0;
     if (rc == 0)
         rc = ms_spool_open(pool, &sp, err, errlen);
     if (rc == 0)
         rc = ms_spool_scan(sp, err, errlen);
     if (rc == 0) {
         rc = ms_fold_pool_tx(f, sp, &st, err, errlen);
-        if (rc == 0)
+        if (rc == 0) {
             *removable = ms_spool_removable(sp, h, st.folded_all, NULL, 0) == 1;
+            *all = st.folded_all;
+        }
     }
     ms_spool_close(sp);
     ms_fold_close(f);
@@ -177,7 +180,10 @@ static int set_end(sqlite3 *db, const char *name, const char *status, const ms_b
     return 0;
 }
 
-/* Rewrites the shard uid: its pool folded in, and its end when status is not NULL. */
+/*
+ * Rewrites the shard uid: its pool folded in, and its end when status is not NULL.
+ * Returns 0, 1 when the shard changed meanwhile (left as it is), or -errno.
+ */
 static int rewrite(const ms_shard_sweep_t *s, const char *uid, const char *pool, int have_pool,
                    const char *status, const ms_batch_end_t *be, int relabel,
                    const ms_spool_host_t *h, char *err, size_t errlen)
@@ -185,13 +191,18 @@ static int rewrite(const ms_shard_sweep_t *s, const char *uid, const char *pool,
     char dir[PATH_MAX], local[PATH_MAX + 64];
     char *shard = ms_shard_path(s, uid);
     sqlite3 *db = NULL;
-    int removable = 0, rc;
+    struct stat before, now;
+    int removable = 0, all = 0, rc;
 
     if (shard == NULL) {
         ms_set_err(err, errlen, "%s", strerror(ENOMEM));
         return -ENOMEM;
     }
     rc = ms_shard_local_dir(dir, sizeof dir, err, errlen);
+    if (rc == 0 && stat(shard, &before) != 0) {
+        rc = -errno;
+        ms_set_err(err, errlen, "%s: %s", shard, strerror(-rc));
+    }
     if (rc == 0) {
         snprintf(local, sizeof local, "%s/%s.settle.%ld%s", dir, uid, (long)getpid(),
                  MS_SHARD_SUFFIX);
@@ -218,16 +229,27 @@ static int rewrite(const ms_shard_sweep_t *s, const char *uid, const char *pool,
     if (rc == 0)
         rc = ms_store_open_write(local, 0, &db, err, errlen);
     if (rc == 0 && have_pool)
-        rc = fold_into(db, local, pool, h, &removable, err, errlen);
+        rc = fold_into(db, local, pool, h, &removable, &all, err, errlen);
     if (rc == 0 && status != NULL)
         rc = set_end(db, local, status, be, relabel, err, errlen);
     if (db != NULL && sqlite3_close(db) != SQLITE_OK && rc == 0) {
         ms_set_err(err, errlen, "%s: cannot close", local);
         rc = -EIO;
     }
+    /*
+     * Published only over the copy read: an exec still alive that published its last
+     * shard meanwhile (a batch system says a job ended while its processes are still
+     * being killed) keeps its own.
+     */
+    if (rc == 0 && (stat(shard, &now) != 0 || now.st_ino != before.st_ino ||
+                    now.st_size != before.st_size ||
+                    now.st_mtim.tv_sec != before.st_mtim.tv_sec ||
+                    now.st_mtim.tv_nsec != before.st_mtim.tv_nsec))
+        rc = 1;
     if (rc == 0)
         rc = ms_shard_publish(s, local, uid, err, errlen);
-    if (rc == 0 && removable)
+    /* Its processes are gone where the batch system ended the job, on any machine. */
+    if (rc == 0 && (removable || (be != NULL && all)))
         (void)unlink(pool);
     (void)unlink(local);
     free(shard);
@@ -323,6 +345,8 @@ int ms_shard_settle(const ms_shard_sweep_t *s, ms_batch_state_fn lookup, void *a
                              have_batch ? &be : NULL, 0, &host, err, errlen);
                 if (rc == 0)
                     counts->settled++;
+                else if (rc == 1)
+                    counts->running++; /* its exec published meanwhile */
             } else {
                 counts->running++;
             }
@@ -340,6 +364,8 @@ int ms_shard_settle(const ms_shard_sweep_t *s, ms_batch_state_fn lookup, void *a
             if (rc == 0)
                 counts->refolded++;
         }
+        if (rc == 1)
+            rc = 0; /* the shard changed while it was rewritten: left as its exec wrote it */
         free(shard);
         free(pool);
     }

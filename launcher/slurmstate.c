@@ -7,13 +7,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "exeprobe.h"
 
+extern char **environ;
+
 /* Most output read from one command. */
-#define OUT_MAX (256 * 1024)
+#define OUT_MAX (16 * 1024 * 1024)
 
 /* Whether p starts a KEY= word: letters, digits and '_' then '='. */
 static int is_key_start(const char *p)
@@ -125,20 +128,45 @@ char *ms_slurm_capture(char *const argv[])
     }
     if (pid == 0) {
         const int devnull = open("/dev/null", O_RDWR);
+        sigset_t none;
         if (dup2(fds[1], STDOUT_FILENO) < 0 || devnull < 0 || dup2(devnull, STDERR_FILENO) < 0 ||
             dup2(devnull, STDIN_FILENO) < 0)
             _exit(127);
+        /* The caller may block its stop signals; the command gets none blocked. */
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        /* The user's SQUEUE_* defaults (states, partitions, format) would change the answer. */
+        for (char **e = environ; *e != NULL;) {
+            if (strncmp(*e, "SQUEUE_", 7) == 0) {
+                char name[128];
+                snprintf(name, sizeof name, "%.*s", (int)strcspn(*e, "="), *e);
+                unsetenv(name);
+            } else {
+                e++;
+            }
+        }
         execvp(argv[0], argv);
         _exit(127);
     }
     close(fds[1]);
     buf = malloc(OUT_MAX + 1);
+    if (buf == NULL) {
+        close(fds[0]);
+        while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+            ;
+        return NULL;
+    }
     if (buf != NULL) {
         ssize_t r;
         while (n < OUT_MAX && ((r = read(fds[0], buf + n, OUT_MAX - n)) > 0 || (r < 0 && errno == EINTR)))
             if (r > 0)
                 n += (size_t)r;
         buf[n] = '\0';
+        /* More than that is not an answer memsweep can use whole. */
+        if (n == OUT_MAX) {
+            free(buf);
+            buf = NULL;
+        }
     }
     close(fds[0]);
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
@@ -324,4 +352,111 @@ long long ms_slurm_max_array_size(void)
     }
     free(conf);
     return n;
+}
+
+/*
+ * Applies the record line (of array id) to the tasks it names: its ArrayTaskId, a task
+ * index or ranges ("5-9,12%4"), each in [0, count) without an end yet.
+ */
+static void apply_record(const char *line, const char *id, long long count, ms_batch_end_t *ends,
+                         unsigned char *have)
+{
+    char arr[64], tasks[4096];
+    ms_batch_end_t e;
+
+    if (!ms_slurm_field(line, "ArrayJobId", arr, sizeof arr) || strcmp(arr, id) != 0 ||
+        !ms_slurm_field(line, "ArrayTaskId", tasks, sizeof tasks) || !ms_slurm_parse_end(line, &e))
+        return;
+    memory_reason(line, &e);
+    for (const char *p = tasks; *p != '\0' && *p != '%';) {
+        long long lo, hi;
+        int used = 0;
+        if (sscanf(p, "%lld-%lld%n", &lo, &hi, &used) == 2 && used > 0) {
+        } else if (sscanf(p, "%lld%n", &lo, &used) == 1 && used > 0) {
+            hi = lo;
+        } else {
+            break;
+        }
+        for (long long t = lo < 0 ? 0 : lo; t <= hi && t < count; t++)
+            if (!have[t]) {
+                ends[t] = e;
+                have[t] = 1;
+            }
+        p += used;
+        if (*p == ',')
+            p++;
+    }
+}
+
+void ms_slurm_array_lookup(const char *id, long long count, ms_batch_end_t *ends,
+                           unsigned char *have)
+{
+    char *const sacct[] = {"sacct", "-n", "-X", "-P", "-j", (char *)id,
+                           "-o", "JobID,State,ExitCode", NULL};
+    char *const scontrol[] = {"scontrol", "show", "job", "-o", (char *)id, NULL};
+    char *out;
+
+    memset(have, 0, (size_t)count);
+    /* sacct: "ID_T|STATE|X:S" or, for tasks that never ran, "ID_[5-9]|CANCELLED by 0|0:0". */
+    out = ms_slurm_capture(sacct);
+    if (out != NULL) {
+        for (char *p = strtok(out, "\n"); p != NULL; p = strtok(NULL, "\n")) {
+            char job[4200], state[64], code[32], line[4400];
+            const size_t il = strlen(id);
+            if (sscanf(p, "%4199[^|]|%63[^|]|%31s", job, state, code) != 3 ||
+                strncmp(job, id, il) != 0 || job[il] != '_')
+                continue;
+            char *tasks = job + il + 1 + (job[il + 1] == '[');
+            tasks[strcspn(tasks, "]")] = '\0';
+            snprintf(line, sizeof line, "ArrayJobId=%s ArrayTaskId=%s State=%s ExitCode=%s", id,
+                     tasks, state, code);
+            apply_record(line, id, count, ends, have);
+        }
+    }
+    free(out);
+    out = ms_slurm_capture(scontrol);
+    if (out != NULL)
+        for (char *p = strtok(out, "\n"); p != NULL; p = strtok(NULL, "\n"))
+            apply_record(p, id, count, ends, have);
+    free(out);
+    {
+        char *const config[] = {"scontrol", "show", "config", NULL};
+        char *conf = ms_slurm_capture(config);
+        char type[64] = "", loc[4096] = "";
+        if (conf != NULL) {
+            for (char *p = strtok(conf, "\n"); p != NULL; p = strtok(NULL, "\n")) {
+                char k[64], v[4096];
+                if (sscanf(p, " %63s = %4095[^\n]", k, v) != 2)
+                    continue;
+                if (strcmp(k, "JobCompType") == 0)
+                    snprintf(type, sizeof type, "%.63s", v);
+                else if (strcmp(k, "JobCompLoc") == 0)
+                    snprintf(loc, sizeof loc, "%s", v);
+            }
+        }
+        free(conf);
+        if (strcmp(type, "jobcomp/filetxt") == 0 && loc[0] == '/') {
+            FILE *f = fopen(loc, "re");
+            char *line = NULL;
+            size_t cap = 0;
+            /* The last record of a task is its latest: read them all, the latest kept. */
+            ms_batch_end_t *last = calloc((size_t)count, sizeof *last);
+            unsigned char *seen = calloc((size_t)count, 1);
+            while (f != NULL && last != NULL && seen != NULL && getline(&line, &cap, f) > 0) {
+                memset(seen, 0, (size_t)count);
+                apply_record(line, id, count, last, seen);
+                for (long long t = 0; t < count; t++)
+                    if (seen[t] && !have[t])
+                        ends[t] = last[t], have[t] = 2;
+            }
+            for (long long t = 0; t < count; t++)
+                if (have[t] == 2)
+                    have[t] = 1;
+            if (f != NULL)
+                fclose(f);
+            free(line);
+            free(last);
+            free(seen);
+        }
+    }
 }

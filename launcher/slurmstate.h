@@ -41,14 +41,22 @@ int ms_slurm_memory_kill_line(const char *text, char *out, size_t len);
 int ms_slurm_lookup(void *arg, const char *job, ms_batch_end_t *end);
 
 /*
- * Runs argv (found through PATH) with standard input and error on /dev/null, and returns
- * its standard output (at most 256 KiB) in a new string; NULL when it could not run or
- * did not exit 0.
+ * Runs argv (found through PATH) with standard input and error on /dev/null, no signal
+ * blocked and the user's SQUEUE_* variables unset, and returns its standard output in a
+ * new string; NULL when it could not run, did not exit 0, or said more than 16 MiB.
  */
 char *ms_slurm_capture(char *const argv[]);
 
 /* The cluster's MaxArraySize (`scontrol show config`), or 1001, SLURM's default. */
 long long ms_slurm_max_array_size(void);
+
+/*
+ * The final state of each task of array id (tasks 0 to count - 1), with one query of each
+ * source for the whole array: have[t] is set where task t has ended (a task cancelled
+ * while pending is in a record of ranges, "ArrayTaskId=5-1000").
+ */
+void ms_slurm_array_lookup(const char *id, long long count, ms_batch_end_t *ends,
+                           unsigned char *have);
 
 /* Whether SLURM's commands can be run here (scontrol is in PATH). */
 int ms_slurm_available(void);

@@ -272,6 +272,61 @@ long long ms_store_int(sqlite3 *db, const char *sql, long long fallback)
     return v;
 }
 
+/* The CHECK of runs.status as this version writes it. */
+#define STATUS_CHECK                                                                   \
+    "CHECK(status IN ('ok','failed','killed','oom','timeout','interrupted','running',"  \
+    "'cancelled','lost'))"
+
+/* Rewrites the CHECK of runs.status to STATUS_CHECK when it names other statuses. */
+static int widen_status_check(sqlite3 *db, const char *path, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    char *old = NULL, *new_sql = NULL;
+    const char *at, *end;
+    int rc = 0;
+
+    if (sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_schema WHERE type = 'table' AND"
+                               " name = 'runs'", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) != NULL)
+        old = strdup((const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    if (old == NULL)
+        return 0;
+    at = strstr(old, "CHECK(status IN");
+    end = at != NULL ? strstr(at, "))") : NULL;
+    if (end == NULL || ((size_t)(end + 2 - at) == strlen(STATUS_CHECK) &&
+                        strncmp(at, STATUS_CHECK, strlen(STATUS_CHECK)) == 0)) {
+        free(old);
+        return 0;
+    }
+    if (asprintf(&new_sql, "%.*s%s%s", (int)(at - old), old, STATUS_CHECK, end + 2) < 0) {
+        free(old);
+        ms_set_err(err, errlen, "%s: %s", path, strerror(ENOMEM));
+        return -ENOMEM;
+    }
+    rc = ms_store_exec(db, path, "PRAGMA writable_schema=ON", "cannot upgrade the schema", err,
+                       errlen);
+    if (rc == 0) {
+        const long long cookie = ms_store_int(db, "PRAGMA schema_version", 0);
+        char bump[64];
+        st = NULL;
+        if (sqlite3_prepare_v2(db, "UPDATE sqlite_schema SET sql = ?1 WHERE type = 'table'"
+                                   " AND name = 'runs'", -1, &st, NULL) != SQLITE_OK ||
+            (sqlite3_bind_text(st, 1, new_sql, -1, SQLITE_STATIC), sqlite3_step(st)) != SQLITE_DONE) {
+            ms_store_db_error(db, path, err, errlen);
+            rc = -EIO;
+        }
+        sqlite3_finalize(st);
+        snprintf(bump, sizeof bump, "PRAGMA schema_version=%lld", cookie + 1);
+        if (rc == 0)
+            rc = ms_store_exec(db, path, bump, "cannot upgrade the schema", err, errlen);
+        (void)sqlite3_exec(db, "PRAGMA writable_schema=OFF", NULL, NULL, NULL);
+    }
+    free(old);
+    free(new_sql);
+    return rc;
+}
+
 int ms_store_upgrade(sqlite3 *db, const char *path, char *err, size_t errlen)
 {
     static const struct {
@@ -319,36 +374,13 @@ int ms_store_upgrade(sqlite3 *db, const char *path, char *err, size_t errlen)
             rc = ms_store_exec(db, path, added[i].sql, "cannot upgrade the schema", err, errlen);
     }
     /*
-     * Version 7 widened the CHECK of runs.status. A CHECK is not stored in the rows, so the
-     * table's text in the schema is changed in place (SQLite's documented way for such a
-     * change), and the schema's cookie bumped so that every connection reads it anew.
+     * The CHECK of runs.status names every status of this version (7 added two, 4 one).
+     * A CHECK is not stored in the rows, so the table's text in the schema is changed in
+     * place (SQLite's documented way for such a change), and the schema's cookie bumped so
+     * that every connection reads it anew.
      */
-    if (rc == 0) {
-        sqlite3_stmt *st = NULL;
-        int widen = 0;
-        if (sqlite3_prepare_v2(db, "SELECT instr(sql, 'cancelled') = 0 FROM sqlite_schema"
-                               " WHERE type = 'table' AND name = 'runs'", -1, &st, NULL) == SQLITE_OK &&
-            sqlite3_step(st) == SQLITE_ROW)
-            widen = sqlite3_column_int(st, 0);
-        sqlite3_finalize(st);
-        if (widen) {
-            char bump[96];
-            snprintf(bump, sizeof bump, "PRAGMA schema_version=%lld",
-                     ms_store_int(db, "PRAGMA schema_version", 0) + 1);
-            rc = ms_store_exec(db, path, "PRAGMA writable_schema=ON", "cannot upgrade the schema",
-                               err, errlen);
-            if (rc == 0)
-                rc = ms_store_exec(db, path,
-                                   "UPDATE sqlite_schema SET sql = replace(sql,"
-                                   " '''interrupted'',''running'')',"
-                                   " '''interrupted'',''running'',''cancelled'',''lost'')')"
-                                   " WHERE type = 'table' AND name = 'runs'",
-                                   "cannot upgrade the schema", err, errlen);
-            if (rc == 0)
-                rc = ms_store_exec(db, path, bump, "cannot upgrade the schema", err, errlen);
-            (void)sqlite3_exec(db, "PRAGMA writable_schema=OFF", NULL, NULL, NULL);
-        }
-    }
+    if (rc == 0)
+        rc = widen_status_check(db, path, err, errlen);
     /* Every CREATE of the schema is IF NOT EXISTS: what version 1 to 4 lacked is added. */
     if (rc == 0)
         rc = ms_store_exec(db, path, MS_SCHEMA_SQL, "cannot upgrade the schema", err, errlen);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "errbuf.h"
 #include "memsweep/defaults.h"
@@ -501,79 +502,99 @@ static int pool_known(ms_merge_t *m, const char *name)
     return known;
 }
 
-/* The pools of a sweep directory's spool/, opened (held even if removed meanwhile). */
-typedef struct held {
-    ms_spool_t **sp;
-    size_t n;
-} held_t;
-
-static void held_free(held_t *h)
-{
-    for (size_t i = 0; i < h->n; i++)
-        ms_spool_close(h->sp[i]);
-    free(h->sp);
-    memset(h, 0, sizeof *h);
-}
-
-/*
- * Opens every pool of spool before the shards are read: an exec that ends meanwhile
- * publishes its last shard and removes its pool, and a reader that read the first shard
- * still has the pool's records through its descriptor.
- */
-static int hold_pools(const char *spool, held_t *h, char *err, size_t errlen)
+/* Folds the pools of spool/ whose runs the merge holds, one at a time. */
+static int fold_pools(ms_merge_t *m, const char *spool, char *err, size_t errlen)
 {
     char **names = NULL;
     size_t n = 0;
+    ms_fold_t *f = NULL;
     int rc = list_dir(spool, MS_SPOOL_SUFFIX, &names, &n);
 
-    memset(h, 0, sizeof *h);
     if (rc == -ENOENT)
         return 0;
     if (rc != 0) {
         ms_set_err(err, errlen, "%s: %s", spool, strerror(-rc));
         return rc;
     }
-    h->sp = calloc(n ? n : 1, sizeof *h->sp);
-    if (h->sp == NULL) {
-        free_names(names, n);
-        ms_set_err(err, errlen, "%s", strerror(ENOMEM));
-        return -ENOMEM;
-    }
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        ms_spool_t *sp = NULL;
+        ms_fold_stats_t st;
         char *path;
         char why[256];
-        if (asprintf(&path, "%s/%s", spool, names[i]) < 0)
+
+        if (!pool_known(m, names[i]))
             continue;
-        /* A pool removed before it was opened was published in its shard whole. */
-        if (ms_spool_open(path, &h->sp[h->n], why, sizeof why) == 0)
-            h->n++;
-        free(path);
-    }
-    free_names(names, n);
-    return 0;
-}
-
-/* Folds the held pools whose runs the merge holds, on top of their shards' cursors. */
-static int fold_held(ms_merge_t *m, held_t *h, char *err, size_t errlen)
-{
-    ms_fold_t *f = NULL;
-    int rc = 0;
-
-    for (size_t i = 0; i < h->n && rc == 0; i++) {
-        ms_spool_t *sp = h->sp[i];
-        ms_fold_stats_t st;
-
-        if (!pool_known(m, sp->name))
-            continue;
+        if (asprintf(&path, "%s/%s", spool, names[i]) < 0) {
+            rc = -ENOMEM;
+            ms_set_err(err, errlen, "%s", strerror(ENOMEM));
+            break;
+        }
         if (f == NULL)
             rc = ms_fold_open(m->db, "(merge)", 0, &f, err, errlen);
-        if (rc == 0 && ms_spool_scan(sp, err, errlen) == 0) {
-            rc = ms_fold_pool_tx(f, sp, &st, err, errlen);
-            if (rc == 0)
-                m->counts.pools++;
+        /* A pool removed meanwhile: its run's last shard has it all (reread_gone). */
+        if (rc == 0 && ms_spool_open(path, &sp, why, sizeof why) == 0) {
+            if (ms_spool_scan(sp, why, sizeof why) == 0) {
+                rc = ms_fold_pool_tx(f, sp, &st, err, errlen);
+                if (rc == 0)
+                    m->counts.pools++;
+            }
+            ms_spool_close(sp);
         }
+        free(path);
     }
     ms_fold_close(f);
+    free_names(names, n);
+    return rc;
+}
+
+/*
+ * Reads again the shard of each run still running whose pool is gone: its exec ended
+ * after the shard was read (publishing the last shard, then removing the pool), so the
+ * shard now holds the run whole; a finished copy replaces the running one.
+ */
+static int reread_gone(ms_merge_t *m, const char *shards, const char *spool, char *err,
+                       size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    char **uids = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+
+    if (sqlite3_prepare_v2(m->db, "SELECT uid FROM main.runs WHERE status = '" MS_STATUS_RUNNING
+                                  "' AND uid IS NOT NULL", -1, &st, NULL) != SQLITE_OK)
+        return 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *u = (const char *)sqlite3_column_text(st, 0);
+        if (u == NULL || strchr(u, '/') != NULL)
+            continue;
+        if (n == cap) {
+            char **nu = realloc(uids, (cap ? cap * 2 : 16) * sizeof *nu);
+            if (nu == NULL)
+                break;
+            uids = nu;
+            cap = cap ? cap * 2 : 16;
+        }
+        if ((uids[n] = strdup(u)) != NULL)
+            n++;
+    }
+    sqlite3_finalize(st);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        char *pool = NULL, *shard = NULL;
+        char why[1024];
+        if (asprintf(&pool, "%s/%s%s", spool, uids[i], MS_SPOOL_SUFFIX) >= 0 &&
+            access(pool, F_OK) != 0 &&
+            asprintf(&shard, "%s/%s%s", shards, uids[i], MS_SHARD_SUFFIX) >= 0 &&
+            access(shard, F_OK) == 0) {
+            rc = add_file(m, shard, 0, why, sizeof why);
+            if (rc != 0 && rc != -ENOMEM)
+                rc = 0; /* what was read first stands */
+            else if (rc != 0)
+                ms_set_err(err, errlen, "%s", why);
+        }
+        free(pool);
+        free(shard);
+    }
+    free_names(uids, n);
     return rc;
 }
 
@@ -595,18 +616,13 @@ int ms_merge_add(ms_merge_t *m, const char *path, char *err, size_t errlen)
     if (stat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
         char **names = NULL;
         size_t n = 0;
-        held_t held = {0};
         char *spool = NULL;
 
         if (asprintf(&spool, "%s/%s", path, MS_SHARD_SPOOL_DIR) < 0)
             goto nomem;
-        rc = hold_pools(spool, &held, err, errlen);
-        free(spool);
-        if (rc == 0) {
-            rc = list_dir(p, MS_SHARD_SUFFIX, &names, &n);
-            if (rc != 0)
-                ms_set_err(err, errlen, "%s: %s", p, strerror(-rc));
-        }
+        rc = list_dir(p, MS_SHARD_SUFFIX, &names, &n);
+        if (rc != 0)
+            ms_set_err(err, errlen, "%s: %s", p, strerror(-rc));
         for (size_t i = 0; i < n && rc == 0; i++) {
             char *shard;
             char why[1024];
@@ -629,10 +645,12 @@ int ms_merge_add(ms_merge_t *m, const char *path, char *err, size_t errlen)
             free(shard);
         }
         free_names(names, n);
-        free(p);
         if (rc == 0)
-            rc = fold_held(m, &held, err, errlen);
-        held_free(&held);
+            rc = fold_pools(m, spool, err, errlen);
+        if (rc == 0)
+            rc = reread_gone(m, p, spool, err, errlen);
+        free(spool);
+        free(p);
         return rc;
     }
     free(p);

@@ -15,8 +15,8 @@
  * - the pools still in a sweep directory's spool/ (runs still running, or killed with
  *   their exec) are folded on top, from the cursors their shard records, so no record
  *   is counted twice; a pool whose run has no shard yet is left out (its run has not
- *   started). The pools are opened before the shards are read, so that a run that ends
- *   in between (its last shard published, its pool removed) is still read whole;
+ *   started). A run still running whose pool is gone by then ended meanwhile (its last
+ *   shard published, then its pool removed): its shard is read again;
  * - a shard that cannot be read (damaged, another program's file) is left out with a
  *   line on stderr; the rest is read.
  *

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "memsweep/schema.h"
@@ -209,6 +210,66 @@ static void test_planfile_damaged(void **state)
     }
 }
 
+/* A fake command in dir: a shell script printing text. */
+static void fake(const char *dir, const char *name, const char *text)
+{
+    char path[256];
+    FILE *f;
+
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "#!/bin/sh\ncat <<'EOF'\n%sEOF\n", text);
+    fclose(f);
+    assert_int_equal(chmod(path, 0755), 0);
+}
+
+static void test_array_lookup(void **state)
+{
+    char dir[] = "/tmp/test_slurmstate.XXXXXX";
+    char *old = getenv("PATH") != NULL ? strdup(getenv("PATH")) : NULL;
+    ms_batch_end_t ends[12];
+    unsigned char have[12];
+    char cmd[128];
+    (void)state;
+
+    assert_non_null(mkdtemp(dir));
+    /* No accounting: sacct fails; scontrol knows one task run, one over memory, and a
+     * record of tasks cancelled while pending. */
+    fake(dir, "sacct", "");
+    snprintf(cmd, sizeof cmd, "%s/sacct", dir);
+    {
+        FILE *f = fopen(cmd, "w");
+        assert_non_null(f);
+        fputs("#!/bin/sh\nexit 1\n", f);
+        fclose(f);
+    }
+    fake(dir, "scontrol",
+         "JobId=41 ArrayJobId=40 ArrayTaskId=0 JobState=COMPLETED Reason=None ExitCode=0:0\n"
+         "JobId=42 ArrayJobId=40 ArrayTaskId=1 JobState=FAILED Reason=JobLaunchFailure ExitCode=0:9 StdErr=/nonexistent\n"
+         "JobId=40 ArrayJobId=40 ArrayTaskId=4-6,9%2 JobState=CANCELLED Reason=None ExitCode=0:0\n"
+         "JobId=43 ArrayJobId=400 ArrayTaskId=2 JobState=TIMEOUT ExitCode=0:15\n");
+    {
+        char path[128];
+        snprintf(path, sizeof path, "%s:/usr/bin:/bin", dir);
+        setenv("PATH", path, 1);
+    }
+    ms_slurm_array_lookup("40", 12, ends, have);
+    if (old != NULL)
+        setenv("PATH", old, 1);
+    free(old);
+    assert_int_equal(have[0], 1);
+    assert_string_equal(ends[0].state, "COMPLETED");
+    assert_int_equal(have[1], 1);
+    assert_int_equal(ends[1].signal, 9);
+    for (int t = 2; t < 12; t++)
+        assert_int_equal(have[t], t == 4 || t == 5 || t == 6 || t == 9);
+    assert_string_equal(ends[5].state, "CANCELLED");
+    assert_string_equal(ms_batch_status(&ends[9]), MS_STATUS_CANCELLED);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -218,6 +279,7 @@ int main(void)
         cmocka_unit_test(test_memory_line),
         cmocka_unit_test(test_planfile),
         cmocka_unit_test(test_planfile_damaged),
+        cmocka_unit_test(test_array_lookup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
