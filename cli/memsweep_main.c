@@ -6,6 +6,7 @@
 #include "cli_advise.h"
 #include "cli_collect.h"
 #include "cli_exec.h"
+#include "cli_export.h"
 #include "cli_merge.h"
 #include "cli_peaks.h"
 #include "cli_run.h"
@@ -24,6 +25,7 @@ static const subcommand_t subcommands[] = {
     {"exec", ms_cmd_exec, "run one command as one run of a sweep, under any runner"},
     {"advise", ms_cmd_advise, "print the memory advisory of a recorded sweep"},
     {"peaks", ms_cmd_peaks, "compare periodic and allocation-driven peaks of a sweep"},
+    {"export", ms_cmd_export, "write a sweep's runs or samples as CSV"},
     {"merge", ms_cmd_merge, "write several sweeps and shards into one database"},
     {"collect", ms_cmd_collect, "fold pending spools into their database"},
 };
