@@ -538,6 +538,7 @@ int ms_cmd_exec(int argc, char **argv)
     int have_oom = 0, have_floor = 0;
     unsigned long long floor_kb = 0;
     sigset_t set, orig;
+    struct sigaction chld_orig;
     char local_dir[PATH_MAX], local[PATH_MAX + 64];
     char hostname[256];
     char uid[32];
@@ -686,13 +687,16 @@ int ms_cmd_exec(int argc, char **argv)
         ms_oom_counter_open_machine(&oomc);
     have_oom = oomc.available && ms_oom_counter_read(&oomc, &oom_before) == 0;
 
-    /* An ignored SIGCHLD (inherited from the runner) would leave no child to wait for. */
+    /*
+     * An ignored SIGCHLD (inherited from the runner) would leave no child to wait for; the
+     * command gets the runner's disposition back.
+     */
     {
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);
         sa.sa_handler = SIG_DFL;
         sigemptyset(&sa.sa_mask);
-        (void)sigaction(SIGCHLD, &sa, NULL);
+        (void)sigaction(SIGCHLD, &sa, &chld_orig);
     }
     sigemptyset(&set);
     sigaddset(&set, SIGCHLD);
@@ -716,6 +720,7 @@ int ms_cmd_exec(int argc, char **argv)
         char msg[512];
         int e, n;
 
+        (void)sigaction(SIGCHLD, &chld_orig, NULL);
         sigprocmask(SIG_SETMASK, &orig, NULL);
         execvpe(cmd[0], cmd, envp);
         e = errno;
@@ -742,8 +747,8 @@ int ms_cmd_exec(int argc, char **argv)
         fill_end(&end, wstatus, &ru, have_oom && oom_after > oom_before, have_floor, floor_kb);
         removable = fold_pool(db, local, pool, &claimed);
         if (claimed == 0 && ms_rundb_run_has_process(db, run_id) == 0) {
-            reason = ms_unmeasured_reason(spec.line != NULL ? NULL : cmd, spec.line, getenv("PATH"), (unsigned)getuid(),
-                                          (unsigned)getgid());
+            reason = ms_unmeasured_reason(spec.line != NULL ? NULL : cmd, spec.line,
+                                          getenv("PATH"), (unsigned)getuid(), (unsigned)getgid());
             end.uninstrumented = reason;
         }
         if (ms_rundb_finish_run(db, run_id, &end, err, sizeof err) != 0 ||

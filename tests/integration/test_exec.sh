@@ -58,6 +58,11 @@ RC=0
 timeout -k 5 120 perl -e '$SIG{CHLD} = "IGNORE"; exec @ARGV or die' \
     "$MS_BIN" exec --sweep "$D" -- sh -c 'exit 5' || RC=$?
 assert_eq 5 "$RC" "exit status under a runner that ignores SIGCHLD (124 or 137: a hang)"
+# SigIgn bit 16 is SIGCHLD (17): the command gets it ignored, as its runner left it.
+want="$(perl -e '$SIG{CHLD} = "IGNORE"; exec @ARGV or die' grep SigIgn /proc/self/status)"
+got="$(perl -e '$SIG{CHLD} = "IGNORE"; exec @ARGV or die' "$MS_BIN" exec --sweep "$D" -- \
+    grep SigIgn /proc/self/status)"
+assert_eq "$want" "$got" "the signals the command ignores, under a runner that ignores SIGCHLD"
 
 note "a signal sent to exec alone reaches the command"
 "$MS_BIN" exec --sweep "$D" --label fw=1 -- sh -c 'trap "echo got-term; exit 42" TERM;
@@ -72,7 +77,7 @@ assert_eq 42 "$RC" "exit status after SIGTERM to exec (the command's trap exits 
 assert_eq got-term "$(cat "$T/fw.out")" "the command's trap ran"
 
 "$MS_BIN" advise "$D" >"$T/basic.adv"
-assert_eq 7 "$(post_field "$T/basic.adv" RunsTotal)" "runs of the basic sweep"
+assert_eq 8 "$(post_field "$T/basic.adv" RunsTotal)" "runs of the basic sweep"
 assert_eq 1 "$(grep -c '^Pre-run Memory Advisory$' "$D/memory_advisory.txt")" "pre-run sections"
 
 note "execs started at once on a new directory"
