@@ -641,6 +641,7 @@ int ms_cmd_run(int argc, char **argv)
         .jobs = (size_t)ro.jobs,
         .timeout_ns = (int64_t)(ro.timeout_s * 1e9),
         .tty = isatty(STDERR_FILENO),
+        .usable_mb = machine.have_mem_total ? machine.usable_mb : 0,
     };
     if (ro.timeout_s > 0.0 && so.timeout_ns < 1)
         so.timeout_ns = 1;

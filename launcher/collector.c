@@ -176,6 +176,8 @@ struct ms_collector {
     /* The tick thread's (and ms_collector_finish's after the join): its next grid point. */
     int64_t next_due; /* CLOCK_MONOTONIC */
     uint64_t next_round; /* 0 until the thread starts */
+    unsigned long long round_kb; /* RSS summed over the processes read in this round */
+    unsigned long long live_kb;  /* ... of the last round (atomic) */
 };
 
 /*
@@ -596,6 +598,7 @@ static void read_one(ms_collector_t *c, cpool_t *p, watched_t *w, uint64_t round
         bury(w); /* its own end reading follows */
         return;
     }
+    c->round_kb += rss;
     if (pread_all(p->fd, &heap, sizeof heap, w->proc_off + offsetof(ms_spool_proc_t, heap_kb)) !=
             0 ||
         heap < -1)
@@ -653,6 +656,7 @@ static void take_ticks(ms_collector_t *c, uint64_t round, int64_t due_ns)
     int64_t pss_budget = c->interval_ns / PSS_ROUND_SHARE;
     cpool_t *p;
 
+    c->round_kb = 0;
     for (size_t i = 0; (p = pool_at(c, i)) != NULL; i++) {
         size_t live = 0;
         if (p->fd < 0)
@@ -669,6 +673,12 @@ static void take_ticks(ms_collector_t *c, uint64_t round, int64_t due_ns)
             if (!p->procs[k].dead)
                 read_one(c, p, &p->procs[k], round, due_ns, live > 1, &pss_budget);
     }
+    __atomic_store_n(&c->live_kb, c->round_kb, __ATOMIC_RELAXED);
+}
+
+unsigned long long ms_collector_live_rss_kb(const ms_collector_t *c)
+{
+    return c != NULL ? __atomic_load_n(&c->live_kb, __ATOMIC_RELAXED) : 0;
 }
 
 static void close_fold_side(cpool_t *p)

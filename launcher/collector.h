@@ -70,6 +70,12 @@ int ms_collector_run_done(ms_collector_t *c, long long run_id);
  */
 int ms_collector_finish(ms_collector_t *c);
 
+/*
+ * The RSS of every live process of the sweep, summed, as the last round of ticks read it
+ * (shared pages counted in each process); 0 before the first round.
+ */
+unsigned long long ms_collector_live_rss_kb(const ms_collector_t *c);
+
 /* Ticks taken and ticks due while the sweep ran, for the record. */
 void ms_collector_counts(const ms_collector_t *c, uint64_t *taken, uint64_t *missed);
 

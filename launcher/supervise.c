@@ -87,6 +87,7 @@ typedef struct sup {
     int64_t next_rss_poll;
     int64_t next_draw;
     unsigned long long max_rss_kb;
+    int64_t start_ns;    /* CLOCK_MONOTONIC when the sweep started */
     int status_shown;    /* a status line is on the terminal */
     lingering_t *lingering;
     size_t n_lingering;
@@ -264,19 +265,66 @@ static void clear_status(sup_t *s)
     }
 }
 
+/* m:ss, or h:mm:ss from an hour on. */
+static void clock_text(double secs, char *buf, size_t len)
+{
+    const long long t = secs > 0 ? (long long)(secs + 0.5) : 0;
+
+    if (t >= 3600)
+        snprintf(buf, len, "%lld:%02lld:%02lld", t / 3600, t / 60 % 60, t % 60);
+    else
+        snprintf(buf, len, "%lld:%02lld", t / 60, t % 60);
+}
+
+void ms_progress_line(const ms_progress_t *p, char *buf, size_t len)
+{
+    enum { BAR = 20 };
+    char bar[BAR + 1], el[32], eta[48], mem[96], big[48];
+    const size_t filled = p->total > 0 ? p->done * BAR / p->total : 0;
+
+    for (size_t i = 0; i < BAR; i++)
+        bar[i] = i < filled ? '#' : '.';
+    bar[BAR] = '\0';
+    clock_text(p->elapsed_s, el, sizeof el);
+    eta[0] = '\0';
+    if (p->done > 0 && p->done < p->total) {
+        /* Runs end at the pace seen so far; jobs of them go on at once. */
+        char t[32];
+        clock_text(p->elapsed_s / (double)p->done * (double)(p->total - p->done), t, sizeof t);
+        snprintf(eta, sizeof eta, ", ETA %s", t);
+    }
+    if (p->usable_mb > 0)
+        snprintf(mem, sizeof mem, ", RSS %.0f of %lld MiB", (double)p->live_kb / 1024.0,
+                 p->usable_mb);
+    else
+        snprintf(mem, sizeof mem, ", RSS %.0f MiB", (double)p->live_kb / 1024.0);
+    if (p->max_run_kb > 0)
+        snprintf(big, sizeof big, ", largest %.1f MiB", (double)p->max_run_kb / 1024.0);
+    else
+        big[0] = '\0';
+    snprintf(buf, len, "memsweep: [%s] %zu/%zu done, %zu running, %zu failed, %s%s%s%s", bar,
+             p->done, p->total, p->running, p->failed, el, eta, mem, big);
+}
+
 static void draw_status(sup_t *s)
 {
     const ms_supervise_opts_t *o = s->o;
-    char rss[32];
+    ms_progress_t p = {
+        .done = s->res->finished,
+        .total = o->plan->n_runs,
+        .running = s->running,
+        .failed = s->not_ok,
+        .elapsed_s = (double)(ms_mono_ns() - s->start_ns) / 1e9,
+        .live_kb = ms_collector_live_rss_kb(o->collector),
+        .usable_mb = o->usable_mb,
+        .max_run_kb = s->max_rss_kb,
+    };
+    char line[512];
 
     if (!o->tty)
         return;
-    if (s->max_rss_kb > 0)
-        snprintf(rss, sizeof rss, "%.1f MiB", (double)s->max_rss_kb / 1024.0);
-    else
-        snprintf(rss, sizeof rss, "-");
-    fprintf(stderr, "\rmemsweep: %zu/%zu done, %zu running, %zu failed, max RSS %s\033[K",
-            s->res->finished, o->plan->n_runs, s->running, s->not_ok, rss);
+    ms_progress_line(&p, line, sizeof line);
+    fprintf(stderr, "\r%s\033[K", line);
     fflush(stderr);
     s->status_shown = 1;
 }
@@ -858,6 +906,7 @@ int ms_supervise(const ms_supervise_opts_t *o, ms_supervise_result_t *res)
     int rc;
 
     memset(res, 0, sizeof *res);
+    s.start_ns = ms_mono_ns();
     s.n_slots = o->jobs < o->plan->n_runs ? o->jobs : o->plan->n_runs;
     s.slots = calloc(s.n_slots, sizeof *s.slots);
     if (s.slots == NULL) {

@@ -61,7 +61,25 @@ typedef struct ms_supervise_opts {
     size_t jobs;            /* at least 1 */
     int64_t timeout_ns;     /* per run; 0 for none */
     int tty;                /* stderr is a terminal: one live status line */
+    long long usable_mb;    /* Usable_MB of the pre-run section, for the status line; <= 0 none */
 } ms_supervise_opts_t;
+
+/* What the status line of a terminal shows (ms_progress_line). */
+typedef struct ms_progress {
+    size_t done, total, running, failed;
+    double elapsed_s;
+    unsigned long long live_kb;    /* RSS of the running workers, summed */
+    long long usable_mb;           /* <= 0: not known */
+    unsigned long long max_run_kb; /* the largest RSS of any run so far */
+} ms_progress_t;
+
+/*
+ * The status line into buf: a bar, done/total, running, failed, elapsed time, an ETA
+ * (the runs left at the pace at which runs have ended so far, workers running at once
+ * included; none before the first run ends), the live RSS against Usable_MB, and the
+ * largest run so far. Pure, for unit tests.
+ */
+void ms_progress_line(const ms_progress_t *p, char *buf, size_t len);
 
 typedef struct ms_supervise_result {
     size_t started;  /* runs that got a runs row */
