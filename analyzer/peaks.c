@@ -209,22 +209,32 @@ static const char *tracking_text(ms_tracking_t t)
     return "not recorded";
 }
 
-/* Writes each line of frames indented, skipping empty lines. */
-static void write_frames(FILE *f, const char *frames)
+/*
+ * Writes each line of frames indented, skipping empty lines: at most max of them (0: all),
+ * then how many more there are.
+ */
+static void write_frames(FILE *f, const char *frames, size_t max)
 {
+    size_t shown = 0, more = 0;
+
     while (*frames != '\0') {
         const char *nl = strchr(frames, '\n');
         const size_t n = nl ? (size_t)(nl - frames) : strlen(frames);
-        if (n > 0) {
+        if (n > 0 && max != 0 && shown == max) {
+            more++;
+        } else if (n > 0) {
             char line[1024];
             /* A frame longer than the buffer is cut rather than split. */
             snprintf(line, sizeof line, "%.*s", (int)n, frames);
             fputs("    ", f);
             ms_write_clean(f, line, 0);
             fputc('\n', f);
+            shown++;
         }
         frames += n + (nl != NULL);
     }
+    if (more > 0)
+        fprintf(f, "    ... %zu more frame%s (--full shows them)\n", more, more == 1 ? "" : "s");
 }
 
 static size_t count_frames(const char *frames)
@@ -431,7 +441,7 @@ void ms_peaks_write_run(FILE *f, const ms_peaks_run_info_t *info, const ms_run_p
         const size_t n = count_frames(frames);
         fprintf(f, "  PeakStack: %s sample at %.1f MiB, %zu frame%s\n",
                 ms_sample_kind_name(p->stack_kind), mib(p->stack_rss_kb), n, n == 1 ? "" : "s");
-        write_frames(f, frames);
+        write_frames(f, frames, info->max_frames);
     }
 }
 

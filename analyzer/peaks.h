@@ -251,6 +251,7 @@ typedef struct ms_peaks_run_info {
     const char *status;
     int status_known;   /* status is one this version knows */
     const char *batch_state; /* what the batch system said of its end (schema 7), or NULL */
+    size_t max_frames;  /* frames of PeakStack shown in text; 0: all of them */
     const char *not_measured; /* why no process of the run reported, or NULL */
     size_t n_processes;
     size_t n_samples;

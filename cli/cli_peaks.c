@@ -16,8 +16,11 @@
 #include "peaks.h"
 #include "sweepread.h"
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
 static const char usage_text[] =
-    "Usage: memsweep peaks [OPTION]... PATH\n"
+    "Usage: memsweep peaks [OPTION]... PATH...\n"
     "Compare three views of each run's peak RSS: from the periodic samples only, from all\n"
     "samples including the allocation-driven ones, and the kernel's VmHWM; show how far\n"
     "the periodic sampler fell short, the samples by kind, dropped samples and the stack\n"
@@ -25,6 +28,7 @@ static const char usage_text[] =
     "PATH is a sweep directory or its database; it is only read.\n"
     "\n"
     "  --json       print one JSON object: a \"runs\" array and a \"summary\" object\n"
+    "  --full       print every frame of each stack (default: the top " STR(MS_PEAKS_TOP_FRAMES) ")\n"
     "  -h, --help   show this help and exit\n";
 
 /* The notes `peaks` shows of one run; more distinct notes are only counted. */
@@ -76,6 +80,7 @@ static int write_runs(FILE *f, sqlite3 *db, const char *name, const ms_sweep_dat
         info.status = r->status;
         info.status_known = r->status_known;
         info.batch_state = batch;
+        info.max_frames = (json & MS_PEAKS_FULL) ? 0 : MS_PEAKS_TOP_FRAMES;
         /* The whole text when it can be read again; an empty one says so. */
         info.not_measured = !r->not_measured                      ? NULL
                             : reason != NULL && reason[0] != '\0' ? reason
@@ -90,7 +95,7 @@ static int write_runs(FILE *f, sqlite3 *db, const char *name, const ms_sweep_dat
         info.notes = notes;
         info.n_notes = n_notes;
         info.more_notes = more_notes;
-        if (json) {
+        if (json & MS_PEAKS_JSON) {
             if (i > 0)
                 fputc(',', f);
             ms_peaks_write_run_json(f, &info, &r->peaks, frames);
@@ -119,12 +124,12 @@ int ms_peaks_print(FILE *f, sqlite3 *db, const char *name, const ms_sweep_data_t
     if (rc != 0)
         return rc;
     ms_sweep_peak_summary(d, &summary);
-    if (json)
+    if (json & MS_PEAKS_JSON)
         fputs("{\"runs\":[", f);
     rc = write_runs(f, db, name != NULL ? name : sqlite3_db_filename(db, "main"), d, &texts, json,
                     &report.ended_abnormally_main, err, errlen);
     if (rc == 0) {
-        if (json) {
+        if (json & MS_PEAKS_JSON) {
             fputs("],\"summary\":", f);
             ms_peaks_write_summary_json(f, d->n_runs, &summary, &report);
             fputs("}\n", f);
@@ -140,6 +145,7 @@ int ms_cmd_peaks(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"json", no_argument, NULL, 'J'},
+        {"full", no_argument, NULL, 'F'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -156,7 +162,10 @@ int ms_cmd_peaks(int argc, char **argv)
     while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         switch (c) {
         case 'J':
-            json = 1;
+            json |= MS_PEAKS_JSON;
+            break;
+        case 'F':
+            json |= MS_PEAKS_FULL;
             break;
         case 'h':
             fputs(usage_text, stdout);

@@ -270,6 +270,16 @@ static void test_run_text(void **state)
                               "    /lib/libc.so.6+0x29d8f __libc_start_main\n");
     free(text);
 
+    /* Only the top frames, with the count of the others, unless --full. */
+    info.max_frames = 1;
+    text = render_run(ms_peaks_write_run, &info, &p, "/usr/bin/w+0x30 fill\n"
+                                                      "/lib/libc.so.6+0x29d8f __libc_start_main\n");
+    expect_contains(text, "  PeakStack: release sample at 290.0 MiB, 2 frames\n"
+                          "    /usr/bin/w+0x30 fill\n"
+                          "    ... 1 more frame (--full shows them)\n");
+    free(text);
+    info.max_frames = 0;
+
     /* One process alive at a time (of several): VmHWM is exact, no label; an unknown
      * kind is listed; a stack whose row is missing is named by id. */
     info.label = NULL;
@@ -978,7 +988,7 @@ static void test_cli(void **state)
     {
         const char *argv[] = {"peaks", "--help", NULL};
         assert_int_equal(run_peaks(2, argv, &out, &err), 0);
-        expect_prefix(out, "Usage: memsweep peaks [OPTION]... PATH\n");
+        expect_prefix(out, "Usage: memsweep peaks [OPTION]... PATH...\n");
         assert_string_equal(err, "");
         free(out);
         free(err);
