@@ -284,13 +284,17 @@ static int from_scontrol(const char *job, ms_batch_end_t *end)
 }
 
 /* From the job-completion log of jobcomp/filetxt, named by `scontrol show config`. */
-static int from_jobcomp(const char *job, ms_batch_end_t *end)
+/*
+ * The job-completion log's path into loc, when the cluster writes one (JobCompType
+ * jobcomp/filetxt, an absolute JobCompLoc): 1, else 0.
+ */
+static int jobcomp_log(char *loc, size_t len)
 {
     char *const argv[] = {"scontrol", "show", "config", NULL};
     char *conf = ms_slurm_capture(argv);
-    char type[64] = "", loc[4096] = "";
-    int ok = 0;
+    char type[64] = "";
 
+    loc[0] = '\0';
     if (conf != NULL) {
         for (char *p = strtok(conf, "\n"); p != NULL; p = strtok(NULL, "\n")) {
             char k[64], v[4096];
@@ -299,11 +303,19 @@ static int from_jobcomp(const char *job, ms_batch_end_t *end)
             if (strcmp(k, "JobCompType") == 0)
                 snprintf(type, sizeof type, "%.63s", v);
             else if (strcmp(k, "JobCompLoc") == 0)
-                snprintf(loc, sizeof loc, "%s", v);
+                snprintf(loc, len, "%s", v);
         }
     }
     free(conf);
-    if (strcmp(type, "jobcomp/filetxt") == 0 && loc[0] == '/') {
+    return strcmp(type, "jobcomp/filetxt") == 0 && loc[0] == '/';
+}
+
+static int from_jobcomp(const char *job, ms_batch_end_t *end)
+{
+    char loc[4096];
+    int ok = 0;
+
+    if (jobcomp_log(loc, sizeof loc)) {
         FILE *f = fopen(loc, "re");
         char *line = NULL, *last = NULL;
         size_t cap = 0;
@@ -420,22 +432,8 @@ void ms_slurm_array_lookup(const char *id, long long count, ms_batch_end_t *ends
             apply_record(p, id, count, ends, have);
     free(out);
     {
-        char *const config[] = {"scontrol", "show", "config", NULL};
-        char *conf = ms_slurm_capture(config);
-        char type[64] = "", loc[4096] = "";
-        if (conf != NULL) {
-            for (char *p = strtok(conf, "\n"); p != NULL; p = strtok(NULL, "\n")) {
-                char k[64], v[4096];
-                if (sscanf(p, " %63s = %4095[^\n]", k, v) != 2)
-                    continue;
-                if (strcmp(k, "JobCompType") == 0)
-                    snprintf(type, sizeof type, "%.63s", v);
-                else if (strcmp(k, "JobCompLoc") == 0)
-                    snprintf(loc, sizeof loc, "%s", v);
-            }
-        }
-        free(conf);
-        if (strcmp(type, "jobcomp/filetxt") == 0 && loc[0] == '/') {
+        char loc[4096];
+        if (jobcomp_log(loc, sizeof loc)) {
             FILE *f = fopen(loc, "re");
             char *line = NULL;
             size_t cap = 0;
