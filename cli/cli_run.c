@@ -26,6 +26,7 @@
 #include "memsweep/marker.h"
 #include "memsweep/version.h"
 #include "params.h"
+#include "readfile.h"
 #include "rundb.h"
 #include "supervise.h"
 #include "sweepdir.h"
@@ -273,49 +274,6 @@ static int parse_options(int argc, char **argv, run_opts_t *ro)
     return -1;
 }
 
-/* Reads a whole file into a new buffer; -errno on failure. */
-static int read_file(const char *path, char **text, size_t *len)
-{
-    FILE *f = fopen(path, "re");
-    char *buf = NULL;
-    size_t cap = 0;
-    size_t n = 0;
-    int rc = 0;
-
-    if (f == NULL)
-        return -errno;
-    for (;;) {
-        size_t got;
-
-        if (cap - n < 4096) {
-            char *t;
-            cap = cap != 0 ? cap * 2 : 8192;
-            t = realloc(buf, cap);
-            if (t == NULL) {
-                rc = -ENOMEM;
-                goto out;
-            }
-            buf = t;
-        }
-        got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0) {
-            if (ferror(f))
-                rc = errno != 0 ? -errno : -EIO;
-            break;
-        }
-    }
-out:
-    fclose(f);
-    if (rc != 0) {
-        free(buf);
-        return rc;
-    }
-    *text = buf;
-    *len = n;
-    return 0;
-}
-
 /* Loads --commands FILE; returns -1 to go on, or the exit status to leave with. */
 static int load_commands(const char *path, ms_commands_t *cmds)
 {
@@ -325,7 +283,7 @@ static int load_commands(const char *path, ms_commands_t *cmds)
     int rc;
 
     errno = 0;
-    rc = read_file(path, &text, &len);
+    rc = ms_read_file(path, &text, &len);
     if (rc != 0) {
         ms_cli_error("%s: %s", path, strerror(-rc));
         return EXIT_FAILURE;

@@ -16,6 +16,7 @@
 #include "memsweep/defaults.h"
 #include "memsweep/spoolpub.h"
 #include "poolfile.h"
+#include "readfile.h"
 #include "sweepdir.h"
 
 /* The first line of the post-run section, where a rewrite of the file cuts. */
@@ -305,43 +306,6 @@ int ms_shard_publish(const ms_shard_sweep_t *s, const char *local, const char *u
     return rc;
 }
 
-/* Reads the whole file at path; -errno. */
-static int slurp(const char *path, char **text, size_t *len)
-{
-    FILE *f = fopen(path, "re");
-    char *buf = NULL;
-    size_t cap = 0, n = 0;
-
-    if (f == NULL)
-        return -errno;
-    for (;;) {
-        if (cap - n < 4096) {
-            char *t = realloc(buf, cap ? cap * 2 : 8192);
-            if (t == NULL) {
-                free(buf);
-                fclose(f);
-                return -ENOMEM;
-            }
-            buf = t;
-            cap = cap ? cap * 2 : 8192;
-        }
-        const size_t got = fread(buf + n, 1, cap - n - 1, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    const int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        return -EIO;
-    }
-    buf[n] = '\0';
-    *text = buf;
-    *len = n;
-    return 0;
-}
-
 int ms_shard_write_post(const ms_shard_sweep_t *s, const ms_advisory_t *a, char *err,
                         size_t errlen)
 {
@@ -350,7 +314,7 @@ int ms_shard_write_post(const ms_shard_sweep_t *s, const ms_advisory_t *a, char 
     FILE *f;
     int rc;
 
-    rc = slurp(s->advisory_path, &text, &len);
+    rc = ms_read_file(s->advisory_path, &text, &len);
     if (rc != 0 && rc != -ENOENT) {
         ms_set_err(err, errlen, "%s: %s", s->advisory_path, strerror(-rc));
         return rc;
