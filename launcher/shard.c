@@ -262,6 +262,32 @@ out:
     return rc;
 }
 
+int ms_shard_copy(const char *from, const char *to, char *err, size_t errlen)
+{
+    const int fd = open(to, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int rc;
+
+    if (fd < 0) {
+        rc = -errno;
+        ms_set_err(err, errlen, "%s: %s", to, strerror(-rc));
+        return rc;
+    }
+    rc = copy_into(from, fd);
+    if (rc != 0)
+        ms_set_err(err, errlen, "%s: %s", rc == -ENOENT ? from : to, strerror(-rc));
+    if (rc == 0 && fsync(fd) != 0) {
+        rc = -errno;
+        ms_set_err(err, errlen, "%s: %s", to, strerror(-rc));
+    }
+    if (close(fd) != 0 && rc == 0) {
+        rc = -errno;
+        ms_set_err(err, errlen, "%s: %s", to, strerror(-rc));
+    }
+    if (rc != 0)
+        (void)unlink(to);
+    return rc;
+}
+
 int ms_shard_publish(const ms_shard_sweep_t *s, const char *local, const char *uid, char *err,
                      size_t errlen)
 {

@@ -72,6 +72,12 @@ int ms_shard_publish(const ms_shard_sweep_t *s, const char *local, const char *u
 /* A new random run identity: 16 hex digits (as a pool's name). 0 or -errno. */
 int ms_shard_new_uid(char *out, size_t len);
 
+/*
+ * Copies the file at from into a new file at to (which must not exist), flushed to disk.
+ * Returns 0, or -errno with a message naming the file in err.
+ */
+int ms_shard_copy(const char *from, const char *to, char *err, size_t errlen);
+
 /* The path of shard uid ("<shards_dir>/<uid>.db"), malloc'd; NULL on ENOMEM. */
 char *ms_shard_path(const ms_shard_sweep_t *s, const char *uid);
 

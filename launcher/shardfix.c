@@ -207,24 +207,8 @@ static int rewrite(const ms_shard_sweep_t *s, const char *uid, const char *pool,
         snprintf(local, sizeof local, "%s/%s.settle.%ld%s", dir, uid, (long)getpid(),
                  MS_SHARD_SUFFIX);
         /* A private copy, written and published whole: readers see one or the other. */
-        FILE *in = fopen(shard, "re"), *out = in != NULL ? fopen(local, "we") : NULL;
-        char buf[65536];
-        size_t n;
-        if (in == NULL || out == NULL) {
-            rc = -errno;
-            ms_set_err(err, errlen, "%s: %s", in == NULL ? shard : local, strerror(errno));
-        }
-        while (rc == 0 && (n = fread(buf, 1, sizeof buf, in)) > 0)
-            if (fwrite(buf, 1, n, out) != n)
-                rc = -EIO;
-        if (in != NULL && ferror(in))
-            rc = -EIO;
-        if (out != NULL && fclose(out) != 0 && rc == 0)
-            rc = -errno;
-        if (in != NULL)
-            fclose(in);
-        if (rc == -EIO)
-            ms_set_err(err, errlen, "%s: cannot copy", shard);
+        (void)unlink(local); /* left by a collect killed half-way */
+        rc = ms_shard_copy(shard, local, err, errlen);
     }
     if (rc == 0)
         rc = ms_store_open_write(local, 0, &db, err, errlen);

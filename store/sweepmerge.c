@@ -154,11 +154,6 @@ static int exec_sql(ms_merge_t *m, const char *sql, const char *name, char *err,
     return 0;
 }
 
-static long long one_int(sqlite3 *db, const char *sql)
-{
-    return ms_store_int(db, sql, 0);
-}
-
 int ms_merge_open(ms_merge_t **out, char *err, size_t errlen)
 {
     ms_merge_t *m = calloc(1, sizeof *m);
@@ -237,11 +232,11 @@ static int copy_src(ms_merge_t *m, const char *name, char *err, size_t errlen)
     }
 #define HAS(t, c) cols_has(&src[t], c)
     /* A source still being written: its sweep has not finished. */
-    if (one_int(m->db, HAS(0, "origin")
+    if (ms_store_int(m->db, HAS(0, "origin")
                            ? "SELECT finished_ns IS NULL AND origin IN ('" MS_ORIGIN_LAUNCHER
                              "','" MS_ORIGIN_EXEC "','" MS_ORIGIN_MERGE
                              "') FROM src.sweeps ORDER BY sweep_id LIMIT 1"
-                           : "SELECT 0") != 0)
+                           : "SELECT 0", 0) != 0)
         m->unfinished = 1;
 
     /*
@@ -361,13 +356,13 @@ static int copy_src(ms_merge_t *m, const char *name, char *err, size_t errlen)
         rc = -ENOMEM;
         goto out;
     }
-    before = one_int(m->db, "SELECT count(*) FROM main.runs");
+    before = ms_store_int(m->db, "SELECT count(*) FROM main.runs", 0);
     rc = exec_sql(m, q.s, name, err, errlen);
     if (rc == 0) {
-        const long long added = one_int(m->db, "SELECT count(*) FROM main.runs") - before;
+        const long long added = ms_store_int(m->db, "SELECT count(*) FROM main.runs", 0) - before;
         m->counts.runs += (size_t)added;
         m->counts.duplicates +=
-            (size_t)(one_int(m->db, "SELECT count(*) FROM src.runs") - added);
+            (size_t)(ms_store_int(m->db, "SELECT count(*) FROM src.runs", 0) - added);
         m->counts.sources++;
     }
 out:
@@ -392,7 +387,7 @@ static int add_conn(ms_merge_t *m, sqlite3 *src, const char *name, char *err, si
     if (rc != 0)
         return rc;
     snprintf(sql, sizeof sql, "PRAGMA src.page_size=%lld",
-             one_int(src, "PRAGMA main.page_size"));
+             ms_store_int(src, "PRAGMA main.page_size", 4096));
     (void)sqlite3_exec(m->db, sql, NULL, NULL, NULL);
     /* Outside a transaction of the target: the backup needs the attached file free. */
     (void)sqlite3_exec(m->db, "COMMIT", NULL, NULL, NULL);
