@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "jsonw.h"
+#include "peakblocks.h"
 #include "memsweep/defaults.h"
 #include "memsweep/schema.h"
 #include "textclean.h"
@@ -443,6 +444,8 @@ void ms_peaks_write_run(FILE *f, const ms_peaks_run_info_t *info, const ms_run_p
                 ms_sample_kind_name(p->stack_kind), mib(p->stack_rss_kb), n, n == 1 ? "" : "s");
         write_frames(f, frames, info->max_frames);
     }
+    if (info->blocks != NULL)
+        ms_peak_blocks_write(f, info->blocks, info->peak_kb, info->max_frames);
 }
 
 /* A count as a JSON integer: sums held at their maximum stay at the largest one. */
@@ -598,7 +601,15 @@ void ms_peaks_write_run_json(FILE *f, const ms_peaks_run_info_t *info, const ms_
             fputs("null", f);
         else
             json_frames(f, frames);
+        if (info->frames_named != NULL) {
+            ms_json_key(f, &sfirst, "Symbolized");
+            json_frames(f, info->frames_named);
+        }
         fputc('}', f);
+    }
+    if (info->blocks != NULL) {
+        ms_json_key(f, &first, "LargeBlocks");
+        ms_peak_blocks_write_json(f, info->blocks, info->peak_kb);
     }
     fputc('}', f);
 }

@@ -263,6 +263,9 @@ typedef struct ms_peaks_run_info {
     const ms_proc_note_t *notes; /* n_notes notes, and more_notes not shown */
     size_t n_notes;
     size_t more_notes;
+    const char *frames_named; /* PeakStack's frames symbolized, for JSON; NULL: not given */
+    const struct ms_peak_blocks *blocks; /* the large blocks at its peak; NULL: not read */
+    unsigned long long peak_kb;          /* the run's peak, which they are a share of */
 } ms_peaks_run_info_t;
 
 /*

@@ -13,6 +13,7 @@
 #include "cli_util.h"
 #include "climsg.h"
 #include "errbuf.h"
+#include "peakblocks.h"
 #include "peaks.h"
 #include "sweepread.h"
 
@@ -40,8 +41,8 @@ static const char usage_text[] =
  * ended.
  */
 static int write_runs(FILE *f, sqlite3 *db, const char *name, const ms_sweep_data_t *d,
-                      ms_sweep_texts_t *texts, int json, size_t *mains, char *err,
-                      size_t errlen)
+                      ms_sweep_texts_t *texts, ms_block_reader_t *blocks, int json,
+                      size_t *mains, char *err, size_t errlen)
 {
     *mains = 0;
     for (size_t i = 0; i < d->n_runs; i++) {
@@ -51,9 +52,11 @@ static int write_runs(FILE *f, sqlite3 *db, const char *name, const ms_sweep_dat
         ms_main_end_t main_end;
         size_t n_notes = 0, more_notes = 0;
         char *label = NULL, *frames = NULL, *reason = NULL, *batch = NULL;
+        ms_peak_blocks_t large;
         int main_known = 0;
         int rc = ms_sweep_run_label(texts, r->run_id, &label);
 
+        memset(&large, 0, sizeof large);
         if (rc == 0 && r->peaks.have_stack)
             rc = ms_sweep_stack_frames(texts, r->peaks.stack_id, &frames);
         if (rc == 0 && r->not_measured)
@@ -64,6 +67,8 @@ static int write_runs(FILE *f, sqlite3 *db, const char *name, const ms_sweep_dat
             rc = ms_sweep_run_notes(texts, r->run_id, notes, NOTES_SHOWN, &n_notes, &more_notes);
         if (rc == 0)
             rc = ms_sweep_run_batch_state(texts, r->run_id, &batch);
+        if (rc == 0)
+            rc = ms_peak_blocks_read(blocks, r->run_id, &large);
         if (rc != 0) {
             ms_set_err(err, errlen, "%s: %s", name,
                        rc == -ENOMEM ? strerror(ENOMEM) : sqlite3_errmsg(db));
@@ -95,15 +100,34 @@ static int write_runs(FILE *f, sqlite3 *db, const char *name, const ms_sweep_dat
         info.notes = notes;
         info.n_notes = n_notes;
         info.more_notes = more_notes;
+        info.blocks = &large;
+        info.peak_kb = r->peak_kb;
         if (json & MS_PEAKS_JSON) {
+            char *const named = frames != NULL ? ms_frames_symbolized(blocks, frames) : NULL;
             if (i > 0)
                 fputc(',', f);
+            info.frames_named = named;
             ms_peaks_write_run_json(f, &info, &r->peaks, frames);
+            free(named);
         } else {
-            ms_peaks_write_run(f, &info, &r->peaks, frames);
+            /* The text names functions as the symbolizer finds them; JSON keeps both. */
+            char *const named = frames != NULL ? ms_frames_symbolized(blocks, frames) : NULL;
+            if (frames != NULL && named == NULL) {
+                ms_set_err(err, errlen, "%s: %s", name, strerror(ENOMEM));
+                ms_sweep_notes_free(notes, n_notes);
+                ms_peak_blocks_free(&large);
+                free(label);
+                free(frames);
+                free(reason);
+                free(batch);
+                return -ENOMEM;
+            }
+            ms_peaks_write_run(f, &info, &r->peaks, named);
+            free(named);
             fputc('\n', f);
         }
         ms_sweep_notes_free(notes, n_notes);
+        ms_peak_blocks_free(&large);
         free(label);
         free(frames);
         free(reason);
@@ -116,6 +140,7 @@ int ms_peaks_print(FILE *f, sqlite3 *db, const char *name, const ms_sweep_data_t
                    char *err, size_t errlen)
 {
     ms_sweep_texts_t texts;
+    ms_block_reader_t *blocks = NULL;
     ms_peak_summary_t summary;
     ms_db_report_t report = d->report;
     int rc;
@@ -123,11 +148,19 @@ int ms_peaks_print(FILE *f, sqlite3 *db, const char *name, const ms_sweep_data_t
     rc = ms_sweep_texts_open(db, name, &texts, err, errlen);
     if (rc != 0)
         return rc;
+    rc = ms_block_reader_open(db, &blocks);
+    if (rc != 0) {
+        ms_set_err(err, errlen, "%s: %s", name != NULL ? name : sqlite3_db_filename(db, "main"),
+                   rc == -ENOMEM ? strerror(ENOMEM) : sqlite3_errmsg(db));
+        ms_block_reader_close(blocks);
+    ms_sweep_texts_close(&texts);
+        return rc;
+    }
     ms_sweep_peak_summary(d, &summary);
     if (json & MS_PEAKS_JSON)
         fputs("{\"runs\":[", f);
-    rc = write_runs(f, db, name != NULL ? name : sqlite3_db_filename(db, "main"), d, &texts, json,
-                    &report.ended_abnormally_main, err, errlen);
+    rc = write_runs(f, db, name != NULL ? name : sqlite3_db_filename(db, "main"), d, &texts,
+                    blocks, json, &report.ended_abnormally_main, err, errlen);
     if (rc == 0) {
         if (json & MS_PEAKS_JSON) {
             fputs("],\"summary\":", f);

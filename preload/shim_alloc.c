@@ -158,6 +158,8 @@ static atomic_llong trigger_at;
 static atomic_size_t release_bytes = SIZE_MAX;
 static atomic_llong step_bytes = (long long)MS_DEFAULT_ALLOC_STEP_MB << 20;
 static atomic_int tracking; /* configured to count (MEMSWEEP_ALLOC not 0, a sampler) */
+/* Blocks of this size or more are recorded with their stack (shim_blocks.c). */
+static atomic_ullong large_bytes = UINT64_MAX;
 static atomic_int hooks_seen; /* a thread other than the sampler has counted something */
 
 static pthread_key_t exit_key;
@@ -707,6 +709,68 @@ static inline int is_releasing(size_t bytes)
     return unlikely(bytes >= atomic_load_explicit(&release_bytes, memory_order_relaxed));
 }
 
+static inline int is_block(size_t bytes)
+{
+    return unlikely(bytes >= atomic_load_explicit(&large_bytes, memory_order_relaxed));
+}
+
+/*
+ * The bytes from p that a block of bytes as block_bytes gives them holds: glibc's chunk
+ * starts with a header of two words before p, which the block's pages do not reach past.
+ */
+static inline size_t block_span(int st, size_t bytes)
+{
+    return (st & ST_GLIBC) != 0 && bytes > 2 * sizeof(size_t) ? bytes - 2 * sizeof(size_t)
+                                                               : bytes;
+}
+
+/*
+ * A large block was allocated at p (bytes as allocated, span of them from p): recorded
+ * with its stack. Not inside the shim's work.
+ */
+static __attribute__((noinline)) void block_slow(ms_tls_t *t, const void *p, size_t bytes,
+                                                 size_t span)
+{
+    const int saved = errno;
+
+    if (t->busy)
+        return;
+    guard_on(t);
+    ms__trigger_block(p, bytes, span);
+    guard_off(t, 0);
+    errno = saved;
+}
+
+/*
+ * After a realloc or mremap of a tracked block (e taken out of the table before the call,
+ * had 1): a failed call (q NULL) leaves the block as it was, one in place keeps its
+ * allocation stack with its new size, one that moved it is a new block of the resizing
+ * call; an untracked block that became large is a new block too.
+ */
+static __attribute__((noinline)) void block_resized(ms_tls_t *t, int had, ms_block_entry_t *e,
+                                                    const void *q, size_t bytes, size_t span)
+{
+    if (q == NULL) {
+        if (had)
+            ms__blocks_put(e);
+    } else if (!is_block(bytes)) {
+        /* now below the size: no longer tracked */
+    } else if (had && (uintptr_t)q == e->addr) {
+        e->bytes = bytes;
+        e->span = span;
+        ms__blocks_put(e);
+    } else {
+        block_slow(t, q, bytes, span);
+    }
+}
+
+/* A block is about to go: forgotten first, so that its address may be reused at once. */
+static inline void block_gone(const void *p, size_t bytes)
+{
+    if (is_block(bytes))
+        ms__blocks_remove(p, 1);
+}
+
 /* ---- the hooks ---------------------------------------------------------------------- */
 
 /*
@@ -738,8 +802,12 @@ static __attribute__((noinline)) void *malloc_general(size_t size, int st)
     was = guard_on(t);
     p = fn(size);
     guard_off(t, was);
-    if (p != NULL)
-        count_up(t, st, block_bytes(st, p));
+    if (p != NULL) {
+        const size_t bytes = block_bytes(st, p);
+        count_up(t, st, bytes);
+        if (is_block(bytes))
+            block_slow(t, p, bytes, block_span(st, bytes));
+    }
     return p;
 }
 
@@ -754,6 +822,8 @@ static __attribute__((noinline)) void *counted_slow(void *p, int64_t bytes)
 
     t->up += bytes;
     account_slow(t, load_state(), bytes);
+    if (is_block((size_t)bytes))
+        block_slow(t, p, (size_t)bytes, block_span(ST_GLIBC, (size_t)bytes));
     return p;
 }
 
@@ -806,8 +876,12 @@ static __attribute__((noinline)) void *calloc_general(size_t n, size_t size, int
     was = guard_on(t);
     p = fn(n, size);
     guard_off(t, was);
-    if (p != NULL)
-        count_up(t, st, block_bytes(st, p));
+    if (p != NULL) {
+        const size_t bytes = block_bytes(st, p);
+        count_up(t, st, bytes);
+        if (is_block(bytes))
+            block_slow(t, p, bytes, block_span(st, bytes));
+    }
     return p;
 }
 
@@ -851,6 +925,7 @@ static __attribute__((noinline)) void free_general(void *p, int st)
     size = block_bytes(st, p);
     if (is_releasing(size))
         release(t);
+    block_gone(p, size);
     was = guard_on(t);
     fn(p);
     guard_off(t, was);
@@ -875,6 +950,7 @@ static __attribute__((noinline)) void free_slow(void *p, size_t size)
         return;
     if (is_releasing(size))
         release(t);
+    block_gone(p, size);
     count_down(t, load_state(), size);
     __libc_free(p);
 }
@@ -936,9 +1012,10 @@ static __attribute__((noinline)) void *realloc_general(void *p, size_t size, int
 {
     ms_tls_t *const t = &tls;
     realloc_fn fn = REAL(realloc);
+    ms_block_entry_t e;
     size_t old;
     void *q;
-    int was;
+    int was, had;
 
     if (fn == NULL) {
         if (t->busy)
@@ -951,13 +1028,20 @@ static __attribute__((noinline)) void *realloc_general(void *p, size_t size, int
     old = p != NULL ? block_bytes(st, p) : 0;
     if (old > size && is_releasing(old - size))
         release(t);
+    had = is_block(old) && ms__blocks_take(p, &e);
     was = guard_on(t);
     q = fn(p, size);
     guard_off(t, was);
-    if (q != NULL)
-        count_both(t, st, (int64_t)block_bytes(st, q) - (int64_t)old);
-    else if (p != NULL && size == 0)
+    if (q != NULL) {
+        const size_t bytes = block_bytes(st, q);
+        count_both(t, st, (int64_t)bytes - (int64_t)old);
+        if (had || is_block(bytes))
+            block_resized(t, had, &e, q, bytes, block_span(st, bytes));
+    } else if (p != NULL && size == 0) {
         count_down(t, st, old); /* glibc frees and returns NULL */
+    } else if (had) {
+        block_resized(t, had, &e, NULL, 0, 0); /* the block stays where it was */
+    }
     return q;
 }
 
@@ -965,8 +1049,10 @@ void *ms__realloc(void *p, size_t size)
 {
     const int st = load_state();
     ms_tls_t *const t = &tls;
+    ms_block_entry_t e;
     size_t old;
     void *q;
+    int had;
 
     if (p != NULL && unlikely(in_pool(p)))
         return pool_realloc(p, size);
@@ -978,11 +1064,18 @@ void *ms__realloc(void *p, size_t size)
     old = p != NULL ? glibc_chunk(p) : 0;
     if (old > size && is_releasing(old - size))
         release(t);
+    had = is_block(old) && ms__blocks_take(p, &e);
     q = REAL(realloc)(p, size);
-    if (q != NULL)
-        count_both(t, st, (int64_t)glibc_chunk(q) - (int64_t)old);
-    else if (p != NULL && size == 0)
+    if (q != NULL) {
+        const size_t bytes = glibc_chunk(q);
+        count_both(t, st, (int64_t)bytes - (int64_t)old);
+        if (unlikely(had) || is_block(bytes))
+            block_resized(t, had, &e, q, bytes, block_span(ST_GLIBC, bytes));
+    } else if (p != NULL && size == 0) {
         count_down(t, st, old); /* glibc frees and returns NULL */
+    } else if (unlikely(had)) {
+        block_resized(t, had, &e, NULL, 0, 0); /* the block stays where it was */
+    }
     return q;
 }
 
@@ -1022,8 +1115,12 @@ static void *aligned(int how, size_t align, size_t size, int *err)
     }
     if (counting) {
         guard_off(t, was);
-        if (p != NULL)
-            count_up(t, st, block_bytes(st, p));
+        if (p != NULL) {
+            const size_t bytes = block_bytes(st, p);
+            count_up(t, st, bytes);
+            if (is_block(bytes))
+                block_slow(t, p, bytes, block_span(st, bytes));
+        }
     }
     return p;
 }
@@ -1119,8 +1216,14 @@ void *ms__mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
     p = (fn != NULL ? fn : sys_mmap)(addr, len, prot, flags, fd, off);
     if (st != ST_OFF && p != MAP_FAILED && counts_as_heap(prot, flags)) {
         const size_t bytes = page_round(len);
-        if (ms__maptable_insert(p, bytes) == 0)
+        if (ms__maptable_insert(p, bytes) == 0) {
             count_up(t, st, bytes);
+            if (is_block(bytes))
+                block_slow(t, p, bytes, bytes);
+        }
+    } else if (st != ST_OFF && p != MAP_FAILED && (flags & MAP_FIXED) != 0) {
+        /* A fixed mapping replaces whatever was there, a tracked block's pages included. */
+        ms__blocks_remove(p, page_round(len));
     }
     return p;
 }
@@ -1138,6 +1241,7 @@ int ms__munmap(void *addr, size_t len)
             release(t);
         /* Forgotten before the pages go: a new mapping at addr must not be taken for it. */
         gone = ms__maptable_unmap(addr, page_round(len));
+        ms__blocks_remove(addr, page_round(len));
     }
     rc = (fn != NULL ? fn : sys_munmap)(addr, len);
     if (gone != 0)
@@ -1152,13 +1256,17 @@ void *ms__mremap(void *old, size_t old_len, size_t new_len, int flags, void *new
     const mremap_fn fn = REAL(mremap);
     const size_t old_bytes = page_round(old_len);
     const size_t new_bytes = page_round(new_len);
+    ms_block_entry_t e;
     long slot = -1;
+    int had = 0;
     void *q;
 
     if (st != ST_OFF) {
         if (old_bytes > new_bytes && is_releasing(old_bytes - new_bytes))
             release(t);
         slot = ms__maptable_find(old, old_bytes);
+        if (slot >= 0)
+            had = ms__blocks_take(old, &e);
     }
     q = (fn != NULL ? fn : sys_mremap)(old, old_len, new_len, flags, new_addr);
     if (q != MAP_FAILED && slot >= 0) {
@@ -1166,9 +1274,14 @@ void *ms__mremap(void *old, size_t old_len, size_t new_len, int flags, void *new
         /* MREMAP_DONTUNMAP leaves the old range mapped, and so recorded. */
         if ((flags & MREMAP_DONTUNMAP) == 0)
             d -= (int64_t)ms__maptable_take(slot, old);
-        if (ms__maptable_insert(q, new_bytes) == 0)
+        if (ms__maptable_insert(q, new_bytes) == 0) {
             d += (int64_t)new_bytes;
+            if (had || is_block(new_bytes))
+                block_resized(t, had, &e, q, new_bytes, new_bytes);
+        }
         count_both(t, st, d);
+    } else if (had) {
+        block_resized(t, had, &e, NULL, 0, 0); /* failed: the mapping stays as it was */
     }
     return q;
 }
@@ -1184,6 +1297,8 @@ void ms__alloc_configure(const ms_alloc_config_t *cfg)
     atomic_store(&step_bytes, (long long)cfg->step_bytes);
     atomic_store(&trigger_at, atomic_load(&live) + (long long)cfg->step_bytes);
     ms__trigger_configure(cfg->max_per_s, cfg->stacks);
+    ms__blocks_configure(cfg->block_bytes);
+    atomic_store(&large_bytes, cfg->block_bytes > 0 ? cfg->block_bytes : UINT64_MAX);
     atomic_store(&tracking, 1);
     if (atomic_load(&hooks_seen))
         ms__spool_set_tracking(1);
@@ -1204,6 +1319,8 @@ void ms__alloc_off(void)
 
     atomic_store(&sample_requested, 0);
     atomic_store(&release_bytes, SIZE_MAX);
+    atomic_store(&large_bytes, UINT64_MAX);
+    ms__blocks_configure(0);
     atomic_store(&tracking, 0);
     atomic_store(&off_requested, 1);
     st = atomic_load(&state);
@@ -1251,6 +1368,12 @@ void ms__alloc_fork_child(int measured)
     ms_tls_t *const t = &tls;
     const int st = atomic_load(&state);
 
+    /*
+     * Whatever the child does next, a lock of the block table that another thread of the
+     * parent held at the fork is nobody's in the child (the forking thread never holds it:
+     * nothing forks inside it).
+     */
+    ms__blocks_fork_child();
     /* Unresolved with sampling asked for: SAMPLE at the child's first hook. */
     if (MODE(st) != ST_SAMPLE && !(st == ST_UNRESOLVED && atomic_load(&sample_requested)))
         return;

@@ -170,9 +170,12 @@ void ms__image_exec(void)
      * interrupted its own thread's writer), and a reading that still finds it busy is
      * counted in alloc_dropped_queue.
      */
-    if (ms__proc_status(&r.st) == 0)
+    if (ms__proc_status(&r.st) == 0) {
+        const int peak = ms__trigger_note_rss(r.st.rss_kb);
         ms__spool_write(&r, NULL, MS__WRITE_BRIEFLY);
-    else
+        if (peak)
+            ms__blocks_snapshot(r.t_ns, r.st.rss_kb, 1, MS__WRITE_BRIEFLY);
+    } else
         ms__spool_count(MS__COUNT_UNSTORED, 1);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_setcancelstate(cancel_state, NULL);
@@ -184,11 +187,25 @@ void ms__image_end(int64_t heap_kb)
 {
     const int saved = errno;
     ms_reading_t end = {0};
+    int read_early = 0;
 
     /* Not in a vfork child, nor in a child of a measured image that is not recording. */
     if (ms__pid() != ms__spool_owner())
         goto out;
     wake(heap_kb, 1);
+    /*
+     * With large blocks live, the end is read before the writer stops, so that when it
+     * is the image's highest reading the blocks it holds are listed for it; otherwise
+     * after, as ever.
+     */
+    if (ms__blocks_live() > 0 && ms__spool_state() == MS__SPOOL_LIVE) {
+        end.t_ns = ms__clock_sys_ns(CLOCK_REALTIME);
+        if (ms__proc_status(&end.st) == 0) {
+            read_early = 1;
+            if (ms__trigger_note_rss(end.st.rss_kb))
+                ms__blocks_snapshot(end.t_ns, end.st.rss_kb, 1, MS__WRITE_BRIEFLY);
+        }
+    }
     /* This thread writes the end, or another one is (and is waited for), or nobody. */
     if (!ms__spool_stop())
         goto out;
@@ -198,10 +215,12 @@ void ms__image_end(int64_t heap_kb)
      * ended, and -1 says "not reported" for the figures the kernel did not give, both of
      * them whatever a failed read left behind. The heap is the hooks' own figure.
      */
-    end.t_ns = ms__clock_sys_ns(CLOCK_REALTIME);
-    if (ms__proc_status(&end.st) != 0) {
-        end.st.rss_kb = -1;
-        end.st.hwm_kb = -1;
+    if (!read_early) {
+        end.t_ns = ms__clock_sys_ns(CLOCK_REALTIME);
+        if (ms__proc_status(&end.st) != 0) {
+            end.st.rss_kb = -1;
+            end.st.hwm_kb = -1;
+        }
     }
     end.heap_kb = heap_kb;
     ms__spool_end(&end);

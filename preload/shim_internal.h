@@ -17,10 +17,11 @@
  *   shim_maptable.c the anonymous mappings the program made, for munmap and mremap
  *   shim_trigger.c  an allocation-driven sample, taken and written in the allocating thread,
  *                   and the request to follow the growth after it
- *   shim_unwind.c   the unwinder, called on new peaks
+ *   shim_blocks.c   the large blocks live in the image, listed at its highest readings
+ *   shim_unwind.c   the unwinder, called on new peaks and large blocks
  *   shim_stacks.c   return addresses to "module+0xoffset symbol" text
  * Calls between them go one way only (main -> image -> sampler -> trigger -> spool -> pool
- * -> proc -> fmt, alloc -> image and trigger, the overrides -> main or image): no two files
+ * -> proc -> fmt, trigger -> blocks -> spool, alloc -> image, trigger and blocks, the overrides -> main or image): no two files
  * call each other in a circle.
  * Functions return 0 or a negative errno code unless they say otherwise.
  */
@@ -347,6 +348,16 @@ int ms__spool_begin(const ms_image_t *img);
 #define MS__WRITE_BRIEFLY 2
 int ms__spool_write(const ms_reading_t *r, const ms_stack_text_t *stack, int wait);
 
+/*
+ * A STACK record alone, unless this image wrote the same stack lately: for the stack of a
+ * large block, which its BLOCKS records name later. The caller blocks its signals.
+ */
+int ms__spool_write_stack(const ms_stack_text_t *stack, int wait);
+
+/* A BLOCKS record of the reading (t_ns, rss_kb). The caller blocks its signals. */
+int ms__spool_write_blocks(int64_t t_ns, int64_t rss_kb, const ms_spool_block_t *b, uint32_t n,
+                           uint32_t untracked, int wait);
+
 /* A NOTE record saying why measuring stopped; only the first of an image is written. */
 void ms__spool_note(const char *why);
 
@@ -483,6 +494,7 @@ typedef struct {
     int stacks;             /* MEMSWEEP_STACKS */
     uint64_t step_bytes;    /* MEMSWEEP_ALLOC_STEP_MB */
     uint64_t release_bytes; /* MEMSWEEP_RELEASE_MB */
+    uint64_t block_bytes;   /* MEMSWEEP_BLOCK_MB; 0: no block is recorded */
     unsigned max_per_s;     /* MEMSWEEP_ALLOC_MAX_PER_S */
 } ms_alloc_config_t;
 
@@ -596,7 +608,62 @@ int64_t ms__trigger_follow_rss(void);
 void ms__trigger_set_follower(void);
 
 /* The sampler's own readings take part in deciding what is a new peak. */
-void ms__trigger_note_rss(int64_t rss_kb);
+int ms__trigger_note_rss(int64_t rss_kb);
+
+/*
+ * A block of at least MEMSWEEP_BLOCK_MB was allocated at p: its stack is captured,
+ * symbolized and written (or found among the stacks this image has written), and the
+ * block enters the table of shim_blocks.c. In the allocating thread, after the real call.
+ */
+void ms__trigger_block(const void *p, uint64_t bytes, uint64_t span);
+
+/* ---- shim_blocks.c ----------------------------------------------------------------- */
+
+/* Blocks of at least block_bytes are tracked; 0 tracks none. */
+void ms__blocks_configure(uint64_t block_bytes);
+
+/* The size from which a block is tracked; UINT64_MAX when none is. */
+uint64_t ms__blocks_threshold(void);
+
+/*
+ * A block at p of bytes as allocated, of which span bytes from p are its own (its pages'
+ * residency is read over them): with glibc's malloc, the chunk less its header.
+ */
+void ms__blocks_add(const void *p, uint64_t bytes, uint64_t span, uint64_t stack_hash,
+                    int64_t t_ns);
+
+/*
+ * Forgets the tracked blocks that start in [addr, addr + len), and trims one that starts
+ * before it and reaches into it.
+ */
+void ms__blocks_remove(const void *addr, uint64_t len);
+
+/* A tracked block, taken out of the table and put back whole (realloc, mremap). */
+typedef struct {
+    uintptr_t addr;
+    uint64_t bytes, span, stack_hash;
+    int64_t t_ns;
+} ms_block_entry_t;
+
+/* Takes the block at p out of the table into *out: 1, or 0 when it was not tracked. */
+int ms__blocks_take(const void *p, ms_block_entry_t *out);
+
+/* Puts a block taken with ms__blocks_take back (its address and sizes as they are now). */
+void ms__blocks_put(const ms_block_entry_t *in);
+
+/* Tracked blocks live now (a relaxed read). */
+int ms__blocks_live(void);
+
+/*
+ * The reading (t_ns, rss_kb) is the image's highest so far: writes a BLOCKS record of the
+ * live blocks with their resident part, unless no block was ever listed, or (force 0) the
+ * blocks are those of the last list and RSS rose less than 1/32 since it. force: a
+ * release, exec or end reading. Blocks the calling thread's signals itself; wait as for
+ * ms__spool_write.
+ */
+void ms__blocks_snapshot(int64_t t_ns, int64_t rss_kb, int force, int wait);
+
+void ms__blocks_fork_child(void);
 
 /* ---- shim_unwind.c ----------------------------------------------------------------- */
 

@@ -165,6 +165,9 @@ static void read_alloc_config(ms_alloc_config_t *a)
                                 MS_DEFAULT_ALLOC_STEP_MB, "MiB") << 20;
     a->release_bytes = read_number(MS_ENV_RELEASE_MB, 1, ALLOC_MB_MAX,
                                    MS_DEFAULT_RELEASE_MB, "MiB") << 20;
+    /* By default the release size: the blocks whose release is worth a sample. */
+    a->block_bytes = read_number(MS_ENV_BLOCK_MB, 0, ALLOC_MB_MAX, a->release_bytes >> 20,
+                                 "MiB") << 20;
     a->max_per_s = (unsigned)read_number(MS_ENV_ALLOC_MAX_PER_S, 0, ALLOC_PER_S_MAX,
                                          MS_DEFAULT_ALLOC_MAX_PER_S, "samples a second");
 }

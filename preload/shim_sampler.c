@@ -176,8 +176,12 @@ static int64_t tick(files_t *f, int64_t now)
         return -1;
     }
     r.pss = tick_pss(f, now);
-    ms__trigger_note_rss(r.st.rss_kb);
-    ms__spool_write(&r, NULL, 1);
+    if (ms__trigger_note_rss(r.st.rss_kb)) {
+        ms__spool_write(&r, NULL, 1);
+        ms__blocks_snapshot(r.t_ns, r.st.rss_kb, 0, 1);
+    } else {
+        ms__spool_write(&r, NULL, 1);
+    }
     return r.st.rss_kb;
 }
 
@@ -207,7 +211,11 @@ static int store_growth(const ms_reading_t *r)
         ms__spool_count(MS__COUNT_DROPPED_RATE, 1);
         return 0;
     }
-    ms__trigger_note_rss(r->st.rss_kb);
+    if (ms__trigger_note_rss(r->st.rss_kb)) {
+        const int ok = ms__spool_write(r, NULL, 1) == 0;
+        ms__blocks_snapshot(r->t_ns, r->st.rss_kb, 0, 1);
+        return ok;
+    }
     return ms__spool_write(r, NULL, 1) == 0;
 }
 

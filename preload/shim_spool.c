@@ -409,6 +409,58 @@ int ms__spool_write(const ms_reading_t *r, const ms_stack_text_t *stack, int wai
     return err;
 }
 
+int ms__spool_write_stack(const ms_stack_text_t *stack, int wait)
+{
+    int err;
+
+    if (stack->hash == 0 || stack->len == 0)
+        return -EINVAL;
+    if (ms__spool_state() != MS__SPOOL_LIVE)
+        return -ESRCH;
+    if (!lock_writer(wait))
+        return -EBUSY;
+    if (ms__spool_state() != MS__SPOOL_LIVE) {
+        unlock_writer();
+        return -ESRCH;
+    }
+    err = seen_stack(stack->hash) ? 0 : write_stack(stack);
+    unlock_writer();
+    return err;
+}
+
+int ms__spool_write_blocks(int64_t t_ns, int64_t rss_kb, const ms_spool_block_t *b, uint32_t n,
+                           uint32_t untracked, int wait)
+{
+    const uint32_t bytes =
+        (uint32_t)(sizeof(ms_spool_blocks_t) + (size_t)n * sizeof(ms_spool_block_t));
+    ms_spool_blocks_t *r;
+    int err;
+
+    if (ms__spool_state() != MS__SPOOL_LIVE)
+        return -ESRCH;
+    if (!lock_writer(wait))
+        return -EBUSY;
+    if (ms__spool_state() != MS__SPOOL_LIVE) {
+        unlock_writer();
+        return -ESRCH;
+    }
+    err = make_room(bytes);
+    if (err == 0) {
+        r = (ms_spool_blocks_t *)(void *)next_rec();
+        memset(r, 0, sizeof *r);
+        r->h.type = MS_SPOOL_REC_BLOCKS;
+        r->h.bytes = (uint16_t)bytes;
+        r->t_ns = t_ns;
+        r->rss_kb = rss_kb;
+        r->count = n;
+        r->untracked = untracked;
+        memcpy(r + 1, b, (size_t)n * sizeof *b);
+        commit(bytes);
+    }
+    unlock_writer();
+    return err;
+}
+
 void ms__spool_note(const char *why)
 {
     sigset_t all, old;

@@ -52,6 +52,17 @@ static atomic_int follower; /* a sampler thread of this image follows */
 static MS__COLD char stack_text[MS_SPOOL_STACK_TEXT_MAX];
 static atomic_int stack_busy;
 
+/*
+ * Raw return addresses already symbolized, by a hash of them: a program that allocates
+ * and frees a large block in a loop pays for the unwinding, not for dladdr and the text,
+ * on every round. Racy by design: a slot read torn between two writers only costs a
+ * symbolization, since the key is checked again after the value is read.
+ */
+#define RAW_CACHE 32
+static struct {
+    _Atomic uint64_t raw, text;
+} raw_cache[RAW_CACHE];
+
 void ms__trigger_configure(unsigned max_per_s, int stacks)
 {
     atomic_store(&period_ns, max_per_s > 0 ? 1000000000LL / (long long)max_per_s : 0);
@@ -60,6 +71,8 @@ void ms__trigger_configure(unsigned max_per_s, int stacks)
 
 void ms__trigger_fork_child(void)
 {
+    for (unsigned i = 0; i < RAW_CACHE; i++)
+        atomic_store(&raw_cache[i].raw, 0);
     atomic_store(&bucket_tat, 0);
     atomic_store(&peak_rss_kb, 0);
     atomic_store(&stack_busy, 0);
@@ -168,7 +181,8 @@ int ms__trigger_sample(int kind, int64_t heap_bytes)
     r.heap_kb = heap_bytes > 0 ? heap_bytes / 1024 : 0;
     r.pss.total = r.pss.anon = r.pss.shmem = -1;
     if (ms__proc_status(&r.st) == 0) {
-        if (raise_peak(r.st.rss_kb) && atomic_load_explicit(&stacks_on, memory_order_relaxed)) {
+        const int peak = raise_peak(r.st.rss_kb);
+        if (peak && atomic_load_explicit(&stacks_on, memory_order_relaxed)) {
             int expect = 0;
             holds_text = atomic_compare_exchange_strong(&stack_busy, &expect, 1);
             if (holds_text)
@@ -177,6 +191,13 @@ int ms__trigger_sample(int kind, int64_t heap_bytes)
         ms__spool_write(&r, have_stack ? &st : NULL, 0);
         if (holds_text)
             atomic_store(&stack_busy, 0);
+        /*
+         * Waited for briefly: a busy writer here is usually another thread's, and a
+         * handler that interrupted this thread's own writer gives up after a few ms.
+         */
+        if (peak)
+            ms__blocks_snapshot(r.t_ns, r.st.rss_kb, kind == MS__SAMPLE_RELEASE,
+                                MS__WRITE_BRIEFLY);
         /* Growth goes on after the allocation, as the program touches its pages. */
         if (kind == MS__SAMPLE_ALLOC)
             request_follow(r.st.rss_kb);
@@ -188,7 +209,67 @@ int ms__trigger_sample(int kind, int64_t heap_bytes)
     return 1;
 }
 
-void ms__trigger_note_rss(int64_t rss_kb)
+int ms__trigger_note_rss(int64_t rss_kb)
 {
-    raise_peak(rss_kb);
+    return raise_peak(rss_kb);
+}
+
+static uint64_t raw_hash(const ms_stack_t *s)
+{
+    uint64_t h = UINT64_C(0xcbf29ce484222325);
+
+    for (int i = 0; i < s->depth; i++) {
+        h ^= (uint64_t)(uintptr_t)s->ips[i];
+        h *= UINT64_C(0x100000001b3);
+    }
+    return h != 0 ? h : 1;
+}
+
+void ms__trigger_block(const void *p, uint64_t bytes, uint64_t span)
+{
+    uint64_t hash = 0;
+    sigset_t all, old;
+    int cancel_state;
+
+    if (ms__spool_state() != MS__SPOOL_LIVE || ms__pid() != ms__spool_owner())
+        return;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    if (atomic_load_explicit(&stacks_on, memory_order_relaxed)) {
+        ms_stack_t s;
+        uint64_t raw;
+        unsigned slot;
+
+        s.depth = ms__unwind_capture(s.ips, MS_MAX_STACK_FRAMES);
+        raw = raw_hash(&s);
+        slot = (unsigned)(raw % RAW_CACHE);
+        if (atomic_load(&raw_cache[slot].raw) == raw) {
+            hash = atomic_load(&raw_cache[slot].text);
+            if (atomic_load(&raw_cache[slot].raw) != raw)
+                hash = 0;
+        }
+        if (hash == 0) {
+            int expect = 0;
+            if (atomic_compare_exchange_strong(&stack_busy, &expect, 1)) {
+                ms_stack_text_t st;
+                ms_fmt_t f;
+                ms__fmt_init(&f, stack_text, sizeof(stack_text));
+                st.depth = (uint32_t)ms__stack_format(&s, ms__proc_exe(), &f);
+                st.len = (uint32_t)f.len;
+                st.text = stack_text;
+                st.hash = st.len > 0 ? (uint64_t)ms__stack_hash(stack_text, f.len) : 0;
+                if (st.hash != 0 && ms__spool_write_stack(&st, 0) == 0) {
+                    hash = st.hash;
+                    atomic_store(&raw_cache[slot].raw, 0);
+                    atomic_store(&raw_cache[slot].text, hash);
+                    atomic_store(&raw_cache[slot].raw, raw);
+                }
+                atomic_store(&stack_busy, 0);
+            }
+        }
+    }
+    ms__blocks_add(p, bytes, span, hash, ms__clock_ns(CLOCK_REALTIME));
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_setcancelstate(cancel_state, NULL);
 }

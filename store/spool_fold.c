@@ -38,6 +38,10 @@ enum {
     S_PROC_END,
     S_SAMPLE,
     S_STACK,
+    S_BLOCKS_CLEAR,
+    S_BLOCK_READINGS_CLEAR,
+    S_BLOCK_READING,
+    S_BLOCK,
     S_COUNT
 };
 
@@ -91,6 +95,15 @@ static const char *const sql_text[S_COUNT] = {
                  " CASE WHEN ?7 = 0 THEN NULL ELSE (SELECT stack_id FROM stacks WHERE hash = ?7) END,"
                  " ?8, ?9, ?10, ?11, ?12, ?13)",
     [S_STACK] = "INSERT OR IGNORE INTO stacks(hash, depth, frames) VALUES(?1, ?2, ?3)",
+    /* An image's blocks are written at its highest readings: the last one is kept. */
+    [S_BLOCKS_CLEAR] = "DELETE FROM blocks WHERE proc_id = ?1",
+    [S_BLOCK_READINGS_CLEAR] = "DELETE FROM block_readings WHERE proc_id = ?1",
+    [S_BLOCK_READING] = "INSERT INTO block_readings(proc_id, t_ns, rss_kb, blocks, untracked)"
+                        " VALUES(?1, ?2, ?3, ?4, ?5)",
+    [S_BLOCK] = "INSERT INTO blocks(proc_id, t_ns, addr, bytes, resident_kb, stack_id,"
+                " allocated_ns) VALUES(?1, ?2, ?3, ?4, ?5,"
+                " CASE WHEN ?6 = 0 THEN NULL ELSE (SELECT stack_id FROM stacks WHERE hash = ?6) END,"
+                " ?7)",
 };
 
 struct ms_fold {
@@ -569,6 +582,38 @@ static int on_record(void *arg, const ms_spool_record_t *r)
         sqlite3_bind_int64(s, 2, r->u.stack.depth);
         sqlite3_bind_text(s, 3, r->u.stack.text, (int)r->u.stack.len, SQLITE_STATIC);
         rc = run(f, s, &c->rows);
+        break;
+    case MS_SPOOL_REC_BLOCKS:
+        s = stmt(f, S_BLOCKS_CLEAR);
+        sqlite3_bind_int64(s, 1, c->proc_id);
+        rc = run(f, s, &c->rows);
+        if (rc == SQLITE_OK) {
+            s = stmt(f, S_BLOCK_READINGS_CLEAR);
+            sqlite3_bind_int64(s, 1, c->proc_id);
+            rc = run(f, s, &c->rows);
+        }
+        if (rc == SQLITE_OK) {
+            s = stmt(f, S_BLOCK_READING);
+            sqlite3_bind_int64(s, 1, c->proc_id);
+            sqlite3_bind_int64(s, 2, r->u.blocks.t_ns);
+            sqlite3_bind_int64(s, 3, r->u.blocks.rss_kb);
+            sqlite3_bind_int64(s, 4, r->u.blocks.count);
+            sqlite3_bind_int64(s, 5, r->u.blocks.untracked);
+            rc = run(f, s, &c->rows);
+        }
+        for (uint32_t k = 0; rc == SQLITE_OK && k < r->u.blocks.count; k++) {
+            ms_spool_block_t b;
+            memcpy(&b, r->u.blocks.list + (size_t)k * sizeof b, sizeof b);
+            s = stmt(f, S_BLOCK);
+            sqlite3_bind_int64(s, 1, c->proc_id);
+            sqlite3_bind_int64(s, 2, r->u.blocks.t_ns);
+            sqlite3_bind_int64(s, 3, (sqlite3_int64)b.addr);
+            sqlite3_bind_int64(s, 4, (sqlite3_int64)b.bytes);
+            or_null(s, 5, b.resident_kb);
+            sqlite3_bind_int64(s, 6, (sqlite3_int64)b.stack_hash);
+            or_null(s, 7, b.t_ns > 0 ? b.t_ns : -1);
+            rc = run(f, s, &c->rows);
+        }
         break;
     case MS_SPOOL_REC_NOTE:
         s = stmt(f, S_PROC_NOTE);

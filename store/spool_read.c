@@ -634,6 +634,36 @@ int ms_spool_parse(const unsigned char *buf, size_t len, uint32_t base, ms_spool
             r.u.note.len = n.len;
             break;
         }
+        case MS_SPOOL_REC_BLOCKS: {
+            ms_spool_blocks_t b;
+            if (h.bytes < sizeof b) {
+                bad = "blocks record too short";
+                break;
+            }
+            memcpy(&b, body, sizeof b);
+            if (b.count > MS_BLOCKS_MAX ||
+                sizeof b + (size_t)b.count * sizeof(ms_spool_block_t) > h.bytes) {
+                bad = "blocks longer than their record";
+                break;
+            }
+            if (b.t_ns <= 0 || b.rss_kb < 0) {
+                bad = "blocks reading out of range";
+                break;
+            }
+            for (uint32_t k = 0; k < b.count && bad == NULL; k++) {
+                ms_spool_block_t one;
+                memcpy(&one, body + sizeof b + (size_t)k * sizeof one, sizeof one);
+                if (one.addr == 0 || one.bytes == 0 || one.bytes > (uint64_t)INT64_MAX ||
+                    one.addr > (uint64_t)INT64_MAX || one.resident_kb < -1 || one.t_ns < 0)
+                    bad = "block values out of range";
+            }
+            r.u.blocks.t_ns = b.t_ns;
+            r.u.blocks.rss_kb = b.rss_kb;
+            r.u.blocks.count = b.count;
+            r.u.blocks.untracked = b.untracked;
+            r.u.blocks.list = body + sizeof b;
+            break;
+        }
         default:
             /* A later version's record: skipped by its length, which was checked. */
             off += h.bytes;

@@ -152,6 +152,13 @@ typedef struct ms_spool_record {
             const char *text;
             uint32_t len;
         } note;
+        struct {
+            int64_t t_ns;
+            int64_t rss_kb;
+            uint32_t count;
+            uint32_t untracked;
+            const unsigned char *list; /* count ms_spool_block_t, unaligned: memcpy each */
+        } blocks;
     } u;
 } ms_spool_record_t;
 

@@ -263,6 +263,10 @@ static int copy_src(ms_merge_t *m, const char *name, char *err, size_t errlen)
         " (SELECT status FROM src.runs WHERE run_id = r.old) IS NOT '" MS_STATUS_RUNNING "';"
         "DELETE FROM main.samples WHERE proc_id IN (SELECT proc_id FROM main.processes"
         " WHERE run_id IN (SELECT run_id FROM temp.stale));"
+        "DELETE FROM main.blocks WHERE proc_id IN (SELECT proc_id FROM main.processes"
+        " WHERE run_id IN (SELECT run_id FROM temp.stale));"
+        "DELETE FROM main.block_readings WHERE proc_id IN (SELECT proc_id FROM main.processes"
+        " WHERE run_id IN (SELECT run_id FROM temp.stale));"
         "DELETE FROM main.processes WHERE run_id IN (SELECT run_id FROM temp.stale);"
         "DELETE FROM main.spool_chunks WHERE pool IN (SELECT pool FROM main.spool_pools"
         " WHERE run_id IN (SELECT run_id FROM temp.stale));"
@@ -328,6 +332,19 @@ static int copy_src(ms_merge_t *m, const char *name, char *err, size_t errlen)
         into.s != NULL ? into.s : "",
         HAS(3, "stack_id") ? "(SELECT new FROM temp.smap WHERE old = x.stack_id)" : "NULL",
         from.s != NULL ? from.s : "");
+    /* The large blocks at each process's highest reading (schema 8). */
+    if (ms_store_int(m->db, "SELECT count(*) FROM src.sqlite_schema WHERE type = 'table'"
+                            " AND name IN ('blocks', 'block_readings')", 0) == 2)
+        put(&q,
+            "INSERT INTO main.block_readings(proc_id, t_ns, rss_kb, blocks, untracked)"
+            " SELECT b.proc_id + (SELECT v FROM temp.poff), b.t_ns, b.rss_kb, b.blocks,"
+            " b.untracked FROM src.block_readings b WHERE b.proc_id IN (SELECT p.proc_id"
+            " FROM src.processes p JOIN temp.rmap m ON m.old = p.run_id);"
+            "INSERT INTO main.blocks(proc_id, t_ns, addr, bytes, resident_kb, stack_id,"
+            " allocated_ns) SELECT b.proc_id + (SELECT v FROM temp.poff), b.t_ns, b.addr,"
+            " b.bytes, b.resident_kb, (SELECT new FROM temp.smap WHERE old = b.stack_id),"
+            " b.allocated_ns FROM src.blocks b WHERE b.proc_id IN (SELECT p.proc_id"
+            " FROM src.processes p JOIN temp.rmap m ON m.old = p.run_id);");
     /* What was folded of which pool, for the pools folded on top. */
     if (src[5].n > 0 && src[6].n > 0) {
         free(into.s);

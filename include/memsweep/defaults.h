@@ -52,6 +52,7 @@ static inline long long ms_limit_reserve_mb(long long limit_mb)
 #define MS_DEFAULT_ALLOC_STEP_MB 64
 #define MS_DEFAULT_RELEASE_MB 16
 #define MS_DEFAULT_ALLOC_MAX_PER_S 100
+#define MS_DEFAULT_BLOCK_MB MS_DEFAULT_RELEASE_MB
 
 /* Deepest stack captured for an allocation-driven peak. */
 #define MS_MAX_STACK_FRAMES 64

@@ -53,6 +53,13 @@
 /* Size of a single release, in MiB, preceded by a `release` sample (default 16). */
 #define MS_ENV_RELEASE_MB "MEMSWEEP_RELEASE_MB"
 
+/*
+ * Size of a block, in MiB, whose allocation stack is recorded and which is listed among
+ * the large blocks live at the image's highest readings (default: the release size, 16;
+ * at least 1; 0 records none).
+ */
+#define MS_ENV_BLOCK_MB "MEMSWEEP_BLOCK_MB"
+
 /* Most allocation-driven samples per second per process (default 100). */
 #define MS_ENV_ALLOC_MAX_PER_S "MEMSWEEP_ALLOC_MAX_PER_S"
 

@@ -12,7 +12,7 @@
 #define MS_APPLICATION_ID 0x4D535750
 
 /* PRAGMA user_version written by this version of memsweep. */
-#define MS_SCHEMA_VERSION 7
+#define MS_SCHEMA_VERSION 8
 
 /*
  * Columns of runs added in version 7, for the runs of a sweep made of shards (one per
@@ -111,6 +111,22 @@
     " hash INTEGER NOT NULL UNIQUE,"                                                   \
     " depth INTEGER NOT NULL,"                                                         \
     " frames TEXT NOT NULL);"                                                          \
+    "CREATE TABLE IF NOT EXISTS block_readings("                                       \
+    " proc_id INTEGER NOT NULL REFERENCES processes(proc_id),"                         \
+    " t_ns INTEGER NOT NULL,"                                                          \
+    " rss_kb INTEGER NOT NULL,"                                                        \
+    " blocks INTEGER NOT NULL,"                                                        \
+    " untracked INTEGER NOT NULL DEFAULT 0);"                                          \
+    "CREATE TABLE IF NOT EXISTS blocks("                                               \
+    " proc_id INTEGER NOT NULL REFERENCES processes(proc_id),"                         \
+    " t_ns INTEGER NOT NULL,"                                                          \
+    " addr INTEGER NOT NULL,"                                                          \
+    " bytes INTEGER NOT NULL,"                                                         \
+    " resident_kb INTEGER,"                                                            \
+    " stack_id INTEGER REFERENCES stacks(stack_id),"                                   \
+    " allocated_ns INTEGER);"                                                          \
+    "CREATE INDEX IF NOT EXISTS blocks_by_proc ON blocks(proc_id, t_ns);"              \
+    "CREATE INDEX IF NOT EXISTS block_readings_by_proc ON block_readings(proc_id);"    \
     "CREATE INDEX IF NOT EXISTS runs_by_sweep ON runs(sweep_id, seq);"                 \
     "CREATE INDEX IF NOT EXISTS processes_by_run ON processes(run_id, started_ns);"    \
     "CREATE INDEX IF NOT EXISTS samples_by_proc ON samples(proc_id, t_ns);"            \

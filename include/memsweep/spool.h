@@ -174,6 +174,8 @@ typedef struct {
 #define MS_SPOOL_REC_SAMPLE 2 /* ms_spool_sample_t */
 #define MS_SPOOL_REC_STACK 3  /* ms_spool_stack_t, then text_len bytes */
 #define MS_SPOOL_REC_NOTE 4   /* ms_spool_note_t, then len bytes: why measuring stopped */
+/* The large blocks live at a reading: ms_spool_blocks_t, then count ms_spool_block_t. */
+#define MS_SPOOL_REC_BLOCKS 5
 
 /* The longest exe and cmdline kept, and the longest stack text (frames cut to fit). */
 #define MS_SPOOL_TEXT_MAX 4096
@@ -236,12 +238,42 @@ typedef struct {
     uint32_t pad;
 } ms_spool_note_t;
 
+/*
+ * The blocks of at least MEMSWEEP_BLOCK_MB that were live when the image took the reading
+ * of time t_ns and RSS rss_kb (a SAMPLE record of the same time precedes it): written
+ * when a reading the shim takes is the image's highest so far and large blocks are live,
+ * or were at an earlier such reading. `untracked` counts the large blocks allocated in
+ * the image that its table had no room for (MS_BLOCKS_MAX), live or not.
+ */
+typedef struct {
+    ms_spool_rec_t h;
+    int64_t t_ns;
+    int64_t rss_kb;
+    uint32_t count;
+    uint32_t untracked;
+} ms_spool_blocks_t;
+
+typedef struct {
+    uint64_t addr;        /* what the allocation returned */
+    uint64_t bytes;       /* what it was given: the size asked, or the mapping's length */
+    int64_t resident_kb;  /* of its pages, resident at the reading (mincore); -1 unknown */
+    uint64_t stack_hash;  /* 0: none; else the hash of a STACK record of this process */
+    int64_t t_ns;         /* when it was allocated */
+} ms_spool_block_t;
+
+/* The most blocks an image tracks, and so the most a BLOCKS record lists. */
+#define MS_BLOCKS_MAX 128
+
 _Static_assert(sizeof(ms_spool_pool_t) <= MS_SPOOL_HEADER_BYTES, "pool header fits");
 _Static_assert(sizeof(ms_spool_chunk_t) == 24, "chunk header layout");
 _Static_assert(sizeof(ms_spool_proc_t) % 8 == 0, "process header keeps records aligned");
 _Static_assert(sizeof(ms_spool_sample_t) == 104, "sample layout");
 _Static_assert(sizeof(ms_spool_proc_t) == MS_SPOOL_PROC_BYTES_V1 + 24, "process header layout");
 _Static_assert(sizeof(ms_spool_rec_t) == 8, "record header layout");
+_Static_assert(sizeof(ms_spool_blocks_t) == 32, "blocks record layout");
+_Static_assert(sizeof(ms_spool_block_t) == 40, "block layout");
+_Static_assert(sizeof(ms_spool_blocks_t) + MS_BLOCKS_MAX * sizeof(ms_spool_block_t) <= 0xffff,
+               "a whole BLOCKS record fits its 16-bit length");
 
 /* Bytes of the process header in a pool of `version`. */
 static inline uint32_t ms_spool_proc_bytes(uint32_t version)

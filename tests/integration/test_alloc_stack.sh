@@ -1,7 +1,7 @@
 # Where the peak came from: the stack recorded for ms_spike's peak (the stacks row of the
 # allocation-driven sample with the highest RSS that has one) names ms_spike_allocate, the
 # function that allocates, touches and frees each spike. Frames are "module+0xOFF symbol"
-# lines. MEMSWEEP_STACKS=0 records no stack at all.
+# lines, with the module's build-id after them when it has one. MEMSWEEP_STACKS=0 records no stack at all.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 need_exe "$SPIKE"
@@ -46,10 +46,10 @@ assert_between "$depth" 2 64 "depth of the peak's stack"
 assert_eq "$depth" "$(grep -c . "$T/frames")" "stacks.depth against the lines of stacks.frames"
 bad="$(grep -vE '^[^ ]+\+0x[0-9a-f]+( .+)?$' "$T/frames" || true)"
 assert_eq "" "$bad" "frames not of the form 'module+0xoff [symbol]'"
-grep -qE '^([^ ]*/)?ms_spike\+0x[0-9a-f]+ ms_spike_allocate(\+0x[0-9a-f]+)?$' "$T/frames" ||
+grep -qE '^([^ ]*/)?ms_spike\+0x[0-9a-f]+ ms_spike_allocate(\+0x[0-9a-f]+)?( [0-9a-f]+)?$' "$T/frames" ||
     fail "the peak's stack does not name ms_spike_allocate in ms_spike: $(cat "$T/frames")"
 # The allocating function is called from main, so main's frame follows it.
-grep -qE '^([^ ]*/)?ms_spike\+0x[0-9a-f]+ main(\+0x[0-9a-f]+)?$' "$T/frames" ||
+grep -qE '^([^ ]*/)?ms_spike\+0x[0-9a-f]+ main(\+0x[0-9a-f]+)?( [0-9a-f]+)?$' "$T/frames" ||
     fail "the peak's stack does not name main in ms_spike: $(cat "$T/frames")"
 
 note "MEMSWEEP_STACKS=0"

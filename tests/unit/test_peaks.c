@@ -809,7 +809,7 @@ static void make_db(const char *path)
              " (1, 1, 10, 0, 3000000000, 262144, 1, 2, 2, 0),"
              " (2, 2, 11, 0, NULL, NULL, NULL, NULL, NULL, NULL);"
              "INSERT INTO stacks(stack_id, hash, depth, frames) VALUES"
-             " (5, 55, 2, '/usr/bin/w+0x40 spike' || char(10) || '/usr/bin/w+0x90 main');"
+             " (5, 55, 2, '/nonexistent/w+0x40 spike' || char(10) || '/nonexistent/w+0x90 main');"
              "INSERT INTO samples(proc_id, t_ns, rss_kb, hwm_kb, kind, stack_id) VALUES"
              " (1, 0, 2048, 2048, 'start', NULL),"
              " (1, 500000000, 65536, 65536, 'tick', NULL),"
@@ -891,8 +891,9 @@ static void test_cli(void **state)
                                  "  AllocTracking: on\n"
                                  "  AllocDropped: 2 (rate limit 2, full queue 0)\n"
                                  "  PeakStack: release sample at 192.0 MiB, 2 frames\n"
-                                 "    /usr/bin/w+0x40 spike\n"
-                                 "    /usr/bin/w+0x90 main\n"
+                                 "    w+0x40 spike (missing)\n"
+                                 "    w+0x90 main (missing)\n"
+                                 "  LargeBlocks: none recorded\n"
                                  "\n"
                                  "Run 2: mib=128\n"
                                  "  Status: failed\n"
@@ -905,6 +906,7 @@ static void test_cli(void **state)
                                  "crashed or ended by a raw exit system call; the database does "
                                  "not say which)\n"
                                  "  PeakStack: none\n"
+                                 "  LargeBlocks: none recorded\n"
                                  "\n"
                                  "Summary\n"
                                  "RunsTotal: 2\n"
@@ -927,8 +929,9 @@ static void test_cli(void **state)
         assert_int_equal(run_peaks(3, argv, &out, &err), 0);
         assert_string_equal(err, "");
         expect_prefix(out, "{\"runs\":[{\"Seq\":1,");
-        expect_contains(out, "\"Frames\":[\"/usr/bin/w+0x40 spike\",\"/usr/bin/w+0x90 main\"]}},"
-                             "{\"Seq\":2,");
+        expect_contains(out, "\"Frames\":[\"/nonexistent/w+0x40 spike\",\"/nonexistent/w+0x90 main\"],"
+                             "\"Symbolized\":[\"w+0x40 spike (missing)\",\"w+0x90 main (missing)\"]},"
+                             "\"LargeBlocks\":null},{\"Seq\":2,");
         expect_contains(out, "],\"summary\":{\"RunsTotal\":2,\"RunsCompared\":1,"
                              "\"ProcessesWithoutExitRecord\":1,"
                              "\"ProcessesWithoutExitRecordInRunningRuns\":0,"

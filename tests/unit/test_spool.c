@@ -437,6 +437,110 @@ static void test_parse_lengths(void **state)
     assert_int_equal(res.consumed, 64);
 }
 
+/* Keeps the last BLOCKS record a parse hands out, and its first block. */
+typedef struct blocks_seen {
+    int n;
+    uint32_t count, untracked;
+    int64_t t_ns, rss_kb;
+    ms_spool_block_t first;
+} blocks_seen_t;
+
+static int keep_blocks(void *arg, const ms_spool_record_t *r)
+{
+    blocks_seen_t *b = arg;
+
+    if (r->type != MS_SPOOL_REC_BLOCKS)
+        return 0;
+    b->n++;
+    b->count = r->u.blocks.count;
+    b->untracked = r->u.blocks.untracked;
+    b->t_ns = r->u.blocks.t_ns;
+    b->rss_kb = r->u.blocks.rss_kb;
+    if (r->u.blocks.count > 0)
+        memcpy(&b->first, r->u.blocks.list, sizeof b->first);
+    return 0;
+}
+
+/* A BLOCKS record of count blocks (each of 32 MiB, 20 MiB resident) in buf; its length. */
+static size_t make_blocks(unsigned char *buf, uint32_t count, uint32_t claimed)
+{
+    ms_spool_blocks_t h;
+    ms_spool_block_t b;
+    const size_t len = sizeof h + (size_t)count * sizeof b;
+
+    memset(&h, 0, sizeof h);
+    h.h.type = MS_SPOOL_REC_BLOCKS;
+    h.h.bytes = (uint16_t)len;
+    h.t_ns = 123456789;
+    h.rss_kb = 40960;
+    h.count = claimed;
+    h.untracked = 3;
+    memcpy(buf, &h, sizeof h);
+    for (uint32_t i = 0; i < count; i++) {
+        b.addr = 0x7f0000000000ULL + ((uint64_t)i << 26);
+        b.bytes = 32u << 20;
+        b.resident_kb = 20480;
+        b.stack_hash = 77;
+        b.t_ns = 123;
+        memcpy(buf + sizeof h + i * sizeof b, &b, sizeof b);
+    }
+    return len;
+}
+
+/* BLOCKS records: read whole when they check, refused (and skipped) when they do not. */
+static void test_parse_blocks(void **state)
+{
+    static unsigned char buf[sizeof(ms_spool_blocks_t) + (MS_BLOCKS_MAX + 1) * sizeof(ms_spool_block_t)];
+    ms_spool_parse_result_t res;
+    blocks_seen_t b;
+    size_t len;
+
+    (void)state;
+    memset(&b, 0, sizeof b);
+    len = make_blocks(buf, 2, 2);
+    assert_int_equal(ms_spool_parse(buf, len, 0, keep_blocks, &b, &res), 0);
+    assert_int_equal(b.n, 1);
+    assert_int_equal(res.rejected, 0);
+    assert_int_equal(b.count, 2);
+    assert_int_equal(b.untracked, 3);
+    assert_int_equal(b.rss_kb, 40960);
+    assert_int_equal(b.first.bytes, 32u << 20);
+    assert_int_equal(b.first.resident_kb, 20480);
+    assert_int_equal(b.first.stack_hash, 77);
+    /* A count beyond the record's length, or beyond the most a shim lists. */
+    memset(&b, 0, sizeof b);
+    len = make_blocks(buf, 2, 3);
+    assert_int_equal(ms_spool_parse(buf, len, 0, keep_blocks, &b, &res), 0);
+    assert_int_equal(b.n, 0);
+    assert_int_equal(res.rejected, 1);
+    assert_false(res.stopped);
+    assert_int_equal(res.consumed, len);
+    len = make_blocks(buf, MS_BLOCKS_MAX + 1, MS_BLOCKS_MAX + 1);
+    assert_int_equal(ms_spool_parse(buf, len, 0, keep_blocks, &b, &res), 0);
+    assert_int_equal(b.n, 0);
+    assert_int_equal(res.rejected, 1);
+    /* A block without an address, or a resident size below -1. */
+    len = make_blocks(buf, 2, 2);
+    memset(buf + sizeof(ms_spool_blocks_t) + sizeof(ms_spool_block_t), 0, 8);
+    assert_int_equal(ms_spool_parse(buf, len, 0, keep_blocks, &b, &res), 0);
+    assert_int_equal(b.n, 0);
+    assert_int_equal(res.rejected, 1);
+    len = make_blocks(buf, 1, 1);
+    {
+        const int64_t bad = -2;
+        memcpy(buf + sizeof(ms_spool_blocks_t) + offsetof(ms_spool_block_t, resident_kb), &bad,
+               sizeof bad);
+    }
+    assert_int_equal(ms_spool_parse(buf, len, 0, keep_blocks, &b, &res), 0);
+    assert_int_equal(b.n, 0);
+    assert_int_equal(res.rejected, 1);
+    /* An empty list is a list: the process's blocks were all freed. */
+    len = make_blocks(buf, 0, 0);
+    assert_int_equal(ms_spool_parse(buf, len, 0, keep_blocks, &b, &res), 0);
+    assert_int_equal(b.n, 1);
+    assert_int_equal(b.count, 0);
+}
+
 /* Keeps the samples a parse hands out. */
 typedef struct {
     ms_spool_sample_t s[4];
@@ -976,6 +1080,7 @@ int main(void)
         cmocka_unit_test(test_unwritten_and_huge_claims),
         cmocka_unit_test(test_stack_length_lies),
         cmocka_unit_test(test_parse_lengths),
+        cmocka_unit_test(test_parse_blocks),
         cmocka_unit_test(test_sample_versions),
         cmocka_unit_test(test_parsers),
         cmocka_unit_test(test_fold_idempotent),
