@@ -9,6 +9,7 @@
 #include "cli_export.h"
 #include "cli_merge.h"
 #include "cli_peaks.h"
+#include "cli_report.h"
 #include "cli_run.h"
 #include "climsg.h"
 #include "memsweep/version.h"
@@ -25,6 +26,7 @@ static const subcommand_t subcommands[] = {
     {"exec", ms_cmd_exec, "run one command as one run of a sweep, under any runner"},
     {"advise", ms_cmd_advise, "print the memory advisory of a recorded sweep"},
     {"peaks", ms_cmd_peaks, "compare periodic and allocation-driven peaks of a sweep"},
+    {"report", ms_cmd_report, "write a sweep as one self-contained HTML page"},
     {"export", ms_cmd_export, "write a sweep's runs or samples as CSV"},
     {"merge", ms_cmd_merge, "write several sweeps and shards into one database"},
     {"collect", ms_cmd_collect, "fold pending spools into their database"},

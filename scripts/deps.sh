@@ -5,11 +5,12 @@ set -euo pipefail
 # program that brings its own unwinder; r-base-core runs R's parallel::mclapply under the
 # shim (test_r_mclapply.sh); parallel runs `memsweep exec` as GNU parallel users do (test_exec.sh);
 # slurmctld, slurmd, slurm-client and munge make the single-node SLURM that test_slurm.sh
-# starts by itself; libdw-dev symbolizes stacks offline.
+# starts by itself; libdw-dev symbolizes stacks offline; chromium loads `memsweep report`'s
+# page in test_report.sh.
 packages=(cmake gcc g++ libc6-dev make pkg-config libsqlite3-dev libcmocka-dev
           sqlite3 python3 time libjemalloc2 xz-utils procps
           clang libclang-rt-14-dev libunwind-dev r-base-core parallel
-          slurmctld slurmd slurm-client munge libdw-dev)
+          slurmctld slurmd slurm-client munge libdw-dev chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
