@@ -51,7 +51,7 @@ static int write_runs(FILE *f, sqlite3 *db, const char *name, const ms_sweep_dat
         ms_proc_note_t notes[NOTES_SHOWN];
         ms_main_end_t main_end;
         size_t n_notes = 0, more_notes = 0;
-        char *label = NULL, *frames = NULL, *reason = NULL, *batch = NULL;
+        char *label = NULL, *frames = NULL, *reason = NULL, *batch = NULL, *named;
         ms_peak_blocks_t large;
         int main_known = 0;
         int rc = ms_sweep_run_label(texts, r->run_id, &label);
@@ -102,36 +102,29 @@ static int write_runs(FILE *f, sqlite3 *db, const char *name, const ms_sweep_dat
         info.more_notes = more_notes;
         info.blocks = &large;
         info.peak_kb = r->peak_kb;
-        if (json & MS_PEAKS_JSON) {
-            char *const named = frames != NULL ? ms_frames_symbolized(blocks, frames) : NULL;
+        /* The text names functions as the symbolizer finds them; JSON has both. */
+        named = frames != NULL ? ms_frames_symbolized(blocks, frames) : NULL;
+        if (frames != NULL && named == NULL) {
+            ms_set_err(err, errlen, "%s: %s", name, strerror(ENOMEM));
+            rc = -ENOMEM;
+        } else if (json & MS_PEAKS_JSON) {
             if (i > 0)
                 fputc(',', f);
             info.frames_named = named;
             ms_peaks_write_run_json(f, &info, &r->peaks, frames);
-            free(named);
         } else {
-            /* The text names functions as the symbolizer finds them; JSON keeps both. */
-            char *const named = frames != NULL ? ms_frames_symbolized(blocks, frames) : NULL;
-            if (frames != NULL && named == NULL) {
-                ms_set_err(err, errlen, "%s: %s", name, strerror(ENOMEM));
-                ms_sweep_notes_free(notes, n_notes);
-                ms_peak_blocks_free(&large);
-                free(label);
-                free(frames);
-                free(reason);
-                free(batch);
-                return -ENOMEM;
-            }
             ms_peaks_write_run(f, &info, &r->peaks, named);
-            free(named);
             fputc('\n', f);
         }
+        free(named);
         ms_sweep_notes_free(notes, n_notes);
         ms_peak_blocks_free(&large);
         free(label);
         free(frames);
         free(reason);
         free(batch);
+        if (rc != 0)
+            return rc;
     }
     return 0;
 }

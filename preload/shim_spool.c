@@ -381,21 +381,29 @@ static int write_sample(const ms_reading_t *rd, uint64_t stack_hash)
     return 0;
 }
 
-int ms__spool_write(const ms_reading_t *r, const ms_stack_text_t *stack, int wait)
+/* Takes the writer of a live spool: 0, -EBUSY when it is held, -ESRCH when not live. */
+static int lock_live(int wait)
 {
-    uint64_t hash = 0;
-    int err;
-
     if (ms__spool_state() != MS__SPOOL_LIVE)
         return -ESRCH;
-    if (!lock_writer(wait)) {
-        ms__spool_count(MS__COUNT_DROPPED_QUEUE, 1);
+    if (!lock_writer(wait))
         return -EBUSY;
-    }
     if (ms__spool_state() != MS__SPOOL_LIVE) {
         unlock_writer();
         return -ESRCH;
     }
+    return 0;
+}
+
+int ms__spool_write(const ms_reading_t *r, const ms_stack_text_t *stack, int wait)
+{
+    uint64_t hash = 0;
+    int err = lock_live(wait);
+
+    if (err == -EBUSY)
+        ms__spool_count(MS__COUNT_DROPPED_QUEUE, 1);
+    if (err != 0)
+        return err;
     if (stack != NULL && stack->hash != 0 && stack->len > 0) {
         /* A stack too large for any chunk goes without; the reading is still written. */
         err = seen_stack(stack->hash) ? 0 : write_stack(stack);
@@ -415,14 +423,9 @@ int ms__spool_write_stack(const ms_stack_text_t *stack, int wait)
 
     if (stack->hash == 0 || stack->len == 0)
         return -EINVAL;
-    if (ms__spool_state() != MS__SPOOL_LIVE)
-        return -ESRCH;
-    if (!lock_writer(wait))
-        return -EBUSY;
-    if (ms__spool_state() != MS__SPOOL_LIVE) {
-        unlock_writer();
-        return -ESRCH;
-    }
+    err = lock_live(wait);
+    if (err != 0)
+        return err;
     err = seen_stack(stack->hash) ? 0 : write_stack(stack);
     unlock_writer();
     return err;
@@ -434,16 +437,10 @@ int ms__spool_write_blocks(int64_t t_ns, int64_t rss_kb, const ms_spool_block_t 
     const uint32_t bytes =
         (uint32_t)(sizeof(ms_spool_blocks_t) + (size_t)n * sizeof(ms_spool_block_t));
     ms_spool_blocks_t *r;
-    int err;
+    int err = lock_live(wait);
 
-    if (ms__spool_state() != MS__SPOOL_LIVE)
-        return -ESRCH;
-    if (!lock_writer(wait))
-        return -EBUSY;
-    if (ms__spool_state() != MS__SPOOL_LIVE) {
-        unlock_writer();
-        return -ESRCH;
-    }
+    if (err != 0)
+        return err;
     err = make_room(bytes);
     if (err == 0) {
         r = (ms_spool_blocks_t *)(void *)next_rec();
