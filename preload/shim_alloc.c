@@ -1034,9 +1034,10 @@ static __attribute__((noinline)) void *realloc_general(void *p, size_t size, int
     guard_off(t, was);
     if (q != NULL) {
         const size_t bytes = block_bytes(st, q);
-        count_both(t, st, (int64_t)bytes - (int64_t)old);
+        /* In the table before the count, whose sample may list the blocks. */
         if (had || is_block(bytes))
             block_resized(t, had, &e, q, bytes, block_span(st, bytes));
+        count_both(t, st, (int64_t)bytes - (int64_t)old);
     } else if (p != NULL && size == 0) {
         count_down(t, st, old); /* glibc frees and returns NULL */
     } else if (had) {
@@ -1068,9 +1069,10 @@ void *ms__realloc(void *p, size_t size)
     q = REAL(realloc)(p, size);
     if (q != NULL) {
         const size_t bytes = glibc_chunk(q);
-        count_both(t, st, (int64_t)bytes - (int64_t)old);
+        /* In the table before the count, whose sample may list the blocks. */
         if (unlikely(had) || is_block(bytes))
             block_resized(t, had, &e, q, bytes, block_span(ST_GLIBC, bytes));
+        count_both(t, st, (int64_t)bytes - (int64_t)old);
     } else if (p != NULL && size == 0) {
         count_down(t, st, old); /* glibc frees and returns NULL */
     } else if (unlikely(had)) {
@@ -1269,6 +1271,9 @@ void *ms__mremap(void *old, size_t old_len, size_t new_len, int flags, void *new
             had = ms__blocks_take(old, &e);
     }
     q = (fn != NULL ? fn : sys_mremap)(old, old_len, new_len, flags, new_addr);
+    /* A fixed destination replaced whatever was there, a tracked block's pages included. */
+    if (st != ST_OFF && q != MAP_FAILED && (flags & MREMAP_FIXED) != 0)
+        ms__blocks_remove(q, new_bytes);
     if (q != MAP_FAILED && slot >= 0) {
         int64_t d = 0;
         /* MREMAP_DONTUNMAP leaves the old range mapped, and so recorded. */

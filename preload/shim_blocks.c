@@ -10,7 +10,10 @@
  * Blocks this large are rare (each costs the allocator a mapping), so the table is a
  * small array behind a lock, searched linearly; the lock is taken with the thread's
  * signals blocked, so that a handler allocating in the same thread never waits for it,
- * and nothing that can fork or take another lock runs while it is held. Ordinary
+ * and nothing that can fork or take another lock runs while it is held. (Blocks from 1 to
+ * 32 MiB may come from glibc's heap rather than a mapping of their own once glibc has
+ * raised its mapping threshold; their stacks are then taken at a bounded rate, see
+ * shim_trigger.c.) Ordinary
  * allocations never come here: the hooks compare a block's size with the threshold on
  * their slow path only, which every block of 256 KiB or more takes. A vfork child, which
  * shares the table but is not the process that owns it, leaves it alone.
@@ -24,7 +27,9 @@
  */
 #include "shim_internal.h"
 
+#include <errno.h>
 #include <sched.h>
+#include <time.h>
 #include <signal.h>
 #include <pthread.h>
 #include <string.h>
@@ -55,8 +60,12 @@ static int64_t listed_rss_kb = -1;
 static int ever_listed;
 static int pending;
 
-/* The snapshot being written, and who fills it: one thread at a time, the others skip. */
+/*
+ * The snapshot being written, and who fills it: one thread at a time. A highest reading
+ * that finds it busy leaves missed set, and the next one lists whatever the rule says.
+ */
 static atomic_int snap_busy;
+static atomic_int missed;
 static MS__COLD ms_spool_block_t snap[MS_BLOCKS_MAX];
 static MS__COLD uint64_t snap_span[MS_BLOCKS_MAX];
 static MS__COLD unsigned char vec[4096];
@@ -83,12 +92,18 @@ static void take(sigset_t *old)
 
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, old);
-    for (;;) {
+    for (unsigned tries = 0;; tries++) {
         int expect = 0;
         if (atomic_compare_exchange_weak_explicit(&lock, &expect, 1, memory_order_acquire,
                                                   memory_order_relaxed))
             return;
-        sched_yield();
+        /* A holder of lower priority on this CPU gets to run: a short sleep after a while. */
+        if (tries < 100) {
+            sched_yield();
+        } else {
+            const struct timespec ts = {0, 50000};
+            nanosleep(&ts, NULL);
+        }
     }
 }
 
@@ -107,6 +122,13 @@ static void set_live(int n)
 static void insert(const entry_t *e)
 {
     changes++;
+    /* An address the table still holds was freed unseen (inside the allocator): replaced. */
+    for (int i = 0; i < MS_BLOCKS_MAX; i++) {
+        if (table[i].addr == e->addr) {
+            table[i] = *e;
+            return;
+        }
+    }
     if (live >= MS_BLOCKS_MAX) {
         untracked++;
         return;
@@ -134,6 +156,22 @@ void ms__blocks_add(const void *p, uint64_t bytes, uint64_t span, uint64_t stack
 }
 
 /*
+ * Whether a tracked block may lie in [from, to), looked up without the lock: an munmap of
+ * anything else pays a scan of the table and nothing more. An entry being written by
+ * another thread is a block that thread allocated, which cannot be this range's.
+ */
+static int overlaps(uintptr_t from, uintptr_t to)
+{
+    for (int i = 0; i < MS_BLOCKS_MAX; i++) {
+        const uintptr_t a = __atomic_load_n(&table[i].addr, __ATOMIC_RELAXED);
+        const uint64_t span = __atomic_load_n(&table[i].span, __ATOMIC_RELAXED);
+        if (a != 0 && a < to && (a >= from || span > from - a))
+            return 1;
+    }
+    return 0;
+}
+
+/*
  * Forgets what of the tracked blocks lies in [addr, addr + len): a block that starts
  * there is gone; one that starts before and reaches into it keeps what lies before.
  */
@@ -147,7 +185,7 @@ void ms__blocks_remove(const void *addr, uint64_t len)
      * Nothing to look for. A block is added before the program can hand its address to
      * the thread that frees it, so that thread sees it counted.
      */
-    if (__atomic_load_n(&live, __ATOMIC_RELAXED) == 0 || !owner())
+    if (__atomic_load_n(&live, __ATOMIC_RELAXED) == 0 || !overlaps(from, to) || !owner())
         return;
     take(&old);
     for (int i = 0; i < MS_BLOCKS_MAX && live > 0; i++) {
@@ -204,6 +242,30 @@ void ms__blocks_put(const ms_block_entry_t *in)
 }
 
 /*
+ * Resident pages of n pages from at, into *pages; 1 when any of them is mapped. A run that
+ * mincore refuses (some page not mapped) is halved until the unmapped pages are found, so
+ * a hole costs a few calls, not one a page.
+ */
+static int resident_pages(uintptr_t at, uintptr_t n, uintptr_t page, int64_t *pages, int depth)
+{
+    if (n == 0)
+        return 0;
+    if (n <= sizeof vec && mincore((void *)at, n * page, vec) == 0) {
+        for (uintptr_t i = 0; i < n; i++)
+            *pages += vec[i] & 1;
+        return 1;
+    }
+    if (n == 1 || depth > 40)
+        return 0;
+    {
+        const uintptr_t half = n / 2;
+        const int a = resident_pages(at, half, page, pages, depth + 1);
+        const int b = resident_pages(at + half * page, n - half, page, pages, depth + 1);
+        return a || b;
+    }
+}
+
+/*
  * Resident KiB of the pages that hold [addr, addr + bytes). Pages that are not mapped (a
  * part unmapped since) count as not resident; -1 when none of it is mapped.
  */
@@ -217,22 +279,8 @@ static int64_t resident_kb(uintptr_t addr, uint64_t bytes)
 
     while (at < end) {
         const uintptr_t n = (end - at) / page < sizeof vec ? (end - at) / page : sizeof vec;
-        if (mincore((void *)at, n * page, vec) == 0) {
-            mapped = 1;
-            for (uintptr_t i = 0; i < n; i++)
-                pages += vec[i] & 1;
-            at += n * page;
-        } else if (n > 1) {
-            /* Some page of these is not mapped: page by page, to count the others. */
-            for (uintptr_t i = 0; i < n; i++, at += page) {
-                if (mincore((void *)at, page, vec) == 0) {
-                    mapped = 1;
-                    pages += vec[0] & 1;
-                }
-            }
-        } else {
-            at += page;
-        }
+        mapped |= resident_pages(at, n, page, &pages, 0);
+        at += n * page;
     }
     return mapped ? pages * (int64_t)(page / 1024) : -1;
 }
@@ -242,12 +290,16 @@ void ms__blocks_snapshot(int64_t t_ns, int64_t rss_kb, int force, int wait)
     sigset_t old, outer, all;
     uint32_t n = 0, lost;
     uint64_t seen;
-    int expect = 0;
+    int expect = 0, err;
 
     if (atomic_load_explicit(&threshold, memory_order_relaxed) == UINT64_MAX || !owner())
         return;
-    if (!atomic_compare_exchange_strong(&snap_busy, &expect, 1))
+    if (!atomic_compare_exchange_strong(&snap_busy, &expect, 1)) {
+        atomic_store(&missed, 1);
         return;
+    }
+    if (atomic_exchange(&missed, 0))
+        pending = 1;
     /* The writer is held with every signal blocked (shim_spool.c). */
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &outer);
@@ -256,9 +308,11 @@ void ms__blocks_snapshot(int64_t t_ns, int64_t rss_kb, int force, int wait)
     /*
      * Nothing to say: no block live, and none listed before (an image whose blocks are all
      * gone says so once, with an empty list). Or little new: the same blocks, RSS less than
-     * 1/32 above the last list, and no failed list to make up for.
+     * 1/32 above the last list, and no failed list to make up for. Or a reading below the
+     * last list's, which another thread's higher one overtook: the database keeps the last
+     * list written, which must stay the highest.
      */
-    if ((live == 0 && !ever_listed) ||
+    if ((live == 0 && !ever_listed) || rss_kb < listed_rss_kb ||
         (!force && !pending && seen == listed_changes && listed_rss_kb >= 0 &&
          rss_kb < listed_rss_kb + (listed_rss_kb / 32 > 1024 ? listed_rss_kb / 32 : 1024))) {
         give(&old);
@@ -284,13 +338,15 @@ void ms__blocks_snapshot(int64_t t_ns, int64_t rss_kb, int force, int wait)
      */
     for (uint32_t i = 0; i < n; i++)
         snap[i].resident_kb = resident_kb((uintptr_t)snap[i].addr, snap_span[i]);
-    if (ms__spool_write_blocks(t_ns, rss_kb, snap, n, lost, wait) == 0) {
+    err = ms__spool_write_blocks(t_ns, rss_kb, snap, n, lost, wait);
+    if (err == 0) {
         listed_changes = seen;
         listed_rss_kb = rss_kb;
         ever_listed = n > 0;
         pending = 0;
     } else {
-        pending = 1;
+        /* Only a busy writer is worth trying again; a full or stopped spool is not. */
+        pending = err == -EBUSY;
     }
     pthread_sigmask(SIG_SETMASK, &outer, NULL);
     atomic_store(&snap_busy, 0);

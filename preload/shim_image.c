@@ -172,8 +172,7 @@ void ms__image_exec(void)
      */
     if (ms__proc_status(&r.st) == 0) {
         const int peak = ms__trigger_note_rss(r.st.rss_kb);
-        ms__spool_write(&r, NULL, MS__WRITE_BRIEFLY);
-        if (peak)
+        if (ms__spool_write(&r, NULL, MS__WRITE_BRIEFLY) == 0 && peak)
             ms__blocks_snapshot(r.t_ns, r.st.rss_kb, 1, MS__WRITE_BRIEFLY);
     } else
         ms__spool_count(MS__COUNT_UNSTORED, 1);
@@ -187,24 +186,21 @@ void ms__image_end(int64_t heap_kb)
 {
     const int saved = errno;
     ms_reading_t end = {0};
-    int read_early = 0;
 
     /* Not in a vfork child, nor in a child of a measured image that is not recording. */
     if (ms__pid() != ms__spool_owner())
         goto out;
     wake(heap_kb, 1);
     /*
-     * With large blocks live, the end is read before the writer stops, so that when it
-     * is the image's highest reading the blocks it holds are listed for it; otherwise
-     * after, as ever.
+     * With large blocks live, a reading before the writer stops: when it is the image's
+     * highest, the blocks it holds are listed for it (the end, read after the stop as
+     * ever, follows it at once). A list is a record, and none is written after the stop.
      */
     if (ms__blocks_live() > 0 && ms__spool_state() == MS__SPOOL_LIVE) {
-        end.t_ns = ms__clock_sys_ns(CLOCK_REALTIME);
-        if (ms__proc_status(&end.st) == 0) {
-            read_early = 1;
-            if (ms__trigger_note_rss(end.st.rss_kb))
-                ms__blocks_snapshot(end.t_ns, end.st.rss_kb, 1, MS__WRITE_BRIEFLY);
-        }
+        ms_reading_t last = {0};
+        last.t_ns = ms__clock_sys_ns(CLOCK_REALTIME);
+        if (ms__proc_status(&last.st) == 0 && ms__trigger_note_rss(last.st.rss_kb))
+            ms__blocks_snapshot(last.t_ns, last.st.rss_kb, 1, MS__WRITE_BRIEFLY);
     }
     /* This thread writes the end, or another one is (and is waited for), or nobody. */
     if (!ms__spool_stop())
@@ -215,12 +211,10 @@ void ms__image_end(int64_t heap_kb)
      * ended, and -1 says "not reported" for the figures the kernel did not give, both of
      * them whatever a failed read left behind. The heap is the hooks' own figure.
      */
-    if (!read_early) {
-        end.t_ns = ms__clock_sys_ns(CLOCK_REALTIME);
-        if (ms__proc_status(&end.st) != 0) {
-            end.st.rss_kb = -1;
-            end.st.hwm_kb = -1;
-        }
+    end.t_ns = ms__clock_sys_ns(CLOCK_REALTIME);
+    if (ms__proc_status(&end.st) != 0) {
+        end.st.rss_kb = -1;
+        end.st.hwm_kb = -1;
     }
     end.heap_kb = heap_kb;
     ms__spool_end(&end);

@@ -177,8 +177,8 @@ static int64_t tick(files_t *f, int64_t now)
     }
     r.pss = tick_pss(f, now);
     if (ms__trigger_note_rss(r.st.rss_kb)) {
-        ms__spool_write(&r, NULL, 1);
-        ms__blocks_snapshot(r.t_ns, r.st.rss_kb, 0, 1);
+        if (ms__spool_write(&r, NULL, 1) == 0)
+            ms__blocks_snapshot(r.t_ns, r.st.rss_kb, 0, 1);
     } else {
         ms__spool_write(&r, NULL, 1);
     }
@@ -213,7 +213,8 @@ static int store_growth(const ms_reading_t *r)
     }
     if (ms__trigger_note_rss(r->st.rss_kb)) {
         const int ok = ms__spool_write(r, NULL, 1) == 0;
-        ms__blocks_snapshot(r->t_ns, r->st.rss_kb, 0, 1);
+        if (ok)
+            ms__blocks_snapshot(r->t_ns, r->st.rss_kb, 0, 1);
         return ok;
     }
     return ms__spool_write(r, NULL, 1) == 0;

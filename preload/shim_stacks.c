@@ -63,19 +63,22 @@ static void read_build_id(const ElfW(Phdr) *ph, int n, uintptr_t bias, char *hex
     for (int i = 0; i < n; i++) {
         uintptr_t at = bias + ph[i].p_vaddr;
         size_t left = ph[i].p_filesz;
+        /* Notes are padded to their segment's alignment: 4, or 8 in some objects. */
+        const size_t pad = ph[i].p_align == 8 ? 7u : 3u;
         if (ph[i].p_type != PT_NOTE || !readable(ph, n, bias, at, left))
             continue;
         while (left >= sizeof(ElfW(Nhdr))) {
             const ElfW(Nhdr) *const nh = (const ElfW(Nhdr) *)at;
-            const size_t name = (nh->n_namesz + 3u) & ~(size_t)3u;
-            const size_t desc = (nh->n_descsz + 3u) & ~(size_t)3u;
-            const size_t whole = sizeof *nh + name + desc;
-            if (name > left || desc > left || whole > left)
+            /* As glibc reads notes: the descriptor and the next note at the alignment. */
+            const size_t desc_at = (sizeof *nh + (size_t)nh->n_namesz + pad) & ~pad;
+            const size_t whole = (desc_at + (size_t)nh->n_descsz + pad) & ~pad;
+            if (nh->n_namesz > left || nh->n_descsz > left || desc_at > left || whole > left ||
+                whole == 0)
                 break;
             if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 &&
                 memcmp((const char *)(nh + 1), "GNU", 4) == 0 && nh->n_descsz > 0 &&
                 nh->n_descsz <= BUILD_ID_MAX) {
-                const unsigned char *const id = (const unsigned char *)(nh + 1) + name;
+                const unsigned char *const id = (const unsigned char *)at + desc_at;
                 for (size_t k = 0; k < nh->n_descsz; k++) {
                     hex[2 * k] = digits[id[k] >> 4];
                     hex[2 * k + 1] = digits[id[k] & 15];
@@ -133,12 +136,14 @@ static const char *build_id_of(const struct link_map *lm)
         if (modules[i].used && modules[i].bias == f.bias && modules[i].name == f.name)
             return modules[i].hex;
     slot = modules_next++ % MODULES;
-    modules[slot].used = 1;
+    /* Marked used once filled: a fork child of a thread filling it finds it unused. */
+    modules[slot].used = 0;
     modules[slot].bias = f.bias;
     modules[slot].name = f.name;
     f.hex = modules[slot].hex;
     f.hex[0] = '\0';
     dl_iterate_phdr(find_object, &f);
+    modules[slot].used = 1;
     return modules[slot].hex;
 }
 

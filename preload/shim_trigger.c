@@ -188,14 +188,14 @@ int ms__trigger_sample(int kind, int64_t heap_bytes)
             if (holds_text)
                 have_stack = symbolize(&st);
         }
-        ms__spool_write(&r, have_stack ? &st : NULL, 0);
+        const int stored = ms__spool_write(&r, have_stack ? &st : NULL, 0) == 0;
         if (holds_text)
             atomic_store(&stack_busy, 0);
         /*
          * Waited for briefly: a busy writer here is usually another thread's, and a
          * handler that interrupted this thread's own writer gives up after a few ms.
          */
-        if (peak)
+        if (peak && stored)
             ms__blocks_snapshot(r.t_ns, r.st.rss_kb, kind == MS__SAMPLE_RELEASE,
                                 MS__WRITE_BRIEFLY);
         /* Growth goes on after the allocation, as the program touches its pages. */
@@ -212,6 +212,24 @@ int ms__trigger_sample(int kind, int64_t heap_bytes)
 int ms__trigger_note_rss(int64_t rss_kb)
 {
     return raise_peak(rss_kb);
+}
+
+/* The token bucket of block stacks, as take_token's: a theoretical arrival time. */
+static atomic_llong block_tat;
+
+static int block_token(void)
+{
+    const long long period = 1000000000LL / MS_BLOCK_STACKS_PER_S;
+    const long long now = ms__clock_ns(CLOCK_MONOTONIC);
+    long long tat = atomic_load(&block_tat);
+
+    for (;;) {
+        const long long next = (tat > now ? tat : now) + period;
+        if (next - now > 1000000000LL + period / 2)
+            return 0;
+        if (atomic_compare_exchange_weak(&block_tat, &tat, next))
+            return 1;
+    }
 }
 
 static uint64_t raw_hash(const ms_stack_t *s)
@@ -236,7 +254,13 @@ void ms__trigger_block(const void *p, uint64_t bytes, uint64_t span)
     pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    if (atomic_load_explicit(&stacks_on, memory_order_relaxed)) {
+    /*
+     * A stack at a bounded rate (MS_BLOCK_STACKS_PER_S): glibc serves blocks of up to 32 MiB
+     * from its heap once its mapping threshold has grown, and a program may then allocate
+     * and free one in a loop at the heap's speed; past the rate a block is recorded
+     * without its stack.
+     */
+    if (atomic_load_explicit(&stacks_on, memory_order_relaxed) && block_token()) {
         ms_stack_t s;
         uint64_t raw;
         unsigned slot;

@@ -54,6 +54,9 @@ static inline long long ms_limit_reserve_mb(long long limit_mb)
 #define MS_DEFAULT_ALLOC_MAX_PER_S 100
 #define MS_DEFAULT_BLOCK_MB MS_DEFAULT_RELEASE_MB
 
+/* Most large blocks a second whose allocation stack is taken; the rest go without one. */
+#define MS_BLOCK_STACKS_PER_S 1000
+
 /* Deepest stack captured for an allocation-driven peak. */
 #define MS_MAX_STACK_FRAMES 64
 

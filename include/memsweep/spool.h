@@ -255,7 +255,8 @@ typedef struct {
 
 typedef struct {
     uint64_t addr;        /* what the allocation returned */
-    uint64_t bytes;       /* what it was given: the size asked, or the mapping's length */
+    uint64_t bytes;       /* as allocated: glibc's chunk (header included), another
+                           * allocator's usable size, or the mapping's length */
     int64_t resident_kb;  /* of its pages, resident at the reading (mincore); -1 unknown */
     uint64_t stack_hash;  /* 0: none; else the hash of a STACK record of this process */
     int64_t t_ns;         /* when it was allocated */
