@@ -145,8 +145,7 @@ int ms_peaks_print(FILE *f, sqlite3 *db, const char *name, const ms_sweep_data_t
     if (rc != 0) {
         ms_set_err(err, errlen, "%s: %s", name != NULL ? name : sqlite3_db_filename(db, "main"),
                    rc == -ENOMEM ? strerror(ENOMEM) : sqlite3_errmsg(db));
-        ms_block_reader_close(blocks);
-    ms_sweep_texts_close(&texts);
+        ms_sweep_texts_close(&texts);
         return rc;
     }
     ms_sweep_peak_summary(d, &summary);
@@ -163,6 +162,7 @@ int ms_peaks_print(FILE *f, sqlite3 *db, const char *name, const ms_sweep_data_t
             ms_peaks_write_summary(f, d->n_runs, &summary, &report);
         }
     }
+    ms_block_reader_close(blocks);
     ms_sweep_texts_close(&texts);
     return rc;
 }
