@@ -86,12 +86,9 @@ static int owner(void)
     return ms__spool_state() == MS__SPOOL_LIVE && ms__pid() == ms__spool_owner();
 }
 
-static void take(sigset_t *old)
+/* Takes the lock; the caller has blocked its thread's signals. */
+static void take_masked(void)
 {
-    sigset_t all;
-
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, old);
     for (unsigned tries = 0;; tries++) {
         int expect = 0;
         if (atomic_compare_exchange_weak_explicit(&lock, &expect, 1, memory_order_acquire,
@@ -107,9 +104,24 @@ static void take(sigset_t *old)
     }
 }
 
-static void give(const sigset_t *old)
+static void give_masked(void)
 {
     atomic_store_explicit(&lock, 0, memory_order_release);
+}
+
+/* Blocks the thread's signals and takes the lock. */
+static void take(sigset_t *old)
+{
+    sigset_t all;
+
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, old);
+    take_masked();
+}
+
+static void give(const sigset_t *old)
+{
+    give_masked();
     pthread_sigmask(SIG_SETMASK, old, NULL);
 }
 
@@ -146,13 +158,12 @@ void ms__blocks_add(const void *p, uint64_t bytes, uint64_t span, uint64_t stack
                     int64_t t_ns)
 {
     const entry_t e = {(uintptr_t)p, bytes, span, stack_hash, t_ns};
-    sigset_t old;
 
-    if (p == NULL || !owner())
+    if (p == NULL)
         return;
-    take(&old);
+    take_masked();
     insert(&e);
-    give(&old);
+    give_masked();
 }
 
 /*

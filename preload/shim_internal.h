@@ -627,7 +627,8 @@ uint64_t ms__blocks_threshold(void);
 
 /*
  * A block at p of bytes as allocated, of which span bytes from p are its own (its pages'
- * residency is read over them): with glibc's malloc, the chunk less its header.
+ * residency is read over them): with glibc's malloc, the chunk less its header. The
+ * caller owns the spool (not a vfork child) and has blocked its thread's signals.
  */
 void ms__blocks_add(const void *p, uint64_t bytes, uint64_t span, uint64_t stack_hash,
                     int64_t t_ns);
