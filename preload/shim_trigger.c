@@ -86,11 +86,11 @@ void ms__trigger_set_follower(void)
     atomic_store(&follower, 1);
 }
 
-static int take_token(void)
+/* One token of the bucket whose theoretical arrival time is *tat, period ns apart. */
+static int bucket_take(atomic_llong *tat_p, long long period)
 {
-    const long long period = atomic_load_explicit(&period_ns, memory_order_relaxed);
     const long long now = ms__clock_ns(CLOCK_MONOTONIC);
-    long long tat = atomic_load(&bucket_tat);
+    long long tat = atomic_load(tat_p);
 
     if (period == 0)
         return 0;
@@ -98,9 +98,14 @@ static int take_token(void)
         const long long next = (tat > now ? tat : now) + period;
         if (next - now > 1000000000LL + period / 2)
             return 0;
-        if (atomic_compare_exchange_weak(&bucket_tat, &tat, next))
+        if (atomic_compare_exchange_weak(tat_p, &tat, next))
             return 1;
     }
+}
+
+static int take_token(void)
+{
+    return bucket_take(&bucket_tat, atomic_load_explicit(&period_ns, memory_order_relaxed));
 }
 
 /* 1 when rss_kb is above every reading so far, which it then becomes. */
@@ -219,17 +224,7 @@ static atomic_llong block_tat;
 
 static int block_token(void)
 {
-    const long long period = 1000000000LL / MS_BLOCK_STACKS_PER_S;
-    const long long now = ms__clock_ns(CLOCK_MONOTONIC);
-    long long tat = atomic_load(&block_tat);
-
-    for (;;) {
-        const long long next = (tat > now ? tat : now) + period;
-        if (next - now > 1000000000LL + period / 2)
-            return 0;
-        if (atomic_compare_exchange_weak(&block_tat, &tat, next))
-            return 1;
-    }
+    return bucket_take(&block_tat, 1000000000LL / MS_BLOCK_STACKS_PER_S);
 }
 
 static uint64_t raw_hash(const ms_stack_t *s)
