@@ -310,35 +310,68 @@ static double pct(unsigned long long part, unsigned long long whole)
     return whole > 0 ? (double)part * 100.0 / (double)whole : 0.0;
 }
 
+void ms_peak_blocks_summary(const ms_peak_blocks_t *b, unsigned long long run_peak_kb, char *buf,
+                            size_t len)
+{
+    size_t at = 0;
+
+#define PUT(...)                                                                        \
+    do {                                                                                \
+        const int n_ = snprintf(buf + at, len - at, __VA_ARGS__);                       \
+        at = n_ < 0 ? at : at + (size_t)n_ < len ? at + (size_t)n_ : len - 1;           \
+    } while (0)
+    if (len == 0)
+        return;
+    buf[0] = '\0';
+    PUT("%zu live at the %s reading of %.1f MiB (pid %lld", b->n,
+        b->kind[0] != '\0' ? b->kind : "highest", mib(b->rss_kb), b->pid);
+    if (b->run_start_ns > 0 && b->t_ns >= b->run_start_ns)
+        PUT(", %.2f s into the run", (double)(b->t_ns - b->run_start_ns) / 1e9);
+    PUT("): %.1f MiB of them resident, %.1f%% of that reading", mib(b->resident_kb),
+        pct(b->resident_kb, b->rss_kb));
+    if (run_peak_kb > 0)
+        PUT(", %.1f%% of the run's peak of %.1f MiB", pct(b->resident_kb, run_peak_kb),
+            mib(run_peak_kb));
+#undef PUT
+}
+
+size_t ms_peak_blocks_notes(const ms_peak_blocks_t *b, char notes[][MS_PEAK_BLOCKS_NOTE_MAX])
+{
+    size_t n = 0;
+
+    if (b->unknown > 0)
+        snprintf(notes[n++], MS_PEAK_BLOCKS_NOTE_MAX,
+                 "the resident size of %zu of them is unknown: none of its pages was mapped "
+                 "at the reading",
+                 b->unknown);
+    if (b->proc_max_kb > ms_peak_blocks_near(b->rss_kb))
+        snprintf(notes[n++], MS_PEAK_BLOCKS_NOTE_MAX,
+                 "this process read up to %.1f MiB at a reading without a list: a tick taken "
+                 "from outside, or a list that could not be written",
+                 mib(b->proc_max_kb));
+    if (b->untracked > 0)
+        snprintf(notes[n++], MS_PEAK_BLOCKS_NOTE_MAX,
+                 "%llu more large blocks were allocated than the shim could track",
+                 b->untracked);
+    return n;
+}
+
 void ms_peak_blocks_write(FILE *f, const ms_peak_blocks_t *b, unsigned long long run_peak_kb,
                           size_t max_frames)
 {
     const int64_t run_start_ns = b->run_start_ns;
+    char line[512], notes[3][MS_PEAK_BLOCKS_NOTE_MAX];
+    size_t n_notes;
 
     if (!b->have) {
         fputs("  LargeBlocks: none recorded\n", f);
         return;
     }
-    fprintf(f, "  LargeBlocks: %zu live at the %s reading of %.1f MiB (pid %lld",
-            b->n, b->kind[0] != '\0' ? b->kind : "highest", mib(b->rss_kb), b->pid);
-    if (run_start_ns > 0 && b->t_ns >= run_start_ns)
-        fprintf(f, ", %.2f s into the run", (double)(b->t_ns - run_start_ns) / 1e9);
-    fprintf(f, "): %.1f MiB of them resident, %.1f%% of that reading", mib(b->resident_kb),
-            pct(b->resident_kb, b->rss_kb));
-    if (run_peak_kb > 0)
-        fprintf(f, ", %.1f%% of the run's peak of %.1f MiB", pct(b->resident_kb, run_peak_kb),
-                mib(run_peak_kb));
-    fputc('\n', f);
-    if (b->unknown > 0)
-        fprintf(f, "    (the resident size of %zu of them is unknown: none of its pages was mapped at the reading)\n",
-                b->unknown);
-    if (b->proc_max_kb > ms_peak_blocks_near(b->rss_kb))
-        fprintf(f, "    (this process read up to %.1f MiB at a reading without a list: a tick taken "
-                   "from outside, or a list that could not be written)\n",
-                mib(b->proc_max_kb));
-    if (b->untracked > 0)
-        fprintf(f, "    (%llu more large blocks were allocated than the shim could track)\n",
-                b->untracked);
+    ms_peak_blocks_summary(b, run_peak_kb, line, sizeof line);
+    fprintf(f, "  LargeBlocks: %s\n", line);
+    n_notes = ms_peak_blocks_notes(b, notes);
+    for (size_t i = 0; i < n_notes; i++)
+        fprintf(f, "    (%s)\n", notes[i]);
     for (size_t i = 0; i < b->n; i++) {
         const ms_block_view_t *const v = &b->blocks[i];
         const size_t shown = max_frames == 0 || v->n_frames < max_frames ? v->n_frames : max_frames;

@@ -77,6 +77,23 @@ int ms_peak_blocks_read(ms_block_reader_t *r, long long run_id, ms_peak_blocks_t
 void ms_peak_blocks_free(ms_peak_blocks_t *b);
 
 /*
+ * The line that sums a list up, as `peaks` prints it after "LargeBlocks: ": how many
+ * blocks were live at which reading, and how much of the reading and of the run's peak
+ * (run_peak_kb; 0: not said) their resident parts make.
+ */
+void ms_peak_blocks_summary(const ms_peak_blocks_t *b, unsigned long long run_peak_kb, char *buf,
+                            size_t len);
+
+/* Room for one note of ms_peak_blocks_notes. */
+#define MS_PEAK_BLOCKS_NOTE_MAX 200
+
+/*
+ * What to add to the summary, at most 3 notes: resident sizes unknown, a higher reading
+ * of the process without a list, blocks the shim could not track. Returns how many.
+ */
+size_t ms_peak_blocks_notes(const ms_peak_blocks_t *b, char notes[][MS_PEAK_BLOCKS_NOTE_MAX]);
+
+/*
  * The text of `memsweep peaks`: a LargeBlocks line and each block with its stack (at most
  * max_frames frames of each; 0: all). run_peak_kb is the run's peak, which the resident
  * blocks are given as a share of.

@@ -398,7 +398,8 @@ static void write_params(FILE *f, const char *label)
 static int write_blocks(FILE *f, ms_block_reader_t *reader, const ms_run_mem_t *run)
 {
     ms_peak_blocks_t b;
-    char what[768];
+    char what[1280], notes[3][MS_PEAK_BLOCKS_NOTE_MAX];
+    size_t n_notes;
     int rc = ms_peak_blocks_read(reader, run->run_id, &b);
 
     if (rc != 0)
@@ -408,21 +409,11 @@ static int write_blocks(FILE *f, ms_block_reader_t *reader, const ms_run_mem_t *
         fputs("null", f);
         return 0;
     }
-    snprintf(what, sizeof what,
-             "%zu block%s live at the %s reading of %.1f MiB (pid %lld): %.1f MiB of them "
-             "resident, %.1f%% of that reading and %.1f%% of the run's peak of %.1f MiB.%s",
-             b.n, b.n == 1 ? "" : "s", b.kind[0] != '\0' ? b.kind : "highest",
-             (double)b.rss_kb / 1024.0, b.pid, (double)b.resident_kb / 1024.0,
-             b.rss_kb > 0 ? (double)b.resident_kb * 100.0 / (double)b.rss_kb : 0.0,
-             run->peak_kb > 0 ? (double)b.resident_kb * 100.0 / (double)run->peak_kb : 0.0,
-             (double)run->peak_kb / 1024.0,
-             b.untracked > 0 ? " More large blocks were allocated than the shim could track." : "");
-    if (b.proc_max_kb > ms_peak_blocks_near(b.rss_kb)) {
+    ms_peak_blocks_summary(&b, run->peak_kb, what, sizeof what);
+    n_notes = ms_peak_blocks_notes(&b, notes);
+    for (size_t i = 0; i < n_notes; i++) {
         const size_t l = strlen(what);
-        snprintf(what + l, sizeof what - l,
-                 " The process read up to %.1f MiB at a reading without a list (a tick taken "
-                 "from outside, or a list that could not be written).",
-                 (double)b.proc_max_kb / 1024.0);
+        snprintf(what + l, sizeof what - l, "; %s", notes[i]);
     }
     fputs("{\"what\":", f);
     ms_json_string(f, what);
