@@ -22,6 +22,7 @@
 #include "hostlimits.h"
 #include "hostlimits_probe.h"
 #include "exeprobe.h"
+#include "memavail.h"
 #include "memsweep/defaults.h"
 #include "memsweep/marker.h"
 #include "memsweep/version.h"
@@ -40,6 +41,13 @@
 /* Longest accepted --timeout, in seconds: keeps the deadline in 64-bit nanoseconds. */
 #define MAX_TIMEOUT_S 1e9
 
+/* Longest accepted --stagger, in seconds (a day), and most retries of one run. */
+#define MAX_STAGGER_S 86400.0
+#define MAX_RETRY_OOM 100
+
+/* Largest --mem-budget in MiB (4 PiB, as hostlimits.h's MS_MEM_KB_UNLIMITED). */
+#define MAX_BUDGET_MB (1LL << 32)
+
 
 extern char **environ;
 
@@ -53,6 +61,11 @@ enum {
     OPT_SLURM,
     OPT_SBATCH_ARG,
     OPT_NO_WAIT,
+    OPT_MEM_BUDGET,
+    OPT_STAGGER,
+    OPT_ORDER,
+    OPT_RETRY_OOM,
+    OPT_SAFETY,
 };
 
 static const struct option long_opts[] = {
@@ -68,6 +81,11 @@ static const struct option long_opts[] = {
     {"slurm", no_argument, NULL, OPT_SLURM},
     {"sbatch-arg", required_argument, NULL, OPT_SBATCH_ARG},
     {"no-wait", no_argument, NULL, OPT_NO_WAIT},
+    {"mem-budget", required_argument, NULL, OPT_MEM_BUDGET},
+    {"stagger", required_argument, NULL, OPT_STAGGER},
+    {"order", required_argument, NULL, OPT_ORDER},
+    {"retry-oom", required_argument, NULL, OPT_RETRY_OOM},
+    {"safety-factor", required_argument, NULL, OPT_SAFETY},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -93,6 +111,14 @@ typedef struct run_opts {
     char **sbatch_args;      /* --sbatch-arg */
     size_t n_sbatch_args;
     int no_wait;
+    int jobs_auto;           /* -j auto */
+    long long mem_budget_mb; /* -1: none; 0: auto */
+    double stagger_s;        /* 0: none */
+    int stagger_auto;
+    int order_size;          /* --order size */
+    long long retry_oom;     /* 0: none */
+    double safety_factor;
+    int safety_given;
 } run_opts_t;
 
 static void usage(FILE *f)
@@ -108,9 +134,11 @@ static void usage(FILE *f)
             "                           the first parameter varies slowest\n"
             "      --commands FILE      run each line of FILE with /bin/sh -c, skipping\n"
             "                           blank lines and lines starting with #\n"
-            "  -j, --jobs N             run at most N workers at once (default: the CPUs\n"
+            "  -j, --jobs N|auto        run at most N workers at once (default: the CPUs\n"
             "                           memsweep may run on, or SLURM_CPUS_ON_NODE when\n"
-            "                           that is fewer)\n"
+            "                           that is fewer); auto: as many as those CPUs and\n"
+            "                           the memory budget admit (--mem-budget auto unless\n"
+            "                           given)\n"
             "  -o, --output DIR         create the sweep directory in DIR\n"
             "                           (default: " MS_DEFAULT_OUTPUT_DIR ")\n"
             "      --timeout SEC        stop a run after SEC seconds: SIGTERM to its\n"
@@ -131,6 +159,21 @@ static void usage(FILE *f)
             "                           --time=1:00:00, --partition=..., ...\n"
             "      --no-wait            with --slurm: return once submitted; 'memsweep\n"
             "                           collect DIR' writes the advisory later\n"
+            "\n"
+            "Scheduling (none by default; each start is then recorded with its figures):\n"
+            "      --mem-budget MB|auto start a run only when the predicted peaks of the\n"
+            "                           runs running and its own fit in MB MiB (auto:\n"
+            "                           Usable_MB) and the memory available agrees; runs\n"
+            "                           start one at a time until one is measured\n"
+            "      --stagger SEC|auto   at least SEC seconds between two starts; auto: the\n"
+            "                           median time from start to peak of finished runs\n"
+            "      --order plan|size    start runs in plan order (default) or the largest\n"
+            "                           predicted first\n"
+            "      --retry-oom N        run a run killed by the out-of-memory killer again,\n"
+            "                           alone, up to N times\n"
+            "      --safety-factor F    multiplier on the capacity, 0 < F <= 1 (default\n"
+            "                           %.2f); predictions get peak / F of headroom\n"
+            "\n"
             "  -h, --help               print this help and exit\n"
             "  -V, --version            print the version and exit\n"
             "\n"
@@ -145,7 +188,7 @@ static void usage(FILE *f)
             "measured or memsweep failed, 2 for a usage error, 130 when interrupted.\n",
             MS_TIMEOUT_GRACE_MS / 1000, MS_MIN_INTERVAL_MS, MS_MAX_INTERVAL_MS,
             MS_DEFAULT_INTERVAL_MS, MS_DEFAULT_RESERVE_MB, MS_LIMIT_RESERVE_PCT,
-            MS_LIMIT_RESERVE_MIN_MB, MS_LIMIT_RESERVE_MAX_MB);
+            MS_LIMIT_RESERVE_MIN_MB, MS_LIMIT_RESERVE_MAX_MB, MS_DEFAULT_SAFETY_FACTOR);
 }
 
 /* Appends s to the array *v of *n strings (borrowed). 0 or -ENOMEM. */
@@ -172,11 +215,63 @@ static int parse_options(int argc, char **argv, run_opts_t *ro)
     while ((c = getopt_long(argc, argv, short_opts, long_opts, NULL)) != -1) {
         switch (c) {
         case 'j':
-            if (ms_parse_ll(optarg, 1, MS_MAX_RUNS, &ro->jobs) != 0) {
+            if (strcmp(optarg, "auto") == 0) {
+                ro->jobs_auto = 1;
+                ro->jobs = 0;
+            } else if (ms_parse_ll(optarg, 1, MS_MAX_RUNS, &ro->jobs) != 0) {
                 ms_cli_usage_error(SUB, "invalid number of jobs '%s' (expected an integer "
-                                   "from 1 to %d)", optarg, MS_MAX_RUNS);
+                                   "from 1 to %d, or auto)", optarg, MS_MAX_RUNS);
+                return EXIT_USAGE;
+            } else {
+                ro->jobs_auto = 0;
+            }
+            break;
+        case OPT_MEM_BUDGET:
+            if (strcmp(optarg, "auto") == 0) {
+                ro->mem_budget_mb = 0;
+            } else if (ms_parse_ll(optarg, 1, MAX_BUDGET_MB, &ro->mem_budget_mb) != 0) {
+                ms_cli_usage_error(SUB, "invalid memory budget '%s' (expected MiB from 1 to "
+                                   "%lld, or auto)", optarg, MAX_BUDGET_MB);
                 return EXIT_USAGE;
             }
+            break;
+        case OPT_STAGGER:
+            if (strcmp(optarg, "auto") == 0) {
+                ro->stagger_auto = 1;
+                ro->stagger_s = 0.0;
+            } else if (ms_parse_double(optarg, 0.0, MAX_STAGGER_S, &ro->stagger_s) != 0) {
+                ms_cli_usage_error(SUB, "invalid stagger '%s' (expected seconds from 0 to %.0f, "
+                                   "or auto)", optarg, MAX_STAGGER_S);
+                return EXIT_USAGE;
+            } else {
+                ro->stagger_auto = 0;
+            }
+            break;
+        case OPT_ORDER:
+            if (strcmp(optarg, "size") == 0) {
+                ro->order_size = 1;
+            } else if (strcmp(optarg, "plan") == 0) {
+                ro->order_size = 0;
+            } else {
+                ms_cli_usage_error(SUB, "invalid order '%s' (expected plan or size)", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case OPT_RETRY_OOM:
+            if (ms_parse_ll(optarg, 0, MAX_RETRY_OOM, &ro->retry_oom) != 0) {
+                ms_cli_usage_error(SUB, "invalid number of retries '%s' (expected an integer "
+                                   "from 0 to %d)", optarg, MAX_RETRY_OOM);
+                return EXIT_USAGE;
+            }
+            break;
+        case OPT_SAFETY:
+            if (ms_parse_double(optarg, 0.0, 1.0, &ro->safety_factor) != 0 ||
+                ro->safety_factor <= 0.0) {
+                ms_cli_usage_error(SUB, "--safety-factor: '%s' is not a number in (0, 1]",
+                                   optarg);
+                return EXIT_USAGE;
+            }
+            ro->safety_given = 1;
             break;
         case 'o':
             if (*optarg == '\0') {
@@ -259,6 +354,13 @@ static int parse_options(int argc, char **argv, run_opts_t *ro)
     }
     if (!ro->slurm && (ro->n_sbatch_args > 0 || ro->no_wait)) {
         ms_cli_usage_error(SUB, "%s needs --slurm", ro->no_wait ? "--no-wait" : "--sbatch-arg");
+        return EXIT_USAGE;
+    }
+    if (ro->slurm && (ro->jobs_auto || ro->mem_budget_mb >= 0 || ro->stagger_s > 0.0 ||
+                      ro->stagger_auto || ro->order_size || ro->retry_oom > 0)) {
+        ms_cli_usage_error(SUB, "with --slurm, SLURM schedules the runs: -j auto, --mem-budget, "
+                           "--stagger, --order size and --retry-oom are for runs memsweep "
+                           "starts itself");
         return EXIT_USAGE;
     }
     if (ro->slurm && (ro->timeout_s > 0.0 || ro->mem_total_mb >= 0 || ro->reserve_mb >= 0)) {
@@ -395,6 +497,32 @@ static void ensure_std_fds(void)
     }
 }
 
+/* One line on stderr saying how the sweep will be scheduled. */
+static void describe_schedule(const run_opts_t *ro, const ms_supervise_opts_t *so, long long cpus)
+{
+    char budget[128] = "", stagger[64] = "", retry[96] = "";
+
+    if (so->budget_kb > 0)
+        snprintf(budget, sizeof budget, ", memory budget %llu MiB%s (predictions: peak / %.2f)",
+                 so->budget_kb / 1024ULL, ro->mem_budget_mb == 0 ? " (Usable_MB)" : "",
+                 so->safety_factor);
+    if (so->stagger_auto)
+        snprintf(stagger, sizeof stagger, ", starts staggered by the time to peak");
+    else if (so->stagger_ns > 0)
+        snprintf(stagger, sizeof stagger, ", starts at least %g s apart", ro->stagger_s);
+    if (so->retry_oom > 0)
+        snprintf(retry, sizeof retry, ", out-of-memory kills retried alone up to %lld time%s",
+                 so->retry_oom, so->retry_oom == 1 ? "" : "s");
+    fprintf(stderr, "memsweep: at most %zu at once%s%s%s%s%s\n", so->jobs,
+            so->jobs_auto ? " (-j auto: the CPUs)" : "", budget, stagger,
+            so->order_size ? ", largest predicted first" : "", retry);
+    if (so->budget_kb > 0 || so->stagger_auto)
+        fprintf(stderr, "memsweep: runs start one at a time until one has finished and been "
+                        "measured\n");
+    (void)cpus;
+    fflush(stderr);
+}
+
 /*
  * The post-run part: the advisory appended to the file and printed; returns 0 or 1.
  * *measured is the number of runs that were measured (included in the statistics, or
@@ -411,6 +539,7 @@ static int finish_advisory(const ms_sweepdir_t *dir, const run_opts_t *ro, long 
     /* The recorded machine, but a reserve given on the command line is named as such. */
     ms_advise_opts_init(&opts);
     opts.reserve_mb = ro->reserve_mb;
+    opts.safety_factor = ro->safety_factor;
     if (ms_advise_db(dir->db_path, &opts, &adv, err, sizeof err) != 0) {
         ms_cli_error("%s", err);
         return EXIT_FAILURE;
@@ -434,7 +563,9 @@ int ms_cmd_run(int argc, char **argv)
     run_opts_t ro = {.output = MS_DEFAULT_OUTPUT_DIR,
                      .interval_ms = MS_DEFAULT_INTERVAL_MS,
                      .mem_total_mb = -1,
-                     .reserve_mb = -1};
+                     .reserve_mb = -1,
+                     .mem_budget_mb = -1,
+                     .safety_factor = MS_DEFAULT_SAFETY_FACTOR};
     ms_commands_t cmds = {0};
     ms_plan_t plan = {0};
     ms_sweepdir_t dir = {0};
@@ -446,6 +577,10 @@ int ms_cmd_run(int argc, char **argv)
     ms_supervise_opts_t so;
     ms_supervise_result_t res;
     ms_mem_choice_t mem;
+    ms_memavail_t avail;
+    ms_probe_paths_t probe_paths;
+    int scheduled = 0;
+    unsigned long long budget_kb = 0;
     long long cpus = 0;
     long long measured = -1;
     int nothing_ran = 0;
@@ -523,6 +658,24 @@ int ms_cmd_run(int argc, char **argv)
     ms_cli_find_machine(ro.mem_total_mb, ro.reserve_mb, &mem, &cpus);
     if (ro.jobs == 0)
         ro.jobs = cpus < MS_MAX_RUNS ? cpus : MS_MAX_RUNS;
+    /* -j auto fills the CPUs as far as memory allows: it needs a budget, Usable_MB unless given. */
+    if (ro.jobs_auto && ro.mem_budget_mb < 0)
+        ro.mem_budget_mb = 0;
+    scheduled = ro.jobs_auto || ro.mem_budget_mb >= 0 || ro.stagger_s > 0.0 || ro.stagger_auto ||
+                ro.order_size || ro.retry_oom > 0;
+    if (ro.mem_budget_mb == 0) {
+        ms_machine_t m;
+        ms_machine_init(&m, mem.have_total, mem.total_kb, mem.reserve_mb, ro.safety_factor);
+        if (!m.have_mem_total || m.usable_mb <= 0) {
+            ms_cli_error("--mem-budget auto: %s; give the budget in MiB (--mem-budget MB)",
+                         !m.have_mem_total ? "the memory of this machine is not known"
+                                           : "Usable_MB is 0 (the reserve takes all the memory)");
+            goto out;
+        }
+        budget_kb = (unsigned long long)m.usable_mb * 1024ULL;
+    } else if (ro.mem_budget_mb > 0) {
+        budget_kb = (unsigned long long)ro.mem_budget_mb * 1024ULL;
+    }
     joined = ms_join_words(argv, (size_t)argc);
     if (joined == NULL || asprintf(&cmdline, "memsweep %s", joined) < 0) {
         cmdline = NULL;
@@ -557,7 +710,7 @@ int ms_cmd_run(int argc, char **argv)
             .have_mem_total = mem.have_total,
             .mem_total_kb = mem.total_kb,
             .reserve_mb = mem.reserve_mb,
-            .safety_factor = MS_DEFAULT_SAFETY_FACTOR,
+            .safety_factor = ro.safety_factor,
             .interval_ms = ro.interval_ms,
             .jobs = ro.jobs,
             .argv = cmdline,
@@ -574,13 +727,26 @@ int ms_cmd_run(int argc, char **argv)
             goto out;
         }
     }
+    if (scheduled) {
+        const ms_schedule_row_t sch = {.mem_budget_kb = budget_kb,
+                                       .jobs_auto = ro.jobs_auto,
+                                       .stagger_ms = ro.stagger_auto
+                                                         ? -1
+                                                         : (long long)(ro.stagger_s * 1000.0 + 0.5),
+                                       .run_order = ro.order_size ? "size" : "plan",
+                                       .retry_oom = ro.retry_oom};
+        if (ms_rundb_set_schedule(db, &sch, err, sizeof err) != 0) {
+            ms_cli_error("%s", err);
+            nothing_ran = 1;
+            goto out;
+        }
+    }
     if (ms_collector_start(dir.db_path, spool_dir, ro.interval_ms, &coll, err, sizeof err) != 0) {
         ms_cli_error("%s", err);
         nothing_ran = 1;
         goto out;
     }
-    ms_machine_init(&machine, mem.have_total, mem.total_kb, mem.reserve_mb,
-                    MS_DEFAULT_SAFETY_FACTOR);
+    ms_machine_init(&machine, mem.have_total, mem.total_kb, mem.reserve_mb, ro.safety_factor);
     ms_machine_describe(&machine, mem.source, mem.have_host, mem.host_kb, mem.rule, cpus);
     if (ms_sweepdir_write_pre(&dir, &machine, err, sizeof err) != 0) {
         ms_cli_error("%s", err);
@@ -600,7 +766,22 @@ int ms_cmd_run(int argc, char **argv)
         .timeout_ns = (int64_t)(ro.timeout_s * 1e9),
         .tty = isatty(STDERR_FILENO),
         .usable_mb = machine.have_mem_total ? machine.usable_mb : 0,
+        .scheduled = scheduled,
+        .budget_kb = budget_kb,
+        .jobs_auto = ro.jobs_auto,
+        .stagger_ns = (int64_t)(ro.stagger_s * 1e9),
+        .stagger_auto = ro.stagger_auto,
+        .order_size = ro.order_size,
+        .retry_oom = ro.retry_oom,
+        .safety_factor = ro.safety_factor,
     };
+    if (budget_kb > 0) {
+        ms_probe_paths_default(&probe_paths);
+        ms_memavail_open(&avail, &probe_paths);
+        so.avail = &avail;
+    }
+    if (scheduled)
+        describe_schedule(&ro, &so, cpus);
     if (ro.timeout_s > 0.0 && so.timeout_ns < 1)
         so.timeout_ns = 1;
     if (ms_supervise(&so, &res) != 0) {

@@ -89,6 +89,9 @@ typedef struct cpool {
     uint64_t quiet_claimed; /* chunks claimed in the scan that was found quiet */
     int done;          /* its worker was reaped (atomic) */
     int removed;       /* the fold thread let it go (atomic): 2 until marked in the database */
+    unsigned long long live_kb;  /* its processes' RSS summed in the last round (atomic) */
+    unsigned long long peak_kb;  /* the highest such sum so far (atomic) */
+    int64_t peak_ns;             /* the due time of that round, CLOCK_REALTIME (atomic) */
 } cpool_t;
 
 /* A pool as the supervisor's thread sees it, between its creation and its run's end. */
@@ -96,6 +99,7 @@ typedef struct mpool {
     long long run_id;
     int fd;
     char *path;
+    cpool_t *cp;       /* the same pool as the threads see it; freed only by ms_collector_free */
 } mpool_t;
 
 typedef struct tick {
@@ -665,6 +669,8 @@ static void take_ticks(ms_collector_t *c, uint64_t round, int64_t due_ns)
             close_tick_side(p);
             continue;
         }
+        const unsigned long long before = c->round_kb;
+        unsigned long long sum;
         discover(c, p);
         for (size_t k = 0; k < p->n_procs; k++)
             live += !p->procs[k].dead;
@@ -672,6 +678,12 @@ static void take_ticks(ms_collector_t *c, uint64_t round, int64_t due_ns)
         for (size_t k = 0; k < p->n_procs; k++)
             if (!p->procs[k].dead)
                 read_one(c, p, &p->procs[k], round, due_ns, live > 1, &pss_budget);
+        sum = c->round_kb - before;
+        __atomic_store_n(&p->live_kb, sum, __ATOMIC_RELAXED);
+        if (sum > __atomic_load_n(&p->peak_kb, __ATOMIC_RELAXED)) {
+            __atomic_store_n(&p->peak_ns, due_ns, __ATOMIC_RELAXED);
+            __atomic_store_n(&p->peak_kb, sum, __ATOMIC_RELEASE);
+        }
     }
     __atomic_store_n(&c->live_kb, c->round_kb, __ATOMIC_RELAXED);
 }
@@ -1259,8 +1271,8 @@ void ms_collector_child_limits(const ms_collector_t *c)
         (void)setrlimit(RLIMIT_NOFILE, &c->user_nofile);
 }
 
-/* Makes the pool at path known to both threads. */
-static int add_pool(ms_collector_t *c, long long run_id, char *path)
+/* Makes the pool at path known to both threads; *out is the pool. */
+static int add_pool(ms_collector_t *c, long long run_id, char *path, cpool_t **out)
 {
     cpool_t *p = calloc(1, sizeof *p);
     int rc = 0;
@@ -1280,6 +1292,7 @@ static int add_pool(ms_collector_t *c, long long run_id, char *path)
         c->pools = np;
     }
     c->pools[c->n_pools++] = p;
+    *out = p;
     p = NULL;
 out:
     pthread_mutex_unlock(&c->mu);
@@ -1296,6 +1309,7 @@ int ms_collector_new_pool(ms_collector_t *c, long long run_id, const char **path
 {
     ms_spool_pool_t h = c->tmpl;
     mpool_t *m;
+    cpool_t *cp = NULL;
     char *p = NULL, *p2 = NULL;
     int fd = -1;
     int rc;
@@ -1311,7 +1325,7 @@ int ms_collector_new_pool(ms_collector_t *c, long long run_id, const char **path
     if (rc != 0)
         return rc;
     p2 = strdup(p);
-    if (p2 == NULL || add_pool(c, run_id, p2) != 0) {
+    if (p2 == NULL || add_pool(c, run_id, p2, &cp) != 0) {
         free(p2);
         unlink(p);
         goto nomem;
@@ -1320,6 +1334,7 @@ int ms_collector_new_pool(ms_collector_t *c, long long run_id, const char **path
     m->run_id = run_id;
     m->fd = fd;
     m->path = p;
+    m->cp = cp;
     *path = p;
     return 0;
 
@@ -1329,6 +1344,21 @@ nomem:
         close(fd);
     free(p);
     return -ENOMEM;
+}
+
+int ms_collector_run_rss(const ms_collector_t *c, long long run_id, unsigned long long *live_kb,
+                         unsigned long long *peak_kb, int64_t *peak_ns)
+{
+    for (size_t i = 0; c != NULL && i < c->n_mine; i++) {
+        const cpool_t *cp = c->mine[i].cp;
+        if (c->mine[i].run_id != run_id || cp == NULL)
+            continue;
+        *live_kb = __atomic_load_n(&cp->live_kb, __ATOMIC_RELAXED);
+        *peak_kb = __atomic_load_n(&cp->peak_kb, __ATOMIC_ACQUIRE);
+        *peak_ns = __atomic_load_n(&cp->peak_ns, __ATOMIC_RELAXED);
+        return 0;
+    }
+    return -ENOENT;
 }
 
 int ms_collector_run_done(ms_collector_t *c, long long run_id)

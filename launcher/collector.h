@@ -57,6 +57,16 @@ int ms_collector_new_pool(ms_collector_t *c, long long run_id, const char **path
                           size_t errlen);
 
 /*
+ * The memory of run run_id as the collector's rounds of ticks read it: the RSS of its
+ * processes summed in the last round (*live_kb), the highest such sum so far (*peak_kb, a
+ * time-aligned sum: a lower bound of the run's peak between rounds) and the due time of
+ * that round (*peak_ns, CLOCK_REALTIME; 0 before any). For a run between
+ * ms_collector_new_pool and ms_collector_run_done; -ENOENT for any other.
+ */
+int ms_collector_run_rss(const ms_collector_t *c, long long run_id, unsigned long long *live_kb,
+                         unsigned long long *peak_kb, int64_t *peak_ns);
+
+/*
  * After the worker of run run_id was reaped: whether any process of it claimed a chunk of
  * its pool (1), none did (0), or the pool cannot be read (negative). The pool is then
  * handed to the collector, which removes it once folded and its processes are gone.

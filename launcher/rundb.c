@@ -331,6 +331,91 @@ int ms_rundb_start_run(ms_rundb_t *r, size_t seq, const char *label, const char 
     return 0;
 }
 
+int ms_rundb_set_schedule(ms_rundb_t *r, const ms_schedule_row_t *s, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(r->db,
+                                "UPDATE sweeps SET mem_budget_kb = ?1, jobs_auto = ?2,"
+                                " stagger_ms = ?3, run_order = ?4, retry_oom = ?5"
+                                " WHERE sweep_id = ?6",
+                                -1, &st, NULL);
+
+    if (rc == SQLITE_OK) {
+        if (s->mem_budget_kb > 0)
+            sqlite3_bind_int64(st, 1, (sqlite3_int64)s->mem_budget_kb);
+        if (s->jobs_auto)
+            sqlite3_bind_int(st, 2, 1);
+        if (s->stagger_ms != 0)
+            sqlite3_bind_int64(st, 3, s->stagger_ms);
+        if (s->run_order != NULL)
+            sqlite3_bind_text(st, 4, s->run_order, -1, SQLITE_STATIC);
+        if (s->retry_oom > 0)
+            sqlite3_bind_int64(st, 5, s->retry_oom);
+        sqlite3_bind_int64(st, 6, r->sweep_id);
+        rc = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : db_fail(r, rc, "cannot record the schedule", err, errlen);
+}
+
+int ms_rundb_admit_run(ms_rundb_t *r, long long run_id, const ms_admission_t *a, long long attempt,
+                       long long superseded_run_id, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    if (r->batching) {
+        rc = enter_batch(r, err, errlen);
+        if (rc != 0)
+            return rc;
+    }
+    rc = sqlite3_prepare_v2(r->db,
+                            "INSERT INTO admissions(run_id, decided_ns, rule, predicted_kb, basis,"
+                            " running, running_predicted_kb, running_rss_kb, available_kb,"
+                            " available_source, budget_kb, waited_ms)"
+                            " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                            -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, run_id);
+        sqlite3_bind_int64(st, 2, a->decided_ns);
+        sqlite3_bind_text(st, 3, a->rule, -1, SQLITE_STATIC);
+        if (a->have_prediction) {
+            sqlite3_bind_int64(st, 4, (sqlite3_int64)a->predicted_kb);
+            sqlite3_bind_text(st, 5, a->basis, -1, SQLITE_STATIC);
+        }
+        sqlite3_bind_int64(st, 6, a->running);
+        sqlite3_bind_int64(st, 7, (sqlite3_int64)a->running_predicted_kb);
+        sqlite3_bind_int64(st, 8, (sqlite3_int64)a->running_rss_kb);
+        if (a->have_available) {
+            sqlite3_bind_int64(st, 9, (sqlite3_int64)a->available_kb);
+            sqlite3_bind_text(st, 10, a->available_source, -1, SQLITE_STATIC);
+        }
+        if (a->budget_kb > 0)
+            sqlite3_bind_int64(st, 11, (sqlite3_int64)a->budget_kb);
+        sqlite3_bind_int64(st, 12, a->waited_ms);
+        rc = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (rc != SQLITE_DONE)
+        return db_fail(r, rc, "cannot record an admission", err, errlen);
+    if (attempt <= 1)
+        return 0;
+    rc = sqlite3_prepare_v2(r->db,
+                            "UPDATE runs SET attempt = CASE run_id WHEN ?1 THEN ?2 ELSE coalesce(attempt, 1) END,"
+                            " superseded = CASE run_id WHEN ?3 THEN 1 ELSE superseded END"
+                            " WHERE run_id IN (?1, ?3)",
+                            -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, run_id);
+        sqlite3_bind_int64(st, 2, attempt);
+        sqlite3_bind_int64(st, 3, superseded_run_id);
+        rc = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : db_fail(r, rc, "cannot record a retry", err, errlen);
+}
+
 int ms_rundb_run_has_process(ms_rundb_t *r, long long run_id)
 {
     sqlite3_stmt *st = r->has_process;

@@ -131,6 +131,43 @@ void ms_unmeasured_free(ms_unmeasured_t *u, size_t n);
 int ms_rundb_set_identity(ms_rundb_t *r, long long run_id, const ms_run_identity_t *id,
                           char *err, size_t errlen);
 
+/* How `memsweep run` was asked to schedule the sweep (the sweeps columns of schema 9). */
+typedef struct ms_schedule_row {
+    unsigned long long mem_budget_kb; /* 0: no budget */
+    int jobs_auto;                    /* -j auto */
+    long long stagger_ms;             /* 0: none; -1: auto */
+    const char *run_order;            /* "plan" or "size" */
+    long long retry_oom;              /* --retry-oom N; 0: none */
+} ms_schedule_row_t;
+
+/* Records the sweep's scheduling options in its sweeps row. */
+int ms_rundb_set_schedule(ms_rundb_t *r, const ms_schedule_row_t *s, char *err, size_t errlen);
+
+/* Why and on what figures a run was started (an admissions row of schema 9). */
+typedef struct ms_admission {
+    int64_t decided_ns;
+    const char *rule;                 /* admissions.rule */
+    int have_prediction;
+    unsigned long long predicted_kb;
+    const char *basis;                /* NULL with no prediction */
+    long long running;
+    unsigned long long running_predicted_kb;
+    unsigned long long running_rss_kb;
+    int have_available;
+    unsigned long long available_kb;
+    const char *available_source;
+    unsigned long long budget_kb;     /* 0: none */
+    long long waited_ms;
+} ms_admission_t;
+
+/*
+ * Records the admission of run run_id, and, for a retry (attempt > 1), the attempt number
+ * and that the row of the attempt before (superseded_run_id) no longer stands. In a batch
+ * it joins the batch's transaction, like ms_rundb_start_run.
+ */
+int ms_rundb_admit_run(ms_rundb_t *r, long long run_id, const ms_admission_t *a, long long attempt,
+                       long long superseded_run_id, char *err, size_t errlen);
+
 /* Sets runs.batch_state of run run_id. */
 int ms_rundb_set_batch_state(ms_rundb_t *r, long long run_id, const char *state, char *err,
                              size_t errlen);

@@ -14,14 +14,33 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "admit.h"
 #include "climsg.h"
 #include "clock.h"
 #include "exeprobe.h"
+#include "memavail.h"
 #include "memsweep/env.h"
 #include "memsweep/schema.h"
+#include "predict.h"
 #include "runusage.h"
 
 #define NS_PER_MS 1000000LL
+
+/* While the next run waits for free memory, it is looked at again this often. */
+#define AVAIL_RECHECK_NS (250 * NS_PER_MS)
+
+/* The memory available is read at most this often. */
+#define AVAIL_READ_NS (100 * NS_PER_MS)
+
+/* --order size picks the largest predicted run among at most this many next in plan order. */
+#define ORDER_WINDOW 4096
+
+/*
+ * How much more than memsweep a worker is preferred as the out-of-memory killer's victim
+ * (oom_score_adj, -1000..1000): half of the scale, so that a worker of any size goes before
+ * the launcher, whose own score is its small RSS, while workers keep their order by size.
+ */
+#define WORKER_OOM_SCORE_ADJ 500
 
 /* Redraw period of the live status line, and the longest sleep without it. */
 #define TICK_TTY_NS (200 * NS_PER_MS)
@@ -50,7 +69,30 @@ typedef struct slot {
     unsigned long long floor_kb; /* the floor under its ru_maxrss (runusage.h) */
     int have_oom_start;
     unsigned long long oom_start; /* the out-of-memory kill count when it started */
+    long long attempt;   /* 1, or the attempt of a retry */
+    int have_prediction;
+    unsigned long long predicted_kb; /* its predicted peak when it started */
+    int alone;           /* nothing may start beside it (a retry, or beyond the budget) */
+    size_t *choice;      /* its parameters' value indices (scheduled sweeps with parameters) */
 } slot_t;
+
+/* A run to retry alone after an out-of-memory kill. */
+typedef struct retry {
+    size_t seq;
+    long long attempt;     /* the attempt it will be */
+    long long prev_run_id; /* the runs row of the attempt before */
+} retry_t;
+
+/* The run that would start next, and its prediction. */
+typedef struct candidate {
+    size_t seq;
+    size_t pos;            /* its index in pending (plan runs), or SIZE_MAX for a retry */
+    long long attempt;
+    long long prev_run_id;
+    int have_prediction;
+    unsigned long long predicted_kb;
+    char basis[MS_PREDICT_BASIS_MAX];
+} candidate_t;
 
 /* The environment every worker gets; only the pool changes from one run to the next. */
 typedef struct worker_env {
@@ -95,6 +137,27 @@ typedef struct sup {
     ms_oom_counter_t oom;             /* where out-of-memory kills are counted */
     unsigned long long oom_seen;      /* the count last read */
     unsigned long long oom_unclaimed; /* kills counted but not yet given to a run */
+
+    /* Scheduling (o->scheduled). */
+    size_t *pending;     /* plan runs not started, in plan order from pend_head */
+    size_t n_pending, pend_head;
+    retry_t *retries;    /* runs to retry, first in first out */
+    size_t n_retries, cap_retries;
+    ms_predict_t *predict;
+    size_t *choice;      /* scratch: a run's value indices */
+    int64_t last_start;  /* CLOCK_MONOTONIC of the last start; 0: none yet */
+    int64_t wait_since;  /* since when a free worker waits for the next run; 0: not waiting */
+    int64_t next_recheck; /* when a run waiting for memory is looked at again; 0: none */
+    ms_admit_verdict_t verdict; /* why the next run waited at the last look */
+    unsigned long long in_use_kb; /* at the last look */
+    size_t warned_oversize; /* the last seq warned about as beyond the budget */
+    int oom_adj;          /* the workers' oom_score_adj; INT_MIN: leave it */
+    int have_avail;
+    unsigned long long avail_kb;
+    char avail_source[160];
+    int64_t avail_read_at;
+    unsigned long long *order_kb; /* --order size: cached predictions by seq - 1 */
+    size_t *order_gen;            /* the predictor's count they were made at, plus 1 */
 } sup_t;
 
 static const char *signal_name(int sig)
@@ -239,6 +302,16 @@ static void child_exec(const sup_t *s, const ms_run_spec_t *spec, int out_fd, in
     }
     sigprocmask(SIG_SETMASK, &s->o->signals->orig_mask, NULL);
     ms_collector_child_limits(s->o->collector);
+    if (s->oom_adj != INT_MIN) {
+        /* Raising one's own score needs no privilege; a failure leaves it as it was. */
+        const int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            char num[16];
+            const int len = snprintf(num, sizeof num, "%d", s->oom_adj);
+            (void)!write(fd, num, (size_t)len);
+            close(fd);
+        }
+    }
     if (dup2(s->null_fd, STDIN_FILENO) < 0 || dup2(out_fd, STDOUT_FILENO) < 0 ||
         dup2(err_fd, STDERR_FILENO) < 0)
         _exit(127);
@@ -279,7 +352,7 @@ static void clock_text(double secs, char *buf, size_t len)
 void ms_progress_line(const ms_progress_t *p, char *buf, size_t len)
 {
     enum { BAR = 20 };
-    char bar[BAR + 1], el[32], eta[48], mem[96], big[48];
+    char bar[BAR + 1], el[32], eta[48], mem[96], big[48], cap[48], sched[160];
     const size_t filled = p->total > 0 ? p->done * BAR / p->total : 0;
 
     for (size_t i = 0; i < BAR; i++)
@@ -302,8 +375,18 @@ void ms_progress_line(const ms_progress_t *p, char *buf, size_t len)
         snprintf(big, sizeof big, ", largest %.1f MiB", (double)p->max_run_kb / 1024.0);
     else
         big[0] = '\0';
-    snprintf(buf, len, "memsweep: [%s] %zu/%zu done, %zu running, %zu failed, %s%s%s%s", bar,
-             p->done, p->total, p->running, p->failed, el, eta, mem, big);
+    cap[0] = sched[0] = '\0';
+    if (p->scheduled) {
+        size_t o = 0;
+        snprintf(cap, sizeof cap, " (at most %zu)", p->cap);
+        if (p->budget_kb > 0)
+            o += (size_t)snprintf(sched, sizeof sched, ", budget %.0f of %.0f MiB",
+                                  (double)p->in_use_kb / 1024.0, (double)p->budget_kb / 1024.0);
+        if (p->waiting != NULL && o < sizeof sched)
+            snprintf(sched + o, sizeof sched - o, ", %s", p->waiting);
+    }
+    snprintf(buf, len, "memsweep: [%s] %zu/%zu done, %zu running%s, %zu failed, %s%s%s%s%s", bar,
+             p->done, p->total, p->running, cap, p->failed, el, eta, mem, big, sched);
 }
 
 static void draw_status(sup_t *s)
@@ -318,6 +401,13 @@ static void draw_status(sup_t *s)
         .live_kb = ms_collector_live_rss_kb(o->collector),
         .usable_mb = o->usable_mb,
         .max_run_kb = s->max_rss_kb,
+        .scheduled = o->scheduled,
+        .cap = s->n_slots,
+        .budget_kb = o->budget_kb,
+        .in_use_kb = s->in_use_kb,
+        .waiting = s->verdict != MS_ADMIT_START && s->verdict != MS_ADMIT_WAIT_CAP
+                       ? ms_admit_verdict_text(s->verdict)
+                       : NULL,
     };
     char line[512];
 
@@ -403,10 +493,13 @@ static void drop_prepared(sup_t *s, int remove)
  */
 static int prepare_logs(sup_t *s)
 {
-    const size_t seq = s->next_seq;
+    const size_t seq = !s->o->scheduled ? s->next_seq
+                       : s->n_retries == 0 && !s->o->order_size && s->pend_head < s->n_pending
+                           ? s->pending[s->pend_head]
+                           : 0;
     sigset_t pending;
 
-    if (s->prepared_seq == seq || seq > s->o->plan->n_runs || s->res->stop_signal != 0 ||
+    if (seq == 0 || s->prepared_seq == seq || seq > s->o->plan->n_runs || s->res->stop_signal != 0 ||
         s->res->error)
         return 0;
     if (sigpending(&pending) == 0 && sigismember(&pending, SIGCHLD) == 1)
@@ -425,11 +518,195 @@ static int prepare_logs(sup_t *s)
     return 0;
 }
 
-/* Starts run s->next_seq in slot. Returns 0, or a negative code after printing why. */
-static int start_run(sup_t *s, slot_t *slot)
+/* The label a run is predicted and learned by: its label as ms_plan_expand makes it. */
+static char *run_label(const sup_t *s, size_t seq, const size_t *choice)
+{
+    const ms_plan_t *plan = s->o->plan;
+
+    if (plan->commands != NULL)
+        return ms_label_text(plan->commands->lines[seq - 1], MS_LABEL_LINE_MAX);
+    return ms_params_label(plan->params, choice);
+}
+
+/* The value indices of run seq in s->choice; NULL for a sweep without parameters. */
+static const size_t *run_choice(sup_t *s, size_t seq)
+{
+    if (s->choice == NULL)
+        return NULL;
+    ms_params_choice(s->o->plan->params, seq - 1, s->choice);
+    return s->choice;
+}
+
+/* The prediction of run seq into c (have_prediction 0 when there is none). */
+static void predict_seq(sup_t *s, size_t seq, candidate_t *c)
+{
+    const size_t *choice = run_choice(s, seq);
+    char *label = run_label(s, seq, choice);
+
+    c->have_prediction = label != NULL && ms_predict_run(s->predict, choice, label,
+                                                         &c->predicted_kb, c->basis,
+                                                         sizeof c->basis) == 1;
+    if (!c->have_prediction) {
+        c->predicted_kb = 0;
+        c->basis[0] = '\0';
+    }
+    free(label);
+}
+
+/* Whether any run is left to start. */
+static int runs_left(const sup_t *s)
+{
+    if (!s->o->scheduled)
+        return s->next_seq <= s->o->plan->n_runs;
+    return s->n_retries > 0 || s->pend_head < s->n_pending;
+}
+
+/*
+ * The run to start next: a retry first (in the order of their kills), else the next run
+ * in plan order, or with --order size the largest predicted among the next ORDER_WINDOW
+ * (the first of them on a tie, so that without predictions the order is the plan's).
+ * Returns 0 when no run is left.
+ */
+static int pick(sup_t *s, candidate_t *c)
+{
+    memset(c, 0, sizeof *c);
+    c->attempt = 1;
+    c->pos = SIZE_MAX;
+    if (!s->o->scheduled) {
+        c->seq = s->next_seq;
+        return s->next_seq <= s->o->plan->n_runs;
+    }
+    if (s->n_retries > 0) {
+        c->seq = s->retries[0].seq;
+        c->attempt = s->retries[0].attempt;
+        c->prev_run_id = s->retries[0].prev_run_id;
+    } else if (s->pend_head < s->n_pending) {
+        size_t best = s->pend_head;
+        if (s->o->order_size && ms_predict_count(s->predict) > 0) {
+            const size_t gen = ms_predict_count(s->predict) + 1;
+            const size_t end = s->n_pending - s->pend_head > ORDER_WINDOW
+                                   ? s->pend_head + ORDER_WINDOW
+                                   : s->n_pending;
+            unsigned long long best_kb = 0;
+            for (size_t i = s->pend_head; i < end; i++) {
+                const size_t q = s->pending[i] - 1;
+                if (s->order_gen[q] != gen) {
+                    candidate_t t;
+                    predict_seq(s, q + 1, &t);
+                    s->order_kb[q] = t.have_prediction ? t.predicted_kb : 0;
+                    s->order_gen[q] = gen;
+                }
+                if (s->order_kb[q] > best_kb) {
+                    best_kb = s->order_kb[q];
+                    best = i;
+                }
+            }
+        }
+        c->seq = s->pending[best];
+        c->pos = best;
+    } else {
+        return 0;
+    }
+    predict_seq(s, c->seq, c);
+    return 1;
+}
+
+/* Takes the candidate out of the runs left, once it has started (or could not). */
+static void dequeue(sup_t *s, const candidate_t *c)
+{
+    if (!s->o->scheduled) {
+        s->next_seq++;
+    } else if (c->pos == SIZE_MAX) {
+        memmove(s->retries, s->retries + 1, (s->n_retries - 1) * sizeof *s->retries);
+        s->n_retries--;
+    } else {
+        /* Keeps the plan order of the others: the runs before it move up by one. */
+        memmove(s->pending + s->pend_head + 1, s->pending + s->pend_head,
+                (c->pos - s->pend_head) * sizeof *s->pending);
+        s->pend_head++;
+    }
+}
+
+/* The memory available now, read at most every AVAIL_READ_NS. */
+static void read_available(sup_t *s, int64_t now)
+{
+    if (s->o->avail == NULL || (s->avail_read_at != 0 && now - s->avail_read_at < AVAIL_READ_NS))
+        return;
+    s->have_avail = ms_memavail_read(s->o->avail, &s->avail_kb, s->avail_source,
+                                     sizeof s->avail_source) == 0;
+    s->avail_read_at = now;
+}
+
+/*
+ * Gathers the figures of the admission of c and decides (admit.h). *in keeps them for the
+ * record.
+ */
+static ms_admit_verdict_t decide(sup_t *s, const candidate_t *c, int64_t now, ms_admit_in_t *in,
+                                 const char **rule, int *oversize)
 {
     const ms_supervise_opts_t *o = s->o;
-    const size_t seq = s->next_seq;
+
+    memset(in, 0, sizeof *in);
+    in->running = (unsigned)s->running;
+    in->cap = (unsigned)s->n_slots;
+    in->candidate_retry = c->attempt > 1;
+    in->since_start_ns = s->last_start != 0 ? now - s->last_start : -1;
+    in->stagger_ns = o->stagger_ns;
+    if (o->stagger_auto) {
+        int64_t t;
+        /* Until a run has finished with a peak, one at a time. */
+        if (ms_predict_to_peak_ns(s->predict, &t))
+            in->stagger_ns = t > 0 ? t : 1;
+        else if (s->running > 0)
+            in->running_alone = 1;
+    }
+    in->budget_kb = o->budget_kb;
+    in->have_prediction = c->have_prediction;
+    in->predicted_kb = c->predicted_kb;
+    for (size_t i = 0; i < s->n_slots; i++) {
+        const slot_t *sl = &s->slots[i];
+        unsigned long long live = 0, peak = 0;
+        int64_t at;
+        if (sl->pid == 0)
+            continue;
+        if (sl->alone)
+            in->running_alone = 1;
+        if (ms_collector_run_rss(o->collector, sl->run_id, &live, &peak, &at) != 0)
+            live = 0;
+        in->in_use_kb += sl->predicted_kb > live ? sl->predicted_kb : live;
+        in->to_grow_kb += sl->predicted_kb > live ? sl->predicted_kb - live : 0;
+    }
+    read_available(s, now);
+    in->have_available = s->have_avail;
+    in->available_kb = s->avail_kb;
+    s->in_use_kb = in->in_use_kb;
+    return ms_admit_decide(in, rule, oversize);
+}
+
+/* The RSS of the running runs, summed as the collector last read them. */
+static unsigned long long running_rss_kb(const sup_t *s)
+{
+    unsigned long long sum = 0;
+
+    for (size_t i = 0; i < s->n_slots; i++) {
+        unsigned long long live, peak;
+        int64_t at;
+        if (s->slots[i].pid != 0 &&
+            ms_collector_run_rss(s->o->collector, s->slots[i].run_id, &live, &peak, &at) == 0)
+            sum += live;
+    }
+    return sum;
+}
+
+/*
+ * Starts run c->seq in slot. in and rule are the admission's figures when the sweep is
+ * scheduled (NULL otherwise). Returns 0, or a negative code after printing why.
+ */
+static int start_run(sup_t *s, slot_t *slot, const candidate_t *c, const ms_admit_in_t *in,
+                     const char *rule, int oversize)
+{
+    const ms_supervise_opts_t *o = s->o;
+    const size_t seq = c->seq;
     ms_run_spec_t spec;
     char err[512];
     long long run_id;
@@ -443,18 +720,22 @@ static int start_run(sup_t *s, slot_t *slot)
         print_line(s, "memsweep: %s\n", strerror(-rc));
         return rc;
     }
-    if (s->prepared_seq == seq) {
+    if (s->prepared_seq == seq && c->attempt == 1) {
         out_fd = s->prepared_fd[0];
         err_fd = s->prepared_fd[1];
         s->prepared_fd[0] = s->prepared_fd[1] = -1;
         s->prepared_seq = 0;
     } else {
-        out_fd = open_log(s, seq, "out");
+        /* A retry keeps the logs of the attempt before: run-0003.attempt2.out. */
+        char ext[2][32];
+        snprintf(ext[0], sizeof ext[0], c->attempt > 1 ? "attempt%lld.out" : "out", c->attempt);
+        snprintf(ext[1], sizeof ext[1], c->attempt > 1 ? "attempt%lld.err" : "err", c->attempt);
+        out_fd = open_log(s, seq, ext[0]);
         if (out_fd < 0) {
             rc = out_fd;
             goto out;
         }
-        err_fd = open_log(s, seq, "err");
+        err_fd = open_log(s, seq, ext[1]);
         if (err_fd < 0) {
             rc = err_fd;
             goto out;
@@ -466,8 +747,39 @@ static int start_run(sup_t *s, slot_t *slot)
         print_line(s, "memsweep: %s\n", err);
         goto out;
     }
-    s->next_seq++;
+    dequeue(s, c);
     s->res->started++;
+    if (o->scheduled) {
+        const int64_t now = ms_mono_ns();
+        const ms_admission_t a = {
+            .decided_ns = ms_now_ns(),
+            .rule = rule,
+            .have_prediction = c->have_prediction,
+            .predicted_kb = c->predicted_kb,
+            .basis = c->basis,
+            .running = (long long)s->running,
+            .running_predicted_kb = in->in_use_kb,
+            .running_rss_kb = running_rss_kb(s),
+            .have_available = in->have_available,
+            .available_kb = in->available_kb,
+            .available_source = s->avail_source,
+            .budget_kb = o->budget_kb,
+            .waited_ms = s->wait_since != 0 ? (now - s->wait_since) / NS_PER_MS : 0,
+        };
+        rc = ms_rundb_admit_run(o->db, run_id, &a, c->attempt, c->prev_run_id, err, sizeof err);
+        if (rc != 0) {
+            print_line(s, "memsweep: %s\n", err);
+            goto out;
+        }
+        if (oversize && s->warned_oversize != seq) {
+            print_line(s,
+                       "memsweep: warning: run %zu (%s) is predicted to need %.1f MiB (%s), "
+                       "more than the budget of %.1f MiB: it runs alone\n",
+                       seq, spec.label, (double)c->predicted_kb / 1024.0, c->basis,
+                       (double)o->budget_kb / 1024.0);
+            s->warned_oversize = seq;
+        }
+    }
     /*
      * The runs row is committed, with the ends recorded since the last commit, before the
      * worker exists, and the write lock is not held across the fork.
@@ -514,6 +826,14 @@ static int start_run(sup_t *s, slot_t *slot)
     slot->kill_at = 0;
     slot->timed_out = 0;
     slot->interrupted = 0;
+    slot->attempt = c->attempt;
+    slot->have_prediction = c->have_prediction;
+    slot->predicted_kb = c->predicted_kb;
+    slot->alone = c->attempt > 1 || oversize;
+    if (slot->choice != NULL && s->choice != NULL)
+        ms_params_choice(o->plan->params, seq - 1, slot->choice);
+    s->last_start = slot->start_mono;
+    s->wait_since = 0;
     s->running++;
     rc = 0;
 out:
@@ -571,6 +891,60 @@ static int oom_killed(sup_t *s, const slot_t *slot)
     return 0;
 }
 
+/*
+ * Teaches the predictor the peak of a run that exited (whatever its exit status): the
+ * highest of the collector's time-aligned sums of its processes and wait4's ru_maxrss
+ * where that is above the floor of memsweep's own pages (runusage.h), a peak the kernel
+ * measured. A run killed by a signal, or stopped by memsweep, may have died short of its
+ * peak, so it teaches nothing.
+ */
+static void learn(sup_t *s, const slot_t *slot, const ms_run_end_t *end,
+                  unsigned long long peak_kb, int64_t peak_ns)
+{
+    const size_t *choice = slot->choice;
+    int64_t to_peak = -1;
+    char *label;
+
+    if (!end->have_exit_code ||
+        (strcmp(end->status, MS_STATUS_OK) != 0 && strcmp(end->status, MS_STATUS_FAILED) != 0))
+        return;
+    if (end->have_usage && end->maxrss_kb > (slot->have_floor ? slot->floor_kb : 0) &&
+        end->maxrss_kb > peak_kb)
+        peak_kb = end->maxrss_kb;
+    if (peak_kb == 0)
+        return;
+    if (peak_ns > 0) {
+        /* The start, on the same clock as the collector's due times. */
+        const int64_t started = end->finished_ns - (ms_mono_ns() - slot->start_mono);
+        to_peak = peak_ns > started ? peak_ns - started : 0;
+    }
+    if (s->choice == NULL)
+        choice = NULL;
+    label = run_label(s, slot->seq, choice);
+    if (label == NULL || ms_predict_learn(s->predict, choice, label, peak_kb, to_peak) != 0)
+        print_line(s, "memsweep: warning: %s; run %zu teaches the scheduler nothing\n",
+                   strerror(ENOMEM), slot->seq);
+    free(label);
+}
+
+/* Queues the run in slot for another attempt, alone. 0 or -ENOMEM. */
+static int queue_retry(sup_t *s, const slot_t *slot)
+{
+    if (s->n_retries == s->cap_retries) {
+        const size_t nc = s->cap_retries ? s->cap_retries * 2 : 8;
+        retry_t *nr = realloc(s->retries, nc * sizeof *nr);
+        if (nr == NULL)
+            return -ENOMEM;
+        s->retries = nr;
+        s->cap_retries = nc;
+    }
+    s->retries[s->n_retries].seq = slot->seq;
+    s->retries[s->n_retries].attempt = slot->attempt + 1;
+    s->retries[s->n_retries].prev_run_id = slot->run_id;
+    s->n_retries++;
+    return 0;
+}
+
 /* Records and reports how the worker in slot ended, then frees the slot. */
 static void finish_run(sup_t *s, slot_t *slot, int wstatus, const struct rusage *ru)
 {
@@ -580,7 +954,13 @@ static void finish_run(sup_t *s, slot_t *slot, int wstatus, const struct rusage 
     char *reason = NULL;
     char how[64];
     char err[512];
+    unsigned long long live_kb = 0, peak_kb = 0;
+    int64_t peak_ns = 0;
+    int retry = 0;
+    int have_rss;
 
+    /* Read before the pool is handed back below. */
+    have_rss = ms_collector_run_rss(o->collector, slot->run_id, &live_kb, &peak_kb, &peak_ns) == 0;
     if (WIFEXITED(wstatus)) {
         end.have_exit_code = 1;
         end.exit_code = WEXITSTATUS(wstatus);
@@ -629,14 +1009,28 @@ static void finish_run(sup_t *s, slot_t *slot, int wstatus, const struct rusage 
         s->res->error = 1;
     }
     free(reason);
-    s->res->finished++;
-    if (strcmp(end.status, MS_STATUS_OK) == 0)
-        s->res->ok++;
-    else
-        s->not_ok++;
+    if (o->scheduled)
+        learn(s, slot, &end, have_rss ? peak_kb : 0, peak_ns);
+    retry = o->retry_oom > 0 && strcmp(end.status, MS_STATUS_OOM) == 0 &&
+            slot->attempt <= o->retry_oom && s->res->stop_signal == 0 && !s->res->error &&
+            queue_retry(s, slot) == 0;
+    /* A run to be retried is not finished: its last attempt decides. */
+    if (!retry) {
+        s->res->finished++;
+        if (strcmp(end.status, MS_STATUS_OK) == 0)
+            s->res->ok++;
+        else
+            s->not_ok++;
+    }
     if (!o->tty || strcmp(end.status, MS_STATUS_OK) != 0)
-        print_line(s, "memsweep: run %zu/%zu %s (%s) %.1fs %s\n", slot->seq, o->plan->n_runs,
-                   end.status, how, secs, slot->label);
+        print_line(s, "memsweep: run %zu/%zu %s (%s) %.1fs %s%s\n", slot->seq, o->plan->n_runs,
+                   end.status, how, secs, slot->label,
+                   slot->attempt > 1 ? " (a retry)" : "");
+    if (retry)
+        print_line(s,
+                   "memsweep: run %zu was killed by the out-of-memory killer; it will run "
+                   "again alone (attempt %lld of %lld)\n",
+                   slot->seq, slot->attempt + 1, o->retry_oom + 1);
 
     /*
      * The leader is reaped but its group lives on while any member does; the pid cannot be
@@ -664,7 +1058,11 @@ static void finish_run(sup_t *s, slot_t *slot, int wstatus, const struct rusage 
     }
 done:
     free(slot->label);
-    memset(slot, 0, sizeof *slot);
+    {
+        size_t *const choice = slot->choice; /* the slot's own, kept for its next run */
+        memset(slot, 0, sizeof *slot);
+        slot->choice = choice;
+    }
     s->running--;
 }
 
@@ -811,6 +1209,8 @@ static int64_t wait_ns(const sup_t *s, int64_t now)
     }
     if (s->stop_deadline != 0 && s->stop_deadline < until)
         until = s->stop_deadline;
+    if (s->next_recheck != 0 && s->next_recheck < until)
+        until = s->next_recheck;
     for (size_t i = 0; i < s->n_lingering; i++) {
         if (s->lingering[i].kill_at < until)
             until = s->lingering[i].kill_at;
@@ -900,6 +1300,66 @@ static void warn_unmeasured(sup_t *s)
     ms_unmeasured_free(u, n);
 }
 
+/*
+ * The workers' oom_score_adj: WORKER_OOM_SCORE_ADJ above memsweep's own, at most 1000, so
+ * that the out-of-memory killer takes a worker before the launcher that records it.
+ */
+static int worker_oom_adj(void)
+{
+    char buf[32] = "";
+    const int fd = open("/proc/self/oom_score_adj", O_RDONLY | O_CLOEXEC);
+    long own = 0;
+
+    if (fd >= 0) {
+        const ssize_t n = read(fd, buf, sizeof buf - 1);
+        if (n > 0) {
+            buf[n] = '\0';
+            own = strtol(buf, NULL, 10);
+        }
+        close(fd);
+    }
+    if (own < 0)
+        own = 0;
+    return own + WORKER_OOM_SCORE_ADJ > 1000 ? 1000 : (int)(own + WORKER_OOM_SCORE_ADJ);
+}
+
+/* What a scheduled sweep needs besides the slots. 0 or -ENOMEM. */
+static int init_schedule(sup_t *s)
+{
+    const ms_supervise_opts_t *o = s->o;
+    const size_t n = o->plan->n_runs;
+    const size_t n_params = o->plan->commands == NULL && o->plan->params != NULL
+                                ? o->plan->params->n
+                                : 0;
+
+    s->predict = ms_predict_new(n_params > 0 ? o->plan->params : NULL, o->safety_factor);
+    s->pending = malloc(n * sizeof *s->pending);
+    if (s->predict == NULL || s->pending == NULL)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        s->pending[i] = i + 1;
+    s->n_pending = n;
+    if (n_params > 0) {
+        s->choice = calloc(n_params, sizeof *s->choice);
+        if (s->choice == NULL)
+            return -ENOMEM;
+        for (size_t i = 0; i < s->n_slots; i++) {
+            s->slots[i].choice = calloc(n_params, sizeof *s->slots[i].choice);
+            if (s->slots[i].choice == NULL)
+                return -ENOMEM;
+        }
+    }
+    if (o->order_size) {
+        s->order_kb = calloc(n, sizeof *s->order_kb);
+        s->order_gen = calloc(n, sizeof *s->order_gen);
+        if (s->order_kb == NULL || s->order_gen == NULL)
+            return -ENOMEM;
+    }
+    if (o->budget_kb > 0 || o->retry_oom > 0)
+        s->oom_adj = worker_oom_adj();
+    return 0;
+}
+
 int ms_supervise(const ms_supervise_opts_t *o, ms_supervise_result_t *res)
 {
     sup_t s = {.o = o, .res = res, .next_seq = 1, .null_fd = -1, .prepared_fd = {-1, -1}};
@@ -909,7 +1369,8 @@ int ms_supervise(const ms_supervise_opts_t *o, ms_supervise_result_t *res)
     s.start_ns = ms_mono_ns();
     s.n_slots = o->jobs < o->plan->n_runs ? o->jobs : o->plan->n_runs;
     s.slots = calloc(s.n_slots, sizeof *s.slots);
-    if (s.slots == NULL) {
+    s.oom_adj = INT_MIN;
+    if (s.slots == NULL || (o->scheduled && init_schedule(&s) != 0)) {
         rc = -ENOMEM;
         ms_cli_error("%s", strerror(ENOMEM));
         goto out;
@@ -943,18 +1404,38 @@ int ms_supervise(const ms_supervise_opts_t *o, ms_supervise_result_t *res)
         reap(&s);
         check_deadlines(&s, ms_mono_ns());
 
-        while (res->stop_signal == 0 && !res->error && s.running < s.n_slots &&
-               s.next_seq <= o->plan->n_runs) {
+        s.next_recheck = 0;
+        s.verdict = MS_ADMIT_START;
+        while (res->stop_signal == 0 && !res->error && s.running < s.n_slots) {
             slot_t *slot = NULL;
+            candidate_t cand;
+            ms_admit_in_t in;
+            const char *rule = NULL;
+            int oversize = 0;
+            if (!pick(&s, &cand))
+                break;
             for (size_t i = 0; i < s.n_slots && slot == NULL; i++) {
                 if (s.slots[i].pid == 0)
                     slot = &s.slots[i];
             }
-            if (start_run(&s, slot) != 0)
+            if (o->scheduled) {
+                now = ms_mono_ns();
+                s.verdict = decide(&s, &cand, now, &in, &rule, &oversize);
+                if (s.verdict != MS_ADMIT_START) {
+                    if (s.wait_since == 0)
+                        s.wait_since = now;
+                    if (s.verdict == MS_ADMIT_WAIT_STAGGER)
+                        s.next_recheck = s.last_start + in.stagger_ns;
+                    else if (s.verdict == MS_ADMIT_WAIT_AVAILABLE)
+                        s.next_recheck = now + AVAIL_RECHECK_NS;
+                    break;
+                }
+            }
+            if (start_run(&s, slot, &cand, &in, rule, oversize) != 0)
                 res->error = 1;
         }
         if (s.running == 0 && s.n_lingering == 0 &&
-            (res->stop_signal != 0 || res->error || s.next_seq > o->plan->n_runs))
+            (res->stop_signal != 0 || res->error || !runs_left(&s)))
             break;
 
         /* No transaction may wait open while the launcher sleeps: the shims need the lock. */
@@ -979,7 +1460,15 @@ out:
         for (size_t i = 0; i < s.n_slots; i++)
             free(s.slots[i].label);
     }
+    for (size_t i = 0; s.slots != NULL && i < s.n_slots; i++)
+        free(s.slots[i].choice);
     free(s.slots);
     free(s.lingering);
+    free(s.pending);
+    free(s.retries);
+    free(s.choice);
+    free(s.order_kb);
+    free(s.order_gen);
+    ms_predict_free(s.predict);
     return rc;
 }

@@ -62,6 +62,21 @@ typedef struct ms_supervise_opts {
     int64_t timeout_ns;     /* per run; 0 for none */
     int tty;                /* stderr is a terminal: one live status line */
     long long usable_mb;    /* Usable_MB of the pre-run section, for the status line; <= 0 none */
+
+    /*
+     * Scheduling (docs/usage.md); all zero for a sweep run as before: jobs workers at once,
+     * in plan order, with no admission rows. With scheduled set, each start is decided by
+     * admit.h's rules and recorded in the admissions table.
+     */
+    int scheduled;
+    unsigned long long budget_kb; /* --mem-budget; 0: none */
+    int jobs_auto;                /* jobs is the CPUs of -j auto */
+    int64_t stagger_ns;           /* --stagger SEC; 0: none */
+    int stagger_auto;             /* --stagger auto */
+    int order_size;               /* --order size */
+    long long retry_oom;          /* --retry-oom N; 0: none */
+    double safety_factor;         /* the predictions' headroom: peak / safety_factor */
+    struct ms_memavail *avail;    /* the memory available now; NULL: not consulted */
 } ms_supervise_opts_t;
 
 /* What the status line of a terminal shows (ms_progress_line). */
@@ -71,6 +86,11 @@ typedef struct ms_progress {
     unsigned long long live_kb;    /* RSS of the running workers, summed */
     long long usable_mb;           /* <= 0: not known */
     unsigned long long max_run_kb; /* the largest RSS of any run so far */
+    int scheduled;                 /* the fields below are shown */
+    size_t cap;                    /* at most this many at once */
+    unsigned long long budget_kb;  /* 0: no budget */
+    unsigned long long in_use_kb;  /* the running runs' predictions (or RSS where higher) */
+    const char *waiting;           /* why the next run waits, or NULL */
 } ms_progress_t;
 
 /*

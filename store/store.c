@@ -349,6 +349,13 @@ int ms_store_upgrade(sqlite3 *db, const char *path, char *err, size_t errlen)
         {"runs", "batch_job", "ALTER TABLE runs ADD COLUMN batch_job TEXT"},
         {"runs", "batch_state", "ALTER TABLE runs ADD COLUMN batch_state TEXT"},
         {"runs", "recorder", "ALTER TABLE runs ADD COLUMN recorder TEXT"},
+        {"runs", "attempt", "ALTER TABLE runs ADD COLUMN attempt INTEGER"},
+        {"runs", "superseded", "ALTER TABLE runs ADD COLUMN superseded INTEGER"},
+        {"sweeps", "mem_budget_kb", "ALTER TABLE sweeps ADD COLUMN mem_budget_kb INTEGER"},
+        {"sweeps", "jobs_auto", "ALTER TABLE sweeps ADD COLUMN jobs_auto INTEGER"},
+        {"sweeps", "stagger_ms", "ALTER TABLE sweeps ADD COLUMN stagger_ms INTEGER"},
+        {"sweeps", "run_order", "ALTER TABLE sweeps ADD COLUMN run_order TEXT"},
+        {"sweeps", "retry_oom", "ALTER TABLE sweeps ADD COLUMN retry_oom INTEGER"},
     };
     long long app_id = 0, version = 0;
     char ids[128];

@@ -12,7 +12,7 @@
 #define MS_APPLICATION_ID 0x4D535750
 
 /* PRAGMA user_version written by this version of memsweep. */
-#define MS_SCHEMA_VERSION 8
+#define MS_SCHEMA_VERSION 9
 
 /*
  * Columns of runs added in version 7, for the runs of a sweep made of shards (one per
@@ -30,6 +30,60 @@
     " batch_job TEXT,"                                                                 \
     " batch_state TEXT,"                                                               \
     " recorder TEXT"
+
+/*
+ * Columns of runs added in version 9, for `memsweep run --retry-oom`: the attempt of the
+ * run's seq this row is (NULL: the first), and whether a later attempt of the same seq
+ * replaced it (1: the analyzer leaves the row out of every statistic and count but the
+ * retries'; NULL or 0: it stands).
+ */
+#define MS_SCHEMA_RUNS_V9_COLUMNS                                                      \
+    " attempt INTEGER,"                                                                \
+    " superseded INTEGER"
+
+/*
+ * Columns of sweeps added in version 9: how `memsweep run` was asked to schedule the
+ * sweep (docs/usage.md). NULL everywhere for a sweep run with none of these options.
+ * mem_budget_kb: --mem-budget (or the budget -j auto implies); jobs_auto: -j auto (jobs
+ * then holds the CPUs it capped at); stagger_ms: --stagger SEC, or -1 for auto;
+ * run_order: 'plan' or 'size'; retry_oom: --retry-oom N.
+ */
+#define MS_SCHEMA_SWEEPS_V9_COLUMNS                                                    \
+    " mem_budget_kb INTEGER,"                                                          \
+    " jobs_auto INTEGER,"                                                              \
+    " stagger_ms INTEGER,"                                                             \
+    " run_order TEXT,"                                                                 \
+    " retry_oom INTEGER"
+
+/*
+ * One row per run started under a scheduling option (version 9): when memsweep let it
+ * start and on what figures, so that readers can show how close the sweep came to its
+ * budget. rule says why it started then: 'fit' (its prediction fit the budget and the
+ * memory available), 'idle' (nothing was running: a run is never held back then),
+ * 'alone' (predicted beyond the budget, started with nothing beside it), 'retry' (a
+ * retry after an out-of-memory kill, alone), 'first' (no measurement yet: one at a time),
+ * 'slot' (no budget: a worker slot and the stagger allowed it). predicted_kb is the
+ * run's predicted peak with the safety factor's headroom (NULL: none), basis what it came
+ * from; running, running_predicted_kb and running_rss_kb describe the runs already
+ * running then (their predictions, or their RSS where higher, and their measured RSS);
+ * available_kb is the memory available when it started (a cgroup's limit minus its
+ * working set, or MemAvailable), budget_kb the budget (NULL: none), waited_ms how long
+ * the run waited for memory or the stagger once a worker slot was free.
+ */
+#define MS_SCHEMA_ADMISSIONS_SQL                                                       \
+    "CREATE TABLE IF NOT EXISTS admissions("                                           \
+    " run_id INTEGER PRIMARY KEY REFERENCES runs(run_id),"                             \
+    " decided_ns INTEGER NOT NULL,"                                                    \
+    " rule TEXT NOT NULL,"                                                             \
+    " predicted_kb INTEGER,"                                                           \
+    " basis TEXT,"                                                                     \
+    " running INTEGER NOT NULL,"                                                       \
+    " running_predicted_kb INTEGER,"                                                   \
+    " running_rss_kb INTEGER,"                                                         \
+    " available_kb INTEGER,"                                                           \
+    " available_source TEXT,"                                                          \
+    " budget_kb INTEGER,"                                                              \
+    " waited_ms INTEGER NOT NULL DEFAULT 0);"
 
 /*
  * Creates every table and index. Idempotent, so that the launcher and any number of
@@ -54,7 +108,8 @@
     " mem_source TEXT,"                                                                \
     " host_mem_total_kb INTEGER,"                                                      \
     " cpus INTEGER,"                                                                   \
-    " spool_dir TEXT);"                                                                \
+    " spool_dir TEXT,"                                                                 \
+    MS_SCHEMA_SWEEPS_V9_COLUMNS ");"                                                   \
     "CREATE TABLE IF NOT EXISTS runs("                                                 \
     " run_id INTEGER PRIMARY KEY,"                                                     \
     " sweep_id INTEGER NOT NULL REFERENCES sweeps(sweep_id),"                          \
@@ -73,7 +128,8 @@
     " maxrss_floor_kb INTEGER,"                                                        \
     " utime_us INTEGER,"                                                               \
     " stime_us INTEGER,"                                                               \
-    MS_SCHEMA_RUNS_V7_COLUMNS ");"                                                     \
+    MS_SCHEMA_RUNS_V7_COLUMNS ","                                                      \
+    MS_SCHEMA_RUNS_V9_COLUMNS ");"                                                     \
     "CREATE TABLE IF NOT EXISTS processes("                                            \
     " proc_id INTEGER PRIMARY KEY,"                                                    \
     " run_id INTEGER NOT NULL REFERENCES runs(run_id),"                                \
@@ -131,6 +187,7 @@
     "CREATE INDEX IF NOT EXISTS processes_by_run ON processes(run_id, started_ns);"    \
     "CREATE INDEX IF NOT EXISTS samples_by_proc ON samples(proc_id, t_ns);"            \
     "CREATE INDEX IF NOT EXISTS runs_by_uid ON runs(uid) WHERE uid IS NOT NULL;"       \
+    MS_SCHEMA_ADMISSIONS_SQL                                                           \
     MS_SCHEMA_SPOOL_SQL
 
 /*

@@ -45,6 +45,27 @@ static void test_start_and_end(void **state)
                              "1:02:05, RSS 0 MiB, largest 1.0 MiB");
 }
 
+static void test_scheduled(void **state)
+{
+    char buf[512];
+    ms_progress_t p = {.done = 1, .total = 9, .running = 1, .elapsed_s = 10.0,
+                       .live_kb = 300 * 1024, .usable_mb = 900, .scheduled = 1, .cap = 2,
+                       .budget_kb = 900 * 1024, .in_use_kb = 612 * 1024,
+                       .waiting = "waiting for the budget"};
+    (void)state;
+
+    /* The cap, the budget in use and why the next run waits follow the usual fields. */
+    ms_progress_line(&p, buf, sizeof buf);
+    assert_string_equal(buf, "memsweep: [##..................] 1/9 done, 1 running (at most 2), "
+                             "0 failed, 0:10, ETA 1:20, RSS 300 of 900 MiB, budget 612 of "
+                             "900 MiB, waiting for the budget");
+    p.budget_kb = 0;
+    p.waiting = NULL;
+    ms_progress_line(&p, buf, sizeof buf);
+    assert_string_equal(buf, "memsweep: [##..................] 1/9 done, 1 running (at most 2), "
+                             "0 failed, 0:10, ETA 1:20, RSS 300 of 900 MiB");
+}
+
 static void test_small_buffer(void **state)
 {
     char buf[16];
@@ -60,6 +81,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_line),
         cmocka_unit_test(test_start_and_end),
+        cmocka_unit_test(test_scheduled),
         cmocka_unit_test(test_small_buffer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1035,7 +1035,7 @@ static const char loose_runs_sql[] =
     "CREATE TABLE runs(run_id, sweep_id, seq, label, command, started_ns, finished_ns,"
     " exit_code, term_signal, status, uninstrumented, maxrss_kb, maxrss_floor_kb,"
     " utime_us, stime_us, uid, host, node_mem_kb, node_mem_source, node_reserve_mb,"
-    " node_cpus, batch_job, batch_state, recorder);"
+    " node_cpus, batch_job, batch_state, recorder, attempt, superseded);"
     "INSERT INTO runs SELECT * FROM r2; DROP TABLE r2;";
 
 static const char loose_processes_sql[] =
