@@ -99,11 +99,46 @@ const char *ms_basis_name(ms_basis_t basis)
     return "none";
 }
 
+/* The figure the conservative recommendation divides by, for a->basis; 0 for none. */
+static double basis_value(const ms_advisory_t *a)
+{
+    switch (a->basis) {
+    case MS_BASIS_P95_PEAK:
+        return a->peak_mb.p95;
+    case MS_BASIS_P95_END:
+        return a->end_mb.p95;
+    case MS_BASIS_MEAN_END:
+        return a->end_mb.mean;
+    case MS_BASIS_NONE:
+        break;
+    }
+    return 0.0;
+}
+
+void ms_advisory_recommend(const ms_advisory_t *a, double factor, ms_recommendation_t *out)
+{
+    const ms_machine_t *m = &a->machine;
+    long long w;
+
+    memset(out, 0, sizeof *out);
+    if (!m->have_mem_total)
+        return;
+    if (a->have_end && (w = ms_advisory_workers(m->usable_mb, a->end_mb.mean, factor)) >= 0) {
+        out->have_aggressive = 1;
+        out->aggressive = w;
+    }
+    if (a->basis != MS_BASIS_NONE &&
+        (w = ms_advisory_workers(m->usable_mb, basis_value(a), factor)) >= 0) {
+        out->have_conservative = 1;
+        out->conservative = w;
+    }
+}
+
 void ms_advisory_compute(const ms_machine_t *m, const ms_run_counts_t *counts,
                          double *end_mb, size_t n_end, double *peak_mb, size_t n_peak,
                          ms_advisory_t *out)
 {
-    double basis_value = 0.0;
+    ms_recommendation_t rec;
 
     memset(out, 0, sizeof *out);
     out->machine = *m;
@@ -112,30 +147,18 @@ void ms_advisory_compute(const ms_machine_t *m, const ms_run_counts_t *counts,
     out->have_peak = ms_stats_summarize(peak_mb, n_peak, &out->peak_mb) == 0;
 
     /* The conservative basis: p95 of peaks, else p95 of ends, else the mean end. */
-    if (out->have_peak && out->peak_mb.p95 > 0.0) {
+    if (out->have_peak && out->peak_mb.p95 > 0.0)
         out->basis = MS_BASIS_P95_PEAK;
-        basis_value = out->peak_mb.p95;
-    } else if (out->have_end && out->end_mb.p95 > 0.0) {
+    else if (out->have_end && out->end_mb.p95 > 0.0)
         out->basis = MS_BASIS_P95_END;
-        basis_value = out->end_mb.p95;
-    } else if (out->have_end && out->end_mb.mean > 0.0) {
+    else if (out->have_end && out->end_mb.mean > 0.0)
         out->basis = MS_BASIS_MEAN_END;
-        basis_value = out->end_mb.mean;
-    }
 
-    if (m->have_mem_total) {
-        long long w;
-        if (out->have_end &&
-            (w = ms_advisory_workers(m->usable_mb, out->end_mb.mean, m->safety_factor)) >= 0) {
-            out->have_aggressive = 1;
-            out->aggressive = w;
-        }
-        if (out->basis != MS_BASIS_NONE &&
-            (w = ms_advisory_workers(m->usable_mb, basis_value, m->safety_factor)) >= 0) {
-            out->have_conservative = 1;
-            out->conservative = w;
-        }
-    }
+    ms_advisory_recommend(out, m->safety_factor, &rec);
+    out->have_aggressive = rec.have_aggressive;
+    out->aggressive = rec.aggressive;
+    out->have_conservative = rec.have_conservative;
+    out->conservative = rec.conservative;
     out->warn_divergence = out->have_peak && out->have_end && out->end_mb.mean > 0.0 &&
                            out->peak_mb.max > MS_DIVERGENCE_RATIO * out->end_mb.mean;
     out->warn_no_fit = (out->have_aggressive && out->aggressive == 0) ||
@@ -396,6 +419,70 @@ void ms_advisory_paste(const ms_advisory_t *a, ms_paste_t *out)
     }
 }
 
+/*
+ * memsweep's suggested safety factor and the seed's two counts at it, computed by the
+ * RecommendedMaxWorkers lines' own code; each count is left out where theirs would be.
+ */
+static void write_safety_lines(FILE *f, const ms_advisory_t *a)
+{
+    const ms_safety_advice_t *s = &a->safety;
+    ms_recommendation_t rec;
+    char reason[1024];
+
+    if (!a->have_safety || !s->have)
+        return;
+    ms_advisory_recommend(a, ms_safety_advice_factor(s), &rec);
+    fprintf(f, "SuggestedSafetyFactor: %d.%02d\n", s->hundredths / 100, s->hundredths % 100);
+    if (rec.have_aggressive)
+        fprintf(f, "SuggestedSafetyFactor_Workers_Aggressive: %lld\n", rec.aggressive);
+    if (rec.have_conservative)
+        fprintf(f, "SuggestedSafetyFactor_Workers_Conservative: %lld\n", rec.conservative);
+    ms_safety_advice_reason(s, reason, sizeof reason);
+    fprintf(f, "SuggestedSafetyFactor_Reason: %s\n", reason);
+}
+
+/* The same as keys of the open JSON object, with the terms as numbers (null: unknown). */
+static void write_safety_json(FILE *f, int *first, const ms_advisory_t *a)
+{
+    const ms_safety_advice_t *s = &a->safety;
+    ms_recommendation_t rec;
+    char reason[1024];
+    int tfirst = 1;
+
+    if (!a->have_safety || !s->have)
+        return;
+    ms_advisory_recommend(a, ms_safety_advice_factor(s), &rec);
+    ms_json_key(f, first, "SuggestedSafetyFactor");
+    fprintf(f, "%d.%02d", s->hundredths / 100, s->hundredths % 100);
+    if (rec.have_aggressive)
+        ms_json_int(f, first, "SuggestedSafetyFactor_Workers_Aggressive", rec.aggressive);
+    if (rec.have_conservative)
+        ms_json_int(f, first, "SuggestedSafetyFactor_Workers_Conservative", rec.conservative);
+    ms_safety_advice_reason(s, reason, sizeof reason);
+    ms_json_str(f, first, "SuggestedSafetyFactor_Reason", reason);
+    ms_json_key(f, first, "SuggestedSafetyFactor_Terms");
+    ms_json_key(f, &tfirst, "Base");
+    fprintf(f, "%.2f", MS_SAFETY_BASE);
+    if (s->miss_runs > 0) {
+        ms_json_key(f, &tfirst, "PeriodicMiss_P95");
+        fprintf(f, "%.4f", s->miss);
+    } else {
+        ms_json_null(f, &tfirst, "PeriodicMiss_P95");
+    }
+    ms_json_int(f, &tfirst, "PeriodicMiss_Runs", (long long)s->miss_runs);
+    if (s->have_spread) {
+        ms_json_key(f, &tfirst, "PeakSpread");
+        fprintf(f, "%.4f", s->spread);
+    } else {
+        ms_json_null(f, &tfirst, "PeakSpread");
+    }
+    ms_json_int(f, &tfirst, "PeakSpread_Configurations", (long long)s->spread_configs);
+    ms_json_key(f, &tfirst, "Quotient");
+    fprintf(f, "%.4f", s->quotient);
+    ms_json_int(f, &tfirst, "OomRuns", (long long)s->oom_runs);
+    fputc('}', f);
+}
+
 static const char *const paste_no_fit_text =
     "none: a single worker does not fit in Usable_MB at this safety factor "
     "(RecommendedMaxWorkers_Conservative is 0)";
@@ -483,6 +570,11 @@ void ms_advisory_write_post(FILE *f, const ms_advisory_t *a)
     fprintf(f, "RunsExcluded: %zu\n", a->counts.excluded);
     fprintf(f, "RunsStopped: %zu\n", a->counts.stopped);
     fprintf(f, "RunsRunning: %zu\n", a->counts.running);
+    /* Attempts --retry-oom replaced: counted in no Runs line above, so said here. */
+    if (a->counts.retried_attempts > 0) {
+        fprintf(f, "RetriedAfterOOM_Runs: %zu\n", a->counts.retried_runs);
+        fprintf(f, "RetriedAfterOOM_Attempts: %zu\n", a->counts.retried_attempts);
+    }
     if (a->counts.unfinished)
         fprintf(f, "SweepFinished: no\n");
     if (a->counts.have_left_out_peak)
@@ -495,6 +587,8 @@ void ms_advisory_write_post(FILE *f, const ms_advisory_t *a)
         fprintf(f, "Usable_MB: %lld\n", a->machine.usable_mb);
     }
     write_machine_lines(f, &a->machine);
+    if (a->have_schedule)
+        ms_sched_write(f, &a->schedule);
     if (a->have_peak_summary)
         ms_peak_summary_write(f, &a->peaks);
     if (a->have_report)
@@ -510,6 +604,7 @@ void ms_advisory_write_post(FILE *f, const ms_advisory_t *a)
         }
     }
     /* memsweep's additions after everything the section said before them. */
+    write_safety_lines(f, a);
     {
         ms_paste_t p;
         const char *key;
@@ -589,6 +684,10 @@ void ms_advisory_write_json(FILE *f, const ms_advisory_t *a)
     ms_json_int(f, &first, "RunsExcluded", (long long)a->counts.excluded);
     ms_json_int(f, &first, "RunsStopped", (long long)a->counts.stopped);
     ms_json_int(f, &first, "RunsRunning", (long long)a->counts.running);
+    if (a->counts.retried_attempts > 0) {
+        ms_json_int(f, &first, "RetriedAfterOOM_Runs", (long long)a->counts.retried_runs);
+        ms_json_int(f, &first, "RetriedAfterOOM_Attempts", (long long)a->counts.retried_attempts);
+    }
     ms_json_bool(f, &first, "SweepFinished", !a->counts.unfinished);
     if (a->counts.have_left_out_peak)
         ms_json_dec1(f, &first, "LeftOutPeakRSS_LowerBound_MB", a->counts.left_out_peak_mb);
@@ -596,6 +695,8 @@ void ms_advisory_write_json(FILE *f, const ms_advisory_t *a)
         ms_json_key(f, &first, "ConservativeBasis");
         ms_json_string(f, ms_basis_name(a->basis));
     }
+    if (a->have_schedule)
+        ms_sched_write_json(f, &first, &a->schedule);
     if (a->have_peak_summary)
         ms_peak_summary_write_json(f, &first, &a->peaks, 0);
     if (a->have_report)
@@ -642,6 +743,7 @@ void ms_advisory_write_json(FILE *f, const ms_advisory_t *a)
         ms_json_string(f, text);
     }
     fputc(']', f);
+    write_safety_json(f, &first, a);
     {
         ms_paste_t p;
         const char *key;

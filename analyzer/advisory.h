@@ -13,6 +13,8 @@
 #include "dbreport.h"
 #include "parammem.h"
 #include "peaks.h"
+#include "safetyadvice.h"
+#include "schedule.h"
 #include "stats.h"
 
 /* Longest text of where the memory figure came from, terminator included. */
@@ -67,6 +69,13 @@ typedef struct ms_run_counts {
     int have_left_out_peak;  /* a stopped or unfinished run has a peak */
     double left_out_peak_mb; /* the largest such peak, MiB: a lower bound of its need */
     long long left_out_peak_seq; /* the run that reached it */
+    /*
+     * Schema 9, --retry-oom: runs whose standing attempt followed at least one attempt the
+     * out-of-memory killer ended, and those superseded attempts (counted in no field
+     * above: a run counts once, with the attempt that finished).
+     */
+    size_t retried_runs;
+    size_t retried_attempts;
 } ms_run_counts_t;
 
 /*
@@ -153,6 +162,10 @@ typedef struct ms_advisory {
     ms_node_size_t node_sizes[MS_NODE_SIZES_MAX];
     int have_params;         /* the table of memory by parameter value was filled in */
     ms_param_table_t params; /* the included runs grouped by NAME=value (parammem.h) */
+    int have_safety;         /* the suggested safety factor below was filled in */
+    ms_safety_advice_t safety; /* memsweep's factor from the sweep (safetyadvice.h) */
+    int have_schedule;       /* the scheduled sweep's summary below was filled in */
+    ms_sched_summary_t schedule; /* how close a scheduled sweep came to its budget */
 } ms_advisory_t;
 
 /*
@@ -183,6 +196,21 @@ typedef struct ms_paste {
 
 /* Derives the runner lines' figures from a computed advisory. */
 void ms_advisory_paste(const ms_advisory_t *a, ms_paste_t *out);
+
+/* The seed's two worker counts, each with whether it can be given. */
+typedef struct ms_recommendation {
+    int have_aggressive;
+    long long aggressive;    /* floor(usable / mean_end * factor) */
+    int have_conservative;
+    long long conservative;  /* floor(usable / basis * factor), a->basis's figure */
+} ms_recommendation_t;
+
+/*
+ * The seed's recommendations from a computed advisory's statistics and machine at
+ * another safety factor: the formulas, the basis and the absent cases of the
+ * RecommendedMaxWorkers lines, which are this with the machine's own factor.
+ */
+void ms_advisory_recommend(const ms_advisory_t *a, double factor, ms_recommendation_t *out);
 
 /*
  * Fills *m from MemTotal in kB (have_mem_total 0 when unknown), a reserve and a safety
@@ -221,8 +249,9 @@ const char *ms_basis_name(ms_basis_t basis);
  * Computes the post-run advisory from per-run figures in MiB. end_mb has n_end values
  * and peak_mb n_peak values (the included runs that have each figure); both arrays are
  * sorted in place. counts is copied into the result. The periodic-miss summary, the
- * database report and the table by parameter value are left out (have_peak_summary,
- * have_report and have_params 0); callers that read a database fill them in afterwards.
+ * database report, the table by parameter value and the suggested safety factor are left
+ * out (have_peak_summary, have_report, have_params and have_safety 0); callers that read
+ * a database fill them in afterwards.
  */
 void ms_advisory_compute(const ms_machine_t *m, const ms_run_counts_t *counts,
                          double *end_mb, size_t n_end, double *peak_mb, size_t n_peak,
@@ -232,20 +261,24 @@ void ms_advisory_compute(const ms_machine_t *m, const ms_run_counts_t *counts,
 void ms_advisory_write_pre(FILE *f, const ms_machine_t *m);
 
 /*
- * Writes the post-run section: the specification's lines, then memsweep's own lines, then
+ * Writes the post-run section: the specification's lines, then memsweep's own lines (the
+ * RetriedAfterOOM_* counts after the Runs* ones when a run was retried, the Schedule and
+ * Admission_* lines of a scheduled sweep after the machine's, when filled in), then
  * the periodic-miss summary when there is one, then the database report's Excluded,
  * Skipped and Ignored lines, then notes and warnings; a Divergence line follows the
- * divergence warning when the breakdown was filled in. Last come the ready-to-paste
- * runner lines (Paste_*) and the table of memory by parameter value (ParamMemory) when
- * it was filled in.
+ * divergence warning when the breakdown was filled in. Last come the suggested safety
+ * factor (SuggestedSafetyFactor*) when it was filled in and there is one, the
+ * ready-to-paste runner lines (Paste_*) and the table of memory by parameter value
+ * (ParamMemory) when it was filled in.
  */
 void ms_advisory_write_post(FILE *f, const ms_advisory_t *a);
 
 /*
  * Writes both sections as one JSON object keyed by the same field names, the database
  * report's keys (dbreport.h), "Divergence" with the divergence warning and its breakdown,
- * "Notes" and "Warnings", then the Paste_* keys and the table's (parammem.h), and a
- * newline.
+ * "Notes" and "Warnings", then the SuggestedSafetyFactor* keys (with
+ * "SuggestedSafetyFactor_Terms", its terms as numbers), the Paste_* keys and the table's
+ * (parammem.h), and a newline.
  */
 void ms_advisory_write_json(FILE *f, const ms_advisory_t *a);
 

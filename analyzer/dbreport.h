@@ -84,7 +84,13 @@ typedef enum ms_bad_where {
     X(SAMPLE_HWM, VALUES, "samples.hwm_kb not a whole number")                               \
     X(SAMPLE_HWM_RANGE, VALUES, "samples.hwm_kb negative or over 4 PiB")                     \
     X(SAMPLE_STACK, VALUES, "samples.stack_id not a whole number")                           \
-    X(RUN_MAXRSS, VALUES, "runs.maxrss_kb or maxrss_floor_kb negative, over 4 PiB or not a whole number")
+    X(RUN_MAXRSS, VALUES, "runs.maxrss_kb or maxrss_floor_kb negative, over 4 PiB or not a whole number") \
+    X(RUN_ATTEMPT, VALUES, "runs.attempt not in 1..1000000")                                 \
+    X(RUN_SUPERSEDED, VALUES, "runs.superseded not 0 or 1")                                  \
+    X(SWEEP_SCHEDULE, VALUES, "sweeps scheduling value out of range or of the wrong type")   \
+    X(ADMISSION_TIME, VALUES, "admissions.decided_ns not in 1970..2099")                     \
+    X(ADMISSION_SIZE, VALUES, "admissions size negative, over 4 PiB or not a whole number")  \
+    X(ADMISSION_COUNT, VALUES, "admissions.running or waited_ms negative or not a whole number")
 
 typedef enum ms_bad {
 #define MS__BAD_ENUM(name, where, text) MS_BAD_##name,

@@ -354,6 +354,61 @@ static void write_run_notes(FILE *f, const ms_peaks_run_info_t *info)
                 info->more_notes == 1 ? "" : "s");
 }
 
+/* This attempt's number: the recorded one, else one after the attempts it replaced. */
+static long long attempt_no(const ms_peaks_run_info_t *info)
+{
+    const long long after = (long long)info->n_earlier + 1;
+    return info->attempt > after ? info->attempt : after;
+}
+
+/*
+ * The lines of a run that --retry-oom ran again (schema 9): which attempt this is, and
+ * one line per attempt it replaced, which no figure counts; then how the run was let
+ * start, when a scheduling option decided it.
+ */
+static void write_schedule(FILE *f, const ms_peaks_run_info_t *info, int have_peak,
+                           unsigned long long peak_kb)
+{
+    const long long n = attempt_no(info);
+    char what[512], beside[512];
+
+    if (info->orphan) {
+        fprintf(f, "  Attempt: %lld, superseded (a later attempt was to replace it after an "
+                   "out-of-memory kill, but the database holds none); it counts in no figure\n",
+                info->attempt > 0 ? info->attempt : 1);
+    } else if (info->n_earlier > 0 || info->attempt > 1) {
+        fprintf(f, "  Attempt: %lld of %lld (after %zu attempt%s the out-of-memory killer ended, "
+                   "which count%s in no figure)\n",
+                n, n, info->n_earlier, info->n_earlier == 1 ? "" : "s",
+                info->n_earlier == 1 ? "s" : "");
+    }
+    for (size_t i = 0; i < info->n_earlier; i++) {
+        const ms_peaks_attempt_t *e = &info->earlier[i];
+        fprintf(f, "  EarlierAttempt: attempt %lld of %lld, ", e->attempt, n);
+        ms_write_clean(f, e->status, 0);
+        fputs(", retried; ", f);
+        if (e->measured)
+            fprintf(f, "PeakRSS_MB %.1f (%s)", mib(e->peak_kb),
+                    e->peak_exact ? "exact" : "lower bound");
+        else
+            fputs("no memory sample", f);
+        fprintf(f, ", %zu process%s, %zu sample%s", e->n_processes,
+                e->n_processes == 1 ? "" : "es", e->n_samples, e->n_samples == 1 ? "" : "s");
+        if (e->admission != NULL) {
+            ms_sched_admission_text(e->admission, info->sweep_start_ns, e->measured,
+                                    e->peak_kb, what, sizeof what, beside, sizeof beside);
+            fprintf(f, "; admitted: %s", what);
+        }
+        fputc('\n', f);
+    }
+    if (info->admission != NULL) {
+        ms_sched_admission_text(info->admission, info->sweep_start_ns, have_peak, peak_kb, what,
+                                sizeof what, beside, sizeof beside);
+        fprintf(f, "  Admission: %s\n", what);
+        fprintf(f, "  AdmittedBeside: %s\n", beside);
+    }
+}
+
 void ms_peaks_write_run(FILE *f, const ms_peaks_run_info_t *info, const ms_run_peaks_t *p,
                         const char *frames)
 {
@@ -371,6 +426,7 @@ void ms_peaks_write_run(FILE *f, const ms_peaks_run_info_t *info, const ms_run_p
         ms_write_clean(f, info->batch_state, 0);
         fputc('\n', f);
     }
+    write_schedule(f, info, ms_peaks_run_compared(info), ms_run_peaks_best_kb(p));
     fprintf(f, "  Processes: %zu\n", info->n_processes);
     if (info->not_measured != NULL) {
         fputs("  NotMeasured: ", f);
@@ -490,6 +546,54 @@ void ms_peaks_write_run_json(FILE *f, const ms_peaks_run_info_t *info, const ms_
     ms_json_bool(f, &first, "StatusKnown", info->status_known);
     if (info->batch_state != NULL)
         ms_json_str(f, &first, "BatchState", info->batch_state);
+    /*
+     * Schema 9, only for a run that has them, so that the output of a sweep run without
+     * scheduling options is what it was: the attempts of a run --retry-oom ran again (a
+     * superseded attempt that nothing follows: how many attempts the run had is unknown),
+     * and how the run was let start.
+     */
+    if (info->orphan) {
+        ms_json_int(f, &first, "Attempt", info->attempt > 0 ? info->attempt : 1);
+        ms_json_null(f, &first, "Attempts");
+        ms_json_bool(f, &first, "Superseded", 1);
+    } else if (info->n_earlier > 0 || info->attempt > 1) {
+        ms_json_int(f, &first, "Attempt", attempt_no(info));
+        ms_json_int(f, &first, "Attempts", attempt_no(info));
+        ms_json_bool(f, &first, "Superseded", 0);
+        ms_json_key(f, &first, "EarlierAttempts");
+        fputc('[', f);
+        for (size_t i = 0; i < info->n_earlier; i++) {
+            const ms_peaks_attempt_t *e = &info->earlier[i];
+            int efirst = 1;
+            if (i > 0)
+                fputc(',', f);
+            ms_json_int(f, &efirst, "Attempt", e->attempt);
+            ms_json_int(f, &efirst, "RunId", e->run_id);
+            ms_json_str(f, &efirst, "Status", e->status);
+            ms_json_int(f, &efirst, "Processes", (long long)e->n_processes);
+            ms_json_int(f, &efirst, "Samples", (long long)e->n_samples);
+            if (e->measured) {
+                ms_json_dec1(f, &efirst, "PeakRSS_MB", mib(e->peak_kb));
+                ms_json_bool(f, &efirst, "PeakRSS_Exact", e->peak_exact);
+            } else {
+                ms_json_null(f, &efirst, "PeakRSS_MB");
+                ms_json_null(f, &efirst, "PeakRSS_Exact");
+            }
+            ms_json_key(f, &efirst, "Admission");
+            if (e->admission != NULL)
+                ms_sched_admission_write_json(f, e->admission, info->sweep_start_ns,
+                                              e->measured, e->peak_kb);
+            else
+                fputs("null", f);
+            fputc('}', f);
+        }
+        fputc(']', f);
+    }
+    if (info->admission != NULL) {
+        ms_json_key(f, &first, "Admission");
+        ms_sched_admission_write_json(f, info->admission, info->sweep_start_ns, compared,
+                                      true_kb);
+    }
     ms_json_str(f, &first, "NotMeasured", info->not_measured);
     ms_json_int(f, &first, "Processes", (long long)info->n_processes);
     ms_json_int(f, &first, "Samples", (long long)info->n_samples);
@@ -625,6 +729,10 @@ void ms_peaks_write_summary(FILE *f, size_t runs_total, const ms_peak_summary_t 
     fputs("Summary\n", f);
     fprintf(f, "RunsTotal: %zu\n", runs_total);
     fprintf(f, "RunsCompared: %zu\n", s->runs);
+    if (s->retried_attempts > 0) {
+        fprintf(f, "RetriedAfterOOM_Runs: %zu\n", s->retried_runs);
+        fprintf(f, "RetriedAfterOOM_Attempts: %zu\n", s->retried_attempts);
+    }
     fprintf(f, "ProcessesWithoutExitRecord: %zu", report->ended_abnormally);
     if (report->ended_abnormally_running > 0)
         fprintf(f, " (%zu in runs still running)", report->ended_abnormally_running);
@@ -651,6 +759,10 @@ void ms_peaks_write_summary_json(FILE *f, size_t runs_total, const ms_peak_summa
         report = &none;
     ms_json_int(f, &first, "RunsTotal", (long long)runs_total);
     ms_json_int(f, &first, "RunsCompared", (long long)s->runs);
+    if (s->retried_attempts > 0) {
+        ms_json_int(f, &first, "RetriedAfterOOM_Runs", (long long)s->retried_runs);
+        ms_json_int(f, &first, "RetriedAfterOOM_Attempts", (long long)s->retried_attempts);
+    }
     ms_json_int(f, &first, "ProcessesWithoutExitRecord", (long long)report->ended_abnormally);
     ms_json_int(f, &first, "ProcessesWithoutExitRecordInRunningRuns",
                 (long long)report->ended_abnormally_running);

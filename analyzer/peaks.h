@@ -26,6 +26,7 @@
 
 #include "dbreport.h"
 #include "memsweep/schema.h"
+#include "schedule.h"
 
 /* samples.kind as the analyzer classifies it; OTHER is any kind this version does not know. */
 typedef enum ms_sample_kind {
@@ -201,6 +202,13 @@ typedef struct ms_peak_summary {
     size_t wait4_runs;     /* runs with a wait4 figure above the floor */
     size_t wait4_missed;   /* ... whose samples all fell short of it by > MS_PEAK_MISS_PCT_SMALL % */
     size_t pss_runs;       /* runs whose figures counted shared pages once, by PSS */
+    /*
+     * Schema 9, --retry-oom: runs whose attempt followed superseded ones, and those
+     * attempts. Set by ms_sweep_peak_summary; only `peaks`' summary prints them (the
+     * advisory has its own lines).
+     */
+    size_t retried_runs;
+    size_t retried_attempts;
 } ms_peak_summary_t;
 
 void ms_peak_summary_init(ms_peak_summary_t *s);
@@ -243,6 +251,19 @@ typedef struct ms_main_end {
     int exit_code;
 } ms_main_end_t;
 
+/* An attempt of a run that a later attempt replaced (schema 9, --retry-oom). */
+typedef struct ms_peaks_attempt {
+    long long run_id;
+    long long attempt;         /* its number among the run's attempts, from 1 */
+    const char *status;
+    size_t n_processes;
+    size_t n_samples;
+    int measured;              /* it has a sample and was not marked not measured */
+    unsigned long long peak_kb;
+    int peak_exact;
+    const ms_sched_admission_t *admission; /* NULL: none recorded */
+} ms_peaks_attempt_t;
+
 /* What `peaks` prints about a run besides its peak views. */
 typedef struct ms_peaks_run_info {
     long long seq;
@@ -266,6 +287,19 @@ typedef struct ms_peaks_run_info {
     const char *frames_named; /* PeakStack's frames symbolized, for JSON; NULL: not given */
     const struct ms_peak_blocks *blocks; /* the large blocks at its peak; NULL: not read */
     unsigned long long peak_kb;          /* the run's peak, which they are a share of */
+    /*
+     * Schema 9. attempt: this attempt's number (0 or 1: the first); earlier: the
+     * attempts of the run that this one replaced, in order; orphan: this is itself a
+     * superseded attempt that no attempt in the database follows. admission: how the run
+     * was let start (NULL: not under a scheduling option), placed in time from
+     * sweep_start_ns (0: unknown).
+     */
+    long long attempt;
+    const ms_peaks_attempt_t *earlier;
+    size_t n_earlier;
+    int orphan;
+    const ms_sched_admission_t *admission;
+    int64_t sweep_start_ns;
 } ms_peaks_run_info_t;
 
 /*

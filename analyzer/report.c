@@ -19,6 +19,7 @@
 #include "parammem.h"
 #include "peaks.h"
 #include "report_page.h"
+#include "rsstimeline.h"
 
 /* One sample as read: the run (index into d->runs) and process it belongs to. */
 typedef struct {
@@ -262,7 +263,7 @@ static int write_timeline(FILE *f, const ms_sweep_data_t *d, const run_row_t *ro
 {
     const int64_t span = t1 > t0 ? t1 - t0 : 1;
     event_t *ev = NULL;
-    int64_t *cur = NULL;
+    ms_rss_sum_t sum = {0};
     long long *total = NULL, *running = NULL;
     size_t n_ev = 0, n_proc = 0;
     long long max_total = 0, max_running = 0;
@@ -281,22 +282,21 @@ static int write_timeline(FILE *f, const ms_sweep_data_t *d, const run_row_t *ro
         if (i + 1 == n || s[i + 1].proc_id != s[i].proc_id || s[i + 1].run != s[i].run)
             ev[n_ev++] = (event_t){s[i].t_ns, -1, n_proc, 1};
     }
-    cur = calloc(n_proc + 1, sizeof *cur);
-    if (cur == NULL)
+    /* The same sum as the advisory's Admission_HighestMeasured_MB (rsstimeline.h). */
+    if (ms_rss_sum_init(&sum, n_proc + 1) != 0)
         goto out;
     qsort(ev, n_ev, sizeof *ev, cmp_event);
     /* Each slice starts with the total the one before ended with, then sees its events. */
     {
         size_t j = 0;
-        long long carry = 0;
         for (size_t slice = 0; slice < MS_REPORT_SLICES; slice++) {
-            total[slice] = carry;
+            total[slice] = sum.total;
             while (j < n_ev && slice_of(ev[j].t_ns, t0, span) == slice) {
-                const int64_t v = ev[j].end ? 0 : ev[j].rss_kb;
-                carry += v - cur[ev[j].proc];
-                cur[ev[j].proc] = v;
-                if (carry > total[slice])
-                    total[slice] = carry;
+                const long long now = ev[j].end ? ms_rss_sum_end(&sum, ev[j].proc)
+                                                : ms_rss_sum_reading(&sum, ev[j].proc,
+                                                                     ev[j].t_ns, ev[j].rss_kb);
+                if (now > total[slice])
+                    total[slice] = now;
                 j++;
             }
             if (total[slice] > max_total)
@@ -347,7 +347,7 @@ static int write_timeline(FILE *f, const ms_sweep_data_t *d, const run_row_t *ro
     rc = 0;
 out:
     free(ev);
-    free(cur);
+    ms_rss_sum_free(&sum);
     free(total);
     free(running);
     return rc;
@@ -371,6 +371,111 @@ static void read_sweep_row(sqlite3 *db, long long sweep_id, int64_t *started_ns,
             *jobs = sqlite3_column_int64(st, 1);
     }
     sqlite3_finalize(st);
+}
+
+/* A change of the predicted memory in use: an admission, or the end of an admitted run. */
+typedef struct {
+    int64_t t_ns;
+    int end;                     /* 1: a run ended; 0: an admission */
+    unsigned long long kb;       /* the level an admission sets, or what an end takes off */
+} step_t;
+
+static int cmp_step(const void *a, const void *b)
+{
+    const step_t *x = a, *y = b;
+    if (x->t_ns != y->t_ns)
+        return x->t_ns < y->t_ns ? -1 : 1;
+    /* An end before an admission at the same instant: the admission counted without it. */
+    return y->end - x->end;
+}
+
+/*
+ * What a scheduled sweep did with its budget, as the page's "schedule" (null without
+ * options and admissions): the Schedule line's text and the summary's figures, each
+ * admission (its run by id, its time from t0), and the predicted memory in use over
+ * time as steps: at each admission the launcher's own figure then (the runs running,
+ * each at its prediction or its RSS where higher, plus this run's prediction), less each
+ * admitted run's prediction when it ends.
+ */
+static int write_schedule(FILE *f, const ms_sweep_data_t *d, const ms_advisory_t *a,
+                          const run_row_t *rows, int64_t t0)
+{
+    const ms_sched_summary_t *const sum = &a->schedule;
+    step_t *steps = NULL;
+    size_t n_steps = 0;
+    char text[512];
+
+    if (!a->have_schedule || !ms_sched_summary_any(sum)) {
+        fputs(",\"schedule\":null", f);
+        return 0;
+    }
+    steps = malloc((2 * d->n_runs + 1) * sizeof *steps);
+    if (steps == NULL)
+        return -ENOMEM;
+    fputs(",\"schedule\":{\"text\":", f);
+    if (ms_sched_opts_text(&sum->opts, text, sizeof text) == 0)
+        ms_json_string(f, text);
+    else
+        fputs("null", f);
+#define KB_OR_NULL(key, have, kb)                                                          \
+    do {                                                                                   \
+        if (have)                                                                          \
+            fprintf(f, ",\"" key "\":%llu", (unsigned long long)(kb));                     \
+        else                                                                               \
+            fputs(",\"" key "\":null", f);                                                \
+    } while (0)
+    KB_OR_NULL("budget_kb", sum->have_budget, sum->budget_kb);
+    KB_OR_NULL("highest_predicted_kb", sum->have_predicted, sum->highest_predicted_kb);
+    KB_OR_NULL("highest_measured_kb", sum->have_measured, sum->highest_measured_kb);
+    fputs(",\"admissions\":[", f);
+    for (size_t r = 0, k = 0; r < d->n_runs; r++) {
+        const ms_sched_admission_t *const adm = ms_sweep_admission(d, &d->runs[r]);
+        if (adm == NULL)
+            continue;
+        fprintf(f, "%s{\"id\":%lld,\"t_us\":", k++ ? "," : "", adm->run_id);
+        if (adm->have_decided)
+            fprintf(f, "%lld", us_from(adm->decided_ns, t0));
+        else
+            fputs("null", f);
+        fputs(",\"rule\":", f);
+        ms_json_string(f, adm->rule);
+        KB_OR_NULL("predicted_kb", adm->have_predicted, adm->predicted_kb);
+        fputs(",\"basis\":", f);
+        ms_json_string(f, adm->basis);
+        fprintf(f, ",\"running\":%lld", adm->running);
+        KB_OR_NULL("running_predicted_kb", adm->have_running_predicted,
+                   adm->running_predicted_kb);
+        KB_OR_NULL("running_rss_kb", adm->have_running_rss, adm->running_rss_kb);
+        KB_OR_NULL("available_kb", adm->have_available, adm->available_kb);
+        fputs(",\"available_source\":", f);
+        ms_json_string(f, adm->available_source);
+        KB_OR_NULL("budget_kb", adm->have_budget, adm->budget_kb);
+        fprintf(f, ",\"waited_ms\":%lld}", adm->waited_ms);
+        if (adm->have_decided)
+            steps[n_steps++] = (step_t){adm->decided_ns, 0,
+                                        (adm->have_predicted ? adm->predicted_kb : 0) +
+                                            (adm->have_running_predicted
+                                                 ? adm->running_predicted_kb
+                                                 : 0)};
+        if (adm->have_decided && rows[r].finished_ns > 0 && adm->have_predicted)
+            steps[n_steps++] = (step_t){rows[r].finished_ns, 1, adm->predicted_kb};
+    }
+#undef KB_OR_NULL
+    qsort(steps, n_steps, sizeof *steps, cmp_step);
+    fputs("],\"pred_steps\":[", f);
+    {
+        unsigned long long level = 0;
+        for (size_t i = 0; i < n_steps; i++) {
+            if (steps[i].end)
+                level = level > steps[i].kb ? level - steps[i].kb : 0;
+            else
+                level = steps[i].kb;
+            fprintf(f, "%s[%lld,%llu]", i ? "," : "", us_from(steps[i].t_ns, t0), level);
+        }
+    }
+    fputs("]}", f);
+    free(steps);
+    return ferror(f) ? -EIO : 0;
 }
 
 static void write_params(FILE *f, const char *label)
@@ -536,6 +641,8 @@ static int write_document(FILE *f, sqlite3 *db, const char *name, const ms_sweep
     write_kinds(f);
     fputc(',', f);
     rc = write_timeline(f, d, rows, s, n, t0, t1 > t0 ? t1 : t0 + 1);
+    if (rc == 0)
+        rc = write_schedule(f, d, a, rows, t0);
     if (rc != 0)
         goto out;
     fputs(",\"runs\":[", f);
@@ -551,6 +658,9 @@ static int write_document(FILE *f, sqlite3 *db, const char *name, const ms_sweep
 
         fprintf(f, "%s{\"id\":%lld,\"seq\":%lld,\"label\":", r ? "," : "", run->run_id, run->seq);
         ms_json_string(f, rows[r].label != NULL ? rows[r].label : "");
+        /* An attempt --retry-oom replaced: drawn, and left out of every figure. */
+        fprintf(f, ",\"superseded\":%s,\"attempt\":%lld", run->superseded ? "true" : "false",
+                run->attempt > 0 ? run->attempt : (long long)run->earlier_attempts + 1);
         fputs(",\"status\":", f);
         ms_json_string(f, run->status);
         fprintf(f,
@@ -603,6 +713,8 @@ int ms_report_write(FILE *f, sqlite3 *db, const char *name, const ms_sweep_data_
     const char *const at = strstr(page, marker);
     run_key_t *keys = NULL;
     run_row_t *rows = NULL;
+    ms_sweep_data_t view;
+    ms_run_mem_t *all = NULL;
     ms_block_reader_t *blocks = NULL;
     sample_t *s = NULL;
     size_t n = 0;
@@ -613,6 +725,29 @@ int ms_report_write(FILE *f, sqlite3 *db, const char *name, const ms_sweep_data_
 
     if (at == NULL)
         abort(); /* the page compiled in lost its marker: a broken build */
+    /*
+     * The page draws the attempts --retry-oom replaced too, marked as such: their memory
+     * was in use, so the timeline counts it, while the advisory (computed already) and
+     * the page's figures of runs leave them out. The runs and they, in seq order.
+     */
+    if (d->n_superseded > 0) {
+        all = malloc((d->n_runs + d->n_superseded) * sizeof *all);
+        if (all == NULL)
+            goto out;
+        for (size_t i = 0, k = 0, j = 0; i < d->n_runs || k < d->n_superseded;) {
+            const int sup = k < d->n_superseded &&
+                            (i == d->n_runs || d->superseded[k].seq < d->runs[i].seq ||
+                             (d->superseded[k].seq == d->runs[i].seq &&
+                              d->superseded[k].run_id < d->runs[i].run_id));
+            all[j++] = sup ? d->superseded[k++] : d->runs[i++];
+        }
+        view = *d;
+        view.runs = all;
+        view.n_runs = d->n_runs + d->n_superseded;
+        view.superseded = NULL;
+        view.n_superseded = 0;
+        d = &view;
+    }
     keys = malloc((d->n_runs + 1) * sizeof *keys);
     rows = calloc(d->n_runs + 1, sizeof *rows);
     if (keys == NULL || rows == NULL)
@@ -655,6 +790,7 @@ out:
         free(rows[i].label);
     free(rows);
     free(keys);
+    free(all);
     free(s);
     free(json);
     return rc;

@@ -16,9 +16,12 @@
 void ms_sweep_peak_summary(const ms_sweep_data_t *d, ms_peak_summary_t *out)
 {
     ms_peak_summary_init(out);
-    for (size_t i = 0; i < d->n_runs; i++)
+    for (size_t i = 0; i < d->n_runs; i++) {
         if (ms_run_measured(&d->runs[i]))
             ms_peak_summary_add(out, d->runs[i].seq, &d->runs[i].peaks);
+        out->retried_runs += d->runs[i].earlier_attempts > 0;
+    }
+    out->retried_attempts = d->n_superseded;
 }
 
 void ms_advise_opts_init(ms_advise_opts_t *o)
@@ -180,6 +183,39 @@ static int node_sizes(const ms_sweep_data_t *d, const ms_advise_opts_t *o, const
     return 0;
 }
 
+/*
+ * What a scheduled sweep (schema 9) did with its budget: its options, its admissions,
+ * the measured total, and how the peaks of the included runs (indices inc[0..n)) compare
+ * with the predictions they were admitted on. Nothing for a sweep without either.
+ */
+static int schedule_summary(const ms_sweep_data_t *d, const size_t *inc, size_t n,
+                            ms_advisory_t *out)
+{
+    ms_sched_pair_t *pairs = NULL;
+    size_t n_pairs = 0;
+    int rc;
+
+    out->have_schedule = 0;
+    if (!ms_sched_opts_any(&d->sched) && d->n_admissions == 0)
+        return 0;
+    if (d->n_admissions > 0 && n > 0) {
+        pairs = malloc(n * sizeof *pairs);
+        if (pairs == NULL)
+            return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+            const ms_run_mem_t *r = &d->runs[inc[i]];
+            const ms_sched_admission_t *a = ms_sweep_admission(d, r);
+            if (a != NULL && a->have_predicted && a->predicted_kb > 0)
+                pairs[n_pairs++] = (ms_sched_pair_t){r->peak_kb, a->predicted_kb};
+        }
+    }
+    rc = ms_sched_summarize(&d->sched, d->admissions, d->n_admissions, d->have_measured_total,
+                            d->measured_total_kb, pairs, n_pairs, &out->schedule);
+    out->have_schedule = rc == 0;
+    free(pairs);
+    return rc;
+}
+
 int ms_sweep_advise(const ms_sweep_data_t *d, const ms_advise_opts_t *o, ms_advisory_t *out)
 {
     size_t *inc = NULL;
@@ -188,7 +224,9 @@ int ms_sweep_advise(const ms_sweep_data_t *d, const ms_advise_opts_t *o, ms_advi
     ms_divergence_t div;
     double *end_mb = NULL, *peak_mb = NULL;
     ms_param_run_t *param_runs = NULL;
-    size_t n = 0;
+    ms_safety_run_t *safety_runs = NULL;
+    char (*config)[24] = NULL; /* each included run's configuration: its command's hash */
+    size_t n = 0, oom_runs = 0;
     int rc;
 
     memset(&counts, 0, sizeof counts);
@@ -199,7 +237,10 @@ int ms_sweep_advise(const ms_sweep_data_t *d, const ms_advise_opts_t *o, ms_advi
     peak_mb = malloc((d->n_runs ? d->n_runs : 1) * sizeof *peak_mb);
     param_runs = malloc((d->n_runs ? d->n_runs : 1) * sizeof *param_runs);
     inc = malloc((d->n_runs ? d->n_runs : 1) * sizeof *inc);
-    if (end_mb == NULL || peak_mb == NULL || param_runs == NULL || inc == NULL) {
+    safety_runs = malloc((d->n_runs ? d->n_runs : 1) * sizeof *safety_runs);
+    config = malloc((d->n_runs ? d->n_runs : 1) * sizeof *config);
+    if (end_mb == NULL || peak_mb == NULL || param_runs == NULL || inc == NULL ||
+        safety_runs == NULL || config == NULL) {
         rc = -ENOMEM;
         goto out;
     }
@@ -219,6 +260,9 @@ int ms_sweep_advise(const ms_sweep_data_t *d, const ms_advise_opts_t *o, ms_advi
             counts.running++;
         else if (strcmp(r->status, MS_STATUS_OK) != 0)
             counts.failed++;
+        /* Any out-of-memory kill caps the suggested factor, measured or not. */
+        if (strcmp(r->status, MS_STATUS_OOM) == 0)
+            oom_runs++;
         if (!ms_run_measured(r)) {
             counts.excluded++;
             continue;
@@ -247,10 +291,34 @@ int ms_sweep_advise(const ms_sweep_data_t *d, const ms_advise_opts_t *o, ms_advi
         /* ms_advisory_compute sorts the figures in place; the table keeps its own. */
         param_runs[n] = (ms_param_run_t){.label = ms_sweep_label(d, r), .end_mb = end_mb[n],
                                          .peak_mb = peak_mb[n]};
+        /* The peak the statistics use, and the periodic view the PeriodicMiss lines use. */
+        /*
+         * One configuration is one command: runs that differ only in a parameter the
+         * command does not use (-P rep=1..3) repeat it. Without the command, the label.
+         */
+        if (r->have_command_key)
+            snprintf(config[n], sizeof config[n], "%016llx",
+                     (unsigned long long)r->command_key);
+        safety_runs[n] = (ms_safety_run_t){.seq = r->seq,
+                                           .label = r->have_command_key ? config[n]
+                                                                        : ms_sweep_label(d, r),
+                                           .peak_kb = r->peak_kb,
+                                           .periodic_kb = r->peaks.periodic_kb};
         inc[n] = i;
         n++;
         ms_divergence_add(&div, r->seq, r->peak_kb, r->end_kb);
     }
+    /*
+     * The attempts --retry-oom replaced are in no count above (the run counts once, with
+     * the attempt that finished); they are counted apart. Each was an out-of-memory kill
+     * all the same, which caps the suggested factor as any other does.
+     */
+    counts.retried_attempts = d->n_superseded;
+    for (size_t i = 0; i < d->n_runs; i++)
+        counts.retried_runs += d->runs[i].earlier_attempts > 0;
+    for (size_t i = 0; i < d->n_superseded; i++)
+        if (strcmp(d->superseded[i].status, MS_STATUS_OOM) == 0)
+            oom_runs++;
     ms_advisory_compute(&m, &counts, end_mb, n, peak_mb, n, out);
     out->divergence = div;
     out->have_divergence = 1;
@@ -258,11 +326,18 @@ int ms_sweep_advise(const ms_sweep_data_t *d, const ms_advise_opts_t *o, ms_advi
     out->have_peak_summary = 1;
     out->report = d->report;
     out->have_report = 1;
-    rc = ms_param_table_compute(param_runs, n, &out->params);
+    rc = ms_safety_advice_compute(safety_runs, n, oom_runs, m.safety_factor, &out->safety);
+    out->have_safety = rc == 0;
+    if (rc == 0)
+        rc = ms_param_table_compute(param_runs, n, &out->params);
     out->have_params = rc == 0;
     if (rc == 0)
         rc = node_sizes(d, o, inc, n, out);
+    if (rc == 0)
+        rc = schedule_summary(d, inc, n, out);
 out:
+    free(config);
+    free(safety_runs);
     free(inc);
     free(end_mb);
     free(peak_mb);

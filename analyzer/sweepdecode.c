@@ -191,6 +191,8 @@ void ms_sweep_free(ms_sweep_data_t *d)
 {
     free(d->runs);
     free(d->labels);
+    free(d->superseded);
+    free(d->admissions);
     memset(d, 0, sizeof *d);
 }
 
@@ -468,6 +470,37 @@ static void read_wait4(sqlite3_stmt *st, int col, ms_run_mem_t *r, size_t *bad)
 }
 
 /*
+ * Reads runs.attempt and runs.superseded (columns col and col + 1, schema 9). A value
+ * that cannot be one is ignored and counted: an odd attempt number reads as not
+ * recorded, an odd superseded flag as standing, so that no run is dropped on a guess.
+ */
+static void read_attempt(sqlite3_stmt *st, int col, ms_run_mem_t *r, size_t *bad)
+{
+    long long v;
+
+    switch (ms__int_col(st, col, 1, 1000000, &v)) {
+    case MS__V_OK:
+        r->attempt = v;
+        break;
+    case MS__V_NULL:
+        break;
+    default:
+        count_bad(bad, MS_BAD_RUN_ATTEMPT);
+        break;
+    }
+    switch (ms__int_col(st, col + 1, 0, 1, &v)) {
+    case MS__V_OK:
+        r->superseded = v == 1;
+        break;
+    case MS__V_NULL:
+        break;
+    default:
+        count_bad(bad, MS_BAD_RUN_SUPERSEDED);
+        break;
+    }
+}
+
+/*
  * Whether the first sweep is a launcher's sweep that has not finished. A database made by
  * the shim alone never gets finished_ns, and has no launcher to finish its runs.
  */
@@ -565,7 +598,8 @@ static int keep_label(sqlite3_stmt *st, int col, ms_sweep_data_t *out, size_t *c
 
 /* Reads the runs, sorted by run_id for lookups; skipped ones go to skipped_runs. */
 static int read_runs(sqlite3 *db, ms_sweep_data_t *out, int has_uninstrumented,
-                     int has_usage, int has_command, int has_node, id_set_t *skipped_runs)
+                     int has_usage, int has_command, int has_node, int has_attempts,
+                     id_set_t *skipped_runs)
 {
     sqlite3_stmt *st = NULL;
     char sql[1024];
@@ -580,7 +614,7 @@ static int read_runs(sqlite3 *db, ms_sweep_data_t *out, int has_uninstrumented,
     snprintf(sql, sizeof sql,
              "SELECT run_id, seq, status, %s, %s, %s,"
              " CASE WHEN typeof(label) = 'text' AND length(CAST(label AS BLOB)) <= %d"
-             " THEN label END, %s, %s FROM runs ORDER BY run_id",
+             " THEN label END, %s, %s, %s, %s FROM runs ORDER BY run_id",
              has_uninstrumented ? "uninstrumented" : "NULL",
              has_usage ? "maxrss_kb, maxrss_floor_kb" : "NULL, NULL",
              out->info.n_sweeps > 1
@@ -588,7 +622,9 @@ static int read_runs(sqlite3 *db, ms_sweep_data_t *out, int has_uninstrumented,
                  : "1",
              MS_PARAM_LABEL_MAX,
              has_command ? "substr(command, 1, " STR(MS_PARAM_LABEL_MAX) " + 1)" : "NULL",
-             has_node ? "node_mem_kb, node_reserve_mb, node_cpus" : "NULL, NULL, NULL");
+             has_node ? "node_mem_kb, node_reserve_mb, node_cpus" : "NULL, NULL, NULL",
+             has_attempts ? "attempt, superseded" : "NULL, NULL",
+             has_command ? "CAST(command AS BLOB)" : "NULL");
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
         return -EIO;
     while ((s = sqlite3_step(st)) == SQLITE_ROW) {
@@ -656,8 +692,19 @@ static int read_runs(sqlite3 *db, ms_sweep_data_t *out, int has_uninstrumented,
         }
         r->peaks.tracking = MS_TRACKING_UNKNOWN;
         read_wait4(st, 4, r, out->report.bad);
+        read_attempt(st, 12, r, out->report.bad);
         if (keep_label(st, 7, out, &labels_cap, r) != 0)
             goto nomem;
+        if (sqlite3_column_type(st, 14) != SQLITE_NULL) {
+            /* The command as a key: runs of one configuration have the same command. */
+            const unsigned char *cmd = sqlite3_column_blob(st, 14);
+            const int len = sqlite3_column_bytes(st, 14);
+            uint64_t h = 1469598103934665603ULL;
+            for (int k = 0; cmd != NULL && k < len; k++)
+                h = (h ^ cmd[k]) * 1099511628211ULL;
+            r->have_command_key = 1;
+            r->command_key = h;
+        }
     }
     sqlite3_finalize(st);
     if (s != SQLITE_DONE)
@@ -1332,7 +1379,12 @@ int ms_sweep_read(sqlite3 *db, const char *name, ms_sweep_data_t *out, char *err
         goto sql_error;
 
     rc = read_runs(db, out, oc.uninstrumented, oc.maxrss && oc.maxrss_floor, oc.command,
-                   oc.node, &skipped_runs);
+                   oc.node, oc.attempt && oc.superseded, &skipped_runs);
+    if (rc == -EIO)
+        goto sql_error;
+    if (rc != 0)
+        goto nomem;
+    rc = ms__sweep_read_sched(db, &oc, out);
     if (rc == -EIO)
         goto sql_error;
     if (rc != 0)
@@ -1365,9 +1417,19 @@ int ms_sweep_read(sqlite3 *db, const char *name, ms_sweep_data_t *out, char *err
         goto sql_error;
     if (rc != 0)
         goto nomem;
+    /* Only a scheduled sweep says how close it came to its budget: the extra pass is its. */
+    if (out->n_admissions > 0) {
+        rc = ms__sweep_measured_total(db, out, procs, n_procs);
+        if (rc == -EIO)
+            goto sql_error;
+        if (rc != 0)
+            goto nomem;
+    }
 
     if (out->n_runs > 1)
         qsort(out->runs, out->n_runs, sizeof *out->runs, cmp_run_seq);
+    if (ms__sweep_split_attempts(out) != 0)
+        goto nomem;
     ms__sweep_fill_report(out);
     sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     in_tx = 0;

@@ -180,8 +180,21 @@ int ms__sweep_find_optional(sqlite3 *db, ms__optional_cols_t *c)
         ms__sweep_has_column(db, "sweeps", "host_mem_total_kb", &c->host_mem_total) != 0 ||
         ms__sweep_has_column(db, "sweeps", "cpus", &c->cpus) != 0 ||
         ms__sweep_has_column(db, "runs", "command", &c->command) != 0 ||
-        ms__sweep_has_column(db, "runs", "node_mem_kb", &c->node) != 0)
+        ms__sweep_has_column(db, "runs", "node_mem_kb", &c->node) != 0 ||
+        ms__sweep_has_column(db, "runs", "attempt", &c->attempt) != 0 ||
+        ms__sweep_has_column(db, "runs", "superseded", &c->superseded) != 0 ||
+        ms__sweep_has_column(db, "sweeps", "started_ns", &c->started) != 0 ||
+        ms__sweep_has_column(db, "admissions", "run_id", &c->admissions) != 0)
         return -EIO;
+    {
+        /* The scheduling options come together; a database missing one reads none. */
+        static const char *const sched[] = {"mem_budget_kb", "jobs_auto", "stagger_ms",
+                                            "run_order", "retry_oom", "jobs"};
+        c->sched = 1;
+        for (size_t i = 0; i < sizeof sched / sizeof sched[0] && c->sched; i++)
+            if (ms__sweep_has_column(db, "sweeps", sched[i], &c->sched) != 0)
+                return -EIO;
+    }
     if (c->node) {
         int reserve = 0, cpus = 0;
         if (ms__sweep_has_column(db, "runs", "node_reserve_mb", &reserve) != 0 ||

@@ -9,12 +9,14 @@
 #define MS_ANALYZER_SWEEPREAD_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <sqlite3.h>
 
 #include "advisory.h"
 #include "dbreport.h"
 #include "peaks.h"
+#include "schedule.h"
 
 /*
  * What the sweeps row recorded about the machine and the sweep. A database holds one
@@ -39,6 +41,7 @@ typedef struct ms_sweep_info {
     int have_host_mem_total;         /* the machine's MemTotal: host_mem_total_kb, or */
     unsigned long long host_mem_total_kb; /* mem_total_kb when that was /proc/meminfo's */
     long long cpus;                  /* CPUs the sweep may use; 0 when not recorded */
+    int64_t started_ns;              /* sweeps.started_ns; 0 when not usable */
     /*
      * A sweep of `memsweep run` without sweeps.finished_ns: still running, or its
      * launcher was killed. Its runs still marked running are not finished.
@@ -69,10 +72,23 @@ typedef struct ms_run_mem {
     ms_run_peaks_t peaks;       /* periodic, all-samples and VmHWM views of the peak */
     int have_label;             /* runs.label holds parameters; see ms_sweep_label */
     size_t label_at;            /* where its text starts in the data's labels */
+    int have_command_key;       /* runs.command is recorded: command_key is its hash */
+    uint64_t command_key;       /* 64-bit FNV-1a of runs.command: one per configuration */
     int have_node;              /* runs.node_mem_kb (schema 7): the node it ran on */
     unsigned long long node_mem_kb;
     long long node_reserve_mb;  /* -1: not recorded */
     long long node_cpus;        /* 0: not recorded */
+    /*
+     * Schema 9, `memsweep run --retry-oom`: runs.attempt (0: not recorded, the first),
+     * and whether a later attempt of the same seq replaced this one (runs.superseded).
+     * A superseded attempt is kept out of ms_sweep_data_t.runs (see there); retried_as is
+     * the run_id of the attempt that followed it (0: none read), and earlier_attempts
+     * counts, on a run, the superseded attempts that it followed.
+     */
+    long long attempt;
+    int superseded;
+    long long retried_as;
+    size_t earlier_attempts;
 } ms_run_mem_t;
 
 /*
@@ -97,7 +113,38 @@ typedef struct ms_sweep_data {
      */
     char *labels;
     size_t labels_len;
+    /*
+     * Attempts that a later attempt of the same seq replaced after the out-of-memory
+     * killer ended them (schema 9, runs.superseded = 1), reduced like the runs, in seq
+     * order. They are not in runs: "the advisory counts the run once, with the attempt
+     * that finished", so no statistic, count or report of runs sees them; readers that
+     * show them (peaks, export, report) read them here.
+     */
+    ms_run_mem_t *superseded;
+    size_t n_superseded;
+    ms_sched_opts_t sched;        /* the sweeps row's scheduling options (schema 9) */
+    /*
+     * The admissions rows (schema 9) of the runs and superseded attempts read, sorted by
+     * run_id (ms_sched_admission_find).
+     */
+    ms_sched_admission_t *admissions;
+    size_t n_admissions;
+    /*
+     * With admissions: the highest total RSS of the runs read (superseded attempts
+     * included, whose memory was in use) at any moment, as a time-aligned sum of samples
+     * (rsstimeline.h), and when.
+     */
+    int have_measured_total;
+    unsigned long long measured_total_kb;
+    int64_t measured_total_at_ns;
 } ms_sweep_data_t;
+
+/* The admission of run r of d (schema 9), or NULL when it has none. */
+static inline const ms_sched_admission_t *ms_sweep_admission(const ms_sweep_data_t *d,
+                                                             const ms_run_mem_t *r)
+{
+    return ms_sched_admission_find(d->admissions, d->n_admissions, r->run_id);
+}
 
 /* The parameters label of run r of d ("NAME=value ..."), or NULL when it has none. */
 static inline const char *ms_sweep_label(const ms_sweep_data_t *d, const ms_run_mem_t *r)
@@ -212,9 +259,9 @@ typedef struct ms_advise_opts {
 void ms_advise_opts_init(ms_advise_opts_t *o);
 
 /*
- * Computes the advisory of a sweep already read, with its periodic-miss summary and the
+ * Computes the advisory of a sweep already read, with its periodic-miss summary, the
  * table of memory by parameter value of its included runs (from the labels the read
- * kept). Returns 0 or a negative errno code.
+ * kept) and the suggested safety factor from them. Returns 0 or a negative errno code.
  */
 int ms_sweep_advise(const ms_sweep_data_t *d, const ms_advise_opts_t *o, ms_advisory_t *out);
 

@@ -62,6 +62,7 @@ static const char *const run_cols[] = {
     "finished_ns", "end_rss_kb", "peak_rss_kb", "peak_is", "periodic_peak_kb",
     "all_samples_peak_kb", "vmhwm_max_kb", "wait4_maxrss_kb", "processes", "samples",
     "command", "uid", "host", "node_mem_kb", "batch_job", "batch_state", "not_measured",
+    "attempt", "superseded",
 };
 
 /* Text of column col of the runs row of run_id (NULL when absent or NULL). */
@@ -70,6 +71,24 @@ static const char *run_text(sqlite3_stmt *st, int col)
     return st != NULL && sqlite3_column_type(st, col) != SQLITE_NULL
                ? (const char *)sqlite3_column_text(st, col)
                : NULL;
+}
+
+/*
+ * The attempt number of a run (schema 9): the recorded one, else, for a run that stands,
+ * one after the attempts it replaced, and for a superseded attempt (index k of
+ * d->superseded), one after the earlier attempts replaced by the same run.
+ */
+static long long attempt_of(const ms_sweep_data_t *d, const ms_run_mem_t *r, size_t k)
+{
+    long long n = 1;
+
+    if (r->attempt > 0)
+        return r->attempt;
+    if (!r->superseded)
+        return (long long)r->earlier_attempts + 1;
+    for (size_t i = 0; r->retried_as != 0 && i < k; i++)
+        n += d->superseded[i].retried_as == r->retried_as;
+    return n;
 }
 
 static int export_runs(FILE *f, sqlite3 *db, const ms_sweep_data_t *d)
@@ -93,8 +112,17 @@ static int export_runs(FILE *f, sqlite3 *db, const ms_sweep_data_t *d)
         return -EIO;
     for (size_t i = 0; i < ncols; i++)
         field(f, run_cols[i], i + 1 == ncols);
-    for (size_t i = 0; i < d->n_runs; i++) {
-        const ms_run_mem_t *r = &d->runs[i];
+    /*
+     * The runs, and the attempts --retry-oom replaced (which no figure of the advisory
+     * counts) each before the run that replaced it, in the order `peaks` shows them.
+     */
+    for (size_t i = 0, k = 0; i < d->n_runs || k < d->n_superseded;) {
+        const int sup = k < d->n_superseded &&
+                        (i == d->n_runs || d->superseded[k].seq < d->runs[i].seq ||
+                         (d->superseded[k].seq == d->runs[i].seq &&
+                          d->superseded[k].run_id < d->runs[i].run_id));
+        const size_t k_here = k;
+        const ms_run_mem_t *r = sup ? &d->superseded[k++] : &d->runs[i++];
         const ms_run_peaks_t *p = &r->peaks;
         const int measured = ms_run_measured(r);
         const int row = (sqlite3_reset(st), sqlite3_bind_int64(st, 1, r->run_id),
@@ -128,7 +156,9 @@ static int export_runs(FILE *f, sqlite3 *db, const ms_sweep_data_t *d)
         field(f, run_text(rs, 7), 0);
         field(f, run_text(rs, 8), 0);
         field(f, run_text(rs, 9), 0);
-        field(f, run_text(rs, 10), 1);
+        field(f, run_text(rs, 10), 0);
+        field_ll(f, 1, attempt_of(d, r, k_here), 0);
+        field_ll(f, 1, r->superseded, 1);
     }
     sqlite3_finalize(st);
     return 0;

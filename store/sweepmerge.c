@@ -198,11 +198,14 @@ void ms_merge_free(ms_merge_t *m)
     free(m);
 }
 
-/* Copies the sweep, runs, processes, stacks, samples and pool cursors of schema "src". */
+/*
+ * Copies the sweep, runs, processes, stacks, samples, pool cursors and admissions of
+ * schema "src".
+ */
 static int copy_src(ms_merge_t *m, const char *name, char *err, size_t errlen)
 {
     static const char *const tables[] = {"sweeps", "runs", "processes", "samples", "stacks",
-                                         "spool_pools", "spool_chunks"};
+                                         "spool_pools", "spool_chunks", "admissions"};
     static const char *const skip_sweeps[] = {"sweep_id", "origin", "spool_dir", NULL};
     static const char *const skip_runs[] = {"run_id", "sweep_id", "uid", "host", "node_mem_kb",
                                             "node_mem_source", "node_reserve_mb", "node_cpus",
@@ -210,13 +213,15 @@ static int copy_src(ms_merge_t *m, const char *name, char *err, size_t errlen)
     static const char *const skip_procs[] = {"proc_id", "run_id", "spool_key", NULL};
     static const char *const skip_samples[] = {"proc_id", "stack_id", NULL};
     static const char *const skip_pools[] = {"run_id", NULL};
+    static const char *const skip_admissions[] = {"run_id", NULL};
     static const char *const skip_none[] = {NULL};
-    cols_t dst[7] = {{0}}, src[7] = {{0}};
+    enum { N_TABLES = sizeof tables / sizeof tables[0] };
+    cols_t dst[N_TABLES] = {{0}}, src[N_TABLES] = {{0}};
     sql_t q = {0}, into = {0}, from = {0};
     long long before;
     int rc = 0;
 
-    for (size_t i = 0; i < 7 && rc == 0; i++) {
+    for (size_t i = 0; i < N_TABLES && rc == 0; i++) {
         rc = cols_read(m->db, "main", tables[i], &dst[i]);
         if (rc == 0)
             rc = cols_read(m->db, "src", tables[i], &src[i]);
@@ -271,6 +276,7 @@ static int copy_src(ms_merge_t *m, const char *name, char *err, size_t errlen)
         "DELETE FROM main.spool_chunks WHERE pool IN (SELECT pool FROM main.spool_pools"
         " WHERE run_id IN (SELECT run_id FROM temp.stale));"
         "DELETE FROM main.spool_pools WHERE run_id IN (SELECT run_id FROM temp.stale);"
+        "DELETE FROM main.admissions WHERE run_id IN (SELECT run_id FROM temp.stale);"
         "DELETE FROM main.runs WHERE run_id IN (SELECT run_id FROM temp.stale);"
         "DELETE FROM temp.rmap WHERE ident IN (SELECT uid FROM main.runs WHERE uid IS NOT NULL);"
         "UPDATE temp.rmap SET new = old - (SELECT min(old) FROM temp.rmap) + 1 +"
@@ -367,6 +373,22 @@ static int copy_src(ms_merge_t *m, const char *name, char *err, size_t errlen)
             " ON m.old = p.run_id);",
             into.s != NULL ? into.s + 2 : "", from.s != NULL ? from.s + 2 : "");
     }
+    /*
+     * How each run was let start (schema 9), under the run's new id. A run's admission
+     * comes with the copy of the run that is taken; its attempt columns and the sweeps
+     * row's scheduling options are copied with their rows above.
+     */
+    if (src[7].n > 0) {
+        free(into.s);
+        free(from.s);
+        into = (sql_t){0};
+        from = (sql_t){0};
+        common_cols(&into, &from, &dst[7], &src[7], "a", skip_admissions);
+        put(&q,
+            "INSERT OR REPLACE INTO main.admissions(run_id%s) SELECT m.new%s FROM src.admissions a"
+            " JOIN temp.rmap m ON m.old = a.run_id;",
+            into.s != NULL ? into.s : "", from.s != NULL ? from.s : "");
+    }
 #undef HAS
     if (q.oom || into.oom || from.oom) {
         ms_set_err(err, errlen, "%s", strerror(ENOMEM));
@@ -383,7 +405,7 @@ static int copy_src(ms_merge_t *m, const char *name, char *err, size_t errlen)
         m->counts.sources++;
     }
 out:
-    for (size_t i = 0; i < 7; i++) {
+    for (size_t i = 0; i < N_TABLES; i++) {
         cols_free(&dst[i]);
         cols_free(&src[i]);
     }

@@ -274,7 +274,7 @@ static void check_error(const char *err)
 
 static void check_data(const ms_sweep_data_t *d)
 {
-    size_t not_measured = 0;
+    size_t not_measured = 0, paired = 0;
 
     for (size_t i = 0; i < d->n_runs; i++) {
         const ms_run_mem_t *r = &d->runs[i];
@@ -289,8 +289,27 @@ static void check_data(const ms_sweep_data_t *d)
               "a run without samples has no figures");
         check(i == 0 || d->runs[i - 1].seq <= r->seq, "runs are in seq order");
         not_measured += !ms_run_measured(r);
+        check(!r->superseded, "no superseded attempt is among the runs");
+        paired += r->earlier_attempts;
     }
     check(d->report.excluded.total == not_measured, "the report counts every unmeasured run");
+    /* Schema 9: each superseded attempt is kept apart, paired with a run of its seq or none. */
+    for (size_t i = 0; i < d->n_superseded; i++) {
+        const ms_run_mem_t *s = &d->superseded[i];
+        size_t k;
+        check(s->superseded, "superseded attempts are marked");
+        if (s->retried_as == 0)
+            continue;
+        paired--;
+        for (k = 0; k < d->n_runs && d->runs[k].run_id != s->retried_as; k++)
+            ;
+        check(k < d->n_runs && d->runs[k].seq == s->seq && s->run_id < s->retried_as,
+              "a superseded attempt is followed by a later run of its seq");
+    }
+    check(paired == 0, "every earlier attempt of a run is a superseded attempt paired with it");
+    for (size_t i = 1; i < d->n_admissions; i++)
+        check(d->admissions[i - 1].run_id < d->admissions[i].run_id,
+              "admissions are sorted by run_id, one per run");
 }
 
 typedef struct out_buf {
@@ -327,6 +346,8 @@ static void render_advisory(const ms_sweep_data_t *d, long long mem_total_mb)
     check(a.counts.failed + a.counts.running <= a.counts.total, "failed and running runs are runs");
     check(a.counts.unfinished_runs <= a.counts.running, "unfinished runs are running runs");
     check(a.counts.excluded == a.report.excluded.total, "RunsExcluded matches the Excluded line");
+    check(a.counts.retried_attempts == d->n_superseded && a.counts.retried_runs <= a.counts.total,
+          "retried attempts are the superseded ones, retried runs are runs");
     check(a.counts.failed <= a.counts.total, "failed runs are runs");
 
     out_open(&out);

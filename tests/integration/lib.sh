@@ -184,6 +184,11 @@ sql() {
     sqlite3 -batch -noheader -bail -cmd '.timeout 10000' "$1" "$2"
 }
 
+# schema_version: the PRAGMA user_version this memsweep writes (MS_SCHEMA_VERSION).
+schema_version() {
+    sed -n 's/^#define MS_SCHEMA_VERSION \([0-9]*\)$/\1/p' "$MS_SOURCE_DIR/include/memsweep/schema.h"
+}
+
 # run_cmd NAME CMD...: runs CMD with stdout in $T/NAME.out, stderr in $T/NAME.err, and
 # its exit status in RC, without tripping `set -e`.
 run_cmd() {
@@ -499,18 +504,18 @@ log_files() {
     find "$1/logs" -maxdepth 1 -type f -name "*.$2" | sort
 }
 
-# expected_advisory FIGURES MEMTOTAL_MB [RESERVE_MB]: the post-run figures recomputed from
-# run_figures output, as "Key: value" lines at full precision. Percentiles interpolate
-# linearly between closest ranks (numpy's default); recommendations are
-# floor(Usable_MB / basis * 0.85) with Usable_MB = MemTotal_MB - RESERVE_MB (default 1024,
-# the whole machine's reserve), the aggressive basis being the mean end RSS and the
-# conservative one the p95 peak (else p95 end).
+# expected_advisory FIGURES MEMTOTAL_MB [RESERVE_MB] [SAFETY_FACTOR]: the post-run figures
+# recomputed from run_figures output, as "Key: value" lines at full precision. Percentiles
+# interpolate linearly between closest ranks (numpy's default); recommendations are
+# floor(Usable_MB / basis * SAFETY_FACTOR) (default 0.85) with Usable_MB = MemTotal_MB -
+# RESERVE_MB (default 1024, the whole machine's reserve), the aggressive basis being the
+# mean end RSS and the conservative one the p95 peak (else p95 end).
 expected_advisory() {
-    python3 - "$1" "$2" "${3:-1024}" <<'PY'
+    python3 - "$1" "$2" "${3:-1024}" "${4:-0.85}" <<'PY'
 import math, sys
 rows = [l.rstrip("\n").split("|", 7) for l in open(sys.argv[1]) if l.strip()]
 usable = max(0, int(sys.argv[2]) - int(sys.argv[3]))
-sf = 0.85
+sf = float(sys.argv[4])
 # Runs stopped before they finished (by the user, by --timeout) are left out.
 stopped = ("interrupted", "timeout")
 inc = [r for r in rows if int(r[4]) > 0 and r[1] not in stopped]

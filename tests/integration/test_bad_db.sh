@@ -86,8 +86,9 @@ figures() {
 
 # check_order ADVISORY WHAT: the post-run section keeps the specification's lines first,
 # in their order, then memsweep's keys, then the report, then notes, then warnings (with
-# the Divergence line that follows the divergence warning), then the runner lines
-# (Paste*) and the table by parameter value (ParamMemory*).
+# the Divergence line that follows the divergence warning), then the suggested safety
+# factor (SuggestedSafetyFactor*), then the runner lines (Paste*) and the table by
+# parameter value (ParamMemory*).
 check_order() {
     post_section "$1" | python3 -c '
 import sys
@@ -103,6 +104,8 @@ for line in sys.stdin.read().splitlines():
         if spec.index(key) <= pos:
             sys.exit("%r is out of the specification'"'"'s order" % line)
         pos = spec.index(key)
+    elif key.startswith("SuggestedSafetyFactor"):
+        s = 5.5
     elif key.startswith("Paste"):
         s = 6
     elif key.startswith("ParamMemory"):
@@ -361,7 +364,7 @@ jq_eq "$T/status.pkj" '(d["runs"][0]["Status"], d["runs"][0]["StatusKnown"])' "(
 
 note "runs with a NULL or text seq, or a duplicate run_id, are skipped"
 damage bad_runs "CREATE TABLE r2 AS SELECT * FROM runs; DROP TABLE runs;
-CREATE TABLE runs(run_id, sweep_id, seq, label, command, started_ns, finished_ns, exit_code, term_signal, status, uninstrumented, maxrss_kb, maxrss_floor_kb, utime_us, stime_us, uid, host, node_mem_kb, node_mem_source, node_reserve_mb, node_cpus, batch_job, batch_state, recorder);
+CREATE TABLE runs(run_id, sweep_id, seq, label, command, started_ns, finished_ns, exit_code, term_signal, status, uninstrumented, maxrss_kb, maxrss_floor_kb, utime_us, stime_us, uid, host, node_mem_kb, node_mem_source, node_reserve_mb, node_cpus, batch_job, batch_state, recorder, attempt, superseded);
 INSERT INTO runs SELECT * FROM r2; DROP TABLE r2;
 INSERT INTO runs SELECT * FROM runs WHERE seq = 1;
 INSERT INTO runs(run_id, sweep_id, seq, status) VALUES (3000, (SELECT sweep_id FROM sweeps), NULL, 'ok'),

@@ -190,4 +190,109 @@ for b in bad:
 sys.exit(1 if bad else 0)
 PY
 
+# check_suggested ADVISORY FIGURES JSON WHAT: memsweep's suggested safety factor beside the
+# seed's fixed one. The factor is in range and follows from the terms its reason prints
+# (1 / (1 + base + m + v), rounded down, clamped to [0.50, 0.95], capped at SafetyFactor
+# when v is unknown); v is the widest (max - min) / max peak of one label among the
+# figures' runs, m is no more than the largest periodic miss; its worker counts are the
+# seed's formulas with the factor; the JSON says the same.
+check_suggested() {
+    local adv="$1" fig="$2" json="$3" what="$4" sf key
+    assert_eq "0.85" "$(post_field "$adv" SafetyFactor)" "$what: the seed's SafetyFactor"
+    assert_eq "0.85" "$(pre_field "$adv" SafetyFactor)" "$what: the seed's pre-run SafetyFactor"
+    sf="$(post_field "$adv" SuggestedSafetyFactor)"
+    [[ "$sf" =~ ^0\.[0-9]{2}$ ]] || fail "$what: SuggestedSafetyFactor '$sf' is not 0.NN"
+    assert_between "$sf" 0.50 0.95 "$what: SuggestedSafetyFactor"
+    note "$what: SuggestedSafetyFactor: $sf; $(post_field "$adv" SuggestedSafetyFactor_Reason)"
+    # The suggestion comes after every line of the seed's.
+    [ "$(grep -n '^SuggestedSafetyFactor: ' "$adv" | cut -d: -f1)" -gt \
+      "$(grep -n '^RecommendedMaxWorkers_Conservative: ' "$adv" | tail -n 1 | cut -d: -f1)" ] ||
+        fail "$what: SuggestedSafetyFactor is not after the seed's lines"
+    expected_advisory "$fig" "$MT" 1024 "$sf" >"$T/$what.sugg.expected"
+    for key in Aggressive Conservative; do
+        assert_eq "$(awk -F': ' -v k="RecommendedMaxWorkers_$key" '$1 == k { print $2 }' \
+                     "$T/$what.sugg.expected")" \
+            "$(post_field "$adv" "SuggestedSafetyFactor_Workers_$key")" \
+            "$what: SuggestedSafetyFactor_Workers_$key (the seed's formula at $sf)"
+    done
+    python3 - "$adv" "$fig" "$json" <<'PY' || fail "$what: the suggested safety factor (see above)"
+import json, math, re, sys
+text = {}
+for line in open(sys.argv[1]):
+    if ": " in line:
+        k, v = line.rstrip("\n").split(": ", 1)
+        text[k] = v  # the post-run section's value: it comes last
+sf = float(text["SuggestedSafetyFactor"])
+reason = text["SuggestedSafetyFactor_Reason"]
+m = re.match(r"1 / \(1 \+ base ([0-9.]+) \+ m ([0-9.]+) \+ v ([0-9.]+)\) = ([0-9.]+), "
+             r"rounded down to ([0-9.]+)", reason)
+assert m, reason
+base, miss, spread, q, rounded = (float(x) for x in m.groups())
+assert base == 0.05, reason
+assert abs(q - 1 / (1 + base + miss + spread)) < 2e-4, reason
+# The printed quotient has four decimals: rounding it down may land a hundredth lower.
+assert rounded in (math.floor(q * 100) / 100, math.floor(q * 100 - 0.01) / 100), reason
+want = min(max(rounded, 0.50), 0.95)
+# Never more than the largest periodic miss, which is the 100th percentile of the same.
+assert 0 <= miss <= float(text["LargestPeriodicMiss_Pct"]) / 100 + 0.0005, (miss, reason)
+peaks = {}
+for l in open(sys.argv[2]):
+    r = l.rstrip("\n").split("|", 7)
+    if int(r[4]) > 0:
+        peaks.setdefault(r[7], []).append(float(r[3]))
+spreads = [(max(p) - min(p)) / max(p) for p in peaks.values() if len(p) >= 2]
+if spreads:
+    assert "v unknown" not in reason, reason
+    assert abs(spread - max(spreads)) < 0.0011, (spread, spreads, reason)
+    assert "of %d configuration" % len(spreads) in reason, (spreads, reason)
+else:
+    assert spread == 0 and "v unknown" in reason and "repeat a configuration" in reason, reason
+# A term not measured is no evidence for more than the factor in use.
+if (not spreads or "m unknown" in reason) and want > 0.85:
+    want = 0.85
+    assert ", capped at SafetyFactor 0.85" in reason, reason
+assert abs(sf - want) < 1e-9, (sf, want, reason)
+j = json.load(open(sys.argv[3]))
+assert j["SafetyFactor"] == 0.85, j["SafetyFactor"]
+assert j["SuggestedSafetyFactor"] == sf, (j["SuggestedSafetyFactor"], sf)
+assert j["SuggestedSafetyFactor_Reason"] == reason, j["SuggestedSafetyFactor_Reason"]
+for k in ("Aggressive", "Conservative"):
+    key = "SuggestedSafetyFactor_Workers_" + k
+    assert j[key] == int(text[key]), (key, j[key], text[key])
+t = j["SuggestedSafetyFactor_Terms"]
+assert t["Base"] == base and abs(t["PeriodicMiss_P95"] - miss) < 1e-9, t
+assert (t["PeakSpread"] is None) == (not spreads), t
+assert t["PeakSpread_Configurations"] == len(spreads), t
+PY
+}
+
+note "the suggested safety factor of a grid without a repeated configuration"
+check_suggested "$ADV" "$T/fig.txt" "$T/json.out" grid
+
+note "the suggested safety factor of a sweep that repeats each configuration"
+# The same value twice is the same label twice: two runs of one configuration each.
+run_cmd repeat "$MS_BIN" run -j 2 -o "$T/repeat" -P mib=24,24,48,48 -- "$WL" --mib '{mib}' \
+    --hold-ms 300
+assert_eq 0 "$RC" "exit status of the repeated sweep (stderr: $(cat "$T/repeat.err"))"
+R="$(sweep_dir_of "$T/repeat")"
+run_figures "$R/memsweep.db" >"$T/repeat.fig"
+assert_eq 4 "$(wc -l <"$T/repeat.fig")" "runs of the repeated sweep"
+run_cmd repeat_json "$MS_BIN" advise --json "$R"
+assert_eq 0 "$RC" "exit status of advise --json on the repeated sweep"
+check_suggested "$R/memory_advisory.txt" "$T/repeat.fig" "$T/repeat_json.out" repeat
+assert_contains "$R/memory_advisory.txt" "of 2 configurations run at least twice" \
+    "repeat: the reason names both configurations"
+assert_contains "$T/repeat.out" "SuggestedSafetyFactor: $(post_field "$R/memory_advisory.txt" \
+    SuggestedSafetyFactor)" "repeat: stdout of memsweep run"
+
+note "a parameter the command does not use repeats each configuration"
+# rep=1 and rep=2 are two labels but one command: the same configuration run twice.
+run_cmd reps "$MS_BIN" run -j 2 -o "$T/reps" -P mib=24,48 -P rep=1,2 -- "$WL" --mib '{mib}' \
+    --hold-ms 300
+assert_eq 0 "$RC" "exit status of the sweep with rep (stderr: $(cat "$T/reps.err"))"
+R="$(sweep_dir_of "$T/reps")"
+assert_contains "$R/memory_advisory.txt" "of 2 configurations run at least twice" \
+    "reps: each command ran twice"
+! grep -q "v unknown" "$R/memory_advisory.txt" || fail "reps: the spread is not measured"
+
 pass

@@ -2,7 +2,10 @@
 # error, no exception and no request but the file itself (observed by Chromium over the
 # DevTools protocol, tests/integration/cdp_page.py), whose screenshot is not blank, and
 # whose drawn points of each run are that run's samples in the database, exactly. Labels
-# cannot break out of the page's data. Bad uses are refused with one line.
+# cannot break out of the page's data. A sweep scheduled with a budget (schema 9) gets the
+# budget and the predicted memory in use drawn on its timeline and a table of its
+# admissions, one row per admission in the database; one without gets neither. Bad uses
+# are refused with one line.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 BL="$MS_BUILD_DIR/ms_blocks"
@@ -54,7 +57,9 @@ EVAL='(function () {
   return JSON.stringify({t0: D.t0_ns, title: document.title, runs: runs,
     labels: D.runs.map(function (r) { return [r.id, r.label]; }),
     blocks: D.runs.map(function (r) { return [r.id, r.blocks ? r.blocks.list.length : 0]; }),
-    text: document.getElementById("blockview").textContent});
+    text: document.getElementById("blockview").textContent,
+    schedule: D.schedule, tl: R.drawn.timeline,
+    adm: getComputedStyle(document.getElementById("admissions")).display});
 })()'
 "$PY" "$MS_SOURCE_DIR/tests/integration/cdp_page.py" --chromium "$CHROMIUM" --html "$T/r.html" \
     --wait-expr 'document.body.dataset.ready === "1"' --eval "$EVAL" --screenshot "$T/shot.png" \
@@ -94,8 +99,47 @@ with_blocks = [r for (r,) in db.execute(
     "SELECT DISTINCT p.run_id FROM blocks b JOIN processes p ON p.proc_id = b.proc_id")]
 assert with_blocks and all(blocks[r] > 0 for r in with_blocks), (blocks, with_blocks)
 assert "fill_buffer at ms_blocks.c:" in v["text"], v["text"][:500]
+# Not scheduled: no schedule, nothing of it drawn, its section hidden.
+assert v["schedule"] is None and v["adm"] == "none", (v["schedule"], v["adm"])
+assert v["tl"] == {"budget_y": None, "pred_points": 0}, v["tl"]
 PY
 note "$(python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); print("first contentful paint %s ms, ready %s ms after navigation" % (c["timings"]["first_contentful_paint_ms"], c["timings"]["navigate_to_ready_ms"]))' "$T/cdp.json")"
+
+note "a sweep scheduled with a budget: the budget, the predicted memory in use, the admissions"
+# A budget well inside the scale of the timeline (the runs' total and N x P95PeakRSS).
+"$MS_BIN" run -j auto --mem-budget 200 -o "$T/sched" -P mib=24,48,96 -- "$WL" --mib '{mib}' \
+    --hold-ms 400 >/dev/null 2>"$T/sched.err" || fail "the scheduled sweep failed: $(cat "$T/sched.err")"
+SS="$(sweep_dir_of "$T/sched")"
+"$MS_BIN" report -o "$T/sched.html" "$SS" || fail "report of the scheduled sweep failed"
+"$PY" "$MS_SOURCE_DIR/tests/integration/cdp_page.py" --chromium "$CHROMIUM" --html "$T/sched.html" \
+    --wait-expr 'document.body.dataset.ready === "1"' --timeout 300 --eval '(function () {
+  var D = window.msReport.data, rows = document.querySelectorAll("#admtab tr[data-run]");
+  return JSON.stringify({tl: window.msReport.drawn.timeline, steps: D.schedule.pred_steps.length,
+    budget_kb: D.schedule.budget_kb, note: document.getElementById("admnote").textContent,
+    adm: getComputedStyle(document.getElementById("admissions")).display,
+    rows: Array.prototype.map.call(rows, function (tr) {
+      return [Number(tr.dataset.run), tr.children[3].textContent]; })});
+})()' >"$T/cdp3.json" 2>"$T/cdp3.err" || fail "Chromium did not load the scheduled report: $(cat "$T/cdp3.json" "$T/cdp3.err")"
+"$PY" - "$T/cdp3.json" "$SS/memsweep.db" <<'PY' || fail "the scheduled report: $(head -c 3000 "$T/cdp3.json")"
+import json, sqlite3, sys
+c = json.load(open(sys.argv[1]))
+assert c["ok"] and c["status"] == "ready", c["status"]
+assert c["exceptions"] == [], c["exceptions"]
+assert c["console_errors"] == [] and c["log_errors"] == [], (c["console_errors"], c["log_errors"])
+db = sqlite3.connect(sys.argv[2])
+v = json.loads(c["eval"]["value"])
+assert v["adm"] != "none", v["adm"]
+budget = db.execute("SELECT mem_budget_kb FROM sweeps").fetchone()[0]
+assert budget == 200 * 1024 and v["budget_kb"] == budget, (budget, v["budget_kb"])
+# The budget's line is drawn, and the step line has a point for each admission and end.
+assert v["tl"]["budget_y"] is not None and v["tl"]["budget_y"] > 0, v["tl"]
+assert v["tl"]["pred_points"] == v["steps"] and v["steps"] >= 3, (v["tl"], v["steps"])
+# One row per admission of the database, with its rule, in the order they were decided.
+want = [list(r) for r in db.execute("SELECT run_id, rule FROM admissions ORDER BY decided_ns, run_id")]
+assert v["rows"] == want, (v["rows"], want)
+assert len(want) == 3, want
+assert "Schedule: -j auto" in v["note"] and "% of the budget" in v["note"], v["note"]
+PY
 
 note "a run of more samples than the page draws: thinned, its extremes kept"
 # Ticks every millisecond; a run longer each time until it has well over 600 samples,

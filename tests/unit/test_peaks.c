@@ -862,6 +862,112 @@ static int run_peaks(int argc, const char **argv, char **out, char **errout)
     return rc;
 }
 
+/*
+ * `memsweep peaks` on a sweep run with --retry-oom and a budget (schema 9): the attempt
+ * the out-of-memory killer ended shows inside its run's block, not as a run; one that no
+ * attempt follows is a block of its own, marked; each run shows its admission; the
+ * summary counts runs once and the retried apart.
+ */
+static void test_cli_attempts_and_admissions(void **state)
+{
+    char db[300];
+    char *out, *err;
+    sqlite3 *h = NULL;
+    (void)state;
+
+    snprintf(db, sizeof db, "%s/retried.db", tmpdir);
+    unlink(db);
+    assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+    exec_sql(h, MS_SCHEMA_SQL);
+    {
+        char sql[128];
+        snprintf(sql, sizeof sql, "PRAGMA application_id=%d; PRAGMA user_version=%d;",
+                 MS_APPLICATION_ID, MS_SCHEMA_VERSION);
+        exec_sql(h, sql);
+    }
+    exec_sql(h,
+             "INSERT INTO sweeps(sweep_id, started_ns, finished_ns, mem_total_kb, reserve_mb,"
+             " safety_factor, interval_ms, origin, mem_budget_kb, retry_oom) VALUES"
+             " (1, 1000000000, 9000000000, 8388608, 1024, 0.85, 500, 'launcher', 1024000, 1);"
+             "INSERT INTO runs(run_id, sweep_id, seq, label, status, attempt, superseded) VALUES"
+             " (1, 1, 1, 'mib=64', 'oom', 1, 1), (2, 1, 1, 'mib=64', 'ok', 2, NULL),"
+             " (3, 1, 2, 'mib=128', 'oom', 1, 1);"
+             "INSERT INTO processes(proc_id, run_id, pid, started_ns, ended_ns, hwm_kb) VALUES"
+             " (1, 1, 10, 1000000000, NULL, NULL), (2, 2, 11, 3000000000, 4000000000, 204800),"
+             " (3, 3, 12, 5000000000, NULL, NULL);"
+             "INSERT INTO samples(proc_id, t_ns, rss_kb, hwm_kb, kind) VALUES"
+             " (1, 1500000000, 307200, 307200, 'tick'),"
+             " (2, 3500000000, 204800, 204800, 'tick'), (2, 4000000000, 153600, 204800, 'end'),"
+             " (3, 5500000000, 409600, 409600, 'tick');"
+             "INSERT INTO admissions(run_id, decided_ns, rule, predicted_kb, basis, running,"
+             " running_predicted_kb, running_rss_kb, available_kb, available_source, budget_kb,"
+             " waited_ms) VALUES"
+             " (1, 2000000000, 'fit', 102400, 'largest so far', 1, 51200, 40960, 7168000,"
+             "  'MemAvailable', 1024000, 0),"
+             " (2, 4000000000, 'retry', 409600, 'largest so far', 0, 0, 0, 7168000,"
+             "  'MemAvailable', 1024000, 500);");
+    sqlite3_close(h);
+
+    {
+        const char *argv[] = {"peaks", db, NULL};
+        assert_int_equal(run_peaks(2, argv, &out, &err), 0);
+        assert_string_equal(err, "");
+        expect_prefix(out, "Run 1: mib=64\n"
+                           "  Status: ok\n"
+                           "  Attempt: 2 of 2 (after 1 attempt the out-of-memory killer ended, "
+                           "which counts in no figure)\n"
+                           "  EarlierAttempt: attempt 1 of 2, oom, retried; PeakRSS_MB 300.0 "
+                           "(lower bound), 1 process, 1 sample; admitted: fit at 1.00 s, waited "
+                           "0.00 s; predicted 100.0 MiB (largest so far), peak 300.0 MiB = 300.0% "
+                           "of it\n"
+                           "  Admission: retry at 3.00 s, waited 0.50 s; predicted 400.0 MiB "
+                           "(largest so far), peak 200.0 MiB = 50.0% of it\n"
+                           "  AdmittedBeside: nothing running, available 7000.0 MiB "
+                           "(MemAvailable), budget 1000.0 MiB\n"
+                           "  Processes: 1\n");
+        expect_contains(out, "\nRun 2: mib=128\n"
+                             "  Status: oom\n"
+                             "  Attempt: 1, superseded (a later attempt was to replace it after "
+                             "an out-of-memory kill, but the database holds none); it counts in "
+                             "no figure\n"
+                             "  Processes: 1\n");
+        expect_contains(out, "\nSummary\n"
+                             "RunsTotal: 1\n"
+                             "RunsCompared: 1\n"
+                             "RetriedAfterOOM_Runs: 1\n"
+                             "RetriedAfterOOM_Attempts: 2\n"
+                             "ProcessesWithoutExitRecord: 0\n"
+                             "MainProcessesWithoutExitRecord: 0\n");
+        /* Two blocks: the run and the attempt nothing follows; the killed one is a line. */
+        assert_null(strstr(strstr(out, "Run 2: ") + 1, "\nRun "));
+        free(out);
+        free(err);
+    }
+    {
+        const char *argv[] = {"peaks", "--json", db, NULL};
+        assert_int_equal(run_peaks(3, argv, &out, &err), 0);
+        assert_string_equal(err, "");
+        expect_prefix(out, "{\"runs\":[{\"Seq\":1,\"RunId\":2,\"Label\":\"mib=64\","
+                           "\"Status\":\"ok\",\"StatusKnown\":true,\"Attempt\":2,\"Attempts\":2,\"Superseded\":false,"
+                           "\"EarlierAttempts\":[{\"Attempt\":1,\"RunId\":1,\"Status\":\"oom\","
+                           "\"Processes\":1,\"Samples\":1,\"PeakRSS_MB\":300.0,"
+                           "\"PeakRSS_Exact\":false,\"Admission\":{\"Rule\":\"fit\","
+                           "\"Decided_ns\":2000000000,\"Decided_s\":1.000,\"Waited_s\":0.000,"
+                           "\"Predicted_MB\":100.0,\"Basis\":\"largest so far\","
+                           "\"PeakOfPredicted_Pct\":300.0,\"Running\":1,"
+                           "\"RunningPredicted_MB\":50.0,\"RunningRSS_MB\":40.0,"
+                           "\"Available_MB\":7000.0,\"AvailableSource\":\"MemAvailable\","
+                           "\"Budget_MB\":1000.0}}],\"Admission\":{\"Rule\":\"retry\",");
+        expect_contains(out, "{\"Seq\":2,\"RunId\":3,\"Label\":\"mib=128\",\"Status\":\"oom\","
+                             "\"StatusKnown\":true,\"Attempt\":1,\"Attempts\":null,"
+                             "\"Superseded\":true,\"NotMeasured\":null,");
+        expect_contains(out, "\"summary\":{\"RunsTotal\":1,\"RunsCompared\":1,"
+                             "\"RetriedAfterOOM_Runs\":1,\"RetriedAfterOOM_Attempts\":2,");
+        free(out);
+        free(err);
+    }
+}
+
 static void test_cli(void **state)
 {
     char db[300], missing[300];
@@ -1016,6 +1122,7 @@ int main(void)
         cmocka_unit_test(test_hwm_concurrent),
         cmocka_unit_test(test_summary_with_report),
         cmocka_unit_test(test_cli),
+        cmocka_unit_test(test_cli_attempts_and_admissions),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -2,8 +2,8 @@
  * Unit tests for store/sweepmerge.c on real SQLite files: ids renumbered with every row
  * kept with its run, stacks shared by hash, a run met twice taken once (a finished copy
  * over a running one, whatever the order), the sweeps row of the source that started
- * first, a damaged shard of a sweep directory left out, and the merge written to a file
- * reading the same.
+ * first, a damaged shard of a sweep directory left out, the merge written to a file
+ * reading the same, and the admissions and attempts of schema 9 carried with their runs.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -183,12 +183,118 @@ static void test_sweep_dir_and_write(void **state)
     sqlite3_close(db);
 }
 
+/*
+ * A sweep of `memsweep run` at path (no uids) with the scheduling of schema 9: a budget
+ * of budget_kb, run 1 admitted by 'first', run 2 by 'fit' and killed, run 3 its retry;
+ * each run one process with one sample of rss (run 1), rss + 1, rss + 2.
+ */
+static void scheduled(const char *path, long long start_ns, long long budget_kb, int rss)
+{
+    sqlite3 *db = NULL;
+    char err[256], sql[2048];
+
+    assert_int_equal(ms_store_open_write(path, MS_STORE_CREATE, &db, err, sizeof err), 0);
+    snprintf(sql, sizeof sql,
+             "INSERT INTO sweeps(sweep_id, started_ns, finished_ns, hostname, mem_total_kb,"
+             " reserve_mb, safety_factor, interval_ms, origin, mem_budget_kb, jobs_auto,"
+             " retry_oom) VALUES(1, %lld, %lld, 'h', 1048576, 64, 0.85, 500, 'launcher', %lld,"
+             " 1, 1);"
+             "INSERT INTO runs(run_id, sweep_id, seq, label, status, attempt, superseded) VALUES"
+             " (1, 1, 1, 'x=1', 'ok', NULL, NULL), (2, 1, 2, 'x=2', 'oom', 1, 1),"
+             " (3, 1, 2, 'x=2', 'ok', 2, NULL);"
+             "INSERT INTO processes(proc_id, run_id, pid, started_ns) VALUES"
+             " (1, 1, 10, 1), (2, 2, 11, 2), (3, 3, 12, 3);"
+             "INSERT INTO samples(proc_id, t_ns, rss_kb, kind) VALUES"
+             " (1, 10, %d, 'tick'), (2, 11, %d, 'tick'), (3, 12, %d, 'tick');"
+             "INSERT INTO admissions(run_id, decided_ns, rule, predicted_kb, running,"
+             " budget_kb, waited_ms) VALUES (1, 1, 'first', NULL, 0, %lld, 0),"
+             " (2, 2, 'fit', %d, 1, %lld, 7), (3, 3, 'retry', %d, 0, %lld, 9);",
+             start_ns, start_ns + 100, budget_kb, rss, rss + 1, rss + 2, budget_kb, rss, budget_kb,
+             rss * 2, budget_kb);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
+/*
+ * The admissions (schema 9) follow their runs under the runs' new ids, with the attempt
+ * columns; the scheduling options are those of the sweeps row taken (the source that
+ * started first); a source given twice adds none twice.
+ */
+static void test_schedule_carried(void **state)
+{
+    char a[128], b[128];
+    ms_merge_counts_t c;
+    (void)state;
+
+    snprintf(a, sizeof a, "%s/sched-a.db", dir);
+    snprintf(b, sizeof b, "%s/sched-b.db", dir);
+    scheduled(a, 5000, 900 * 1024, 100);
+    scheduled(b, 4000, 500 * 1024, 1000);
+    const char *const paths[] = {a, b, a};
+    sqlite3 *db = merge(paths, 3, &c);
+    assert_int_equal(c.runs, 6);
+    assert_int_equal(c.duplicates, 3);
+    assert_int_equal(one(db, "SELECT count(*) FROM admissions"), 6);
+    /* Every admission is of a run of the merge, and the one of its own source. */
+    assert_int_equal(one(db, "SELECT count(*) FROM admissions a JOIN runs r USING (run_id)"), 6);
+    assert_int_equal(one(db, "SELECT count(*) FROM admissions a JOIN runs r USING (run_id)"
+                             " JOIN processes p USING (run_id) JOIN samples s USING (proc_id)"
+                             " WHERE a.rule = 'retry' AND a.predicted_kb = 2 * (s.rss_kb - 2)"),
+                     2);
+    assert_int_equal(one(db, "SELECT count(*) FROM admissions a JOIN runs r USING (run_id)"
+                             " JOIN processes p USING (run_id) JOIN samples s USING (proc_id)"
+                             " WHERE a.rule = 'fit' AND a.predicted_kb = s.rss_kb - 1"
+                             " AND r.superseded = 1 AND r.attempt = 1 AND r.status = 'oom'"),
+                     2);
+    assert_int_equal(one(db, "SELECT count(*) FROM runs WHERE attempt = 2 AND superseded IS NULL"),
+                     2);
+    /* The sweeps row of b, which started first: its budget and options. */
+    assert_int_equal(one(db, "SELECT mem_budget_kb FROM sweeps"), 500 * 1024);
+    assert_int_equal(one(db, "SELECT jobs_auto + retry_oom FROM sweeps"), 2);
+    assert_int_equal(one(db, "SELECT sum(waited_ms) FROM admissions"), 32);
+    sqlite3_close(db);
+}
+
+/* A run met twice: the finished copy's admission replaces the running copy's. */
+static void test_schedule_of_finished_copy(void **state)
+{
+    char run[128], fin[128];
+    ms_merge_counts_t c;
+    (void)state;
+
+    snprintf(run, sizeof run, "%s/adm-run.db", dir);
+    snprintf(fin, sizeof fin, "%s/adm-fin.db", dir);
+    shard(run, 1000, "n1", "dddd", "running", 10, 10, 1);
+    shard(fin, 1000, "n1", "dddd", "ok", 70, 80, 1);
+    for (int k = 0; k < 2; k++) {
+        sqlite3 *db = NULL;
+        char err[256];
+        assert_int_equal(ms_store_open_write(k ? fin : run, 0, &db, err, sizeof err), 0);
+        const char *sql = k ? "INSERT INTO admissions(run_id, decided_ns, rule, running)"
+                              " VALUES (7, 2, 'retry', 0)"
+                            : "INSERT INTO admissions(run_id, decided_ns, rule, running)"
+                              " VALUES (7, 1, 'fit', 3)";
+        assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(db);
+    }
+    for (int order = 0; order < 2; order++) {
+        const char *const paths[] = {order ? fin : run, order ? run : fin};
+        sqlite3 *db = merge(paths, 2, &c);
+        assert_int_equal(one(db, "SELECT count(*) FROM admissions"), 1);
+        assert_int_equal(one(db, "SELECT count(*) FROM admissions a JOIN runs r USING (run_id)"
+                                 " WHERE a.rule = 'retry' AND r.status = 'ok'"), 1);
+        sqlite3_close(db);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_renumber_and_dedupe),
         cmocka_unit_test(test_finished_copy_wins),
         cmocka_unit_test(test_sweep_dir_and_write),
+        cmocka_unit_test(test_schedule_carried),
+        cmocka_unit_test(test_schedule_of_finished_copy),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

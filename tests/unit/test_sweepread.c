@@ -1969,6 +1969,348 @@ static void test_damaged_files(void **state)
     expect_open_error(dbpath, -EINVAL, want);
 }
 
+/* What the advisory's post-run section (json 0) or its JSON (json 1) reads for a. */
+static char *advise_text(const ms_advisory_t *a, int json)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    if (json)
+        ms_advisory_write_json(f, a);
+    else
+        ms_advisory_write_post(f, a);
+    assert_int_equal(fclose(f), 0);
+    return buf;
+}
+
+/* A run of seq with its attempt and superseded columns (schema 9); < 0 stores NULL. */
+static void add_attempt(sqlite3 *db, int run_id, int seq, const char *status, int attempt,
+                        int superseded)
+{
+    char sql[320], att[16] = "NULL", sup[16] = "NULL";
+    if (attempt >= 0)
+        snprintf(att, sizeof att, "%d", attempt);
+    if (superseded >= 0)
+        snprintf(sup, sizeof sup, "%d", superseded);
+    snprintf(sql, sizeof sql,
+             "INSERT INTO runs(run_id, sweep_id, seq, status, attempt, superseded)"
+             " VALUES (%d, 1, %d, '%s', %s, %s)",
+             run_id, seq, status, att, sup);
+    exec_sql(db, sql);
+}
+
+/*
+ * Attempts that --retry-oom replaced (schema 9) are in no count and no statistic: the run
+ * counts once, with the attempt that stands. They are paired with the attempt that
+ * followed them, counted apart, and one that nothing follows stays out all the same.
+ */
+static void test_superseded_attempts(void **state)
+{
+    sqlite3 *db = create_db(dbpath);
+    ms_sweep_data_t d;
+    ms_advise_opts_t o;
+    ms_advisory_t a;
+    ms_peak_summary_t ps;
+    char *text;
+    (void)state;
+
+    exec_sql(db, "UPDATE sweeps SET finished_ns = 100000000000, origin = 'launcher'");
+    /* Run 1 stands alone; seq 2 was killed at 500 MiB, then ran to 120 MiB alone. */
+    add_attempt(db, 1, 1, "ok", -1, -1);
+    add_proc(db, 1, 1, 101, 0, 2, 0);
+    add_sample(db, 1, 1.0, 100 * MIB, "tick");
+    add_sample(db, 1, 2.0, 90 * MIB, "end");
+    add_attempt(db, 2, 2, "oom", 1, 1);
+    add_proc(db, 2, 2, 102, 0, -1, 0);
+    add_sample(db, 2, 1.0, 500 * MIB, "tick");
+    exec_sql(db, "UPDATE runs SET maxrss_kb = 600 * 1024, maxrss_floor_kb = 4096 WHERE run_id = 2");
+    add_attempt(db, 3, 2, "ok", 2, -1);
+    add_proc(db, 3, 3, 103, 3, 5, 0);
+    add_sample(db, 3, 4.0, 120 * MIB, "tick");
+    add_sample(db, 3, 5.0, 110 * MIB, "end");
+    /* Seq 3: a superseded attempt of 700 MiB that no later attempt follows. */
+    add_attempt(db, 4, 3, "oom", 1, 1);
+    add_proc(db, 4, 4, 104, 6, -1, 0);
+    add_sample(db, 4, 6.5, 700 * MIB, "tick");
+    /* Values that cannot be an attempt or a flag: ignored, counted, and the run stands. */
+    exec_sql(db, "INSERT INTO runs(run_id, sweep_id, seq, status, attempt, superseded)"
+                 " VALUES (5, 1, 4, 'ok', 'two', 7)");
+    add_proc(db, 5, 5, 105, 8, 9, 0);
+    add_sample(db, 5, 8.5, 80 * MIB, "tick");
+    add_sample(db, 5, 9.0, 70 * MIB, "end");
+    sqlite3_close(db);
+
+    read_db(&d);
+    assert_int_equal(d.n_runs, 3);
+    assert_int_equal(d.n_superseded, 2);
+    assert_int_equal(d.runs[0].run_id, 1);
+    assert_int_equal(d.runs[1].run_id, 3);
+    assert_int_equal(d.runs[2].run_id, 5);
+    assert_int_equal(d.runs[1].attempt, 2);
+    assert_int_equal(d.runs[1].earlier_attempts, 1);
+    assert_int_equal(d.runs[0].earlier_attempts, 0);
+    assert_int_equal(d.runs[2].attempt, 0);
+    assert_false(d.runs[2].superseded);
+    assert_int_equal(d.superseded[0].run_id, 2);
+    assert_int_equal(d.superseded[0].retried_as, 3);
+    assert_int_equal(d.superseded[0].peak_kb, 600 * MIB);
+    assert_int_equal(d.superseded[1].run_id, 4);
+    assert_int_equal(d.superseded[1].retried_as, 0);
+    assert_int_equal(d.report.bad[MS_BAD_RUN_ATTEMPT], 1);
+    assert_int_equal(d.report.bad[MS_BAD_RUN_SUPERSEDED], 1);
+    /* The killed attempts' processes, without exit records, are not the sweep's runs'. */
+    assert_int_equal(d.report.ended_abnormally, 0);
+
+    ms_advise_opts_init(&o);
+    assert_int_equal(ms_sweep_advise(&d, &o, &a), 0);
+    assert_int_equal(a.counts.total, 3);
+    assert_int_equal(a.counts.included, 3);
+    assert_int_equal(a.counts.failed, 0);
+    assert_int_equal(a.counts.retried_runs, 1);
+    assert_int_equal(a.counts.retried_attempts, 2);
+    /* 120 MiB, the standing attempt's: not the killed one's 600 or the orphan's 700. */
+    assert_float_equal(a.peak_mb.max, 120.0, 1e-9);
+    assert_float_equal(a.peak_mb.mean, 100.0, 1e-9);
+    assert_int_equal(a.peaks.runs, 3);
+    /* The suggested factor still sees both out-of-memory kills. */
+    assert_int_equal(a.safety.oom_runs, 2);
+    text = advise_text(&a, 0);
+    assert_non_null(strstr(text, "RunsTotal: 3\nRunsIncluded: 3\nRunsFailed: 0\nRunsExcluded: 0\n"
+                                 "RunsStopped: 0\nRunsRunning: 0\nRetriedAfterOOM_Runs: 1\n"
+                                 "RetriedAfterOOM_Attempts: 2\n"));
+    assert_non_null(strstr(text, "MaxPeakRSS_MB: 120.0\n"));
+    assert_null(strstr(text, "Admission"));
+    free(text);
+    text = advise_text(&a, 1);
+    assert_non_null(strstr(text, "\"RunsRunning\":0,\"RetriedAfterOOM_Runs\":1,"
+                                 "\"RetriedAfterOOM_Attempts\":2,\"SweepFinished\":true,"));
+    free(text);
+    ms_sweep_peak_summary(&d, &ps);
+    assert_int_equal(ps.runs, 3);
+    assert_int_equal(ps.retried_runs, 1);
+    assert_int_equal(ps.retried_attempts, 2);
+    ms_sweep_free(&d);
+}
+
+/* An admissions row; predicted_mib < 0 stores NULL. Times in seconds, sizes in MiB. */
+static void add_admission(sqlite3 *db, int run_id, double decided_s, const char *rule,
+                          int predicted_mib, int running, int running_pred_mib,
+                          int available_mib, int waited_ms)
+{
+    char sql[512], pred[32] = "NULL";
+    if (predicted_mib >= 0)
+        snprintf(pred, sizeof pred, "%lld", predicted_mib * MIB);
+    snprintf(sql, sizeof sql,
+             "INSERT INTO admissions(run_id, decided_ns, rule, predicted_kb, basis, running,"
+             " running_predicted_kb, running_rss_kb, available_kb, available_source,"
+             " budget_kb, waited_ms) VALUES (%d, %lld, '%s', %s, 'same parameters', %d, %lld,"
+             " 0, %lld, 'MemAvailable', %lld, %d)",
+             run_id, (long long)(decided_s * S_NS), rule, pred, running, running_pred_mib * MIB,
+             available_mib * MIB, 1000 * MIB, waited_ms);
+    exec_sql(db, sql);
+}
+
+/*
+ * What the advisory says of a scheduled sweep (schema 9), from hand-built admissions:
+ * the options, the highest predicted memory in use at an admission, the highest measured
+ * total (a time-aligned sum of samples of every attempt, superseded ones included, whose
+ * memory was in use), the rules, the waits, and the peaks of the included runs against
+ * their predictions.
+ */
+static void test_admissions_summary(void **state)
+{
+    sqlite3 *db = create_db(dbpath);
+    ms_sweep_data_t d;
+    ms_advise_opts_t o;
+    ms_advisory_t a;
+    const ms_sched_admission_t *adm;
+    char *text, *block, *miss;
+    (void)state;
+
+    exec_sql(db, "UPDATE sweeps SET started_ns = 100, finished_ns = 100000000000,"
+                 " origin = 'launcher', jobs = 2, jobs_auto = 1, mem_budget_kb = 1000 * 1024,"
+                 " stagger_ms = -1, run_order = 'size', retry_oom = 1");
+    /*
+     * Runs 1 and 2 overlap: at once they read 100 + 0, 300 + 200, 100 + 200, 100 + 400,
+     * 50 + 400, then 10 alone: 500 MiB at most, where their peaks sum to 700.
+     */
+    add_attempt(db, 1, 1, "ok", -1, -1);
+    add_proc(db, 1, 1, 101, 0, 4, 0);
+    add_sample(db, 1, 0.5, 100 * MIB, "tick");
+    add_sample(db, 1, 1.5, 300 * MIB, "tick");
+    add_sample(db, 1, 2.5, 100 * MIB, "tick");
+    add_sample(db, 1, 4.0, 50 * MIB, "end");
+    add_attempt(db, 2, 2, "ok", -1, -1);
+    add_proc(db, 2, 2, 102, 1, 4.5, 0);
+    add_sample(db, 2, 1.0, 200 * MIB, "tick");
+    add_sample(db, 2, 3.0, 400 * MIB, "tick");
+    add_sample(db, 2, 4.5, 10 * MIB, "end");
+    /* Seq 3 was killed at 600 MiB alone, and ran again to 250 MiB. */
+    add_attempt(db, 3, 3, "oom", 1, 1);
+    add_proc(db, 3, 3, 103, 5, -1, 0);
+    add_sample(db, 3, 5.5, 600 * MIB, "tick");
+    add_attempt(db, 4, 3, "ok", 2, -1);
+    add_proc(db, 4, 4, 104, 7, 8, 0);
+    add_sample(db, 4, 7.5, 250 * MIB, "tick");
+    add_sample(db, 4, 8.0, 200 * MIB, "end");
+
+    add_admission(db, 1, 0.0, "first", -1, 0, 0, 8000, 0);
+    add_admission(db, 2, 1.0, "fit", 350, 1, 320, 7700, 0);
+    add_admission(db, 3, 5.0, "fit", 500, 0, 0, 7900, 1500);
+    add_admission(db, 4, 7.0, "retry", 700, 0, 0, 7900, 500);
+    /* A row of no run read describes none of these; an odd value is ignored, counted. */
+    add_admission(db, 99, 9.0, "fit", 5000, 0, 0, 7900, 0);
+    exec_sql(db, "UPDATE admissions SET available_kb = -5 WHERE run_id = 4");
+    sqlite3_close(db);
+
+    read_db(&d);
+    assert_int_equal(d.n_runs, 3);
+    assert_int_equal(d.n_superseded, 1);
+    assert_int_equal(d.n_admissions, 4);
+    assert_int_equal(d.info.started_ns, 100);
+    assert_true(d.sched.jobs_auto);
+    assert_int_equal(d.sched.jobs, 2);
+    assert_int_equal(d.sched.budget_kb, 1000 * MIB);
+    assert_int_equal(d.sched.stagger_ms, -1);
+    assert_string_equal(d.sched.order, "size");
+    assert_int_equal(d.sched.retry_oom, 1);
+    assert_true(d.have_measured_total);
+    assert_int_equal(d.measured_total_kb, 600 * MIB);
+    assert_int_equal(d.measured_total_at_ns, 5500000000LL);
+    assert_int_equal(d.report.bad[MS_BAD_ADMISSION_SIZE], 1);
+    adm = ms_sweep_admission(&d, &d.runs[2]);
+    assert_non_null(adm);
+    assert_string_equal(adm->rule, "retry");
+    assert_false(adm->have_available);
+    assert_true(adm->have_budget);
+    adm = ms_sweep_admission(&d, &d.superseded[0]);
+    assert_non_null(adm);
+    assert_int_equal(adm->predicted_kb, 500 * MIB);
+
+    ms_advise_opts_init(&o);
+    assert_int_equal(ms_sweep_advise(&d, &o, &a), 0);
+    assert_true(a.have_schedule);
+    text = advise_text(&a, 0);
+    block = strstr(text, "Schedule: -j auto (at most 2), --mem-budget 1000 MiB, --stagger auto,"
+                         " --order size, --retry-oom 1\n"
+                         "Admissions: 4\n"
+                         "Admission_Budget_MB: 1000.0\n"
+                         "Admission_HighestPredicted_MB: 700.0\n"
+                         "Admission_HighestPredicted_PctOfBudget: 70.0\n"
+                         "Admission_HighestMeasured_MB: 600.0\n"
+                         "Admission_HighestMeasured_PctOfBudget: 60.0\n"
+                         "Admission_Rules: fit 2, first 1, retry 1\n"
+                         "Admission_Waited_s: 2.0\n"
+                         "Admission_PeakVsPredicted_Runs: 2\n"
+                         "Admission_PeakVsPredicted_MedianPct: 75.0\n"
+                         "Admission_PeakAbovePredicted_Runs: 1\n");
+    if (block == NULL)
+        fail_msg("no schedule block in:\n%s", text);
+    /* After the machine, before the periodic-miss block. */
+    miss = strstr(text, "PeriodicMissOver5Pct_Runs:");
+    assert_non_null(miss);
+    assert_true(block < miss);
+    assert_true(strstr(text, "Usable_MB: ") < block);
+    free(text);
+    text = advise_text(&a, 1);
+    assert_non_null(strstr(text, "\"Admission_Rules\":{\"fit\":2,\"first\":1,\"retry\":1},"));
+    assert_non_null(strstr(text, "\"Admission_HighestMeasured_MB\":600.0,"));
+    free(text);
+    ms_sweep_free(&d);
+}
+
+/* Scheduling values that cannot be what their columns say: ignored and counted. */
+static void test_schedule_values_that_are_not(void **state)
+{
+    sqlite3 *db = create_db(dbpath);
+    ms_sweep_data_t d;
+    (void)state;
+
+    /* run_order has TEXT affinity: a number is stored as text; a blob stays a blob. */
+    exec_sql(db, "UPDATE sweeps SET mem_budget_kb = 'lots', jobs_auto = 1, stagger_ms = -5,"
+                 " run_order = x'73697a65', retry_oom = 2");
+    add_run(db, 1, "ok");
+    add_proc(db, 1, 1, 101, 0, 1, 0);
+    add_sample(db, 1, 0.5, 10 * MIB, "tick");
+    add_admission(db, 1, 0.0, "idle", 20, 0, 0, 100, 0);
+    exec_sql(db, "UPDATE admissions SET decided_ns = 'soon', running = -3, waited_ms = 2.5");
+    sqlite3_close(db);
+
+    read_db(&d);
+    /* One count for the sweeps row, whatever of it is odd; the rest is read. */
+    assert_int_equal(d.report.bad[MS_BAD_SWEEP_SCHEDULE], 1);
+    assert_false(d.sched.have_budget);
+    assert_false(d.sched.have_stagger);
+    assert_string_equal(d.sched.order, "");
+    assert_true(d.sched.jobs_auto);
+    assert_int_equal(d.sched.retry_oom, 2);
+    assert_int_equal(d.n_admissions, 1);
+    assert_false(d.admissions[0].have_decided);
+    assert_int_equal(d.admissions[0].running, -1);
+    assert_int_equal(d.admissions[0].waited_ms, 0);
+    assert_int_equal(d.report.bad[MS_BAD_ADMISSION_TIME], 1);
+    assert_int_equal(d.report.bad[MS_BAD_ADMISSION_COUNT], 2);
+    ms_sweep_free(&d);
+}
+
+/*
+ * A database of schema 8, without the columns and table of schema 9, reads as the same
+ * data with them NULL and empty: the same advisory, text and JSON, and no line of
+ * schema 9's.
+ */
+static void test_schema_v8_unchanged(void **state)
+{
+    char *text[2][2];
+    (void)state;
+
+    for (int v = 0; v < 2; v++) {
+        sqlite3 *db = create_db(dbpath);
+        ms_sweep_data_t d;
+        ms_advise_opts_t o;
+        ms_advisory_t a;
+        if (v == 1)
+            exec_sql(db, "ALTER TABLE runs DROP COLUMN attempt;"
+                         "ALTER TABLE runs DROP COLUMN superseded;"
+                         "ALTER TABLE sweeps DROP COLUMN mem_budget_kb;"
+                         "ALTER TABLE sweeps DROP COLUMN jobs_auto;"
+                         "ALTER TABLE sweeps DROP COLUMN stagger_ms;"
+                         "ALTER TABLE sweeps DROP COLUMN run_order;"
+                         "ALTER TABLE sweeps DROP COLUMN retry_oom;"
+                         "DROP TABLE admissions; PRAGMA user_version = 8;");
+        exec_sql(db, "UPDATE sweeps SET finished_ns = 100000000000, origin = 'launcher'");
+        add_run(db, 1, "ok");
+        add_proc(db, 1, 1, 101, 0, 2, 0);
+        add_sample(db, 1, 1.0, 100 * MIB, "tick");
+        add_sample(db, 1, 2.0, 90 * MIB, "end");
+        add_run(db, 2, "oom");
+        add_proc(db, 2, 2, 102, 0, -1, 0);
+        add_sample(db, 2, 1.0, 300 * MIB, "tick");
+        sqlite3_close(db);
+        read_db(&d);
+        assert_int_equal(d.n_runs, 2);
+        assert_int_equal(d.n_superseded, 0);
+        assert_int_equal(d.n_admissions, 0);
+        ms_advise_opts_init(&o);
+        assert_int_equal(ms_sweep_advise(&d, &o, &a), 0);
+        assert_false(a.have_schedule);
+        text[v][0] = advise_text(&a, 0);
+        text[v][1] = advise_text(&a, 1);
+        ms_sweep_free(&d);
+        for (int j = 0; j < 2; j++) {
+            assert_null(strstr(text[v][j], "Retried"));
+            assert_null(strstr(text[v][j], "Schedule"));
+            assert_null(strstr(text[v][j], "Admission"));
+        }
+        assert_non_null(strstr(text[v][0], "RunsTotal: 2\n"));
+    }
+    assert_string_equal(text[0][0], text[1][0]);
+    assert_string_equal(text[0][1], text[1][1]);
+    for (int v = 0; v < 2; v++)
+        for (int j = 0; j < 2; j++)
+            free(text[v][j]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1999,6 +2341,10 @@ int main(void)
         cmocka_unit_test(test_run_counts_and_wait4),
         cmocka_unit_test(test_missing_tables_and_columns),
         cmocka_unit_test(test_damaged_files),
+        cmocka_unit_test(test_superseded_attempts),
+        cmocka_unit_test(test_admissions_summary),
+        cmocka_unit_test(test_schedule_values_that_are_not),
+        cmocka_unit_test(test_schema_v8_unchanged),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
