@@ -118,7 +118,6 @@ typedef struct run_opts {
     int order_size;          /* --order size */
     long long retry_oom;     /* 0: none */
     double safety_factor;
-    int safety_given;
 } run_opts_t;
 
 static void usage(FILE *f)
@@ -271,7 +270,6 @@ static int parse_options(int argc, char **argv, run_opts_t *ro)
                                    optarg);
                 return EXIT_USAGE;
             }
-            ro->safety_given = 1;
             break;
         case 'o':
             if (*optarg == '\0') {
@@ -361,6 +359,11 @@ static int parse_options(int argc, char **argv, run_opts_t *ro)
         ms_cli_usage_error(SUB, "with --slurm, SLURM schedules the runs: -j auto, --mem-budget, "
                            "--stagger, --order size and --retry-oom are for runs memsweep "
                            "starts itself");
+        return EXIT_USAGE;
+    }
+    if (ro->slurm && ro->safety_factor != MS_DEFAULT_SAFETY_FACTOR) {
+        ms_cli_usage_error(SUB, "--safety-factor cannot be combined with --slurm (give it to "
+                           "'memsweep advise' on the sweep)");
         return EXIT_USAGE;
     }
     if (ro->slurm && (ro->timeout_s > 0.0 || ro->mem_total_mb >= 0 || ro->reserve_mb >= 0)) {

@@ -22,6 +22,20 @@ typedef struct entry {
 
 #define BUCKETS_MIN 256
 
+/*
+ * The largest prediction, in KiB (4 PiB, hostlimits.h's "no limit"): a trend extrapolated
+ * far, or a tiny safety factor, stays a number that sums without overflow.
+ */
+#define PREDICT_MAX_KB (1ULL << 42)
+
+/* x / sf in whole KiB, rounded up and held to PREDICT_MAX_KB. */
+static unsigned long long with_headroom(double x, double sf)
+{
+    const double v = ceil(x / sf);
+
+    return v >= (double)PREDICT_MAX_KB ? PREDICT_MAX_KB : (unsigned long long)v;
+}
+
 struct ms_predict {
     const ms_params_t *params;
     size_t n_params;
@@ -210,7 +224,21 @@ int ms_predict_learn(ms_predict_t *p, const size_t *choice, const char *label,
             p->to_peak = nt;
             p->cap_to_peak = nc;
         }
-        p->to_peak[p->n_to_peak++] = to_peak_ns;
+        {
+            /* Kept sorted, so that the median is a lookup however often it is asked. */
+            size_t lo = 0, hi = p->n_to_peak;
+            while (lo < hi) {
+                const size_t mid = lo + (hi - lo) / 2;
+                if (p->to_peak[mid] <= to_peak_ns)
+                    lo = mid + 1;
+                else
+                    hi = mid;
+            }
+            memmove(p->to_peak + lo + 1, p->to_peak + lo,
+                    (p->n_to_peak - lo) * sizeof *p->to_peak);
+            p->to_peak[lo] = to_peak_ns;
+            p->n_to_peak++;
+        }
     }
     if (peak_kb > p->largest_kb)
         p->largest_kb = peak_kb;
@@ -283,7 +311,7 @@ int ms_predict_run(const ms_predict_t *cp, const size_t *choice, const char *lab
         return 0;
     key = make_key(p, choice, label != NULL ? label : "", SIZE_MAX);
     if (key != NULL && (e = find(p, key, NAN)) != NULL) {
-        *kb = (unsigned long long)ceil((double)e->peak_kb / p->sf);
+        *kb = with_headroom((double)e->peak_kb, p->sf);
         snprintf(basis, len, "same parameters (%zu run%s)", e->runs, e->runs == 1 ? "" : "s");
         return 1;
     }
@@ -298,11 +326,11 @@ int ms_predict_run(const ms_predict_t *cp, const size_t *choice, const char *lab
         }
     }
     if (best_param != SIZE_MAX && best > 0.0) {
-        *kb = (unsigned long long)ceil(best / p->sf);
+        *kb = with_headroom(best, p->sf);
         snprintf(basis, len, "trend of %s", p->params->items[best_param].name);
         return 1;
     }
-    *kb = (unsigned long long)ceil((double)p->largest_kb / p->sf);
+    *kb = with_headroom((double)p->largest_kb, p->sf);
     snprintf(basis, len, "largest so far");
     return 1;
 }
@@ -312,18 +340,10 @@ size_t ms_predict_count(const ms_predict_t *p)
     return p->learned;
 }
 
-static int cmp_i64(const void *a, const void *b)
-{
-    const int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-    return (x > y) - (x < y);
-}
-
 int ms_predict_to_peak_ns(const ms_predict_t *p, int64_t *ns)
 {
     if (p->n_to_peak == 0)
         return 0;
-    qsort(p->to_peak, p->n_to_peak, sizeof *p->to_peak, cmp_i64);
     *ns = p->n_to_peak % 2 == 1
               ? p->to_peak[p->n_to_peak / 2]
               : (p->to_peak[p->n_to_peak / 2 - 1] + p->to_peak[p->n_to_peak / 2]) / 2;

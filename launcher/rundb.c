@@ -477,7 +477,8 @@ int ms_rundb_unmeasured(ms_rundb_t *r, ms_unmeasured_t **out, size_t *n, char *e
         " AND EXISTS(SELECT 1 FROM processes p WHERE p.run_id = runs.run_id)";
     static const char list[] =
         "SELECT uninstrumented, count(*) FROM runs WHERE sweep_id = ?1"
-        " AND uninstrumented IS NOT NULL GROUP BY uninstrumented ORDER BY min(seq)";
+        " AND uninstrumented IS NOT NULL AND coalesce(superseded, 0) = 0"
+        " GROUP BY uninstrumented ORDER BY min(seq)";
     ms_unmeasured_t *u = NULL;
     sqlite3_stmt *st = NULL;
     size_t cap = 0;

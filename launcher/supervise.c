@@ -33,7 +33,7 @@
 #define AVAIL_READ_NS (100 * NS_PER_MS)
 
 /* --order size picks the largest predicted run among at most this many next in plan order. */
-#define ORDER_WINDOW 4096
+#define ORDER_WINDOW 1024
 
 /*
  * How much more than memsweep a worker is preferred as the out-of-memory killer's victim
@@ -70,6 +70,7 @@ typedef struct slot {
     int have_oom_start;
     unsigned long long oom_start; /* the out-of-memory kill count when it started */
     long long attempt;   /* 1, or the attempt of a retry */
+    int64_t start_real;  /* CLOCK_REALTIME when it started */
     int have_prediction;
     unsigned long long predicted_kb; /* its predicted peak when it started */
     int alone;           /* nothing may start beside it (a retry, or beyond the budget) */
@@ -150,8 +151,9 @@ typedef struct sup {
     int64_t next_recheck; /* when a run waiting for memory is looked at again; 0: none */
     ms_admit_verdict_t verdict; /* why the next run waited at the last look */
     unsigned long long in_use_kb; /* at the last look */
-    size_t warned_oversize; /* the last seq warned about as beyond the budget */
     int oom_adj;          /* the workers' oom_score_adj; INT_MIN: leave it */
+    char oom_adj_text[16];
+    size_t n_oversize;    /* runs that started alone, predicted beyond the budget */
     int have_avail;
     unsigned long long avail_kb;
     char avail_source[160];
@@ -306,9 +308,7 @@ static void child_exec(const sup_t *s, const ms_run_spec_t *spec, int out_fd, in
         /* Raising one's own score needs no privilege; a failure leaves it as it was. */
         const int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
         if (fd >= 0) {
-            char num[16];
-            const int len = snprintf(num, sizeof num, "%d", s->oom_adj);
-            (void)!write(fd, num, (size_t)len);
+            (void)!write(fd, s->oom_adj_text, strlen(s->oom_adj_text));
             close(fd);
         }
     }
@@ -627,6 +627,30 @@ static void dequeue(sup_t *s, const candidate_t *c)
     }
 }
 
+/*
+ * What the running runs are predicted to use, or use where more (*in_use), and what they
+ * are still predicted to grow by (*to_grow); whether one of them must run alone.
+ */
+static int running_use(const sup_t *s, unsigned long long *in_use, unsigned long long *to_grow)
+{
+    int alone = 0;
+
+    *in_use = *to_grow = 0;
+    for (size_t i = 0; i < s->n_slots; i++) {
+        const slot_t *sl = &s->slots[i];
+        unsigned long long live = 0, peak = 0;
+        int64_t at;
+        if (sl->pid == 0)
+            continue;
+        alone |= sl->alone;
+        if (ms_collector_run_rss(s->o->collector, sl->run_id, &live, &peak, &at) != 0)
+            live = 0;
+        *in_use += sl->predicted_kb > live ? sl->predicted_kb : live;
+        *to_grow += sl->predicted_kb > live ? sl->predicted_kb - live : 0;
+    }
+    return alone;
+}
+
 /* The memory available now, read at most every AVAIL_READ_NS. */
 static void read_available(sup_t *s, int64_t now)
 {
@@ -663,19 +687,8 @@ static ms_admit_verdict_t decide(sup_t *s, const candidate_t *c, int64_t now, ms
     in->budget_kb = o->budget_kb;
     in->have_prediction = c->have_prediction;
     in->predicted_kb = c->predicted_kb;
-    for (size_t i = 0; i < s->n_slots; i++) {
-        const slot_t *sl = &s->slots[i];
-        unsigned long long live = 0, peak = 0;
-        int64_t at;
-        if (sl->pid == 0)
-            continue;
-        if (sl->alone)
-            in->running_alone = 1;
-        if (ms_collector_run_rss(o->collector, sl->run_id, &live, &peak, &at) != 0)
-            live = 0;
-        in->in_use_kb += sl->predicted_kb > live ? sl->predicted_kb : live;
-        in->to_grow_kb += sl->predicted_kb > live ? sl->predicted_kb - live : 0;
-    }
+    if (running_use(s, &in->in_use_kb, &in->to_grow_kb))
+        in->running_alone = 1;
     read_available(s, now);
     in->have_available = s->have_avail;
     in->available_kb = s->avail_kb;
@@ -769,16 +782,16 @@ static int start_run(sup_t *s, slot_t *slot, const candidate_t *c, const ms_admi
         rc = ms_rundb_admit_run(o->db, run_id, &a, c->attempt, c->prev_run_id, err, sizeof err);
         if (rc != 0) {
             print_line(s, "memsweep: %s\n", err);
+            record_unstarted(s, run_id);
             goto out;
         }
-        if (oversize && s->warned_oversize != seq) {
+        if (oversize && s->n_oversize++ == 0)
             print_line(s,
                        "memsweep: warning: run %zu (%s) is predicted to need %.1f MiB (%s), "
-                       "more than the budget of %.1f MiB: it runs alone\n",
+                       "more than the budget of %.1f MiB: it runs alone (the count of such "
+                       "runs comes at the end)\n",
                        seq, spec.label, (double)c->predicted_kb / 1024.0, c->basis,
                        (double)o->budget_kb / 1024.0);
-            s->warned_oversize = seq;
-        }
     }
     /*
      * The runs row is committed, with the ends recorded since the last commit, before the
@@ -827,6 +840,7 @@ static int start_run(sup_t *s, slot_t *slot, const candidate_t *c, const ms_admi
     slot->timed_out = 0;
     slot->interrupted = 0;
     slot->attempt = c->attempt;
+    slot->start_real = ms_now_ns();
     slot->have_prediction = c->have_prediction;
     slot->predicted_kb = c->predicted_kb;
     slot->alone = c->attempt > 1 || oversize;
@@ -908,15 +922,21 @@ static void learn(sup_t *s, const slot_t *slot, const ms_run_end_t *end,
     if (!end->have_exit_code ||
         (strcmp(end->status, MS_STATUS_OK) != 0 && strcmp(end->status, MS_STATUS_FAILED) != 0))
         return;
-    if (end->have_usage && end->maxrss_kb > (slot->have_floor ? slot->floor_kb : 0) &&
-        end->maxrss_kb > peak_kb)
+    /*
+     * ru_maxrss at or below the floor may be memsweep's own pages at the fork rather than
+     * the run's: for a run too small and short for the collector to read, it still bounds
+     * the run's peak from above, which is the safe side of a prediction.
+     */
+    if (end->have_usage && end->maxrss_kb > peak_kb)
         peak_kb = end->maxrss_kb;
     if (peak_kb == 0)
-        return;
+        peak_kb = 1;
     if (peak_ns > 0) {
-        /* The start, on the same clock as the collector's due times. */
-        const int64_t started = end->finished_ns - (ms_mono_ns() - slot->start_mono);
-        to_peak = peak_ns > started ? peak_ns - started : 0;
+        /* The collector's due times and the start are both CLOCK_REALTIME. */
+        to_peak = peak_ns > slot->start_real ? peak_ns - slot->start_real : 0;
+    } else {
+        /* Over before the collector read it: its peak came within its short life. */
+        to_peak = ms_mono_ns() - slot->start_mono;
     }
     if (s->choice == NULL)
         choice = NULL;
@@ -1139,6 +1159,11 @@ static void on_stop_signal(sup_t *s, int sig, const siginfo_t *info)
         s->stop_at = now;
         print_line(s, "memsweep: %s received: starting no more runs, stopping %zu running\n",
                    signal_name(sig), s->running);
+        if (s->n_retries > 0)
+            print_line(s, "memsweep: %zu run%s killed by the out-of-memory killer will not "
+                          "be retried; %s stay%s oom\n",
+                       s->n_retries, s->n_retries == 1 ? "" : "s",
+                       s->n_retries == 1 ? "it" : "they", s->n_retries == 1 ? "s" : "");
         for (size_t i = 0; i < s->n_slots; i++) {
             slot_t *slot = &s->slots[i];
             if (slot->pid == 0)
@@ -1237,8 +1262,12 @@ static void handle_signal(sup_t *s, int sig, const siginfo_t *info)
 
 static void update_status(sup_t *s, int64_t now)
 {
+    unsigned long long to_grow;
+
     if (!s->o->tty)
         return;
+    if (s->o->scheduled)
+        (void)running_use(s, &s->in_use_kb, &to_grow);
     if (now >= s->next_rss_poll) {
         /* A failed read (a writer held the database) keeps the last value. */
         (void)ms_rundb_max_rss(s->o->db, &s->max_rss_kb);
@@ -1318,9 +1347,9 @@ static int worker_oom_adj(void)
         }
         close(fd);
     }
-    if (own < 0)
-        own = 0;
-    return own + WORKER_OOM_SCORE_ADJ > 1000 ? 1000 : (int)(own + WORKER_OOM_SCORE_ADJ);
+    if (own + WORKER_OOM_SCORE_ADJ > 1000)
+        return 1000;
+    return own + WORKER_OOM_SCORE_ADJ < -1000 ? -1000 : (int)(own + WORKER_OOM_SCORE_ADJ);
 }
 
 /* What a scheduled sweep needs besides the slots. 0 or -ENOMEM. */
@@ -1355,8 +1384,11 @@ static int init_schedule(sup_t *s)
         if (s->order_kb == NULL || s->order_gen == NULL)
             return -ENOMEM;
     }
-    if (o->budget_kb > 0 || o->retry_oom > 0)
+    if (o->budget_kb > 0 || o->retry_oom > 0) {
         s->oom_adj = worker_oom_adj();
+        /* Formatted here: the child of a threaded process calls only system calls. */
+        snprintf(s->oom_adj_text, sizeof s->oom_adj_text, "%d", s->oom_adj);
+    }
     return 0;
 }
 
@@ -1391,6 +1423,10 @@ int ms_supervise(const ms_supervise_opts_t *o, ms_supervise_result_t *res)
         ms_oom_counter_open_machine(&s.oom);
     if (ms_oom_counter_read(&s.oom, &s.oom_seen) != 0)
         s.oom.available = 0;
+    if (o->retry_oom > 0 && !s.oom.available)
+        ms_cli_error("warning: no out-of-memory kill count can be read here, so an "
+                     "out-of-memory kill cannot be told from another SIGKILL: --retry-oom "
+                     "will retry nothing");
     ms_rundb_batch(o->db);
 
     for (;;) {
@@ -1449,6 +1485,12 @@ int ms_supervise(const ms_supervise_opts_t *o, ms_supervise_result_t *res)
     }
     flush(&s);
     warn_unmeasured(&s);
+    if (s.n_oversize > 0) {
+        clear_status(&s);
+        fprintf(stderr, "memsweep: warning: %zu run%s predicted beyond the budget of %.1f MiB "
+                        "ran alone\n", s.n_oversize, s.n_oversize == 1 ? " was" : "s were",
+                (double)o->budget_kb / 1024.0);
+    }
     rc = 0;
 out:
     drop_prepared(&s, 1);
