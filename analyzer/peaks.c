@@ -376,7 +376,10 @@ static void write_schedule(FILE *f, const ms_peaks_run_info_t *info, int have_pe
         fprintf(f, "  Attempt: %lld, superseded (a later attempt was to replace it after an "
                    "out-of-memory kill, but the database holds none); it counts in no figure\n",
                 info->attempt > 0 ? info->attempt : 1);
-    } else if (info->n_earlier > 0 || info->attempt > 1) {
+    } else if (info->n_earlier == 0 && info->attempt > 1) {
+        fprintf(f, "  Attempt: %lld (the attempts before it, which the out-of-memory killer "
+                   "ended, are not in this database)\n", info->attempt);
+    } else if (info->n_earlier > 0) {
         fprintf(f, "  Attempt: %lld of %lld (after %zu attempt%s the out-of-memory killer ended, "
                    "which count%s in no figure)\n",
                 n, n, info->n_earlier, info->n_earlier == 1 ? "" : "s",
@@ -389,7 +392,9 @@ static void write_schedule(FILE *f, const ms_peaks_run_info_t *info, int have_pe
         fputs(", retried; ", f);
         if (e->measured)
             fprintf(f, "PeakRSS_MB %.1f (%s)", mib(e->peak_kb),
-                    e->peak_exact ? "exact" : "lower bound");
+                    e->peak_exact  ? "exact"
+                    : e->peak_pss ? "estimate: shared pages counted once, by PSS"
+                                  : "lower bound");
         else
             fputs("no memory sample", f);
         fprintf(f, ", %zu process%s, %zu sample%s", e->n_processes,
@@ -575,9 +580,12 @@ void ms_peaks_write_run_json(FILE *f, const ms_peaks_run_info_t *info, const ms_
             if (e->measured) {
                 ms_json_dec1(f, &efirst, "PeakRSS_MB", mib(e->peak_kb));
                 ms_json_bool(f, &efirst, "PeakRSS_Exact", e->peak_exact);
+                ms_json_str(f, &efirst, "PeakRSS_Is",
+                            e->peak_exact ? "exact" : e->peak_pss ? "estimate" : "lower bound");
             } else {
                 ms_json_null(f, &efirst, "PeakRSS_MB");
                 ms_json_null(f, &efirst, "PeakRSS_Exact");
+                ms_json_null(f, &efirst, "PeakRSS_Is");
             }
             ms_json_key(f, &efirst, "Admission");
             if (e->admission != NULL)

@@ -261,6 +261,7 @@ typedef struct ms_peaks_attempt {
     int measured;              /* it has a sample and was not marked not measured */
     unsigned long long peak_kb;
     int peak_exact;
+    int peak_pss;              /* not exact: an estimate by PSS (else a lower bound) */
     const ms_sched_admission_t *admission; /* NULL: none recorded */
 } ms_peaks_attempt_t;
 

@@ -451,13 +451,10 @@ static int write_schedule(FILE *f, const ms_sweep_data_t *d, const ms_advisory_t
         ms_json_string(f, adm->available_source);
         KB_OR_NULL("budget_kb", adm->have_budget, adm->budget_kb);
         fprintf(f, ",\"waited_ms\":%lld}", adm->waited_ms);
-        if (adm->have_decided)
-            steps[n_steps++] = (step_t){adm->decided_ns, 0,
-                                        (adm->have_predicted ? adm->predicted_kb : 0) +
-                                            (adm->have_running_predicted
-                                                 ? adm->running_predicted_kb
-                                                 : 0)};
-        if (adm->have_decided && rows[r].finished_ns > 0 && adm->have_predicted)
+        /* Each run's prediction counts from its admission to its end. */
+        if (adm->have_decided && adm->have_predicted)
+            steps[n_steps++] = (step_t){adm->decided_ns, 0, adm->predicted_kb};
+        if (adm->have_decided && adm->have_predicted && rows[r].finished_ns > 0)
             steps[n_steps++] = (step_t){rows[r].finished_ns, 1, adm->predicted_kb};
     }
 #undef KB_OR_NULL
@@ -469,7 +466,7 @@ static int write_schedule(FILE *f, const ms_sweep_data_t *d, const ms_advisory_t
             if (steps[i].end)
                 level = level > steps[i].kb ? level - steps[i].kb : 0;
             else
-                level = steps[i].kb;
+                level += steps[i].kb;
             fprintf(f, "%s[%lld,%llu]", i ? "," : "", us_from(steps[i].t_ns, t0), level);
         }
     }

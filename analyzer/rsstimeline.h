@@ -3,8 +3,9 @@
  * advisory's Admission_HighestMeasured_MB count it: at any moment, the sum of the latest
  * reading of every process between its first sample and its last. Readings are fed in
  * time order (a reading before an end at the same instant). Being a sum of samples
- * aligned in time, it is a lower bound between samples: two processes' peaks that fall
- * between readings are not added together. Pure; the callers read the samples.
+ * aligned in time, it misses two processes' peaks that fall between readings, and counts
+ * pages the processes share in each of them: an estimate, not a bound. Pure; the callers
+ * read the samples.
  */
 #ifndef MS_ANALYZER_RSSTIMELINE_H
 #define MS_ANALYZER_RSSTIMELINE_H

@@ -183,6 +183,20 @@ int ms_sched_summarize(const ms_sched_opts_t *o, const ms_sched_admission_t *adm
         }
         out->waited_ms += a->waited_ms > 0 ? (unsigned long long)a->waited_ms : 0;
     }
+    /*
+     * Sweeps read together (a merge, several paths) may each have had a budget of their
+     * own: no one of them measures the others' admissions, nor a total they ran apart.
+     */
+    for (size_t i = 0; i < n; i++) {
+        const int hb = o->have_budget ? 1 : adm[0].have_budget;
+        const unsigned long long kb = o->have_budget ? o->budget_kb : adm[0].budget_kb;
+        if (adm[i].have_budget != hb || (hb && adm[i].budget_kb != kb)) {
+            out->budgets_differ = 1;
+            out->have_budget = 0;
+            out->budget_kb = 0;
+            break;
+        }
+    }
     count_rules(adm, n, out);
     out->have_measured = have_measured && n > 0;
     out->highest_measured_kb = measured_kb;
@@ -235,6 +249,9 @@ void ms_sched_write(FILE *f, const ms_sched_summary_t *s)
     fprintf(f, "Admissions: %zu\n", s->admissions);
     if (s->have_budget)
         fprintf(f, "Admission_Budget_MB: %.1f\n", mib(s->budget_kb));
+    if (s->budgets_differ)
+        fprintf(f, "Admission_BudgetsDiffer: the sweeps read together had different "
+                   "budgets; no share of a budget is given\n");
     if (s->have_predicted) {
         fprintf(f, "Admission_HighestPredicted_MB: %.1f\n", mib(s->highest_predicted_kb));
         if (budget)
@@ -269,6 +286,8 @@ void ms_sched_write_json(FILE *f, int *first, const ms_sched_summary_t *s)
     ms_json_int(f, first, "Admissions", (long long)s->admissions);
     if (s->have_budget)
         ms_json_dec1(f, first, "Admission_Budget_MB", mib(s->budget_kb));
+    if (s->budgets_differ)
+        ms_json_bool(f, first, "Admission_BudgetsDiffer", 1);
     if (s->have_predicted) {
         ms_json_dec1(f, first, "Admission_HighestPredicted_MB", mib(s->highest_predicted_kb));
         if (budget)

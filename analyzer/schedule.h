@@ -89,6 +89,8 @@ typedef struct ms_sched_summary {
     size_t admissions;              /* rows of the runs read, superseded attempts included */
     int have_budget;                /* the budget: the sweeps row's, else the rows' largest */
     unsigned long long budget_kb;
+    int budgets_differ;             /* sweeps read together held different budgets: no
+                                     * budget and no share of one is given */
     int have_predicted;             /* some admission had a prediction */
     unsigned long long highest_predicted_kb; /* running_predicted_kb + predicted_kb */
     int have_measured;              /* the time-aligned sum of samples has a figure */

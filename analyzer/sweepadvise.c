@@ -28,7 +28,17 @@ void ms_advise_opts_init(ms_advise_opts_t *o)
 {
     o->mem_total_mb = -1;
     o->reserve_mb = -1;
-    o->safety_factor = MS_DEFAULT_SAFETY_FACTOR;
+    o->safety_factor = 0.0;
+}
+
+/* The safety factor of the advice: the option's, else the recorded one, else the default. */
+static double factor_of(const ms_sweep_info_t *in, const ms_advise_opts_t *o)
+{
+    if (o->safety_factor > 0.0 && o->safety_factor <= 1.0)
+        return o->safety_factor;
+    if (in->safety_factor > 0.0 && in->safety_factor <= 1.0)
+        return in->safety_factor;
+    return MS_DEFAULT_SAFETY_FACTOR;
 }
 
 /*
@@ -49,7 +59,7 @@ static void advise_machine(const ms_sweep_info_t *in, const ms_advise_opts_t *o,
             rule = MS_RESERVE_RULE_MACHINE;
         }
         ms_machine_init(m, 1, (unsigned long long)o->mem_total_mb * 1024ULL, reserve,
-                        o->safety_factor);
+                        factor_of(in, o));
         /* Another machine's: the recorded one's MemTotal is not its own. */
         ms_machine_describe(m, MS_MEM_SOURCE_OPTION, 0, 0, rule, in->cpus);
         return;
@@ -71,7 +81,7 @@ static void advise_machine(const ms_sweep_info_t *in, const ms_advise_opts_t *o,
             rule = MS_RESERVE_RULE_MACHINE;
         }
     }
-    ms_machine_init(m, in->have_mem_total, in->mem_total_kb, reserve, o->safety_factor);
+    ms_machine_init(m, in->have_mem_total, in->mem_total_kb, reserve, factor_of(in, o));
     ms_machine_describe(m, in->mem_source, in->have_host_mem_total, in->host_mem_total_kb, rule,
                         in->cpus);
 }
@@ -160,7 +170,7 @@ static int node_sizes(const ms_sweep_data_t *d, const ms_advise_opts_t *o, const
         }
         memset(&counts, 0, sizeof counts);
         counts.total = counts.included = m;
-        ms_machine_init(&ns->machine, 1, ns->mem_total_kb, reserve, o->safety_factor);
+        ms_machine_init(&ns->machine, 1, ns->mem_total_kb, reserve, factor_of(&d->info, o));
         ms_advisory_compute(&ns->machine, &counts, end, m, peak, m, &tmp);
         ns->have_peak = tmp.have_peak;
         ns->p95_peak_mb = tmp.peak_mb.p95;
@@ -316,8 +326,17 @@ int ms_sweep_advise(const ms_sweep_data_t *d, const ms_advise_opts_t *o, ms_advi
     counts.retried_attempts = d->n_superseded;
     for (size_t i = 0; i < d->n_runs; i++)
         counts.retried_runs += d->runs[i].earlier_attempts > 0;
+    /*
+     * Runs, not attempts: a run whose last attempt ended oom was counted above; one that a
+     * retry saved counts once however many attempts were killed, and so does an attempt
+     * whose retry is not in the database.
+     */
+    for (size_t i = 0; i < d->n_runs; i++)
+        if (d->runs[i].earlier_attempts > 0 && strcmp(d->runs[i].status, MS_STATUS_OOM) != 0)
+            oom_runs++;
     for (size_t i = 0; i < d->n_superseded; i++)
-        if (strcmp(d->superseded[i].status, MS_STATUS_OOM) == 0)
+        if (d->superseded[i].retried_as == 0 &&
+            strcmp(d->superseded[i].status, MS_STATUS_OOM) == 0)
             oom_runs++;
     ms_advisory_compute(&m, &counts, end_mb, n, peak_mb, n, out);
     out->divergence = div;

@@ -451,7 +451,7 @@ out:
  */
 static void read_wait4(sqlite3_stmt *st, int col, ms_run_mem_t *r, size_t *bad)
 {
-    long long kb, floor_kb = 0;
+    long long kb = 0, floor_kb = 0;
     const ms__vcheck_t v = ms__int_col(st, col, 0, MS_KB_LIMIT, &kb);
     const ms__vcheck_t vf = ms__int_col(st, col + 1, 0, MS_KB_LIMIT, &floor_kb);
 

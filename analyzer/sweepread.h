@@ -253,7 +253,11 @@ typedef struct ms_advise_opts {
      * the one the rule of the recorded source gives).
      */
     long long reserve_mb;
-    double safety_factor;   /* default MS_DEFAULT_SAFETY_FACTOR */
+    /*
+     * The factor of the seed's formulas; <= 0 (the default): the one the sweep recorded
+     * (`memsweep run --safety-factor`), else MS_DEFAULT_SAFETY_FACTOR.
+     */
+    double safety_factor;
 } ms_advise_opts_t;
 
 void ms_advise_opts_init(ms_advise_opts_t *o);

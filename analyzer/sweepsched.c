@@ -342,6 +342,20 @@ static int before(const ms_run_mem_t *a, long long seq, long long run_id)
     return a->seq < seq || (a->seq == seq && a->run_id <= run_id);
 }
 
+/*
+ * Whether two runs ran the same work: the same command where both have one recorded,
+ * else the same parameters label; without either, nothing says they differ.
+ */
+static int same_work(const ms_sweep_data_t *d, const ms_run_mem_t *a, const ms_run_mem_t *b)
+{
+    if (a->have_command_key || b->have_command_key)
+        return a->have_command_key && b->have_command_key && a->command_key == b->command_key;
+    if (a->have_label || b->have_label)
+        return a->have_label && b->have_label &&
+               strcmp(d->labels + a->label_at, d->labels + b->label_at) == 0;
+    return 1;
+}
+
 int ms__sweep_split_attempts(ms_sweep_data_t *out)
 {
     size_t n_sup = 0, k = 0, j = 0;
@@ -372,9 +386,16 @@ int ms__sweep_split_attempts(ms_sweep_data_t *out)
             else
                 hi = mid;
         }
-        if (lo < out->n_runs && out->runs[lo].seq == sup->seq) {
+        /*
+         * Of the same work: a sweep read together with others (a merge, several paths)
+         * can hold other runs of the same seq, which are not this attempt's retry.
+         */
+        for (; lo < out->n_runs && out->runs[lo].seq == sup->seq; lo++) {
+            if (!same_work(out, sup, &out->runs[lo]))
+                continue;
             sup->retried_as = out->runs[lo].run_id;
             out->runs[lo].earlier_attempts++;
+            break;
         }
     }
     return 0;

@@ -23,7 +23,8 @@ static const char usage_text[] =
     "                        (default: the memory the sweep could use, as recorded)\n"
     "  --reserve-mb N        memory kept back before dividing (default: as recorded;\n"
     "                        1024 with --mem-total-mb)\n"
-    "  --safety-factor F     multiplier on the capacity, 0 < F <= 1 (default 0.85)\n"
+    "  --safety-factor F     multiplier on the capacity, 0 < F <= 1 (default: the one\n"
+    "                        the sweep was run with, 0.85 unless given to 'run')\n"
     "  -h, --help            show this help and exit\n";
 
 int ms_cmd_advise(int argc, char **argv)

@@ -200,6 +200,7 @@ static int write_runs(FILE *f, sqlite3 *db, const char *name, const ms_sweep_dat
             e->measured = ms_run_measured(s);
             e->peak_kb = s->peak_kb;
             e->peak_exact = ms_run_peaks_exact(&s->peaks);
+            e->peak_pss = s->peaks.pss_used;
             e->admission = ms_sweep_admission(d, s);
         }
         rc = write_one(f, db, name, d, r, &sched, n++, texts, blocks, json, mains, err,

@@ -906,11 +906,11 @@ static int oom_killed(sup_t *s, const slot_t *slot)
 }
 
 /*
- * Teaches the predictor the peak of a run that exited (whatever its exit status): the
- * highest of the collector's time-aligned sums of its processes and wait4's ru_maxrss
- * where that is above the floor of memsweep's own pages (runusage.h), a peak the kernel
- * measured. A run killed by a signal, or stopped by memsweep, may have died short of its
- * peak, so it teaches nothing.
+ * Teaches the predictor the peak of a run that exited (whatever its exit status) or that
+ * the out-of-memory killer ended (its need was at least that): the highest of the
+ * collector's time-aligned sums of its processes and wait4's ru_maxrss (runusage.h), a
+ * peak the kernel measured. A run killed otherwise, or stopped by memsweep, may have died
+ * well short of its peak, so it teaches nothing.
  */
 static void learn(sup_t *s, const slot_t *slot, const ms_run_end_t *end,
                   unsigned long long peak_kb, int64_t peak_ns)
@@ -919,8 +919,10 @@ static void learn(sup_t *s, const slot_t *slot, const ms_run_end_t *end,
     int64_t to_peak = -1;
     char *label;
 
-    if (!end->have_exit_code ||
-        (strcmp(end->status, MS_STATUS_OK) != 0 && strcmp(end->status, MS_STATUS_FAILED) != 0))
+    /* An out-of-memory kill came at or below the run's need: a lower bound is worth keeping. */
+    if (strcmp(end->status, MS_STATUS_OOM) != 0 &&
+        (!end->have_exit_code ||
+         (strcmp(end->status, MS_STATUS_OK) != 0 && strcmp(end->status, MS_STATUS_FAILED) != 0)))
         return;
     /*
      * ru_maxrss at or below the floor may be memsweep's own pages at the fork rather than

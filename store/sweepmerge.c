@@ -386,7 +386,9 @@ static int copy_src(ms_merge_t *m, const char *name, char *err, size_t errlen)
         common_cols(&into, &from, &dst[7], &src[7], "a", skip_admissions);
         put(&q,
             "INSERT OR REPLACE INTO main.admissions(run_id%s) SELECT m.new%s FROM src.admissions a"
-            " JOIN temp.rmap m ON m.old = a.run_id;",
+            " JOIN temp.rmap m ON m.old = a.run_id"
+            /* A row the schema could not hold (edited by hand) is no admission to copy. */
+            " WHERE a.rule IS NOT NULL AND a.decided_ns IS NOT NULL AND a.running IS NOT NULL;",
             into.s != NULL ? into.s : "", from.s != NULL ? from.s : "");
     }
 #undef HAS

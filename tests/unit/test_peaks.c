@@ -951,7 +951,7 @@ static void test_cli_attempts_and_admissions(void **state)
                            "\"Status\":\"ok\",\"StatusKnown\":true,\"Attempt\":2,\"Attempts\":2,\"Superseded\":false,"
                            "\"EarlierAttempts\":[{\"Attempt\":1,\"RunId\":1,\"Status\":\"oom\","
                            "\"Processes\":1,\"Samples\":1,\"PeakRSS_MB\":300.0,"
-                           "\"PeakRSS_Exact\":false,\"Admission\":{\"Rule\":\"fit\","
+                           "\"PeakRSS_Exact\":false,\"PeakRSS_Is\":\"lower bound\",\"Admission\":{\"Rule\":\"fit\","
                            "\"Decided_ns\":2000000000,\"Decided_s\":1.000,\"Waited_s\":0.000,"
                            "\"Predicted_MB\":100.0,\"Basis\":\"largest so far\","
                            "\"PeakOfPredicted_Pct\":300.0,\"Running\":1,"

@@ -133,6 +133,11 @@ static void test_summary_figures(void **state)
     a[4] = adm(5, "fit", 450, 1, 400, 0);
     /* A retry with no prediction commits to no figure, however much runs beside it. */
     a[5] = adm(6, "retry", -1, 3, 2000, 5);
+    /* Each admission of a sweep with a budget records it. */
+    for (size_t i = 0; i < 6; i++) {
+        a[i].have_budget = 1;
+        a[i].budget_kb = 1000 * MIB;
+    }
     assert_int_equal(ms_sched_summarize(&o, a, 6, 1, 640 * MIB, pairs, 4, &s), 0);
     assert_true(ms_sched_summary_any(&s));
     assert_int_equal(s.admissions, 6);
@@ -197,20 +202,21 @@ static void test_summary_without_figures(void **state)
     free(text);
 
     /*
-     * Options without a budget in the sweeps row: the rows' largest budget stands in for
-     * it; no prediction, no measured figure, no pair: their lines are left out.
+     * Options without a budget in the sweeps row: the rows' budget stands in for it; no
+     * prediction, no measured figure, no pair: their lines are left out.
      */
     o.have_stagger = 1;
     o.stagger_ms = 2000;
     a[0] = adm(1, "slot", -1, 0, 0, 2000);
     a[1] = adm(2, "slot", -1, 1, 0, 2000);
     a[2] = adm(3, "slot", -1, 1, 0, 2000);
-    a[1].have_budget = 1;
-    a[1].budget_kb = 300 * MIB;
-    a[2].have_budget = 1;
-    a[2].budget_kb = 200 * MIB;
+    for (size_t i = 0; i < 3; i++) {
+        a[i].have_budget = 1;
+        a[i].budget_kb = 300 * MIB;
+    }
     assert_int_equal(ms_sched_summarize(&o, a, 3, 0, 0, NULL, 0, &s), 0);
     assert_true(s.have_budget);
+    assert_false(s.budgets_differ);
     assert_int_equal(s.budget_kb, 300 * MIB);
     text = render(ms_sched_write, &s);
     assert_string_equal(text, "Schedule: --stagger 2 s\n"
@@ -221,8 +227,22 @@ static void test_summary_without_figures(void **state)
                               "Admission_PeakVsPredicted_Runs: 0\n");
     free(text);
 
+    /* Sweeps read together with budgets of their own: no one budget, and no share of it. */
+    a[2].budget_kb = 200 * MIB;
+    assert_int_equal(ms_sched_summarize(&o, a, 3, 1, 250 * MIB, NULL, 0, &s), 0);
+    assert_false(s.have_budget);
+    assert_true(s.budgets_differ);
+    text = render(ms_sched_write, &s);
+    assert_non_null(strstr(text, "Admission_BudgetsDiffer: "));
+    assert_null(strstr(text, "PctOfBudget"));
+    assert_null(strstr(text, "Admission_Budget_MB"));
+    free(text);
+    a[0].have_budget = 0;
+    assert_int_equal(ms_sched_summarize(&o, a, 3, 1, 250 * MIB, NULL, 0, &s), 0);
+    assert_true(s.budgets_differ);
+
     /* Admissions without a measured total (no samples) leave that line out too. */
-    a[1].have_budget = a[2].have_budget = 0;
+    a[0].have_budget = a[1].have_budget = a[2].have_budget = 0;
     assert_int_equal(ms_sched_summarize(&o, a, 3, 1, 0, NULL, 0, &s), 0);
     assert_false(s.have_budget);
     assert_true(s.have_measured);
