@@ -27,7 +27,7 @@ ms_admit_verdict_t ms_admit_decide(const ms_admit_in_t *in, const char **rule, i
         *rule = *oversize ? "alone" : in->have_prediction ? "idle" : "first";
         return MS_ADMIT_START;
     }
-    if (!in->have_prediction)
+    if (!in->have_prediction || (in->candidate_new && in->running_new))
         return MS_ADMIT_WAIT_FIRST;
     if (in->in_use_kb + in->predicted_kb > in->budget_kb)
         return MS_ADMIT_WAIT_BUDGET;
@@ -49,7 +49,7 @@ const char *ms_admit_verdict_text(ms_admit_verdict_t v)
     case MS_ADMIT_WAIT_STAGGER:
         return "staggering the next start";
     case MS_ADMIT_WAIT_FIRST:
-        return "one at a time until a run is measured";
+        return "waiting for a run to be measured";
     case MS_ADMIT_WAIT_BUDGET:
         return "waiting for the budget";
     case MS_ADMIT_WAIT_AVAILABLE:

@@ -11,7 +11,9 @@
  *   - at least stagger_ns between two starts;
  *   - with a budget: when nothing runs, the run starts whatever its prediction (a sweep
  *     never waits for memory that no run holds); otherwise it needs a prediction (the
- *     first runs start one at a time until one is measured), its prediction plus what the
+ *     first runs start one at a time until one is measured, and a run with a parameter
+ *     value no finished run had does not start beside another such run), its
+ *     prediction plus what the
  *     running runs are predicted to use (or use, where more) must fit in the budget, and
  *     the memory available now must hold its prediction plus what the running runs are
  *     still predicted to grow by.
@@ -36,6 +38,8 @@ typedef struct ms_admit_in {
     unsigned cap;                /* at most this many at once, >= 1 */
     int running_alone;           /* a running run must run alone */
     int candidate_retry;         /* the next run is a retry after an out-of-memory kill */
+    int candidate_new;           /* it has a parameter value no finished run had */
+    int running_new;             /* a running run started so, and has not finished */
     int64_t since_start_ns;      /* since the last start (< 0: none yet) */
     int64_t stagger_ns;          /* 0: none */
     unsigned long long budget_kb; /* 0: no budget */

@@ -41,6 +41,7 @@ struct ms_predict {
     size_t n_params;
     double sf;
     double *num;       /* the numeric value of each value of each parameter (NAN: none) */
+    unsigned char *seen; /* a run with this value of this parameter was learned */
     size_t *num_off;   /* where parameter i's values start in num */
     entry_t **bucket;
     size_t n_buckets, n_entries;
@@ -94,7 +95,8 @@ ms_predict_t *ms_predict_new(const ms_params_t *params, double safety_factor)
     }
     p->num_off[p->n_params] = total;
     p->num = calloc(total + 1, sizeof *p->num);
-    if (p->num == NULL)
+    p->seen = calloc(total + 1, sizeof *p->seen);
+    if (p->num == NULL || p->seen == NULL)
         goto fail;
     for (size_t i = 0; i < p->n_params; i++)
         for (size_t k = 0; k < params->items[i].n_values; k++)
@@ -209,6 +211,7 @@ int ms_predict_learn(ms_predict_t *p, const size_t *choice, const char *label,
         return -ENOMEM;
     for (size_t i = 0; choice != NULL && i < p->n_params; i++) {
         const double v = p->num[p->num_off[i] + choice[i]];
+        p->seen[p->num_off[i] + choice[i]] = 1;
         if (isnan(v))
             continue;
         key = make_key(p, choice, NULL, i);
@@ -335,6 +338,14 @@ int ms_predict_run(const ms_predict_t *cp, const size_t *choice, const char *lab
     return 1;
 }
 
+int ms_predict_is_new(const ms_predict_t *p, const size_t *choice)
+{
+    for (size_t i = 0; choice != NULL && i < p->n_params; i++)
+        if (!p->seen[p->num_off[i] + choice[i]])
+            return 1;
+    return 0;
+}
+
 size_t ms_predict_count(const ms_predict_t *p)
 {
     return p->learned;
@@ -365,6 +376,7 @@ void ms_predict_free(ms_predict_t *p)
     }
     free(p->bucket);
     free(p->num);
+    free(p->seen);
     free(p->num_off);
     free(p->to_peak);
     free(p->keybuf);

@@ -49,6 +49,12 @@ int ms_predict_learn(ms_predict_t *p, const size_t *choice, const char *label,
 int ms_predict_run(const ms_predict_t *p, const size_t *choice, const char *label,
                    unsigned long long *kb, char *basis, size_t len);
 
+/*
+ * Whether a run has a parameter value that no learned run had: its size is then a guess
+ * from other values, whatever the basis says. 0 without parameters.
+ */
+int ms_predict_is_new(const ms_predict_t *p, const size_t *choice);
+
 /* Runs learned so far. */
 size_t ms_predict_count(const ms_predict_t *p);
 

@@ -74,6 +74,7 @@ typedef struct slot {
     int have_prediction;
     unsigned long long predicted_kb; /* its predicted peak when it started */
     int alone;           /* nothing may start beside it (a retry, or beyond the budget) */
+    int new_value;       /* it has a parameter value no finished run had when it started */
     size_t *choice;      /* its parameters' value indices (scheduled sweeps with parameters) */
 } slot_t;
 
@@ -93,6 +94,7 @@ typedef struct candidate {
     int have_prediction;
     unsigned long long predicted_kb;
     char basis[MS_PREDICT_BASIS_MAX];
+    int new_value;         /* a parameter value no finished run had */
 } candidate_t;
 
 /* The environment every worker gets; only the pool changes from one run to the next. */
@@ -546,6 +548,7 @@ static void predict_seq(sup_t *s, size_t seq, candidate_t *c)
     c->have_prediction = label != NULL && ms_predict_run(s->predict, choice, label,
                                                          &c->predicted_kb, c->basis,
                                                          sizeof c->basis) == 1;
+    c->new_value = ms_predict_is_new(s->predict, choice);
     if (!c->have_prediction) {
         c->predicted_kb = 0;
         c->basis[0] = '\0';
@@ -629,7 +632,8 @@ static void dequeue(sup_t *s, const candidate_t *c)
 
 /*
  * What the running runs are predicted to use, or use where more (*in_use), and what they
- * are still predicted to grow by (*to_grow); whether one of them must run alone.
+ * are still predicted to grow by (*to_grow). Returns bit 0 when one of them must run
+ * alone, bit 1 when one has a parameter value no finished run had.
  */
 static int running_use(const sup_t *s, unsigned long long *in_use, unsigned long long *to_grow)
 {
@@ -643,6 +647,7 @@ static int running_use(const sup_t *s, unsigned long long *in_use, unsigned long
         if (sl->pid == 0)
             continue;
         alone |= sl->alone;
+        alone |= sl->new_value << 1;
         if (ms_collector_run_rss(s->o->collector, sl->run_id, &live, &peak, &at) != 0)
             live = 0;
         *in_use += sl->predicted_kb > live ? sl->predicted_kb : live;
@@ -687,8 +692,12 @@ static ms_admit_verdict_t decide(sup_t *s, const candidate_t *c, int64_t now, ms
     in->budget_kb = o->budget_kb;
     in->have_prediction = c->have_prediction;
     in->predicted_kb = c->predicted_kb;
-    if (running_use(s, &in->in_use_kb, &in->to_grow_kb))
-        in->running_alone = 1;
+    {
+        const int r = running_use(s, &in->in_use_kb, &in->to_grow_kb);
+        in->running_alone |= r & 1;
+        in->running_new = (r & 2) != 0;
+    }
+    in->candidate_new = c->new_value;
     read_available(s, now);
     in->have_available = s->have_avail;
     in->available_kb = s->avail_kb;
@@ -720,6 +729,7 @@ static int start_run(sup_t *s, slot_t *slot, const candidate_t *c, const ms_admi
 {
     const ms_supervise_opts_t *o = s->o;
     const size_t seq = c->seq;
+    int64_t started_ns;
     ms_run_spec_t spec;
     char err[512];
     long long run_id;
@@ -754,7 +764,9 @@ static int start_run(sup_t *s, slot_t *slot, const candidate_t *c, const ms_admi
             goto out;
         }
     }
-    rc = ms_rundb_start_run(o->db, seq, spec.label, spec.command, ms_now_ns(), &run_id, err,
+    /* The admission is decided now: the run's start and the decision have one time. */
+    started_ns = ms_now_ns();
+    rc = ms_rundb_start_run(o->db, seq, spec.label, spec.command, started_ns, &run_id, err,
                             sizeof err);
     if (rc != 0) {
         print_line(s, "memsweep: %s\n", err);
@@ -765,7 +777,7 @@ static int start_run(sup_t *s, slot_t *slot, const candidate_t *c, const ms_admi
     if (o->scheduled) {
         const int64_t now = ms_mono_ns();
         const ms_admission_t a = {
-            .decided_ns = ms_now_ns(),
+            .decided_ns = started_ns,
             .rule = rule,
             .have_prediction = c->have_prediction,
             .predicted_kb = c->predicted_kb,
@@ -844,6 +856,7 @@ static int start_run(sup_t *s, slot_t *slot, const candidate_t *c, const ms_admi
     slot->have_prediction = c->have_prediction;
     slot->predicted_kb = c->predicted_kb;
     slot->alone = c->attempt > 1 || oversize;
+    slot->new_value = c->new_value;
     if (slot->choice != NULL && s->choice != NULL)
         ms_params_choice(o->plan->params, seq - 1, slot->choice);
     s->last_start = slot->start_mono;

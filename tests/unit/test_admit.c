@@ -118,6 +118,18 @@ static void test_alone_and_first(void **state)
     in = base();
     in.have_prediction = 0;
     assert_int_equal(decide(&in, &rule, &big), MS_ADMIT_WAIT_FIRST);
+    /* A run with a value never measured: not beside another such run, beside others yes. */
+    in = base();
+    in.candidate_new = 1;
+    assert_int_equal(decide(&in, &rule, &big), MS_ADMIT_START);
+    in.running_new = 1;
+    assert_int_equal(decide(&in, &rule, &big), MS_ADMIT_WAIT_FIRST);
+    in.candidate_new = 0;
+    assert_int_equal(decide(&in, &rule, &big), MS_ADMIT_START);
+    in.candidate_new = 1;
+    in.running = 0;
+    assert_int_equal(decide(&in, &rule, &big), MS_ADMIT_START);
+    assert_string_equal(rule, "idle");
 }
 
 static void test_cap_and_stagger(void **state)

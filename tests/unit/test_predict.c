@@ -121,6 +121,13 @@ static void test_trend(void **state)
     /* Below the smallest: the nearest's peak. */
     assert_int_equal(predict(pr, &p, 0, 0, &kb, basis), 1);
     assert_int_equal(kb, 200);
+    /* Values never learned make a run's size a guess; learned ones do not. */
+    {
+        const size_t known[2] = {1, 1}, new_level[2] = {5, 1};
+        assert_int_equal(ms_predict_is_new(pr, known), 0);
+        assert_int_equal(ms_predict_is_new(pr, new_level), 1);
+        assert_int_equal(ms_predict_is_new(pr, NULL), 0);
+    }
     /* input=b has one level measured: no trend, the largest so far. */
     assert_int_equal(predict(pr, &p, 5, 1, &kb, basis), 1);
     assert_int_equal(kb, 5000);
