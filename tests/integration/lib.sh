@@ -615,6 +615,25 @@ make_memory_cgroup() {
     trap '_cleanup; remove_memory_cgroup' EXIT
 }
 
+# oom_kills: the out-of-memory kills $CG has counted (memory.events of v2, memory.oom_control
+# of v1); empty on a kernel too old to count them.
+oom_kills() {
+    if [ "$CG_VERSION" = 2 ]; then
+        awk '$1 == "oom_kill" { print $2 }' "$CG/memory.events"
+    else
+        awk '$1 == "oom_kill" { print $2 }' "$CG/memory.oom_control"
+    fi
+}
+
+# kills_above N: $CG has counted more than N out-of-memory kills.
+kills_above() {
+    [ "$(oom_kills)" -gt "$1" ]
+}
+
+# A shell script for `sh -c "$INTO_CG" sh DIR CMD...`: moves itself into the cgroup DIR and
+# becomes CMD, so that only CMD (and what it starts) is limited, not the test.
+INTO_CG='echo $$ >"$1/cgroup.procs" && shift && exec "$@"'
+
 # remove_memory_cgroup: removes $CG and the groups below it once their processes are gone
 # (a launcher that _cleanup stopped takes its workers with it, if not at once).
 remove_memory_cgroup() {

@@ -11,22 +11,9 @@ LIMIT_MIB=600
 # Two runs of 350 MiB exceed the limit together; one fits alone beside memsweep.
 BIG_MIB=350
 
-oom_kills() {
-    if [ "$CG_VERSION" = 2 ]; then
-        awk '$1 == "oom_kill" { print $2 }' "$CG/memory.events"
-    else
-        awk '$1 == "oom_kill" { print $2 }' "$CG/memory.oom_control"
-    fi
-}
-
-kills_above() {
-    [ "$(oom_kills)" -gt "$1" ]
-}
-
 make_memory_cgroup "$LIMIT_MIB"
 note "cgroup v$CG_VERSION at $CG, limit $LIMIT_MIB MiB"
 [ -n "$(oom_kills)" ] || skip "$CG reports no oom_kill count (kernel too old to tell an OOM kill)"
-INTO_CG='echo $$ >"$1/cgroup.procs" && shift && exec "$@"'
 
 # The big runs hold their memory until the test has seen a kill, so that they overlap
 # however slowly they start; the small one ends by itself.

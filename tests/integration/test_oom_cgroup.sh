@@ -23,21 +23,9 @@ INTERVAL=50
 GROW_CMD=("$GROW" --step-mib 4 --step-ms 40 --max-mib 1024 --pause-at-mib "$PAUSE_MIB"
           --wait-file)
 
-oom_kills() {
-    if [ "$CG_VERSION" = 2 ]; then
-        awk '$1 == "oom_kill" { print $2 }' "$CG/memory.events"
-    else
-        awk '$1 == "oom_kill" { print $2 }' "$CG/memory.oom_control"
-    fi
-}
-
 make_memory_cgroup "$LIMIT_MIB"
 note "cgroup v$CG_VERSION at $CG, limit $LIMIT_MIB MiB"
 [ -n "$(oom_kills)" ] || skip "$CG reports no oom_kill count (kernel too old to tell an OOM kill)"
-
-# The worker is a shell that moves itself into the group and then becomes ms_grow, so
-# that only the worker is limited, not the launcher or this test.
-INTO_CG='echo $$ >"$1/cgroup.procs" && shift && exec "$@"'
 
 note "uninstrumented reference"
 kills0="$(oom_kills)"

@@ -23,26 +23,9 @@ SMALL_MIB=150
 # Two runs of 350 MiB exceed the limit together, and one fits alone beside memsweep.
 RETRY_MIB=350
 
-oom_kills() {
-    if [ "$CG_VERSION" = 2 ]; then
-        awk '$1 == "oom_kill" { print $2 }' "$CG/memory.events"
-    else
-        awk '$1 == "oom_kill" { print $2 }' "$CG/memory.oom_control"
-    fi
-}
-
-# kills_above N: the group has counted more than N out-of-memory kills.
-kills_above() {
-    [ "$(oom_kills)" -gt "$1" ]
-}
-
 make_memory_cgroup "$LIMIT_MIB"
 note "cgroup v$CG_VERSION at $CG, limit $LIMIT_MIB MiB"
 [ -n "$(oom_kills)" ] || skip "$CG reports no oom_kill count (kernel too old to tell an OOM kill)"
-
-# A shell that moves itself into the group and then becomes memsweep, so that memsweep
-# and its workers are limited and this test is not.
-INTO_CG='echo $$ >"$1/cgroup.procs" && shift && exec "$@"'
 
 # The oom_score_adj memsweep inherits from this shell, and what the workers of a sweep
 # with --mem-budget or --retry-oom get: 500 above it, at most 1000 (docs/usage.md).
