@@ -64,7 +64,8 @@ int ms_cmd_advise(int argc, char **argv)
         case 'S':
             if (ms_parse_double(optarg, 0.0, 1.0, &opts.safety_factor) != 0 ||
                 opts.safety_factor <= 0.0) {
-                ms_cli_usage_error("advise", "--safety-factor: '%s' is not a number in (0, 1]",
+                ms_cli_usage_error("advise",
+                                   "--safety-factor: '%s' is not a number above 0 and at most 1",
                                    optarg);
                 return 2;
             }

@@ -266,7 +266,8 @@ static int parse_options(int argc, char **argv, run_opts_t *ro)
         case OPT_SAFETY:
             if (ms_parse_double(optarg, 0.0, 1.0, &ro->safety_factor) != 0 ||
                 ro->safety_factor <= 0.0) {
-                ms_cli_usage_error(SUB, "--safety-factor: '%s' is not a number in (0, 1]",
+                ms_cli_usage_error(SUB,
+                                   "--safety-factor: '%s' is not a number above 0 and at most 1",
                                    optarg);
                 return EXIT_USAGE;
             }

@@ -17,10 +17,21 @@ typedef struct entry {
     double value;      /* trend groups: the left-out parameter's value */
     unsigned long long peak_kb; /* the largest peak with this key (and value) */
     size_t runs;
+    /* Inertness groups ("I" keys: every parameter but one the same): */
+    unsigned long long min_kb; /* the smallest peak */
+    size_t first;              /* the left-out parameter's value index of the first run */
+    int multi;                 /* runs with two values of it at least */
     struct entry *next; /* in the hash chain */
 } entry_t;
 
 #define BUCKETS_MIN 256
+
+/*
+ * Runs that differ only in one parameter and peak within this fraction of each other show
+ * that the parameter does not move memory (a seed, a replicate): its new values are then
+ * no guess.
+ */
+#define INERT_SPREAD 0.10
 
 /*
  * The largest prediction, in KiB (4 PiB, hostlimits.h's "no limit"): a trend extrapolated
@@ -42,6 +53,8 @@ struct ms_predict {
     double sf;
     double *num;       /* the numeric value of each value of each parameter (NAN: none) */
     unsigned char *seen; /* a run with this value of this parameter was learned */
+    unsigned char *moves; /* per parameter: two values of it, all else the same, differed */
+    unsigned char *still; /* per parameter: two such values peaked within INERT_SPREAD */
     size_t *num_off;   /* where parameter i's values start in num */
     entry_t **bucket;
     size_t n_buckets, n_entries;
@@ -96,7 +109,9 @@ ms_predict_t *ms_predict_new(const ms_params_t *params, double safety_factor)
     p->num_off[p->n_params] = total;
     p->num = calloc(total + 1, sizeof *p->num);
     p->seen = calloc(total + 1, sizeof *p->seen);
-    if (p->num == NULL || p->seen == NULL)
+    p->moves = calloc(p->n_params + 1, 1);
+    p->still = calloc(p->n_params + 1, 1);
+    if (p->num == NULL || p->seen == NULL || p->moves == NULL || p->still == NULL)
         goto fail;
     for (size_t i = 0; i < p->n_params; i++)
         for (size_t k = 0; k < params->items[i].n_values; k++)
@@ -211,7 +226,30 @@ int ms_predict_learn(ms_predict_t *p, const size_t *choice, const char *label,
         return -ENOMEM;
     for (size_t i = 0; choice != NULL && i < p->n_params; i++) {
         const double v = p->num[p->num_off[i] + choice[i]];
+        char *ikey;
+        entry_t *e;
         p->seen[p->num_off[i] + choice[i]] = 1;
+        /* Whether parameter i moves memory, from runs that differ in it alone. */
+        ikey = (char *)make_key(p, choice, NULL, i);
+        if (ikey == NULL)
+            return -ENOMEM;
+        ikey[0] = 'I';
+        if (add(p, ikey, NAN, peak_kb) != 0 || (e = find(p, ikey, NAN)) == NULL)
+            return -ENOMEM;
+        if (e->runs == 1) {
+            e->min_kb = peak_kb;
+            e->first = choice[i];
+        } else {
+            if (peak_kb < e->min_kb)
+                e->min_kb = peak_kb;
+            e->multi |= choice[i] != e->first;
+        }
+        if (e->multi) {
+            if ((double)e->peak_kb > (double)e->min_kb * (1.0 + INERT_SPREAD))
+                p->moves[i] = 1;
+            else
+                p->still[i] = 1;
+        }
         if (isnan(v))
             continue;
         key = make_key(p, choice, NULL, i);
@@ -341,7 +379,7 @@ int ms_predict_run(const ms_predict_t *cp, const size_t *choice, const char *lab
 int ms_predict_is_new(const ms_predict_t *p, const size_t *choice)
 {
     for (size_t i = 0; choice != NULL && i < p->n_params; i++)
-        if (!p->seen[p->num_off[i] + choice[i]])
+        if (!p->seen[p->num_off[i] + choice[i]] && (p->moves[i] || !p->still[i]))
             return 1;
     return 0;
 }
@@ -377,6 +415,8 @@ void ms_predict_free(ms_predict_t *p)
     free(p->bucket);
     free(p->num);
     free(p->seen);
+    free(p->moves);
+    free(p->still);
     free(p->num_off);
     free(p->to_peak);
     free(p->keybuf);

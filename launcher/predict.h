@@ -50,8 +50,11 @@ int ms_predict_run(const ms_predict_t *p, const size_t *choice, const char *labe
                    unsigned long long *kb, char *basis, size_t len);
 
 /*
- * Whether a run has a parameter value that no learned run had: its size is then a guess
- * from other values, whatever the basis says. 0 without parameters.
+ * Whether a run has a parameter value that no learned run had, of a parameter not shown
+ * to leave memory alone: its size is then a guess from other values, whatever the basis
+ * says. A parameter leaves memory alone once two of its values, every other parameter the
+ * same, peaked within 10% of each other, and no two such values differed by more (a seed,
+ * a replicate). 0 without parameters.
  */
 int ms_predict_is_new(const ms_predict_t *p, const size_t *choice);
 

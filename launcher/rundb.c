@@ -402,7 +402,8 @@ int ms_rundb_admit_run(ms_rundb_t *r, long long run_id, const ms_admission_t *a,
     if (attempt <= 1)
         return 0;
     rc = sqlite3_prepare_v2(r->db,
-                            "UPDATE runs SET attempt = CASE run_id WHEN ?1 THEN ?2 ELSE coalesce(attempt, 1) END,"
+                            "UPDATE runs SET"
+                            " attempt = CASE run_id WHEN ?1 THEN ?2 ELSE coalesce(attempt, 1) END,"
                             " superseded = CASE run_id WHEN ?3 THEN 1 ELSE superseded END"
                             " WHERE run_id IN (?1, ?3)",
                             -1, &st, NULL);

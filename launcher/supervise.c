@@ -501,8 +501,8 @@ static int prepare_logs(sup_t *s)
                            : 0;
     sigset_t pending;
 
-    if (seq == 0 || s->prepared_seq == seq || seq > s->o->plan->n_runs || s->res->stop_signal != 0 ||
-        s->res->error)
+    if (seq == 0 || s->prepared_seq == seq || seq > s->o->plan->n_runs ||
+        s->res->stop_signal != 0 || s->res->error)
         return 0;
     if (sigpending(&pending) == 0 && sigismember(&pending, SIGCHLD) == 1)
         return 0;
@@ -779,7 +779,8 @@ static int start_run(sup_t *s, slot_t *slot, const candidate_t *c, const ms_admi
         const ms_admission_t a = {
             .decided_ns = started_ns,
             .rule = rule,
-            .have_prediction = c->have_prediction,
+            /* Without a budget nothing was decided on a prediction: none is recorded. */
+            .have_prediction = c->have_prediction && o->budget_kb > 0,
             .predicted_kb = c->predicted_kb,
             .basis = c->basis,
             .running = (long long)s->running,
@@ -853,8 +854,8 @@ static int start_run(sup_t *s, slot_t *slot, const candidate_t *c, const ms_admi
     slot->interrupted = 0;
     slot->attempt = c->attempt;
     slot->start_real = ms_now_ns();
-    slot->have_prediction = c->have_prediction;
-    slot->predicted_kb = c->predicted_kb;
+    slot->have_prediction = c->have_prediction && o->budget_kb > 0;
+    slot->predicted_kb = o->budget_kb > 0 ? c->predicted_kb : 0;
     slot->alone = c->attempt > 1 || oversize;
     slot->new_value = c->new_value;
     if (slot->choice != NULL && s->choice != NULL)
@@ -1502,9 +1503,9 @@ int ms_supervise(const ms_supervise_opts_t *o, ms_supervise_result_t *res)
     warn_unmeasured(&s);
     if (s.n_oversize > 0) {
         clear_status(&s);
-        fprintf(stderr, "memsweep: warning: %zu run%s predicted beyond the budget of %.1f MiB "
-                        "ran alone\n", s.n_oversize, s.n_oversize == 1 ? " was" : "s were",
-                (double)o->budget_kb / 1024.0);
+        fprintf(stderr, "memsweep: warning: %zu start%s predicted beyond the budget of %.1f "
+                        "MiB (retries included) ran alone\n",
+                s.n_oversize, s.n_oversize == 1 ? "" : "s", (double)o->budget_kb / 1024.0);
     }
     rc = 0;
 out:

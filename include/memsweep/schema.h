@@ -68,7 +68,8 @@
  * running then (their predictions, or their RSS where higher, and their measured RSS);
  * available_kb is the memory available when it started (a cgroup's limit minus its
  * working set, or MemAvailable), budget_kb the budget (NULL: none), waited_ms how long
- * the run waited for memory or the stagger once a worker slot was free.
+ * the run waited once a worker slot was free (for memory, a measurement, a run alone, or
+ * the stagger).
  */
 #define MS_SCHEMA_ADMISSIONS_SQL                                                       \
     "CREATE TABLE IF NOT EXISTS admissions("                                           \

@@ -172,6 +172,45 @@ static void test_largest_parameter_trend_wins(void **state)
     ms_params_free(&p);
 }
 
+static void test_new_values(void **state)
+{
+    ms_params_t p;
+    ms_predict_t *pr;
+    char err[256];
+    const size_t r3[2] = {0, 2}, big_r1[2] = {1, 0}, big_r2[2] = {1, 1}, huge_r1[2] = {2, 0};
+    (void)state;
+
+    memset(&p, 0, sizeof p);
+    assert_int_equal(ms_params_add(&p, "mb=20,250,900", err, sizeof err), 0);
+    assert_int_equal(ms_params_add(&p, "rep=1..3", err, sizeof err), 0);
+    pr = ms_predict_new(&p, 1.0);
+    assert_non_null(pr);
+    {
+        const size_t a[2] = {0, 0}, b[2] = {0, 1};
+        assert_int_equal(ms_predict_learn(pr, a, "mb=20 rep=1", 100, -1), 0);
+        /* One value of rep measured: rep=3 is a guess. */
+        assert_int_equal(ms_predict_is_new(pr, r3), 1);
+        assert_int_equal(ms_predict_learn(pr, b, "mb=20 rep=2", 104, -1), 0);
+    }
+    /* rep=1 and rep=2 peaked within 10%: rep leaves memory alone, rep=3 is no guess. */
+    assert_int_equal(ms_predict_is_new(pr, r3), 0);
+    /* mb=250 was never measured, and nothing says mb leaves memory alone. */
+    assert_int_equal(ms_predict_is_new(pr, big_r1), 1);
+    assert_int_equal(ms_predict_learn(pr, big_r1, "mb=250 rep=1", 1000, -1), 0);
+    assert_int_equal(ms_predict_is_new(pr, big_r2), 0);
+    /* mb moves memory: its next new value is a guess. */
+    assert_int_equal(ms_predict_is_new(pr, huge_r1), 1);
+    /* rep=3 peaking 5x its siblings shows rep moves memory after all; mb=900 is a guess. */
+    {
+        const size_t c[2] = {0, 2};
+        assert_int_equal(ms_predict_learn(pr, c, "mb=20 rep=3", 500, -1), 0);
+        const size_t d[2] = {2, 2};
+        assert_int_equal(ms_predict_is_new(pr, d), 1);
+    }
+    ms_predict_free(pr);
+    ms_params_free(&p);
+}
+
 static void test_commands_and_non_numeric(void **state)
 {
     ms_predict_t *pr;
@@ -245,6 +284,7 @@ int main(void)
         cmocka_unit_test(test_same_parameters),
         cmocka_unit_test(test_trend),
         cmocka_unit_test(test_largest_parameter_trend_wins),
+        cmocka_unit_test(test_new_values),
         cmocka_unit_test(test_commands_and_non_numeric),
         cmocka_unit_test(test_many_runs),
     };
