@@ -37,22 +37,6 @@
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
-ms__vcheck_t ms__real_val(sqlite3_value *v, long long lo, long long hi, long long *out)
-{
-    const double d = sqlite3_value_double(v);
-    long long n;
-
-    if (!(d == floor(d)) || d < -9.0e18 || d > 9.0e18)
-        return MS__V_TYPE;
-    n = (long long)d;
-    if (n < lo)
-        return MS__V_LOW;
-    if (n > hi)
-        return MS__V_HIGH;
-    *out = n;
-    return MS__V_OK;
-}
-
 /* Counts reason in bad when bad is not NULL (re-reads do not count again). */
 static void count_bad(size_t *bad, ms_bad_t reason)
 {
